@@ -1,0 +1,22 @@
+# Kizuna build and test entry points. `make test` is the one test command.
+export CGO_ENABLED := 0
+GO ?= go
+
+.PHONY: test test-go test-web vet build bench fuzz web-deps
+
+build:
+	$(GO) build -o bin/kizuna ./cmd/kizuna
+
+vet:
+	$(GO) vet ./...
+
+test: vet test-go test-web
+
+test-go:
+	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
+
+test-web:
+	@if [ -f web/test/package.json ]; then cd web/test && npm ci --no-audit --no-fund && node --test; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -1,0 +1,648 @@
+package cot
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// Decode parses one complete CoT event document. Leading whitespace, a
+// byte-order mark, <?xml …?> declarations and comments are allowed; DTDs and
+// entity declarations are refused. The returned event has passed Validate.
+// Decode does not retain b: every field is copied.
+func Decode(b []byte) (*Event, error) {
+	e, err := DecodeUnchecked(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Validate(); err != nil {
+		if e.UID != "" {
+			return nil, fmt.Errorf("event %s: %w", e.UID, err)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// DecodeUnchecked parses like Decode but does not run Validate, for callers
+// (such as protocol negotiation) that handle control messages.
+func DecodeUnchecked(b []byte) (*Event, error) {
+	if len(b) > MaxEventSize {
+		return nil, ErrTooLarge
+	}
+	s := scanner{b: b}
+	if err := s.prolog(); err != nil {
+		return nil, err
+	}
+	e := &Event{Course: math.NaN(), Speed: math.NaN()}
+	e.Point.Lat, e.Point.Lon = math.NaN(), math.NaN()
+	if err := s.event(e); err != nil {
+		return nil, err
+	}
+	if err := s.epilog(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+type scanner struct {
+	b   []byte
+	i   int
+	buf []byte // scratch for attribute unescaping
+}
+
+func malformed(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == ':' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80
+}
+
+func (s *scanner) skipSpace() {
+	for s.i < len(s.b) && isSpace(s.b[s.i]) {
+		s.i++
+	}
+}
+
+// misc skips whitespace, comments and processing instructions. It refuses
+// <!DOCTYPE and any other markup declaration.
+func (s *scanner) misc() error {
+	for {
+		s.skipSpace()
+		rest := s.b[s.i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest, []byte("?>"))
+			if end < 0 {
+				return malformed("unterminated processing instruction")
+			}
+			s.i += end + 2
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end := bytes.Index(rest[4:], []byte("-->"))
+			if end < 0 {
+				return malformed("unterminated comment")
+			}
+			s.i += 4 + end + 3
+		case bytes.HasPrefix(rest, []byte("<!")):
+			return ErrDTD
+		default:
+			return nil
+		}
+	}
+}
+
+func (s *scanner) prolog() error {
+	if bytes.HasPrefix(s.b, []byte("\xef\xbb\xbf")) {
+		s.i = 3
+	}
+	return s.misc()
+}
+
+func (s *scanner) epilog() error {
+	if err := s.misc(); err != nil {
+		return err
+	}
+	if s.i != len(s.b) {
+		return malformed("content after root element")
+	}
+	return nil
+}
+
+// name reads an XML name at s.i.
+func (s *scanner) name() ([]byte, error) {
+	st := s.i
+	for s.i < len(s.b) && isNameByte(s.b[s.i]) {
+		s.i++
+	}
+	if s.i == st {
+		return nil, malformed("expected name at offset %d", st)
+	}
+	return s.b[st:s.i], nil
+}
+
+// attr reads one attribute (name="value") or reports the end of the tag.
+// It returns done=true with selfClose set when it reaches '>' or '/>'.
+// The value is unescaped into s.buf when it holds references; otherwise it
+// aliases s.b.
+func (s *scanner) attr() (name, val []byte, done, selfClose bool, err error) {
+	s.skipSpace()
+	if s.i >= len(s.b) {
+		return nil, nil, false, false, malformed("unterminated tag")
+	}
+	switch s.b[s.i] {
+	case '>':
+		s.i++
+		return nil, nil, true, false, nil
+	case '/':
+		if s.i+1 < len(s.b) && s.b[s.i+1] == '>' {
+			s.i += 2
+			return nil, nil, true, true, nil
+		}
+		return nil, nil, false, false, malformed("stray '/' in tag")
+	}
+	st := s.i
+	name, err = s.name()
+	if err != nil {
+		return
+	}
+	if s.i == st {
+		return nil, nil, false, false, malformed("bad attribute")
+	}
+	s.skipSpace()
+	if s.i >= len(s.b) || s.b[s.i] != '=' {
+		return nil, nil, false, false, malformed("attribute %s without value", name)
+	}
+	s.i++
+	s.skipSpace()
+	if s.i >= len(s.b) || (s.b[s.i] != '"' && s.b[s.i] != '\'') {
+		return nil, nil, false, false, malformed("attribute %s value not quoted", name)
+	}
+	q := s.b[s.i]
+	s.i++
+	end := bytes.IndexByte(s.b[s.i:], q)
+	if end < 0 {
+		return nil, nil, false, false, malformed("unterminated attribute %s", name)
+	}
+	raw := s.b[s.i : s.i+end]
+	s.i += end + 1
+	if bytes.IndexByte(raw, '<') >= 0 {
+		return nil, nil, false, false, malformed("'<' in attribute %s", name)
+	}
+	if bytes.IndexByte(raw, '&') < 0 {
+		return name, raw, false, false, nil
+	}
+	s.buf, err = unescape(s.buf[:0], raw)
+	if err != nil {
+		return nil, nil, false, false, err
+	}
+	return name, s.buf, false, false, nil
+}
+
+// unescape appends raw with the five predefined entities and numeric
+// character references resolved. Any other reference is malformed: with no
+// DTD there is nothing that could define it.
+func unescape(dst, raw []byte) ([]byte, error) {
+	for len(raw) > 0 {
+		amp := bytes.IndexByte(raw, '&')
+		if amp < 0 {
+			return append(dst, raw...), nil
+		}
+		dst = append(dst, raw[:amp]...)
+		raw = raw[amp:]
+		semi := bytes.IndexByte(raw, ';')
+		if semi < 0 || semi > 12 {
+			return nil, malformed("bad character reference")
+		}
+		ref := raw[1:semi]
+		raw = raw[semi+1:]
+		switch string(ref) {
+		case "lt":
+			dst = append(dst, '<')
+		case "gt":
+			dst = append(dst, '>')
+		case "amp":
+			dst = append(dst, '&')
+		case "quot":
+			dst = append(dst, '"')
+		case "apos":
+			dst = append(dst, '\'')
+		default:
+			r, ok := charRef(ref)
+			if !ok {
+				return nil, malformed("undefined entity &%s;", ref)
+			}
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst, nil
+}
+
+func charRef(ref []byte) (rune, bool) {
+	if len(ref) < 2 || ref[0] != '#' {
+		return 0, false
+	}
+	var n uint64
+	var err error
+	if ref[1] == 'x' {
+		n, err = strconv.ParseUint(string(ref[2:]), 16, 32)
+	} else {
+		n, err = strconv.ParseUint(string(ref[1:]), 10, 32)
+	}
+	if err != nil || n == 0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
+		return 0, false
+	}
+	return rune(n), true
+}
+
+// checkRefs verifies every '&' in text starts a valid reference.
+func checkRefs(text []byte) error {
+	for {
+		amp := bytes.IndexByte(text, '&')
+		if amp < 0 {
+			return nil
+		}
+		text = text[amp:]
+		semi := bytes.IndexByte(text, ';')
+		if semi < 0 || semi > 12 {
+			return malformed("bad character reference in text")
+		}
+		switch ref := text[1:semi]; string(ref) {
+		case "lt", "gt", "amp", "quot", "apos":
+		default:
+			if _, ok := charRef(ref); !ok {
+				return malformed("undefined entity &%s;", ref)
+			}
+		}
+		text = text[semi+1:]
+	}
+}
+
+// content scans element content up to and including the end tag of the
+// element named open. It validates nesting. For each direct child it calls
+// child(name, start, tagEnd, selfClose) with offsets into s.b: start is at
+// '<', tagEnd just after the start tag's '>'. If child returns handled=true
+// it must itself have consumed the child (s.i past its end).
+func (s *scanner) content(open []byte, child func(name []byte, start int, selfClose bool) (bool, error)) error {
+	type span struct{ a, b int }
+	var stackArr [16]span
+	stack := stackArr[:0]
+	for {
+		lt := bytes.IndexByte(s.b[s.i:], '<')
+		if lt < 0 {
+			return malformed("unterminated element %s", open)
+		}
+		if err := checkRefs(s.b[s.i : s.i+lt]); err != nil {
+			return err
+		}
+		s.i += lt
+		rest := s.b[s.i:]
+		switch {
+		case bytes.HasPrefix(rest, []byte("</")):
+			s.i += 2
+			st := s.i
+			nm, err := s.name()
+			if err != nil {
+				return err
+			}
+			_ = st
+			s.skipSpace()
+			if s.i >= len(s.b) || s.b[s.i] != '>' {
+				return malformed("bad end tag %s", nm)
+			}
+			s.i++
+			if len(stack) == 0 {
+				if !bytes.Equal(nm, open) {
+					return malformed("end tag %s does not match %s", nm, open)
+				}
+				return nil
+			}
+			top := stack[len(stack)-1]
+			if !bytes.Equal(nm, s.b[top.a:top.b]) {
+				return malformed("end tag %s does not match %s", nm, s.b[top.a:top.b])
+			}
+			stack = stack[:len(stack)-1]
+		case bytes.HasPrefix(rest, []byte("<!--")):
+			end := bytes.Index(rest[4:], []byte("-->"))
+			if end < 0 {
+				return malformed("unterminated comment")
+			}
+			s.i += 4 + end + 3
+		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+			end := bytes.Index(rest[9:], []byte("]]>"))
+			if end < 0 {
+				return malformed("unterminated CDATA")
+			}
+			s.i += 9 + end + 3
+		case bytes.HasPrefix(rest, []byte("<!")):
+			return ErrDTD
+		case bytes.HasPrefix(rest, []byte("<?")):
+			end := bytes.Index(rest, []byte("?>"))
+			if end < 0 {
+				return malformed("unterminated processing instruction")
+			}
+			s.i += end + 2
+		default:
+			start := s.i
+			s.i++
+			nmStart := s.i
+			nm, err := s.name()
+			if err != nil {
+				return err
+			}
+			nmEnd := s.i
+			if len(stack) == 0 && child != nil {
+				// Let the caller look at the attributes first: rewind so it
+				// can re-read the tag from start.
+				s.i = start
+				handled, err := child(nm, start, false)
+				if err != nil {
+					return err
+				}
+				if handled {
+					continue
+				}
+				s.i = nmEnd
+			}
+			var selfClose bool
+			for {
+				_, _, done, sc, err := s.attr()
+				if err != nil {
+					return err
+				}
+				if done {
+					selfClose = sc
+					break
+				}
+			}
+			if !selfClose {
+				if len(stack) >= 64 {
+					return malformed("nesting too deep")
+				}
+				stack = append(stack, span{nmStart, nmEnd})
+			}
+		}
+	}
+}
+
+// event parses the root <event> element.
+func (s *scanner) event(e *Event) error {
+	if s.i >= len(s.b) || s.b[s.i] != '<' {
+		return malformed("no root element")
+	}
+	s.i++
+	nm, err := s.name()
+	if err != nil {
+		return err
+	}
+	if string(nm) != "event" {
+		return fmt.Errorf("%w: <%s>", ErrNotEvent, nm)
+	}
+	for {
+		name, val, done, selfClose, err := s.attr()
+		if err != nil {
+			return err
+		}
+		if done {
+			if selfClose {
+				return nil
+			}
+			break
+		}
+		if err := e.setAttr(name, val); err != nil {
+			return err
+		}
+	}
+	return s.content(nm, func(name []byte, start int, _ bool) (bool, error) {
+		switch string(name) {
+		case "point":
+			return true, s.point(e)
+		case "detail":
+			return true, s.detail(e)
+		}
+		return false, nil
+	})
+}
+
+func (e *Event) setAttr(name, val []byte) error {
+	var err error
+	switch string(name) {
+	case "version":
+		e.Version = string(val)
+	case "uid":
+		e.UID = string(val)
+	case "type":
+		e.Type = string(val)
+	case "how":
+		e.How = string(val)
+	case "time":
+		e.Time, err = parseTime(val)
+	case "start":
+		e.Start, err = parseTime(val)
+	case "stale":
+		e.Stale, err = parseTime(val)
+	case "qos":
+		e.QoS = string(val)
+	case "opex":
+		e.Opex = string(val)
+	case "access":
+		e.Access = string(val)
+	case "caveat":
+		e.Caveat = string(val)
+	case "releasableTo", "releaseableTo":
+		e.ReleasableTo = string(val)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s=%q", ErrTime, name, val)
+	}
+	return nil
+}
+
+// skipTag moves past the start tag at s.i (which is at '<'), returning
+// whether it was self-closing, calling f for each attribute.
+func (s *scanner) tag(f func(name, val []byte) error) (selfClose bool, err error) {
+	s.i++
+	if _, err := s.name(); err != nil {
+		return false, err
+	}
+	for {
+		name, val, done, sc, err := s.attr()
+		if err != nil {
+			return false, err
+		}
+		if done {
+			return sc, nil
+		}
+		if f != nil {
+			if err := f(name, val); err != nil {
+				return false, err
+			}
+		}
+	}
+}
+
+func (s *scanner) point(e *Event) error {
+	p := Point{Lat: math.NaN(), Lon: math.NaN(), HAE: Unknown, CE: Unknown, LE: Unknown}
+	nameAt := s.i + 1
+	sc, err := s.tag(func(name, val []byte) error {
+		v, err := strconv.ParseFloat(string(val), 64)
+		if err != nil || math.IsInf(v, 0) || math.IsNaN(v) {
+			switch string(name) {
+			case "lat", "lon", "hae", "ce", "le":
+				return fmt.Errorf("%w: point %s=%q", ErrCoordinates, name, val)
+			}
+			return nil
+		}
+		switch string(name) {
+		case "lat":
+			p.Lat = v
+		case "lon":
+			p.Lon = v
+		case "hae":
+			p.HAE = v
+		case "ce":
+			p.CE = v
+		case "le":
+			p.LE = v
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if math.IsNaN(p.Lat) || math.IsNaN(p.Lon) {
+		return ErrMissingPoint
+	}
+	e.Point = p
+	if !sc {
+		return s.content(s.b[nameAt:nameAt+5], nil)
+	}
+	return nil
+}
+
+// detail captures the inner XML of <detail> verbatim and extracts the
+// facts the node needs. Any top-level __origin child is cut out.
+func (s *scanner) detail(e *Event) error {
+	e.HasDetail = true
+	nameAt := s.i + 1
+	sc, err := s.tag(nil)
+	if err != nil || sc {
+		return err
+	}
+	inner := s.i
+	var cuts [][2]int
+	err = s.content(s.b[nameAt:nameAt+6], func(name []byte, start int, _ bool) (bool, error) {
+		switch string(name) {
+		case "contact":
+			return true, s.known(func(n, v []byte) {
+				if string(n) == "callsign" {
+					e.Callsign = string(v)
+				}
+			})
+		case "link":
+			var l Link
+			err := s.known(func(n, v []byte) {
+				switch string(n) {
+				case "uid":
+					l.UID = string(v)
+				case "type":
+					l.Type = string(v)
+				case "relation":
+					l.Relation = string(v)
+				}
+			})
+			e.Links = append(e.Links, l)
+			return true, err
+		case "track":
+			return true, s.known(func(n, v []byte) {
+				f, err := strconv.ParseFloat(string(v), 64)
+				if err != nil {
+					return
+				}
+				switch string(n) {
+				case "course":
+					e.Course = f
+				case "speed":
+					e.Speed = f
+				}
+			})
+		case "__origin":
+			var o Origin
+			err := s.known(func(n, v []byte) {
+				switch string(n) {
+				case "nation":
+					o.Nation = string(v)
+				case "node":
+					o.Node = string(v)
+				}
+			})
+			e.Origin = o
+			cuts = append(cuts, [2]int{start - inner, s.i - inner})
+			return true, err
+		case "marti":
+			return true, s.marti(e)
+		}
+		return false, nil
+	})
+	if err != nil {
+		return err
+	}
+	// s.i is past </detail>; find where the inner part ends.
+	end := bytes.LastIndex(s.b[inner:s.i], []byte("</"))
+	raw := s.b[inner : inner+end]
+	if len(cuts) == 0 {
+		e.Detail = bytes.Clone(raw)
+		return nil
+	}
+	out := make([]byte, 0, len(raw))
+	prev := 0
+	for _, c := range cuts {
+		out = append(out, raw[prev:c[0]]...)
+		prev = c[1]
+	}
+	e.Detail = append(out, raw[prev:]...)
+	return nil
+}
+
+// known reads a child element at s.i, calling f for each attribute, and
+// skips its content.
+func (s *scanner) known(f func(name, val []byte)) error {
+	nameAt := s.i + 1
+	sc, err := s.tag(func(n, v []byte) error { f(n, v); return nil })
+	if err != nil || sc {
+		return err
+	}
+	nameEnd := nameAt
+	for nameEnd < len(s.b) && isNameByte(s.b[nameEnd]) {
+		nameEnd++
+	}
+	return s.content(s.b[nameAt:nameEnd], nil)
+}
+
+func (s *scanner) marti(e *Event) error {
+	nameAt := s.i + 1
+	sc, err := s.tag(nil)
+	if err != nil || sc {
+		return err
+	}
+	return s.content(s.b[nameAt:nameAt+5], func(name []byte, start int, _ bool) (bool, error) {
+		if string(name) != "dest" {
+			return false, nil
+		}
+		var d Dest
+		err := s.known(func(n, v []byte) {
+			switch string(n) {
+			case "callsign":
+				d.Callsign = string(v)
+			case "uid":
+				d.UID = string(v)
+			case "mission":
+				d.Mission = string(v)
+			}
+		})
+		e.Dests = append(e.Dests, d)
+		return true, err
+	})
+}
+
+// parseTime accepts ISO 8601 / RFC 3339 timestamps as CoT uses them, with or
+// without fractional seconds, with Z or a numeric offset.
+func parseTime(b []byte) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		// Some producers omit the zone; CoT times are UTC.
+		t, err = time.Parse("2006-01-02T15:04:05.999999999", string(b))
+		if err != nil {
+			return time.Time{}, err
+		}
+	}
+	if t.Year() < 1970 || t.Year() > 9999 {
+		return time.Time{}, fmt.Errorf("year %d out of range", t.Year())
+	}
+	return t.UTC(), nil
+}

@@ -1,0 +1,247 @@
+package cot
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Splitter finds complete top-level XML documents in a byte stream. Events
+// may arrive several per read or split across reads, with or without
+// <?xml …?> declarations and with whitespace between them. The scan is
+// resumable, so a large event arriving in small pieces costs linear time.
+type Splitter struct {
+	buf   []byte
+	max   int
+	pos   int // where scanning resumes
+	start int // offset of the current root's '<', or -1
+	depth int
+	done  int // bytes already returned, trimmed on the next Feed
+}
+
+// NewSplitter returns a splitter that refuses documents over max bytes
+// (MaxEventSize when max <= 0).
+func NewSplitter(max int) *Splitter {
+	if max <= 0 {
+		max = MaxEventSize
+	}
+	return &Splitter{max: max, start: -1}
+}
+
+// Feed appends stream bytes. Slices returned by Next before the call are
+// invalid afterwards.
+func (s *Splitter) Feed(p []byte) {
+	s.compact()
+	s.buf = append(s.buf, p...)
+}
+
+// Buffer returns a free tail of the internal buffer of at least n bytes to
+// read into directly; call Commit with the count read. It saves a copy per
+// read on the hot path.
+func (s *Splitter) Buffer(n int) []byte {
+	s.compact()
+	if cap(s.buf)-len(s.buf) < n {
+		nb := make([]byte, len(s.buf), 2*cap(s.buf)+n)
+		copy(nb, s.buf)
+		s.buf = nb
+	}
+	return s.buf[len(s.buf):cap(s.buf)]
+}
+
+// Commit extends the buffer by n bytes written into the slice from Buffer.
+func (s *Splitter) Commit(n int) { s.buf = s.buf[:len(s.buf)+n] }
+
+func (s *Splitter) compact() {
+	if s.done == 0 {
+		return
+	}
+	n := copy(s.buf, s.buf[s.done:])
+	s.buf = s.buf[:n]
+	s.pos -= s.done
+	if s.start >= 0 {
+		s.start -= s.done
+	}
+	s.done = 0
+}
+
+// Rest removes and returns the bytes not yet returned as documents, for a
+// connection that switches to another framing.
+func (s *Splitter) Rest() []byte {
+	s.compact()
+	r := bytes.Clone(s.buf)
+	s.buf = s.buf[:0]
+	s.pos, s.start, s.depth = 0, -1, 0
+	return r
+}
+
+// Buffered reports how many bytes are held.
+func (s *Splitter) Buffered() int { return len(s.buf) - s.done }
+
+// Next returns the next complete document, or nil when more input is
+// needed. A non-nil error with a nil document reports garbage that was
+// skipped (the stream goes on); ErrTooLarge is fatal for the stream.
+func (s *Splitter) Next() ([]byte, error) {
+	b := s.buf
+	for s.pos < len(b) {
+		if s.start < 0 {
+			// Between documents.
+			c := b[s.pos]
+			if isSpace(c) || c == 0 {
+				s.pos++
+				s.done = s.pos
+				continue
+			}
+			if c != '<' {
+				lt := bytes.IndexByte(b[s.pos:], '<')
+				skipped := len(b) - s.pos
+				if lt >= 0 {
+					skipped = lt
+				}
+				s.pos += skipped
+				s.done = s.pos
+				return nil, fmt.Errorf("%w: %d stray bytes between events", ErrMalformed, skipped)
+			}
+			rest := b[s.pos:]
+			if len(rest) < 4 {
+				return nil, s.need()
+			}
+			switch {
+			case bytes.HasPrefix(rest, []byte("<?")):
+				end := bytes.Index(rest, []byte("?>"))
+				if end < 0 {
+					return nil, s.need()
+				}
+				s.pos += end + 2
+				s.done = s.pos
+				continue
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				end := bytes.Index(rest[4:], []byte("-->"))
+				if end < 0 {
+					return nil, s.need()
+				}
+				s.pos += 4 + end + 3
+				s.done = s.pos
+				continue
+			case bytes.HasPrefix(rest, []byte("<!")):
+				end := bytes.IndexByte(rest, '>')
+				if end < 0 {
+					return nil, s.need()
+				}
+				s.pos += end + 1
+				s.done = s.pos
+				return nil, ErrDTD
+			case rest[1] == '/':
+				end := bytes.IndexByte(rest, '>')
+				if end < 0 {
+					return nil, s.need()
+				}
+				s.pos += end + 1
+				s.done = s.pos
+				return nil, fmt.Errorf("%w: stray end tag", ErrMalformed)
+			}
+			s.start = s.pos
+			s.depth = 0
+		}
+		// Inside a document: walk constructs.
+		rest := b[s.pos:]
+		if rest[0] != '<' {
+			lt := bytes.IndexByte(rest, '<')
+			if lt < 0 {
+				s.pos = len(b)
+				return nil, s.need()
+			}
+			s.pos += lt
+			continue
+		}
+		if len(rest) < 2 {
+			return nil, s.need()
+		}
+		switch rest[1] {
+		case '/':
+			end := bytes.IndexByte(rest, '>')
+			if end < 0 {
+				return nil, s.need()
+			}
+			s.pos += end + 1
+			s.depth--
+		case '!':
+			var end int
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				end = bytes.Index(rest, []byte("-->"))
+				if end >= 0 {
+					end += 3
+				}
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				end = bytes.Index(rest, []byte("]]>"))
+				if end >= 0 {
+					end += 3
+				}
+			case len(rest) < 9:
+				return nil, s.need()
+			default:
+				end = bytes.IndexByte(rest, '>')
+				if end >= 0 {
+					end++
+				}
+			}
+			if end < 0 {
+				return nil, s.need()
+			}
+			s.pos += end
+		case '?':
+			end := bytes.Index(rest, []byte("?>"))
+			if end < 0 {
+				return nil, s.need()
+			}
+			s.pos += end + 2
+		default:
+			end, self := tagEnd(rest)
+			if end < 0 {
+				return nil, s.need()
+			}
+			s.pos += end
+			if !self {
+				s.depth++
+			}
+		}
+		if s.depth <= 0 {
+			doc := b[s.start:s.pos]
+			s.start = -1
+			s.done = s.pos
+			return doc, nil
+		}
+	}
+	return nil, s.need()
+}
+
+// need reports ErrTooLarge when the pending document is over the limit.
+func (s *Splitter) need() error {
+	pending := len(s.buf) - s.done
+	if pending > s.max {
+		return ErrTooLarge
+	}
+	return nil
+}
+
+// tagEnd finds the end of a start tag at b[0]=='<', honouring quoted
+// attribute values. It returns the offset just past '>' (or -1) and whether
+// the tag is self-closing.
+func tagEnd(b []byte) (int, bool) {
+	var q byte
+	for i := 1; i < len(b); i++ {
+		c := b[i]
+		if q != 0 {
+			if c == q {
+				q = 0
+			}
+			continue
+		}
+		switch c {
+		case '"', '\'':
+			q = c
+		case '>':
+			return i + 1, b[i-1] == '/'
+		}
+	}
+	return -1, false
+}
