@@ -646,3 +646,27 @@ func parseTime(b []byte) (time.Time, error) {
 	}
 	return t.UTC(), nil
 }
+
+// SetDetail validates inner as the content of a <detail> element, stores
+// it as e.Detail (minus any __origin, which fills e.Origin) and extracts the
+// facts the node needs. Other wire formats (TAK protobuf's xmlDetail) use it
+// so that their detail passes exactly the checks of the XML decoder.
+func (e *Event) SetDetail(inner []byte) error {
+	if len(inner) > MaxEventSize {
+		return ErrTooLarge
+	}
+	doc := make([]byte, 0, len(inner)+17)
+	doc = append(doc, "<detail>"...)
+	doc = append(doc, inner...)
+	doc = append(doc, "</detail>"...)
+	e.Callsign, e.Dests, e.Links = "", nil, nil
+	e.Course, e.Speed = math.NaN(), math.NaN()
+	s := scanner{b: doc}
+	if err := s.detail(e); err != nil {
+		return err
+	}
+	if s.i != len(doc) {
+		return malformed("content after detail")
+	}
+	return nil
+}

@@ -29,3 +29,18 @@ func TestQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSetDetail(t *testing.T) {
+	var e Event
+	if err := e.SetDetail([]byte(`<contact callsign="A"/><__origin nation="USA"/><x>1</x>`)); err != nil {
+		t.Fatal(err)
+	}
+	if e.Callsign != "A" || string(e.Detail) != `<contact callsign="A"/><x>1</x>` || e.Origin.Nation != "USA" {
+		t.Fatalf("%+v %s", e, e.Detail)
+	}
+	for _, bad := range []string{`<a>`, `</a>`, `<!DOCTYPE x>`, `&xxe;`, `<a></b>`} {
+		if err := e.SetDetail([]byte(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
