@@ -1,0 +1,122 @@
+// Package hub owns fan-out: it delivers each accepted event to every
+// subscriber the label policy releases it to. Each event is serialized at
+// most once per wire format (CoT XML, TAK protobuf, JSON for the web) and
+// the bytes are shared by all recipients. Every subscriber has a bounded
+// queue; a slow subscriber first loses superseded position updates, then
+// is disconnected, and never delays anyone else.
+package hub
+
+import (
+	"sync"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/label"
+)
+
+// Kind says what a message asks of a subscriber.
+type Kind uint8
+
+const (
+	// KindEvent carries a CoT event.
+	KindEvent Kind = iota
+	// KindExpire tells web subscribers that an object left the picture
+	// (stale or deleted). TAK clients expire objects themselves and skip it.
+	KindExpire
+)
+
+// Encoder turns an event into the bytes of one wire format.
+type Encoder func(dst []byte, m *Message) []byte
+
+// Encoders are the wire formats a hub knows. Proto and JSON are provided by
+// the packages that own those formats, so the hub does not depend on them.
+type Encoders struct {
+	Proto Encoder // TAK streaming frame
+	JSON  Encoder // web stream frame
+}
+
+// Message is one unit of fan-out. It is immutable once published.
+type Message struct {
+	Kind  Kind
+	Event *cot.Event
+	Label label.Label
+	UID   string
+	// Position marks a position report that a newer one of the same UID
+	// supersedes in a congested queue.
+	Position bool
+	// From is the subscriber id of the sender, which never gets its own
+	// event back. Zero for server-made events.
+	From uint64
+	// Dests restricts delivery to these recipients (directed delivery).
+	Dests []cot.Dest
+	// Received is when the node accepted the event, for latency metrics.
+	Received time.Time
+	// SwitchProto asks the connection to switch to TAK protobuf framing
+	// after writing this message (TAK protocol negotiation).
+	SwitchProto bool
+	// Control marks connection-level protocol traffic (offers, responses,
+	// pongs), which is not counted as a delivery.
+	Control bool
+
+	enc *Encoders
+
+	xmlOnce, protoOnce, jsonOnce sync.Once
+	xml, proto, json             []byte
+}
+
+// NewMessage builds a message for ev with the given label. The event's
+// label attributes must already be set (ev.SetLabel).
+func NewMessage(ev *cot.Event, l label.Label, from uint64, enc *Encoders) *Message {
+	return &Message{
+		Kind:     KindEvent,
+		Event:    ev,
+		Label:    l,
+		UID:      ev.UID,
+		Position: ev.IsPosition(),
+		From:     from,
+		Dests:    ev.Dests,
+		Received: time.Now(),
+		enc:      enc,
+	}
+}
+
+// NewExpire builds a message saying uid left the picture.
+func NewExpire(uid string, l label.Label, enc *Encoders) *Message {
+	return &Message{Kind: KindExpire, UID: uid, Label: l, Received: time.Now(), enc: enc}
+}
+
+// XML returns the event as CoT XML, encoding it on first use.
+func (m *Message) XML() []byte {
+	m.xmlOnce.Do(func() {
+		if m.Event != nil {
+			m.xml = m.Event.AppendXML(make([]byte, 0, 384+len(m.Event.Detail)))
+		}
+	})
+	return m.xml
+}
+
+// SetXML provides already-encoded XML (read back from storage, or a
+// protocol control message that has no event). It must be called before the
+// message is shared.
+func (m *Message) SetXML(b []byte) {
+	m.xmlOnce.Do(func() { m.xml = b })
+}
+
+// Proto returns the event as a TAK streaming frame, encoding it on first use.
+func (m *Message) Proto() []byte {
+	if m.Event == nil || m.enc == nil || m.enc.Proto == nil {
+		return nil
+	}
+	m.protoOnce.Do(func() { m.proto = m.enc.Proto(nil, m) })
+	return m.proto
+}
+
+// JSON returns the web stream frame for this message, encoding it on first
+// use.
+func (m *Message) JSON() []byte {
+	if m.enc == nil || m.enc.JSON == nil {
+		return nil
+	}
+	m.jsonOnce.Do(func() { m.json = m.enc.JSON(nil, m) })
+	return m.json
+}
