@@ -1,0 +1,480 @@
+package takproto
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/takproto/pb"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// kind numbers the <detail> children that have a typed Detail field.
+type kind int
+
+const (
+	kContact kind = iota
+	kGroup
+	kPrecisionLocation
+	kStatus
+	kTakv
+	kTrack
+	nKinds
+)
+
+// kindAttrs lists each kind's attributes in protobuf field order. Every
+// attribute is required except the contact endpoint.
+var kindAttrs = [nKinds][]string{
+	kContact:           {"endpoint", "callsign"},
+	kGroup:             {"name", "role"},
+	kPrecisionLocation: {"geopointsrc", "altsrc"},
+	kStatus:            {"battery"},
+	kTakv:              {"device", "platform", "os", "version"},
+	kTrack:             {"speed", "course"},
+}
+
+func kindOf(name []byte) (kind, bool) {
+	switch string(name) {
+	case "contact":
+		return kContact, true
+	case "__group":
+		return kGroup, true
+	case "precisionlocation":
+		return kPrecisionLocation, true
+	case "status":
+		return kStatus, true
+	case "takv":
+		return kTakv, true
+	case "track":
+		return kTrack, true
+	}
+	return 0, false
+}
+
+// typed is the result of looking for convertible elements in a detail.
+type typed struct {
+	ok      [nKinds]bool
+	seen    [nKinds]uint8
+	span    [nKinds][2]int
+	val     [nKinds][4][]byte // unescaped attribute values, kindAttrs order
+	battery uint32
+	speed   float64
+	course  float64
+}
+
+// analyze finds the elements of detail that convert whole to typed fields:
+// top-level, only known attributes with all the required ones, no content,
+// and the only element of that name. Values holding references are
+// unescaped into *arena, whose spare capacity must be at least len(detail)
+// so that it never moves. A detail the scanner cannot follow converts
+// nothing.
+func analyze(t *typed, detail []byte, arena *[]byte) {
+	s := elemScanner{b: detail}
+	for {
+		el, ok, err := s.next()
+		if err != nil {
+			*t = typed{}
+			return
+		}
+		if !ok {
+			return
+		}
+		k, known := kindOf(el.name)
+		if !known {
+			continue
+		}
+		t.seen[k]++
+		if t.seen[k] > 1 {
+			t.ok[k] = false
+			continue
+		}
+		t.ok[k] = t.convertible(k, el, arena)
+		t.span[k] = [2]int{el.start, el.end}
+	}
+}
+
+func (t *typed) convertible(k kind, el element, arena *[]byte) bool {
+	if len(el.content) != 0 {
+		return false
+	}
+	names := kindAttrs[k]
+	var have [4]bool
+	a := attrScanner{b: el.attrs}
+	for {
+		n, raw, more, err := a.next()
+		if err != nil {
+			return false
+		}
+		if !more {
+			break
+		}
+		idx := -1
+		for i, want := range names {
+			if string(n) == want {
+				idx = i
+				break
+			}
+		}
+		if idx < 0 || have[idx] {
+			return false
+		}
+		have[idx] = true
+		v := raw
+		if bytes.IndexByte(raw, '&') >= 0 {
+			st := len(*arena)
+			*arena, err = appendUnescaped(*arena, raw)
+			if err != nil {
+				return false
+			}
+			v = (*arena)[st:len(*arena):len(*arena)]
+		}
+		t.val[k][idx] = v
+	}
+	for i := range names {
+		if !have[i] && !(k == kContact && i == 0) {
+			return false
+		}
+	}
+	switch k {
+	case kContact:
+		// An empty endpoint would not survive: protobuf omits it.
+		if have[0] && len(t.val[k][0]) == 0 {
+			return false
+		}
+	case kStatus:
+		b, err := strconv.ParseUint(string(t.val[k][0]), 10, 32)
+		if err != nil {
+			return false
+		}
+		t.battery = uint32(b)
+	case kTrack:
+		sp, err1 := strconv.ParseFloat(string(t.val[k][0]), 64)
+		co, err2 := strconv.ParseFloat(string(t.val[k][1]), 64)
+		if err1 != nil || err2 != nil || math.IsInf(sp, 0) || math.IsNaN(sp) || math.IsInf(co, 0) || math.IsNaN(co) {
+			return false
+		}
+		t.speed, t.course = sp, co
+	}
+	return true
+}
+
+// cuts returns the spans of the converted elements in document order.
+func (t *typed) cuts(dst [][2]int) [][2]int {
+	for k := range nKinds {
+		if t.ok[k] {
+			dst = append(dst, t.span[k])
+		}
+	}
+	slices.SortFunc(dst, func(a, b [2]int) int { return a[0] - b[0] })
+	return dst
+}
+
+// appendXMLDetail appends the xmlDetail text: detail without the converted
+// elements, followed by the origin element. Nothing is appended when only
+// whitespace would remain.
+func appendXMLDetail(dst, detail []byte, cuts [][2]int, o cot.Origin) []byte {
+	st := len(dst)
+	prev := 0
+	for _, c := range cuts {
+		dst = append(dst, detail[prev:c[0]]...)
+		prev = c[1]
+	}
+	dst = append(dst, detail[prev:]...)
+	if blank(dst[st:]) {
+		dst = dst[:st]
+	}
+	return appendOrigin(dst, o)
+}
+
+func blank(b []byte) bool {
+	for _, c := range b {
+		if !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendOrigin appends the server-stamped <__origin/> element, as the cot
+// encoder writes it, when o names a nation.
+func appendOrigin(dst []byte, o cot.Origin) []byte {
+	if o.Nation == "" {
+		return dst
+	}
+	dst = append(dst, `<__origin nation="`...)
+	dst = appendEscaped(dst, o.Nation)
+	if o.Node != "" {
+		dst = append(dst, `" node="`...)
+		dst = appendEscaped(dst, o.Node)
+	}
+	return append(dst, `"/>`...)
+}
+
+func hasDetail(e *cot.Event) bool {
+	return e.HasDetail || len(e.Detail) > 0 || e.Origin.Nation != ""
+}
+
+// millis converts an event time to protobuf milliseconds; the zero time
+// and times before 1970 give 0.
+func millis(t time.Time) uint64 {
+	if t.IsZero() {
+		return 0
+	}
+	ms := t.UnixMilli()
+	if ms < 0 {
+		return 0
+	}
+	return uint64(ms)
+}
+
+// wireFloat maps values XML cannot carry to the CoT "unknown" value, as the
+// cot encoder does.
+func wireFloat(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return cot.Unknown
+	}
+	return f
+}
+
+// FromEvent converts an event to a TakMessage. Detail children that fit a
+// typed field whole move there; everything else, and the server-stamped
+// <__origin/>, travels in xmlDetail. An event without a start time gets its
+// send time, as in XML.
+func FromEvent(e *cot.Event) *pb.TakMessage {
+	start := e.Start
+	if start.IsZero() {
+		start = e.Time
+	}
+	ev := &pb.CotEvent{
+		Type:          e.Type,
+		Access:        e.Access,
+		Qos:           e.QoS,
+		Opex:          e.Opex,
+		Uid:           e.UID,
+		SendTime:      millis(e.Time),
+		StartTime:     millis(start),
+		StaleTime:     millis(e.Stale),
+		How:           e.How,
+		Lat:           wireFloat(e.Point.Lat),
+		Lon:           wireFloat(e.Point.Lon),
+		Hae:           wireFloat(e.Point.HAE),
+		Ce:            wireFloat(e.Point.CE),
+		Le:            wireFloat(e.Point.LE),
+		Caveat:        e.Caveat,
+		ReleaseableTo: e.ReleasableTo,
+	}
+	if hasDetail(e) {
+		var t typed
+		var arena []byte
+		if bytes.IndexByte(e.Detail, '&') >= 0 {
+			arena = make([]byte, 0, len(e.Detail))
+		}
+		analyze(&t, e.Detail, &arena)
+		var cutsArr [nKinds][2]int
+		d := &pb.Detail{XmlDetail: string(appendXMLDetail(nil, e.Detail, t.cuts(cutsArr[:0]), e.Origin))}
+		v := &t.val
+		if t.ok[kContact] {
+			d.Contact = &pb.Contact{Endpoint: string(v[kContact][0]), Callsign: string(v[kContact][1])}
+		}
+		if t.ok[kGroup] {
+			d.Group = &pb.Group{Name: string(v[kGroup][0]), Role: string(v[kGroup][1])}
+		}
+		if t.ok[kPrecisionLocation] {
+			d.PrecisionLocation = &pb.PrecisionLocation{Geopointsrc: string(v[kPrecisionLocation][0]), Altsrc: string(v[kPrecisionLocation][1])}
+		}
+		if t.ok[kStatus] {
+			d.Status = &pb.Status{Battery: t.battery}
+		}
+		if t.ok[kTakv] {
+			d.Takv = &pb.Takv{Device: string(v[kTakv][0]), Platform: string(v[kTakv][1]), Os: string(v[kTakv][2]), Version: string(v[kTakv][3])}
+		}
+		if t.ok[kTrack] {
+			d.Track = &pb.Track{Speed: t.speed, Course: t.course}
+		}
+		ev.Detail = d
+	}
+	return &pb.TakMessage{CotEvent: ev}
+}
+
+// ToEvent decodes a TakMessage payload (one streaming frame or the body of
+// a mesh packet) into a validated event. Unknown fields are ignored. A
+// payload that does not parse is ErrProto; a message without an event is
+// ErrNoEvent; other errors carry the cot sentinels.
+func ToEvent(payload []byte) (*cot.Event, error) {
+	if len(payload) > cot.MaxEventSize {
+		return nil, ErrTooLarge
+	}
+	var m pb.TakMessage
+	if err := proto.Unmarshal(payload, &m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrProto, err)
+	}
+	return MessageToEvent(&m)
+}
+
+// MessageToEvent converts a decoded TakMessage into a validated event, with
+// the checks of ToEvent.
+func MessageToEvent(m *pb.TakMessage) (*cot.Event, error) {
+	ev := m.GetCotEvent()
+	if ev == nil {
+		return nil, ErrNoEvent
+	}
+	e, err := eventFromPB(ev)
+	if err != nil {
+		if ev.Uid != "" {
+			return nil, fmt.Errorf("event %s: %w", ev.Uid, err)
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// maxMillis is the last millisecond of year 9999, the latest time the XML
+// decoder accepts.
+var maxMillis = uint64(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1)
+
+func fromMillis(ms uint64, name string) (time.Time, error) {
+	if ms == 0 {
+		return time.Time{}, nil
+	}
+	if ms > maxMillis {
+		return time.Time{}, fmt.Errorf("%w: %s=%d ms", cot.ErrTime, name, ms)
+	}
+	return time.UnixMilli(int64(ms)).UTC(), nil
+}
+
+// xmlSafe reports whether s holds only characters the XML form can carry,
+// so that the event reads the same in both wire formats.
+func xmlSafe(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+func eventFromPB(ev *pb.CotEvent) (*cot.Event, error) {
+	e := &cot.Event{
+		Version:      "2.0",
+		UID:          ev.Uid,
+		Type:         ev.Type,
+		How:          ev.How,
+		QoS:          ev.Qos,
+		Opex:         ev.Opex,
+		Access:       ev.Access,
+		Caveat:       ev.Caveat,
+		ReleasableTo: ev.ReleaseableTo,
+		Point:        cot.Point{Lat: ev.Lat, Lon: ev.Lon, HAE: ev.Hae, CE: ev.Ce, LE: ev.Le},
+		Course:       math.NaN(),
+		Speed:        math.NaN(),
+	}
+	for _, s := range [...]string{e.UID, e.Type, e.How, e.QoS, e.Opex, e.Access, e.Caveat, e.ReleasableTo} {
+		if !xmlSafe(s) {
+			return nil, fmt.Errorf("%w: control character in an event attribute", cot.ErrMalformed)
+		}
+	}
+	var err error
+	if e.Time, err = fromMillis(ev.SendTime, "sendTime"); err != nil {
+		return nil, err
+	}
+	if e.Start, err = fromMillis(ev.StartTime, "startTime"); err != nil {
+		return nil, err
+	}
+	if e.Stale, err = fromMillis(ev.StaleTime, "staleTime"); err != nil {
+		return nil, err
+	}
+	if e.Start.IsZero() {
+		e.Start = e.Time
+	}
+	for _, f := range [...]float64{ev.Lat, ev.Lon, ev.Hae, ev.Ce, ev.Le} {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%w: point value %v", cot.ErrCoordinates, f)
+		}
+	}
+	if d := ev.Detail; d != nil {
+		e.HasDetail = true
+		if err := e.SetDetail(detailXML(d)); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// detailXML rebuilds the inner XML of <detail>: the typed fields as
+// elements, then xmlDetail. A typed field whose element also appears at the
+// top level of xmlDetail is left out: xmlDetail wins.
+func detailXML(d *pb.Detail) []byte {
+	xml := d.XmlDetail
+	var present [nKinds]bool
+	present[kContact] = d.Contact != nil
+	present[kGroup] = d.Group != nil
+	present[kPrecisionLocation] = d.PrecisionLocation != nil
+	present[kStatus] = d.Status != nil
+	present[kTakv] = d.Takv != nil
+	present[kTrack] = d.Track != nil
+	if !slices.Contains(present[:], true) {
+		return []byte(xml)
+	}
+	if xml != "" {
+		s := elemScanner{b: []byte(xml)}
+		for {
+			el, ok, err := s.next()
+			if err != nil || !ok {
+				break // a broken xmlDetail is refused by SetDetail
+			}
+			if k, known := kindOf(el.name); known {
+				present[k] = false
+			}
+		}
+	}
+	out := make([]byte, 0, 256+len(xml))
+	if present[kContact] {
+		out = append(out, "<contact"...)
+		if d.Contact.Endpoint != "" {
+			out = appendAttr(out, "endpoint", d.Contact.Endpoint)
+		}
+		out = appendAttr(out, "callsign", d.Contact.Callsign)
+		out = append(out, "/>"...)
+	}
+	if present[kGroup] {
+		out = append(out, "<__group"...)
+		out = appendAttr(out, "name", d.Group.Name)
+		out = appendAttr(out, "role", d.Group.Role)
+		out = append(out, "/>"...)
+	}
+	if present[kPrecisionLocation] {
+		out = append(out, "<precisionlocation"...)
+		out = appendAttr(out, "geopointsrc", d.PrecisionLocation.Geopointsrc)
+		out = appendAttr(out, "altsrc", d.PrecisionLocation.Altsrc)
+		out = append(out, "/>"...)
+	}
+	if present[kStatus] {
+		out = append(out, `<status battery="`...)
+		out = strconv.AppendUint(out, uint64(d.Status.Battery), 10)
+		out = append(out, `"/>`...)
+	}
+	if present[kTakv] {
+		out = append(out, "<takv"...)
+		out = appendAttr(out, "device", d.Takv.Device)
+		out = appendAttr(out, "platform", d.Takv.Platform)
+		out = appendAttr(out, "os", d.Takv.Os)
+		out = appendAttr(out, "version", d.Takv.Version)
+		out = append(out, "/>"...)
+	}
+	if present[kTrack] {
+		out = append(out, `<track speed="`...)
+		out = strconv.AppendFloat(out, d.Track.Speed, 'f', -1, 64)
+		out = append(out, `" course="`...)
+		out = strconv.AppendFloat(out, d.Track.Course, 'f', -1, 64)
+		out = append(out, `"/>`...)
+	}
+	return append(out, xml...)
+}

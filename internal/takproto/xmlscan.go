@@ -1,0 +1,303 @@
+package takproto
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// This file holds a small scanner for the children of a <detail> element.
+// It is not a validator: the cot package validates every detail. It finds
+// the top-level elements of a fragment, their attributes and their
+// content, so that whole elements can be moved between xmlDetail and the
+// typed Detail fields.
+
+var errScan = errors.New("unexpected markup in detail")
+
+// element is one top-level element of a fragment, as offsets into it.
+type element struct {
+	name        []byte
+	start, end  int    // the whole element, from '<' to just past its end
+	attrs       []byte // the attribute text of the start tag
+	content     []byte // the content between start and end tag
+	selfClosing bool
+}
+
+// elemScanner walks the top-level elements of b.
+type elemScanner struct {
+	b []byte
+	i int
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
+func isNameByte(c byte) bool {
+	return c == '_' || c == ':' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80
+}
+
+// skipMarkup skips a comment, CDATA section or processing instruction at
+// b[i] == '<'. It reports false when b[i:] starts none of them.
+func skipMarkup(b []byte, i int) (int, bool, error) {
+	rest := b[i:]
+	var open, close string
+	switch {
+	case bytes.HasPrefix(rest, []byte("<!--")):
+		open, close = "<!--", "-->"
+	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+		open, close = "<![CDATA[", "]]>"
+	case bytes.HasPrefix(rest, []byte("<?")):
+		open, close = "<?", "?>"
+	case bytes.HasPrefix(rest, []byte("<!")):
+		return 0, false, errScan
+	default:
+		return 0, false, nil
+	}
+	end := bytes.Index(rest[len(open):], []byte(close))
+	if end < 0 {
+		return 0, false, errScan
+	}
+	return i + len(open) + end + len(close), true, nil
+}
+
+// startTag reads the start tag at b[i] == '<'. It returns the name, the
+// attribute text, the offset just past '>' and whether it self-closes.
+func startTag(b []byte, i int) (name, attrs []byte, next int, selfClosing bool, err error) {
+	j := i + 1
+	for j < len(b) && isNameByte(b[j]) {
+		j++
+	}
+	if j == i+1 {
+		return nil, nil, 0, false, errScan
+	}
+	name = b[i+1 : j]
+	var q byte
+	for k := j; k < len(b); k++ {
+		c := b[k]
+		if q != 0 {
+			if c == q {
+				q = 0
+			}
+			continue
+		}
+		switch c {
+		case '"', '\'':
+			q = c
+		case '<':
+			return nil, nil, 0, false, errScan
+		case '>':
+			if b[k-1] == '/' && k-1 >= j {
+				return name, b[j : k-1], k + 1, true, nil
+			}
+			return name, b[j:k], k + 1, false, nil
+		}
+	}
+	return nil, nil, 0, false, errScan
+}
+
+// next returns the next top-level element; ok is false at the end of b.
+func (s *elemScanner) next() (el element, ok bool, err error) {
+	for {
+		lt := bytes.IndexByte(s.b[s.i:], '<')
+		if lt < 0 {
+			s.i = len(s.b)
+			return element{}, false, nil
+		}
+		s.i += lt
+		n, skipped, err := skipMarkup(s.b, s.i)
+		if err != nil {
+			return element{}, false, err
+		}
+		if skipped {
+			s.i = n
+			continue
+		}
+		if s.i+1 < len(s.b) && s.b[s.i+1] == '/' {
+			return element{}, false, errScan
+		}
+		break
+	}
+	el.start = s.i
+	name, attrs, i, sc, err := startTag(s.b, s.i)
+	if err != nil {
+		return element{}, false, err
+	}
+	el.name, el.attrs, el.selfClosing = name, attrs, sc
+	if sc {
+		s.i, el.end = i, i
+		return el, true, nil
+	}
+	contentStart := i
+	depth := 1
+	for {
+		lt := bytes.IndexByte(s.b[i:], '<')
+		if lt < 0 {
+			return element{}, false, errScan
+		}
+		i += lt
+		n, skipped, err := skipMarkup(s.b, i)
+		if err != nil {
+			return element{}, false, err
+		}
+		if skipped {
+			i = n
+			continue
+		}
+		if i+1 < len(s.b) && s.b[i+1] == '/' {
+			gt := bytes.IndexByte(s.b[i:], '>')
+			if gt < 0 {
+				return element{}, false, errScan
+			}
+			depth--
+			if depth == 0 {
+				el.content = s.b[contentStart:i]
+				el.end = i + gt + 1
+				s.i = el.end
+				return el, true, nil
+			}
+			i += gt + 1
+			continue
+		}
+		_, _, n, sc, err := startTag(s.b, i)
+		if err != nil {
+			return element{}, false, err
+		}
+		if !sc {
+			depth++
+		}
+		i = n
+	}
+}
+
+// attrScanner walks the attributes of a start tag.
+type attrScanner struct {
+	b []byte
+	i int
+}
+
+// next returns the next attribute with its raw (still escaped) value.
+func (a *attrScanner) next() (name, raw []byte, ok bool, err error) {
+	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+		a.i++
+	}
+	if a.i == len(a.b) {
+		return nil, nil, false, nil
+	}
+	st := a.i
+	for a.i < len(a.b) && isNameByte(a.b[a.i]) {
+		a.i++
+	}
+	if a.i == st {
+		return nil, nil, false, errScan
+	}
+	name = a.b[st:a.i]
+	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+		a.i++
+	}
+	if a.i == len(a.b) || a.b[a.i] != '=' {
+		return nil, nil, false, errScan
+	}
+	a.i++
+	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+		a.i++
+	}
+	if a.i == len(a.b) || (a.b[a.i] != '"' && a.b[a.i] != '\'') {
+		return nil, nil, false, errScan
+	}
+	q := a.b[a.i]
+	a.i++
+	end := bytes.IndexByte(a.b[a.i:], q)
+	if end < 0 {
+		return nil, nil, false, errScan
+	}
+	raw = a.b[a.i : a.i+end]
+	a.i += end + 1
+	return name, raw, true, nil
+}
+
+// appendUnescaped appends raw with the predefined entities and character
+// references resolved, as the cot decoder resolves them.
+func appendUnescaped(dst, raw []byte) ([]byte, error) {
+	for len(raw) > 0 {
+		amp := bytes.IndexByte(raw, '&')
+		if amp < 0 {
+			return append(dst, raw...), nil
+		}
+		dst = append(dst, raw[:amp]...)
+		raw = raw[amp:]
+		semi := bytes.IndexByte(raw, ';')
+		if semi < 0 {
+			return nil, errScan
+		}
+		ref := raw[1:semi]
+		raw = raw[semi+1:]
+		switch string(ref) {
+		case "lt":
+			dst = append(dst, '<')
+		case "gt":
+			dst = append(dst, '>')
+		case "amp":
+			dst = append(dst, '&')
+		case "quot":
+			dst = append(dst, '"')
+		case "apos":
+			dst = append(dst, '\'')
+		default:
+			if len(ref) < 2 || ref[0] != '#' {
+				return nil, errScan
+			}
+			var n uint64
+			var err error
+			if ref[1] == 'x' {
+				n, err = strconv.ParseUint(string(ref[2:]), 16, 32)
+			} else {
+				n, err = strconv.ParseUint(string(ref[1:]), 10, 32)
+			}
+			if err != nil || n == 0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
+				return nil, errScan
+			}
+			dst = utf8.AppendRune(dst, rune(n))
+		}
+	}
+	return dst, nil
+}
+
+// appendEscaped appends s escaped for an XML attribute value, as the cot
+// encoder escapes: characters XML 1.0 cannot carry are dropped.
+func appendEscaped[S string | []byte](dst []byte, s S) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			dst = append(dst, "&amp;"...)
+		case '<':
+			dst = append(dst, "&lt;"...)
+		case '>':
+			dst = append(dst, "&gt;"...)
+		case '"':
+			dst = append(dst, "&quot;"...)
+		case '\'':
+			dst = append(dst, "&apos;"...)
+		case '\n':
+			dst = append(dst, "&#10;"...)
+		case '\r':
+			dst = append(dst, "&#13;"...)
+		case '\t':
+			dst = append(dst, "&#9;"...)
+		default:
+			if c < 0x20 {
+				continue
+			}
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// appendAttr appends ` name="value"` with value escaped.
+func appendAttr(dst []byte, name, val string) []byte {
+	dst = append(dst, ' ')
+	dst = append(dst, name...)
+	dst = append(dst, `="`...)
+	dst = appendEscaped(dst, val)
+	return append(dst, '"')
+}
