@@ -82,7 +82,8 @@ func interpret062(r *Record, frn int, b []byte) {
 // I062/010 is mandatory and always encoded; every other item is encoded
 // when its Field flag is present: I062/015, 070, 105, 100, 185, 060, 380
 // (subfields ADR and ID), 040, 080, 136, 130, 135 and 220. Values outside
-// an item's range saturate (NaN encodes as zero); callsign characters
+// an item's range saturate (NaN encodes as zero; latitude stays within ±90°, longitude
+// within [-180°, 180°)); callsign characters
 // outside the ICAO set become spaces. Encode062 returns nil for no records.
 func Encode062(records []Record) []byte {
 	return appendBlocks(nil, 62, records, appendRecord062)
@@ -124,8 +125,9 @@ func appendRecord062(dst []byte, r *Record) []byte {
 		dst = appendTimeOfDay(dst, r.TimeOfDay)
 	}
 	if fs.has(frn062WGS84) {
-		dst = appendU32(dst, uint32(quantize(r.Lat, latLonLSB, -1<<31, 1<<31-1)))
-		dst = appendU32(dst, uint32(quantize(r.Lon, latLonLSB, -1<<31, 1<<31-1)))
+		// Latitude within [-90, 90], longitude within [-180, 180).
+		dst = appendU32(dst, uint32(quantize(r.Lat, latLonLSB, -1<<24, 1<<24)))
+		dst = appendU32(dst, uint32(quantize(r.Lon, latLonLSB, -1<<25, 1<<25-1)))
 	}
 	if fs.has(frn062Cartesian) {
 		dst = appendU24(dst, uint32(quantize(r.X, xyLSB, -1<<23, 1<<23-1))&0xffffff)
