@@ -1,0 +1,239 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"kizuna/internal/cop"
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/store"
+	"kizuna/internal/stream"
+)
+
+// Sentinel errors of the ingest pipeline.
+var (
+	ErrAboveClearance = label.ErrAboveClearance
+	ErrNotOwner       = cop.ErrNotOwner
+)
+
+// ingestClient is where every event from a TAK client is checked. The
+// submitter's identity comes only from the connection (listener or client
+// certificate), never from the event: any __origin the client sent has
+// been replaced, and an unlabelled event takes the submitter's default.
+func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error {
+	p := c.Principal
+	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
+	l, present, err := ev.ParseLabel()
+	if err != nil {
+		n.reject(c, "label", err, true)
+		return err
+	}
+	if !present {
+		l = label.Default(p)
+	} else if err := label.CheckSubmit(p, l); err != nil {
+		n.reject(c, "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err), true)
+		return err
+	}
+	ev.SetLabel(l)
+	if err := n.accept(ev, l, p.Nation, c.Sub.ID); err != nil {
+		reason := "rejected"
+		if errors.Is(err, ErrNotOwner) {
+			reason = "not_owner"
+		}
+		n.reject(c, reason, err, true)
+		return err
+	}
+	n.metrics.EventsIn.WithLabelValues(format).Inc()
+	n.observe(ev, p)
+	return nil
+}
+
+// accept applies a labelled event to the picture and publishes it. owner
+// is the nation claiming the uid; from the sending subscriber (0 for the
+// node itself).
+func (n *Node) accept(ev *cot.Event, l label.Label, owner string, from uint64) error {
+	if ev.IsDelete() {
+		return n.acceptDelete(ev, l, owner, from)
+	}
+	persistent := cop.Persistent(ev)
+	if persistent {
+		if _, err := n.picture.Claim(ev.UID, owner); err != nil {
+			return fmt.Errorf("event %s: %w", ev.UID, err)
+		}
+	}
+	m := hub.NewMessage(ev, l, from, &n.enc)
+	if persistent {
+		n.picture.Put(m)
+		n.store.Put(storeObject(m, owner))
+	}
+	n.hub.Publish(m)
+	return nil
+}
+
+// acceptDelete handles t-x-d-d: every linked uid (or the event's own uid
+// when it links none) must belong to the submitter's nation.
+func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64) error {
+	targets := make([]string, 0, len(ev.Links)+1)
+	for _, lk := range ev.Links {
+		if lk.UID != "" {
+			targets = append(targets, lk.UID)
+		}
+	}
+	if len(targets) == 0 {
+		targets = append(targets, ev.UID)
+	}
+	for _, uid := range targets {
+		if o, ok := n.picture.Owner(uid); ok && o != owner {
+			return fmt.Errorf("delete of %s: %w: %s", uid, ErrNotOwner, o)
+		}
+	}
+	for _, uid := range targets {
+		if old, ok := n.picture.Remove(uid); ok {
+			n.store.Delete(uid)
+			n.hub.Publish(hub.NewExpire(uid, old.Label, &n.enc))
+		}
+	}
+	n.hub.Publish(hub.NewMessage(ev, l, from, &n.enc))
+	return nil
+}
+
+func storeObject(m *hub.Message, owner string) store.Object {
+	e := m.Event
+	return store.Object{
+		UID: e.UID, Type: e.Type, Owner: owner, Label: m.Label,
+		Time: e.Time, Stale: e.Stale, Lat: e.Point.Lat, Lon: e.Point.Lon, HAE: e.Point.HAE,
+		Callsign: e.Callsign, XML: m.XML(),
+	}
+}
+
+// Inject publishes an event made by the node itself (orders, fused
+// tracks, alerts). The caller sets the label (ev.SetLabel); the node
+// stamps its origin. Delivery still passes the label policy per recipient.
+func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
+	if err := ev.Validate(); err != nil {
+		return fmt.Errorf("injecting %s: %w", ev.UID, err)
+	}
+	if ev.Origin.Nation == "" {
+		ev.Origin.Nation = n.cfg.Nation
+	}
+	ev.Origin.Node = n.cfg.NodeID
+	l, present, err := ev.ParseLabel()
+	if err != nil {
+		return fmt.Errorf("injecting %s: %w", ev.UID, err)
+	}
+	if !present {
+		l = label.Default(label.Principal{Nation: ev.Origin.Nation, Clearance: label.Unclassified})
+		ev.SetLabel(l)
+	}
+	if err := n.accept(ev, l, l.Originator, 0); err != nil {
+		return err
+	}
+	n.metrics.EventsIn.WithLabelValues("internal").Inc()
+	return nil
+}
+
+// observe hands an accepted event to the extensions.
+func (n *Node) observe(ev *cot.Event, p label.Principal) {
+	n.mu.Lock()
+	obs := n.observers
+	n.mu.Unlock()
+	for _, o := range obs {
+		o.Observe(ev, p)
+	}
+}
+
+// replay returns the current objects p may see, for a new connection.
+func (n *Node) replay(p label.Principal) []*hub.Message {
+	return n.picture.Visible(p, time.Now())
+}
+
+func (n *Node) history(ctx context.Context, uid string, since time.Time, limit int) ([]store.Object, error) {
+	return n.store.History(ctx, uid, since, limit)
+}
+
+// reject counts, logs and (when security-relevant) audits a dropped event.
+func (n *Node) reject(c *stream.Conn, reason string, err error, security bool) {
+	n.metrics.Rejected.WithLabelValues(reason).Inc()
+	n.log.Warn("event rejected", "reason", reason, "principal", c.Principal.String(), "remote", c.Remote(), "err", err)
+	if security {
+		n.auditf(context.Background(), actorOf(c), "event."+reason, c.Remote(), "deny", err.Error())
+	}
+}
+
+func actorOf(c *stream.Conn) string {
+	return c.Principal.String() + "@" + c.Kind
+}
+
+// rejected is the stream server's hook for events dropped before ingest
+// (malformed, bad framing). Only DTDs are security-relevant enough to audit.
+func (n *Node) rejected(c *stream.Conn, reason string, err error) {
+	if reason == "dtd" || reason == "too_large" || reason == "rate_limited" {
+		n.auditf(context.Background(), actorOf(c), "event."+reason, c.Remote(), "deny", err.Error())
+	}
+}
+
+func (n *Node) refused(remote, listener string, err error) {
+	n.auditf(context.Background(), "remote:"+remote, "connect", listener, "deny", err.Error())
+}
+
+func (n *Node) connected(c *stream.Conn) {
+	n.auditf(context.Background(), actorOf(c), "connect", c.Remote(), "allow", "")
+}
+
+func (n *Node) closedForCause(c *stream.Conn, reason string) {
+	n.auditf(context.Background(), actorOf(c), "disconnect", c.Remote(), "info", reason)
+}
+
+// restore rebuilds the picture and ownership from storage after a restart.
+func (n *Node) restore(ctx context.Context) error {
+	owners, err := n.store.Owners(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring owners: %w", err)
+	}
+	n.picture.LoadOwners(owners)
+	objs, err := n.store.Objects(ctx)
+	if err != nil {
+		return fmt.Errorf("restoring objects: %w", err)
+	}
+	now := time.Now()
+	restored := 0
+	for _, o := range objs {
+		if !o.Stale.After(now) {
+			continue
+		}
+		ev, err := cot.Decode(o.XML)
+		if err != nil {
+			n.log.Warn("skipping stored object", "uid", o.UID, "err", err)
+			continue
+		}
+		m := hub.NewMessage(ev, o.Label, 0, &n.enc)
+		m.SetXML(o.XML)
+		n.picture.Put(m)
+		restored++
+	}
+	n.metrics.Objects.Set(float64(n.picture.Len()))
+	n.log.Info("picture restored", "objects", restored, "owners", len(owners))
+	return nil
+}
+
+// expireLoop removes stale objects from the picture every second.
+func (n *Node) expireLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, m := range n.picture.Expire(now) {
+				n.store.Delete(m.UID)
+				n.hub.Publish(hub.NewExpire(m.UID, m.Label, &n.enc))
+			}
+			n.metrics.Objects.Set(float64(n.picture.Len()))
+		}
+	}
+}

@@ -1,0 +1,447 @@
+// Package node assembles one Kizuna node from its parts and owns its
+// lifecycle: storage, the live picture, the hub, the TAK listeners, the web
+// API, the audit log and the extensions (chain of command, federation, ISR
+// feeds). It also owns the ingest pipeline (ingest.go), where every event
+// from any source is validated, labelled and ownership-checked before it
+// reaches the hub.
+//
+// Where an event goes: stream (enters) → node.ingest (label checked,
+// owner checked) → cop + store → hub.Publish (label.Releasable per
+// recipient) → stream / web / federation (leaves).
+package node
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"kizuna/internal/audit"
+	"kizuna/internal/cop"
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/metrics"
+	"kizuna/internal/store"
+	"kizuna/internal/stream"
+	"kizuna/internal/takproto"
+	"kizuna/internal/web"
+)
+
+// ListenerInfo is one bound listener, as written to listeners.json.
+type ListenerInfo struct {
+	Kind      string `json:"kind"`
+	Addr      string `json:"addr"`
+	Principal string `json:"principal,omitempty"`
+}
+
+// Observer sees every event the node accepted, after its label check.
+// Observe must return quickly: it runs on the ingest path.
+type Observer interface {
+	Observe(ev *cot.Event, from label.Principal)
+}
+
+// Node is one running Kizuna node.
+type Node struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	hub     *hub.Hub
+	picture *cop.Picture
+	store   *store.Store
+	audit   *audit.Log
+	stream  *stream.Server
+	web     *web.Server
+	enc     hub.Encoders
+
+	mu        sync.Mutex
+	listeners []ListenerInfo
+	httpSrvs  []*http.Server
+	observers []Observer
+	extraHTTP map[string]http.Handler
+	closers   []func(context.Context) error
+
+	started atomic.Bool
+	ready   chan struct{}
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New builds a node from cfg. It validates the configuration and opens
+// nothing yet; Start opens storage and binds the listeners.
+func New(cfg Config, log *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{
+		cfg:       cfg,
+		log:       log.With("node", cfg.NodeID, "nation", cfg.Nation),
+		metrics:   metrics.New(),
+		hub:       hub.New(cfg.QueueSize),
+		picture:   cop.New(),
+		ready:     make(chan struct{}),
+		extraHTTP: make(map[string]http.Handler),
+	}
+	n.enc = hub.Encoders{
+		Proto: func(dst []byte, m *hub.Message) []byte {
+			b, err := takproto.MarshalEvent(dst, m.Event)
+			if err != nil {
+				n.log.Error("encoding protobuf", "uid", m.UID, "err", err)
+				return nil
+			}
+			return b
+		},
+		JSON: web.EncodeFrame,
+	}
+	n.metrics.Register(hubCollector{n})
+	return n, nil
+}
+
+// Config returns the validated configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+// Metrics returns the node's instruments.
+func (n *Node) Metrics() *metrics.Metrics { return n.metrics }
+
+// Hub returns the node's hub.
+func (n *Node) Hub() *hub.Hub { return n.hub }
+
+// Picture returns the live picture.
+func (n *Node) Picture() *cop.Picture { return n.picture }
+
+// Audit returns the audit log (nil before Start).
+func (n *Node) Audit() *audit.Log { return n.audit }
+
+// Ready is closed once every listener is bound.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// AddObserver registers an observer. Call before Start.
+func (n *Node) AddObserver(o Observer) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.observers = append(n.observers, o)
+}
+
+// Handle mounts an extra HTTP handler on every HTTP listener for the given
+// pattern (for example "/api/v1/orders/"). Call before Start.
+func (n *Node) Handle(pattern string, h http.Handler) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.extraHTTP[pattern] = h
+}
+
+// OnShutdown registers a function run during Shutdown, before storage
+// closes. Extensions use it to stop their goroutines.
+func (n *Node) OnShutdown(f func(context.Context) error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closers = append(n.closers, f)
+}
+
+// Listeners returns the bound listeners in configuration order.
+func (n *Node) Listeners() []ListenerInfo {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]ListenerInfo(nil), n.listeners...)
+}
+
+// Addr returns the first bound address of the given kind, or "".
+func (n *Node) Addr(kind string) string {
+	for _, l := range n.Listeners() {
+		if l.Kind == kind {
+			return l.Addr
+		}
+	}
+	return ""
+}
+
+// Start opens storage and the audit log, restores the picture and binds
+// every listener. Background work runs until Shutdown.
+func (n *Node) Start(ctx context.Context) error {
+	if !n.started.CompareAndSwap(false, true) {
+		return errors.New("node already started")
+	}
+	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+
+	var signer interface{} // the node key signs audit checkpoints once TLS is configured
+	_ = signer
+	al, err := audit.Open(n.cfg.DataDir, audit.Config{Log: n.log.With("component", "audit"), Actor: "node:" + n.cfg.NodeID})
+	if err != nil {
+		return fmt.Errorf("opening audit log: %w", err)
+	}
+	n.audit = al
+
+	st, err := store.Open(store.Config{
+		Dir:              n.cfg.DataDir,
+		FlushInterval:    time.Duration(n.cfg.FlushInterval),
+		HistoryRetention: time.Duration(n.cfg.HistoryRetention),
+		Log:              n.log.With("component", "store"),
+	})
+	if err != nil {
+		return fmt.Errorf("opening store: %w", err)
+	}
+	n.store = st
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := st.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("store stopped", "err", err)
+		}
+	}()
+	if err := n.restore(ctx); err != nil {
+		return err
+	}
+
+	n.stream, err = stream.NewServer(stream.Options{
+		Config: stream.Config{
+			MaxEventSize: n.cfg.MaxEventSize,
+			WriteTimeout: time.Duration(n.cfg.WriteTimeout),
+			IdleTimeout:  time.Duration(n.cfg.IdleTimeout),
+			EventRate:    n.cfg.EventRate,
+		},
+		Hub:                  n.hub,
+		Metrics:              n.metrics,
+		Log:                  n.log.With("component", "stream"),
+		Ingest:               n.ingestClient,
+		Replay:               n.replay,
+		Encoders:             &n.enc,
+		Reject:               n.rejected,
+		Refuse:               n.refused,
+		Closed:               n.closedForCause,
+		Connected:            n.connected,
+		MaxConnsPerIP:        n.cfg.MaxConnsPerIP,
+		MaxConnsPerPrincipal: n.cfg.MaxConnsPerPrincipal,
+	})
+	if err != nil {
+		return err
+	}
+	n.web, err = web.New(web.Options{
+		Picture:  n.picture,
+		Hub:      n.hub,
+		History:  n.history,
+		Metrics:  n.metrics,
+		Log:      n.log.With("component", "web"),
+		NodeID:   n.cfg.NodeID,
+		Nation:   n.cfg.Nation,
+		Encoders: &n.enc,
+		Extra:    n.extraHTTP,
+		MaxBody:  n.cfg.MaxHTTPBody,
+	})
+	if err != nil {
+		return err
+	}
+
+	for _, l := range n.cfg.Listeners {
+		info, err := n.listen(runCtx, l)
+		if err != nil {
+			cancel()
+			return err
+		}
+		n.mu.Lock()
+		n.listeners = append(n.listeners, info)
+		n.mu.Unlock()
+		n.log.Info("listening", "kind", info.Kind, "addr", info.Addr, "principal", info.Principal)
+	}
+	if err := n.writeListeners(); err != nil {
+		return err
+	}
+
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.expireLoop(runCtx)
+	}()
+	n.auditf(ctx, "node:"+n.cfg.NodeID, "node.start", n.cfg.NodeID, "info", "listeners bound")
+	close(n.ready)
+	return nil
+}
+
+func (n *Node) listen(ctx context.Context, l ListenerConfig) (ListenerInfo, error) {
+	switch l.Kind {
+	case KindCoTTCP:
+		p := n.cfg.principalOf(l)
+		addr, err := n.stream.Listen(ctx, stream.Listener{Kind: l.Kind, Addr: l.Addr, Principal: p})
+		if err != nil {
+			return ListenerInfo{}, err
+		}
+		return ListenerInfo{Kind: l.Kind, Addr: addr.String(), Principal: principalString(p)}, nil
+	case KindHTTP:
+		p := n.cfg.principalOf(l)
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return ListenerInfo{}, fmt.Errorf("listening http on %s: %w", l.Addr, err)
+		}
+		n.serveHTTP(ln, n.web.Handler(web.FixedPrincipal(p)), nil)
+		return ListenerInfo{Kind: l.Kind, Addr: ln.Addr().String(), Principal: principalString(p)}, nil
+	}
+	return ListenerInfo{}, fmt.Errorf("%w: listener kind %s is not available in this build", ErrConfig, l.Kind)
+}
+
+func principalString(p label.Principal) string { return p.Nation + ":" + p.Clearance.String() }
+
+func (n *Node) serveHTTP(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		TLSConfig:         tlsCfg,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelDebug),
+	}
+	n.mu.Lock()
+	n.httpSrvs = append(n.httpSrvs, srv)
+	n.mu.Unlock()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		var err error
+		if tlsCfg != nil {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("http server stopped", "addr", ln.Addr().String(), "err", err)
+		}
+	}()
+}
+
+// writeListeners writes DATA/listeners.json atomically.
+func (n *Node) writeListeners() error {
+	b, err := json.MarshalIndent(n.Listeners(), "", "  ")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(n.cfg.DataDir, "listeners.json")
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing listeners: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Run starts the node (if needed) and serves until ctx is done, then shuts
+// down gracefully.
+func (n *Node) Run(ctx context.Context) error {
+	if !n.started.Load() {
+		if err := n.Start(ctx); err != nil {
+			return err
+		}
+	}
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return n.Shutdown(sctx)
+}
+
+// Shutdown stops accepting connections, drains clients, stops every
+// goroutine, flushes storage and closes the audit log.
+func (n *Node) Shutdown(ctx context.Context) error {
+	if !n.started.Load() {
+		return nil
+	}
+	var errs []error
+	n.mu.Lock()
+	srvs := n.httpSrvs
+	closers := n.closers
+	n.mu.Unlock()
+	for _, s := range srvs {
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
+		}
+	}
+	if n.web != nil {
+		n.web.Close()
+	}
+	if n.stream != nil {
+		if err := n.stream.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			errs = append(errs, err)
+		}
+	}
+	for i := len(closers) - 1; i >= 0; i-- {
+		if err := closers[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if n.cancel != nil {
+		n.cancel()
+	}
+	n.wg.Wait()
+	if n.store != nil {
+		if err := n.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing store: %w", err))
+		}
+	}
+	if n.audit != nil {
+		n.auditf(ctx, "node:"+n.cfg.NodeID, "node.stop", n.cfg.NodeID, "info", "")
+		if err := n.audit.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing audit log: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// auditf appends an audit record and logs a failure to do so. Callers that
+// must not proceed without the record use n.audit.Append directly.
+func (n *Node) auditf(ctx context.Context, actor, action, object, decision, reason string) {
+	if n.audit == nil {
+		return
+	}
+	if _, err := n.audit.Append(ctx, audit.Record{Actor: actor, Action: action, Object: object, Decision: decision, Reason: reason}); err != nil {
+		n.log.Error("audit append failed", "action", action, "err", err)
+	}
+}
+
+// hubCollector exports the hub's counters.
+type hubCollector struct{ n *Node }
+
+var (
+	descSuperseded = prometheus.NewDesc("kizuna_hub_superseded_total", "Position updates shed from congested client queues.", nil, nil)
+	descSlow       = prometheus.NewDesc("kizuna_hub_slow_consumers_total", "Subscribers disconnected because their queue was full.", nil, nil)
+	descDenied     = prometheus.NewDesc("kizuna_hub_policy_denied_total", "Recipients the releasability policy withheld an event from.", nil, nil)
+	descPublished  = prometheus.NewDesc("kizuna_hub_published_total", "Messages published to the hub.", nil, nil)
+	descSubs       = prometheus.NewDesc("kizuna_hub_subscribers", "Current hub subscribers.", nil, nil)
+)
+
+func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descSuperseded
+	ch <- descSlow
+	ch <- descDenied
+	ch <- descPublished
+	ch <- descSubs
+}
+
+func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
+	s := &c.n.hub.Stats
+	ch <- prometheus.MustNewConstMetric(descSuperseded, prometheus.CounterValue, float64(s.Superseded.Load()))
+	ch <- prometheus.MustNewConstMetric(descSlow, prometheus.CounterValue, float64(s.SlowDrops.Load()))
+	ch <- prometheus.MustNewConstMetric(descDenied, prometheus.CounterValue, float64(s.Denied.Load()))
+	ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published.Load()))
+	ch <- prometheus.MustNewConstMetric(descSubs, prometheus.GaugeValue, float64(len(c.n.hub.Subscribers())))
+}
+
+// Reload re-reads what an operator may change at run time (revocation
+// lists). main calls it on SIGHUP.
+func (n *Node) Reload() {
+	n.log.Info("reload requested")
+	n.auditf(context.Background(), "operator", "config.reload", n.cfg.NodeID, "info", "SIGHUP")
+}

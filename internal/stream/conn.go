@@ -1,0 +1,341 @@
+// Package stream owns TAK client connections: the plain-TCP and TLS CoT
+// listeners, the per-connection read loop (CoT XML streaming, TAK protocol
+// negotiation, TAK v1 protobuf framing, pings) and the write loop that
+// drains the connection's hub queue with coalesced writes.
+//
+// Events enter Kizuna here. Every decoded event is handed to the Ingest
+// function, which owns validation, labelling and ownership (package node).
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/takproto"
+)
+
+// Ingest receives each event a client sent. format is "xml" or "protobuf".
+// It returns an error when the event was rejected; the connection goes on.
+type Ingest func(c *Conn, ev *cot.Event, format string) error
+
+// Replay returns what a newly connected principal receives first: the
+// current, not-yet-stale objects it may see.
+type Replay func(p label.Principal) []*hub.Message
+
+// Config holds per-connection limits.
+type Config struct {
+	MaxEventSize int           // bytes; larger closes the connection
+	WriteTimeout time.Duration // a write stalled this long drops the client
+	IdleTimeout  time.Duration // no bytes read for this long closes the connection
+	// EventRate caps events per second read from one connection
+	// (token bucket with a burst of one second's worth); 0 disables.
+	EventRate int
+}
+
+// Conn is one TAK client connection.
+type Conn struct {
+	net.Conn
+	Principal label.Principal
+	Kind      string // listener kind: cot-tcp or cot-tls
+	Sub       *hub.Subscriber
+
+	srv      *Server
+	log      *slog.Logger
+	proto    bool // input switched to TAK protobuf (read loop only)
+	identSet bool
+	tokens   float64
+	last     time.Time
+}
+
+// Remote returns the peer address as a string.
+func (c *Conn) Remote() string { return c.Conn.RemoteAddr().String() }
+
+var errRateLimited = errors.New("event rate limit exceeded")
+
+// allow applies the per-connection event rate limit.
+func (c *Conn) allow(now time.Time) bool {
+	r := float64(c.srv.cfg.EventRate)
+	if r <= 0 {
+		return true
+	}
+	if c.last.IsZero() {
+		c.tokens = r
+	} else {
+		c.tokens += now.Sub(c.last).Seconds() * r
+		if c.tokens > r {
+			c.tokens = r
+		}
+	}
+	c.last = now
+	if c.tokens < 1 {
+		return false
+	}
+	c.tokens--
+	return true
+}
+
+// serve runs the connection until it ends. It owns conn.
+func (c *Conn) serve(ctx context.Context) {
+	m := c.srv.metrics
+	m.Connections.WithLabelValues(c.Kind).Inc()
+	m.ConnectionsTotal.WithLabelValues(c.Kind).Inc()
+	defer m.Connections.WithLabelValues(c.Kind).Dec()
+
+	// Offer TAK protocol v1, then replay the picture.
+	offer := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now()}
+	offer.SetXML(takproto.Offer(time.Now()))
+	c.Sub.EnqueueAll([]*hub.Message{offer})
+	c.Sub.EnqueueAll(c.srv.replay(c.Principal))
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	writeErr := make(chan error, 1)
+	go func() {
+		defer wg.Done()
+		writeErr <- c.writeLoop(ctx)
+	}()
+	rerr := c.readLoop()
+	// Reading ended: stop the writer and release the connection.
+	c.srv.hub.Unsubscribe(c.Sub)
+	c.Conn.Close()
+	wg.Wait()
+	werr := <-writeErr
+	reason := "closed"
+	switch {
+	case errors.Is(rerr, cot.ErrTooLarge):
+		reason = "too_large"
+	case errors.Is(werr, hub.ErrSlowConsumer):
+		reason = "slow_consumer"
+	case errors.Is(rerr, os.ErrDeadlineExceeded):
+		reason = "idle"
+	case errors.Is(rerr, takproto.ErrBadVarint):
+		reason = "bad_frame"
+	}
+	if reason != "closed" {
+		m.Refused.WithLabelValues(reason).Inc()
+		if reason == "slow_consumer" {
+			m.QueueDrops.WithLabelValues("slow_consumer").Inc()
+		}
+		c.log.Warn("connection closed", "reason", reason, "read_err", rerr, "write_err", werr)
+		c.srv.onClose(c, reason)
+	} else {
+		c.log.Info("connection closed")
+	}
+}
+
+// readLoop reads until EOF, error or a fatal framing problem.
+func (c *Conn) readLoop() error {
+	max := c.srv.cfg.MaxEventSize
+	xs := cot.NewSplitter(max)
+	var ps *takproto.Splitter
+	for {
+		if c.srv.cfg.IdleTimeout > 0 {
+			c.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		}
+		var n int
+		var err error
+		if c.proto {
+			buf := ps.Buffer(32 << 10)
+			n, err = c.Conn.Read(buf)
+			ps.Commit(n)
+		} else {
+			buf := xs.Buffer(32 << 10)
+			n, err = c.Conn.Read(buf)
+			xs.Commit(n)
+		}
+		if n > 0 {
+			if !c.proto {
+				if ferr := c.drainXML(xs); ferr != nil {
+					return ferr
+				}
+				if c.proto {
+					ps = takproto.NewSplitter(max)
+					ps.Feed(xs.Rest())
+				}
+			}
+			if c.proto {
+				if ferr := c.drainProto(ps); ferr != nil {
+					return ferr
+				}
+			}
+		}
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// drainXML handles every complete XML document buffered. It switches the
+// connection to protobuf when the client asks for it, leaving the rest of
+// the buffer for the protobuf reader.
+func (c *Conn) drainXML(xs *cot.Splitter) error {
+	for {
+		doc, err := xs.Next()
+		if errors.Is(err, cot.ErrTooLarge) {
+			c.srv.reject(c, cot.Reason(err), err)
+			return err
+		}
+		if err != nil {
+			c.srv.reject(c, cot.Reason(err), err)
+			continue
+		}
+		if doc == nil {
+			return nil
+		}
+		ev, err := cot.DecodeUnchecked(doc)
+		if err != nil {
+			c.srv.reject(c, cot.Reason(err), err)
+			continue
+		}
+		if ev.Type == "t-x-takp-q" {
+			c.negotiate(ev)
+			if c.proto {
+				return nil
+			}
+			continue
+		}
+		c.handle(ev, "xml")
+	}
+}
+
+func (c *Conn) drainProto(ps *takproto.Splitter) error {
+	for {
+		payload, err := ps.Next()
+		if errors.Is(err, cot.ErrTooLarge) || errors.Is(err, takproto.ErrBadVarint) {
+			c.srv.reject(c, "too_large", err)
+			return err
+		}
+		if err != nil {
+			c.srv.reject(c, "bad_frame", err)
+			continue
+		}
+		if payload == nil {
+			return nil
+		}
+		ev, err := takproto.ToEvent(payload)
+		if err != nil {
+			c.srv.reject(c, cot.Reason(err), err)
+			continue
+		}
+		c.handle(ev, "protobuf")
+	}
+}
+
+// negotiate answers a TAK protocol request. Only version 1 is supported.
+func (c *Conn) negotiate(ev *cot.Event) {
+	v, ok := takproto.RequestedVersion(ev)
+	ok = ok && v == 1
+	resp := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now(), SwitchProto: ok}
+	resp.SetXML(takproto.Response(time.Now(), ok))
+	c.Sub.EnqueueAll([]*hub.Message{resp})
+	if ok {
+		c.proto = true
+		c.log.Info("switched to TAK protocol v1")
+	}
+}
+
+// handle processes one decoded event: protocol control, ping, or ingest.
+func (c *Conn) handle(ev *cot.Event, format string) {
+	switch {
+	case ev.IsPing():
+		c.Sub.EnqueueAll([]*hub.Message{c.srv.pong(ev)})
+		return
+	case ev.IsControl():
+		return
+	}
+	if err := ev.Validate(); err != nil {
+		c.srv.reject(c, cot.Reason(err), err)
+		return
+	}
+	if !c.allow(time.Now()) {
+		c.srv.reject(c, "rate_limited", errRateLimited)
+		return
+	}
+	if err := c.srv.ingest(c, ev, format); err != nil {
+		return
+	}
+	if !c.identSet && ev.IsPosition() && ev.Callsign != "" {
+		c.identSet = true
+		c.Sub.SetIdentity(hub.Identity{UID: ev.UID, Callsign: ev.Callsign})
+	}
+}
+
+// writeLoop drains the subscriber's queue, coalescing everything queued
+// into one write.
+func (c *Conn) writeLoop(ctx context.Context) error {
+	m := c.srv.metrics
+	tcp, _ := c.Conn.(*net.TCPConn)
+	var bufs net.Buffers
+	var flat []byte
+	for {
+		batch, err := c.Sub.Next(ctx)
+		if err != nil {
+			return err
+		}
+		bufs = bufs[:0]
+		format := c.Sub.Format()
+		n := 0
+		for _, msg := range batch {
+			if msg.Kind != hub.KindEvent {
+				continue
+			}
+			var b []byte
+			if format == hub.FormatProto {
+				b = msg.Proto()
+			} else {
+				b = msg.XML()
+			}
+			if len(b) == 0 {
+				continue
+			}
+			bufs = append(bufs, b)
+			if !msg.Control {
+				n++
+			}
+			if msg.SwitchProto {
+				format = hub.FormatProto
+				c.Sub.SetFormat(hub.FormatProto)
+			}
+		}
+		if len(bufs) == 0 {
+			continue
+		}
+		if c.srv.cfg.WriteTimeout > 0 {
+			c.Conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		}
+		if tcp != nil {
+			wb := bufs
+			_, err = wb.WriteTo(tcp)
+		} else {
+			flat = flat[:0]
+			for _, b := range bufs {
+				flat = append(flat, b...)
+			}
+			_, err = c.Conn.Write(flat)
+		}
+		if err != nil {
+			c.Conn.Close()
+			return fmt.Errorf("writing to %s: %w", c.Remote(), err)
+		}
+		now := time.Now()
+		for _, msg := range batch {
+			if !msg.Control && msg.Kind == hub.KindEvent {
+				m.Latency.Observe(now.Sub(msg.Received).Seconds())
+			}
+		}
+		m.Deliveries.Add(float64(n))
+	}
+}

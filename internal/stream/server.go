@@ -1,0 +1,312 @@
+package stream
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/metrics"
+)
+
+// Identify maps a completed TLS handshake to a principal.
+type Identify func(cs tls.ConnectionState) (label.Principal, error)
+
+// Listener describes one CoT listener.
+type Listener struct {
+	Kind string // "cot-tcp" or "cot-tls"
+	Addr string
+	// Principal is the fixed principal of every connection on a plain
+	// listener.
+	Principal label.Principal
+	// TLS, when set, makes this a TLS listener; Identify then derives each
+	// connection's principal from its client certificate.
+	TLS      *tls.Config
+	Identify Identify
+}
+
+// Options configure a Server.
+type Options struct {
+	Config  Config
+	Hub     *hub.Hub
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	Ingest  Ingest
+	Replay  Replay
+	// Encoders are the hub's wire encoders (for protocol replies).
+	Encoders *hub.Encoders
+	// Reject is told of every dropped event (for logs and audit).
+	Reject func(c *Conn, reason string, err error)
+	// Refuse is told of every refused connection (TLS handshake failure).
+	Refuse func(remote, listener string, err error)
+	// Closed is told when a connection is closed for cause.
+	Closed func(c *Conn, reason string)
+	// Connected is told of every accepted connection and its principal.
+	Connected func(c *Conn)
+	// MaxConnsPerIP and MaxConnsPerPrincipal cap concurrent connections;
+	// zero means no cap.
+	MaxConnsPerIP        int
+	MaxConnsPerPrincipal int
+}
+
+// Server accepts TAK client connections on any number of listeners.
+type Server struct {
+	Options
+	cfg     Config
+	hub     *hub.Hub
+	metrics *metrics.Metrics
+	log     *slog.Logger
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	conns     map[*Conn]struct{}
+	perIP     map[string]int
+	perPrin   map[string]int
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// NewServer checks the options and returns a server with no listeners.
+func NewServer(o Options) (*Server, error) {
+	if o.Hub == nil || o.Metrics == nil || o.Ingest == nil || o.Replay == nil {
+		return nil, errors.New("stream: hub, metrics, ingest and replay are required")
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Config.MaxEventSize <= 0 {
+		o.Config.MaxEventSize = cot.MaxEventSize
+	}
+	return &Server{Options: o, cfg: o.Config, hub: o.Hub, metrics: o.Metrics, log: o.Log,
+		conns: make(map[*Conn]struct{}), perIP: make(map[string]int), perPrin: make(map[string]int)}, nil
+}
+
+// Listen binds l and starts accepting on it. It returns the bound address.
+func (s *Server) Listen(ctx context.Context, l Listener) (net.Addr, error) {
+	ln, err := net.Listen("tcp", l.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening %s on %s: %w", l.Kind, l.Addr, err)
+	}
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		ln.Close()
+		return nil, net.ErrClosed
+	}
+	s.listeners = append(s.listeners, ln)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		s.accept(ctx, ln, l)
+	}()
+	return ln.Addr(), nil
+}
+
+func (s *Server) accept(ctx context.Context, ln net.Listener, l Listener) {
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary trouble (for example out of file descriptors):
+			// back off rather than spin.
+			if delay == 0 {
+				delay = 5 * time.Millisecond
+			} else if delay < time.Second {
+				delay *= 2
+			}
+			s.log.Warn("accept failed", "listener", l.Kind, "err", err)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-ctx.Done():
+				return
+			}
+		}
+		delay = 0
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(ctx, nc, l)
+		}()
+	}
+}
+
+func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+		tc.SetKeepAlive(true)
+	}
+	remote := nc.RemoteAddr().String()
+	p := l.Principal
+	if l.TLS != nil {
+		tc := tls.Server(nc, l.TLS)
+		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err == nil && l.Identify != nil {
+			p, err = l.Identify(tc.ConnectionState())
+		}
+		if err != nil {
+			s.metrics.Refused.WithLabelValues("tls").Inc()
+			s.log.Warn("connection refused", "listener", l.Kind, "remote", remote, "err", err)
+			if s.Refuse != nil {
+				s.Refuse(remote, l.Kind, err)
+			}
+			nc.Close()
+			return
+		}
+		nc = tc
+	}
+	host, _, _ := net.SplitHostPort(remote)
+	pkey := p.Nation + "/" + p.Name
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if (s.MaxConnsPerIP > 0 && s.perIP[host] >= s.MaxConnsPerIP) ||
+		(s.MaxConnsPerPrincipal > 0 && p.Name != "" && s.perPrin[pkey] >= s.MaxConnsPerPrincipal) {
+		s.mu.Unlock()
+		s.metrics.Refused.WithLabelValues("conn_cap").Inc()
+		err := errors.New("connection cap reached")
+		s.log.Warn("connection refused", "listener", l.Kind, "remote", remote, "principal", p.String(), "err", err)
+		if s.Refuse != nil {
+			s.Refuse(remote, l.Kind, err)
+		}
+		nc.Close()
+		return
+	}
+	s.perIP[host]++
+	s.perPrin[pkey]++
+	c := &Conn{
+		Conn:      nc,
+		Principal: p,
+		Kind:      l.Kind,
+		Sub:       s.hub.Subscribe(p, hub.FormatXML, hub.Options{}),
+		srv:       s,
+		log:       s.log.With("listener", l.Kind, "remote", remote, "principal", p.String()),
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		if s.perIP[host]--; s.perIP[host] <= 0 {
+			delete(s.perIP, host)
+		}
+		if s.perPrin[pkey]--; s.perPrin[pkey] <= 0 {
+			delete(s.perPrin, pkey)
+		}
+		s.mu.Unlock()
+	}()
+	c.log.Info("connection accepted")
+	if s.Connected != nil {
+		s.Connected(c)
+	}
+	c.serve(ctx)
+}
+
+// CloseWhere closes every connection for which match returns true, for
+// example those of a certificate revoked after they connected.
+func (s *Server) CloseWhere(match func(*Conn) bool, reason string) int {
+	s.mu.Lock()
+	var hit []*Conn
+	for c := range s.conns {
+		if match(c) {
+			hit = append(hit, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range hit {
+		c.log.Warn("closing connection", "reason", reason)
+		if s.Closed != nil {
+			s.Closed(c, reason)
+		}
+		c.Conn.Close()
+	}
+	return len(hit)
+}
+
+// Conns returns the number of open connections.
+func (s *Server) Conns() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Shutdown stops accepting, gives every connection until ctx is done to
+// flush what is queued for it, then closes them all and waits for every
+// goroutine.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, ln := range s.listeners {
+		ln.Close()
+	}
+	conns := make([]*Conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	// Stop reading; let writers drain their queues.
+	for _, c := range conns {
+		c.Conn.SetReadDeadline(time.Now())
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	for _, c := range conns {
+		c.Conn.Close()
+	}
+	<-done
+	return ctx.Err()
+}
+
+func (s *Server) ingest(c *Conn, ev *cot.Event, format string) error {
+	return s.Ingest(c, ev, format)
+}
+
+func (s *Server) replay(p label.Principal) []*hub.Message { return s.Replay(p) }
+
+func (s *Server) reject(c *Conn, reason string, err error) {
+	s.metrics.Rejected.WithLabelValues(reason).Inc()
+	c.log.Info("event dropped", "reason", reason, "err", err)
+	if s.Reject != nil {
+		s.Reject(c, reason, err)
+	}
+}
+
+func (s *Server) onClose(c *Conn, reason string) {
+	if s.Closed != nil {
+		s.Closed(c, reason)
+	}
+}
+
+// pong answers a ping (t-x-c-t) with t-x-c-t-r.
+func (s *Server) pong(ping *cot.Event) *hub.Message {
+	now := time.Now().UTC()
+	ev := &cot.Event{
+		Version: "2.0", UID: "takPong", Type: "t-x-c-t-r", How: "h-g-i-g-o",
+		Time: now, Start: now, Stale: now.Add(20 * time.Second),
+		Point: cot.Point{HAE: cot.Unknown, CE: cot.Unknown, LE: cot.Unknown},
+	}
+	m := hub.NewMessage(ev, label.Label{}, 0, s.Encoders)
+	m.Control = true
+	return m
+}
