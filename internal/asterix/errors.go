@@ -9,8 +9,9 @@ var (
 	// data (block header, FSPEC, item) was complete.
 	ErrTruncated = errors.New("asterix: truncated")
 	// ErrBadLength means a length field is impossible: a data block LEN
-	// smaller than its header or larger than the datagram, an explicit item
-	// length of zero, a repetition factor of zero, and the like.
+	// smaller than its own header, an explicit item length of zero, a
+	// repetition factor of zero. (A LEN beyond the end of the datagram is
+	// ErrTruncated.)
 	ErrBadLength = errors.New("asterix: bad length")
 	// ErrUnknownCategory means a data block carries a category this package
 	// has no User Application Profile for. The block itself is well framed
