@@ -1,0 +1,228 @@
+// Kizuna web map: wires the store, the live stream, the map layers and the
+// panels together. Everything is loaded from this page's own origin.
+
+import { addBaseMap } from './basemap.js';
+import { ObjectLayer } from './layer.js';
+import { MissileWarnings } from './missile.js';
+import { ObjectList, renderDetail } from './panels.js';
+import { Filter, Store } from './store.js';
+import { Stream } from './stream.js';
+import { startOps } from './ops.js';
+
+const L = globalThis.L;
+const params = new URLSearchParams(location.search);
+// How long a stale object stays on the map, fading, before it disappears.
+const FADE_MS = Math.max(0, Number(params.get('fade') ?? 20)) * 1000;
+// Minimum time between two map redraws while updates stream in.
+const FRAME_MS = 50;
+
+const store = new Store();
+const filter = new Filter();
+
+// Exposed for operators' scripting and for the browser tests: live counters
+// and the delay from each update's event time to the frame that drew it.
+const stats = { frames: 0, applied: 0, lastApplied: 0, latencies: [], snapshots: 0, state: 'connecting' };
+const LAT_KEEP = 200000;
+
+const map = L.map('map', {
+  center: [33.5, 131],
+  zoom: 5,
+  minZoom: 2,
+  maxZoom: 16,
+  worldCopyJump: true,
+  attributionControl: true,
+  preferCanvas: true,
+});
+map.attributionControl.setPrefix(false);
+map.attributionControl.addAttribution('Natural Earth');
+L.control.scale({ imperial: false }).addTo(map);
+
+let selected = null;
+const detailBox = document.getElementById('detail');
+
+const layer = new ObjectLayer(store, filter, {
+  fadeMs: FADE_MS,
+  onDraw(now, visible, applied) {
+    stats.frames++;
+    if (applied.length) {
+      stats.applied += applied.length;
+      stats.lastApplied = now;
+      for (const d of applied) stats.latencies.push(d);
+      if (stats.latencies.length > LAT_KEEP) stats.latencies.splice(0, stats.latencies.length - LAT_KEEP);
+    }
+  },
+}).addTo(map);
+
+const list = new ObjectList(store, filter, { onSelect: select });
+const missiles = new MissileWarnings(map, store, {
+  onShow(uid, points) {
+    if (points.length > 1) map.fitBounds(L.latLngBounds(points).pad(0.3));
+    else if (points.length === 1) map.setView(points[0], Math.max(map.getZoom(), 7));
+    select(uid);
+  },
+});
+
+async function select(uid) {
+  selected = uid;
+  layer.selected = uid;
+  list.selected = uid;
+  layer.history = null;
+  showDetail();
+  list.paint();
+  requestDraw();
+  if (!uid) return;
+  try {
+    const res = await fetch(`api/v1/objects/${encodeURIComponent(uid)}/history?limit=100`);
+    if (!res.ok || selected !== uid) return;
+    const body = await res.json();
+    const pts = (body.points || []).map((p) => [p.lat, p.lon]).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
+    if (selected === uid) {
+      layer.history = { uid, points: pts };
+      requestDraw();
+    }
+  } catch {
+    // History is a nicety; the live trail is still drawn.
+  }
+}
+
+function showDetail() {
+  const o = selected ? store.objects.get(selected) : null;
+  renderDetail(detailBox, o, { onClose: () => select(null) });
+  setTimeout(() => map.invalidateSize(), 0);
+}
+
+// Clicks on the map select the symbol under the pointer.
+map.on('click', (ev) => {
+  const uid = layer.hit(ev.containerPoint);
+  select(uid);
+});
+map.on('mousemove', (ev) => {
+  map.getContainer().style.cursor = layer.hit(ev.containerPoint) ? 'pointer' : '';
+});
+
+// Banners: the highest marking of everything the page holds.
+const banners = [document.getElementById('banner-top'), document.getElementById('banner-bottom')];
+function updateBanner() {
+  const b = store.banner();
+  for (const el of banners) {
+    if (el.textContent !== b.text) el.textContent = b.text;
+    el.dataset.level = b.level;
+  }
+}
+
+// Drawing is batched: many updates, one frame.
+let drawPending = false;
+let lastDraw = 0;
+let listDirty = true;
+let lastList = 0;
+function requestDraw() {
+  if (drawPending) return;
+  drawPending = true;
+  const wait = Math.max(0, FRAME_MS - (performance.now() - lastDraw));
+  setTimeout(() => requestAnimationFrame(frame), wait);
+}
+function frame() {
+  drawPending = false;
+  lastDraw = performance.now();
+  layer.redraw();
+  updateBanner();
+  missiles.update();
+  // The list and the detail panel follow at a calmer pace.
+  if (listDirty && lastDraw - lastList > 400) {
+    listDirty = false;
+    lastList = lastDraw;
+    list.refresh();
+    if (selected) {
+      if (store.objects.has(selected)) showDetailIfChanged();
+      else select(null);
+    }
+  } else if (listDirty) {
+    requestDraw();
+  }
+  counts.textContent = `${store.objects.size} objects`;
+}
+let detailVersion = null;
+function showDetailIfChanged() {
+  const o = store.objects.get(selected);
+  if (o && o !== detailVersion) {
+    detailVersion = o;
+    showDetail();
+  }
+}
+const counts = document.getElementById('counts');
+
+store.onChange(() => {
+  listDirty = true;
+  requestDraw();
+});
+
+// Stale objects fade each second and leave after the fade.
+setInterval(() => {
+  store.expire(Date.now(), FADE_MS);
+  requestDraw();
+}, 1000);
+
+// Filters and search.
+const $ = (id) => document.getElementById(id);
+$('search').addEventListener('input', (e) => { filter.text = e.target.value.trim(); listDirty = true; requestDraw(); });
+$('f-nation').addEventListener('change', (e) => { filter.nation = e.target.value; listDirty = true; requestDraw(); });
+$('f-affil').addEventListener('change', (e) => { filter.affil = e.target.value; listDirty = true; requestDraw(); });
+$('f-dim').addEventListener('change', (e) => { filter.dim = e.target.value; listDirty = true; requestDraw(); });
+
+// Tabs.
+for (const tab of document.querySelectorAll('[role=tab]')) {
+  tab.addEventListener('click', () => {
+    for (const t of document.querySelectorAll('[role=tab]')) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      $(`pane-${t.dataset.tab}`).hidden = !on;
+    }
+  });
+}
+
+// Who am I.
+async function whoami() {
+  try {
+    const res = await fetch('api/v1/whoami');
+    if (!res.ok) return;
+    const w = await res.json();
+    const p = w.principal || {};
+    $('whoami').textContent = `${p.nation || '?'} · ${p.clearance || '?'} @ ${w.node || 'node'}`;
+    document.title = `Kizuna · ${p.nation || ''} · ${w.node || ''}`;
+    stats.whoami = w;
+  } catch {
+    // Shown again after the stream reconnects.
+  }
+}
+
+const conn = $('conn');
+const stream = new Stream({
+  onState(state) {
+    stats.state = state;
+    conn.dataset.state = state;
+    conn.textContent = state;
+  },
+  onSnapshot(objects) {
+    stats.snapshots++;
+    store.replace(objects);
+    if (stats.snapshots > 1) {
+      whoami();
+      reprobe();
+    }
+  },
+  onUpsert(o) {
+    store.upsert(o);
+  },
+  onDelete(uid) {
+    store.delete(uid);
+  },
+});
+
+globalThis.kizuna = { map, store, filter, layer, stats, select, stream };
+
+addBaseMap(map)
+  .catch((err) => console.warn('base map unavailable:', err))
+  .finally(() => requestDraw());
+whoami();
+const reprobe = startOps();
+stream.start();

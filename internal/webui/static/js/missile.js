@@ -1,0 +1,85 @@
+// Missile warning: for every missile track the page holds, an alert bar and,
+// on the map, the launch point, the flight path and the predicted impact
+// area. Driven entirely by the object data:
+//
+//   missile.launch = {lat, lon, time?}              launch point
+//   missile.impact = {lat, lon, radius?, time?}     predicted impact (radius in metres)
+//   missile.track  = [{lat, lon}, …]                flight path so far (else the trail)
+//
+// A track whose type is a missile in flight but carries no missile fields
+// still raises the alert; its path is its trail and its launch point the
+// first position seen.
+
+import { el } from './panels.js';
+import { isMissile } from './store.js';
+
+const L = globalThis.L;
+
+function ll(p) {
+  const lat = Number(p?.lat);
+  const lon = Number(p?.lon);
+  return Number.isFinite(lat) && Number.isFinite(lon) ? [lat, lon] : null;
+}
+
+function fmt(p) {
+  return p ? `${p[0].toFixed(2)}, ${p[1].toFixed(2)}` : 'unknown';
+}
+
+export class MissileWarnings {
+  constructor(map, store, { onShow }) {
+    this.map = map;
+    this.store = store;
+    this.onShow = onShow;
+    this.group = L.layerGroup().addTo(map);
+    this.box = document.getElementById('alerts');
+    this.dismissed = new Set();
+    this.drawnKey = '';
+  }
+
+  // update redraws the missile graphics; cheap when nothing changed.
+  update() {
+    const tracks = [];
+    for (const o of this.store.objects.values()) if (isMissile(o)) tracks.push(o);
+    const key = tracks.map((o) => `${o.uid}@${o.time}@${o.trail.length}`).join('|');
+    if (key === this.drawnKey) return;
+    this.drawnKey = key;
+    this.group.clearLayers();
+    const alerts = [];
+    for (const o of tracks) {
+      const m = o.missile || {};
+      const path = Array.isArray(m.track) && m.track.length ? m.track.map(ll).filter(Boolean) : o.trail.slice();
+      const here = ll(o);
+      if (here && (path.length === 0 || path[path.length - 1][0] !== here[0] || path[path.length - 1][1] !== here[1])) path.push(here);
+      const launch = ll(m.launch) || path[0] || null;
+      const impact = ll(m.impact);
+      if (launch) {
+        L.circleMarker(launch, { radius: 6, color: '#7a0010', weight: 2, fillColor: '#fff', fillOpacity: 1, interactive: false, className: 'kz-launch' })
+          .bindTooltip(`Launch: ${o.callsign || o.uid}`)
+          .addTo(this.group);
+      }
+      if (path.length > 1) {
+        L.polyline(path, { color: '#c8102e', weight: 3, interactive: false, className: 'kz-missile-track' }).addTo(this.group);
+      }
+      if (impact) {
+        if (here) L.polyline([here, impact], { color: '#c8102e', weight: 2, dashArray: '6 6', interactive: false, className: 'kz-missile-predicted' }).addTo(this.group);
+        const radius = Number(m.impact.radius) > 0 ? Number(m.impact.radius) : 20000;
+        L.circle(impact, { radius, color: '#c8102e', weight: 2, fillColor: '#ff3030', fillOpacity: 0.2, interactive: false, className: 'kz-impact' }).addTo(this.group);
+      }
+      if (!this.dismissed.has(o.uid)) alerts.push({ o, launch, impact });
+    }
+    this.box.replaceChildren(
+      ...alerts.map(({ o, launch, impact }) => {
+        let eta = '';
+        const it = Date.parse(o.missile?.impact?.time);
+        if (Number.isFinite(it)) eta = ` · impact ${new Date(it).toISOString().slice(11, 19)}Z`;
+        return el(
+          'div',
+          { class: 'alert', role: 'alert', dataset: { uid: o.uid } },
+          el('span', {}, `MISSILE WARNING · ${o.callsign || o.uid} · launch ${fmt(launch)} · predicted impact ${fmt(impact)}${eta}`),
+          el('button', { onclick: () => this.onShow(o.uid, [launch, impact, ll(o)].filter(Boolean)) }, 'Show'),
+          el('button', { onclick: () => { this.dismissed.add(o.uid); this.drawnKey = ''; this.update(); } }, 'Dismiss'),
+        );
+      }),
+    );
+  }
+}

@@ -1,0 +1,57 @@
+// MIL-STD-2525 symbols drawn by milsymbol from the SIDC the server puts in
+// every object, cached per SIDC. An object without a SIDC (a chat, a drawing)
+// gets a plain dot.
+
+const ms = globalThis.ms;
+
+export const SYMBOL_SIZE = 22;
+
+const canvasCache = new Map(); // sidc -> {canvas, anchor:{x,y}, w, h}
+const urlCache = new Map(); // sidc -> data URL for list rows and the detail panel
+
+function plainDot() {
+  const size = 12;
+  const c = document.createElement('canvas');
+  c.width = size;
+  c.height = size;
+  const g = c.getContext('2d');
+  g.fillStyle = '#f4f4f4';
+  g.strokeStyle = '#222';
+  g.lineWidth = 2;
+  g.beginPath();
+  g.arc(size / 2, size / 2, size / 2 - 1.5, 0, Math.PI * 2);
+  g.fill();
+  g.stroke();
+  return { canvas: c, anchor: { x: size / 2, y: size / 2 }, w: size, h: size };
+}
+
+// symbolFor returns a canvas with the symbol for sidc and the point of it
+// that sits on the object's position.
+export function symbolFor(sidc) {
+  const key = sidc || '';
+  let s = canvasCache.get(key);
+  if (s) return s;
+  if (key && ms) {
+    const sym = new ms.Symbol(key, { size: SYMBOL_SIZE });
+    if (sym.isValid()) {
+      const canvas = sym.asCanvas(window.devicePixelRatio || 1);
+      const a = sym.getAnchor();
+      const sz = sym.getSize();
+      s = { canvas, anchor: { x: a.x, y: a.y }, w: sz.width, h: sz.height };
+    }
+  }
+  if (!s) s = plainDot();
+  canvasCache.set(key, s);
+  return s;
+}
+
+// symbolURL returns an image URL (a data: URL, nothing fetched) for sidc.
+export function symbolURL(sidc) {
+  const key = sidc || '';
+  let u = urlCache.get(key);
+  if (!u) {
+    u = symbolFor(key).canvas.toDataURL();
+    urlCache.set(key, u);
+  }
+  return u;
+}
