@@ -1,6 +1,7 @@
 package asterix
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"time"
@@ -110,4 +111,49 @@ func appendU32(dst []byte, v uint32) []byte {
 // the 24-bit range (a little over 36 hours).
 func appendTimeOfDay(dst []byte, d time.Duration) []byte {
 	return appendU24(dst, uint32(quantize(d.Seconds(), 1.0/128, 0, 1<<24-1)))
+}
+
+// MinDatagram is the smallest maxSize EncodeDatagrams accepts: a block
+// header and the longest record this package encodes.
+const MinDatagram = 3 + maxRecordLen
+
+// EncodeDatagrams encodes records of category cat (48 or 62) into
+// datagrams of at most maxSize octets each (for example 1472 to avoid IP
+// fragmentation on an Ethernet link), each holding one data block with as
+// many records as fit. Record order is kept.
+func EncodeDatagrams(cat uint8, records []Record, maxSize int) ([][]byte, error) {
+	var enc func([]byte, *Record) []byte
+	switch cat {
+	case 48:
+		enc = appendRecord048
+	case 62:
+		enc = appendRecord062
+	default:
+		return nil, fmt.Errorf("encoding CAT%03d: %w", cat, ErrUnknownCategory)
+	}
+	if maxSize < MinDatagram {
+		return nil, fmt.Errorf("datagram size %d below %d: %w", maxSize, MinDatagram, ErrBadLength)
+	}
+	maxSize = min(maxSize, maxBlockLen)
+	var out [][]byte
+	var cur []byte
+	for i := range records {
+		if cur == nil {
+			cur = append(make([]byte, 0, maxSize), cat, 0, 0)
+		}
+		mark := len(cur)
+		cur = enc(cur, &records[i])
+		if len(cur) > maxSize {
+			rec := append([]byte(nil), cur[mark:]...)
+			cur = cur[:mark]
+			putLen(cur, len(cur))
+			out = append(out, cur)
+			cur = append(append(make([]byte, 0, maxSize), cat, 0, 0), rec...)
+		}
+	}
+	if cur != nil {
+		putLen(cur, len(cur))
+		out = append(out, cur)
+	}
+	return out, nil
 }

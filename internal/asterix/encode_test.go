@@ -2,6 +2,8 @@ package asterix
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -181,4 +183,57 @@ func TestEncodeSplitsBlocks(t *testing.T) {
 	if _, err := Decode(Append062(Encode048(in[:1]), in[1:2])); err != nil {
 		t.Errorf("048 and 062 blocks in one datagram: %v", err)
 	}
+}
+
+func TestEncodeDatagrams(t *testing.T) {
+	in := make([]Record, 500)
+	for i := range in {
+		in[i] = Record{Present: f62 &^ FieldCallsign, TrackNumber: uint16(i), Lat: 35, Lon: 139}
+	}
+	for _, tc := range []struct {
+		cat  uint8
+		size int
+	}{{62, 1472}, {48, 1472}, {62, MinDatagram}, {48, 100000}} {
+		t.Run(fmt.Sprintf("CAT%03d/%d", tc.cat, tc.size), func(t *testing.T) {
+			dgs, err := EncodeDatagrams(tc.cat, in, tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Record
+			for i, dg := range dgs {
+				if len(dg) > tc.size || len(dg) > 0xffff {
+					t.Fatalf("datagram %d has %d octets, limit %d", i, len(dg), tc.size)
+				}
+				if i < len(dgs)-1 && len(dg) < tc.size-maxRecordLen {
+					t.Errorf("datagram %d has only %d octets of %d", i, len(dg), tc.size)
+				}
+				recs, err := Decode(dg)
+				if err != nil {
+					t.Fatalf("datagram %d: %v", i, err)
+				}
+				got = append(got, recs...)
+			}
+			if len(got) != len(in) {
+				t.Fatalf("got %d records back, want %d", len(got), len(in))
+			}
+			for i := range got {
+				if got[i].TrackNumber != in[i].TrackNumber&trackMask(tc.cat) {
+					t.Fatalf("record %d has track %d: order lost", i, got[i].TrackNumber)
+				}
+			}
+		})
+	}
+	if _, err := EncodeDatagrams(21, in, 1472); !errors.Is(err, ErrUnknownCategory) {
+		t.Errorf("CAT021: %v, want ErrUnknownCategory", err)
+	}
+	if _, err := EncodeDatagrams(48, in, 50); !errors.Is(err, ErrBadLength) {
+		t.Errorf("size 50: %v, want ErrBadLength", err)
+	}
+}
+
+func trackMask(cat uint8) uint16 {
+	if cat == 48 {
+		return 0x0fff
+	}
+	return 0xffff
 }
