@@ -1,0 +1,393 @@
+package command
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+// EchelonCCMD is the echelon of a combatant command, the only kind of unit
+// that may hold COCOM.
+const EchelonCCMD = "CCMD"
+
+// Device is one TAK device (an ATAK, WinTAK or iTAK client) of a unit.
+type Device struct {
+	UID      string `json:"uid"`
+	Callsign string `json:"callsign"`
+}
+
+// Position is a post in a unit that principals hold. It matches principals
+// of the unit's nation; Name and Role narrow it when set.
+type Position struct {
+	// Title is for people, e.g. "Commander" or "Duty officer".
+	Title string `json:"title,omitempty"`
+	// Name matches the principal's name (certificate CN or callsign). Empty
+	// matches any principal of the nation, including plain listeners.
+	Name string `json:"name,omitempty"`
+	// Role matches the principal's role (certificate role: OU). Empty
+	// matches any role.
+	Role string `json:"role,omitempty"`
+	// National lets the holder act for the national command authority of
+	// the unit's nation (COCOM and ADCON grants, revocation of any grant
+	// over the nation's units).
+	National bool `json:"national,omitempty"`
+}
+
+func (p Position) matches(nation string, pr label.Principal) bool {
+	if pr.Nation != nation || !pr.Valid() {
+		return false
+	}
+	if p.Name != "" && p.Name != pr.Name {
+		return false
+	}
+	if p.Role != "" && p.Role != pr.Role {
+		return false
+	}
+	return true
+}
+
+// Unit is one node of the order of battle.
+type Unit struct {
+	ID       string `json:"id"`
+	Parent   string `json:"parent,omitempty"`
+	Nation   string `json:"nation"`
+	Service  string `json:"service,omitempty"`
+	Echelon  string `json:"echelon,omitempty"`
+	Name     string `json:"name"`
+	Callsign string `json:"callsign,omitempty"`
+	// Devices are the TAK devices orders to this unit are delivered to.
+	Devices   []Device   `json:"devices,omitempty"`
+	Positions []Position `json:"positions,omitempty"`
+	// Label of the unit record itself. Zero means UNCLASSIFIED, releasable
+	// to every nation of the order of battle.
+	Label label.Label `json:"label"`
+}
+
+// callsign returns the unit's chat callsign.
+func (u *Unit) callsign() string {
+	if u.Callsign != "" {
+		return u.Callsign
+	}
+	return strings.ToUpper(u.ID)
+}
+
+// Kind is a command or support relationship.
+type Kind string
+
+// The relationships.
+const (
+	COCOM   Kind = "COCOM"
+	OPCON   Kind = "OPCON"
+	TACON   Kind = "TACON"
+	ADCON   Kind = "ADCON"
+	Support Kind = "SUPPORT"
+)
+
+// ParseKind accepts a relationship name case-insensitively.
+func ParseKind(s string) (Kind, error) {
+	switch k := Kind(strings.ToUpper(strings.TrimSpace(s))); k {
+	case COCOM, OPCON, TACON, ADCON, Support:
+		return k, nil
+	}
+	return "", fmt.Errorf("unknown relationship %q (want COCOM, OPCON, TACON, ADCON or SUPPORT)", s)
+}
+
+// Support modes.
+const (
+	DirectSupport  = "DIRECT"
+	GeneralSupport = "GENERAL"
+)
+
+// Grant is one relationship: Grantor gives Grantee Kind over Unit and its
+// subtree from From until Until. An empty Grantor is the national command
+// authority of the unit's nation.
+type Grant struct {
+	ID      string `json:"id"`
+	Kind    Kind   `json:"kind"`
+	Support string `json:"support,omitempty"` // DIRECT or GENERAL for SUPPORT
+	Grantor string `json:"grantor,omitempty"`
+	Grantee string `json:"grantee"`
+	Unit    string `json:"unit"`
+	// From is when the grant takes effect; Until when it ends (zero: open).
+	From   time.Time   `json:"from"`
+	Until  time.Time   `json:"until,omitzero"`
+	Reason string      `json:"reason"`
+	Label  label.Label `json:"label"`
+
+	Created   time.Time `json:"created"`
+	CreatedBy string    `json:"createdBy"`
+
+	RevokedAt    time.Time `json:"revokedAt,omitzero"`
+	RevokedBy    string    `json:"revokedBy,omitempty"`
+	RevokeReason string    `json:"revokeReason,omitempty"`
+}
+
+// activeAt reports whether the grant's own window and revocation allow it
+// at t (it may still lapse because its grantor lost authority).
+func (g *Grant) activeAt(t time.Time) bool {
+	if t.Before(g.From) {
+		return false
+	}
+	if !g.Until.IsZero() && !t.Before(g.Until) {
+		return false
+	}
+	if !g.RevokedAt.IsZero() && !t.Before(g.RevokedAt) {
+		return false
+	}
+	return true
+}
+
+// grantorName renders the grantor for messages.
+func (g *Grant) grantorName(nation string) string {
+	if g.Grantor == "" {
+		return nation + " national command authority"
+	}
+	return g.Grantor
+}
+
+// OrderType is the kind of an order.
+type OrderType string
+
+// The order types.
+const (
+	Movement       OrderType = "MOVEMENT"
+	Task           OrderType = "TASK"
+	SupportRequest OrderType = "SUPPORT_REQUEST"
+	ReportRequest  OrderType = "REPORT_REQUEST"
+)
+
+// ParseOrderType accepts an order type case-insensitively; "MISSION" and
+// "MANOEUVRE"/"MANEUVER" are accepted as synonyms.
+func ParseOrderType(s string) (OrderType, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "MOVEMENT", "MOVE", "MANOEUVRE", "MANEUVER":
+		return Movement, nil
+	case "TASK", "MISSION":
+		return Task, nil
+	case "SUPPORT_REQUEST", "SUPPORT":
+		return SupportRequest, nil
+	case "REPORT_REQUEST", "REPORT":
+		return ReportRequest, nil
+	}
+	return "", fmt.Errorf("unknown order type %q (want MOVEMENT, TASK, SUPPORT_REQUEST or REPORT_REQUEST)", s)
+}
+
+// State is an order's lifecycle state.
+type State string
+
+// The lifecycle states.
+const (
+	Issued       State = "ISSUED"
+	Delivered    State = "DELIVERED"
+	Acknowledged State = "ACKNOWLEDGED"
+	Wilco        State = "WILCO"
+	Cantco       State = "CANTCO"
+	Executing    State = "EXECUTING"
+	Complete     State = "COMPLETE"
+	Failed       State = "FAILED"
+	Cancelled    State = "CANCELLED"
+	Expired      State = "EXPIRED"
+)
+
+// ParseState accepts a state name case-insensitively.
+func ParseState(s string) (State, error) {
+	st := State(strings.ToUpper(strings.TrimSpace(s)))
+	if st == "CANCELED" {
+		st = Cancelled
+	}
+	if _, ok := transitions[st]; ok {
+		return st, nil
+	}
+	return "", fmt.Errorf("unknown order state %q", s)
+}
+
+// transitions lists the legal next states of each state.
+var transitions = map[State][]State{
+	Issued:       {Delivered, Acknowledged, Wilco, Cantco, Cancelled, Expired},
+	Delivered:    {Acknowledged, Wilco, Cantco, Cancelled, Expired},
+	Acknowledged: {Wilco, Cantco, Cancelled, Expired},
+	Wilco:        {Executing, Complete, Failed, Cancelled, Expired},
+	Executing:    {Complete, Failed, Cancelled, Expired},
+	Cantco:       nil,
+	Complete:     nil,
+	Failed:       nil,
+	Cancelled:    nil,
+	Expired:      nil,
+}
+
+// Terminal reports whether no transition leaves s.
+func (s State) Terminal() bool { return len(transitions[s]) == 0 }
+
+// CanMove reports whether from → to is a legal transition.
+func CanMove(from, to State) bool {
+	for _, s := range transitions[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}
+
+// rank orders the states along the happy path, so that a late delivery
+// receipt after an acknowledgement is recognised as stale.
+func (s State) rank() int {
+	switch s {
+	case Issued:
+		return 0
+	case Delivered:
+		return 1
+	case Acknowledged:
+		return 2
+	case Wilco, Cantco:
+		return 3
+	case Executing:
+		return 4
+	}
+	return 5
+}
+
+// LatLon is one WGS-84 point.
+type LatLon struct {
+	Lat float64 `json:"lat"`
+	Lon float64 `json:"lon"`
+	HAE float64 `json:"hae,omitempty"`
+}
+
+func (p LatLon) valid() bool {
+	return p.Lat >= -90 && p.Lat <= 90 && p.Lon >= -180 && p.Lon <= 180 && p.Lat == p.Lat && p.Lon == p.Lon
+}
+
+// Location is an order's optional place: a point, a route (ordered
+// waypoints) or an area (a closed polygon). At most one is set.
+type Location struct {
+	Name  string   `json:"name,omitempty"`
+	Point *LatLon  `json:"point,omitempty"`
+	Route []LatLon `json:"route,omitempty"`
+	Area  []LatLon `json:"area,omitempty"`
+}
+
+func (l *Location) validate() error {
+	if l == nil {
+		return nil
+	}
+	n := 0
+	if l.Point != nil {
+		n++
+		if !l.Point.valid() {
+			return fmt.Errorf("location point out of range")
+		}
+	}
+	if len(l.Route) > 0 {
+		n++
+		if len(l.Route) < 2 {
+			return fmt.Errorf("a route needs at least two points")
+		}
+	}
+	if len(l.Area) > 0 {
+		n++
+		if len(l.Area) < 3 {
+			return fmt.Errorf("an area needs at least three points")
+		}
+	}
+	for _, p := range append(append([]LatLon(nil), l.Route...), l.Area...) {
+		if !p.valid() {
+			return fmt.Errorf("location point out of range")
+		}
+	}
+	if len(l.Route)+len(l.Area) > 500 {
+		return fmt.Errorf("location has too many points (at most 500)")
+	}
+	if n > 1 {
+		return fmt.Errorf("a location is one of point, route or area")
+	}
+	if n == 0 {
+		return fmt.Errorf("location has no point, route or area")
+	}
+	return nil
+}
+
+// center returns a representative point of the location.
+func (l *Location) center() (LatLon, bool) {
+	switch {
+	case l == nil:
+		return LatLon{}, false
+	case l.Point != nil:
+		return *l.Point, true
+	case len(l.Route) > 0:
+		return l.Route[0], true
+	case len(l.Area) > 0:
+		var c LatLon
+		for _, p := range l.Area {
+			c.Lat += p.Lat
+			c.Lon += p.Lon
+		}
+		c.Lat /= float64(len(l.Area))
+		c.Lon /= float64(len(l.Area))
+		return c, true
+	}
+	return LatLon{}, false
+}
+
+// Transition is one entry of an order's history. Refused attempts are kept
+// too (Refused true, From == To).
+type Transition struct {
+	At      time.Time `json:"at"`
+	From    State     `json:"from,omitempty"`
+	To      State     `json:"to"`
+	By      string    `json:"by"`             // principal, or device for TAK
+	Unit    string    `json:"unit,omitempty"` // acting unit
+	Via     string    `json:"via"`            // "api", "tak", "system"
+	Reason  string    `json:"reason,omitempty"`
+	Refused bool      `json:"refused,omitempty"`
+}
+
+// Delivery is the TAK delivery of an order to one device.
+type Delivery struct {
+	DeviceUID   string    `json:"deviceUid"`
+	Callsign    string    `json:"callsign"`
+	MessageID   string    `json:"messageId"`
+	SentAt      time.Time `json:"sentAt,omitzero"`
+	DeliveredAt time.Time `json:"deliveredAt,omitzero"`
+	ReadAt      time.Time `json:"readAt,omitzero"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Order is one order and its history.
+type Order struct {
+	ID          string      `json:"id"`
+	Type        OrderType   `json:"type"`
+	IssuerUnit  string      `json:"issuerUnit"`
+	IssuedBy    string      `json:"issuedBy"`
+	Recipient   string      `json:"recipientUnit"`
+	Text        string      `json:"text"`
+	Location    *Location   `json:"location,omitempty"`
+	Deadline    time.Time   `json:"deadline"`
+	Label       label.Label `json:"label"`
+	State       State       `json:"state"`
+	StateReason string      `json:"stateReason,omitempty"`
+	Created     time.Time   `json:"created"`
+	Updated     time.Time   `json:"updated"`
+	// Authority is the decision made at issue time.
+	Authority  Decision     `json:"authority"`
+	History    []Transition `json:"history"`
+	Deliveries []Delivery   `json:"deliveries,omitempty"`
+}
+
+func (o *Order) clone() *Order {
+	c := *o
+	c.History = append([]Transition(nil), o.History...)
+	c.Deliveries = append([]Delivery(nil), o.Deliveries...)
+	c.Label.ReleasableTo = append([]string(nil), o.Label.ReleasableTo...)
+	c.Authority.Chain = append([]Grant(nil), o.Authority.Chain...)
+	return &c
+}
+
+func (u *Unit) clone() *Unit {
+	c := *u
+	c.Devices = append([]Device(nil), u.Devices...)
+	c.Positions = append([]Position(nil), u.Positions...)
+	c.Label.ReleasableTo = append([]string(nil), u.Label.ReleasableTo...)
+	return &c
+}

@@ -1,0 +1,184 @@
+package command
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+//go:embed demo_orbat.json
+var demoOrbat []byte
+
+// DemoOrbat returns the demonstration order of battle (public unit names
+// only): US Indo-Pacific Command with US Forces Japan, US Forces Korea, 7th
+// Fleet, III MEF and 5th Air Force; JSDF Joint Operations Command with the
+// Self-Defense Fleet, Air Defense Command and Ground Component Command; the
+// ROK Joint Chiefs of Staff with its operations commands; a few subordinate
+// units each, their TAK devices and positions, and the standing COCOM
+// grants.
+func DemoOrbat() []byte { return bytes.Clone(demoOrbat) }
+
+// Orbat is an order-of-battle file: units and standing grants.
+type Orbat struct {
+	Units  []Unit       `json:"units"`
+	Grants []OrbatGrant `json:"grants,omitempty"`
+}
+
+// OrbatGrant is a standing grant in an order-of-battle file. From defaults
+// to the load time; Until, or Duration from From, bounds it.
+type OrbatGrant struct {
+	ID       string      `json:"id"`
+	Kind     Kind        `json:"kind"`
+	Support  string      `json:"support,omitempty"`
+	Grantor  string      `json:"grantor,omitempty"`
+	Grantee  string      `json:"grantee"`
+	Unit     string      `json:"unit"`
+	From     time.Time   `json:"from,omitzero"`
+	Until    time.Time   `json:"until,omitzero"`
+	Duration string      `json:"duration,omitempty"`
+	Reason   string      `json:"reason"`
+	Label    label.Label `json:"label"`
+}
+
+// maxOrbatSize bounds an order-of-battle file.
+const maxOrbatSize = 16 << 20
+
+// ParseOrbat decodes and checks an order-of-battle JSON document: unknown
+// fields are refused, unit ids are unique, nations valid, parents exist and
+// the tree has no cycle.
+func ParseOrbat(r io.Reader) (*Orbat, error) {
+	dec := json.NewDecoder(io.LimitReader(r, maxOrbatSize))
+	dec.DisallowUnknownFields()
+	var o Orbat
+	if err := dec.Decode(&o); err != nil {
+		return nil, fmt.Errorf("decoding order of battle: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decoding order of battle: trailing data after the document")
+	}
+	units := make(map[string]*Unit, len(o.Units))
+	for i := range o.Units {
+		u := &o.Units[i]
+		if err := normalizeUnit(u); err != nil {
+			return nil, fmt.Errorf("order of battle unit %d: %w", i, err)
+		}
+		if _, dup := units[u.ID]; dup {
+			return nil, fmt.Errorf("order of battle: duplicate unit id %q", u.ID)
+		}
+		units[u.ID] = u
+	}
+	if err := checkTree(units); err != nil {
+		return nil, fmt.Errorf("order of battle: %w", err)
+	}
+	seen := map[string]bool{}
+	for i, g := range o.Grants {
+		if g.ID == "" {
+			return nil, fmt.Errorf("order of battle grant %d: missing id", i)
+		}
+		if seen[g.ID] {
+			return nil, fmt.Errorf("order of battle: duplicate grant id %q", g.ID)
+		}
+		seen[g.ID] = true
+		if _, err := ParseKind(string(g.Kind)); err != nil {
+			return nil, fmt.Errorf("order of battle grant %s: %w", g.ID, err)
+		}
+		if g.Duration != "" {
+			d, err := time.ParseDuration(g.Duration)
+			if err != nil || d <= 0 {
+				return nil, fmt.Errorf("order of battle grant %s: bad duration %q", g.ID, g.Duration)
+			}
+		}
+	}
+	return &o, nil
+}
+
+// validID reports whether s is usable as a unit id: 1–64 characters of
+// letters, digits, '-', '_' and '.'.
+func validID(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeUnit checks one unit's own fields.
+func normalizeUnit(u *Unit) error {
+	if !validID(u.ID) {
+		return fmt.Errorf("bad unit id %q (1-64 letters, digits, '-', '_', '.')", u.ID)
+	}
+	n, err := label.ParseNation(u.Nation)
+	if err != nil {
+		return fmt.Errorf("unit %s: %w", u.ID, err)
+	}
+	u.Nation = n
+	u.Name = strings.TrimSpace(u.Name)
+	if u.Name == "" {
+		return fmt.Errorf("unit %s: missing name", u.ID)
+	}
+	if u.Parent == u.ID {
+		return fmt.Errorf("unit %s: is its own parent", u.ID)
+	}
+	u.Echelon = strings.TrimSpace(u.Echelon)
+	for i, d := range u.Devices {
+		if d.UID == "" && d.Callsign == "" {
+			return fmt.Errorf("unit %s device %d: needs a uid or a callsign", u.ID, i)
+		}
+	}
+	if u.Label.Classification != label.Invalid || len(u.Label.ReleasableTo) > 0 {
+		if !u.Label.Classification.Valid() {
+			return fmt.Errorf("unit %s: label needs a classification", u.ID)
+		}
+		for _, r := range u.Label.ReleasableTo {
+			if !label.ValidNation(r) {
+				return fmt.Errorf("unit %s: label: %w: %q", u.ID, label.ErrNation, r)
+			}
+		}
+		u.Label.Originator = u.Nation
+	}
+	return nil
+}
+
+// checkTree verifies that every parent exists and that there is no cycle.
+func checkTree(units map[string]*Unit) error {
+	for _, u := range units {
+		if u.Parent != "" {
+			if _, ok := units[u.Parent]; !ok {
+				return fmt.Errorf("unit %s: parent %q is not in the order of battle", u.ID, u.Parent)
+			}
+		}
+		seen := map[string]bool{}
+		for id := u.ID; id != ""; id = units[id].Parent {
+			if seen[id] {
+				return fmt.Errorf("unit %s: the tree has a cycle through %s", u.ID, id)
+			}
+			seen[id] = true
+		}
+	}
+	return nil
+}
+
+// nationsOf lists the nations of the units, sorted.
+func nationsOf(units map[string]*Unit) []string {
+	var out []string
+	for _, u := range units {
+		if !slices.Contains(out, u.Nation) {
+			out = append(out, u.Nation)
+		}
+	}
+	slices.Sort(out)
+	return out
+}

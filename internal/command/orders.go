@@ -1,0 +1,673 @@
+package command
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"kizuna/internal/audit"
+	"kizuna/internal/label"
+)
+
+// maxOrderText bounds an order's text.
+const maxOrderText = 4000
+
+// IssueRequest asks to issue an order. As is the issuing (acting) unit.
+type IssueRequest struct {
+	As        string    `json:"as,omitempty"`
+	Recipient string    `json:"recipient"`
+	Type      string    `json:"type"`
+	Text      string    `json:"text"`
+	Location  *Location `json:"location,omitempty"`
+	// Deadline, or DeadlineIn (a duration from now such as "2h").
+	Deadline   time.Time `json:"deadline,omitzero"`
+	DeadlineIn string    `json:"deadlineIn,omitempty"`
+	// Label overrides: the issuer's clearance and releasability to the
+	// issuer's and the recipient's nations by default.
+	Classification string   `json:"classification,omitempty"`
+	ReleasableTo   []string `json:"releasableTo,omitempty"`
+	Caveat         string   `json:"caveat,omitempty"`
+}
+
+// Issue issues an order after checking the issuer's authority. The order is
+// committed to the database before Issue returns, then delivered to the
+// recipient unit's TAK devices. A refusal is an *AuthorityError.
+func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest) (*Order, error) {
+	typ, err := ParseOrderType(req.Type)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	text := strings.TrimSpace(req.Text)
+	if text == "" {
+		return nil, invalid("an order needs text")
+	}
+	if len(text) > maxOrderText || !utf8.ValidString(text) {
+		return nil, invalid("order text must be valid UTF-8 of at most %d bytes", maxOrderText)
+	}
+	if err := req.Location.validate(); err != nil {
+		return nil, invalid("%v", err)
+	}
+	now := s.clock()
+	deadline := req.Deadline
+	if req.DeadlineIn != "" {
+		d, err := time.ParseDuration(req.DeadlineIn)
+		if err != nil || d <= 0 {
+			return nil, invalid("bad deadlineIn %q", req.DeadlineIn)
+		}
+		if !deadline.IsZero() {
+			return nil, invalid("give deadline or deadlineIn, not both")
+		}
+		deadline = now.Add(d)
+	}
+	if deadline.IsZero() {
+		return nil, invalid("an order needs a deadline")
+	}
+	if !deadline.After(now) {
+		return nil, invalid("the deadline %s has passed", deadline.UTC().Format(time.RFC3339))
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	issuer, err := s.actingLocked(p, req.As)
+	if err != nil {
+		s.mu.Unlock()
+		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, req.As, req.Recipient), Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
+	recipient, ok := s.units[req.Recipient]
+	if !ok || !label.Releasable(p, s.unitLabel(recipient)) {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: unit %q", ErrNotFound, req.Recipient)
+	}
+	lbl, err := orderLabel(p, issuer, recipient, req)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	d := s.world().OrderAuthority(typ, issuer.ID, recipient.ID, now)
+	if err := s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), Decision: decisionWord(d.Allowed), Reason: d.Reason}); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	if !d.Allowed {
+		s.mu.Unlock()
+		return nil, &AuthorityError{Decision: d}
+	}
+	o := &Order{
+		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
+		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
+		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
+	}
+	for {
+		o.ID = newID("O")
+		if _, dup := s.orders[o.ID]; !dup {
+			break
+		}
+	}
+	for _, dev := range recipient.Devices {
+		o.Deliveries = append(o.Deliveries, Delivery{DeviceUID: dev.UID, Callsign: dev.Callsign, MessageID: newMessageID(), SentAt: now})
+	}
+	if err := s.db.commit(ctx, write{orders: []*Order{o}}, nil); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.orders[o.ID] = o
+	s.order = append(s.order, o.ID)
+	for _, dl := range o.Deliveries {
+		s.messages[dl.MessageID] = o.ID
+	}
+	issuerUnit, recipientUnit := issuer.clone(), recipient.clone()
+	out := o.clone()
+	s.notifyLocked(out)
+	s.mu.Unlock()
+
+	err = s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.transition", Object: o.ID, Decision: "allow",
+		Reason: fmt.Sprintf("→ISSUED %s %s→%s deadline %s label %s", typ, issuer.ID, recipient.ID, o.Deadline.Format(time.RFC3339), lbl.Marking())})
+	s.deliver(ctx, out, issuerUnit, recipientUnit)
+	return out, err
+}
+
+// orderLabel computes an order's label.
+func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (label.Label, error) {
+	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: strings.TrimSpace(req.Caveat)}
+	if req.Classification != "" {
+		c, err := label.ParseClassification(req.Classification)
+		if err != nil {
+			return label.Label{}, invalid("%v", err)
+		}
+		l.Classification = c
+	}
+	if err := label.CheckSubmit(p, l); err != nil {
+		return label.Label{}, invalid("%v", err)
+	}
+	rel := []string{issuer.Nation, recipient.Nation}
+	if len(req.ReleasableTo) > 0 {
+		r, err := label.ParseReleasableTo(strings.Join(req.ReleasableTo, " "))
+		if err != nil {
+			return label.Label{}, invalid("%v", err)
+		}
+		if !slices.Contains(r, recipient.Nation) && recipient.Nation != issuer.Nation {
+			return label.Label{}, invalid("the label must be releasable to the recipient's nation %s", recipient.Nation)
+		}
+		rel = r
+	}
+	slices.Sort(rel)
+	l.ReleasableTo = slices.Compact(rel)
+	return l, nil
+}
+
+// chatText renders an order as a GeoChat line.
+func chatText(o *Order, issuerCallsign string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "(%s) %s ORDER %s from %s: %s", o.Label.Marking(), strings.ReplaceAll(string(o.Type), "_", " "), o.ID, issuerCallsign, o.Text)
+	if o.Location != nil {
+		if c, ok := o.Location.center(); ok {
+			name := o.Location.Name
+			if name != "" {
+				name += " "
+			}
+			fmt.Fprintf(&b, " | at %s%.5f,%.5f", name, c.Lat, c.Lon)
+		}
+	}
+	fmt.Fprintf(&b, " | deadline %s | reply WILCO %s or CANTCO %s <reason>", o.Deadline.UTC().Format("2006-01-02 15:04Z"), o.ID, o.ID)
+	return b.String()
+}
+
+// deliver publishes an order's GeoChat messages and location to TAK.
+func (s *Service) deliver(ctx context.Context, o *Order, issuer, recipient *Unit) {
+	if s.cfg.Publisher == nil {
+		return
+	}
+	now := s.clock()
+	text := chatText(o, issuer.callsign())
+	var c *LatLon
+	if p, ok := o.Location.center(); ok {
+		c = &p
+	}
+	if o.Location != nil {
+		ev, err := buildLocation(o, issuer.ID, now, s.cfg.NodeID)
+		if err == nil && ev != nil {
+			err = s.cfg.Publisher.Inject(ctx, ev)
+		}
+		if err != nil {
+			s.log.Error("command: publishing order location", "order", o.ID, "err", err)
+		}
+	}
+	var failed []Delivery
+	for _, dl := range o.Deliveries {
+		ev, err := buildChat(chatMsg{
+			SenderUID: senderUID(issuer.ID), SenderCallsign: issuer.callsign(),
+			To: Device{UID: dl.DeviceUID, Callsign: dl.Callsign}, MessageID: dl.MessageID,
+			Text: text, At: now, Stale: later(o.Deadline, now.Add(24*time.Hour)), Point: c,
+		}, o.Label, s.cfg.NodeID)
+		if err == nil {
+			err = s.cfg.Publisher.Inject(ctx, ev)
+		}
+		if err != nil {
+			s.log.Error("command: delivering order", "order", o.ID, "device", dl.DeviceUID, "err", err)
+			dl.Error = err.Error()
+			failed = append(failed, dl)
+		}
+	}
+	if len(failed) > 0 {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		cur, ok := s.orders[o.ID]
+		if !ok {
+			return
+		}
+		n := cur.clone()
+		for _, f := range failed {
+			for i := range n.Deliveries {
+				if n.Deliveries[i].MessageID == f.MessageID {
+					n.Deliveries[i].Error = f.Error
+				}
+			}
+		}
+		if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err == nil {
+			s.orders[o.ID] = n
+		}
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// notifyUnit sends an untracked GeoChat status line from one unit to every
+// device of another.
+func (s *Service) notifyUnit(ctx context.Context, o *Order, from, to *Unit, text string) {
+	if s.cfg.Publisher == nil || to == nil || from == nil {
+		return
+	}
+	now := s.clock()
+	for _, dev := range to.Devices {
+		ev, err := buildChat(chatMsg{SenderUID: senderUID(from.ID), SenderCallsign: from.callsign(), To: dev, MessageID: newMessageID(),
+			Text: fmt.Sprintf("(%s) %s", o.Label.Marking(), text), At: now, Stale: now.Add(24 * time.Hour)}, o.Label, s.cfg.NodeID)
+		if err == nil {
+			err = s.cfg.Publisher.Inject(ctx, ev)
+		}
+		if err != nil {
+			s.log.Warn("command: order status message", "order", o.ID, "device", dev.UID, "err", err)
+		}
+	}
+}
+
+// actor is who moves an order.
+type actor struct {
+	By   string // principal, device or "system"
+	Unit string
+	Via  string // api, tak, system
+}
+
+// recheckStates are the recipient's commitments; the issuer's authority is
+// checked again before each.
+func recheckState(to State) bool {
+	return to == Acknowledged || to == Wilco || to == Executing
+}
+
+// move applies one transition. mutate, if not nil, edits the new copy
+// (delivery receipts). A receipt that arrives after the order has moved on
+// only updates the delivery.
+func (s *Service) move(ctx context.Context, id string, to State, by *actor, reason string, check func(o *Order) error, mutate func(o *Order)) (*Order, error) {
+	now := s.clock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	cur, ok := s.orders[id]
+	if !ok {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("%w: order %q", ErrNotFound, id)
+	}
+	if check != nil {
+		if err := check(cur); err != nil {
+			s.mu.Unlock()
+			s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s: %v", cur.State, to, err)})
+			return nil, err
+		}
+	}
+	from := cur.State
+	n := cur.clone()
+	if mutate != nil {
+		mutate(n)
+	}
+	if !CanMove(from, to) {
+		if by.Via == "tak" && (to == Delivered || to == Acknowledged) && from.rank() >= to.rank() {
+			// A late or repeated receipt: record the delivery facts only.
+			if mutate != nil {
+				if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err != nil {
+					s.mu.Unlock()
+					return nil, err
+				}
+				s.orders[id] = n
+			}
+			out := n.clone()
+			s.mu.Unlock()
+			return out, nil
+		}
+		s.mu.Unlock()
+		err := fmt.Errorf("%w: order %s is %s and cannot become %s", ErrIllegalTransition, id, from, to)
+		s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
+	if recheckState(to) {
+		d := s.world().OrderAuthority(n.Type, n.IssuerUnit, n.Recipient, now)
+		if err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.authority", Object: id, Decision: decisionWord(d.Allowed),
+			Reason: fmt.Sprintf("recheck before %s: %s", to, d.Reason)}); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		if !d.Allowed {
+			n.History = append(n.History, Transition{At: now, From: from, To: to, By: by.By, Unit: by.Unit, Via: by.Via, Refused: true,
+				Reason: "refused: " + d.Reason})
+			n.Updated = now
+			if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err == nil {
+				s.orders[id] = n
+				s.notifyLocked(n.clone())
+			}
+			s.mu.Unlock()
+			s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s refused: %s", from, to, d.Reason)})
+			return nil, &AuthorityError{Decision: d}
+		}
+	}
+	n.History = append(n.History, Transition{At: now, From: from, To: to, By: by.By, Unit: by.Unit, Via: by.Via, Reason: reason})
+	n.State = to
+	n.Updated = now
+	if to == Cantco || to == Failed || to == Cancelled || to == Expired {
+		n.StateReason = reason
+	}
+	if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.orders[id] = n
+	out := n.clone()
+	s.notifyLocked(out)
+	issuer, recipient := s.unitCopy(n.IssuerUnit), s.unitCopy(n.Recipient)
+	s.mu.Unlock()
+
+	err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "allow",
+		Reason: strings.TrimSpace(fmt.Sprintf("%s→%s via %s %s", from, to, by.Via, reason))})
+	switch to {
+	case Cancelled, Expired:
+		s.notifyUnit(ctx, out, issuer, recipient, fmt.Sprintf("ORDER %s %s: %s", out.ID, to, reason))
+	case Wilco, Cantco, Executing, Complete, Failed:
+		s.notifyUnit(ctx, out, recipient, issuer, strings.TrimSpace(fmt.Sprintf("ORDER %s %s by %s %s", out.ID, to, out.Recipient, reason)))
+	}
+	return out, err
+}
+
+func (s *Service) unitCopy(id string) *Unit {
+	if u, ok := s.units[id]; ok {
+		return u.clone()
+	}
+	return nil
+}
+
+// Respond moves an order on the recipient's side: ACKNOWLEDGED, WILCO,
+// CANTCO (with a reason), EXECUTING, COMPLETE or FAILED (with a reason). p
+// must hold a position in the recipient unit (as). ACKNOWLEDGED, WILCO and
+// EXECUTING re-check the issuer's authority first.
+func (s *Service) Respond(ctx context.Context, p label.Principal, as, id string, to State, reason string) (*Order, error) {
+	switch to {
+	case Acknowledged, Wilco, Cantco, Executing, Complete, Failed:
+	default:
+		return nil, invalid("the recipient cannot set %s", to)
+	}
+	reason = strings.TrimSpace(reason)
+	if (to == Cantco || to == Failed) && reason == "" {
+		return nil, invalid("%s needs a reason", to)
+	}
+	by := &actor{By: p.String(), Via: "api"}
+	check := func(o *Order) error {
+		if !label.Releasable(p, o.Label) {
+			return fmt.Errorf("%w: order %q", ErrNotFound, id)
+		}
+		if as == "" {
+			as = o.Recipient
+		}
+		au, err := s.actingLocked(p, as)
+		if err != nil {
+			return err
+		}
+		if au.ID != o.Recipient {
+			return fmt.Errorf("%w: only %s (the recipient) may answer order %s, not %s", ErrNoPosition, o.Recipient, o.ID, au.ID)
+		}
+		by.Unit = au.ID
+		return nil
+	}
+	return s.move(ctx, id, to, by, reason, check, nil)
+}
+
+// Cancel cancels an order; only the issuing unit may.
+func (s *Service) Cancel(ctx context.Context, p label.Principal, as, id, reason string) (*Order, error) {
+	by := &actor{By: p.String(), Via: "api"}
+	check := func(o *Order) error {
+		if !label.Releasable(p, o.Label) {
+			return fmt.Errorf("%w: order %q", ErrNotFound, id)
+		}
+		if as == "" {
+			as = o.IssuerUnit
+		}
+		au, err := s.actingLocked(p, as)
+		if err != nil {
+			return err
+		}
+		if au.ID != o.IssuerUnit {
+			return fmt.Errorf("%w: only %s (the issuer) may cancel order %s, not %s", ErrNoPosition, o.IssuerUnit, o.ID, au.ID)
+		}
+		by.Unit = au.ID
+		return nil
+	}
+	return s.move(ctx, id, Cancelled, by, strings.TrimSpace(reason), check, nil)
+}
+
+// OrderFilter narrows a list of orders.
+type OrderFilter struct {
+	Unit  string // issued by or to this unit
+	State State
+}
+
+// Orders lists the orders p may see, newest first.
+func (s *Service) Orders(p label.Principal, f OrderFilter) []*Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Order
+	for i := len(s.order) - 1; i >= 0; i-- {
+		o := s.orders[s.order[i]]
+		if o == nil || !label.Releasable(p, o.Label) {
+			continue
+		}
+		if f.Unit != "" && o.IssuerUnit != f.Unit && o.Recipient != f.Unit {
+			continue
+		}
+		if f.State != "" && o.State != f.State {
+			continue
+		}
+		out = append(out, o.clone())
+	}
+	return out
+}
+
+// Order returns one order with its full history, if p may see it.
+func (s *Service) Order(p label.Principal, id string) (*Order, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[strings.ToUpper(id)]
+	if !ok || !label.Releasable(p, o.Label) {
+		return nil, fmt.Errorf("%w: order %q", ErrNotFound, id)
+	}
+	return o.clone(), nil
+}
+
+// expireDue moves every open order past its deadline to EXPIRED.
+func (s *Service) expireDue(ctx context.Context) {
+	now := s.clock()
+	s.mu.Lock()
+	var due []string
+	for _, id := range s.order {
+		o := s.orders[id]
+		if o != nil && !o.State.Terminal() && !now.Before(o.Deadline) {
+			due = append(due, id)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range due {
+		if _, err := s.move(ctx, id, Expired, &actor{By: "system", Via: "system"}, "deadline passed", nil, nil); err != nil {
+			s.log.Warn("command: expiring order", "order", id, "err", err)
+		}
+	}
+}
+
+// handleInbound applies one GeoChat receipt or reply from a TAK client.
+func (s *Service) handleInbound(ctx context.Context, in inbound) {
+	c, ok := parseChat(in.ev)
+	if !ok {
+		return
+	}
+	switch c.Type {
+	case typeDelivered, typeRead:
+		s.handleReceipt(ctx, in, c)
+	case typeChat:
+		s.handleReply(ctx, in, c)
+	}
+}
+
+func (s *Service) handleReceipt(ctx context.Context, in inbound, c chatIn) {
+	s.mu.Lock()
+	id, ok := s.messages[c.MessageID]
+	s.mu.Unlock()
+	if !ok {
+		return
+	}
+	to := Delivered
+	if c.Type == typeRead {
+		to = Acknowledged
+	}
+	device := c.SenderUID
+	if device == "" {
+		device = c.SenderCallsign
+	}
+	now := s.clock()
+	check := func(o *Order) error {
+		if !label.Releasable(in.from, o.Label) {
+			return fmt.Errorf("%w: %s may not see order %s", ErrNoPosition, in.from, o.ID)
+		}
+		for _, dl := range o.Deliveries {
+			if dl.MessageID == c.MessageID {
+				if c.SenderUID != "" && dl.DeviceUID != "" && c.SenderUID != dl.DeviceUID {
+					return fmt.Errorf("%w: receipt for %s's message came from %s", ErrNoPosition, dl.DeviceUID, c.SenderUID)
+				}
+				return nil
+			}
+		}
+		return fmt.Errorf("%w: message %s", ErrNotFound, c.MessageID)
+	}
+	mutate := func(o *Order) {
+		for i := range o.Deliveries {
+			dl := &o.Deliveries[i]
+			if dl.MessageID != c.MessageID {
+				continue
+			}
+			if dl.DeliveredAt.IsZero() {
+				dl.DeliveredAt = now
+			}
+			if to == Acknowledged && dl.ReadAt.IsZero() {
+				dl.ReadAt = now
+			}
+		}
+	}
+	by := fmt.Sprintf("%s device %s", in.from, device)
+	_, err := s.move(ctx, id, to, &actor{By: by, Via: "tak"}, c.Type+" receipt from "+device, check, mutate)
+	if err != nil {
+		s.log.Info("command: receipt not applied", "order", id, "type", c.Type, "device", device, "err", err)
+		s.auditNoLock(ctx, audit.Record{Actor: by, Action: "order.receipt", Object: id, Decision: "deny", Reason: err.Error()})
+		return
+	}
+	s.auditNoLock(ctx, audit.Record{Actor: by, Action: "order.receipt", Object: id, Decision: "allow", Reason: c.Type + " for message " + c.MessageID})
+}
+
+func (s *Service) handleReply(ctx context.Context, in inbound, c chatIn) {
+	r, ok := parseReply(c.Text)
+	if !ok {
+		return
+	}
+	s.mu.Lock()
+	o, known := s.orders[r.OrderID]
+	var recipient *Unit
+	var dev Device
+	if known {
+		recipient = s.unitCopy(o.Recipient)
+	}
+	s.mu.Unlock()
+	if !known || recipient == nil {
+		return
+	}
+	device := c.SenderUID
+	if device == "" {
+		device = c.SenderCallsign
+	}
+	fromDevice := false
+	for _, d := range recipient.Devices {
+		if (c.SenderUID != "" && d.UID == c.SenderUID) || (c.SenderUID == "" && c.SenderCallsign != "" && d.Callsign == c.SenderCallsign) {
+			fromDevice, dev = true, d
+		}
+	}
+	by := fmt.Sprintf("%s device %s", in.from, device)
+	if (r.To == Cantco || r.To == Failed) && r.Reason == "" {
+		r.Reason = "no reason given"
+	}
+	check := func(o *Order) error {
+		if !label.Releasable(in.from, o.Label) {
+			return fmt.Errorf("%w: %s may not see order %s", ErrNoPosition, in.from, o.ID)
+		}
+		if !fromDevice || in.from.Nation != recipient.Nation {
+			return fmt.Errorf("%w: %s is not a device of %s, the recipient of %s", ErrNoPosition, device, recipient.ID, o.ID)
+		}
+		return nil
+	}
+	_, err := s.move(ctx, r.OrderID, r.To, &actor{By: by, Unit: recipient.ID, Via: "tak"}, r.Reason, check, nil)
+	if err != nil {
+		s.log.Info("command: GeoChat reply not applied", "order", r.OrderID, "state", r.To, "device", device, "err", err)
+		if fromDevice {
+			s.mu.Lock()
+			cur := s.orders[r.OrderID].clone()
+			issuer := s.unitCopy(cur.IssuerUnit)
+			s.mu.Unlock()
+			if issuer != nil {
+				s.replyTo(ctx, cur, issuer, dev, fmt.Sprintf("%s %s not accepted: %v", r.To, r.OrderID, err))
+			}
+		}
+	}
+}
+
+// replyTo sends one untracked GeoChat line from a unit to one device.
+func (s *Service) replyTo(ctx context.Context, o *Order, from *Unit, to Device, text string) {
+	if s.cfg.Publisher == nil {
+		return
+	}
+	now := s.clock()
+	ev, err := buildChat(chatMsg{SenderUID: senderUID(from.ID), SenderCallsign: from.callsign(), To: to, MessageID: newMessageID(),
+		Text: fmt.Sprintf("(%s) %s", o.Label.Marking(), text), At: now, Stale: now.Add(24 * time.Hour)}, o.Label, s.cfg.NodeID)
+	if err == nil {
+		err = s.cfg.Publisher.Inject(ctx, ev)
+	}
+	if err != nil {
+		s.log.Warn("command: reply message", "order", o.ID, "device", to.UID, "err", err)
+	}
+}
+
+// ---- streams ----
+
+type subscriber struct {
+	p  label.Principal
+	ch chan *Order
+}
+
+// Subscribe streams every change of an order p may see. The channel closes
+// when cancel is called, when the service closes, or when the subscriber
+// falls more than 256 updates behind.
+func (s *Service) Subscribe(p label.Principal) (<-chan *Order, func()) {
+	sub := &subscriber{p: p, ch: make(chan *Order, 256)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		close(sub.ch)
+		return sub.ch, func() {}
+	}
+	s.subs[sub] = struct{}{}
+	return sub.ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if _, ok := s.subs[sub]; ok {
+			delete(s.subs, sub)
+			close(sub.ch)
+		}
+	}
+}
+
+// notifyLocked sends o to every subscriber entitled to it; callers hold s.mu.
+func (s *Service) notifyLocked(o *Order) {
+	for sub := range s.subs {
+		if !label.Releasable(sub.p, o.Label) {
+			continue
+		}
+		select {
+		case sub.ch <- o.clone():
+		default:
+			delete(s.subs, sub)
+			close(sub.ch)
+		}
+	}
+}
