@@ -168,7 +168,10 @@ func (e *Event) Validate() error {
 	if e.Type == "" {
 		return ErrMissingType
 	}
-	if math.IsNaN(e.Point.Lat) || math.IsNaN(e.Point.Lon) || e.Point.Lat < -90 || e.Point.Lat > 90 || e.Point.Lon < -180 || e.Point.Lon > 180 {
+	if math.IsNaN(e.Point.Lat) || math.IsNaN(e.Point.Lon) {
+		return ErrMissingPoint
+	}
+	if e.Point.Lat < -90 || e.Point.Lat > 90 || e.Point.Lon < -180 || e.Point.Lon > 180 {
 		return ErrCoordinates
 	}
 	if e.Time.IsZero() || e.Stale.IsZero() {

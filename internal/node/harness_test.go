@@ -1,0 +1,339 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/takproto"
+)
+
+// testLogger logs to the test output when -v is given.
+func testLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// startNode starts a node on loopback ports and stops it at cleanup.
+func startNode(t *testing.T, cfg Config) *Node {
+	t.Helper()
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	n, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatalf("new node: %v", err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatalf("start node: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := n.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return n
+}
+
+// baseConfig is a node with one plain CoT listener per given principal and
+// one HTTP listener per given principal.
+func baseConfig(cot []string, http []string) Config {
+	cfg := Default()
+	cfg.DataDir = ""
+	cfg.Nation = "USA"
+	cfg.NodeID = "test-node"
+	for _, p := range cot {
+		cfg.Listeners = append(cfg.Listeners, ListenerConfig{Kind: KindCoTTCP, Addr: "127.0.0.1:0", Principal: p})
+	}
+	for _, p := range http {
+		cfg.Listeners = append(cfg.Listeners, ListenerConfig{Kind: KindHTTP, Addr: "127.0.0.1:0", Principal: p})
+	}
+	return cfg
+}
+
+// addrOf returns the address of the listener of kind with principal p.
+func addrOf(t *testing.T, n *Node, kind, p string) string {
+	t.Helper()
+	for _, l := range n.Listeners() {
+		if l.Kind == kind && (p == "" || l.Principal == p) {
+			return l.Addr
+		}
+	}
+	t.Fatalf("no %s listener for %s", kind, p)
+	return ""
+}
+
+// takClient is a TAK client speaking CoT XML, or TAK protocol v1 after
+// negotiate.
+type takClient struct {
+	t      *testing.T
+	conn   net.Conn
+	mu     sync.Mutex
+	proto  bool
+	events chan *cot.Event
+	done   chan struct{}
+	err    error
+}
+
+func dial(t *testing.T, addr string) *takClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	c := &takClient{t: t, conn: conn, events: make(chan *cot.Event, 10000), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { conn.Close(); <-c.done })
+	return c
+}
+
+func (c *takClient) read() {
+	defer close(c.done)
+	xs := cot.NewSplitter(0)
+	var ps *takproto.Splitter
+	for {
+		c.mu.Lock()
+		proto := c.proto
+		c.mu.Unlock()
+		var n int
+		var err error
+		if proto {
+			if ps == nil {
+				ps = takproto.NewSplitter(0)
+				ps.Feed(xs.Rest())
+			}
+			buf := ps.Buffer(32 << 10)
+			n, err = c.conn.Read(buf)
+			ps.Commit(n)
+			for {
+				p, perr := ps.Next()
+				if p == nil && perr == nil {
+					break
+				}
+				if perr != nil {
+					continue
+				}
+				ev, derr := takproto.ToEvent(p)
+				if derr == nil {
+					c.events <- ev
+				}
+			}
+		} else {
+			buf := xs.Buffer(32 << 10)
+			n, err = c.conn.Read(buf)
+			xs.Commit(n)
+			for {
+				doc, serr := xs.Next()
+				if doc == nil && serr == nil {
+					break
+				}
+				if serr != nil {
+					continue
+				}
+				ev, derr := cot.DecodeUnchecked(doc)
+				if derr != nil {
+					continue
+				}
+				c.events <- ev
+				if ev.Type == "t-x-takp-r" {
+					// The server switches right after the response.
+					c.mu.Lock()
+					c.proto = true
+					c.mu.Unlock()
+					ps = takproto.NewSplitter(0)
+					ps.Feed(xs.Rest())
+					break
+				}
+			}
+		}
+		if err != nil {
+			c.err = err
+			return
+		}
+		_ = n
+	}
+}
+
+// negotiate switches the client to TAK protocol v1.
+func (c *takClient) negotiate() {
+	c.t.Helper()
+	c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	if _, err := c.conn.Write(takproto.Request(time.Now())); err != nil {
+		c.t.Fatal(err)
+	}
+	c.expect("response", func(e *cot.Event) bool { return e.Type == "t-x-takp-r" }, 5*time.Second)
+}
+
+// send writes raw bytes.
+func (c *takClient) send(b []byte) {
+	c.t.Helper()
+	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.conn.Write(b); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+// sendEvent writes ev in the client's current format.
+func (c *takClient) sendEvent(ev *cot.Event) {
+	c.t.Helper()
+	c.mu.Lock()
+	proto := c.proto
+	c.mu.Unlock()
+	if proto {
+		b, err := takproto.MarshalEvent(nil, ev)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.send(b)
+		return
+	}
+	c.send(ev.XML())
+}
+
+// expect waits for an event matching pred.
+func (c *takClient) expect(what string, pred func(*cot.Event) bool, timeout time.Duration) *cot.Event {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-c.events:
+			if pred(ev) {
+				return ev
+			}
+		case <-deadline:
+			c.t.Fatalf("timed out waiting for %s", what)
+			return nil
+		}
+	}
+}
+
+// collect gathers events for d.
+func (c *takClient) collect(d time.Duration) []*cot.Event {
+	var out []*cot.Event
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-c.events:
+			out = append(out, ev)
+		case <-deadline:
+			return out
+		}
+	}
+}
+
+// closed reports whether the server closed the connection within d.
+func (c *takClient) closed(d time.Duration) bool {
+	select {
+	case <-c.done:
+		return true
+	case <-time.After(d):
+		return false
+	}
+}
+
+func isUID(uid string) func(*cot.Event) bool {
+	return func(e *cot.Event) bool { return e.UID == uid }
+}
+
+// event builds a test event.
+func event(uid, typ string, attrs string) *cot.Event {
+	now := time.Now().UTC()
+	doc := fmt.Sprintf(`<event version="2.0" uid="%s" type="%s" how="m-g" time="%s" start="%s" stale="%s" %s><point lat="35.5" lon="139.7" hae="10" ce="5" le="5"/><detail><contact callsign="%s"/></detail></event>`,
+		uid, typ, now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano), now.Add(5*time.Minute).Format(time.RFC3339Nano), attrs, uid)
+	ev, err := cot.Decode([]byte(doc))
+	if err != nil {
+		panic(err)
+	}
+	return ev
+}
+
+// getJSON fetches a JSON document.
+func getJSON(t *testing.T, url string, into any) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if into != nil && resp.StatusCode == 200 {
+		if err := json.Unmarshal(b, into); err != nil {
+			t.Fatalf("decoding %s: %v: %s", url, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+type objectsResp struct {
+	Objects []struct {
+		UID      string `json:"uid"`
+		Callsign string `json:"callsign"`
+		Lat      float64
+		Lon      float64
+		Label    struct {
+			Classification string   `json:"classification"`
+			ReleasableTo   []string `json:"releasableTo"`
+			Originator     string   `json:"originator"`
+		} `json:"label"`
+	} `json:"objects"`
+}
+
+func (o objectsResp) has(uid string) bool {
+	for _, x := range o.Objects {
+		if x.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting for %s", what)
+}
+
+// metricValue reads one sample from /metrics, e.g.
+// `kizuna_events_rejected_total{reason="dtd"}`.
+func metricValue(t *testing.T, httpAddr, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + httpAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, sample+" ") {
+			var v float64
+			fmt.Sscanf(strings.TrimPrefix(line, sample+" "), "%g", &v)
+			return v
+		}
+	}
+	return 0
+}
+
+var errTimeout = errors.New("timeout")
