@@ -237,3 +237,53 @@ func trackMask(cat uint8) uint16 {
 	}
 	return 0xffff
 }
+
+func TestRecordTime(t *testing.T) {
+	ref := time.Date(2026, 11, 27, 0, 0, 2, 0, time.UTC) // just after midnight
+	tests := []struct {
+		name string
+		tod  time.Duration
+		ref  time.Time
+		want time.Time
+	}{
+		{"same day", 1 * time.Second, ref, time.Date(2026, 11, 27, 0, 0, 1, 0, time.UTC)},
+		{"report from before midnight", 24*time.Hour - 3*time.Second, ref, time.Date(2026, 11, 26, 23, 59, 57, 0, time.UTC)},
+		{"report after midnight, clock behind", 2 * time.Second, time.Date(2026, 11, 26, 23, 59, 59, 0, time.UTC), time.Date(2026, 11, 27, 0, 0, 2, 0, time.UTC)},
+		{"reference in another zone", 12 * time.Hour, time.Date(2026, 11, 27, 20, 0, 0, 0, time.FixedZone("JST", 9*3600)), time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Record{Present: FieldTimeOfDay, TimeOfDay: tc.tod}
+			got, ok := r.Time(tc.ref)
+			if !ok || !got.Equal(tc.want) {
+				t.Errorf("Time = %v, %v; want %v", got, ok, tc.want)
+			}
+		})
+	}
+	if _, ok := (&Record{}).Time(ref); ok {
+		t.Errorf("Time without a time of day reported ok")
+	}
+}
+
+func TestRecordPosition(t *testing.T) {
+	site := &Site{Lat: 45.5, Lon: 16, Height: 300}
+	track := Record{Present: FieldWGS84, Lat: 1, Lon: 2}
+	if lat, lon, ok := track.Position(nil); !ok || lat != 1 || lon != 2 {
+		t.Errorf("system track position = %v, %v, %v", lat, lon, ok)
+	}
+	plot := Record{Present: FieldPolar | FieldFlightLevel, Rho: 100, Theta: 90, FlightLevel: 350}
+	lat, lon, ok := plot.Position(site)
+	wantLat, wantLon := site.Locate(100, 90, FlightLevelHeight(350))
+	if !ok || lat != wantLat || lon != wantLon {
+		t.Errorf("plot position = %v, %v, %v; want %v, %v", lat, lon, ok, wantLat, wantLon)
+	}
+	// Without a flight level the antenna height is used: a longer ground range.
+	plot.Present &^= FieldFlightLevel
+	_, lon2, _ := plot.Position(site)
+	if lon2 <= lon {
+		t.Errorf("without height, longitude %v should lie east of %v", lon2, lon)
+	}
+	if _, _, ok := plot.Position(nil); ok {
+		t.Errorf("polar position without a site reported ok")
+	}
+}

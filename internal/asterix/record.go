@@ -132,3 +132,45 @@ type TrackStatus struct {
 	Simulated bool  // SIM (CAT062)
 	Coasted   bool  // CST (CAT062): extrapolated, no fresh update
 }
+
+// Position returns the record's WGS-84 position: I062/105 for a system
+// track; for a CAT048 report, the measured polar position located from
+// site, at the reported flight level's height when present and at the
+// antenna's height otherwise (see Site.Locate). ok is false when the
+// record carries no position, or is polar and site is nil.
+func (r *Record) Position(site *Site) (lat, lon float64, ok bool) {
+	switch {
+	case r.Has(FieldWGS84):
+		return r.Lat, r.Lon, true
+	case r.Has(FieldPolar) && site != nil:
+		h := site.Height
+		if r.Has(FieldFlightLevel) {
+			h = FlightLevelHeight(r.FlightLevel)
+		}
+		lat, lon = site.Locate(r.Rho, r.Theta, h)
+		return lat, lon, true
+	}
+	return 0, 0, false
+}
+
+// Time turns the record's time of day (UTC, since midnight) into an
+// absolute time: the instant with that time of day nearest to ref,
+// typically the reception time. That resolves a report made just before
+// midnight and received just after it (or the reverse). ok is false
+// without a time of day.
+func (r *Record) Time(ref time.Time) (t time.Time, ok bool) {
+	if !r.Has(FieldTimeOfDay) {
+		return time.Time{}, false
+	}
+	ref = ref.UTC()
+	midnight := time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
+	t = midnight.Add(r.TimeOfDay)
+	const day = 24 * time.Hour
+	switch d := t.Sub(ref); {
+	case d > day/2:
+		t = t.Add(-day)
+	case d < -day/2:
+		t = t.Add(day)
+	}
+	return t, true
+}
