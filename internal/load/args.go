@@ -27,6 +27,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 64, "connection attempts in flight at once")
 	fs.DurationVar(&cfg.NegotiateTimeout, "negotiate-timeout", 10*time.Second, "protobuf: how long to wait for the server's offer, then for its answer")
 	fs.DurationVar(&cfg.Stale, "stale", 30*time.Second, "stale time stamped on each report (at least three send periods)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the load generator to `FILE`")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: kizuna load --addr HOST:PORT --clients N --rate R --duration D [--proto xml|protobuf] [flags]")
 		fmt.Fprintln(stderr)

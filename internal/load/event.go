@@ -21,7 +21,7 @@ type position struct {
 	lat, lon      float64
 	stale         time.Duration
 	client        int
-	marker        []byte // `<__load r="RUN" ts="`
+	marker        []byte // `__load r="RUN" ts="`
 
 	// Built once: the parts of the event that never change.
 	xmlHead   []byte    // up to and including ` time="`
@@ -65,6 +65,7 @@ func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', 6, 64) }
 // `<__load r="RUN" ts="NANOS" c="CLIENT" s="SEQ"/>`, without the closing
 // `"/>` (the caller's tail has it).
 func (p *position) appendMarker(dst []byte, now time.Time, seq uint64) []byte {
+	dst = append(dst, '<')
 	dst = append(dst, p.marker...)
 	dst = strconv.AppendInt(dst, now.UnixNano(), 10)
 	dst = append(dst, `" c="`...)

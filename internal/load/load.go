@@ -22,6 +22,8 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -67,6 +69,9 @@ type Config struct {
 	// Stale is the lifetime stamped on each position report (default 30s,
 	// at least three send periods).
 	Stale time.Duration
+	// CPUProfile, if set, names a file that receives a CPU profile of the
+	// load generator itself while it sends and drains.
+	CPUProfile string
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -266,6 +271,17 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		log.Warn("some clients failed to connect", "failed", failures, "first_error", firstErr)
 	}
 
+	if cfg.CPUProfile != "" {
+		stop, err := startProfile(cfg.CPUProfile)
+		if err != nil {
+			for _, c := range clients {
+				c.conn.Close()
+			}
+			return res, err
+		}
+		defer stop()
+	}
+
 	var readers sync.WaitGroup
 	for _, c := range clients {
 		readers.Go(func() { c.read(cfg.Proto) })
@@ -326,6 +342,21 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, fmt.Errorf("load run interrupted: %w", err)
 	}
 	return res, nil
+}
+
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("creating CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("starting CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // connectAll dials every client, at most cfg.ConnectConcurrency at a time,

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"kizuna/internal/load/internal/relay"
@@ -21,7 +22,22 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	protobuf := flag.Bool("protobuf", false, "offer TAK protocol v1 and switch connections that ask")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `FILE` until interrupted")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "relayd:", err)
+			os.Exit(1)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	r, err := relay.New(relay.Config{Addr: *addr, Protobuf: *protobuf})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relayd:", err)
@@ -32,6 +48,5 @@ func main() {
 	defer stop()
 	if err := r.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "relayd:", err)
-		os.Exit(1)
 	}
 }
