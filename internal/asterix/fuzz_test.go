@@ -42,6 +42,17 @@ func FuzzASTERIX(f *testing.F) {
 				t.Fatalf("error wraps no sentinel: %v", err)
 			}
 		}
+		// The stream splitter must cut the same bytes without overrunning.
+		for rest := data; len(rest) > 0; {
+			adv, tok, err := ScanBlocks(rest, true)
+			if err != nil {
+				break
+			}
+			if adv <= 0 || adv > len(rest) || len(tok) != adv {
+				t.Fatalf("ScanBlocks advanced %d with a %d-octet token over %d octets", adv, len(tok), len(rest))
+			}
+			rest = rest[adv:]
+		}
 		for i, r := range recs {
 			var enc []byte
 			switch r.Category {
