@@ -78,6 +78,13 @@ type cprSample struct {
 type entry struct {
 	Aircraft
 	even, odd cprSample
+	// anchored: the position comes from a global decode, or from local
+	// decodes chained to one. A position decoded relative to the receiver
+	// is provisional and a global decode replaces it unconditionally.
+	anchored bool
+	// disagreements counts consecutive global decodes rejected because
+	// they jumped away from an anchored track.
+	disagreements int
 }
 
 // Tracker combines Mode S messages and SBS lines into per-aircraft states
@@ -223,7 +230,7 @@ func (t *Tracker) Update(m *Message, now time.Time) (Aircraft, bool) {
 
 // position stores a CPR sample and decodes a position: globally from a
 // fresh even/odd pair, otherwise locally relative to the aircraft's recent
-// position or the receiver.
+// position or (see MaxRangeNM) the receiver.
 func (t *Tracker) position(e *entry, c CPR, now time.Time) {
 	cur := cprSample{c: c, t: now, valid: true}
 	other := e.even
@@ -234,44 +241,61 @@ func (t *Tracker) position(e *entry, c CPR, now time.Time) {
 		other = e.odd
 	}
 	a := &e.Aircraft
+	recent := a.HasPosition && now.Sub(a.PositionTime) <= t.cfg.LocalWindow
 	var lat, lon float64
-	ok := false
+	ok, anchored := false, false
 	if other.valid && other.c.Surface == c.Surface && absDur(now.Sub(other.t)) <= t.cfg.PairWindow {
 		ev, od := e.even.c, e.odd.c
 		if !c.Surface {
 			lat, lon, ok = GlobalAirborne(ev.Lat, ev.Lon, od.Lat, od.Lon, c.Odd)
-		} else if refLat, refLon, has := t.reference(a, now); has {
+		} else if refLat, refLon, has := t.surfaceReference(a, recent); has {
 			lat, lon, ok = GlobalSurface(refLat, refLon, ev.Lat, ev.Lon, od.Lat, od.Lon, c.Odd)
 		}
-		if ok && a.HasPosition && now.Sub(a.PositionTime) <= t.cfg.LocalWindow {
-			// A pair decoded across a zone change can land far away; a
-			// jump larger than a local decode could reach is rejected.
-			if distanceNM(a.Lat, a.Lon, lat, lon) > 90 {
-				ok = false
-			}
+		ok = ok && t.inRange(lat, lon)
+		if ok && recent && e.anchored && distanceNM(a.Lat, a.Lon, lat, lon) > 90 {
+			// A pair whose halves were sent from different zones can
+			// land far off; trust the established track instead, unless
+			// global decodes keep disagreeing with it.
+			e.disagreements++
+			ok = e.disagreements > maxDisagreements
 		}
+		if ok {
+			e.disagreements = 0
+		}
+		anchored = ok
+	}
+	if !ok && recent {
+		lat, lon, ok = Local(c, a.Lat, a.Lon)
+		ok = ok && t.inRange(lat, lon)
+		anchored = e.anchored
+	}
+	if !ok && t.cfg.HasReceiver && (c.Surface || t.cfg.MaxRangeNM <= 180) {
+		lat, lon, ok = Local(c, t.cfg.ReceiverLat, t.cfg.ReceiverLon)
+		ok = ok && t.inRange(lat, lon)
+		anchored = false
 	}
 	if !ok {
-		if refLat, refLon, has := t.reference(a, now); has {
-			lat, lon, ok = Local(c, refLat, refLon)
-		}
-	}
-	if !ok {
-		return
-	}
-	if t.cfg.HasReceiver && distanceNM(t.cfg.ReceiverLat, t.cfg.ReceiverLon, lat, lon) > t.cfg.MaxRangeNM {
 		return
 	}
 	a.HasPosition, a.Lat, a.Lon, a.PositionTime = true, lat, lon, now
+	e.anchored = anchored
 	if c.Surface {
 		a.HasOnGround, a.OnGround = true, true
 	}
 }
 
-// reference returns the position to decode relative to: the aircraft's
-// recent position, else the receiver.
-func (t *Tracker) reference(a *Aircraft, now time.Time) (float64, float64, bool) {
-	if a.HasPosition && now.Sub(a.PositionTime) <= t.cfg.LocalWindow {
+// maxDisagreements is how many consecutive global decodes may contradict
+// an anchored track before they replace it.
+const maxDisagreements = 2
+
+func (t *Tracker) inRange(lat, lon float64) bool {
+	return !t.cfg.HasReceiver || distanceNM(t.cfg.ReceiverLat, t.cfg.ReceiverLon, lat, lon) <= t.cfg.MaxRangeNM
+}
+
+// surfaceReference returns the position a surface pair is resolved
+// against: the aircraft's recent position, else the receiver.
+func (t *Tracker) surfaceReference(a *Aircraft, recent bool) (float64, float64, bool) {
+	if recent {
 		return a.Lat, a.Lon, true
 	}
 	if t.cfg.HasReceiver {
@@ -304,6 +328,7 @@ func (t *Tracker) UpdateSBS(s *SBSMessage, now time.Time) (Aircraft, bool) {
 	}
 	if s.HasPosition {
 		a.HasPosition, a.Lat, a.Lon, a.PositionTime = true, s.Lat, s.Lon, now
+		e.anchored = true
 	}
 	if s.HasVerticalRate {
 		a.HasVerticalRate, a.VerticalRate = true, s.VerticalRate
