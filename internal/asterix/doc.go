@@ -19,7 +19,12 @@
 // latitude and longitude (see Site).
 //
 // The layouts follow the public EUROCONTROL specifications (CAT048 edition
-// 1.32, CAT062 edition 1.21; the FSPEC layout of both is unchanged since
-// CAT048 1.21 and CAT062 1.16), as transcribed in machine-readable form by the
-// asterix-specs project.
+// 1.32, CAT062 edition 1.21), as transcribed in machine-readable form by the
+// asterix-specs project. The UAPs and item length rules are the same in
+// CAT048 editions 1.21 to 1.32 and CAT062 editions 1.16 to 1.21 (later
+// editions only add extension octets to FX-extended items, which the length
+// rules follow). Pre-1.0 CAT062 editions (0.17 and earlier) have an
+// entirely different UAP and are not supported: ASTERIX data carries no
+// edition number, so such records either fail to decode or decode to
+// nonsense. A feed must be configured as CAT062 1.x.
 package asterix

@@ -164,7 +164,7 @@ func walkCompound(subs []rule, b []byte, fn func(idx int, sub []byte)) (int, err
 	return off, nil
 }
 
-// The CAT048 UAP (edition 1.32; the slots are identical back to 1.21).
+// The CAT048 UAP (edition 1.32; slots and lengths identical back to 1.21).
 var uap048 = uap{
 	{"010", fixed(2)},
 	{"140", fixed(3)},
@@ -196,7 +196,7 @@ var uap048 = uap{
 	{"RE", explicit()},
 }
 
-// The CAT062 UAP (edition 1.21; the slots are identical back to 1.16).
+// The CAT062 UAP (edition 1.21; slots and lengths identical back to 1.16).
 var uap062 = uap{
 	{"010", fixed(2)},
 	{"", spare},
