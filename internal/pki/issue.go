@@ -9,6 +9,7 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"math/big"
 	"net"
@@ -87,7 +88,19 @@ func (id Identity) subject() pkix.Name {
 	if id.Role != "" {
 		ou = append(ou, RolePrefix+id.Role)
 	}
-	return pkix.Name{CommonName: id.Name, Organization: []string{id.Nation}, OrganizationalUnit: ou}
+	return subjectName(id.Name, id.Nation, ou...)
+}
+
+var oidOU = asn1.ObjectIdentifier{2, 5, 4, 11}
+
+// subjectName builds O=nation, then each OU as its own RDN (rather than one
+// multi-valued RDN, which some TLS stacks render or match poorly), then CN.
+func subjectName(cn, nation string, ous ...string) pkix.Name {
+	n := pkix.Name{CommonName: cn, Organization: []string{nation}}
+	for _, ou := range ous {
+		n.ExtraNames = append(n.ExtraNames, pkix.AttributeTypeAndValue{Type: oidOU, Value: ou})
+	}
+	return n
 }
 
 // IssueClient issues a TAK client certificate (clientAuth) with a new ECDSA
@@ -202,7 +215,7 @@ func (ca *CA) IssueNode(nodeID string, hosts []string, v Validity) (*Issued, err
 		return nil, fmt.Errorf("generating key: %w", err)
 	}
 	tmpl := &x509.Certificate{
-		Subject:     pkix.Name{CommonName: nodeID, Organization: []string{ca.Nation}, OrganizationalUnit: []string{NodeOU}},
+		Subject:     subjectName(nodeID, ca.Nation, NodeOU),
 		DNSNames:    dns,
 		IPAddresses: ips,
 		KeyUsage:    x509.KeyUsageDigitalSignature,
