@@ -9,7 +9,6 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
-
 )
 
 // kind numbers the <detail> children that have a typed Detail field.
@@ -298,4 +297,3 @@ func FromEvent(e *cot.Event) *pb.TakMessage {
 	}
 	return &pb.TakMessage{CotEvent: ev}
 }
-

@@ -314,7 +314,10 @@ func TestToEventRejects(t *testing.T) {
 		{"garbage", []byte{0xff, 0xff, 0xff}, ErrProto, "malformed"},
 		{"truncated", marshal(func(*pb.CotEvent) {})[:20], ErrProto, "malformed"},
 		{"invalid utf-8", badUTF8, ErrProto, "malformed"},
-		{"no event", func() []byte { b, _ := proto.Marshal(&pb.TakMessage{TakControl: &pb.TakControl{MinProtoVersion: 1}}); return b }(), ErrNoEvent, "other"},
+		{"no event", func() []byte {
+			b, _ := proto.Marshal(&pb.TakMessage{TakControl: &pb.TakControl{MinProtoVersion: 1}})
+			return b
+		}(), ErrNoEvent, "other"},
 		{"empty", nil, ErrNoEvent, "other"},
 		{"missing uid", marshal(func(e *pb.CotEvent) { e.Uid = "" }), cot.ErrMissingUID, "missing_uid"},
 		{"missing type", marshal(func(e *pb.CotEvent) { e.Type = "" }), cot.ErrMissingType, "missing_type"},

@@ -24,14 +24,14 @@ import (
 // wireEvent is a decoded CotEvent whose strings alias the payload.
 type wireEvent struct {
 	typ, access, qos, opex, uid, how, caveat, rel []byte
-	send, start, stale                           uint64
-	lat, lon, hae, ce, le                        float64
-	hasDetail                                    bool
-	xml                                          []byte
-	has                                          [nKinds]bool
-	str                                          [nKinds][4][]byte // kindAttrs order
-	battery                                      uint32
-	speed, course                                float64
+	send, start, stale                            uint64
+	lat, lon, hae, ce, le                         float64
+	hasDetail                                     bool
+	xml                                           []byte
+	has                                           [nKinds]bool
+	str                                           [nKinds][4][]byte // kindAttrs order
+	battery                                       uint32
+	speed, course                                 float64
 }
 
 func protoErr(format string, args ...any) error {
