@@ -122,7 +122,7 @@ func newHarness(t *testing.T, orbat []byte) *harness {
 		orbat = DemoOrbat()
 	}
 	h := &harness{audit: &fakeAudit{}, pub: &fakePub{}, clock: &clock{t: t0}, path: filepath.Join(t.TempDir(), "command.db")}
-	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit})
+	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit, ExpiryInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,9 +60,9 @@ type Unit struct {
 	// Devices are the TAK devices orders to this unit are delivered to.
 	Devices   []Device   `json:"devices,omitempty"`
 	Positions []Position `json:"positions,omitempty"`
-	// Label of the unit record itself. Zero means UNCLASSIFIED, releasable
+	// Label of the unit record itself. Nil means UNCLASSIFIED, releasable
 	// to every nation of the order of battle.
-	Label label.Label `json:"label"`
+	Label *label.Label `json:"label,omitempty"`
 }
 
 // callsign returns the unit's chat callsign.
@@ -388,6 +388,10 @@ func (u *Unit) clone() *Unit {
 	c := *u
 	c.Devices = append([]Device(nil), u.Devices...)
 	c.Positions = append([]Position(nil), u.Positions...)
-	c.Label.ReleasableTo = append([]string(nil), u.Label.ReleasableTo...)
+	if u.Label != nil {
+		l := *u.Label
+		l.ReleasableTo = append([]string(nil), u.Label.ReleasableTo...)
+		c.Label = &l
+	}
 	return &c
 }

@@ -138,7 +138,7 @@ func normalizeUnit(u *Unit) error {
 			return fmt.Errorf("unit %s device %d: needs a uid or a callsign", u.ID, i)
 		}
 	}
-	if u.Label.Classification != label.Invalid || len(u.Label.ReleasableTo) > 0 {
+	if u.Label != nil {
 		if !u.Label.Classification.Valid() {
 			return fmt.Errorf("unit %s: label needs a classification", u.ID)
 		}

@@ -452,8 +452,8 @@ func (s *Service) nationalLocked(p label.Principal, nation string) bool {
 
 // unitLabel is the effective label of a unit record.
 func (s *Service) unitLabel(u *Unit) label.Label {
-	if u.Label.Classification.Valid() {
-		l := u.Label
+	if u.Label != nil && u.Label.Classification.Valid() {
+		l := *u.Label
 		l.Originator = u.Nation
 		return l
 	}
@@ -468,7 +468,7 @@ func (s *Service) Units(p label.Principal) []Unit {
 	for _, u := range s.units {
 		if l := s.unitLabel(u); label.Releasable(p, l) {
 			c := *u.clone()
-			c.Label = l
+			c.Label = &l
 			out = append(out, c)
 		}
 	}
@@ -485,7 +485,8 @@ func (s *Service) Unit(p label.Principal, id string) (Unit, error) {
 		return Unit{}, fmt.Errorf("%w: unit %q", ErrNotFound, id)
 	}
 	c := *u.clone()
-	c.Label = s.unitLabel(u)
+	l := s.unitLabel(u)
+	c.Label = &l
 	return c, nil
 }
 
@@ -549,7 +550,8 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, as string, u U
 	s.nations = nationsOf(s.units)
 	s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "unit.put", Object: u.ID, Decision: "allow", Reason: fmt.Sprintf("%s %q (%s) under %q", u.Echelon, u.Name, u.Nation, u.Parent)})
 	c := *nu.clone()
-	c.Label = s.unitLabel(nu)
+	l := s.unitLabel(nu)
+	c.Label = &l
 	return c, nil
 }
 
