@@ -46,6 +46,7 @@ func interpret048(r *Record, frn int, b []byte) {
 		r.Present |= FieldMode3A
 	case frn048FlightLevel:
 		r.FlightLevel = float64(signExtend(uint32(u16(b)), 14)) * flLSB
+		r.FlightLevelSuspect = b[0]&0xc0 != 0
 		r.Present |= FieldFlightLevel
 	case frn048Address:
 		r.AircraftAddress = u24(b)
@@ -158,8 +159,11 @@ func appendRecord048(dst []byte, r *Record) []byte {
 		dst = appendMode3A(dst, r.Mode3A)
 	}
 	if fs.has(frn048FlightLevel) {
-		// V and G are not kept: a decoded flight level is sent as valid.
-		dst = appendU16(dst, uint16(quantize(r.FlightLevel, flLSB, -1<<13, 1<<13-1))&0x3fff)
+		v := uint16(quantize(r.FlightLevel, flLSB, -1<<13, 1<<13-1)) & 0x3fff
+		if r.FlightLevelSuspect {
+			v |= 0x8000 // V: not validated
+		}
+		dst = appendU16(dst, v)
 	}
 	if fs.has(frn048Address) {
 		dst = appendU24(dst, r.AircraftAddress)

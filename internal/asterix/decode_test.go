@@ -185,3 +185,46 @@ func TestDecodeAppendReusesSlice(t *testing.T) {
 		t.Fatalf("DecodeAppend did not append in place: %d records, %v", len(got), err)
 	}
 }
+
+// TestDecodeBitFields checks bit positions of hand-assembled items against
+// the layouts in the specifications.
+func TestDecodeBitFields(t *testing.T) {
+	tests := []struct {
+		name string
+		cat  byte
+		hex  string
+		want Record
+	}{
+		{"I048/090 garbled, negative FL", 48, "84 0102 FFD8", Record{Category: 48, Present: FieldSource | FieldFlightLevel,
+			SAC: 1, SIC: 2, FlightLevel: -10, FlightLevelSuspect: true}}, // 0xFFD8 → V=1 G=1, 14-bit -40
+		{"I048/090 garbled only", 48, "84 0102 4028", Record{Category: 48, Present: FieldSource | FieldFlightLevel,
+			SAC: 1, SIC: 2, FlightLevel: 10, FlightLevelSuspect: true}},
+		{"I048/020 with extensions", 48, "A0 0102 BF 9B 02", Record{Category: 48, Present: FieldSource | FieldTargetReport,
+			SAC: 1, SIC: 2, TargetReport: TargetReport{Type: 5, Simulated: true, RDP2: true, SPI: true, FieldMonitor: true,
+				Test: true, MilEmergency: true, MilIdent: true, FoeFri: 1}}},
+		{"I048/070 flags and code", 48, "88 0102 E9FF", Record{Category: 48, Present: FieldSource | FieldMode3A,
+			SAC: 1, SIC: 2, Mode3A: Mode3A{Code: 0o4777, NotValidated: true, Garbled: true, Smoothed: true}}},
+		{"I048/161 ignores spare bits, I048/170 tentative PSR track ending", 48, "81 12 0102 FFFF A1 C0",
+			Record{Category: 48, Present: FieldSource | FieldTrackNumber | FieldTrackStatus, SAC: 1, SIC: 2, TrackNumber: 4095,
+				TrackStatus: TrackStatus{Tentative: true, Radar: 1, Ended: true, Ghost: true}}},
+		{"I062/080 all used bits", 62, "81 04 0102 DF C1 01 80", Record{Category: 62, Present: FieldSource | FieldTrackStatus,
+			SAC: 1, SIC: 2, TrackStatus: TrackStatus{Mono: true, SPI: true, Source: 7, Tentative: true, Simulated: true, Ended: true, Coasted: true}}},
+		{"I062/135 QNH negative", 62, "81 01 08 0102 FFFC", Record{Category: 62, Present: FieldSource | FieldBaroAltitude,
+			SAC: 1, SIC: 2, BaroQNH: true, BaroAltitude: -1}},
+		{"I062/105 southern and western hemispheres", 62, "88 0102 FF000000 FE000000", Record{Category: 62, Present: FieldSource | FieldWGS84,
+			SAC: 1, SIC: 2, Lat: -90, Lon: -180}},
+		{"I062/380 later subfields walked, ADR last", 62, "81 10 0102 A1 80 123456 0001 02",
+			Record{Category: 62, Present: FieldSource | FieldAircraftAddress, SAC: 1, SIC: 2, AircraftAddress: 0x123456}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Decode(block(tc.cat, unhex(t, tc.hex)))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if diff := cmp.Diff([]Record{tc.want}, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -68,7 +68,7 @@ func TestRoundTrip(t *testing.T) {
 			Category: 48, Present: f48, SAC: 1, SIC: 2, TimeOfDay: 23*time.Hour + 59*time.Minute + 59*time.Second + 7*tick,
 			TargetReport: TargetReport{Type: 6, Simulated: true, RDP2: true, SPI: true, FieldMonitor: true, Test: true, MilEmergency: true, MilIdent: true, FoeFri: 2},
 			Rho:          255.5, Theta: 359.9945068359375, Mode3A: Mode3A{Code: 0o7777, NotValidated: true, Garbled: true, Smoothed: true},
-			FlightLevel: -12.25, AircraftAddress: 0xFFFFFF, Callsign: "AB 12  Z", TrackNumber: 4095,
+			FlightLevel: -12.25, FlightLevelSuspect: true, AircraftAddress: 0xFFFFFF, Callsign: "AB 12  Z", TrackNumber: 4095,
 			GroundSpeed: 2731 * speed48LSB, Heading: 90, TrackStatus: TrackStatus{Tentative: true, Radar: 3, Ended: true, Ghost: true},
 		}},
 		{"048 minimal", Encode048, Record{Category: 48, Present: FieldSource, SAC: 255, SIC: 0}},

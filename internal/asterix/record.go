@@ -61,11 +61,14 @@ type Record struct {
 
 	Mode3A Mode3A
 
-	FlightLevel  float64 // flight level (hundreds of feet), resolution 1/4: measured (I048/090, I062/136)
-	BaroAltitude float64 // calculated barometric altitude, flight level (I062/135)
-	BaroQNH      bool    // BaroAltitude is QNH-corrected
-	GeoAltitude  float64 // calculated geometric altitude, feet (I062/130, resolution 6.25 ft)
-	ClimbRate    float64 // feet per minute, positive up (I062/220, resolution 6.25 ft/min)
+	FlightLevel float64 // flight level (hundreds of feet), resolution 1/4: measured (I048/090, I062/136)
+	// FlightLevelSuspect (CAT048) means the radar flagged the flight level
+	// as not validated or garbled (I048/090 V or G bit).
+	FlightLevelSuspect bool
+	BaroAltitude       float64 // calculated barometric altitude, flight level (I062/135)
+	BaroQNH            bool    // BaroAltitude is QNH-corrected
+	GeoAltitude        float64 // calculated geometric altitude, feet (I062/130, resolution 6.25 ft)
+	ClimbRate          float64 // feet per minute, positive up (I062/220, resolution 6.25 ft/min)
 
 	AircraftAddress uint32 // ICAO 24-bit address
 	Callsign        string // aircraft identification, trailing spaces removed
