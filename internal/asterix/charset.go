@@ -1,7 +1,5 @@
 package asterix
 
-import "strings"
-
 // The ICAO 6-bit character set of aircraft identification (Annex 10 Vol IV,
 // table 3-9): 1-26 are A-Z, 32 is space, 48-57 are 0-9. Every other code is
 // undefined and decodes as badChar.
@@ -71,19 +69,4 @@ func appendCallsign(dst []byte, s string) []byte {
 		v = v<<6 | charCode(c)
 	}
 	return append(dst, byte(v>>40), byte(v>>32), byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-}
-
-// validCallsign reports whether s survives encoding unchanged (up to eight
-// characters from the ICAO set, no trailing space).
-func validCallsign(s string) bool {
-	if len(s) > 8 || strings.HasSuffix(s, " ") {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ') {
-			return false
-		}
-	}
-	return true
 }

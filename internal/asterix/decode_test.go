@@ -207,6 +207,8 @@ func TestDecodeBitFields(t *testing.T) {
 		{"I048/161 ignores spare bits, I048/170 tentative PSR track ending", 48, "81 12 0102 FFFF A1 C0",
 			Record{Category: 48, Present: FieldSource | FieldTrackNumber | FieldTrackStatus, SAC: 1, SIC: 2, TrackNumber: 4095,
 				TrackStatus: TrackStatus{Tentative: true, Radar: 1, Ended: true, Ghost: true}}},
+		{"I048/240 undefined character code", 48, "81 40 0102 0400A0820820", Record{Category: 48, Present: FieldSource | FieldCallsign,
+			SAC: 1, SIC: 2, Callsign: "A?B"}}, // codes 1, 0, 2, then five spaces
 		{"I062/080 all used bits", 62, "81 04 0102 DF C1 01 80", Record{Category: 62, Present: FieldSource | FieldTrackStatus,
 			SAC: 1, SIC: 2, TrackStatus: TrackStatus{Mono: true, SPI: true, Source: 7, Tentative: true, Simulated: true, Ended: true, Coasted: true}}},
 		{"I062/135 QNH negative", 62, "81 01 08 0102 FFFC", Record{Category: 62, Present: FieldSource | FieldBaroAltitude,
