@@ -39,6 +39,10 @@ func Categories() []uint8 { return []uint8{48, 62} }
 // is skipped as a whole when it is of an unknown category (ErrUnknownCategory)
 // and from its first bad record on otherwise; decoding resumes at the next
 // block. A bad block header ends the datagram.
+//
+// The smallest record is three octets, so a maximum-size UDP datagram can
+// yield about 21,800 records (4.5 MB of Record values); a caller that keeps
+// records must bound what it keeps.
 func Decode(datagram []byte) ([]Record, error) {
 	return DecodeAppend(nil, datagram)
 }
