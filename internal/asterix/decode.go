@@ -40,8 +40,8 @@ func Categories() []uint8 { return []uint8{48, 62} }
 // and from its first bad record on otherwise; decoding resumes at the next
 // block. A bad block header ends the datagram.
 //
-// The smallest record is three octets, so a maximum-size UDP datagram can
-// yield about 21,800 records (4.5 MB of Record values); a caller that keeps
+// The smallest record is two octets, so a maximum-size UDP datagram can
+// yield about 32,700 records (6.8 MB of Record values); a caller that keeps
 // records must bound what it keeps.
 func Decode(datagram []byte) ([]Record, error) {
 	return DecodeAppend(nil, datagram)
