@@ -33,6 +33,7 @@ func BenchmarkDecodeAIS(b *testing.B) {
 	msgs := 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for i := 0; i < b.N; i++ {
 		m, err := d.Line(lines[i%len(lines)], now)
 		if err != nil {
@@ -42,5 +43,5 @@ func BenchmarkDecodeAIS(b *testing.B) {
 			msgs++
 		}
 	}
-	b.ReportMetric(float64(msgs)/b.Elapsed().Seconds(), "msgs/s")
+	reportRates(b, msgs, cpu0)
 }

@@ -42,6 +42,7 @@ func BenchmarkDecodeBeast(b *testing.B) {
 	frames := 0
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for frames < b.N {
 		r.Feed(chunk)
 		for {
@@ -57,7 +58,7 @@ func BenchmarkDecodeBeast(b *testing.B) {
 			tr.Update(&m, now)
 		}
 	}
-	b.ReportMetric(float64(frames)/b.Elapsed().Seconds(), "msgs/s")
+	reportRates(b, frames, cpu0)
 }
 
 // BenchmarkDecodeSBS reports SBS-1 lines per second on one core, parsed and
@@ -76,6 +77,7 @@ func BenchmarkDecodeSBS(b *testing.B) {
 	now := time.Unix(1_700_000_000, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for i := 0; i < b.N; i++ {
 		s, err := ParseSBS(lines[i%len(lines)])
 		if err != nil {
@@ -83,5 +85,5 @@ func BenchmarkDecodeSBS(b *testing.B) {
 		}
 		tr.UpdateSBS(&s, now)
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+	reportRates(b, b.N, cpu0)
 }
