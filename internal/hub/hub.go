@@ -55,6 +55,7 @@ type Subscriber struct {
 	wake   chan struct{}
 
 	onDrop func(superseded bool)
+	onSlow func()
 }
 
 // Format returns the subscriber's current wire format.
@@ -94,6 +95,9 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 		s.mu.Unlock()
 		if s.onDrop != nil {
 			s.onDrop(false)
+		}
+		if s.onSlow != nil {
+			s.onSlow()
 		}
 		s.signal()
 		return false
@@ -258,6 +262,10 @@ type Options struct {
 	Web   bool // wants KindExpire messages; see Subscriber.Web
 	Relay bool // federation link; see Subscriber.Relay
 	Queue int  // queue bound; the hub's default when zero
+	// OnSlow is called (once, on the publisher's goroutine, without locks
+	// held) when the subscriber is closed as a slow consumer, so that its
+	// owner can drop the connection at once. It must not block.
+	OnSlow func()
 }
 
 // Subscribe adds a subscriber for principal p in format f.
@@ -267,6 +275,7 @@ func (h *Hub) Subscribe(p label.Principal, f Format, o Options) *Subscriber {
 		Principal: p,
 		Web:       o.Web,
 		Relay:     o.Relay,
+		onSlow:    o.OnSlow,
 		max:       h.queue,
 		wake:      make(chan struct{}, 1),
 	}

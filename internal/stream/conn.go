@@ -114,7 +114,7 @@ func (c *Conn) serve(ctx context.Context) {
 	switch {
 	case errors.Is(rerr, cot.ErrTooLarge):
 		reason = "too_large"
-	case errors.Is(werr, hub.ErrSlowConsumer):
+	case errors.Is(werr, hub.ErrSlowConsumer), errors.Is(c.Sub.Err(), hub.ErrSlowConsumer):
 		reason = "slow_consumer"
 	case errors.Is(rerr, os.ErrDeadlineExceeded):
 		reason = "idle"

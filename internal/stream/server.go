@@ -194,10 +194,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 		Conn:      nc,
 		Principal: p,
 		Kind:      l.Kind,
-		Sub:       s.hub.Subscribe(p, hub.FormatXML, hub.Options{}),
 		srv:       s,
 		log:       s.log.With("listener", l.Kind, "remote", remote, "principal", p.String()),
 	}
+	// A slow consumer is dropped at once: closing the socket ends both
+	// loops, and nothing more is queued for it.
+	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }})
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
