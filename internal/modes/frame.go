@@ -57,6 +57,10 @@ type Message struct {
 
 	HasSquawk bool
 	Squawk    int // the four octal digits read as a decimal number: 7700 is "7700"
+	// Emergency is the emergency state of a TC 28 aircraft status message
+	// (0 none, 1 general, 2 medical, 3 minimum fuel, 4 no communications,
+	// 5 unlawful interference, 6 downed aircraft).
+	Emergency int
 
 	HasOnGround bool
 	OnGround    bool
@@ -208,6 +212,11 @@ func decodeME(me uint64, m *Message) {
 		setCPR(me, m, false)
 	case tc == 19:
 		decodeVelocity(me, m)
+	case tc == 28:
+		if meBits(me, 5, 3) == 1 { // emergency/priority status
+			m.Emergency = int(meBits(me, 8, 3))
+			m.HasSquawk, m.Squawk = true, squawk(int(meBits(me, 11, 13)))
+		}
 	}
 }
 

@@ -94,6 +94,12 @@ func TestDecodeGoldenMessages(t *testing.T) {
 			ignore: []string{"HasGeoMinusBaro", "GeoMinusBaro"},
 		},
 		{
+			// pyModeS tests/test_bds61.py: aircraft status, no emergency, squawk 6513.
+			name: "aircraft status",
+			hex:  "8DA2C1B6E112B600000000760759",
+			want: Message{DF: 17, ICAO: 0xA2C1B6, TypeCode: 28, HasSquawk: true, Squawk: 6513, Emergency: 0},
+		},
+		{
 			// pyModeS tests/test_cpr.py: real DF18 surface position at LFBO (odd).
 			name: "surface position",
 			hex:  "903a23ff426a4e65f7487a775d17",

@@ -60,6 +60,7 @@ type Aircraft struct {
 
 	HasSquawk bool
 	Squawk    int
+	Emergency int // last TC 28 emergency state; the SBS emergency flag sets 1
 
 	HasOnGround bool
 	OnGround    bool
@@ -219,6 +220,9 @@ func (t *Tracker) Update(m *Message, now time.Time) (Aircraft, bool) {
 	if m.HasSquawk {
 		a.HasSquawk, a.Squawk = true, m.Squawk
 	}
+	if m.TypeCode == 28 && m.HasSquawk {
+		a.Emergency = m.Emergency
+	}
 	if m.HasOnGround {
 		a.HasOnGround, a.OnGround = true, m.OnGround
 	}
@@ -335,6 +339,10 @@ func (t *Tracker) UpdateSBS(s *SBSMessage, now time.Time) (Aircraft, bool) {
 	}
 	if s.HasSquawk {
 		a.HasSquawk, a.Squawk = true, s.Squawk
+		a.Emergency = 0
+		if s.Emergency {
+			a.Emergency = 1
+		}
 	}
 	if s.HasOnGround {
 		a.HasOnGround, a.OnGround = true, s.OnGround

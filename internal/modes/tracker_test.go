@@ -188,6 +188,17 @@ func TestTrackerSBS(t *testing.T) {
 		a.Lon != -1.02826 || a.GroundSpeed != 420 || a.Track != 87 || a.VerticalRate != -64 || a.Messages != 3 {
 		t.Fatalf("got %+v", a)
 	}
+	if a.Emergency != 0 || a.HasSquawk {
+		t.Fatalf("squawk before any was sent: %+v", a)
+	}
+	s, err := ParseSBS([]byte("MSG,6,1,1,4CA2D6,1,2026/11/27,08:00:00.000,2026/11/27,08:00:00.000,,,,,,,,7700,0,-1,0,0\r\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ = tr.UpdateSBS(&s, t0)
+	if !a.HasSquawk || a.Squawk != 7700 || a.Emergency != 1 {
+		t.Fatalf("emergency squawk: %+v", a)
+	}
 }
 
 func TestTrackerBoundedAndExpiry(t *testing.T) {
