@@ -39,6 +39,27 @@ func TestNLZoneBoundaries(t *testing.T) {
 	}
 }
 
+// The exact transition latitudes follow from inverting the closed form:
+// NL drops below n where cos²(lat) = (1 - cos(π/2NZ)) / (1 - cos(2π/n)).
+// They must agree with the published 8-decimal table, and NL must step
+// there to within 1e-9°.
+func TestNLExactTransitions(t *testing.T) {
+	a := 1 - math.Cos(math.Pi/(2*nz))
+	for i, table := range nlTransitions[:57] {
+		n := float64(59 - i)
+		lat := math.Acos(math.Sqrt(a/(1-math.Cos(2*math.Pi/n)))) * 180 / math.Pi
+		if math.Abs(lat-table) > 5e-9 {
+			t.Errorf("NL %v→%v at %.10f, table says %.8f", n, n-1, lat, table)
+		}
+		if got := NL(lat - 1e-9); got != int(n) {
+			t.Errorf("NL(%.10f) = %d, want %v", lat-1e-9, got, n)
+		}
+		if got := NL(lat + 1e-9); got != int(n)-1 {
+			t.Errorf("NL(%.10f) = %d, want %v", lat+1e-9, got, n-1)
+		}
+	}
+}
+
 func TestNLSpecialValues(t *testing.T) {
 	// pyModeS tests/test_cpr.py TestCprNL
 	for lat, want := range map[float64]int{
