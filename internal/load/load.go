@@ -287,35 +287,37 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		readers.Go(func() { c.read(cfg.Proto) })
 	}
 
-	// Send, staggered over one period.
+	// Send, staggered over one period, then drain, then stop the readers
+	// (closing a connection also ends a write blocked in it).
 	period := cfg.period()
 	start := time.Now().Add(10 * time.Millisecond)
 	end := start.Add(cfg.Duration)
-	sendCtx, stopSend := context.WithDeadline(ctx, end)
 	var senders sync.WaitGroup
 	for i, c := range clients {
 		phase := time.Duration(int64(period) * int64(i) / int64(len(clients)))
-		senders.Go(func() { c.send(sendCtx, cfg.Proto, start.Add(phase), end, period) })
+		senders.Go(func() { c.send(ctx, cfg.Proto, start.Add(phase), end, period) })
 	}
 	log.Info("sending", "clients", len(clients), "rate", cfg.Rate, "duration", cfg.Duration, "proto", cfg.Proto)
-	senders.Wait()
-	stopSend()
+	wait := func(until time.Time) {
+		t := time.NewTimer(time.Until(until))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+	wait(end)
 	res.Elapsed = cfg.Duration
 	if ctx.Err() != nil {
 		res.Elapsed = min(max(time.Since(start), 0), cfg.Duration)
-	}
-
-	// Drain, then stop the readers.
-	if ctx.Err() == nil && cfg.Drain > 0 {
+	} else if cfg.Drain > 0 {
 		log.Info("draining", "for", cfg.Drain)
-		select {
-		case <-ctx.Done():
-		case <-time.After(cfg.Drain):
-		}
+		wait(end.Add(cfg.Drain))
 	}
 	for _, c := range clients {
 		c.conn.Close()
 	}
+	senders.Wait()
 	readers.Wait()
 
 	var h histogram
@@ -418,21 +420,32 @@ func connect(ctx context.Context, cfg *Config, run string, i int) (*client, erro
 }
 
 // send writes one position report at each slot first, first+period, …
-// before end. A slot that passed while a write was blocked is skipped, as a
-// TAK client's timer would.
+// before end. A slot is skipped when the sender gets to it one period late
+// (a write was blocked or the machine is overloaded) or only after end, as a
+// TAK client's timer would skip it; so sent + skipped is the number of slots.
 func (c *client) send(ctx context.Context, proto Proto, first, end time.Time, period time.Duration) {
-	timer := time.NewTimer(time.Until(first))
+	timer := time.NewTimer(0)
 	defer timer.Stop()
+	<-timer.C
 	buf := make([]byte, 0, 2048)
-	next := first
 	var seq uint64
-	for next.Before(end) {
-		select {
-		case <-ctx.Done():
+	for next := first; next.Before(end); next = next.Add(period) {
+		if d := time.Until(next); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			}
+		}
+		if ctx.Err() != nil {
 			return
-		case <-timer.C:
 		}
 		now := time.Now()
+		if now.Sub(next) >= period || !now.Before(end) {
+			c.skipped++
+			continue
+		}
 		if proto == ProtoProtobuf {
 			buf = c.pos.appendFrame(buf[:0], now, seq)
 		} else {
@@ -440,19 +453,12 @@ func (c *client) send(ctx context.Context, proto Proto, first, end time.Time, pe
 		}
 		seq++
 		if _, err := c.conn.Write(buf); err != nil {
-			if ctx.Err() == nil {
-				c.writeErr = err
+			if !errors.Is(err, net.ErrClosed) {
+				c.writeErr = fmt.Errorf("client %d writing: %w", c.idx, err)
 			}
 			return
 		}
 		c.sent++
-		next = next.Add(period)
-		if late := time.Since(next); late > 0 {
-			n := uint64(late/period) + 1
-			c.skipped += n
-			next = next.Add(time.Duration(n) * period)
-		}
-		timer.Reset(time.Until(next))
 	}
 }
 

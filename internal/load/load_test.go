@@ -79,9 +79,9 @@ func TestRunComplete(t *testing.T) {
 			if kv["completeness"] != "1.00000" || res.Received != res.Expected {
 				t.Errorf("completeness %s (received %d of %d), want 1.00000", kv["completeness"], res.Received, res.Expected)
 			}
-			// 5 clients × 5 Hz × 2 s, minus at most one slot each lost to scheduling.
-			if res.Sent < 45 || res.Sent > 50 {
-				t.Errorf("sent %d, want about 50", res.Sent)
+			// 5 clients × 5 Hz × 2 s: 50 slots, a few may be skipped on a busy machine.
+			if res.Sent+res.Skipped != 50 || res.Sent < 40 {
+				t.Errorf("sent %d, skipped %d; want 50 slots, most of them sent", res.Sent, res.Skipped)
 			}
 			if res.Connected != 5 || res.ConnectFailures != 0 || res.Errors != 0 || res.Echoes != 0 {
 				t.Errorf("connected %d, failures %d, errors %d, echoes %d; want 5, 0, 0, 0", res.Connected, res.ConnectFailures, res.Errors, res.Echoes)
