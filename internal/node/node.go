@@ -12,6 +12,7 @@ package node
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/pki"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
 	"kizuna/internal/takproto"
@@ -72,6 +74,10 @@ type Node struct {
 	extraHTTP map[string]http.Handler
 	closers   []func(context.Context) error
 
+	extraListeners map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)
+	cert           *tls.Certificate
+	trust          *pki.TrustStore
+
 	started atomic.Bool
 	ready   chan struct{}
 	cancel  context.CancelFunc
@@ -95,6 +101,8 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		picture:   cop.New(),
 		ready:     make(chan struct{}),
 		extraHTTP: make(map[string]http.Handler),
+
+		extraListeners: make(map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)),
 	}
 	n.enc = hub.Encoders{
 		Proto: func(dst []byte, m *hub.Message) []byte {
@@ -181,9 +189,17 @@ func (n *Node) Start(ctx context.Context) error {
 	runCtx, cancel := context.WithCancel(context.Background())
 	n.cancel = cancel
 
-	var signer interface{} // the node key signs audit checkpoints once TLS is configured
-	_ = signer
-	al, err := audit.Open(n.cfg.DataDir, audit.Config{Log: n.log.With("component", "audit"), Actor: "node:" + n.cfg.NodeID})
+	if n.cfg.TLSCert != "" {
+		if err := n.setupTLS(runCtx); err != nil {
+			cancel()
+			return err
+		}
+	}
+	var signer crypto.Signer
+	if n.cert != nil {
+		signer, _ = n.cert.PrivateKey.(crypto.Signer)
+	}
+	al, err := audit.Open(n.cfg.DataDir, audit.Config{Signer: signer, Log: n.log.With("component", "audit"), Actor: "node:" + n.cfg.NodeID})
 	if err != nil {
 		return fmt.Errorf("opening audit log: %w", err)
 	}
@@ -291,8 +307,105 @@ func (n *Node) listen(ctx context.Context, l ListenerConfig) (ListenerInfo, erro
 		}
 		n.serveHTTP(ln, n.web.Handler(web.FixedPrincipal(p)), nil)
 		return ListenerInfo{Kind: l.Kind, Addr: ln.Addr().String(), Principal: principalString(p)}, nil
+	case KindCoTTLS:
+		addr, err := n.stream.Listen(ctx, stream.Listener{Kind: l.Kind, Addr: l.Addr, TLS: n.trust.ServerTLS(*n.cert), Identify: n.trust.Principal})
+		if err != nil {
+			return ListenerInfo{}, err
+		}
+		return ListenerInfo{Kind: l.Kind, Addr: addr.String()}, nil
+	case KindHTTPS:
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			return ListenerInfo{}, fmt.Errorf("listening https on %s: %w", l.Addr, err)
+		}
+		principal := func(r *http.Request) (label.Principal, error) {
+			if r.TLS == nil {
+				return label.Principal{}, errors.New("no TLS")
+			}
+			return n.trust.Principal(*r.TLS)
+		}
+		n.serveHTTP(ln, n.web.Handler(principal), n.trust.ServerTLS(*n.cert))
+		return ListenerInfo{Kind: l.Kind, Addr: ln.Addr().String()}, nil
+	}
+	if h, ok := n.extraListeners[l.Kind]; ok {
+		return h(ctx, l)
 	}
 	return ListenerInfo{}, fmt.Errorf("%w: listener kind %s is not available in this build", ErrConfig, l.Kind)
+}
+
+// setupTLS loads the node's certificate and the trust store, reloads
+// revocation lists periodically and closes live connections whose
+// certificate was revoked after they connected.
+func (n *Node) setupTLS(ctx context.Context) error {
+	cert, err := pki.LoadKeyPair(n.cfg.TLSCert, n.cfg.TLSKey, n.cfg.NodeID)
+	if err != nil {
+		return fmt.Errorf("loading node certificate: %w", err)
+	}
+	n.cert = &cert
+	trust, err := pki.NewTrustStore(pki.TrustConfig{
+		Trust:       n.cfg.Trust,
+		CRL:         n.cfg.CRL,
+		CRLInterval: time.Duration(n.cfg.CRLInterval),
+		OnRefuse: func(remote string, err error) {
+			n.metrics.Refused.WithLabelValues("tls").Inc()
+			n.log.Warn("TLS handshake refused", "remote", remote, "err", err)
+			n.auditf(context.Background(), "remote:"+remote, "tls.refuse", remote, "deny", err.Error())
+		},
+	}, n.log.With("component", "trust"))
+	if err != nil {
+		return fmt.Errorf("loading trust store: %w", err)
+	}
+	n.trust = trust
+	revoked := trust.Subscribe()
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		trust.Run(ctx)
+	}()
+	go func() {
+		defer n.wg.Done()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-revoked:
+				n.closeRevoked()
+			}
+		}
+	}()
+	return nil
+}
+
+// closeRevoked closes every TLS connection whose certificate is now revoked.
+func (n *Node) closeRevoked() {
+	if n.stream == nil {
+		return
+	}
+	closed := n.stream.CloseWhere(func(c *stream.Conn) bool {
+		tc, ok := c.Conn.(*tls.Conn)
+		if !ok {
+			return false
+		}
+		certs := tc.ConnectionState().PeerCertificates
+		return len(certs) > 0 && n.trust.Revoked(certs[0])
+	}, "certificate revoked")
+	if closed > 0 {
+		n.log.Warn("closed connections of revoked certificates", "count", closed)
+	}
+}
+
+// Trust returns the trust store (nil without TLS).
+func (n *Node) Trust() *pki.TrustStore { return n.trust }
+
+// Certificate returns the node's own certificate (nil without TLS).
+func (n *Node) Certificate() *tls.Certificate { return n.cert }
+
+// ExtraListener lets an extension (federation, enrollment) bind listeners
+// of its kind. Call before Start.
+func (n *Node) ExtraListener(kind string, f func(ctx context.Context, l ListenerConfig) (ListenerInfo, error)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.extraListeners[kind] = f
 }
 
 func principalString(p label.Principal) string { return p.Nation + ":" + p.Clearance.String() }
@@ -443,5 +556,10 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 // lists). main calls it on SIGHUP.
 func (n *Node) Reload() {
 	n.log.Info("reload requested")
+	if n.trust != nil {
+		if err := n.trust.Reload(); err != nil {
+			n.log.Error("reloading revocation lists", "err", err)
+		}
+	}
 	n.auditf(context.Background(), "operator", "config.reload", n.cfg.NodeID, "info", "SIGHUP")
 }

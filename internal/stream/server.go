@@ -158,11 +158,9 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 			p, err = l.Identify(tc.ConnectionState())
 		}
 		if err != nil {
-			s.metrics.Refused.WithLabelValues("tls").Inc()
-			s.log.Warn("connection refused", "listener", l.Kind, "remote", remote, "err", err)
-			if s.Refuse != nil {
-				s.Refuse(remote, l.Kind, err)
-			}
+			// The trust store counts, logs and audits refused
+			// handshakes; here only the connection ends.
+			s.log.Debug("TLS connection ended before identification", "listener", l.Kind, "remote", remote, "err", err)
 			nc.Close()
 			return
 		}

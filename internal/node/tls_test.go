@@ -1,0 +1,175 @@
+package node
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/label"
+	"kizuna/internal/pki"
+)
+
+type testPKI struct {
+	dir  string
+	cas  map[string]*pki.CA
+	node tls.Certificate
+	cfg  Config
+}
+
+func writePair(t *testing.T, dir, name string, is *pki.Issued) (certFile, keyFile string) {
+	t.Helper()
+	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
+	kp, err := is.KeyPEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, is.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, kp, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile
+}
+
+// newTestPKI makes a CA per nation and a USA node certificate, and a node
+// config with a TLS CoT listener and an HTTPS listener.
+func newTestPKI(t *testing.T, nations ...string) *testPKI {
+	t.Helper()
+	tp := &testPKI{dir: t.TempDir(), cas: map[string]*pki.CA{}}
+	cfg := baseConfig(nil, nil)
+	cfg.NodeID = "usa-node"
+	cfg.Trust = map[string]string{}
+	cfg.CRL = map[string]string{}
+	for _, n := range nations {
+		ca, err := pki.InitCA(filepath.Join(tp.dir, n), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp.cas[n] = ca
+		cfg.Trust[n] = filepath.Join(tp.dir, n, pki.CACertFile)
+		cfg.CRL[n] = filepath.Join(tp.dir, n, pki.CRLFile)
+	}
+	srv, err := tp.cas["USA"].IssueNode("usa-node", []string{"127.0.0.1", "localhost"}, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLSCert, cfg.TLSKey = writePair(t, tp.dir, "node", srv)
+	cfg.Listeners = []ListenerConfig{
+		{Kind: KindCoTTLS, Addr: "127.0.0.1:0"},
+		{Kind: KindHTTPS, Addr: "127.0.0.1:0"},
+		{Kind: KindHTTP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"},
+	}
+	tp.cfg = cfg
+	return tp
+}
+
+func (tp *testPKI) client(t *testing.T, nation, name string, cl label.Classification) (tls.Certificate, *pki.Issued) {
+	t.Helper()
+	is, err := tp.cas[nation].IssueClient(pki.Identity{Name: name, Nation: nation, Clearance: cl}, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, k := writePair(t, tp.dir, name, is)
+	kp, err := tls.LoadX509KeyPair(c, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp, is
+}
+
+func (tp *testPKI) clientTLS(cert tls.Certificate) *tls.Config {
+	return &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
+}
+
+func dialTLS(t *testing.T, addr string, cfg *tls.Config) *takClient {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, cfg)
+	if err != nil {
+		t.Fatalf("tls dial: %v", err)
+	}
+	c := &takClient{t: t, conn: conn, events: make(chan *cot.Event, 10000), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { conn.Close(); <-c.done })
+	return c
+}
+
+// TestTLS: principals come from client certificates; the label rules hold
+// over TLS exactly as over plain TCP; HTTPS filters by the certificate's
+// principal; a certificate revoked after connecting is disconnected.
+func TestTLS(t *testing.T) {
+	tp := newTestPKI(t, "USA", "JPN", "KOR")
+	n := startNode(t, tp.cfg)
+	addr := addrOf(t, n, KindCoTTLS, "")
+
+	jpnCert, _ := tp.client(t, "JPN", "SAKURA-1", label.Secret)
+	usaCert, _ := tp.client(t, "USA", "EAGLE-1", label.Secret)
+	korCert, korIssued := tp.client(t, "KOR", "TIGER-1", label.Secret)
+
+	jpn := dialTLS(t, addr, tp.clientTLS(jpnCert))
+	usa := dialTLS(t, addr, tp.clientTLS(usaCert))
+	kor := dialTLS(t, addr, tp.clientTLS(korCert))
+	for _, c := range []*takClient{jpn, usa, kor} {
+		c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	}
+	usa.sendEvent(event("tls-jpn-only", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
+	usa.sendEvent(event("tls-all", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
+	got := jpn.expect("tls-jpn-only", isUID("tls-jpn-only"), 5*time.Second)
+	if got.Origin.Nation != "USA" {
+		t.Errorf("origin from certificate = %+v", got.Origin)
+	}
+	kor.expect("tls-all", isUID("tls-all"), 5*time.Second)
+	for _, e := range kor.collect(200 * time.Millisecond) {
+		if e.UID == "tls-jpn-only" {
+			t.Error("KOR certificate received a USA→JPN-only object over TLS")
+		}
+	}
+
+	// HTTPS takes the principal from the certificate.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: tp.clientTLS(korCert)}, Timeout: 5 * time.Second}
+	resp, err := hc.Get("https://" + addrOf(t, n, KindHTTPS, "") + "/api/v1/objects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o objectsResp
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err := json.Unmarshal(b, &o); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	if !o.has("tls-all") || o.has("tls-jpn-only") {
+		t.Errorf("HTTPS objects for KOR: %s", b)
+	}
+	// HTTPS without a client certificate is refused at the handshake.
+	anon := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
+	if resp, err := anon.Get("https://" + addrOf(t, n, KindHTTPS, "") + "/api/v1/objects"); err == nil {
+		resp.Body.Close()
+		t.Error("HTTPS without a client certificate was served")
+	}
+
+	// Revoking KOR's certificate closes its live connection after a reload.
+	if err := tp.cas["KOR"].Revoke(korIssued.Cert.SerialNumber, 0); err != nil {
+		t.Fatal(err)
+	}
+	n.Reload()
+	if !kor.closed(5 * time.Second) {
+		t.Error("connection of a revoked certificate still open")
+	}
+	// And it can no longer connect.
+	if c, err := tls.Dial("tcp", addr, tp.clientTLS(korCert)); err == nil {
+		c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, rerr := c.Read(make([]byte, 1))
+		c.Close()
+		if rerr == nil {
+			t.Error("revoked certificate reconnected")
+		}
+	}
+	jpn.sendEvent(event("still-working", "a-f-G-U-C", `access="U" releasableTo="USA"`))
+	usa.expect("still-working", isUID("still-working"), 5*time.Second)
+}
