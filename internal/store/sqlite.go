@@ -50,6 +50,12 @@ func OpenSQLite(path string) (*sql.DB, error) {
 
 // OpenSQLiteSync is OpenSQLite with a chosen synchronous level.
 func OpenSQLiteSync(path string, sync Synchronous) (*sql.DB, error) {
+	return openSQLite(path, sync)
+}
+
+// openSQLite opens path with Kizuna's pragmas plus extra ones, each in the
+// _pragma form "name(value)", applied to every connection.
+func openSQLite(path string, sync Synchronous, extra ...string) (*sql.DB, error) {
 	if path == "" || strings.ContainsAny(path, "?#") || strings.HasPrefix(path, "file:") || path == ":memory:" {
 		return nil, fmt.Errorf("opening sqlite %q: %w", path, ErrPath)
 	}
@@ -61,6 +67,9 @@ func OpenSQLiteSync(path string, sync Synchronous) (*sql.DB, error) {
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous("+string(sync)+")")
 	q.Add("_pragma", "foreign_keys(ON)")
+	for _, p := range extra {
+		q.Add("_pragma", p)
+	}
 	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", path+"?"+q.Encode())
 	if err != nil {

@@ -100,6 +100,7 @@ type Stats struct {
 	FlushedHistory  uint64        // history rows committed
 	DroppedHistory  uint64        // history rows dropped because MaxPending was reached
 	RetentionPruned uint64        // history rows and stale objects deleted by retention
+	FlushTime       time.Duration // total time spent in committed flushes
 	LastFlush       time.Duration // duration of the last committed flush
 	LastFlushRows   int           // rows written by the last committed flush
 }
@@ -114,10 +115,10 @@ type op struct {
 // batch is one pending set.
 type batch struct {
 	ops  map[string]op
-	hist []Object
+	hist ring
 }
 
-func (b *batch) empty() bool { return len(b.ops) == 0 && len(b.hist) == 0 }
+func (b *batch) empty() bool { return len(b.ops) == 0 && b.hist.n == 0 }
 
 // Store is the embedded SQLite store. Its methods are safe for concurrent
 // use.
@@ -139,10 +140,15 @@ type Store struct {
 	dropped uint64
 
 	flushMu sync.Mutex // serialises writes: flushes and retention
+	// owned caches uids whose owner row is known to be committed, so that
+	// a flush skips their owner insert. Guarded by flushMu.
+	owned map[string]struct{}
+	// pruneRows is how many rows one retention statement deletes.
+	pruneRows int
 
 	flushes, flushErrs, flushedObjs, flushedHist, pruned atomic.Uint64
 	inFlight                                             atomic.Int64
-	lastFlush                                            atomic.Int64
+	lastFlush, flushTime                                 atomic.Int64
 	lastRows                                             atomic.Int64
 
 	runMu    sync.Mutex
@@ -187,9 +193,12 @@ func Open(cfg Config) (*Store, error) {
 		spare:   newBatch(),
 		runDone: make(chan struct{}),
 		stop:    make(chan struct{}),
+		owned:   make(map[string]struct{}),
+
+		pruneRows: retentionBatch,
 	}
 	var err error
-	if s.wdb, err = OpenSQLiteSync(path, SyncNormal); err != nil {
+	if s.wdb, err = openSQLite(path, SyncNormal, writerCache); err != nil {
 		return nil, fmt.Errorf("opening store: %w", err)
 	}
 	s.wdb.SetMaxOpenConns(1)
@@ -268,12 +277,9 @@ func (s *Store) Put(o Object) {
 		owner = prev.owner
 	}
 	s.cur.ops[o.UID] = op{obj: o, owner: owner}
-	if len(s.cur.hist) >= s.cfg.MaxPending {
-		s.cur.hist[0] = Object{}
-		s.cur.hist = s.cur.hist[1:]
+	if s.cur.hist.push(o, s.cfg.MaxPending) {
 		s.dropped++
 	}
-	s.cur.hist = append(s.cur.hist, o)
 	s.mu.Unlock()
 }
 
@@ -296,7 +302,7 @@ func (s *Store) Stats() Stats {
 	s.mu.Lock()
 	st := Stats{
 		PendingObjects: len(s.cur.ops),
-		PendingHistory: len(s.cur.hist),
+		PendingHistory: s.cur.hist.n,
 		DroppedHistory: s.dropped,
 	}
 	s.mu.Unlock()
@@ -307,6 +313,7 @@ func (s *Store) Stats() Stats {
 	st.FlushedHistory = s.flushedHist.Load()
 	st.RetentionPruned = s.pruned.Load()
 	st.LastFlush = time.Duration(s.lastFlush.Load())
+	st.FlushTime = time.Duration(s.flushTime.Load())
 	st.LastFlushRows = int(s.lastRows.Load())
 	return st
 }
@@ -394,7 +401,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	rows := len(b.ops) + len(b.hist)
+	rows := len(b.ops) + b.hist.n
 	s.inFlight.Store(int64(rows))
 	start := time.Now()
 	err := s.write(ctx, &b, start)
@@ -402,17 +409,26 @@ func (s *Store) Flush(ctx context.Context) error {
 	if err != nil {
 		s.flushErrs.Add(1)
 		s.requeue(b)
-		return fmt.Errorf("flushing %d objects and %d history rows: %w", len(b.ops), len(b.hist), err)
+		return fmt.Errorf("flushing %d objects and %d history rows: %w", len(b.ops), b.hist.n, err)
 	}
 	s.flushes.Add(1)
 	s.flushedObjs.Add(uint64(len(b.ops)))
-	s.flushedHist.Add(uint64(len(b.hist)))
-	s.lastFlush.Store(int64(time.Since(start)))
+	s.flushedHist.Add(uint64(b.hist.n))
+	took := time.Since(start)
+	s.lastFlush.Store(int64(took))
+	s.flushTime.Add(int64(took))
 	s.lastRows.Store(int64(rows))
 
+	if len(s.owned)+len(b.ops) > maxOwnedCache {
+		clear(s.owned) // a cache only: the database has the truth
+	}
+	for uid, o := range b.ops {
+		if o.owner != "" {
+			s.owned[uid] = struct{}{}
+		}
+	}
 	clear(b.ops)
-	clear(b.hist)
-	b.hist = b.hist[:0]
+	b.hist.reset()
 	s.mu.Lock()
 	if s.spare.ops == nil {
 		s.spare = b
@@ -436,16 +452,9 @@ func (s *Store) requeue(b batch) {
 		}
 		s.cur.ops[uid] = o
 	}
-	if len(b.hist) == 0 {
-		return
+	if b.hist.n > 0 {
+		s.dropped += uint64(s.cur.hist.prepend(&b.hist, s.cfg.MaxPending))
 	}
-	hist := append(b.hist, s.cur.hist...)
-	if over := len(hist) - s.cfg.MaxPending; over > 0 {
-		clear(hist[:over])
-		hist = hist[over:]
-		s.dropped += uint64(over)
-	}
-	s.cur.hist = hist
 }
 
 // write commits one batch. now stamps the rows for retention.
@@ -465,7 +474,7 @@ func (s *Store) write(ctx context.Context, b *batch, now time.Time) (err error) 
 	hist := tx.StmtContext(ctx, s.ins.hist)
 	stamp := now.UnixNano()
 	for uid, o := range b.ops {
-		if o.owner != "" {
+		if _, known := s.owned[uid]; !known && o.owner != "" {
 			if _, err := owner.ExecContext(ctx, uid, o.owner, stamp); err != nil {
 				return fmt.Errorf("recording owner of %q: %w", uid, err)
 			}
@@ -483,8 +492,8 @@ func (s *Store) write(ctx context.Context, b *batch, now time.Time) (err error) 
 			return fmt.Errorf("writing object %q: %w", uid, err)
 		}
 	}
-	for i := range b.hist {
-		x := &b.hist[i]
+	for i := range b.hist.n {
+		x := b.hist.at(i)
 		if _, err := hist.ExecContext(ctx, x.UID, x.Type, x.Owner,
 			classLevel(x.Label.Classification), x.Label.ReleasableString(), x.Label.Caveat, x.Label.Originator,
 			unixNano(x.Time), unixNano(x.Stale), x.Lat, x.Lon, x.HAE, x.Callsign, blob(x.XML), stamp); err != nil {
@@ -496,6 +505,13 @@ func (s *Store) write(ctx context.Context, b *batch, now time.Time) (err error) 
 	}
 	return nil
 }
+
+// writerCache is the page cache of the flusher's connection: the indexes
+// it updates stay in memory. Negative sizes are in KiB.
+const writerCache = "cache_size(-32768)"
+
+// maxOwnedCache bounds the cache of uids with a committed owner.
+const maxOwnedCache = 200_000
 
 // retentionBatch is how many rows one retention statement deletes, so that
 // no single write holds the lock for long.
@@ -515,7 +531,7 @@ func (s *Store) prune(ctx context.Context, now time.Time, budget time.Duration) 
 		if err != nil {
 			return true, err
 		}
-		if n < retentionBatch {
+		if n < int64(s.pruneRows) {
 			break
 		}
 		if time.Since(start) >= budget {
@@ -537,7 +553,7 @@ func (s *Store) pruneBatch(ctx context.Context, cutoff int64) (int64, error) {
 	s.flushMu.Lock()
 	defer s.flushMu.Unlock()
 	res, err := s.wdb.ExecContext(ctx, `DELETE FROM history WHERE id IN
-		(SELECT id FROM history WHERE recorded < ? ORDER BY recorded LIMIT ?)`, cutoff, retentionBatch)
+		(SELECT id FROM history WHERE recorded < ? ORDER BY recorded LIMIT ?)`, cutoff, s.pruneRows)
 	if err != nil {
 		return 0, fmt.Errorf("pruning history: %w", err)
 	}

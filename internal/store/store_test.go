@@ -306,7 +306,8 @@ func TestRetention(t *testing.T) {
 func TestRetentionBatches(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t, Config{HistoryRetention: time.Minute})
-	const n = 2*retentionBatch + 7
+	s.pruneRows = 50
+	const n = 2*50 + 7
 	for i := range n {
 		s.Put(obj("trk", "USA", i))
 	}
@@ -318,8 +319,8 @@ func TestRetentionBatches(t *testing.T) {
 	if err != nil || !more {
 		t.Fatalf("prune with zero budget = %v, %v; want true, nil", more, err)
 	}
-	if got := len(mustHistory(t, s, "trk", time.Time{}, 0)); got != n-retentionBatch {
-		t.Errorf("after one batch %d rows remain, want %d", got, n-retentionBatch)
+	if got := len(mustHistory(t, s, "trk", time.Time{}, 0)); got != n-50 {
+		t.Errorf("after one batch %d rows remain, want %d", got, n-50)
 	}
 	more, err = s.prune(ctx, later, time.Minute)
 	if err != nil || more {
@@ -527,7 +528,7 @@ func TestPutNeverBlocks(t *testing.T) {
 	s.Put(obj("first", "USA", 0))
 	waitFor(t, "the flusher to be stuck on the lock", 5*time.Second, func() bool { return s.Stats().InFlight > 0 })
 
-	const n = 20000
+	const n = 10000
 	start := time.Now()
 	var slowest time.Duration
 	for i := range n {
