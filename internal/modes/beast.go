@@ -1,12 +1,16 @@
 package modes
 
-// Beast binary frame types.
+// Beast binary frame types. Mode S frames (short and long) go to Decode;
+// Mode A/C replies carry no address and are left to the caller.
 const (
 	BeastModeAC     = '1' // Mode A/C reply, 2 bytes
 	BeastModeSShort = '2' // Mode S short frame, 7 bytes
 	BeastModeSLong  = '3' // Mode S long frame, 14 bytes
-	beastStatus     = '4' // Radarcape receiver status, 14 bytes (skipped)
-	beastEscape     = 0x1a
+)
+
+const (
+	beastStatus = '4' // Radarcape receiver status, 14 bytes (skipped)
+	beastEscape = 0x1a
 )
 
 // BeastFrame is one record of a Beast binary stream.

@@ -19,13 +19,16 @@ type TrackerConfig struct {
 	// reference for local (single message) CPR decoding. Default 30 s.
 	LocalWindow time.Duration
 	// Receiver, when HasReceiver is set, is the receiver position: the
-	// reference for surface positions and for local decoding of a first
-	// airborne message. Decoded positions farther than MaxRangeNM from it
-	// are rejected.
+	// reference for surface positions. Decoded positions farther than
+	// MaxRangeNM from it are rejected.
 	HasReceiver              bool
 	ReceiverLat, ReceiverLon float64
 	// MaxRangeNM is the receiver range used for the check above. Default
-	// 300 NM.
+	// 300 NM. When it is at most 180 NM (less than half an airborne CPR
+	// zone), a single airborne position message from an aircraft with no
+	// recent position is also decoded locally relative to the receiver;
+	// with a longer range that decoding could alias, so a global even/odd
+	// pair is required first.
 	MaxRangeNM float64
 }
 
