@@ -89,6 +89,14 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
+// SetCost sets the bcrypt cost of hashes made from now on (default Cost).
+// Lower costs are for tests only.
+func (s *Store) SetCost(cost int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cost = min(max(cost, bcrypt.MinCost), bcrypt.MaxCost)
+}
+
 // Path is the file's path.
 func (s *Store) Path() string { return s.path }
 
@@ -207,7 +215,10 @@ func (s *Store) Add(u User, password string) error {
 	if u.Role, err = ParseRole(u.Role); err != nil {
 		return err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), s.cost)
+	s.mu.Lock()
+	cost := s.cost
+	s.mu.Unlock()
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return fmt.Errorf("hashing password: %w", err)
 	}
@@ -286,13 +297,14 @@ func (s *Store) Authenticate(name, password string) (User, error) {
 	s.mu.Lock()
 	err := s.refresh()
 	u, ok := s.users[name]
+	cost := s.cost
 	s.mu.Unlock()
 	if err != nil {
 		return User{}, err
 	}
 	if !ok {
 		// Spend as long on an unknown name as on a wrong password.
-		s.dummyOnce.Do(func() { s.dummy, _ = bcrypt.GenerateFromPassword([]byte("kizuna-no-such-user"), s.cost) })
+		s.dummyOnce.Do(func() { s.dummy, _ = bcrypt.GenerateFromPassword([]byte("kizuna-no-such-user"), cost) })
 		bcrypt.CompareHashAndPassword(s.dummy, []byte(password))
 		return User{}, ErrBadCredentials
 	}

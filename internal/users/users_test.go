@@ -21,7 +21,7 @@ func open(t *testing.T, path string) *Store {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.cost = bcrypt.MinCost
+	s.SetCost(bcrypt.MinCost)
 	return s
 }
 
