@@ -2,6 +2,7 @@ package cot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"strconv"
@@ -33,6 +34,9 @@ func DecodeUnchecked(b []byte) (*Event, error) {
 	if len(b) > MaxEventSize {
 		return nil, ErrTooLarge
 	}
+	if !validChars(b) {
+		return nil, malformed("invalid UTF-8 or control character")
+	}
 	s := scanner{b: b}
 	if err := s.prolog(); err != nil {
 		return nil, err
@@ -56,6 +60,34 @@ type scanner struct {
 
 func malformed(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
+}
+
+// validChars reports whether b is UTF-8 without the control characters
+// XML 1.0 forbids (all below 0x20 except tab, newline and carriage return).
+// Both encoders could not carry them faithfully: XML drops them and
+// protobuf requires UTF-8.
+func validChars(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		// A word-at-a-time test for a byte below 0x20, then a precise look.
+		w := binary.LittleEndian.Uint64(b[i:])
+		if (w-0x2020202020202020)&^w&0x8080808080808080 != 0 && !plainChars(b[i:i+8]) {
+			return false
+		}
+	}
+	return plainChars(b[i:])
+}
+
+func plainChars(b []byte) bool {
+	for _, c := range b {
+		if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
@@ -654,6 +686,9 @@ func parseTime(b []byte) (time.Time, error) {
 func (e *Event) SetDetail(inner []byte) error {
 	if len(inner) > MaxEventSize {
 		return ErrTooLarge
+	}
+	if !validChars(inner) {
+		return malformed("invalid UTF-8 or control character")
 	}
 	doc := make([]byte, 0, len(inner)+17)
 	doc = append(doc, "<detail>"...)

@@ -16,7 +16,7 @@ func AppendTime(dst []byte, t time.Time) []byte {
 
 // AppendXML appends the event as one XML document without a declaration.
 // The detail is written verbatim, followed by the __origin element when
-// e.Origin.Nation is set.
+// e.Origin is set.
 func (e *Event) AppendXML(dst []byte) []byte {
 	dst = append(dst, `<event version="`...)
 	if e.Version == "" {
@@ -67,10 +67,10 @@ func (e *Event) AppendXML(dst []byte) []byte {
 	dst = append(dst, `" le="`...)
 	dst = appendFloat(dst, e.Point.LE)
 	dst = append(dst, `"/>`...)
-	if e.HasDetail || len(e.Detail) > 0 || e.Origin.Nation != "" {
+	if e.HasDetail || len(e.Detail) > 0 || e.Origin != (Origin{}) {
 		dst = append(dst, "<detail>"...)
 		dst = append(dst, e.Detail...)
-		if e.Origin.Nation != "" {
+		if e.Origin != (Origin{}) {
 			dst = append(dst, `<__origin nation="`...)
 			dst = appendEscaped(dst, e.Origin.Nation)
 			if e.Origin.Node != "" {

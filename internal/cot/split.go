@@ -15,7 +15,8 @@ type Splitter struct {
 	pos   int // where scanning resumes
 	start int // offset of the current root's '<', or -1
 	depth int
-	done  int // bytes already returned, trimmed on the next Feed
+	done  int  // bytes already returned, trimmed on the next Feed
+	dtd   bool // a DTD preceded the current document
 }
 
 // NewSplitter returns a splitter that refuses documents over max bytes
@@ -69,7 +70,7 @@ func (s *Splitter) Rest() []byte {
 	s.compact()
 	r := bytes.Clone(s.buf)
 	s.buf = s.buf[:0]
-	s.pos, s.start, s.depth = 0, -1, 0
+	s.pos, s.start, s.depth, s.dtd = 0, -1, 0, false
 	return r
 }
 
@@ -78,7 +79,9 @@ func (s *Splitter) Buffered() int { return len(s.buf) - s.done }
 
 // Next returns the next complete document, or nil when more input is
 // needed. A non-nil error with a nil document reports garbage that was
-// skipped (the stream goes on); ErrTooLarge is fatal for the stream.
+// skipped or a document that was dropped (ErrDTD: it came with a DTD); the
+// stream goes on. ErrTooLarge, for a document over the limit, is fatal for
+// the stream.
 func (s *Splitter) Next() ([]byte, error) {
 	b := s.buf
 	for s.pos < len(b) {
@@ -122,13 +125,17 @@ func (s *Splitter) Next() ([]byte, error) {
 				s.done = s.pos
 				continue
 			case bytes.HasPrefix(rest, []byte("<!")):
-				end := bytes.IndexByte(rest, '>')
+				// A DTD belongs to the document that follows: skip the whole
+				// declaration, internal subset included, and drop that
+				// document with ErrDTD when it completes.
+				end := declEnd(rest)
 				if end < 0 {
 					return nil, s.need()
 				}
-				s.pos += end + 1
+				s.pos += end
 				s.done = s.pos
-				return nil, ErrDTD
+				s.dtd = true
+				continue
 			case rest[1] == '/':
 				end := bytes.IndexByte(rest, '>')
 				if end < 0 {
@@ -208,6 +215,13 @@ func (s *Splitter) Next() ([]byte, error) {
 			doc := b[s.start:s.pos]
 			s.start = -1
 			s.done = s.pos
+			if len(doc) > s.max {
+				return nil, ErrTooLarge
+			}
+			if s.dtd {
+				s.dtd = false
+				return nil, ErrDTD
+			}
 			return doc, nil
 		}
 	}
@@ -221,6 +235,44 @@ func (s *Splitter) need() error {
 		return ErrTooLarge
 	}
 	return nil
+}
+
+// declEnd finds the end of a markup declaration such as <!DOCTYPE …> at
+// b[0:2]=="<!", skipping quoted strings and an internal subset in [ ].
+// It returns the offset just past the final '>' or -1.
+func declEnd(b []byte) int {
+	var q byte
+	subset := false
+	for i := 2; i < len(b); i++ {
+		c := b[i]
+		if q != 0 {
+			if c == q {
+				q = 0
+			}
+			continue
+		}
+		if c == '<' && bytes.HasPrefix(b[i:], []byte("<!--")) {
+			end := bytes.Index(b[i+4:], []byte("-->"))
+			if end < 0 {
+				return -1
+			}
+			i += 4 + end + 2
+			continue
+		}
+		switch c {
+		case '"', '\'':
+			q = c
+		case '[':
+			subset = true
+		case ']':
+			subset = false
+		case '>':
+			if !subset {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }
 
 // tagEnd finds the end of a start tag at b[0]=='<', honouring quoted
