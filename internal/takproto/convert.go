@@ -5,7 +5,9 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
@@ -200,7 +202,7 @@ func blank(b []byte) bool {
 // appendOrigin appends the server-stamped <__origin/> element, as the cot
 // encoder writes it, when o names a nation.
 func appendOrigin(dst []byte, o cot.Origin) []byte {
-	if o.Nation == "" {
+	if o == (cot.Origin{}) {
 		return dst
 	}
 	dst = append(dst, `<__origin nation="`...)
@@ -213,7 +215,7 @@ func appendOrigin(dst []byte, o cot.Origin) []byte {
 }
 
 func hasDetail(e *cot.Event) bool {
-	return e.HasDetail || len(e.Detail) > 0 || e.Origin.Nation != ""
+	return e.HasDetail || len(e.Detail) > 0 || e.Origin != (cot.Origin{})
 }
 
 // millis converts an event time to protobuf milliseconds; the zero time
@@ -248,22 +250,22 @@ func FromEvent(e *cot.Event) *pb.TakMessage {
 		start = e.Time
 	}
 	ev := &pb.CotEvent{
-		Type:          e.Type,
-		Access:        e.Access,
-		Qos:           e.QoS,
-		Opex:          e.Opex,
-		Uid:           e.UID,
+		Type:          validUTF8(e.Type),
+		Access:        validUTF8(e.Access),
+		Qos:           validUTF8(e.QoS),
+		Opex:          validUTF8(e.Opex),
+		Uid:           validUTF8(e.UID),
 		SendTime:      millis(e.Time),
 		StartTime:     millis(start),
 		StaleTime:     millis(e.Stale),
-		How:           e.How,
+		How:           validUTF8(e.How),
 		Lat:           wireFloat(e.Point.Lat),
 		Lon:           wireFloat(e.Point.Lon),
 		Hae:           wireFloat(e.Point.HAE),
 		Ce:            wireFloat(e.Point.CE),
 		Le:            wireFloat(e.Point.LE),
-		Caveat:        e.Caveat,
-		ReleaseableTo: e.ReleasableTo,
+		Caveat:        validUTF8(e.Caveat),
+		ReleaseableTo: validUTF8(e.ReleasableTo),
 	}
 	if hasDetail(e) {
 		var t typed
@@ -272,8 +274,9 @@ func FromEvent(e *cot.Event) *pb.TakMessage {
 			arena = make([]byte, 0, len(e.Detail))
 		}
 		analyze(&t, e.Detail, &arena)
+		t.sanitize()
 		var cutsArr [nKinds][2]int
-		d := &pb.Detail{XmlDetail: string(appendXMLDetail(nil, e.Detail, t.cuts(cutsArr[:0]), e.Origin))}
+		d := &pb.Detail{XmlDetail: string(validUTF8Bytes(appendXMLDetail(nil, e.Detail, t.cuts(cutsArr[:0]), e.Origin)))}
 		v := &t.val
 		if t.ok[kContact] {
 			d.Contact = &pb.Contact{Endpoint: string(v[kContact][0]), Callsign: string(v[kContact][1])}
@@ -296,4 +299,33 @@ func FromEvent(e *cot.Event) *pb.TakMessage {
 		ev.Detail = d
 	}
 	return &pb.TakMessage{CotEvent: ev}
+}
+
+// validUTF8 returns s with invalid UTF-8 replaced by U+FFFD. The decoders
+// refuse invalid UTF-8, but events built inside the node from other feeds
+// might carry it, and protobuf receivers refuse a whole message for it.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func validUTF8Bytes(b []byte) []byte {
+	if utf8.Valid(b) {
+		return b
+	}
+	return bytes.ToValidUTF8(b, []byte("\uFFFD"))
+}
+
+// sanitize replaces typed values holding invalid UTF-8.
+func (t *typed) sanitize() {
+	for k := range nKinds {
+		if !t.ok[k] {
+			continue
+		}
+		for i, v := range t.val[k] {
+			t.val[k][i] = validUTF8Bytes(v)
+		}
+	}
 }

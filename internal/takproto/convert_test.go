@@ -386,3 +386,19 @@ func TestTypedDetailFromProtoClient(t *testing.T) {
 		t.Errorf("XML of a protobuf event does not decode: %v\n%s", err, e.XML())
 	}
 }
+
+func TestInvalidUTF8FromInsideTheNode(t *testing.T) {
+	// Events built by the node itself (from other feeds) are not checked by
+	// a decoder; protobuf receivers must still get valid UTF-8.
+	e := &cot.Event{
+		UID: "feed-\xff", Type: "a-u-S", Time: time.UnixMilli(1795766400000), Stale: time.UnixMilli(1795766460000),
+		Point:  cot.Point{Lat: 1, Lon: 2},
+		Detail: []byte("<contact callsign=\"SHIP\xc3\"/><remarks>\xe2\x82</remarks>"), HasDetail: true,
+		Origin: cot.Origin{Nation: "JPN"},
+	}
+	checkMarshalMatches(t, e)
+	got := viaProto(t, e)
+	if got.UID != "feed-\uFFFD" || got.Callsign != "SHIP\uFFFD" || !bytes.Contains(got.Detail, []byte("<remarks>\uFFFD</remarks>")) {
+		t.Errorf("event %+v detail %s", got, got.Detail)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sync"
+	"unicode/utf8"
 
 	"kizuna/internal/cot"
 
@@ -101,6 +102,11 @@ func MarshalPayload(dst []byte, e *cot.Event) ([]byte, error) {
 	return append(dst, ev...), nil
 }
 
+// appendStr appends a string field of the event, made valid UTF-8.
+func appendStr(b []byte, num protowire.Number, s string) []byte {
+	return appendString(b, num, validUTF8(s))
+}
+
 func appendString[S string | []byte](b []byte, num protowire.Number, s S) []byte {
 	if len(s) == 0 {
 		return b
@@ -148,15 +154,15 @@ func (enc *encoder) event(e *cot.Event) []byte {
 		start = e.Time
 	}
 	b := enc.ev[:0]
-	b = appendString(b, fEventType, e.Type)
-	b = appendString(b, fEventAccess, e.Access)
-	b = appendString(b, fEventQos, e.QoS)
-	b = appendString(b, fEventOpex, e.Opex)
-	b = appendString(b, fEventUID, e.UID)
+	b = appendStr(b, fEventType, e.Type)
+	b = appendStr(b, fEventAccess, e.Access)
+	b = appendStr(b, fEventQos, e.QoS)
+	b = appendStr(b, fEventOpex, e.Opex)
+	b = appendStr(b, fEventUID, e.UID)
 	b = appendUint(b, fEventSendTime, millis(e.Time))
 	b = appendUint(b, fEventStartTime, millis(start))
 	b = appendUint(b, fEventStaleTime, millis(e.Stale))
-	b = appendString(b, fEventHow, e.How)
+	b = appendStr(b, fEventHow, e.How)
 	b = appendDouble(b, fEventLat, wireFloat(e.Point.Lat))
 	b = appendDouble(b, fEventLon, wireFloat(e.Point.Lon))
 	b = appendDouble(b, fEventHae, wireFloat(e.Point.HAE))
@@ -168,8 +174,8 @@ func (enc *encoder) event(e *cot.Event) []byte {
 		b = protowire.AppendVarint(b, uint64(len(det)))
 		b = append(b, det...)
 	}
-	b = appendString(b, fEventCaveat, e.Caveat)
-	b = appendString(b, fEventReleaseableTo, e.ReleasableTo)
+	b = appendStr(b, fEventCaveat, e.Caveat)
+	b = appendStr(b, fEventReleaseableTo, e.ReleasableTo)
 	enc.ev = b
 	return b
 }
@@ -183,8 +189,12 @@ func (enc *encoder) detail(e *cot.Event) []byte {
 		enc.arena = make([]byte, 0, len(e.Detail))
 	}
 	analyze(t, e.Detail, &enc.arena)
+	t.sanitize()
 	var cutsArr [nKinds][2]int
 	enc.xml = appendXMLDetail(enc.xml[:0], e.Detail, t.cuts(cutsArr[:0]), e.Origin)
+	if !utf8.Valid(enc.xml) {
+		enc.xml = bytes.ToValidUTF8(enc.xml, []byte("\uFFFD"))
+	}
 
 	b := enc.det[:0]
 	b = appendString(b, fDetailXML, enc.xml)
