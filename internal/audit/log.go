@@ -91,6 +91,7 @@ type Log struct {
 	closed  bool
 	kick    chan struct{}
 
+	durable  Record    // last record known durable (flusher only)
 	sinceCP  int       // records since last checkpoint (flusher only)
 	lastCP   time.Time // flusher only
 	cpSeq    uint64    // seq of last checkpoint (flusher only)
@@ -158,9 +159,11 @@ func Open(dir string, cfg Config) (*Log, error) {
 	if _, err := l.f.Seek(0, io.SeekEnd); err != nil {
 		return fail(fmt.Errorf("audit: %w", err))
 	}
-	if _, cpTorn, err := recoverCheckpointTail(l.cp); err != nil {
+	lastCP, cpTorn, err := recoverCheckpointTail(l.cp)
+	if err != nil {
 		return fail(err)
-	} else if cpTorn > 0 {
+	}
+	if cpTorn > 0 {
 		lg.Warn("audit: truncated torn checkpoint line", "bytes", cpTorn)
 	}
 	if _, err := l.cp.Seek(0, io.SeekEnd); err != nil {
@@ -174,8 +177,26 @@ func Open(dir string, cfg Config) (*Log, error) {
 		l.keyID = id
 	}
 	l.head = head
+	l.durable = head
 	l.lastCP = time.Now()
+	l.cpSeq = lastCP.Seq
+	var tamper string
+	switch {
+	case lastCP.Seq > head.Seq:
+		tamper = fmt.Sprintf("log ends at seq %d but was checkpointed at seq %d: records were removed", head.Seq, lastCP.Seq)
+	case lastCP.Seq == head.Seq && lastCP.Seq > 0 && lastCP.Hash != head.Hash:
+		tamper = fmt.Sprintf("last record seq %d differs from its checkpoint", head.Seq)
+	}
 	go l.flusher()
+	if tamper != "" {
+		lg.Error("audit: log does not match its last checkpoint; continuing, run 'kizuna audit verify'", "detail", tamper)
+		if _, err := l.Append(context.Background(), Record{
+			Actor: cfg.Actor, Action: "audit.tamper", Object: LogFile, Decision: "info", Reason: tamper,
+		}); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
 	if torn > 0 {
 		lg.Warn("audit: recovered torn tail after crash", "bytes", torn, "head_seq", head.Seq)
 		_, err := l.Append(context.Background(), Record{
@@ -229,23 +250,37 @@ func recoverTail(f *os.File) (Record, int64, error) {
 	return r, torn, nil
 }
 
-func recoverCheckpointTail(f *os.File) (int64, int64, error) {
+// recoverCheckpointTail truncates a torn last checkpoint line and returns
+// the last complete checkpoint (zero if none or unreadable).
+func recoverCheckpointTail(f *os.File) (Checkpoint, int64, error) {
 	st, err := f.Stat()
 	if err != nil {
-		return 0, 0, fmt.Errorf("audit: %w", err)
+		return Checkpoint{}, 0, fmt.Errorf("audit: %w", err)
 	}
-	lastNL, _, err := lastNewlines(f, st.Size())
+	lastNL, prevNL, err := lastNewlines(f, st.Size())
 	if err != nil {
-		return 0, 0, err
+		return Checkpoint{}, 0, err
 	}
+	var torn int64
 	if lastNL+1 < st.Size() {
-		torn := st.Size() - (lastNL + 1)
+		torn = st.Size() - (lastNL + 1)
 		if err := f.Truncate(lastNL + 1); err != nil {
-			return 0, 0, fmt.Errorf("audit: truncating torn checkpoint: %w", err)
+			return Checkpoint{}, 0, fmt.Errorf("audit: truncating torn checkpoint: %w", err)
 		}
-		return lastNL + 1, torn, f.Sync()
+		if err := f.Sync(); err != nil {
+			return Checkpoint{}, 0, fmt.Errorf("audit: %w", err)
+		}
 	}
-	return st.Size(), 0, nil
+	var c Checkpoint
+	if lastNL > 0 {
+		line := make([]byte, lastNL-(prevNL+1))
+		if _, err := f.ReadAt(line, prevNL+1); err == nil {
+			if json.Unmarshal(line, &c) != nil {
+				c = Checkpoint{}
+			}
+		}
+	}
+	return c, torn, nil
 }
 
 // lastNewlines returns the offsets of the last and the one-before-last
@@ -397,7 +432,7 @@ func (l *Log) flusher() {
 		case <-tick:
 			l.flush()
 			if l.sinceCP > 0 && time.Since(l.lastCP) >= l.cfg.CheckpointInterval {
-				l.checkpoint()
+				l.checkpointAt(l.durable)
 			}
 		case <-l.stop:
 			// Appends that raced Close already hold a batch: flush them.
@@ -436,28 +471,11 @@ func (l *Log) flush() {
 		return
 	}
 	close(b.done)
+	l.durable = b.head
 	l.sinceCP += b.n
 	if l.cfg.CheckpointEvery > 0 && l.sinceCP >= l.cfg.CheckpointEvery {
 		l.checkpointAt(b.head)
 	}
-}
-
-func (l *Log) checkpoint() {
-	l.checkpointAt(l.durableHeadApprox())
-}
-
-// durableHeadApprox is only called by the flusher right after a flush, when
-// everything appended before it is durable.
-func (l *Log) durableHeadApprox() Record {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.pending != nil {
-		// Records in flight: checkpoint the last durable one instead. The
-		// flusher has just flushed, so pending ones are newer; fall back to
-		// the batch-free head by flushing again next tick.
-		return Record{}
-	}
-	return l.head
 }
 
 func (l *Log) checkpointAt(head Record) {

@@ -549,3 +549,18 @@ func BenchmarkAppendParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestOpenNoticesRemovedRecords(t *testing.T) {
+	dir, k := tamperFixture(t)
+	editLines(t, filepath.Join(dir, SubDir, LogFile), func(l []string) []string { return l[:6] })
+	l := openLog(t, dir, Config{Signer: k})
+	h := l.Head()
+	if h.Seq != 7 || h.Action != "audit.tamper" || !strings.Contains(h.Reason, "removed") {
+		t.Fatalf("head after reopening a shortened log: %+v", h)
+	}
+	l.Close()
+	// The evidence stays: the checkpoint for seq 8 no longer matches.
+	if _, err := Verify(dir); !errors.Is(err, ErrTampered) {
+		t.Fatalf("verify: %v", err)
+	}
+}
