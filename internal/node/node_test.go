@@ -292,7 +292,7 @@ func TestBadInput(t *testing.T) {
 		name, input, reason string
 	}{
 		{"malformed xml", `<event uid="x" type="a-f-G"><point lat="1" lon="2"/><detail><a></b></detail></event>`, "malformed"},
-		{"dtd", `<!DOCTYPE event [<!ENTITY x "boom">]>`, "dtd"},
+		{"dtd", fmt.Sprintf(`<?xml version="1.0"?><!DOCTYPE event [<!ENTITY x "boom">]><event version="2.0" uid="dtd" type="a-f-G" time="%s" start="%s" stale="%s"><point lat="1" lon="2"/><detail><remarks>&x;</remarks></detail></event>`, ts(0), ts(0), ts(time.Minute)), "dtd"},
 		{"entity reference", fmt.Sprintf(`<event version="2.0" uid="e" type="a-f-G" time="%s" start="%s" stale="%s"><point lat="1" lon="2"/><detail><remarks>&xxe;</remarks></detail></event>`, ts(0), ts(0), ts(time.Minute)), "malformed"},
 		{"missing uid", fmt.Sprintf(`<event version="2.0" type="a-f-G" time="%s" start="%s" stale="%s"><point lat="1" lon="2"/></event>`, ts(0), ts(0), ts(time.Minute)), "missing_uid"},
 		{"missing type", fmt.Sprintf(`<event version="2.0" uid="t" time="%s" start="%s" stale="%s"><point lat="1" lon="2"/></event>`, ts(0), ts(0), ts(time.Minute)), "missing_type"},
