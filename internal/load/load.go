@@ -143,6 +143,10 @@ type Result struct {
 	Errors uint64
 	// Elapsed is the measured send window, the base of DeliveriesPerSecond.
 	Elapsed time.Duration
+	// GeneratorCPU is the CPU time the load generator itself used from the
+	// start of sending to the end of the drain (0 where not measured), so
+	// that its share of a machine it shares with the server is known.
+	GeneratorCPU time.Duration
 
 	P50, P90, P99, Max time.Duration
 }
@@ -194,6 +198,7 @@ func (r Result) String() string {
 	f("p90", ms(r.P90))
 	f("p99", ms(r.P99))
 	f("max", ms(r.Max))
+	f("generator_cpu", strconv.FormatFloat(r.GeneratorCPU.Seconds(), 'f', 1, 64)+"s")
 	u("echoes", r.Echoes)
 	u("errors", r.Errors)
 	return b.String()
@@ -282,6 +287,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer stop()
 	}
 
+	cpu0 := processCPU()
 	var readers sync.WaitGroup
 	for _, c := range clients {
 		readers.Go(func() { c.read(cfg.Proto) })
@@ -319,6 +325,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	senders.Wait()
 	readers.Wait()
+	res.GeneratorCPU = processCPU() - cpu0
 
 	var h histogram
 	for _, c := range clients {
@@ -342,6 +349,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Max = time.Duration(h.max) * time.Microsecond
 	if err := ctx.Err(); err != nil {
 		return res, fmt.Errorf("load run interrupted: %w", err)
+	}
+	if res.Sent > 0 && res.Received == 0 {
+		log.Warn("no event of this run came back; does the server forward unknown <detail> elements such as <__load> intact?")
 	}
 	return res, nil
 }

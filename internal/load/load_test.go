@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -88,6 +89,9 @@ func TestRunComplete(t *testing.T) {
 			}
 			if res.P50 <= 0 || res.P50 > res.P99 || res.P99 > res.Max || res.Max > time.Second {
 				t.Errorf("latencies p50 %v p99 %v max %v are not plausible on loopback", res.P50, res.P99, res.Max)
+			}
+			if runtime.GOOS == "linux" && res.GeneratorCPU <= 0 {
+				t.Errorf("generator CPU %v not measured", res.GeneratorCPU)
 			}
 			if dps := res.DeliveriesPerSecond(); dps < 80 || dps > 100 {
 				t.Errorf("deliveries_per_s = %.1f, want about 5×5×4 = 100", dps)

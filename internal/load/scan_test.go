@@ -220,5 +220,5 @@ func ExampleResult_String() {
 		Sent: 50, Expected: 200, Received: 200, Elapsed: 2 * time.Second,
 		P50: 1234 * time.Microsecond, P90: 2 * time.Millisecond, P99: 23449 * time.Microsecond, Max: 30 * time.Millisecond}
 	fmt.Println(r)
-	// Output: clients=5 rate=5 duration=2s proto=xml connected=5 connect_failures=0 sent=50 skipped=0 expected=200 received=200 deliveries_per_s=100.0 completeness=1.00000 p50=1.2ms p90=2.0ms p99=23.4ms max=30.0ms echoes=0 errors=0
+	// Output: clients=5 rate=5 duration=2s proto=xml connected=5 connect_failures=0 sent=50 skipped=0 expected=200 received=200 deliveries_per_s=100.0 completeness=1.00000 p50=1.2ms p90=2.0ms p99=23.4ms max=30.0ms generator_cpu=0.0s echoes=0 errors=0
 }
