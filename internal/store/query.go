@@ -71,27 +71,36 @@ func scanObjects(rows *sql.Rows) ([]Object, error) {
 	defer rows.Close()
 	var out []Object
 	for rows.Next() {
-		var (
-			o         Object
-			class     int64
-			rel       string
-			tm, stale int64
-			xml       []byte
-		)
-		if err := rows.Scan(&o.UID, &o.Type, &o.Owner, &class, &rel, &o.Label.Caveat, &o.Label.Originator,
-			&tm, &stale, &o.Lat, &o.Lon, &o.HAE, &o.Callsign, &xml); err != nil {
+		o, err := scanObject(rows)
+		if err != nil {
 			return nil, err
 		}
-		o.Label.Classification = classFromLevel(class)
-		if rel != "" {
-			o.Label.ReleasableTo = strings.Split(rel, " ")
-		}
-		o.Time = fromUnixNano(tm)
-		o.Stale = fromUnixNano(stale)
-		o.XML = xml
 		out = append(out, o)
 	}
 	return out, rows.Err()
+}
+
+// scanObject reads one row selected with objectCols.
+func scanObject(rows *sql.Rows) (Object, error) {
+	var (
+		o         Object
+		class     int64
+		rel       string
+		tm, stale int64
+		xml       []byte
+	)
+	if err := rows.Scan(&o.UID, &o.Type, &o.Owner, &class, &rel, &o.Label.Caveat, &o.Label.Originator,
+		&tm, &stale, &o.Lat, &o.Lon, &o.HAE, &o.Callsign, &xml); err != nil {
+		return Object{}, err
+	}
+	o.Label.Classification = classFromLevel(class)
+	if rel != "" {
+		o.Label.ReleasableTo = strings.Split(rel, " ")
+	}
+	o.Time = fromUnixNano(tm)
+	o.Stale = fromUnixNano(stale)
+	o.XML = xml
+	return o, nil
 }
 
 // classLevel maps a classification to its stored level. The mapping is part
@@ -156,4 +165,46 @@ func blob(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// ExportHistory passes to fn, oldest first, every flushed history row
+// stored in [since, until) (by when the row was written; a zero until means
+// no upper bound) that principal p may receive. The label columns narrow
+// the rows in SQL; label.Releasable, the one policy function, still decides
+// each row before fn sees it. An error from fn stops the export and is
+// returned.
+func (s *Store) ExportHistory(ctx context.Context, p label.Principal, since, until time.Time, fn func(Object) error) error {
+	if !p.Valid() {
+		return nil // Releasable would deny every row
+	}
+	hi := int64(1<<63 - 1)
+	if !until.IsZero() {
+		hi = unixNano(until)
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+objectCols+` FROM history
+		WHERE recorded >= ? AND recorded < ?
+		  AND classification BETWEEN 1 AND ?
+		  AND (originator = ? OR instr(' ' || releasable_to || ' ', ' ' || ? || ' ') > 0)
+		ORDER BY recorded, id`,
+		unixNano(since), hi, classLevel(p.Clearance), p.Nation, p.Nation)
+	if err != nil {
+		return fmt.Errorf("exporting history for %s: %w", p, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return fmt.Errorf("exporting history for %s: %w", p, err)
+		}
+		if !label.Releasable(p, o.Label) {
+			continue
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("exporting history for %s: %w", p, err)
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -37,7 +38,7 @@ const (
 	SyncNormal Synchronous = "NORMAL"
 )
 
-// OpenSQLite opens (creating if needed) the SQLite database file at path
+// OpenSQLite opens (creating if needed, mode 0600) the SQLite database file at path
 // with the pragmas Kizuna uses on every connection of the pool:
 // journal_mode=WAL (readers never block the writer), synchronous=FULL
 // (see SyncFull), busy_timeout=5s, foreign_keys=ON, and BEGIN IMMEDIATE
@@ -62,6 +63,13 @@ func openSQLite(path string, sync Synchronous, extra ...string) (*sql.DB, error)
 	if sync != SyncFull && sync != SyncNormal {
 		return nil, fmt.Errorf("opening sqlite %q: unsupported synchronous level %q", path, sync)
 	}
+	// SQLite creates the -wal and -shm files with the database file's
+	// mode, so creating it 0600 keeps all three private to this user.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening sqlite %s: %w", path, err)
+	}
+	f.Close()
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
