@@ -265,12 +265,15 @@ func Combine(originator string, ls ...Label) Label {
 	out := Label{Originator: originator}
 	var rel []string
 	var caveats []string
+	poisoned := false
 	for i, l := range ls {
 		if l.Classification > out.Classification {
 			out.Classification = l.Classification
 		}
-		if !l.Classification.Valid() {
-			out.Classification = Invalid
+		if !l.Classification.Valid() || l.Originator == "" {
+			// Releasable denies such a source to everyone; so must the
+			// combination, whatever the order of the sources.
+			poisoned = true
 		}
 		eff := l.ReleasableTo
 		if l.Originator != "" && !slices.Contains(eff, l.Originator) {
@@ -285,7 +288,7 @@ func Combine(originator string, ls ...Label) Label {
 			caveats = append(caveats, l.Caveat)
 		}
 	}
-	if out.Classification == Invalid && len(ls) > 0 {
+	if poisoned {
 		// One invalid contributor poisons the result: deny everywhere.
 		return Label{Originator: originator}
 	}
