@@ -275,6 +275,25 @@ func parseChat(ev *cot.Event) (chatIn, bool) {
 // Callsign returns the sender's callsign.
 func (c chatIn) Callsign() string { return c.SenderCallsign }
 
+// idAlphabet is Crockford's base32, used for order and grant ids.
+const idAlphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// orderIDLen is the length of an order id: "O" and six characters.
+const orderIDLen = 7
+
+// isOrderID reports whether s has the shape of an order id.
+func isOrderID(s string) bool {
+	if len(s) != orderIDLen || s[0] != 'O' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if strings.IndexByte(idAlphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // reply is a parsed GeoChat answer to an order.
 type reply struct {
 	To      State
@@ -315,7 +334,7 @@ func parseReply(text string) (reply, bool) {
 		id, reason = rest[:i], rest[i+1:]
 	}
 	id = strings.ToUpper(strings.Trim(id, "#.,:;!()[]"))
-	if !validID(id) {
+	if !isOrderID(id) {
 		return reply{}, false
 	}
 	return reply{To: st, OrderID: id, Reason: strings.TrimSpace(strings.TrimLeft(reason, ":,- "))}, true

@@ -632,14 +632,13 @@ func (s *Service) grantLabel(g *Grant, c label.Classification) label.Label {
 }
 
 func newID(prefix string) string {
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ" // Crockford base32
-	var b [6]byte
+	var b [orderIDLen - 1]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand: %v", err))
 	}
 	out := []byte(prefix)
 	for _, c := range b {
-		out = append(out, alphabet[c&31])
+		out = append(out, idAlphabet[c&31])
 	}
 	return string(out)
 }
