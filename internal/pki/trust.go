@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -82,6 +83,9 @@ type TrustStore struct {
 
 	subMu sync.Mutex
 	subs  []chan struct{}
+
+	cacheMu sync.Mutex
+	cache   map[[32]byte]verifiedChain
 }
 
 // NewTrustStore loads the CA certificates and CRLs named by cfg.
@@ -322,11 +326,89 @@ func (t *TrustStore) revokedBy(nation string, cert *x509.Certificate) bool {
 
 // verify checks a presented chain (leaf first) against each nation's CA and
 // that nation's CRL, and that the subject O names the verifying nation. It
-// returns the verifying nation.
+// returns the verifying nation. Chain signatures verified once are cached
+// (until the chain's validity ends), so reconnecting clients and the
+// Principal call after a handshake do not repeat the P-384 verification;
+// revocation, time and subject checks run every time.
 func (t *TrustStore) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage) (string, error) {
 	if len(certs) == 0 || certs[0] == nil {
 		return "", ErrNoClientCert
 	}
+	leaf := certs[0]
+	now := time.Now()
+	key := chainKey(certs, usage)
+	v, ok := t.cacheGet(key)
+	if !ok || now.Before(v.notBefore) || now.After(v.notAfter) {
+		var err error
+		v, err = t.verifyChain(certs, usage, now)
+		if err != nil {
+			return "", err
+		}
+		t.cachePut(key, v)
+	}
+	a := v.anchor
+	for _, c := range v.chain[:len(v.chain)-1] {
+		if bytes.Equal(c.RawIssuer, a.cert.RawSubject) && t.revokedBy(a.nation, c) {
+			return "", fmt.Errorf("%w: %q serial %s by the %s CA", ErrRevoked, c.Subject.CommonName, c.SerialNumber, a.nation)
+		}
+	}
+	if o := leaf.Subject.Organization; len(o) != 1 || o[0] != a.nation {
+		return "", fmt.Errorf("%w: subject O %q but verified by the %s CA", ErrNationMismatch, strings.Join(o, ","), a.nation)
+	}
+	if leaf.Subject.CommonName == "" {
+		return "", fmt.Errorf("%w: empty subject CN", ErrBadCert)
+	}
+	return a.nation, nil
+}
+
+type verifiedChain struct {
+	anchor              *anchor
+	chain               []*x509.Certificate
+	notBefore, notAfter time.Time // intersection of the chain's validity
+}
+
+const verifyCacheSize = 8192
+
+func chainKey(certs []*x509.Certificate, usage x509.ExtKeyUsage) [32]byte {
+	h := sha256.New()
+	fmt.Fprintf(h, "%d\n", usage)
+	for _, c := range certs {
+		fmt.Fprintf(h, "%d\n", len(c.Raw))
+		h.Write(c.Raw)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (t *TrustStore) cacheGet(k [32]byte) (verifiedChain, bool) {
+	t.cacheMu.Lock()
+	defer t.cacheMu.Unlock()
+	v, ok := t.cache[k]
+	return v, ok
+}
+
+func (t *TrustStore) cachePut(k [32]byte, v verifiedChain) {
+	t.cacheMu.Lock()
+	defer t.cacheMu.Unlock()
+	if t.cache == nil {
+		t.cache = map[[32]byte]verifiedChain{}
+	}
+	if len(t.cache) >= verifyCacheSize {
+		// Evict an arbitrary half: cheap, and the cache only saves work.
+		n := 0
+		for key := range t.cache {
+			delete(t.cache, key)
+			if n++; n >= verifyCacheSize/2 {
+				break
+			}
+		}
+	}
+	t.cache[k] = v
+}
+
+// verifyChain finds the nation whose CA verifies the chain.
+func (t *TrustStore) verifyChain(certs []*x509.Certificate, usage x509.ExtKeyUsage, now time.Time) (verifiedChain, error) {
 	leaf := certs[0]
 	var inter *x509.CertPool
 	if len(certs) > 1 {
@@ -335,7 +417,6 @@ func (t *TrustStore) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage) (
 			inter.AddCert(c)
 		}
 	}
-	now := time.Now()
 	var candidate error
 	for _, a := range t.anchors {
 		chains, err := leaf.Verify(x509.VerifyOptions{
@@ -348,13 +429,13 @@ func (t *TrustStore) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage) (
 			switch {
 			case errors.As(err, &cie) && cie.Reason == x509.Expired:
 				if cie.Cert != nil && now.Before(cie.Cert.NotBefore) {
-					return "", fmt.Errorf("%w: %q valid from %s", ErrNotYetValid, cie.Cert.Subject.CommonName, cie.Cert.NotBefore.UTC().Format(time.RFC3339))
+					return verifiedChain{}, fmt.Errorf("%w: %q valid from %s", ErrNotYetValid, cie.Cert.Subject.CommonName, cie.Cert.NotBefore.UTC().Format(time.RFC3339))
 				}
 				name, na := leaf.Subject.CommonName, leaf.NotAfter
 				if cie.Cert != nil {
 					name, na = cie.Cert.Subject.CommonName, cie.Cert.NotAfter
 				}
-				return "", fmt.Errorf("%w: %q expired %s", ErrExpired, name, na.UTC().Format(time.RFC3339))
+				return verifiedChain{}, fmt.Errorf("%w: %q expired %s", ErrExpired, name, na.UTC().Format(time.RFC3339))
 			case errors.As(err, &cie) && cie.Reason == x509.IncompatibleUsage:
 				candidate = fmt.Errorf("%w: %q lacks extended key usage %s", ErrUsage, leaf.Subject.CommonName, usageName(usage))
 			case errors.As(err, &uae):
@@ -365,24 +446,21 @@ func (t *TrustStore) verify(certs []*x509.Certificate, usage x509.ExtKeyUsage) (
 			}
 			continue
 		}
-		chain := chains[0]
-		for _, c := range chain[:len(chain)-1] {
-			if bytes.Equal(c.RawIssuer, a.cert.RawSubject) && t.revokedBy(a.nation, c) {
-				return "", fmt.Errorf("%w: %q serial %s by the %s CA", ErrRevoked, c.Subject.CommonName, c.SerialNumber, a.nation)
+		v := verifiedChain{anchor: a, chain: chains[0]}
+		for i, c := range v.chain {
+			if i == 0 || c.NotBefore.After(v.notBefore) {
+				v.notBefore = c.NotBefore
+			}
+			if i == 0 || c.NotAfter.Before(v.notAfter) {
+				v.notAfter = c.NotAfter
 			}
 		}
-		if o := leaf.Subject.Organization; len(o) != 1 || o[0] != a.nation {
-			return "", fmt.Errorf("%w: subject O %q but verified by the %s CA", ErrNationMismatch, strings.Join(o, ","), a.nation)
-		}
-		if leaf.Subject.CommonName == "" {
-			return "", fmt.Errorf("%w: empty subject CN", ErrBadCert)
-		}
-		return a.nation, nil
+		return v, nil
 	}
 	if candidate != nil {
-		return "", candidate
+		return verifiedChain{}, candidate
 	}
-	return "", fmt.Errorf("%w: %q issued by %q", ErrUnknownCA, leaf.Subject.CommonName, leaf.Issuer.String())
+	return verifiedChain{}, fmt.Errorf("%w: %q issued by %q", ErrUnknownCA, leaf.Subject.CommonName, leaf.Issuer.String())
 }
 
 func usageName(u x509.ExtKeyUsage) string {

@@ -455,3 +455,25 @@ func TestLoadKeyPair(t *testing.T) {
 		t.Fatalf("wrong node id: %v", err)
 	}
 }
+
+func TestRevocationAppliesToCachedChains(t *testing.T) {
+	f := newFixture(t)
+	c := client(t, f.jpn, Identity{Name: "LIVE", Nation: "JPN", Clearance: label.Secret}, Validity{})
+	chain := []*x509.Certificate{c.Leaf}
+	if _, err := f.ts.Identify(chain); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.jpn.Revoke(c.Leaf.SerialNumber, ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ts.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.ts.Identify(chain); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("after revocation: %v, want ErrRevoked", err)
+	}
+	// Verifying for another usage is not served from the cache entry.
+	if _, err := f.ts.IdentifyNode(chain, x509.ExtKeyUsageServerAuth); !errors.Is(err, ErrUsage) {
+		t.Fatalf("client certificate as a server: %v, want ErrUsage", err)
+	}
+}
