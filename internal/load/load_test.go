@@ -219,3 +219,44 @@ func TestParseArgs(t *testing.T) {
 		}
 	}
 }
+
+// A server that hangs up on its clients shows as errors, not as a hang.
+func TestRunServerHangsUp(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() { // close after the first event
+				defer c.Close()
+				var got []byte
+				buf := make([]byte, 4096)
+				for !bytes.Contains(got, endTag) {
+					n, err := c.Read(buf)
+					if err != nil {
+						return
+					}
+					got = append(got, buf[:n]...)
+				}
+			})
+		}
+	})
+	cfg := shortLoad(ln.Addr().String(), ProtoXML)
+	cfg.Clients = 3
+	res, err := Run(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := checkLine(t, res)
+	if res.Errors < 3 || res.Received != 0 || kv["completeness"] != "0.00000" {
+		t.Errorf("errors %d, received %d, completeness %s; want ≥ 3 (one per client), 0, 0.00000", res.Errors, res.Received, kv["completeness"])
+	}
+}

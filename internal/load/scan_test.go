@@ -222,3 +222,36 @@ func ExampleResult_String() {
 	fmt.Println(r)
 	// Output: clients=5 rate=5 duration=2s proto=xml connected=5 connect_failures=0 sent=50 skipped=0 expected=200 received=200 deliveries_per_s=100.0 completeness=1.00000 p50=1.2ms p90=2.0ms p99=23.4ms max=30.0ms generator_cpu=0.0s echoes=0 errors=0
 }
+
+// benchStream is 64 KiB of position reports from other clients, as one read
+// returns them, with the last event cut by the read boundary.
+func benchStream(xml bool) []byte {
+	var b []byte
+	for i := 0; len(b) < 64<<10; i++ {
+		if xml {
+			b = cat(b, xmlEvent(testRun, i%800, uint64(i), 1764230400123456789))
+		} else {
+			b = cat(b, frame(testRun, i%800, uint64(i), 1764230400123456789))
+		}
+	}
+	return b[:64<<10]
+}
+
+func benchmarkScan(b *testing.B, xml bool) {
+	stream := benchStream(xml)
+	tl := newTally(markerPrefix(testRun), 9999)
+	tl.now = 1764230400123456789 + 5e6
+	scan := tl.scanFrames
+	if xml {
+		scan = tl.scanXML
+	}
+	b.SetBytes(int64(len(stream)))
+	b.ReportAllocs()
+	for b.Loop() {
+		scan(stream)
+	}
+	b.ReportMetric(float64(tl.received)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkScanXML(b *testing.B)    { benchmarkScan(b, true) }
+func BenchmarkScanFrames(b *testing.B) { benchmarkScan(b, false) }
