@@ -1,0 +1,288 @@
+package command
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+// apiServer serves the handler; the test principal comes from a header.
+func apiServer(t *testing.T, h *harness) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(h.s.Handler(func(r *http.Request) label.Principal {
+		p, err := label.ParsePrincipal(r.Header.Get("X-Test-Principal"))
+		if err != nil {
+			return label.Principal{}
+		}
+		return p
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func call(t *testing.T, srv *httptest.Server, p, method, path string, body any, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p != "" {
+		req.Header.Set("X-Test-Principal", p)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, b)
+		}
+	}
+	return resp.StatusCode
+}
+
+func TestHTTPAPI(t *testing.T) {
+	h := newHarness(t, nil)
+	srv := apiServer(t, h)
+	const US, JP, KR = "USA:SECRET", "JPN:SECRET", "KOR:SECRET"
+
+	if code := call(t, srv, "", "GET", "/api/v1/orders", nil, nil); code != http.StatusForbidden {
+		t.Fatalf("no principal: %d", code)
+	}
+	var units struct{ Units []Unit }
+	if code := call(t, srv, KR, "GET", "/api/v1/units", nil, &units); code != 200 || len(units.Units) < 20 {
+		t.Fatalf("units: %d %d", code, len(units.Units))
+	}
+	var me struct{ Positions []HeldPosition }
+	call(t, srv, JP, "GET", "/api/v1/authority/me", nil, &me)
+	if len(me.Positions) == 0 || me.Positions[0].Unit == "" {
+		t.Fatalf("JPN positions %+v", me)
+	}
+
+	var g Grant
+	if code := call(t, srv, US, "POST", "/api/v1/grants", GrantRequest{Kind: OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "31meu", Duration: "2h", Reason: "window"}, &g); code != 201 || g.ID == "" {
+		t.Fatalf("grant: %d %+v", code, g)
+	}
+	var eb errorBody
+	if code := call(t, srv, US, "POST", "/api/v1/grants", GrantRequest{Kind: ADCON, Grantor: "indopacom", Grantee: "jjoc", Unit: "31meu", Reason: "x"}, &eb); code != 422 || eb.Rule != RuleADCONCrossNation {
+		t.Fatalf("ADCON across nations: %d %+v", code, eb)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/grants", map[string]any{"kind": "OPCON", "bogus": 1}, &eb); code != 400 {
+		t.Fatalf("unknown field: %d", code)
+	}
+
+	var ans AuthorityAnswer
+	if code := call(t, srv, US, "GET", "/api/v1/authority?unit=31meu", nil, &ans); code != 200 || len(ans.Holders) != 2 || ans.Holders[1].Holder != "usfj" {
+		t.Fatalf("authority: %d %+v", code, ans)
+	}
+
+	var o Order
+	task := IssueRequest{As: "usfj", Recipient: "31meu", Type: "TASK", Text: "Secure Kin Blue", DeadlineIn: "3h", Location: &Location{Point: &LatLon{Lat: 26.45, Lon: 127.92}}}
+	if code := call(t, srv, US, "POST", "/api/v1/orders", task, &o); code != 201 || o.State != Issued {
+		t.Fatalf("issue: %d %+v", code, o)
+	}
+	move := IssueRequest{As: "jjoc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}
+	if code := call(t, srv, JP, "POST", "/api/v1/orders", move, &eb); code != 403 || eb.Rule != RuleOrderAuthority || eb.Decision == nil || !strings.Contains(eb.Decision.Reason, "jjoc holds no") {
+		t.Fatalf("JJOC refused: %d %+v", code, eb)
+	}
+	var chk Decision
+	if code := call(t, srv, JP, "GET", "/api/v1/authority/check?as=jjoc&type=MOVEMENT&unit=12mlr", nil, &chk); code != 200 || !chk.Allowed || chk.Holds != TACON {
+		t.Fatalf("check: %d %+v", code, chk)
+	}
+	// JPN sees the TACON grant's own link but not the USA-only COCOM one.
+	for _, g := range chk.Chain {
+		if g.ID == "cocom-usa" {
+			t.Fatalf("USA-only grant shown to JPN: %+v", chk.Chain)
+		}
+	}
+	var bilateral Order
+	if code := call(t, srv, JP, "POST", "/api/v1/orders", IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}, &bilateral); code != 201 {
+		t.Fatalf("bilateral: %d", code)
+	}
+
+	var list struct{ Orders []Order }
+	call(t, srv, KR, "GET", "/api/v1/orders", nil, &list)
+	if len(list.Orders) != 0 {
+		t.Fatalf("KOR lists %+v", list.Orders)
+	}
+	call(t, srv, JP, "GET", "/api/v1/orders", nil, &list)
+	if len(list.Orders) != 1 || list.Orders[0].ID != bilateral.ID {
+		t.Fatalf("JPN lists %+v", list.Orders)
+	}
+	if code := call(t, srv, KR, "GET", "/api/v1/orders/"+bilateral.ID, nil, nil); code != 404 {
+		t.Fatalf("KOR show: %d", code)
+	}
+
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/ack", ackBody{As: "31meu"}, &o); code != 200 || o.State != Acknowledged {
+		t.Fatalf("ack: %d %+v", code, o)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/ack", ackBody{As: "31meu", State: "WILCO"}, &o); code != 200 || o.State != Wilco {
+		t.Fatalf("wilco: %d %+v", code, o)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/ack", ackBody{As: "31meu", State: "CANTCO", Reason: "x"}, &eb); code != 409 {
+		t.Fatalf("CANTCO after WILCO: %d", code)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/cancel", cancelBody{As: "31meu"}, &eb); code != 403 || eb.Rule != RuleNoPosition {
+		t.Fatalf("recipient cancel: %d %+v", code, eb)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/cancel", cancelBody{As: "usfj", Reason: "changed"}, &o); code != 200 || o.State != Cancelled {
+		t.Fatalf("cancel: %d %+v", code, o)
+	}
+	var full Order
+	call(t, srv, US, "GET", "/api/v1/orders/"+o.ID, nil, &full)
+	var states []State
+	for _, tr := range full.History {
+		states = append(states, tr.To)
+	}
+	if want := []State{Issued, Acknowledged, Wilco, Cancelled}; !slices.Equal(states, want) {
+		t.Fatalf("history %v, want %v", states, want)
+	}
+
+	// Revocation over REST.
+	if code := call(t, srv, US, "POST", "/api/v1/grants/"+g.ID+"/revoke", revokeBody{As: "indopacom", Reason: "done"}, &g); code != 200 || g.RevokedAt.IsZero() {
+		t.Fatalf("revoke: %d %+v", code, g)
+	}
+	if code := call(t, srv, KR, "GET", "/api/v1/grants/"+g.ID, nil, nil); code != 404 {
+		t.Fatalf("KOR sees a USA grant: %d", code)
+	}
+
+	// Units are editable.
+	nu := Unit{ID: "clr-3", Parent: "iiimef", Nation: "USA", Name: "Combat Logistics Regiment 3", Positions: []Position{{}}}
+	if code := call(t, srv, US, "POST", "/api/v1/units?as=iiimef", nu, nil); code != 201 {
+		t.Fatalf("create unit: %d", code)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/units?as=iiimef", nu, nil); code != 409 {
+		t.Fatalf("create twice: %d", code)
+	}
+	nu.Name = "CLR-3"
+	var gotU Unit
+	if code := call(t, srv, US, "PUT", "/api/v1/units/clr-3?as=iiimef", nu, &gotU); code != 200 || gotU.Name != "CLR-3" {
+		t.Fatalf("put unit: %d %+v", code, gotU)
+	}
+	if code := call(t, srv, US, "DELETE", "/api/v1/units/clr-3?as=iiimef", nil, nil); code != 204 {
+		t.Fatalf("delete unit: %d", code)
+	}
+}
+
+// TestHTTPStream: each principal's stream carries only what it may see.
+func TestHTTPStream(t *testing.T) {
+	h := newHarness(t, nil)
+	srv := apiServer(t, h)
+	open := func(p string) (<-chan string, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/orders/stream", nil)
+		req.Header.Set("X-Test-Principal", p)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+			t.Fatalf("stream: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		ch := make(chan string, 100)
+		go func() {
+			defer close(ch)
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				ch <- sc.Text()
+			}
+		}()
+		// Wait until the stream is live.
+		for line := range ch {
+			if line == ": live" {
+				break
+			}
+		}
+		return ch, func() { cancel(); resp.Body.Close() }
+	}
+	korStream, stopK := open("KOR:SECRET")
+	defer stopK()
+	usaStream, stopU := open("USA:SECRET")
+	defer stopU()
+
+	bilateral := mustIssue(t, h.s, jpn, IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"})
+	mustGrant(t, h.s, kor, GrantRequest{Kind: TACON, Grantor: "rok-jcs", Grantee: "rok-goc", Unit: "rok-noc", Duration: "1h", Reason: "exercise"})
+	korOrder := mustIssue(t, h.s, kor, IssueRequest{As: "rok-goc", Recipient: "rok-noc", Type: "MOVEMENT", Text: "Sortie", DeadlineIn: "1h"})
+
+	next := func(ch <-chan string) Order {
+		t.Helper()
+		timeout := time.After(5 * time.Second)
+		for {
+			select {
+			case line, ok := <-ch:
+				if !ok {
+					t.Fatal("stream ended")
+				}
+				if data, found := strings.CutPrefix(line, "data: "); found {
+					var o Order
+					if err := json.Unmarshal([]byte(data), &o); err != nil {
+						t.Fatal(err)
+					}
+					return o
+				}
+			case <-timeout:
+				t.Fatal("no event")
+			}
+		}
+	}
+	if o := next(korStream); o.ID != korOrder.ID {
+		t.Fatalf("KOR stream first saw %s (%s)", o.ID, o.Label.Marking())
+	}
+	if o := next(usaStream); o.ID != bilateral.ID {
+		t.Fatalf("USA stream first saw %s", o.ID)
+	}
+	// A new KOR stream replays only what KOR may see.
+	replay, stopR := func() (<-chan string, func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/orders/stream", nil)
+		req.Header.Set("X-Test-Principal", "KOR:SECRET")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch := make(chan string, 100)
+		go func() {
+			defer close(ch)
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				ch <- sc.Text()
+			}
+		}()
+		return ch, func() { cancel(); resp.Body.Close() }
+	}()
+	defer stopR()
+	var snap []string
+	for line := range replay {
+		if line == ": live" {
+			break
+		}
+		if data, ok := strings.CutPrefix(line, "data: "); ok {
+			var o Order
+			json.Unmarshal([]byte(data), &o)
+			snap = append(snap, o.ID)
+		}
+	}
+	if len(snap) != 1 || snap[0] != korOrder.ID {
+		t.Fatalf("KOR snapshot %v", snap)
+	}
+}
