@@ -25,6 +25,14 @@ const (
 	KindExpire
 )
 
+// FedInfo is the federation provenance of an event.
+type FedInfo struct {
+	OriginNode string   // node id where the event entered the federation
+	Seq        uint64   // the origin node's sequence number for it
+	Path       []string // node ids it crossed, origin first
+	Peer       string   // the peer it arrived from at this node
+}
+
 // Encoder turns an event into the bytes of one wire format.
 type Encoder func(dst []byte, m *Message) []byte
 
@@ -57,6 +65,9 @@ type Message struct {
 	// Control marks connection-level protocol traffic (offers, responses,
 	// pongs), which is not counted as a delivery.
 	Control bool
+	// Fed is set on events that arrived over federation: where they
+	// originated and the path of nodes they crossed.
+	Fed *FedInfo
 
 	enc *Encoders
 

@@ -56,8 +56,58 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 // is the nation claiming the uid; from the sending subscriber (0 for the
 // node itself).
 func (n *Node) accept(ev *cot.Event, l label.Label, owner string, from uint64) error {
+	return n.acceptFed(ev, l, owner, from, nil)
+}
+
+// IngestFederated accepts an event that arrived from an allied node. Its
+// label and originator are kept as they were stamped at the origin; the
+// originator nation owns the uid, so no peer can overwrite another
+// nation's object. The caller (package federation) has authenticated the
+// peer and removed duplicates.
+func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) error {
+	if err := ev.Validate(); err != nil {
+		n.metrics.Rejected.WithLabelValues("federation_" + cot.Reason(err)).Inc()
+		return err
+	}
+	if !l.Valid() {
+		n.metrics.Rejected.WithLabelValues("federation_label").Inc()
+		return fmt.Errorf("federated event %s: %w", ev.UID, cot.ErrLabel)
+	}
+	ev.SetLabel(l)
+	if err := n.acceptFed(ev, l, l.Originator, 0, fed); err != nil {
+		reason := "federation_rejected"
+		if errors.Is(err, ErrNotOwner) {
+			reason = "federation_not_owner"
+		}
+		n.metrics.Rejected.WithLabelValues(reason).Inc()
+		n.auditf(context.Background(), "node:"+fed.Peer, "federation."+reason, ev.UID, "deny", err.Error())
+		return err
+	}
+	n.metrics.EventsIn.WithLabelValues("federation").Inc()
+	return nil
+}
+
+// AddTap registers a function that sees every message the node publishes
+// (events and expiries, local and federated), after the label checks and
+// before fan-out. Federation uses it to feed its durable outbound queues.
+// It must not block. Call before Start.
+func (n *Node) AddTap(f func(*hub.Message)) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.taps = append(n.taps, f)
+}
+
+// publish hands m to the taps and the hub.
+func (n *Node) publish(m *hub.Message) {
+	for _, t := range n.taps {
+		t(m)
+	}
+	n.hub.Publish(m)
+}
+
+func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo) error {
 	if ev.IsDelete() {
-		return n.acceptDelete(ev, l, owner, from)
+		return n.acceptDelete(ev, l, owner, from, fed)
 	}
 	persistent := cop.Persistent(ev)
 	if persistent {
@@ -66,17 +116,18 @@ func (n *Node) accept(ev *cot.Event, l label.Label, owner string, from uint64) e
 		}
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
+	m.Fed = fed
 	if persistent {
 		n.picture.Put(m)
 		n.store.Put(storeObject(m, owner))
 	}
-	n.hub.Publish(m)
+	n.publish(m)
 	return nil
 }
 
 // acceptDelete handles t-x-d-d: every linked uid (or the event's own uid
 // when it links none) must belong to the submitter's nation.
-func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64) error {
+func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo) error {
 	targets := make([]string, 0, len(ev.Links)+1)
 	for _, lk := range ev.Links {
 		if lk.UID != "" {
@@ -97,7 +148,9 @@ func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uin
 			n.hub.Publish(hub.NewExpire(uid, old.Label, &n.enc))
 		}
 	}
-	n.hub.Publish(hub.NewMessage(ev, l, from, &n.enc))
+	m := hub.NewMessage(ev, l, from, &n.enc)
+	m.Fed = fed
+	n.publish(m)
 	return nil
 }
 

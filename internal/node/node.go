@@ -75,6 +75,8 @@ type Node struct {
 	closers   []func(context.Context) error
 
 	extraListeners map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)
+	taps           []func(*hub.Message)
+	starters       []func(context.Context) error
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -159,6 +161,21 @@ func (n *Node) OnShutdown(f func(context.Context) error) {
 	defer n.mu.Unlock()
 	n.closers = append(n.closers, f)
 }
+
+// OnStart registers a function run at the end of Start, once storage is
+// open and every listener is bound. ctx lives until Shutdown. Extensions
+// start their goroutines here. Call before Start.
+func (n *Node) OnStart(f func(ctx context.Context) error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.starters = append(n.starters, f)
+}
+
+// NodeID returns the node's id.
+func (n *Node) NodeID() string { return n.cfg.NodeID }
+
+// Nation returns the node's nation.
+func (n *Node) Nation() string { return n.cfg.Nation }
 
 // Listeners returns the bound listeners in configuration order.
 func (n *Node) Listeners() []ListenerInfo {
@@ -285,6 +302,14 @@ func (n *Node) Start(ctx context.Context) error {
 		defer n.wg.Done()
 		n.expireLoop(runCtx)
 	}()
+	n.mu.Lock()
+	starters := n.starters
+	n.mu.Unlock()
+	for _, f := range starters {
+		if err := f(runCtx); err != nil {
+			return err
+		}
+	}
 	n.auditf(ctx, "node:"+n.cfg.NodeID, "node.start", n.cfg.NodeID, "info", "listeners bound")
 	close(n.ready)
 	return nil

@@ -80,8 +80,8 @@ func TestSlowConsumer(t *testing.T) {
 			metricValue(t, h, "kizuna_hub_subscribers") == 2
 	})
 	// "On time" on a shared, race-instrumented test machine: well under
-	// a second for the worst sampled delivery.
-	if worst > time.Second {
+	// two seconds for the worst sampled delivery.
+	if worst > 2*time.Second {
 		t.Errorf("fast client's worst sampled delivery took %v", worst)
 	}
 	t.Logf("worst sampled delivery to the fast client: %v", worst)
