@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -445,13 +446,13 @@ func (e *Event) setAttr(name, val []byte) error {
 	var err error
 	switch string(name) {
 	case "version":
-		e.Version = string(val)
+		e.Version = intern(val)
 	case "uid":
 		e.UID = string(val)
 	case "type":
-		e.Type = string(val)
+		e.Type = intern(val)
 	case "how":
-		e.How = string(val)
+		e.How = intern(val)
 	case "time":
 		e.Time, err = parseTime(val)
 	case "start":
@@ -463,7 +464,7 @@ func (e *Event) setAttr(name, val []byte) error {
 	case "opex":
 		e.Opex = string(val)
 	case "access":
-		e.Access = string(val)
+		e.Access = intern(val)
 	case "caveat":
 		e.Caveat = string(val)
 	case "releasableTo", "releaseableTo":
@@ -473,6 +474,46 @@ func (e *Event) setAttr(name, val []byte) error {
 		return fmt.Errorf("%w: %s=%q", ErrTime, name, val)
 	}
 	return nil
+}
+
+// intern returns the most frequent attribute values without allocating a
+// string for each event.
+func intern(b []byte) string {
+	switch string(b) {
+	case "2.0":
+		return "2.0"
+	case "m-g":
+		return "m-g"
+	case "h-e":
+		return "h-e"
+	case "h-g-i-g-o":
+		return "h-g-i-g-o"
+	case "m-s":
+		return "m-s"
+	case "a-f-G-U-C":
+		return "a-f-G-U-C"
+	case "a-f-G":
+		return "a-f-G"
+	case "a-h-G":
+		return "a-h-G"
+	case "a-n-G":
+		return "a-n-G"
+	case "a-u-G":
+		return "a-u-G"
+	case "b-t-f":
+		return "b-t-f"
+	case "t-x-c-t":
+		return "t-x-c-t"
+	case "UNCLASSIFIED":
+		return "UNCLASSIFIED"
+	case "CONFIDENTIAL":
+		return "CONFIDENTIAL"
+	case "SECRET":
+		return "SECRET"
+	case "TOP SECRET":
+		return "TOP SECRET"
+	}
+	return string(b)
 }
 
 // skipTag moves past the start tag at s.i (which is at '<'), returning
@@ -679,6 +720,8 @@ func parseTime(b []byte) (time.Time, error) {
 	return t.UTC(), nil
 }
 
+var detailDocs = sync.Pool{New: func() any { return new([]byte) }}
+
 // SetDetail validates inner as the content of a <detail> element, stores
 // it as e.Detail (minus any __origin, which fills e.Origin) and extracts the
 // facts the node needs. Other wire formats (TAK protobuf's xmlDetail) use it
@@ -690,10 +733,17 @@ func (e *Event) SetDetail(inner []byte) error {
 	if !validChars(inner) {
 		return malformed("invalid UTF-8 or control character")
 	}
-	doc := make([]byte, 0, len(inner)+17)
-	doc = append(doc, "<detail>"...)
+	// The wrapped copy is scratch: the scanner copies all it keeps.
+	bp := detailDocs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			detailDocs.Put(bp)
+		}
+	}()
+	doc := append((*bp)[:0], "<detail>"...)
 	doc = append(doc, inner...)
 	doc = append(doc, "</detail>"...)
+	*bp = doc
 	e.Callsign, e.Dests, e.Links = "", nil, nil
 	e.Course, e.Speed = math.NaN(), math.NaN()
 	s := scanner{b: doc}

@@ -1,10 +1,12 @@
 package takproto
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -396,7 +398,13 @@ func (w *wireEvent) event() (*cot.Event, error) {
 	e.Opex, e.Access, e.Caveat, e.ReleasableTo = cut(w.opex), cut(w.access), cut(w.caveat), cut(w.rel)
 	if w.hasDetail {
 		e.HasDetail = true
-		if err := e.SetDetail(w.detailXML()); err != nil {
+		bp := detailBufs.Get().(*[]byte)
+		*bp = w.appendDetailXML((*bp)[:0])
+		err := e.SetDetail(*bp)
+		if cap(*bp) <= 64<<10 {
+			detailBufs.Put(bp)
+		}
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -406,19 +414,23 @@ func (w *wireEvent) event() (*cot.Event, error) {
 	return e, nil
 }
 
-// detailXML rebuilds the inner XML of <detail>: the typed fields as
+// detailBufs holds scratch buffers for the rebuilt detail, which SetDetail
+// copies.
+var detailBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendDetailXML appends the inner XML of <detail>: the typed fields as
 // elements, then xmlDetail. A typed field whose element also appears at the
 // top level of xmlDetail is left out: xmlDetail wins.
-func (w *wireEvent) detailXML() []byte {
+func (w *wireEvent) appendDetailXML(out []byte) []byte {
 	present := w.has
-	anyTyped := false
-	for _, p := range present {
-		anyTyped = anyTyped || p
+	overridable := false
+	for k, p := range present {
+		// Only an xmlDetail that mentions the element can override it.
+		if p && bytes.Contains(w.xml, []byte(kindNames[k])) {
+			overridable = true
+		}
 	}
-	if !anyTyped {
-		return w.xml
-	}
-	if len(w.xml) > 0 {
+	if overridable {
 		s := elemScanner{b: w.xml}
 		for {
 			el, ok, err := s.next()
@@ -430,7 +442,6 @@ func (w *wireEvent) detailXML() []byte {
 			}
 		}
 	}
-	out := make([]byte, 0, 320+len(w.xml))
 	for k := range nKinds {
 		if !present[k] {
 			continue
