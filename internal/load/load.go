@@ -136,9 +136,11 @@ type Result struct {
 	// Expected is Sent × (Connected − 1): the server never echoes an event
 	// to its sender.
 	Expected uint64
-	// Received counts deliveries of this run's events to other clients.
-	// Echoes counts this run's events delivered back to their sender.
-	Received, Echoes uint64
+	// Received counts distinct deliveries of this run's events to other
+	// clients. Duplicates counts deliveries of an event a client already
+	// had (or more than 64 sequence numbers late); Echoes counts this run's
+	// events delivered back to their sender. Neither is in Received.
+	Received, Duplicates, Echoes uint64
 	// Errors counts write and read failures and unparseable markers.
 	Errors uint64
 	// Elapsed is the measured send window, the base of DeliveriesPerSecond.
@@ -199,6 +201,7 @@ func (r Result) String() string {
 	f("p99", ms(r.P99))
 	f("max", ms(r.Max))
 	f("generator_cpu", strconv.FormatFloat(r.GeneratorCPU.Seconds(), 'f', 1, 64)+"s")
+	u("duplicates", r.Duplicates)
 	u("echoes", r.Echoes)
 	u("errors", r.Errors)
 	return b.String()
@@ -333,6 +336,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Skipped += c.skipped
 		res.Received += c.tally.received
 		res.Echoes += c.tally.echoes
+		res.Duplicates += c.tally.duplicates
 		res.Errors += c.tally.malformed
 		if c.writeErr != nil {
 			res.Errors++
@@ -418,7 +422,7 @@ func connect(ctx context.Context, cfg *Config, run string, i int) (*client, erro
 		_ = tc.SetNoDelay(true) // as TAK clients do
 	}
 	c := &client{idx: i, conn: conn, pos: newPosition(run, i, cfg.Stale)}
-	c.tally = newTally(c.pos.marker, int64(i))
+	c.tally = newTally(c.pos.marker, int64(i), cfg.Clients)
 	if cfg.Proto == ProtoProtobuf {
 		c.carry, err = negotiate(conn, c.pos.uid, cfg.NegotiateTimeout)
 		if err != nil {

@@ -113,6 +113,19 @@ func TestRunDropped(t *testing.T) {
 	}
 }
 
+func TestRunDuplicated(t *testing.T) {
+	t.Parallel()
+	addr := startRelay(t, relay.Config{Twice: true})
+	res, err := Run(t.Context(), shortLoad(addr, ProtoXML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Received != res.Expected || res.Duplicates != res.Expected || res.Completeness() != 1 {
+		t.Errorf("received %d, duplicates %d, expected %d, completeness %v; want all once and all again, 1",
+			res.Received, res.Duplicates, res.Expected, res.Completeness())
+	}
+}
+
 // Events of another run on the same server, and echoes, are not counted.
 func TestRunIgnoresOthers(t *testing.T) {
 	t.Parallel()

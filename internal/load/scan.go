@@ -18,25 +18,56 @@ const maxFrame = 1 << 20
 
 // tally is one reader's view of what it received. It scans received bytes
 // without parsing XML or protobuf: it looks for this run's marker
-// (<__load r="RUN" ts="…" c="…" s="…"/>), parses the send timestamp and
-// the sender's index by hand and records the latency. A tally belongs to a
-// single goroutine; nothing in it is shared.
+// (<__load r="RUN" ts="…" c="…" s="…"/>), parses the send timestamp, the
+// sender's index and sequence number by hand and records the latency of
+// each event it sees for the first time. A tally belongs to a single
+// goroutine; nothing in it is shared.
 type tally struct {
 	prefix []byte // `__load r="RUN" ts="`
 	self   int64  // this client's index; its own events are echoes
 	now    int64  // receive time of the current read, unix nanoseconds
 
-	received  uint64 // events of this run sent by another client
-	echoes    uint64 // events of this run sent by this client
-	malformed uint64 // marker found but not parseable
+	received   uint64 // distinct events of this run sent by another client
+	duplicates uint64 // events of another client seen before (or too late to tell)
+	echoes     uint64 // events of this run sent by this client
+	malformed  uint64 // marker found but not parseable
+	seen       []seqWindow // per sender
 	skip      uint64 // bytes of an oversized frame still to skip
 	hist      histogram
 
 	onHit func(ts, client int64) // test hook, nil in production
 }
 
-func newTally(prefix []byte, self int64) *tally {
-	return &tally{prefix: prefix, self: self}
+func newTally(prefix []byte, self int64, clients int) *tally {
+	return &tally{prefix: prefix, self: self, seen: make([]seqWindow, clients)}
+}
+
+// seqWindow remembers which of one sender's recent sequence numbers a
+// reader has seen: the highest plus a bitmap of the 64 before it.
+type seqWindow struct {
+	next   uint64 // highest sequence number seen + 1
+	window uint64 // bit i: sequence number next-1-i was seen
+}
+
+// add records seq and reports whether it is new. A sequence number more
+// than 64 behind the highest is reported as not new: too late to tell.
+func (w *seqWindow) add(seq uint64) bool {
+	if seq >= w.next {
+		if shift := seq + 1 - w.next; shift >= 64 {
+			w.window = 0
+		} else {
+			w.window <<= shift
+		}
+		w.window |= 1
+		w.next = seq + 1
+		return true
+	}
+	back := w.next - 1 - seq
+	if back >= 64 || w.window&(1<<back) != 0 {
+		return false
+	}
+	w.window |= 1 << back
+	return true
 }
 
 // markerPrefix returns the bytes that start the marker of run id, after its
@@ -116,21 +147,30 @@ func (t *tally) scanFrames(buf []byte) int {
 	return pos
 }
 
-// hit parses what follows the marker prefix: `DIGITS" c="DIGITS"`.
+// hit parses what follows the marker prefix: `DIGITS" c="DIGITS" s="DIGITS"`.
 func (t *tally) hit(b []byte) {
+	const sepC, sepS = `" c="`, `" s="`
 	ts, i, ok := parseUint(b, 0)
-	const sep = `" c="`
-	if !ok || len(b)-i < len(sep) || string(b[i:i+len(sep)]) != sep {
+	if !ok || len(b)-i < len(sepC) || string(b[i:i+len(sepC)]) != sepC {
 		t.malformed++
 		return
 	}
-	c, j, ok := parseUint(b, i+len(sep))
-	if !ok || j >= len(b) || b[j] != '"' {
+	c, i, ok := parseUint(b, i+len(sepC))
+	if !ok || len(b)-i < len(sepS) || string(b[i:i+len(sepS)]) != sepS {
+		t.malformed++
+		return
+	}
+	seq, i, ok := parseUint(b, i+len(sepS))
+	if !ok || i >= len(b) || b[i] != '"' || c >= int64(len(t.seen)) {
 		t.malformed++
 		return
 	}
 	if c == t.self {
 		t.echoes++
+		return
+	}
+	if !t.seen[c].add(uint64(seq)) {
+		t.duplicates++
 		return
 	}
 	t.received++

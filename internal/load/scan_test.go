@@ -18,7 +18,7 @@ type hit struct{ TS, Client int64 }
 // keeping the unconsumed rest, and returns the tally and the hits.
 func feed(t testing.TB, xml bool, self int64, chunks ...[]byte) (*tally, []hit) {
 	t.Helper()
-	tl := newTally(markerPrefix(testRun), self)
+	tl := newTally(markerPrefix(testRun), self, 10)
 	var hits []hit
 	tl.onHit = func(ts, c int64) { hits = append(hits, hit{ts, c}) }
 	scan := tl.scanFrames
@@ -66,6 +66,8 @@ func TestScanXML(t *testing.T) {
 		{"own event is an echo", cat(xmlEvent(testRun, 9, 0, ts), xmlEvent(testRun, 2, 0, ts)), []hit{{ts, 2}}, 1, 0},
 		{"marker without digits", cat([]byte(`<event><detail><__load r="`+testRun+`" ts="x" c="1"/></detail></event>`), xmlEvent(testRun, 2, 0, ts)), []hit{{ts, 2}}, 0, 1},
 		{"marker without client", []byte(`<event><detail><__load r="` + testRun + `" ts="12"/></detail></event>`), nil, 0, 1},
+		{"marker without sequence", []byte(`<event><detail><__load r="` + testRun + `" ts="12" c="1"/></detail></event>`), nil, 0, 1},
+		{"client out of range", []byte(`<event><detail><__load r="` + testRun + `" ts="12" c="10" s="0"/></detail></event>`), nil, 0, 1},
 		{"timestamp too long", []byte(`<event><detail><__load r="` + testRun + `" ts="99999999999999999999" c="1"/></detail></event>`), nil, 0, 1},
 		{"unfinished event is not counted", xmlEvent(testRun, 3, 0, ts)[:300], nil, 0, 0},
 	}
@@ -132,7 +134,7 @@ func TestScanFrames(t *testing.T) {
 }
 
 func TestScanLatency(t *testing.T) {
-	tl := newTally(markerPrefix(testRun), 0)
+	tl := newTally(markerPrefix(testRun), 0, 2)
 	sent := time.Unix(1764230400, 0)
 	tl.now = sent.Add(23400 * time.Microsecond).UnixNano()
 	tl.scanXML(xmlEvent(testRun, 1, 0, sent.UnixNano()))
@@ -200,8 +202,9 @@ func fuzzScan(t *testing.T, xml bool, data []byte, split int) {
 	if diff := cmp.Diff(wantHits, gotHits); diff != "" {
 		t.Fatalf("split at %d changes hits (-whole +split):\n%s", split, diff)
 	}
-	if whole.echoes != parts.echoes || whole.malformed != parts.malformed {
-		t.Fatalf("split at %d: echoes %d/%d, malformed %d/%d", split, whole.echoes, parts.echoes, whole.malformed, parts.malformed)
+	if whole.echoes != parts.echoes || whole.malformed != parts.malformed || whole.duplicates != parts.duplicates {
+		t.Fatalf("split at %d: echoes %d/%d, malformed %d/%d, duplicates %d/%d", split, whole.echoes, parts.echoes,
+			whole.malformed, parts.malformed, whole.duplicates, parts.duplicates)
 	}
 }
 
@@ -220,7 +223,7 @@ func ExampleResult_String() {
 		Sent: 50, Expected: 200, Received: 200, Elapsed: 2 * time.Second,
 		P50: 1234 * time.Microsecond, P90: 2 * time.Millisecond, P99: 23449 * time.Microsecond, Max: 30 * time.Millisecond}
 	fmt.Println(r)
-	// Output: clients=5 rate=5 duration=2s proto=xml connected=5 connect_failures=0 sent=50 skipped=0 expected=200 received=200 deliveries_per_s=100.0 completeness=1.00000 p50=1.2ms p90=2.0ms p99=23.4ms max=30.0ms generator_cpu=0.0s echoes=0 errors=0
+	// Output: clients=5 rate=5 duration=2s proto=xml connected=5 connect_failures=0 sent=50 skipped=0 expected=200 received=200 deliveries_per_s=100.0 completeness=1.00000 p50=1.2ms p90=2.0ms p99=23.4ms max=30.0ms generator_cpu=0.0s duplicates=0 echoes=0 errors=0
 }
 
 // benchStream is 64 KiB of position reports from other clients, as one read
@@ -239,7 +242,7 @@ func benchStream(xml bool) []byte {
 
 func benchmarkScan(b *testing.B, xml bool) {
 	stream := benchStream(xml)
-	tl := newTally(markerPrefix(testRun), 9999)
+	tl := newTally(markerPrefix(testRun), 9999, 800)
 	tl.now = 1764230400123456789 + 5e6
 	scan := tl.scanFrames
 	if xml {
@@ -250,8 +253,22 @@ func benchmarkScan(b *testing.B, xml bool) {
 	for b.Loop() {
 		scan(stream)
 	}
-	b.ReportMetric(float64(tl.received)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(tl.received+tl.duplicates)/b.Elapsed().Seconds(), "events/s")
 }
 
 func BenchmarkScanXML(b *testing.B)    { benchmarkScan(b, true) }
 func BenchmarkScanFrames(b *testing.B) { benchmarkScan(b, false) }
+
+func TestScanDuplicates(t *testing.T) {
+	ev := func(seq uint64) []byte { return xmlEvent(testRun, 2, seq, int64(1000+seq)) }
+	stream := cat(ev(5), ev(5), ev(3), ev(3), ev(100), ev(30), ev(99), ev(36), ev(37), ev(37))
+	tl, hits := feed(t, true, 9, stream)
+	want := []hit{{1005, 2}, {1003, 2}, {1100, 2}, {1099, 2}, {1037, 2}}
+	if diff := cmp.Diff(want, hits); diff != "" {
+		t.Errorf("hits (-want +got):\n%s", diff)
+	}
+	// 5 and 3 again, 30 and 36 more than 64 behind 100, 37 again.
+	if tl.duplicates != 5 || tl.received != 5 {
+		t.Errorf("duplicates %d, received %d; want 5, 5", tl.duplicates, tl.received)
+	}
+}

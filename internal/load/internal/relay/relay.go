@@ -29,6 +29,8 @@ type Config struct {
 	Mute bool
 	// Echo makes the relay also copy every event back to its sender.
 	Echo bool
+	// Twice makes the relay deliver every event twice.
+	Twice bool
 	// Drop, if set, is asked for every incoming event, numbered from 0
 	// across all connections; the relay drops the event if it says true.
 	Drop func(n uint64) bool
@@ -245,6 +247,9 @@ func (r *Relay) broadcast(from *conn, ev []byte, protobuf bool) {
 	for _, p := range *r.peers.Load() {
 		if (p != from || r.cfg.Echo) && p.protobuf.Load() == protobuf {
 			p.enqueue(ev, r.cfg.MaxQueue)
+			if r.cfg.Twice {
+				p.enqueue(ev, r.cfg.MaxQueue)
+			}
 		}
 	}
 }
