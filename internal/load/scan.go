@@ -27,13 +27,13 @@ type tally struct {
 	self   int64  // this client's index; its own events are echoes
 	now    int64  // receive time of the current read, unix nanoseconds
 
-	received   uint64 // distinct events of this run sent by another client
-	duplicates uint64 // events of another client seen before (or too late to tell)
-	echoes     uint64 // events of this run sent by this client
-	malformed  uint64 // marker found but not parseable
+	received   uint64      // distinct events of this run sent by another client
+	duplicates uint64      // events of another client seen before (or too late to tell)
+	echoes     uint64      // events of this run sent by this client
+	malformed  uint64      // marker found but not parseable
 	seen       []seqWindow // per sender
-	skip      uint64 // bytes of an oversized frame still to skip
-	hist      histogram
+	skip       uint64      // bytes of an oversized frame still to skip
+	hist       histogram
 
 	onHit func(ts, client int64) // test hook, nil in production
 }
