@@ -44,9 +44,9 @@ const (
 
 // Sentinel errors.
 var (
-	ErrClosed     = errors.New("store closed")
-	ErrRunning    = errors.New("store already running")
-	errFlushBound = errors.New("flush interval out of range")
+	ErrClosed  = errors.New("store closed")
+	ErrRunning = errors.New("store already running")
+	ErrConfig  = errors.New("invalid store configuration")
 )
 
 // Config configures a Store.
@@ -163,16 +163,16 @@ type Store struct {
 // Open opens or creates the store in cfg.Dir and migrates its schema.
 func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
-		return nil, errors.New("opening store: no data directory")
+		return nil, fmt.Errorf("opening store: %w: no data directory", ErrConfig)
 	}
 	if cfg.FlushInterval == 0 {
 		cfg.FlushInterval = DefaultFlushInterval
 	}
 	if cfg.FlushInterval < 0 || cfg.FlushInterval > MaxFlushInterval {
-		return nil, fmt.Errorf("opening store: %w: %v (max %v)", errFlushBound, cfg.FlushInterval, MaxFlushInterval)
+		return nil, fmt.Errorf("opening store: %w: flush interval %v outside (0, %v]", ErrConfig, cfg.FlushInterval, MaxFlushInterval)
 	}
 	if cfg.HistoryRetention < 0 {
-		return nil, fmt.Errorf("opening store: negative history retention %v", cfg.HistoryRetention)
+		return nil, fmt.Errorf("opening store: %w: negative history retention %v", ErrConfig, cfg.HistoryRetention)
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = DefaultMaxPending

@@ -574,9 +574,12 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if s, err := Open(tc.cfg); err == nil {
+			s, err := Open(tc.cfg)
+			if err == nil {
 				s.Close()
-				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("Open = %v, want ErrConfig", err)
 			}
 		})
 	}
