@@ -225,6 +225,8 @@ func FuzzParseOrbat(f *testing.F) {
 	f.Add(DemoOrbat())
 	f.Add([]byte(`{"units":[{"id":"a","nation":"USA","name":"A","label":{"classification":"S","releasableTo":["JPN"]}}]}`))
 	f.Add([]byte(`{"units":[{"id":"a","parent":"a","nation":"USA","name":"A"}]}`))
+	f.Add([]byte("units:\n  - {id: a, nation: USA, name: A}\ngrants: []\n"))
+	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		o, err := ParseOrbat(strings.NewReader(string(b)))
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"kizuna/internal/label"
 )
 
@@ -51,11 +53,29 @@ type OrbatGrant struct {
 // maxOrbatSize bounds an order-of-battle file.
 const maxOrbatSize = 16 << 20
 
-// ParseOrbat decodes and checks an order-of-battle JSON document: unknown
-// fields are refused, unit ids are unique, nations valid, parents exist and
-// the tree has no cycle.
+// ParseOrbat decodes and checks an order-of-battle document, JSON or YAML
+// (a document whose first non-space byte is '{' is JSON): unknown fields
+// are refused, unit ids are unique, nations valid, parents exist and the
+// tree has no cycle.
 func ParseOrbat(r io.Reader) (*Orbat, error) {
-	dec := json.NewDecoder(io.LimitReader(r, maxOrbatSize))
+	raw, err := io.ReadAll(io.LimitReader(r, maxOrbatSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading order of battle: %w", err)
+	}
+	if len(raw) > maxOrbatSize {
+		return nil, fmt.Errorf("order of battle over %d bytes", maxOrbatSize)
+	}
+	if t := bytes.TrimLeft(raw, " \t\r\n\ufeff"); len(t) == 0 || t[0] != '{' {
+		// YAML: decode generically, then apply the strict JSON decoding.
+		var doc any
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("decoding order of battle YAML: %w", err)
+		}
+		if raw, err = json.Marshal(doc); err != nil {
+			return nil, fmt.Errorf("decoding order of battle YAML: %w", err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	var o Orbat
 	if err := dec.Decode(&o); err != nil {

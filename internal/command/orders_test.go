@@ -581,3 +581,50 @@ func TestUnitEditing(t *testing.T) {
 		t.Errorf("%d unit.put audit records, want 3 (2 denied, 1 allowed)", n)
 	}
 }
+
+func TestOrbatYAML(t *testing.T) {
+	doc := `# A small order of battle
+units:
+  - id: hq
+    nation: USA
+    echelon: CCMD
+    name: Headquarters
+    positions: [{title: Commander, national: true}]
+  - id: bn
+    parent: hq
+    nation: usa
+    name: "1st Battalion"
+    devices:
+      - {uid: ANDROID-BN-1, callsign: BN-1}
+grants:
+  - id: c
+    kind: COCOM
+    grantee: hq
+    unit: hq
+    reason: assigned
+  - id: o
+    kind: OPCON
+    grantor: hq
+    grantee: bn
+    unit: bn
+    from: 2026-11-27T08:00:00Z
+    duration: 48h
+    reason: test
+`
+	o, err := ParseOrbat(strings.NewReader(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Units) != 2 || o.Units[1].Nation != "USA" || o.Units[1].Devices[0].Callsign != "BN-1" || !o.Units[0].Positions[0].National {
+		t.Fatalf("%+v", o.Units)
+	}
+	if len(o.Grants) != 2 || !o.Grants[1].From.Equal(time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%+v", o.Grants)
+	}
+	if _, err := ParseOrbat(strings.NewReader("units:\n  - id: a\n    nation: USA\n    name: A\n    colour: red\n")); err == nil {
+		t.Fatal("unknown YAML field accepted")
+	}
+	if _, err := ParseOrbat(strings.NewReader("units: [\n")); err == nil {
+		t.Fatal("broken YAML accepted")
+	}
+}
