@@ -23,6 +23,7 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long the clients send")
 	fs.StringVar(&proto, "proto", string(ProtoXML), "wire format: xml or protobuf (TAK protocol v1, negotiated)")
 	fs.DurationVar(&cfg.Drain, "drain", 3*time.Second, "how long to keep reading after the last send")
+	fs.DurationVar(&cfg.Settle, "settle", time.Second, "pause between connecting the last client and the first send")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", 10*time.Second, "timeout of one connection attempt")
 	fs.IntVar(&cfg.ConnectConcurrency, "connect-concurrency", 64, "connection attempts in flight at once")
 	fs.DurationVar(&cfg.NegotiateTimeout, "negotiate-timeout", 10*time.Second, "protobuf: how long to wait for the server's offer, then for its answer")
@@ -46,6 +47,9 @@ func ParseArgs(args []string, stderr io.Writer) (Config, error) {
 	cfg.Proto = Proto(proto)
 	if cfg.Drain == 0 {
 		cfg.Drain = -1 // Config treats zero as the default
+	}
+	if cfg.Settle == 0 {
+		cfg.Settle = -1
 	}
 	check := cfg
 	if err := check.setDefaults(); err != nil {

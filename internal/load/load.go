@@ -59,6 +59,10 @@ type Config struct {
 	// Drain is how long the clients keep reading after the last send so
 	// late deliveries count (default 3s; negative means none).
 	Drain time.Duration
+	// Settle is the pause between the last connection and the first send,
+	// so the server has accepted and registered every client (default 1s;
+	// negative means none).
+	Settle time.Duration
 	// ConnectTimeout bounds one dial (default 10s).
 	ConnectTimeout time.Duration
 	// ConnectConcurrency bounds the dials in flight (default 64).
@@ -99,6 +103,11 @@ func (c *Config) setDefaults() error {
 		c.Drain = 3 * time.Second
 	} else if c.Drain < 0 {
 		c.Drain = 0
+	}
+	if c.Settle == 0 {
+		c.Settle = time.Second
+	} else if c.Settle < 0 {
+		c.Settle = 0
 	}
 	if c.ConnectTimeout <= 0 {
 		c.ConnectTimeout = 10 * time.Second
@@ -299,7 +308,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	// Send, staggered over one period, then drain, then stop the readers
 	// (closing a connection also ends a write blocked in it).
 	period := cfg.period()
-	start := time.Now().Add(10 * time.Millisecond)
+	start := time.Now().Add(cfg.Settle + 10*time.Millisecond)
 	end := start.Add(cfg.Duration)
 	var senders sync.WaitGroup
 	for i, c := range clients {

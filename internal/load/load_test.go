@@ -38,7 +38,7 @@ func startRelay(t *testing.T, cfg relay.Config) string {
 }
 
 func shortLoad(addr string, proto Proto) Config {
-	return Config{Addr: addr, Clients: 5, Rate: 5, Duration: 2 * time.Second, Proto: proto, Drain: 500 * time.Millisecond}
+	return Config{Addr: addr, Clients: 5, Rate: 5, Duration: 2 * time.Second, Proto: proto, Drain: 500 * time.Millisecond, Settle: -1}
 }
 
 // checkLine checks that the summary line parses and agrees with res.
