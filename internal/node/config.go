@@ -93,6 +93,9 @@ type Config struct {
 
 	// Orbat is an order-of-battle file for the chain of command.
 	Orbat string `json:"orbat,omitempty"`
+	// OrbatData is an order of battle given in memory (the demo's), used
+	// when Orbat is empty.
+	OrbatData []byte `json:"-"`
 	// Users is the enrollment users file; EnrollCA the CA directory that
 	// signs enrolled clients.
 	Users    string `json:"users,omitempty"`

@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"kizuna/internal/audit"
+	"kizuna/internal/command"
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
@@ -77,6 +78,7 @@ type Node struct {
 	extraListeners map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)
 	taps           []func(*hub.Message)
 	starters       []func(context.Context) error
+	command        *command.Service
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -240,6 +242,14 @@ func (n *Node) Start(ctx context.Context) error {
 		}
 	}()
 	if err := n.restore(ctx); err != nil {
+		return err
+	}
+
+	n.mu.Lock()
+	err = n.setupCommand(runCtx)
+	n.mu.Unlock()
+	if err != nil {
+		cancel()
 		return err
 	}
 

@@ -1,0 +1,56 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+
+	"kizuna/internal/command"
+	"kizuna/internal/label"
+	"kizuna/internal/web"
+)
+
+// setupCommand starts the chain-of-command service: units, grants and
+// orders, stored in DATA/command.db, audited in the node's audit log,
+// delivered to TAK devices through Inject and fed TAK receipts through
+// Observe. Its REST API is mounted on every HTTP listener.
+func (n *Node) setupCommand(ctx context.Context) error {
+	svc, err := command.New(command.Config{
+		DBPath:    filepath.Join(n.cfg.DataDir, "command.db"),
+		Orbat:     n.cfg.Orbat,
+		OrbatData: n.cfg.OrbatData,
+		Nation:    n.cfg.Nation,
+		NodeID:    n.cfg.NodeID,
+		Publisher: n,
+		Audit:     n.audit,
+		Log:       n.log.With("component", "command"),
+	})
+	if err != nil {
+		return fmt.Errorf("starting chain of command: %w", err)
+	}
+	n.command = svc
+	principal := func(r *http.Request) label.Principal {
+		p, _ := web.PrincipalFrom(r.Context())
+		return p
+	}
+	h := svc.Handler(principal)
+	for _, p := range []string{"/api/v1/units", "/api/v1/grants", "/api/v1/authority", "/api/v1/orders"} {
+		n.extraHTTP[p] = h
+		n.extraHTTP[p+"/"] = h
+	}
+	n.observers = append(n.observers, svc)
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Error("chain of command stopped", "err", err)
+		}
+	}()
+	n.closers = append(n.closers, func(context.Context) error { return svc.Close() })
+	return nil
+}
+
+// Command returns the chain-of-command service (nil before Start).
+func (n *Node) Command() *command.Service { return n.command }
