@@ -185,3 +185,89 @@ func checkAgainstGenerated(t *testing.T, p []byte) {
 		t.Fatalf("ToEvent differs from the generated code (-want +got):\n%s", d)
 	}
 }
+
+// FuzzXMLToProto sends every event the XML decoder accepts through the
+// protobuf form: it must arrive, mean the same and convert back to the
+// same protobuf message.
+func FuzzXMLToProto(f *testing.F) {
+	for _, doc := range eventFiles(f) {
+		f.Add(doc)
+	}
+	for _, d := range []string{
+		`<contact callsign="A &amp; B" endpoint="x"/><__group name="n" role="r"/><status battery="007"/><track speed="1e3" course="-0.0"/>`,
+		`<contact callsign='x"y'/><contact callsign="dup"/><takv device="" platform="" os="" version=""/>`,
+		`<precisionlocation geopointsrc="a" altsrc="b"></precisionlocation><track speed="NaN" course="1"/>text<!-- c --><![CDATA[<contact/>]]>`,
+		`<x><contact callsign="nested"/></x><status battery="1" extra=""/><__origin nation="KOR" node="k"/>`,
+	} {
+		f.Add([]byte(`<event version="2.0" uid="u" type="a-f-G" time="2026-11-27T08:00:00Z" stale="2026-11-27T08:05:00Z"><point lat="1" lon="2"/><detail>` + d + `</detail></event>`))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		e, err := cot.Decode(doc)
+		if err != nil {
+			return
+		}
+		frame, err := MarshalEvent(nil, e)
+		if err != nil {
+			t.Fatalf("MarshalEvent: %v", err)
+		}
+		s := NewSplitter(0)
+		s.Feed(frame)
+		p, err := s.Next()
+		if err != nil || p == nil {
+			t.Fatalf("frame does not split: %v", err)
+		}
+		got, err := ToEvent(p)
+		if err != nil {
+			t.Fatalf("an event the XML decoder accepts is refused in protobuf: %v\n%s", err, doc)
+		}
+		// Everything but the detail text is equal (times to the
+		// millisecond, which is what protobuf carries).
+		w, g := *e, *got
+		for _, x := range []*cot.Event{&w, &g} {
+			x.Detail = nil
+			x.Time, x.Stale = x.Time.Truncate(1e6), x.Stale.Truncate(1e6)
+			if x.Start.IsZero() {
+				x.Start = x.Time
+			}
+			x.Start = x.Start.Truncate(1e6)
+			x.Version = "" // protobuf has no version: every event is 2.0
+		}
+		if d := cmp.Diff(w, g, cmpEvent...); d != "" {
+			t.Fatalf("event changed by protobuf (-xml +proto):\n%s", d)
+		}
+		// The detail converts to the same message again.
+		if d := cmp.Diff(FromEvent(e).CotEvent.Detail, FromEvent(got).CotEvent.Detail, protocmp.Transform()); d != "" {
+			t.Fatalf("detail changed by protobuf:\n%s\nxml detail %q\nproto detail %q", d, e.Detail, got.Detail)
+		}
+	})
+}
+
+// FuzzTAKMessage builds well-formed TakMessages from arbitrary field
+// values, which random bytes rarely reach, and checks them like
+// FuzzTAKStream.
+func FuzzTAKMessage(f *testing.F) {
+	f.Add("a-f-G-U-C", "ANDROID-1", "SECRET", "JPN KOR", "m-g", uint64(1795766400000), 35.0, 139.0, `<uid Droid="V"/>`, "VIPER 1", "*:-1:stcp", "Cyan", uint32(80), 1.5, true)
+	f.Add("b-t-f", "GeoChat.1", "", "", "h-g-i-g-o", uint64(1), -90.0, 180.0, `<__chat id="x"><chatgrp uid0="a"/></__chat><marti><dest callsign="B"/></marti>`, `A<&>"'`, "", "", uint32(0), -0.0, false)
+	f.Add("t", "u", "S", "USA", "", uint64(253402300799999), 0.0, 0.0, `<contact callsign="wins"/>`, "loses", "e", "g", uint32(4294967295), 1e308, true)
+	f.Fuzz(func(t *testing.T, typ, uid, access, rel, how string, ms uint64, lat, lon float64, xml, callsign, endpoint, group string, battery uint32, speed float64, typed bool) {
+		ev := &pb.CotEvent{
+			Type: typ, Uid: uid, Access: access, ReleaseableTo: rel, How: how,
+			SendTime: ms, StartTime: ms / 2, StaleTime: ms + 60000,
+			Lat: lat, Lon: lon, Hae: 9999999, Ce: 9999999, Le: 9999999,
+			Detail: &pb.Detail{XmlDetail: xml},
+		}
+		if typed {
+			ev.Detail.Contact = &pb.Contact{Callsign: callsign, Endpoint: endpoint}
+			ev.Detail.Group = &pb.Group{Name: group, Role: callsign}
+			ev.Detail.Status = &pb.Status{Battery: battery}
+			ev.Detail.Track = &pb.Track{Speed: speed, Course: lat}
+			ev.Detail.Takv = &pb.Takv{Device: endpoint, Platform: group, Os: typ, Version: how}
+			ev.Detail.PrecisionLocation = &pb.PrecisionLocation{Geopointsrc: group, Altsrc: endpoint}
+		}
+		b, err := proto.Marshal(&pb.TakMessage{CotEvent: ev})
+		if err != nil {
+			return // invalid UTF-8 in a string: not a valid message
+		}
+		checkPayload(t, b)
+	})
+}
