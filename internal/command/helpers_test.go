@@ -116,7 +116,7 @@ type harness struct {
 }
 
 // newHarness starts a service on the demo ORBAT (or orbat when given).
-func newHarness(t *testing.T, orbat []byte) *harness {
+func newHarness(t testing.TB, orbat []byte) *harness {
 	t.Helper()
 	if orbat == nil {
 		orbat = DemoOrbat()
