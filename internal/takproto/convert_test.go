@@ -329,6 +329,8 @@ func TestToEventRejects(t *testing.T) {
 		{"no stale time", marshal(func(e *pb.CotEvent) { e.StaleTime = 0 }), cot.ErrTime, "time"},
 		{"time after year 9999", marshal(func(e *pb.CotEvent) { e.StaleTime = math.MaxUint64 }), cot.ErrTime, "time"},
 		{"control character in uid", marshal(func(e *pb.CotEvent) { e.Uid = "u\x01" }), cot.ErrMalformed, "malformed"},
+		{"control character in callsign", marshal(func(e *pb.CotEvent) { e.Detail = &pb.Detail{Contact: &pb.Contact{Callsign: "A\x00"}} }), cot.ErrMalformed, "malformed"},
+		{"control character in xmlDetail", withDetail("<remarks>\x1b[31m</remarks>"), cot.ErrMalformed, "malformed"},
 		{"doctype in xmlDetail", withDetail(`<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`), cot.ErrDTD, "dtd"},
 		{"entity declaration in xmlDetail", withDetail(`<!ENTITY a "b">`), cot.ErrDTD, "dtd"},
 		{"undefined entity in xmlDetail", withDetail(`<remarks>&xxe;</remarks>`), cot.ErrMalformed, "malformed"},

@@ -358,6 +358,13 @@ func (w *wireEvent) event() (*cot.Event, error) {
 		}
 		total += len(*a)
 	}
+	for k := range nKinds {
+		for _, v := range w.str[k] {
+			if w.has[k] && !xmlSafe(v) {
+				return nil, fmt.Errorf("%w: control character in a detail field", cot.ErrMalformed)
+			}
+		}
+	}
 	for _, f := range [...]float64{w.lat, w.lon, w.hae, w.ce, w.le} {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return nil, fmt.Errorf("%w: point value %v", cot.ErrCoordinates, f)
