@@ -13,6 +13,7 @@
 package load
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -340,6 +341,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.GeneratorCPU = processCPU() - cpu0
 
 	var h histogram
+	var firstIOErr error
 	for _, c := range clients {
 		res.Sent += c.sent
 		res.Skipped += c.skipped
@@ -347,15 +349,16 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		res.Echoes += c.tally.echoes
 		res.Duplicates += c.tally.duplicates
 		res.Errors += c.tally.malformed
-		if c.writeErr != nil {
-			res.Errors++
-			log.Debug("write failed", "client", c.idx, "err", c.writeErr)
-		}
-		if c.readErr != nil {
-			res.Errors++
-			log.Debug("read failed", "client", c.idx, "err", c.readErr)
+		for _, err := range []error{c.writeErr, c.readErr} {
+			if err != nil {
+				res.Errors++
+				firstIOErr = cmp.Or(firstIOErr, err)
+			}
 		}
 		h.merge(&c.tally.hist)
+	}
+	if firstIOErr != nil {
+		log.Warn("connections failed during the run", "errors", res.Errors, "first", firstIOErr)
 	}
 	res.Expected = res.Sent * uint64(len(clients)-1)
 	res.P50, res.P90, res.P99 = h.quantile(0.50), h.quantile(0.90), h.quantile(0.99)
