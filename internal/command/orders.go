@@ -298,6 +298,16 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 		}
 	}
 	from := cur.State
+	if to != Expired && !from.Terminal() && !now.Before(cur.Deadline) {
+		// Past its deadline: it expires now, whatever was asked.
+		s.mu.Unlock()
+		if _, err := s.move(ctx, id, Expired, &actor{By: "system", Via: "system"}, "deadline passed", nil, nil); err != nil {
+			return nil, err
+		}
+		err := fmt.Errorf("%w: order %s expired at its deadline %s", ErrIllegalTransition, id, cur.Deadline.UTC().Format(time.RFC3339))
+		s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
 	n := cur.clone()
 	if mutate != nil {
 		mutate(n)

@@ -628,3 +628,17 @@ grants:
 		t.Fatal("broken YAML accepted")
 	}
 }
+
+// TestAnswerAfterDeadline: an answer that arrives after the deadline, before
+// the expiry ticker ran, expires the order instead.
+func TestAnswerAfterDeadline(t *testing.T) {
+	h := newHarness(t, nil)
+	o := issueTask(t, h)
+	h.clock.Advance(5 * time.Hour)
+	if _, err := h.s.Respond(context.Background(), usa, "12mlr", o.ID, Wilco, ""); !errors.Is(err, ErrIllegalTransition) {
+		t.Fatalf("WILCO after the deadline: %v", err)
+	}
+	if got, _ := h.s.Order(usa, o.ID); got.State != Expired {
+		t.Fatalf("state %s", got.State)
+	}
+}
