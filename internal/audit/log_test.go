@@ -501,17 +501,25 @@ func TestCrashKeepsAcknowledged(t *testing.T) {
 	}
 }
 
-func FuzzVerify(f *testing.F) {
-	dir := f.TempDir()
-	k := newKey(f)
-	l, err := Open(dir, Config{Signer: k, CheckpointEvery: 2})
-	if err != nil {
-		f.Fatal(err)
+// seedLog builds a deterministic chain of n records and a checkpoint for
+// each, as fuzz seeds must be identical in every fuzzing process.
+func seedLog(n int) (logData, cpData []byte) {
+	prev := GenesisPrev
+	t0 := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
+	for i := 1; i <= n; i++ {
+		r := Record{Seq: uint64(i), Time: t0.Add(time.Duration(i) * time.Millisecond), Actor: "VIPER1@JPN:SECRET", Action: "label.reject", Object: "uid-" + strconv.Itoa(i), Decision: "deny", Reason: "above clearance", Prev: prev}
+		r.Hash = r.ComputeHash()
+		prev = r.Hash
+		b, _ := json.Marshal(r)
+		logData = append(append(logData, b...), '\n')
+		c, _ := json.Marshal(Checkpoint{Seq: r.Seq, Hash: r.Hash, Time: r.Time})
+		cpData = append(append(cpData, c...), '\n')
 	}
-	appendN(f, l, 4)
-	l.Close()
-	logb, _ := os.ReadFile(filepath.Join(dir, SubDir, LogFile))
-	cpb, _ := os.ReadFile(filepath.Join(dir, SubDir, CheckpointFile))
+	return logData, cpData
+}
+
+func FuzzVerify(f *testing.F) {
+	logb, cpb := seedLog(4)
 	f.Add(logb, cpb)
 	f.Add(logb[:len(logb)/2], cpb)
 	f.Add([]byte("{}\n"), []byte("{\"seq\":1}\n"))
@@ -521,13 +529,40 @@ func FuzzVerify(f *testing.F) {
 		os.MkdirAll(filepath.Join(d, SubDir), 0o700)
 		os.WriteFile(filepath.Join(d, SubDir, LogFile), logData, 0o600)
 		os.WriteFile(filepath.Join(d, SubDir, CheckpointFile), cpData, 0o600)
-		rep, err := VerifyWithKey(d, &k.PublicKey)
-		if err == nil && rep.Checkpoints > 0 && rep.Signed != rep.Checkpoints {
-			t.Fatalf("verified with %d of %d checkpoints signed", rep.Signed, rep.Checkpoints)
+		rep, err := Verify(d)
+		if err == nil && uint64(bytes.Count(logData, []byte("\n"))) != rep.Records {
+			t.Fatalf("verified %d records in %d lines", rep.Records, bytes.Count(logData, []byte("\n")))
 		}
-		// Open must never panic on whatever is there either.
-		if l, err := Open(d, Config{}); err == nil {
-			l.Close()
+		if err == nil && rep.Signed != 0 {
+			t.Fatalf("%d signatures verified without any key", rep.Signed)
+		}
+	})
+}
+
+// FuzzOpen feeds Open (crash recovery) whatever may be on disk: it must
+// either refuse or leave a log that verifies up to what it found.
+func FuzzOpen(f *testing.F) {
+	logb, _ := seedLog(3)
+	f.Add(logb)
+	f.Add(logb[:len(logb)-7])
+	f.Add(append(append([]byte(nil), logb...), 0, 0, 0))
+	f.Add([]byte("garbage"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := t.TempDir()
+		os.MkdirAll(filepath.Join(d, SubDir), 0o700)
+		os.WriteFile(filepath.Join(d, SubDir, LogFile), data, 0o600)
+		before, verr := Verify(d)
+		l, err := Open(d, Config{})
+		if err != nil {
+			return
+		}
+		l.Close()
+		after, err := Verify(d)
+		if verr == nil && err != nil {
+			t.Fatalf("a log that verified no longer does after Open: %v", err)
+		}
+		if verr == nil && after.Records != before.Records {
+			t.Fatalf("Open changed an intact log: %d records, then %d", before.Records, after.Records)
 		}
 	})
 }
