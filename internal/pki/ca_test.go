@@ -340,7 +340,7 @@ func TestEnrollmentPackage(t *testing.T) {
 			pref, _ = io.ReadAll(rc)
 		}
 	}
-	for _, s := range []string{"10.1.2.3:8089:ssl", `"enrollForCertificateWithTrust0"`, `"useAuth0"`, DefaultPassword} {
+	for _, s := range []string{"10.1.2.3:8089:ssl", `"enrollForCertificateWithTrust0"`, `"useAuth0"`, `"caLocation0" class="class java.lang.String">cert/truststore-JPN.p12<`, DefaultPassword} {
 		if !bytes.Contains(pref, []byte(s)) {
 			t.Errorf("enrollment pref lacks %s:\n%s", s, pref)
 		}

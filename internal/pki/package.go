@@ -186,10 +186,12 @@ func WritePackage(w io.Writer, cfg PackageConfig) error {
 	}}
 	app := pref{Version: "1", Name: "com.atakmap.app_preferences", Entries: []prefEntry{
 		boolEntry("displayServerConnectionWidget", true),
-		strEntry("caLocation", "cert/"+trustName),
-		strEntry("caPassword", cfg.Password),
 	}}
 	if cfg.Client != nil {
+		app.Entries = append(app.Entries,
+			strEntry("caLocation", "cert/"+trustName),
+			strEntry("caPassword", cfg.Password),
+		)
 		callsign := cfg.Client.Cert.Subject.CommonName
 		clientName := safeFileName(callsign) + ".p12"
 		p12, err := ClientP12(cfg.Client, []*x509.Certificate{cfg.CA}, cfg.Password)
@@ -208,7 +210,10 @@ func WritePackage(w io.Writer, cfg PackageConfig) error {
 	} else {
 		// Enrollment: the client asks the enrollment port (8446) for a
 		// certificate with the user's name and password on first connect.
+		// The trust store is then given per connection.
 		streams.Entries = append(streams.Entries,
+			strEntry("caLocation0", "cert/"+trustName),
+			strEntry("caPassword0", cfg.Password),
 			boolEntry("enrollForCertificateWithTrust0", true),
 			boolEntry("useAuth0", true),
 			strEntry("cacheCreds0", "Cache credentials"),

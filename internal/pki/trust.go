@@ -573,11 +573,14 @@ func (t *TrustStore) baseConfig(cert tls.Certificate) *tls.Config {
 	return c
 }
 
+// refuse reports a refused handshake to OnRefuse, or logs it if there is
+// no OnRefuse (which then owns logging and auditing).
 func (t *TrustStore) refuse(remote string, err error) {
-	t.log.Warn("TLS handshake refused", "remote", remote, "err", err)
 	if t.cfg.OnRefuse != nil {
 		t.cfg.OnRefuse(remote, err)
+		return
 	}
+	t.log.Warn("TLS handshake refused", "remote", remote, "err", err)
 }
 
 // serverConfig builds a server config whose verification runs at the
