@@ -6,7 +6,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -405,13 +404,7 @@ func (w *wireEvent) event() (*cot.Event, error) {
 	e.Opex, e.Access, e.Caveat, e.ReleasableTo = cut(w.opex), cut(w.access), cut(w.caveat), cut(w.rel)
 	if w.hasDetail {
 		e.HasDetail = true
-		bp := detailBufs.Get().(*[]byte)
-		*bp = w.appendDetailXML((*bp)[:0])
-		err := e.SetDetail(*bp)
-		if cap(*bp) <= 64<<10 {
-			detailBufs.Put(bp)
-		}
-		if err != nil {
+		if err := w.setDetail(e); err != nil {
 			return nil, err
 		}
 	}
@@ -421,34 +414,54 @@ func (w *wireEvent) event() (*cot.Event, error) {
 	return e, nil
 }
 
-// detailBufs holds scratch buffers for the rebuilt detail, which SetDetail
-// copies.
-var detailBufs = sync.Pool{New: func() any { return new([]byte) }}
-
-// appendDetailXML appends the inner XML of <detail>: the typed fields as
-// elements, then xmlDetail. A typed field whose element also appears at the
-// top level of xmlDetail is left out: xmlDetail wins.
-func (w *wireEvent) appendDetailXML(out []byte) []byte {
+// setDetail sets the detail of e: the typed fields as elements, then
+// xmlDetail. xmlDetail is untrusted and goes through SetDetail, the checks
+// of the XML decoder, which also extracts its facts. The typed elements are
+// written here, escaped, from fields already checked (UTF-8, no control
+// characters), so they are well formed by construction; their facts (the
+// callsign, the track) are taken directly. A typed field whose element also
+// appears at the top level of xmlDetail is left out: xmlDetail wins.
+func (w *wireEvent) setDetail(e *cot.Event) error {
 	present := w.has
-	overridable := false
+	anyTyped := false
 	for k, p := range present {
 		// Only an xmlDetail that mentions the element can override it.
 		if p && bytes.Contains(w.xml, []byte(kindNames[k])) {
-			overridable = true
+			elems := elemScanner{b: w.xml}
+			for {
+				el, ok, err := elems.next()
+				if err != nil || !ok {
+					break // a broken xmlDetail is refused by SetDetail
+				}
+				if k, known := kindOf(el.name); known {
+					present[k] = false
+				}
+			}
+			break
 		}
 	}
-	if overridable {
-		s := elemScanner{b: w.xml}
-		for {
-			el, ok, err := s.next()
-			if err != nil || !ok {
-				break // a broken xmlDetail is refused by SetDetail
-			}
-			if k, known := kindOf(el.name); known {
-				present[k] = false
-			}
-		}
+	for _, p := range present {
+		anyTyped = anyTyped || p
 	}
+	if err := e.SetDetail(w.xml); err != nil {
+		return err
+	}
+	if !anyTyped {
+		return nil
+	}
+	d := w.appendTypedXML(make([]byte, 0, 320+len(e.Detail)), &present)
+	e.Detail = append(d, e.Detail...)
+	if present[kContact] {
+		e.Callsign = string(w.str[kContact][1])
+	}
+	if present[kTrack] {
+		e.Course, e.Speed = w.course, w.speed
+	}
+	return nil
+}
+
+// appendTypedXML appends the present typed fields as XML elements.
+func (w *wireEvent) appendTypedXML(out []byte, present *[nKinds]bool) []byte {
 	for k := range nKinds {
 		if !present[k] {
 			continue
@@ -480,7 +493,7 @@ func (w *wireEvent) appendDetailXML(out []byte) []byte {
 			out = append(out, "/>"...)
 		}
 	}
-	return append(out, w.xml...)
+	return out
 }
 
 // kindNames are the element names of the kinds.

@@ -112,9 +112,24 @@ func checkPayload(t *testing.T, p []byte) {
 	if d := cmp.Diff(FromEvent(e), &m, protocmp.Transform()); d != "" {
 		t.Fatalf("encoder and FromEvent disagree:\n%s", d)
 	}
-	// An XML client gets a document that decodes.
-	if _, err := cot.Decode(e.XML()); err != nil {
+	// An XML client gets a document that decodes, and reads the same
+	// facts from it.
+	x, err := cot.Decode(e.XML())
+	if err != nil {
 		t.Fatalf("XML of a protobuf event does not decode: %v\n%s", err, e.XML())
+	}
+	type facts struct {
+		Callsign      string
+		Course, Speed float64
+		Dests         []cot.Dest
+		Links         []cot.Link
+		Origin        cot.Origin
+		Detail        string
+	}
+	fx := facts{x.Callsign, x.Course, x.Speed, x.Dests, x.Links, x.Origin, string(x.Detail)}
+	fe := facts{e.Callsign, e.Course, e.Speed, e.Dests, e.Links, e.Origin, string(e.Detail)}
+	if d := cmp.Diff(fx, fe, cmpEvent...); d != "" {
+		t.Fatalf("facts of the protobuf event differ from its XML (-xml +proto):\n%s", d)
 	}
 }
 

@@ -265,8 +265,16 @@ func appendUnescaped(dst, raw []byte) ([]byte, error) {
 // appendEscaped appends s escaped for an XML attribute value, as the cot
 // encoder escapes: characters XML 1.0 cannot carry are dropped.
 func appendEscaped[S string | []byte](dst []byte, s S) []byte {
+	// Copy runs of plain bytes at once; most values have no special byte.
+	plain := 0
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
+		c := s[i]
+		if !escapes[c] {
+			continue
+		}
+		dst = append(dst, s[plain:i]...)
+		plain = i + 1
+		switch c {
 		case '&':
 			dst = append(dst, "&amp;"...)
 		case '<':
@@ -283,15 +291,21 @@ func appendEscaped[S string | []byte](dst []byte, s S) []byte {
 			dst = append(dst, "&#13;"...)
 		case '\t':
 			dst = append(dst, "&#9;"...)
-		default:
-			if c < 0x20 {
-				continue
-			}
-			dst = append(dst, c)
 		}
 	}
-	return dst
+	return append(dst, s[plain:]...)
 }
+
+// escapes marks the bytes appendEscaped does not copy as they are.
+var escapes = func() (t [256]bool) {
+	for c := range 0x20 {
+		t[c] = true
+	}
+	for _, c := range "&<>\"'" {
+		t[c] = true
+	}
+	return t
+}()
 
 // appendAttr appends ` name="value"` with value escaped.
 func appendAttr(dst []byte, name, val string) []byte {
