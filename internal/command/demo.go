@@ -57,8 +57,8 @@ type DemoConfig struct {
 	Every time.Duration
 	// Simulate makes the recipient units' devices answer in-process: each
 	// device sends a delivery and a read receipt and the first one the
-	// step's answer, as GeoChat through Observe, exactly as a TAK client's
-	// events would arrive. Leave it off when real or simulated TAK clients
+	// step's answer (then EXECUTING and COMPLETE after a WILCO), as GeoChat
+	// through Observe, exactly as a TAK client's events would arrive. Leave it off when real or simulated TAK clients
 	// are connected for those devices.
 	Simulate bool
 	// AnswerAfter is how long a simulated device waits before answering
@@ -129,6 +129,21 @@ func (s *Service) simulateAnswers(ctx context.Context, o *Order, step DemoStep, 
 			for _, ev := range DeviceResponses(dev, issuer, dl.MessageID, answer, now) {
 				s.Observe(ev, from)
 			}
+		}
+		if step.Answer != Wilco || len(o.Deliveries) == 0 {
+			return
+		}
+		// Then the unit reports progress: executing, and complete.
+		dl := o.Deliveries[0]
+		dev := Device{UID: dl.DeviceUID, Callsign: dl.Callsign}
+		for _, st := range []State{Executing, Complete} {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(after):
+			}
+			evs := DeviceResponses(dev, issuer, newMessageID(), fmt.Sprintf("%s %s", st, o.ID), s.clock())
+			s.Observe(evs[len(evs)-1], from)
 		}
 	}()
 }

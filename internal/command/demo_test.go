@@ -26,7 +26,7 @@ func TestRunDemo(t *testing.T) {
 			for _, o := range h.s.Orders(principalOf(p), OrderFilter{}) {
 				if o.IssuerUnit != "" && o.Label.Originator == p {
 					switch o.State {
-					case Wilco:
+					case Wilco, Executing, Complete:
 						wilco++
 					case Cantco:
 						cantco++
@@ -34,7 +34,7 @@ func TestRunDemo(t *testing.T) {
 				}
 			}
 		}
-		return wilco >= steps-2 && cantco >= 1
+		return wilco >= steps-2 && cantco >= 1 && len(h.s.Orders(usa, OrderFilter{State: Complete})) > 0
 	})
 	cancel()
 	if err := <-done; err != nil {
@@ -46,11 +46,14 @@ func TestRunDemo(t *testing.T) {
 			refused++
 		}
 	}
+	if len(h.s.Orders(usa, OrderFilter{State: Complete})) == 0 {
+		t.Error("no demo order reached COMPLETE")
+	}
 	if refused == 0 {
 		t.Fatal("the refused demo order was not audited")
 	}
 	// Receipts arrived for every delivery of an answered order.
-	for _, o := range h.s.Orders(usa, OrderFilter{State: Wilco}) {
+	for _, o := range h.s.Orders(usa, OrderFilter{State: Complete}) {
 		for _, d := range o.Deliveries {
 			if d.DeliveredAt.IsZero() || d.ReadAt.IsZero() {
 				t.Fatalf("order %s delivery %+v lacks receipts", o.ID, d)
