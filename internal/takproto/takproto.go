@@ -4,11 +4,14 @@
 // and the XML control events that negotiate the switch from CoT XML to
 // protobuf on a streaming connection.
 //
-// A protobuf event passes exactly the checks of the XML decoder: its detail
-// is rebuilt as XML and handed to (*cot.Event).SetDetail, so DTDs and entity
-// declarations are refused and the same facts (callsign, destinations,
-// links, track, origin) are extracted; errors carry the cot sentinels, so
-// cot.Reason classifies them.
+// A protobuf event passes the checks of the XML decoder: its xmlDetail goes
+// through (*cot.Event).SetDetail, so DTDs and entity declarations are
+// refused and the same facts (callsign, destinations, links, track, origin)
+// are extracted; its other strings must be what an XML attribute can carry
+// (UTF-8 without control characters); the typed detail fields become
+// escaped XML elements in front of it. Errors carry the cot sentinels, so
+// cot.Reason classifies them. MarshalEvent and ToEvent are the hot paths:
+// both work on the wire bytes directly, without the generated structs.
 //
 // The Go code in pb is generated from the .proto files in proto/ and is
 // committed. To regenerate it, install protoc and protoc-gen-go and run
