@@ -229,6 +229,11 @@ func (s *Store) Add(u User, password string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lockFile()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := s.refresh(); err != nil {
 		return err
 	}
@@ -247,6 +252,11 @@ func (s *Store) Add(u User, password string) error {
 func (s *Store) Remove(name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lockFile()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if err := s.refresh(); err != nil {
 		return err
 	}
@@ -312,6 +322,17 @@ func (s *Store) Authenticate(name, password string) (User, error) {
 		return User{}, ErrBadCredentials
 	}
 	return u, nil
+}
+
+func (s *Store) lockFile() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return nil, fmt.Errorf("users file: %w", err)
+	}
+	unlock, err := lockPath(s.path)
+	if err != nil {
+		return nil, fmt.Errorf("locking users file: %w", err)
+	}
+	return unlock, nil
 }
 
 // save writes the users atomically (temporary file, fsync, rename) with

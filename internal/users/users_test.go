@@ -141,3 +141,31 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+func TestConcurrentWritersKeepEveryUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users.json")
+	const n = 12
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func() {
+			// A separate handle per writer, as separate processes would have.
+			s, err := Open(path)
+			if err != nil {
+				errs <- err
+				return
+			}
+			s.SetCost(bcrypt.MinCost)
+			errs <- s.Add(User{Name: "user" + string(rune('a'+i)), Nation: "JPN", Clearance: label.Secret}, "long enough")
+		}()
+	}
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, path)
+	list, _ := s.List()
+	if len(list) != n {
+		t.Fatalf("%d users after %d concurrent adds", len(list), n)
+	}
+}
