@@ -196,12 +196,18 @@ func (s *Splitter) Next() ([]byte, error) {
 			}
 			s.pos += end
 		case '?':
+			if s.depth > 0 && startsWord(rest, "<?xml") {
+				return nil, s.resync()
+			}
 			end := bytes.Index(rest, []byte("?>"))
 			if end < 0 {
 				return nil, s.need()
 			}
 			s.pos += end + 2
 		default:
+			if s.depth > 0 && startsWord(rest, "<event") {
+				return nil, s.resync()
+			}
 			end, self := tagEnd(rest)
 			if end < 0 {
 				return nil, s.need()
@@ -226,6 +232,26 @@ func (s *Splitter) Next() ([]byte, error) {
 		}
 	}
 	return nil, s.need()
+}
+
+// resync drops the document in progress when the next one starts inside
+// it (an XML declaration or an <event> start tag can only begin a new
+// document): the client sent an unterminated event. Without this, one
+// truncated event would swallow the rest of the stream.
+func (s *Splitter) resync() error {
+	s.start, s.depth, s.dtd = -1, 0, false
+	s.done = s.pos
+	return fmt.Errorf("%w: unterminated event", ErrMalformed)
+}
+
+// startsWord reports whether b starts with w followed by a byte that ends
+// a name. It reports false when b is too short to tell.
+func startsWord(b []byte, w string) bool {
+	if len(b) <= len(w) || string(b[:len(w)]) != w {
+		return false
+	}
+	c := b[len(w)]
+	return isSpace(c) || c == '>' || c == '/' || c == '?'
 }
 
 // need reports ErrTooLarge when the pending document is over the limit.

@@ -229,3 +229,36 @@ func TestSplitterRest(t *testing.T) {
 		t.Errorf("Buffered after Rest = %d", s.Buffered())
 	}
 }
+
+func TestSplitterUnterminatedEvent(t *testing.T) {
+	a, b := ev(`uid="a" type="t"`, pt), ev(`uid="b" type="t"`, pt)
+	truncated := `<?xml version="1.0"?><event uid="cut" type="t"><point lat="1" lon="2"/><detail><contact callsign="X"/>`
+	tests := []struct {
+		name  string
+		input string
+	}{
+		{"next event starts", truncated + a + b},
+		{"next declaration starts", truncated + `<?xml version="1.0" encoding="UTF-8"?>` + a + b},
+		{"truncated inside a child", `<event uid="cut" type="t"><detail><remarks>half` + a + b},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for cut := 0; cut <= len(tc.input); cut++ {
+				s := NewSplitter(0)
+				docs, errs := splitAll(t, s, []byte(tc.input[:cut]), []byte(tc.input[cut:]))
+				if d := cmp.Diff([]string{a, b}, docs); d != "" {
+					t.Fatalf("cut %d: documents (-want +got):\n%s", cut, d)
+				}
+				if len(errs) != 1 || !errors.Is(errs[0], ErrMalformed) {
+					t.Fatalf("cut %d: errors %v, want one ErrMalformed", cut, errs)
+				}
+			}
+		})
+	}
+	// A nested element merely named like the start of "event" is content.
+	nested := ev(`uid="n" type="t"`, pt+`<detail><events/><eventually x="1"></eventually></detail>`)
+	docs, errs := splitAll(t, NewSplitter(0), []byte(nested))
+	if len(docs) != 1 || len(errs) != 0 {
+		t.Errorf("nested look-alikes: %q %v", docs, errs)
+	}
+}
