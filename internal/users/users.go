@@ -234,7 +234,7 @@ func (s *Store) Add(u User, password string) error {
 		return err
 	}
 	defer unlock()
-	if err := s.refresh(); err != nil {
+	if err := s.load(); err != nil { // under the file lock: always re-read
 		return err
 	}
 	if _, ok := s.users[u.Name]; ok {
@@ -257,7 +257,7 @@ func (s *Store) Remove(name string) error {
 		return err
 	}
 	defer unlock()
-	if err := s.refresh(); err != nil {
+	if err := s.load(); err != nil { // under the file lock: always re-read
 		return err
 	}
 	if _, ok := s.users[name]; !ok {
