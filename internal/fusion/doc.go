@@ -1,0 +1,38 @@
+// Package fusion owns multi-sensor track fusion: it turns observations from
+// ISR feeds (AIS, ADS-B/Mode S, ASTERIX radar, CoT sensors) into system
+// tracks, one per real object, each with fused kinematics and covariance,
+// its provenance (the contributing sources), a quality figure and a
+// security label combined from its contributors' labels.
+//
+// Association. Observations that carry an identity (an AIS MMSI or an ICAO
+// 24-bit address from ADS-B, Mode S in ASTERIX or CoT) update the track of
+// that identity. Radar plots without identity are associated per datagram
+// by global nearest neighbour: candidate pairs are gated by Mahalanobis
+// distance (χ² 99 %, 2 degrees of freedom), gated pairs are grouped into
+// independent clusters, and each cluster is solved optimally with the
+// Hungarian method on the cost d² + ln|S|. A plot may join an identity
+// track, so a radar plot of an AIS ship merges into that ship's track.
+// Unassigned plots start tentative tracks, confirmed after M hits within N
+// scan periods and dropped otherwise; confirmed tracks are deleted after a
+// time without updates. A confirmed anonymous track that comes to lie on an
+// identity track is merged into it.
+//
+// Filter. Every track runs a constant-velocity Kalman filter in the local
+// tangent plane (east, north) at its own last position, re-centred on every
+// update, so the plane is exact where the track is; altitude is carried
+// separately. Measurements arriving out of order are moved to the track's
+// time along its velocity, with the corresponding process noise added.
+//
+// Labels. A track's label is label.Combine(node nation, contributors'
+// labels): the highest classification and the intersection of
+// releasabilities. So that a partner sees the track built only from the
+// sources released to it, and never a track that reveals a sensor not
+// released to it, the engine keeps one picture per view: a view is the set
+// of sources some audience (a nation at a clearance) may see, and a view's
+// tracks are built only from its sources. When tracks of the same object
+// in several views have the same contributors, only one is published.
+//
+// Output. Confirmed tracks become CoT events (see Event) handed to a
+// Publish function at most once per PublishInterval per track, latest state
+// winning.
+package fusion
