@@ -126,6 +126,7 @@ type serveFlags struct {
 	feeds      []node.FeedConfig
 	logLevel   string
 	logFormat  string
+	pprof      string
 }
 
 func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
@@ -175,6 +176,7 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	fs.StringVar(&cfg.Orbat, "orbat", cfg.Orbat, "order-of-battle `file` for the chain of command")
 	fs.StringVar(&cfg.Users, "users", cfg.Users, "enrollment users `file`")
 	fs.StringVar(&cfg.EnrollCA, "enroll-ca", cfg.EnrollCA, "CA `dir`ectory that signs enrolled client certificates")
+	fs.StringVar(&sf.pprof, "pprof", "", "serve Go profiling on this loopback `ADDR` (for performance work)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	return sf
@@ -256,6 +258,13 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	n, err := node.New(cfg, log)
 	if err != nil {
 		return err
+	}
+	if sf.pprof != "" {
+		stop, err := servePprof(sf.pprof, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	if err := n.Start(ctx); err != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
