@@ -642,3 +642,28 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(10000*b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, Config{})
+	want := appendN(t, l, 5)
+	var got []Record
+	err := Read(dir, func(r Record) error {
+		got = append(got, r)
+		if r.Seq == 4 {
+			return ErrStop
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 4 {
+		t.Fatalf("read %d records", len(got))
+	}
+	for i := range got {
+		if got[i].Hash != want[i].Hash || !got[i].Time.Equal(want[i].Time) || got[i].Action != want[i].Action {
+			t.Errorf("record %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+}

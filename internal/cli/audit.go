@@ -2,25 +2,28 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"kizuna/internal/audit"
 )
 
 func init() {
-	register(command{name: "audit", usage: "audit log tools: verify the tamper-evident chain", run: runAudit})
+	register(command{name: "audit", usage: "audit log tools: verify the tamper-evident chain, show records", run: runAudit})
 }
 
 func runAudit(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stderr, "usage: kizuna audit verify --data DIR [--key FILE]")
+		fmt.Fprintln(env.Stderr, "usage: kizuna audit <sub-command> --data DIR [flags]")
 		fmt.Fprintln(env.Stderr)
 		fmt.Fprintln(env.Stderr, "  verify   check the audit chain and its signed checkpoints;")
 		fmt.Fprintln(env.Stderr, "           exit 0 if intact, 3 naming the first bad record if not")
+		fmt.Fprintln(env.Stderr, "  show     print records, optionally filtered (--since SEQ, --action PREFIX, --decision D)")
 		if len(args) == 0 {
 			return errUsage
 		}
@@ -29,8 +32,10 @@ func runAudit(ctx context.Context, args []string, env Env) error {
 	switch args[0] {
 	case "verify":
 		return runAuditVerify(ctx, args[1:], env)
+	case "show":
+		return runAuditShow(args[1:], env)
 	}
-	fmt.Fprintf(env.Stderr, "kizuna audit: unknown sub-command %q (want verify)\n", args[0])
+	fmt.Fprintf(env.Stderr, "kizuna audit: unknown sub-command %q (want verify or show)\n", args[0])
 	return errUsage
 }
 
@@ -85,4 +90,40 @@ func runAuditVerify(_ context.Context, args []string, env Env) error {
 	fmt.Fprintf(env.Stdout, "OK: %d records, head seq %d hash %s, %d checkpoints (%d signatures verified)\n",
 		rep.Records, rep.HeadSeq, rep.HeadHash, rep.Checkpoints, rep.Signed)
 	return nil
+}
+
+func runAuditShow(args []string, env Env) error {
+	fs := flag.NewFlagSet("audit show", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	data := fs.String("data", "./kizuna-data", "the node's data directory")
+	since := fs.Uint64("since", 0, "only records with a seq above this")
+	action := fs.String("action", "", "only actions starting with this, e.g. enroll. or tls.refuse")
+	decision := fs.String("decision", "", "only this decision: allow, deny or info")
+	asJSON := fs.Bool("json", false, "print the records as JSON lines")
+	fs.Usage = func() {
+		fmt.Fprintln(env.Stderr, "usage: kizuna audit show --data DIR [--since SEQ] [--action PREFIX] [--decision D] [--json]")
+		fmt.Fprintln(env.Stderr, "\nPrints audit records (without checking the chain: use 'audit verify').")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	enc := json.NewEncoder(env.Stdout)
+	return audit.Read(*data, func(r audit.Record) error {
+		if r.Seq <= *since || !strings.HasPrefix(r.Action, *action) || (*decision != "" && r.Decision != *decision) {
+			return nil
+		}
+		if *asJSON {
+			return enc.Encode(r)
+		}
+		reason := ""
+		if r.Reason != "" {
+			reason = "  " + r.Reason
+		}
+		_, err := fmt.Fprintf(env.Stdout, "%6d %s %-5s %-18s %s %s%s\n", r.Seq, r.Time.Format("2006-01-02T15:04:05.000Z"), r.Decision, r.Action, r.Actor, r.Object, reason)
+		return err
+	})
 }
