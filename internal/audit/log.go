@@ -187,6 +187,9 @@ func Open(dir string, cfg Config) (*Log, error) {
 	case lastCP.Seq == head.Seq && lastCP.Seq > 0 && lastCP.Hash != head.Hash:
 		tamper = fmt.Sprintf("last record seq %d differs from its checkpoint", head.Seq)
 	}
+	if tamper != "" {
+		l.cpSeq = 0 // that checkpoint no longer describes this chain
+	}
 	go l.flusher()
 	if tamper != "" {
 		lg.Error("audit: log does not match its last checkpoint; continuing, run 'kizuna audit verify'", "detail", tamper)
