@@ -62,6 +62,17 @@ type FeedConfig struct {
 	Addr           string   `json:"addr"`
 	Classification string   `json:"classification,omitempty"`
 	ReleasableTo   []string `json:"releasableTo,omitempty"`
+	// Site is the sensor's position, set in the config file only: an
+	// asterix feed needs it to locate CAT048 polar plots; for sbs and beast
+	// feeds it is the receiver position.
+	Site *FeedSite `json:"site,omitempty"`
+}
+
+// FeedSite is a sensor position: WGS-84 degrees, metres above the ellipsoid.
+type FeedSite struct {
+	Lat    float64 `json:"lat"`
+	Lon    float64 `json:"lon"`
+	Height float64 `json:"height,omitempty"`
 }
 
 // Config is the whole configuration of a node. Zero values take the
@@ -83,6 +94,7 @@ type Config struct {
 	MaxEventSize         int      `json:"maxEventSize,omitempty"`
 	QueueSize            int      `json:"queueSize,omitempty"`
 	WriteTimeout         Duration `json:"writeTimeout,omitempty"`
+	WriteCoalesce        Duration `json:"writeCoalesce,omitempty"`
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
 	EventRate            int      `json:"eventRate,omitempty"`
 	MaxConnsPerIP        int      `json:"maxConnsPerIP,omitempty"`
@@ -112,6 +124,7 @@ func Default() Config {
 		MaxEventSize:     1 << 20,
 		QueueSize:        4096,
 		WriteTimeout:     Duration(10 * time.Second),
+		WriteCoalesce:    Duration(5 * time.Millisecond),
 		IdleTimeout:      Duration(10 * time.Minute),
 		HistoryRetention: Duration(24 * time.Hour),
 		FlushInterval:    Duration(200 * time.Millisecond),

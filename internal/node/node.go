@@ -257,6 +257,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Config: stream.Config{
 			MaxEventSize: n.cfg.MaxEventSize,
 			WriteTimeout: time.Duration(n.cfg.WriteTimeout),
+			Coalesce:     time.Duration(n.cfg.WriteCoalesce),
 			IdleTimeout:  time.Duration(n.cfg.IdleTimeout),
 			EventRate:    n.cfg.EventRate,
 		},

@@ -40,6 +40,10 @@ type Config struct {
 	// EventRate caps events per second read from one connection
 	// (token bucket with a burst of one second's worth); 0 disables.
 	EventRate int
+	// Coalesce is the shortest time between two writes to one busy
+	// connection. Everything queued meanwhile goes out in one write, which
+	// cuts system calls under load; an idle connection writes at once.
+	Coalesce time.Duration
 }
 
 // Conn is one TAK client connection.
@@ -280,7 +284,11 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 	tcp, _ := c.Conn.(*net.TCPConn)
 	var bufs net.Buffers
 	var flat []byte
+	var last time.Time
 	for {
+		if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
+			time.Sleep(d)
+		}
 		batch, err := c.Sub.Next(ctx)
 		if err != nil {
 			return err
@@ -331,6 +339,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			return fmt.Errorf("writing to %s: %w", c.Remote(), err)
 		}
 		now := time.Now()
+		last = now
 		for _, msg := range batch {
 			if !msg.Control && msg.Kind == hub.KindEvent {
 				m.Latency.Observe(now.Sub(msg.Received).Seconds())
