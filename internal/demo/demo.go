@@ -159,7 +159,9 @@ How to connect ATAK: Settings > Network Preferences > TAK Servers > Add.
 Enter the address and port of your nation's TAK listener above, protocol
 TCP, without "Use Authentication" or "Enroll for Client Certificate".
 Your device then acts as that nation at SECRET and sees exactly what the
-labels release to that nation. On a phone, the listener must be reachable:
+labels release to that nation. Set the device callsign to one of the demo
+order of battle (for example 31MEU-1 or 12MLR-1) to receive its orders as
+GeoChat. On a phone, the listener must be reachable:
 run the demo with --host set to this machine's LAN address and
 --insecure-plaintext (an exercise only; real deployments use --cot-tls with
 certificates from 'kizuna pki').
