@@ -1,10 +1,12 @@
 package takproto
 
 import (
+	"bytes"
 	"errors"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
 
@@ -46,32 +48,52 @@ func FuzzTAKStream(f *testing.F) {
 	f.Add([]byte("garbage\xbf\x02\x12\x00"))
 
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		s := NewSplitter(1 << 16)
-		// Feed in two pieces to exercise resumption.
-		half := len(stream) / 2
-		s.Feed(stream[:half])
-		check := func() bool {
-			for {
-				p, err := s.Next()
-				if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrBadVarint) {
-					return false
-				}
-				if err != nil {
-					continue
-				}
-				if p == nil {
-					return true
-				}
-				checkPayload(t, p)
-			}
+		whole := splitFrames(t, stream, len(stream))
+		if pieces := splitFrames(t, stream, 1+len(stream)/3); !cmp.Equal(whole, pieces) {
+			t.Fatalf("frames depend on read boundaries:\n%q\n%q", whole, pieces)
 		}
-		if check() {
-			s.Feed(stream[half:])
-			check()
+		for _, p := range whole {
+			checkPayload(t, []byte(p))
 		}
 		// The raw input is a payload too (a mesh packet body).
 		checkPayload(t, stream)
+		if v, p, err := DecodeMesh(stream); err == nil {
+			// A packet re-encodes to itself, unless its version varint was
+			// not minimal.
+			if _, n, _ := uvarint(stream[1:]); n == protowire.SizeVarint(v) && !bytes.Equal(AppendMesh(nil, v, p), stream) {
+				t.Fatalf("mesh packet %x does not re-encode", stream)
+			}
+		}
 	})
+}
+
+// splitFrames feeds stream to a splitter n bytes at a time and returns the
+// payloads found, up to a fatal error.
+func splitFrames(t *testing.T, stream []byte, n int) []string {
+	s := NewSplitter(1 << 16)
+	var out []string
+	for len(stream) > 0 {
+		k := min(n, len(stream))
+		s.Feed(stream[:k])
+		stream = stream[k:]
+		limit := s.Buffered() + 2
+		for i := 0; ; i++ {
+			p, err := s.Next()
+			if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrBadVarint) {
+				return out
+			}
+			if p == nil && err == nil {
+				break
+			}
+			if p != nil {
+				out = append(out, string(p))
+			}
+			if i > limit {
+				t.Fatal("splitter does not make progress")
+			}
+		}
+	}
+	return out
 }
 
 func checkPayload(t *testing.T, p []byte) {
