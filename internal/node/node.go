@@ -40,6 +40,7 @@ import (
 	"kizuna/internal/stream"
 	"kizuna/internal/takproto"
 	"kizuna/internal/web"
+	"kizuna/internal/webui"
 )
 
 // ListenerInfo is one bound listener, as written to listeners.json.
@@ -288,6 +289,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Encoders: &n.enc,
 		Extra:    n.extraHTTP,
 		MaxBody:  n.cfg.MaxHTTPBody,
+		UI:       webui.FS(),
 	})
 	if err != nil {
 		return err
