@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/federation"
+	"kizuna/internal/federation/fedtest"
+	"kizuna/internal/node"
+)
+
+// fedLogger logs warnings to stderr with -v.
+func fedLogger() *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// fedCluster starts linked nodes and stops them at cleanup.
+func fedCluster(t testing.TB, specs []fedtest.NodeSpec) *fedtest.Cluster {
+	t.Helper()
+	c, err := fedtest.Start(context.Background(), t.TempDir(), specs, fedLogger())
+	if err != nil {
+		t.Fatalf("starting cluster: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := c.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return c
+}
+
+// fedWait polls cond until it holds or d passes.
+func fedWait(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", d, what)
+}
+
+// fedStatus reads GET /api/v1/federation on the node's HTTP listener.
+func fedStatus(t testing.TB, n *node.Node) federation.Status {
+	t.Helper()
+	var st federation.Status
+	resp, err := http.Get("http://" + n.Addr(node.KindHTTP) + "/api/v1/federation")
+	if err != nil {
+		t.Fatalf("GET federation status: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET federation status: %d %s", resp.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		t.Fatalf("decoding status: %v: %s", err, b)
+	}
+	return st
+}
+
+func fedPeer(st federation.Status, name string) federation.PeerStatus {
+	for _, p := range st.Peers {
+		if p.Name == name {
+			return p
+		}
+	}
+	return federation.PeerStatus{}
+}
+
+// fedLinksUp waits until every declared link of every running node is up.
+func fedLinksUp(t testing.TB, c *fedtest.Cluster) {
+	t.Helper()
+	for _, id := range c.IDs() {
+		n := c.Node(id)
+		if n == nil {
+			continue
+		}
+		fedWait(t, id+" links up", 20*time.Second, func() bool {
+			for _, p := range n.Federation().Status().Peers {
+				if p.State != "up" && c.Node(p.Name) != nil {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// fedClient is a TAK client speaking CoT XML over plain TCP.
+type fedClient struct {
+	t      testing.TB
+	conn   net.Conn
+	events chan *cot.Event
+	done   chan struct{}
+	wmu    sync.Mutex
+}
+
+func fedDial(t testing.TB, n *node.Node) *fedClient {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", n.Addr(node.KindCoTTCP), 5*time.Second)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c := &fedClient{t: t, conn: conn, events: make(chan *cot.Event, 1<<16), done: make(chan struct{})}
+	go c.read()
+	t.Cleanup(func() { conn.Close(); <-c.done })
+	// The server's protocol offer shows the connection is registered.
+	c.expect("protocol offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	return c
+}
+
+func (c *fedClient) read() {
+	defer close(c.done)
+	sp := cot.NewSplitter(0)
+	for {
+		buf := sp.Buffer(32 << 10)
+		n, err := c.conn.Read(buf)
+		sp.Commit(n)
+		for {
+			doc, serr := sp.Next()
+			if doc == nil && serr == nil {
+				break
+			}
+			if serr != nil {
+				continue
+			}
+			if ev, derr := cot.DecodeUnchecked(doc); derr == nil {
+				select {
+				case c.events <- ev:
+				default: // a test that does not read does not block the reader
+				}
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (c *fedClient) send(doc string) {
+	c.t.Helper()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c.conn, doc); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *fedClient) expect(what string, pred func(*cot.Event) bool, timeout time.Duration) *cot.Event {
+	c.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case ev := <-c.events:
+			if pred(ev) {
+				return ev
+			}
+		case <-deadline:
+			c.t.Fatalf("timed out waiting for %s", what)
+			return nil
+		}
+	}
+}
+
+// collect gathers events for d.
+func (c *fedClient) collect(d time.Duration) []*cot.Event {
+	var out []*cot.Event
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-c.events:
+			out = append(out, ev)
+		case <-deadline:
+			return out
+		}
+	}
+}
+
+// fedEvent renders a CoT event; attrs are extra <event> attributes (the
+// label), detail is extra detail XML.
+func fedEvent(uid, typ, attrs, detail string) string {
+	now := time.Now().UTC()
+	ts := now.Format("2006-01-02T15:04:05.000Z")
+	return fmt.Sprintf(`<event version="2.0" uid="%s" type="%s" how="m-g" time="%s" start="%s" stale="%s" %s><point lat="38.5" lon="129.7" hae="10" ce="5" le="5"/><detail><contact callsign="%s"/>%s</detail></event>`,
+		uid, typ, ts, ts, now.Add(10*time.Minute).Format("2006-01-02T15:04:05.000Z"), attrs, uid, detail)
+}
+
+func hasPrefixUID(p string) func(*cot.Event) bool {
+	return func(e *cot.Event) bool { return strings.HasPrefix(e.UID, p) }
+}

@@ -1,0 +1,73 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/federation/fedtest"
+	"kizuna/internal/node"
+)
+
+// TestFederationTrilateral: a missile warning published at the JPN node
+// reaches a client at the KOR node through the USA hub with its label and
+// originator; a USA–JPN-only object that reaches the hub never goes on to
+// KOR; link state shows in the API.
+func TestFederationTrilateral(t *testing.T) {
+	c := fedCluster(t, fedtest.Trilateral())
+	fedLinksUp(t, c)
+	jpn, usa, kor := fedDial(t, c.Node("jpn-node")), fedDial(t, c.Node("usa-hub")), fedDial(t, c.Node("kor-node"))
+
+	jpn.send(fedEvent("tbm-1", "a-h-A-W-M-S-S", `access="SECRET" releasableTo="USA KOR"`, ""))
+	got := kor.expect("missile track at KOR", func(e *cot.Event) bool { return e.UID == "tbm-1" }, 10*time.Second)
+	if got.Access != "SECRET" || got.Origin.Nation != "JPN" || got.ReleasableTo != "KOR USA" {
+		t.Errorf("at KOR: access %q releasableTo %q originator %q", got.Access, got.ReleasableTo, got.Origin.Nation)
+	}
+	usa.expect("missile track at USA", func(e *cot.Event) bool { return e.UID == "tbm-1" }, 10*time.Second)
+
+	// USA–JPN only: reaches the hub, never KOR.
+	jpn.send(fedEvent("bilateral-1", "a-f-G-U-C", `access="SECRET" releasableTo="USA"`, ""))
+	usa.expect("bilateral at USA", func(e *cot.Event) bool { return e.UID == "bilateral-1" }, 10*time.Second)
+	// A marker event sent after it shows KOR has had its chance.
+	jpn.send(fedEvent("after-1", "a-f-G-U-C", `access="SECRET" releasableTo="USA KOR"`, ""))
+	for _, e := range kor.collectUntil("after-1", 10*time.Second) {
+		if e.UID == "bilateral-1" {
+			t.Fatalf("USA–JPN-only object reached KOR")
+		}
+	}
+	if c.Node("kor-node").Picture().Len() == 0 {
+		t.Fatal("KOR picture empty")
+	}
+	st := fedStatus(t, c.Node("usa-hub"))
+	if st.Node != "usa-hub" || st.Nation != "USA" || len(st.Peers) != 2 {
+		t.Fatalf("status: %+v", st)
+	}
+	for _, p := range st.Peers {
+		if p.State != "up" || p.Classification != "SECRET" {
+			t.Errorf("peer %+v", p)
+		}
+	}
+	if p := fedPeer(st, "kor-node"); p.Nation != "KOR" || p.Sent == 0 {
+		t.Errorf("kor-node peer: %+v", p)
+	}
+	_ = node.KindFederation
+}
+
+// collectUntil gathers events until one with uid arrives.
+func (c *fedClient) collectUntil(uid string, d time.Duration) []*cot.Event {
+	c.t.Helper()
+	var out []*cot.Event
+	deadline := time.After(d)
+	for {
+		select {
+		case ev := <-c.events:
+			out = append(out, ev)
+			if ev.UID == uid {
+				return out
+			}
+		case <-deadline:
+			c.t.Fatalf("timed out waiting for %s", uid)
+			return out
+		}
+	}
+}

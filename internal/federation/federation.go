@@ -1,0 +1,698 @@
+package federation
+
+import (
+	"context"
+	"crypto/tls"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kizuna/internal/audit"
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/pki"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxQueue      = 250_000
+	DefaultFlushInterval = 20 * time.Millisecond
+	DefaultHeartbeat     = 5 * time.Second
+	DefaultLinkTimeout   = 20 * time.Second
+	DefaultMinBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff    = 10 * time.Second
+	DefaultMaxInFlight   = 20_000
+	handshakeTimeout     = 10 * time.Second
+	sendBatch            = 256
+)
+
+// Errors a link fails with.
+var (
+	ErrNotPeer      = errors.New("node is not a declared federation peer")
+	ErrNationPinned = errors.New("peer's certificate names another nation than it had before")
+	ErrHello        = errors.New("bad federation hello")
+	ErrClosed       = errors.New("federation closed")
+)
+
+// Host is the node as federation sees it.
+type Host interface {
+	// IngestFederated accepts an event from a peer, keeping its label and
+	// originator, and publishes it (the tap sees it again with Fed set).
+	IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) error
+}
+
+// PeerConfig is one declared peer (--peer NAME=[HOST:PORT][@CLASSIFICATION]).
+type PeerConfig struct {
+	Name string
+	// Addr is dialled when set; otherwise the peer's inbound link is
+	// awaited.
+	Addr string
+	// Classification is the highest level the link is accredited for.
+	Classification label.Classification
+}
+
+// Config configures federation for one node.
+type Config struct {
+	NodeID  string
+	Nation  string
+	DataDir string
+	Peers   []PeerConfig
+	Host    Host
+	Log     *slog.Logger
+	// Audit records link events (up, down, refused). Optional.
+	Audit func(ctx context.Context, r audit.Record)
+
+	// MaxFrame is the largest frame accepted (default 1 MiB + HeaderSlack).
+	MaxFrame int
+	// MaxQueue bounds each peer's durable queue (default DefaultMaxQueue).
+	MaxQueue int
+	// FlushInterval is how often routine traffic is committed and sent.
+	FlushInterval time.Duration
+	// Heartbeat is the heartbeat period; LinkTimeout closes a silent link.
+	Heartbeat, LinkTimeout time.Duration
+	// MinBackoff and MaxBackoff bound the redial delay.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxInFlight bounds unacknowledged events per lane of a link.
+	MaxInFlight int
+}
+
+func (c *Config) defaults() error {
+	if !ValidNodeID(c.NodeID) {
+		return fmt.Errorf("federation: bad node id %q", c.NodeID)
+	}
+	if !label.ValidNation(c.Nation) {
+		return fmt.Errorf("federation: bad nation %q", c.Nation)
+	}
+	if c.Host == nil {
+		return errors.New("federation: no host")
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = cot.MaxEventSize + HeaderSlack
+	}
+	if c.MaxQueue <= 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
+	if c.FlushInterval <= 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.LinkTimeout <= 0 {
+		c.LinkTimeout = DefaultLinkTimeout
+	}
+	if c.MinBackoff <= 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		if !ValidNodeID(p.Name) || seen[p.Name] || p.Name == c.NodeID {
+			return fmt.Errorf("federation: peer name %q empty, repeated or this node's own", p.Name)
+		}
+		seen[p.Name] = true
+		if !p.Classification.Valid() {
+			return fmt.Errorf("federation: peer %s: no classification", p.Name)
+		}
+	}
+	return nil
+}
+
+// Federation is one node's side of every federation link.
+type Federation struct {
+	cfg   Config
+	log   *slog.Logger
+	links []*link
+	byID  map[string]*link
+
+	db    *sql.DB
+	trust *pki.TrustStore
+	cert  *tls.Certificate
+	ln    net.Listener
+
+	mu      sync.Mutex
+	pend    batch
+	urgent  chan struct{}
+	flushed chan struct{} // closed and replaced after every flush
+
+	originSeq uint64 // flusher only
+
+	dedupMu sync.Mutex
+	windows map[string]*window
+
+	stats struct {
+		loops, dups, denied, badFrames, overflow, compacted, unreleasableIn, notOwnerDirect atomic.Uint64
+	}
+
+	started atomic.Bool
+	closing atomic.Bool
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	flushWG sync.WaitGroup
+}
+
+// batch is what the tap and the links hand to the flusher.
+type batch struct {
+	msgs  []pending
+	recv  []laneMark // events received, to acknowledge once committed
+	seen  []seenMark
+	acks  []laneMark // the peer acknowledged: delete up to seq
+	drops []laneMark // withheld at send time: delete that one event
+}
+
+type pending struct {
+	m     *hub.Message
+	flash bool
+}
+
+type laneMark struct {
+	l    *link
+	lane int
+	seq  uint64
+}
+
+type seenMark struct {
+	origin string
+	seq    uint64
+}
+
+// New validates cfg. Nothing is opened until Start.
+func New(cfg Config) (*Federation, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	f := &Federation{
+		cfg:     cfg,
+		log:     cfg.Log.With("component", "federation"),
+		byID:    map[string]*link{},
+		urgent:  make(chan struct{}, 1),
+		flushed: make(chan struct{}),
+		windows: map[string]*window{},
+	}
+	for _, p := range cfg.Peers {
+		l := newLink(f, p)
+		f.links = append(f.links, l)
+		f.byID[p.Name] = l
+	}
+	return f, nil
+}
+
+// Tap takes every message the node publishes. It never blocks: the
+// message joins the batch the flusher commits next (at once for flash).
+func (f *Federation) Tap(m *hub.Message) {
+	if m.Kind != hub.KindEvent || m.Event == nil || m.Control || m.Event.IsControl() || m.Event.IsPing() || f.closing.Load() {
+		return
+	}
+	if len(f.links) == 0 {
+		return
+	}
+	flash := Flash(m.Event)
+	f.mu.Lock()
+	f.pend.msgs = append(f.pend.msgs, pending{m: m, flash: flash})
+	f.mu.Unlock()
+	if flash {
+		f.kick()
+	}
+}
+
+func (f *Federation) kick() {
+	select {
+	case f.urgent <- struct{}{}:
+	default:
+	}
+}
+
+// Listen binds the federation listener. Connections are served once
+// Start has run.
+func (f *Federation) Listen(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening federation on %s: %w", addr, err)
+	}
+	f.ln = ln
+	return ln.Addr(), nil
+}
+
+// Start opens the durable queue and starts the flusher, the listener's
+// accept loop and the dialers. trust and cert are the node's.
+func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls.Certificate) error {
+	if !f.started.CompareAndSwap(false, true) {
+		return errors.New("federation already started")
+	}
+	if trust == nil || cert == nil {
+		return errors.New("federation needs the node's certificate and trust store")
+	}
+	f.trust, f.cert = trust, cert
+	db, err := openDB(filepath.Join(f.cfg.DataDir, DBFile))
+	if err != nil {
+		return err
+	}
+	f.db = db
+	if f.originSeq, err = loadMeta(ctx, db, "origin_seq"); err != nil {
+		return err
+	}
+	if err := f.loadSeen(ctx); err != nil {
+		return err
+	}
+	for _, l := range f.links {
+		pr, err := loadPeer(ctx, db, l.name)
+		if err != nil {
+			return err
+		}
+		d, err := queueDepth(ctx, db, l.name)
+		if err != nil {
+			return fmt.Errorf("counting queue of %s: %w", l.name, err)
+		}
+		l.load(pr, d)
+	}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
+	f.flushWG.Add(1)
+	go func() {
+		defer f.flushWG.Done()
+		f.flushLoop(f.ctx)
+	}()
+	if f.ln != nil {
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.acceptLoop(f.ctx)
+		}()
+	}
+	for _, l := range f.links {
+		if l.addr != "" {
+			f.wg.Add(1)
+			go func() {
+				defer f.wg.Done()
+				l.dialLoop(f.ctx)
+			}()
+		}
+	}
+	f.log.Info("federation started", "peers", len(f.links))
+	return nil
+}
+
+// Close stops every link, commits what is pending and closes the queue.
+func (f *Federation) Close(ctx context.Context) error {
+	if !f.started.Load() || !f.closing.CompareAndSwap(false, true) {
+		return nil
+	}
+	f.cancel()
+	if f.ln != nil {
+		f.ln.Close()
+	}
+	for _, l := range f.links {
+		l.closeConn(ErrClosed)
+	}
+	done := make(chan struct{})
+	go func() { f.wg.Wait(); f.flushWG.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("closing federation: %w", ctx.Err())
+	}
+	f.flush() // whatever the links and the tap left
+	return f.db.Close()
+}
+
+func (f *Federation) audit(action, object, decision, reason string) {
+	if f.cfg.Audit == nil {
+		return
+	}
+	f.cfg.Audit(context.Background(), audit.Record{Actor: "node:" + f.cfg.NodeID, Action: action, Object: object, Decision: decision, Reason: reason})
+}
+
+// loadSeen restores the duplicate windows and prunes what fell out.
+func (f *Federation) loadSeen(ctx context.Context) error {
+	rows, err := f.db.QueryContext(ctx, `SELECT origin, seq FROM seen ORDER BY origin, seq`)
+	if err != nil {
+		return fmt.Errorf("reading seen events: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var o string
+		var s int64
+		if err := rows.Scan(&o, &s); err != nil {
+			return err
+		}
+		w := f.windows[o]
+		if w == nil {
+			w = newWindow()
+			f.windows[o] = w
+		}
+		w.add(uint64(s))
+	}
+	return rows.Err()
+}
+
+// seenBefore checks and records an origin sequence number.
+func (f *Federation) seenBefore(origin string, seq uint64) bool {
+	f.dedupMu.Lock()
+	defer f.dedupMu.Unlock()
+	w := f.windows[origin]
+	if w == nil {
+		w = newWindow()
+		f.windows[origin] = w
+	}
+	if w.seen(seq) {
+		return true
+	}
+	w.add(seq)
+	return false
+}
+
+func (f *Federation) flushLoop(ctx context.Context) {
+	t := time.NewTicker(f.cfg.FlushInterval)
+	defer t.Stop()
+	prune := time.NewTicker(time.Minute)
+	defer prune.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-f.urgent:
+		case <-prune.C:
+			f.pruneSeen(ctx)
+			continue
+		}
+		f.flush()
+	}
+}
+
+func (f *Federation) pruneSeen(ctx context.Context) {
+	f.dedupMu.Lock()
+	floors := map[string]uint64{}
+	for o, w := range f.windows {
+		floors[o] = w.floor()
+	}
+	f.dedupMu.Unlock()
+	for o, fl := range floors {
+		if fl > 0 {
+			if _, err := f.db.ExecContext(ctx, `DELETE FROM seen WHERE origin = ? AND seq < ?`, o, int64(fl)); err != nil {
+				f.log.Warn("pruning seen events", "err", err)
+			}
+		}
+	}
+}
+
+// outRow is one event queued for one peer.
+type outRow struct {
+	l       *link
+	lane    int
+	seq     uint64
+	uid     string
+	compact bool
+	body    []byte
+}
+
+// flush commits one batch: the events the tap saw, routed to every link
+// that may carry them, the received marks, the duplicate windows and the
+// acknowledgements. After the commit it acknowledges what was received
+// and wakes the senders.
+func (f *Federation) flush() {
+	f.mu.Lock()
+	b := f.pend
+	f.pend = batch{}
+	f.mu.Unlock()
+	if len(b.msgs) == 0 && len(b.recv) == 0 && len(b.acks) == 0 && len(b.drops) == 0 && len(b.seen) == 0 {
+		return
+	}
+	now := time.Now()
+	var rows []outRow
+	originSeq := f.originSeq
+	for _, p := range b.msgs {
+		rows = f.route(rows, p, &originSeq)
+	}
+	// While a link is down, only the newest queued position report of a
+	// uid is kept: older ones in this batch are skipped here, older ones
+	// already queued are deleted in the transaction.
+	type key struct {
+		l   *link
+		uid string
+	}
+	var compactKeys map[key]uint64
+	for i := len(rows) - 1; i >= 0; i-- {
+		r := &rows[i]
+		if !r.compact || r.l.isUp() {
+			continue
+		}
+		if compactKeys == nil {
+			compactKeys = map[key]uint64{}
+		}
+		k := key{r.l, r.uid}
+		if _, newer := compactKeys[k]; newer {
+			r.body = nil // superseded within the batch
+			f.stats.compacted.Add(1)
+			continue
+		}
+		compactKeys[k] = r.seq
+	}
+
+	delta := map[*link]*[numLanes]int64{}
+	d := func(l *link) *[numLanes]int64 {
+		if delta[l] == nil {
+			delta[l] = new([numLanes]int64)
+		}
+		return delta[l]
+	}
+	err := f.tx(func(tx *sql.Tx) error {
+		ins, err := tx.Prepare(`INSERT OR REPLACE INTO outq (peer, lane, seq, uid, compact, at, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer ins.Close()
+		for _, r := range rows {
+			if r.body == nil {
+				continue
+			}
+			if _, err := ins.Exec(r.l.name, r.lane, int64(r.seq), r.uid, r.compact, now.UnixMicro(), r.body); err != nil {
+				return fmt.Errorf("queueing for %s: %w", r.l.name, err)
+			}
+			d(r.l)[r.lane]++
+		}
+		for k, seq := range compactKeys {
+			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND uid = ? AND compact = 1 AND seq < ?`, k.l.name, LaneRoutine, k.uid, int64(seq))
+			if err != nil {
+				return fmt.Errorf("compacting queue of %s: %w", k.l.name, err)
+			}
+			n, _ := res.RowsAffected()
+			d(k.l)[LaneRoutine] -= n
+			f.stats.compacted.Add(uint64(n))
+		}
+		for _, a := range b.acks {
+			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq <= ?`, a.l.name, a.lane, int64(a.seq))
+			if err != nil {
+				return fmt.Errorf("acknowledging %s: %w", a.l.name, err)
+			}
+			n, _ := res.RowsAffected()
+			d(a.l)[a.lane] -= n
+			a.l.stats.acked.Add(uint64(n))
+		}
+		for _, a := range b.drops {
+			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq = ?`, a.l.name, a.lane, int64(a.seq))
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			d(a.l)[a.lane] -= n
+		}
+		if len(b.seen) > 0 {
+			st, err := tx.Prepare(`INSERT OR IGNORE INTO seen (origin, seq) VALUES (?, ?)`)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			for _, s := range b.seen {
+				if _, err := st.Exec(s.origin, int64(s.seq)); err != nil {
+					return err
+				}
+			}
+		}
+		for _, l := range f.links {
+			if err := f.enforceBound(tx, l, d(l)); err != nil {
+				return err
+			}
+		}
+		recv := map[*link][numLanes]uint64{}
+		for _, r := range b.recv {
+			v := recv[r.l]
+			v[r.lane] = max(v[r.lane], r.seq)
+			recv[r.l] = v
+		}
+		for _, l := range f.links {
+			next := l.nextSnapshot()
+			rv := l.committedRecv()
+			if v, ok := recv[l]; ok {
+				for i := range rv {
+					rv[i] = max(rv[i], v[i])
+				}
+			}
+			if _, err := tx.Exec(`UPDATE peers SET next0 = ?, next1 = ?, recv0 = ?, recv1 = ? WHERE name = ?`,
+				int64(next[0]), int64(next[1]), int64(rv[0]), int64(rv[1]), l.name); err != nil {
+				return err
+			}
+		}
+		if originSeq != f.originSeq {
+			if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE key = 'origin_seq'`, int64(originSeq)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		// Nothing of the batch is committed: nothing is acknowledged, so
+		// peers resend what they sent; local events of the batch are lost
+		// to federation, which is logged.
+		f.log.Error("committing federation batch", "err", err, "events", len(b.msgs))
+		for _, l := range f.links {
+			l.rollbackNext()
+		}
+		return
+	}
+	f.originSeq = originSeq
+	for l, dd := range delta {
+		for lane, v := range dd {
+			l.depth[lane].Add(v)
+		}
+	}
+	for _, l := range f.links {
+		l.commitNext()
+	}
+	acked := map[*link]bool{}
+	for _, r := range b.recv {
+		if r.l.commitRecv(r.lane, r.seq) {
+			acked[r.l] = true
+		}
+	}
+	for l := range acked {
+		l.wakeAck()
+	}
+	for _, l := range f.links {
+		l.wake()
+	}
+	f.mu.Lock()
+	close(f.flushed)
+	f.flushed = make(chan struct{})
+	f.mu.Unlock()
+}
+
+// enforceBound keeps a peer's queue within MaxQueue: first the oldest
+// position reports go, then the oldest routine events, then the oldest
+// flash events. Every drop is counted and logged.
+func (f *Federation) enforceBound(tx *sql.Tx, l *link, d *[numLanes]int64) error {
+	depth := l.depth[0].Load() + l.depth[1].Load() + d[0] + d[1]
+	excess := depth - int64(f.cfg.MaxQueue)
+	if excess <= 0 {
+		return nil
+	}
+	steps := []struct {
+		lane  int
+		where string
+	}{{LaneRoutine, "AND compact = 1"}, {LaneRoutine, ""}, {LaneFlash, ""}}
+	for _, s := range steps {
+		if excess <= 0 {
+			break
+		}
+		res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq IN (SELECT seq FROM outq WHERE peer = ? AND lane = ? `+s.where+` ORDER BY seq LIMIT ?)`,
+			l.name, s.lane, l.name, s.lane, excess)
+		if err != nil {
+			return fmt.Errorf("bounding queue of %s: %w", l.name, err)
+		}
+		n, _ := res.RowsAffected()
+		d[s.lane] -= n
+		excess -= n
+		f.stats.overflow.Add(uint64(n))
+		if n > 0 {
+			f.log.Error("federation queue full: oldest events dropped", "peer", l.name, "dropped", n, "max", f.cfg.MaxQueue)
+			l.overflowed(n)
+		}
+	}
+	return nil
+}
+
+func (f *Federation) tx(fn func(*sql.Tx) error) error {
+	tx, err := f.db.Begin()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// route decides which links may carry a message and appends one queued
+// row per link. The egress policy is applied here when the peer's nation
+// is known, and again when the event is sent.
+func (f *Federation) route(rows []outRow, p pending, originSeq *uint64) []outRow {
+	m := p.m
+	var origin string
+	var oseq uint64
+	var path []string
+	if m.Fed == nil {
+		*originSeq++
+		origin, oseq, path = f.cfg.NodeID, *originSeq, []string{f.cfg.NodeID}
+	} else {
+		if slices.Contains(m.Fed.Path, f.cfg.NodeID) {
+			return rows
+		}
+		origin, oseq = m.Fed.OriginNode, m.Fed.Seq
+		path = append(slices.Clone(m.Fed.Path), f.cfg.NodeID)
+	}
+	if len(path) > maxPath {
+		f.stats.loops.Add(1)
+		return rows
+	}
+	var body []byte
+	lane := LaneRoutine
+	if p.flash {
+		lane = LaneFlash
+	}
+	compact := compactable(m.Event, p.flash)
+	for _, l := range f.links {
+		if slices.Contains(path, l.name) {
+			continue
+		}
+		if !l.mayQueue(m.Label) {
+			continue
+		}
+		if body == nil {
+			body = EncodeEventBody(nil, &Event{OriginNode: origin, OriginSeq: oseq, Path: path, Label: m.Label, Payload: m.XML()})
+		}
+		rows = append(rows, outRow{l: l, lane: lane, seq: l.allocSeq(lane), uid: m.UID, compact: compact, body: body})
+	}
+	return rows
+}
+
+// waitFlushed blocks until the flush after the call has committed (tests
+// and benchmarks).
+func (f *Federation) waitFlushed(ctx context.Context) error {
+	f.mu.Lock()
+	ch := f.flushed
+	f.mu.Unlock()
+	f.kick()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

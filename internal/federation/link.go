@@ -1,0 +1,675 @@
+package federation
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/pki"
+)
+
+// link is the lasting state of one declared peer, across connections.
+type link struct {
+	f     *Federation
+	name  string
+	addr  string
+	class label.Classification
+
+	// flusher only
+	next, nextTent [numLanes]uint64
+
+	depth [numLanes]atomic.Int64
+	wakeC chan struct{}
+
+	mu        sync.Mutex
+	nation    string // learned from its certificate (pinned once known)
+	conn      *conn
+	recvMem   [numLanes]uint64 // highest link seq received
+	recvDone  [numLanes]uint64 // highest link seq committed (acknowledged)
+	lastErr   string
+	upSince   time.Time
+	downSince time.Time
+	lastHB    time.Time
+	peerClock time.Duration // peer clock minus ours at the last heartbeat
+
+	stats struct {
+		sent, received, acked, withheld, dropped, connects atomic.Uint64
+	}
+}
+
+func newLink(f *Federation, p PeerConfig) *link {
+	return &link{f: f, name: p.Name, addr: p.Addr, class: p.Classification, wakeC: make(chan struct{}, 1), downSince: time.Now()}
+}
+
+func (l *link) load(pr peerRow, depth [numLanes]int64) {
+	l.next, l.nextTent = pr.next, pr.next
+	l.mu.Lock()
+	l.nation = pr.nation
+	l.recvMem, l.recvDone = pr.recv, pr.recv
+	l.mu.Unlock()
+	for i, d := range depth {
+		l.depth[i].Store(d)
+	}
+}
+
+func (l *link) allocSeq(lane int) uint64       { l.nextTent[lane]++; return l.nextTent[lane] }
+func (l *link) nextSnapshot() [numLanes]uint64 { return l.nextTent }
+func (l *link) commitNext()                    { l.next = l.nextTent }
+func (l *link) rollbackNext()                  { l.nextTent = l.next }
+
+func (l *link) committedRecv() [numLanes]uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.recvDone
+}
+
+func (l *link) commitRecv(lane int, seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if seq > l.recvDone[lane] {
+		l.recvDone[lane] = seq
+		return true
+	}
+	return false
+}
+
+// principal is the peer as the label policy sees it: its certificate's
+// nation at the link's accredited classification.
+func (l *link) principal() (label.Principal, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return label.Principal{Nation: l.nation, Clearance: l.class, Name: l.name}, l.nation != ""
+}
+
+// mayQueue is the egress pre-check at enqueue time: above the link's
+// accreditation never; when the peer's nation is known, only what the
+// policy releases to it.
+func (l *link) mayQueue(lb label.Label) bool {
+	if lb.Classification > l.class || !lb.Valid() {
+		return false
+	}
+	if p, ok := l.principal(); ok {
+		return label.Releasable(p, lb)
+	}
+	return true
+}
+
+func (l *link) isUp() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.conn != nil
+}
+
+func (l *link) wake() {
+	select {
+	case l.wakeC <- struct{}{}:
+	default:
+	}
+}
+
+func (l *link) wakeAck() {
+	l.mu.Lock()
+	c := l.conn
+	l.mu.Unlock()
+	if c != nil {
+		c.wakeAck()
+	}
+}
+
+func (l *link) overflowed(n int64) { l.stats.dropped.Add(uint64(n)) }
+
+func (l *link) setErr(err error) {
+	l.mu.Lock()
+	l.lastErr = err.Error()
+	l.mu.Unlock()
+}
+
+func (l *link) closeConn(err error) {
+	l.mu.Lock()
+	c := l.conn
+	l.mu.Unlock()
+	if c != nil {
+		c.close(err)
+	}
+}
+
+// dialLoop keeps an outbound link up, redialling with exponential backoff
+// and jitter while it is down.
+func (l *link) dialLoop(ctx context.Context) {
+	backoff := l.f.cfg.MinBackoff
+	for ctx.Err() == nil {
+		if l.isUp() {
+			// The peer dialled us; wait until that link ends.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(l.f.cfg.MinBackoff):
+			}
+			continue
+		}
+		start := time.Now()
+		err := l.dialOnce(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			l.setErr(err)
+			l.f.log.Warn("federation link failed", "peer", l.name, "addr", l.addr, "err", err)
+		}
+		if time.Since(start) > 30*time.Second {
+			backoff = l.f.cfg.MinBackoff // it was up for a while
+		}
+		d := backoff/2 + rand.N(backoff/2+1)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(d):
+		}
+		backoff = min(backoff*2, l.f.cfg.MaxBackoff)
+	}
+}
+
+func (l *link) dialOnce(ctx context.Context) error {
+	d := &net.Dialer{Timeout: handshakeTimeout, KeepAlive: 15 * time.Second}
+	dctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	raw, err := d.DialContext(dctx, "tcp", l.addr)
+	if err != nil {
+		return fmt.Errorf("dialling %s: %w", l.addr, err)
+	}
+	tc := tls.Client(raw, l.f.trust.ClientTLS(*l.f.cert, l.name))
+	if err := tc.HandshakeContext(dctx); err != nil {
+		raw.Close()
+		l.f.audit("federation.refuse", l.name, "deny", "outbound handshake: "+err.Error())
+		return fmt.Errorf("TLS handshake with %s: %w", l.name, err)
+	}
+	peer, err := l.f.trust.IdentifyNode(tc.ConnectionState().PeerCertificates, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		tc.Close()
+		return err
+	}
+	return l.f.serve(ctx, tc, peer, true)
+}
+
+// acceptLoop serves inbound links until the listener closes.
+func (f *Federation) acceptLoop(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		raw, err := f.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			f.log.Warn("federation accept", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f.accept(ctx, raw)
+		}()
+	}
+}
+
+func (f *Federation) accept(ctx context.Context, raw net.Conn) {
+	remote := raw.RemoteAddr().String()
+	tc := tls.Server(raw, f.trust.FederationTLS(*f.cert))
+	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	err := tc.HandshakeContext(hctx)
+	cancel()
+	if err != nil {
+		raw.Close()
+		f.log.Warn("federation handshake refused", "remote", remote, "err", err)
+		f.audit("federation.refuse", remote, "deny", "inbound handshake: "+err.Error())
+		return
+	}
+	peer, err := f.trust.PeerNode(tc.ConnectionState())
+	if err != nil {
+		tc.Close()
+		return
+	}
+	l := f.byID[peer.ID]
+	if l == nil {
+		tc.Close()
+		f.log.Warn("federation link refused", "remote", remote, "node", peer.ID, "nation", peer.Nation, "err", ErrNotPeer)
+		f.audit("federation.refuse", peer.ID+"@"+peer.Nation, "deny", ErrNotPeer.Error())
+		return
+	}
+	if err := f.serve(ctx, tc, peer, false); err != nil && !errors.Is(err, ErrClosed) {
+		l.setErr(err)
+		f.log.Warn("federation link ended", "peer", l.name, "err", err)
+	}
+}
+
+// conn is one live connection of a link.
+type conn struct {
+	l      *link
+	tc     *tls.Conn
+	peer   pki.Node
+	ackC   chan struct{}
+	done   chan struct{}
+	fin    chan struct{}
+	once   sync.Once
+	err    error
+	acked  [numLanes]atomic.Uint64
+	sent   [numLanes]uint64 // writer only
+	ackOut [numLanes]uint64 // writer only: last ack written
+}
+
+func (c *conn) wakeAck() {
+	select {
+	case c.ackC <- struct{}{}:
+	default:
+	}
+}
+
+func (c *conn) close(err error) {
+	c.once.Do(func() {
+		c.err = err
+		close(c.done)
+		c.tc.Close()
+	})
+}
+
+// serve runs one authenticated connection to its end.
+func (f *Federation) serve(ctx context.Context, tc *tls.Conn, peer pki.Node, outbound bool) error {
+	l := f.byID[peer.ID]
+	if l == nil {
+		tc.Close()
+		return ErrNotPeer
+	}
+	// The nation a peer first connected with is pinned: a certificate of
+	// another nation for the same node id is refused.
+	l.mu.Lock()
+	pinned := l.nation
+	l.mu.Unlock()
+	if pinned != "" && pinned != peer.Nation {
+		tc.Close()
+		err := fmt.Errorf("%w: %s was %s, now %s", ErrNationPinned, peer.ID, pinned, peer.Nation)
+		f.log.Warn("federation link refused", "peer", peer.ID, "err", err)
+		f.audit("federation.refuse", peer.ID+"@"+peer.Nation, "deny", err.Error())
+		return err
+	}
+	if pinned == "" {
+		if _, err := f.db.Exec(`UPDATE peers SET nation = ? WHERE name = ?`, peer.Nation, peer.ID); err != nil {
+			tc.Close()
+			return fmt.Errorf("pinning nation of %s: %w", peer.ID, err)
+		}
+		l.mu.Lock()
+		l.nation = peer.Nation
+		l.mu.Unlock()
+	}
+
+	c := &conn{l: l, tc: tc, peer: peer, ackC: make(chan struct{}, 1), done: make(chan struct{}), fin: make(chan struct{})}
+	br := bufio.NewReaderSize(tc, 64<<10)
+	bw := bufio.NewWriterSize(tc, 64<<10)
+
+	// Hello both ways.
+	hello := Hello{Version: ProtocolVersion, NodeID: f.cfg.NodeID, Nation: f.cfg.Nation, Resume: l.committedRecv()}
+	tc.SetDeadline(time.Now().Add(handshakeTimeout))
+	if _, err := bw.Write(AppendHello(nil, hello)); err != nil {
+		tc.Close()
+		return fmt.Errorf("sending hello to %s: %w", peer.ID, err)
+	}
+	if err := bw.Flush(); err != nil {
+		tc.Close()
+		return fmt.Errorf("sending hello to %s: %w", peer.ID, err)
+	}
+	fr, _, err := ReadFrame(br, f.cfg.MaxFrame, nil)
+	if err != nil {
+		tc.Close()
+		return fmt.Errorf("reading hello of %s: %w", peer.ID, err)
+	}
+	if fr.Hello == nil || fr.Hello.Version != ProtocolVersion || fr.Hello.NodeID != peer.ID || fr.Hello.Nation != peer.Nation {
+		tc.Close()
+		return fmt.Errorf("%w from %s", ErrHello, peer.ID)
+	}
+	tc.SetDeadline(time.Time{})
+	resume := fr.Hello.Resume
+
+	// Newest connection wins: a peer that restarted replaces its old one.
+	l.mu.Lock()
+	old := l.conn
+	l.mu.Unlock()
+	if old != nil {
+		old.close(errors.New("replaced by a new connection"))
+		<-old.finished()
+	}
+	l.mu.Lock()
+	if f.closing.Load() {
+		l.mu.Unlock()
+		tc.Close()
+		return ErrClosed
+	}
+	l.conn = c
+	l.upSince = time.Now()
+	l.lastErr = ""
+	l.lastHB = time.Now()
+	l.mu.Unlock()
+	l.stats.connects.Add(1)
+	for lane := range numLanes {
+		c.sent[lane] = resume[lane]
+		c.acked[lane].Store(resume[lane])
+	}
+	// What the peer has committed is acknowledged.
+	f.mu.Lock()
+	for lane := range numLanes {
+		if resume[lane] > 0 {
+			f.pend.acks = append(f.pend.acks, laneMark{l: l, lane: lane, seq: resume[lane]})
+		}
+	}
+	f.mu.Unlock()
+	f.kick()
+
+	dir := "inbound"
+	if outbound {
+		dir = "outbound"
+	}
+	f.log.Info("federation link up", "peer", peer.ID, "nation", peer.Nation, "direction", dir, "classification", l.class.String())
+	f.audit("federation.link_up", peer.ID+"@"+peer.Nation, "allow", dir+" at "+l.class.String())
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		c.close(c.readLoop(br))
+	}()
+	go func() {
+		defer wg.Done()
+		c.close(c.writeLoop(ctx, bw))
+	}()
+	select {
+	case <-ctx.Done():
+		c.close(ErrClosed)
+	case <-c.done:
+	}
+	wg.Wait()
+	l.mu.Lock()
+	if l.conn == c {
+		l.conn = nil
+		l.downSince = time.Now()
+		if c.err != nil && !errors.Is(c.err, ErrClosed) {
+			l.lastErr = c.err.Error()
+		}
+	}
+	l.mu.Unlock()
+	c.finish()
+	reason := ""
+	if c.err != nil {
+		reason = c.err.Error()
+	}
+	f.log.Info("federation link down", "peer", peer.ID, "reason", reason)
+	f.audit("federation.link_down", peer.ID+"@"+peer.Nation, "info", reason)
+	if errors.Is(c.err, ErrClosed) {
+		return ErrClosed
+	}
+	return c.err
+}
+
+// finished is closed once the connection's goroutines have ended.
+func (c *conn) finished() <-chan struct{} { return c.fin }
+
+func (c *conn) finish() { close(c.fin) }
+
+// readLoop handles the peer's frames.
+func (c *conn) readLoop(br *bufio.Reader) error {
+	f, l := c.l.f, c.l
+	for {
+		c.tc.SetReadDeadline(time.Now().Add(f.cfg.LinkTimeout))
+		fr, _, err := ReadFrame(br, f.cfg.MaxFrame, nil)
+		if err != nil {
+			if errors.Is(err, ErrFrame) || errors.Is(err, ErrTooLarge) {
+				f.stats.badFrames.Add(1)
+				f.audit("federation.bad_frame", c.peer.ID+"@"+c.peer.Nation, "deny", err.Error())
+			}
+			if errors.Is(err, io.EOF) {
+				return errors.New("peer closed the link")
+			}
+			return err
+		}
+		switch {
+		case fr.Event != nil:
+			c.receive(fr.Event)
+		case fr.Ack != nil:
+			a := fr.Ack
+			if a.Seq > c.acked[a.Lane].Load() {
+				c.acked[a.Lane].Store(a.Seq)
+				f.mu.Lock()
+				f.pend.acks = append(f.pend.acks, laneMark{l: l, lane: int(a.Lane), seq: a.Seq})
+				f.mu.Unlock()
+				l.wake()
+			}
+		case fr.Heartbeat != nil:
+			l.mu.Lock()
+			l.lastHB = time.Now()
+			l.peerClock = time.Duration(fr.Heartbeat.Time - time.Now().UnixNano())
+			l.mu.Unlock()
+		default:
+			f.stats.badFrames.Add(1)
+			return fmt.Errorf("%w: unexpected hello", ErrFrame)
+		}
+	}
+}
+
+// receive checks one inbound event and hands it to the node. Whatever
+// happens to it, its link sequence number is marked received, so that it
+// is acknowledged once the batch is committed.
+func (c *conn) receive(e *Event) {
+	f, l := c.l.f, c.l
+	lane := int(e.Lane)
+	l.mu.Lock()
+	dup := e.Seq <= l.recvMem[lane]
+	if !dup {
+		l.recvMem[lane] = e.Seq
+	}
+	l.mu.Unlock()
+	if dup {
+		// Resent after a reconnect; already handled. Acknowledge again.
+		c.wakeAck()
+		return
+	}
+	l.stats.received.Add(1)
+	var seen *seenMark
+	if ok := c.check(e); ok {
+		if f.seenBefore(e.OriginNode, e.OriginSeq) {
+			f.stats.dups.Add(1)
+		} else {
+			seen = &seenMark{origin: e.OriginNode, seq: e.OriginSeq}
+			c.ingest(e)
+		}
+	}
+	f.mu.Lock()
+	f.pend.recv = append(f.pend.recv, laneMark{l: l, lane: lane, seq: e.Seq})
+	if seen != nil {
+		f.pend.seen = append(f.pend.seen, *seen)
+	}
+	f.mu.Unlock()
+	if lane == LaneFlash {
+		f.kick()
+	}
+}
+
+// check applies the inbound rules: no loops, the sender ends the path, a
+// node speaks for its own nation only, and nothing arrives that this node
+// may not hold at this link's accreditation.
+func (c *conn) check(e *Event) bool {
+	f := c.l.f
+	switch {
+	case slices.Contains(e.Path, f.cfg.NodeID):
+		f.stats.loops.Add(1)
+		return false
+	case e.Path[len(e.Path)-1] != c.peer.ID || hasRepeat(e.Path):
+		f.stats.badFrames.Add(1)
+		f.audit("federation.bad_path", c.peer.ID+"@"+c.peer.Nation, "deny", "event path does not end at the sending node")
+		return false
+	case e.OriginNode == c.peer.ID && e.Label.Originator != c.peer.Nation:
+		f.stats.notOwnerDirect.Add(1)
+		f.audit("federation.foreign_originator", c.peer.ID+"@"+c.peer.Nation, "deny", "a node originated an event for nation "+e.Label.Originator)
+		return false
+	case !label.Releasable(label.Principal{Nation: f.cfg.Nation, Clearance: c.l.class}, e.Label):
+		f.stats.unreleasableIn.Add(1)
+		f.audit("federation.unreleasable_inbound", c.peer.ID+"@"+c.peer.Nation, "deny", "peer sent an event this node may not hold at "+c.l.class.String())
+		return false
+	}
+	return true
+}
+
+func hasRepeat(p []string) bool {
+	for i := range p {
+		if slices.Contains(p[i+1:], p[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *conn) ingest(e *Event) {
+	f := c.l.f
+	ev, err := cot.Decode(e.Payload)
+	if err != nil {
+		f.log.Warn("federated event dropped", "peer", c.peer.ID, "reason", cot.Reason(err))
+		return
+	}
+	fed := &hub.FedInfo{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID}
+	if err := f.cfg.Host.IngestFederated(ev, e.Label, fed); err != nil {
+		f.log.Warn("federated event refused", "peer", c.peer.ID, "err", err)
+	}
+}
+
+// writeLoop sends acknowledgements, heartbeats and the queue: flash lane
+// first, then the routine lane, each within MaxInFlight unacknowledged.
+func (c *conn) writeLoop(ctx context.Context, bw *bufio.Writer) error {
+	f, l := c.l.f, c.l
+	hb := time.NewTicker(f.cfg.Heartbeat)
+	defer hb.Stop()
+	var buf []byte
+	hbDue := true
+	for {
+		select {
+		case <-hb.C:
+			hbDue = true
+		default:
+		}
+		buf = buf[:0]
+		done := l.committedRecv()
+		for lane := range numLanes {
+			if done[lane] > c.ackOut[lane] {
+				buf = AppendAck(buf, Ack{Lane: uint8(lane), Seq: done[lane]})
+				c.ackOut[lane] = done[lane]
+			}
+		}
+		if hbDue {
+			buf = AppendHeartbeat(buf, Heartbeat{Time: time.Now().UnixNano()})
+			hbDue = false
+		}
+		var err error
+		progress := false
+		for lane := range numLanes {
+			if lane == LaneRoutine && progress {
+				break // flash first: look again before any routine event
+			}
+			var p bool
+			buf, p, err = c.sendLane(ctx, lane, buf)
+			if err != nil {
+				return err
+			}
+			progress = progress || p
+		}
+		if len(buf) > 0 {
+			c.tc.SetWriteDeadline(time.Now().Add(f.cfg.LinkTimeout))
+			if _, err := bw.Write(buf); err != nil {
+				return fmt.Errorf("writing to %s: %w", c.peer.ID, err)
+			}
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("writing to %s: %w", c.peer.ID, err)
+			}
+		}
+		if progress {
+			continue
+		}
+		l.mu.Lock()
+		silent := time.Since(l.lastHB) > f.cfg.LinkTimeout
+		l.mu.Unlock()
+		if silent {
+			return errors.New("peer silent")
+		}
+		select {
+		case <-ctx.Done():
+			return ErrClosed
+		case <-c.done:
+			return c.err
+		case <-l.wakeC:
+		case <-c.ackC:
+		case <-hb.C:
+			hbDue = true
+		}
+	}
+}
+
+// sendLane appends up to sendBatch queued events of one lane to buf,
+// applying the egress policy to each; withheld ones are deleted.
+func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool, error) {
+	f, l := c.l.f, c.l
+	room := int64(f.cfg.MaxInFlight) - int64(c.sent[lane]-c.acked[lane].Load())
+	if room <= 0 {
+		return buf, false, nil
+	}
+	qs, err := readQueue(ctx, f.db, l.name, lane, c.sent[lane], int(min(room, sendBatch)))
+	if err != nil {
+		if ctx.Err() != nil {
+			return buf, false, ErrClosed
+		}
+		return buf, false, err
+	}
+	if len(qs) == 0 {
+		return buf, false, nil
+	}
+	p := label.Principal{Nation: c.peer.Nation, Clearance: l.class, Name: c.peer.ID}
+	var drops []laneMark
+	for _, q := range qs {
+		c.sent[lane] = q.seq
+		if !f.releasable(p, q.body) {
+			l.stats.withheld.Add(1)
+			f.stats.denied.Add(1)
+			drops = append(drops, laneMark{l: l, lane: lane, seq: q.seq})
+			continue
+		}
+		buf = AppendEvent(buf, uint8(lane), q.seq, q.body)
+		l.stats.sent.Add(1)
+	}
+	if len(drops) > 0 {
+		f.mu.Lock()
+		f.pend.drops = append(f.pend.drops, drops...)
+		f.mu.Unlock()
+	}
+	return buf, true, nil
+}
+
+// releasable is the egress check at send time: the one policy function,
+// for the peer node's verified nation at the link's accreditation, and
+// never back to a node the event already crossed.
+func (f *Federation) releasable(p label.Principal, body []byte) bool {
+	e, err := DecodeEventBody(body)
+	if err != nil {
+		return false
+	}
+	if slices.Contains(e.Path, p.Name) {
+		return false
+	}
+	return label.Releasable(label.Principal{Nation: p.Nation, Clearance: p.Clearance}, e.Label)
+}

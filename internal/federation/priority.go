@@ -1,0 +1,66 @@
+package federation
+
+import (
+	"bytes"
+	"strings"
+
+	"kizuna/internal/cot"
+)
+
+// Flash reports whether an event is flash traffic, which takes the flash
+// lane of every link and jumps every queue. The choice, from MITRE's public
+// CoT type list (CoTtypes.xml) and the TAK conventions:
+//
+//   - a-?-A-W-M and below, any affiliation: Air/Weapon/Missile, a missile
+//     in flight. This covers the ballistic and cruise missile tracks of a
+//     missile warning: a-?-A-W-M-S-S surface-to-surface missile (SSM),
+//     a-?-A-W-M-U subsurface-to-surface missile, a-?-A-W-M-S land launched,
+//     a-?-A-W-M-L land attack, a-?-A-W-M-A air launched, a-?-A-W-M-S-A SAM.
+//   - b-d-l and below: Detection/Launch, the launch point.
+//   - b-d-i and below: Detection/Impact, the (predicted) impact point.
+//   - b-a-o-…: the TAK emergency alerts (b-a-o-tbl 911, b-a-o-pan ring
+//     the bell, b-a-o-opn troops in contact, b-a-o-can cancel).
+//   - b-l and below: Alarm (MITRE's redesignated alarm branch, CBRNE).
+//   - Anything marked flash: a qos attribute whose priority digit (the
+//     first of "p-o-a", 0..9) is 9, or a detail carrying <emergency> (the
+//     ATAK emergency element) or Kizuna's <__flash/> marker.
+//
+// Flash events are never compacted and are sent and acknowledged without
+// waiting for the routine batching.
+func Flash(ev *cot.Event) bool {
+	t := ev.Type
+	if isMissile(t) {
+		return true
+	}
+	for _, p := range []string{"b-d-l", "b-d-i", "b-l"} {
+		if t == p || strings.HasPrefix(t, p+"-") {
+			return true
+		}
+	}
+	if strings.HasPrefix(t, "b-a-o-") {
+		return true
+	}
+	if len(ev.QoS) >= 1 && ev.QoS[0] == '9' && (len(ev.QoS) == 1 || ev.QoS[1] == '-') {
+		return true
+	}
+	if ev.HasDetail && (bytes.Contains(ev.Detail, []byte("<__flash")) || bytes.Contains(ev.Detail, []byte("<emergency"))) {
+		return true
+	}
+	return false
+}
+
+// isMissile matches a-X-A-W-M and below for any affiliation X.
+func isMissile(t string) bool {
+	if len(t) < 9 || t[0] != 'a' || t[1] != '-' || t[3] != '-' {
+		return false
+	}
+	rest := t[4:]
+	return rest == "A-W-M" || strings.HasPrefix(rest, "A-W-M-")
+}
+
+// compactable reports whether a queued event may be dropped for a newer
+// one of the same uid while its link is down: position reports only
+// (atoms, a-…), never flash traffic, messages, orders, deletes or alerts.
+func compactable(ev *cot.Event, flash bool) bool {
+	return !flash && ev.IsPosition()
+}

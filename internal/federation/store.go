@@ -1,0 +1,165 @@
+package federation
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"kizuna/internal/store"
+)
+
+// DBFile is the name of the federation database in the data directory.
+const DBFile = "federation.db"
+
+const schema = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS peers (
+	name   TEXT PRIMARY KEY,
+	nation TEXT NOT NULL DEFAULT '',
+	next0  INTEGER NOT NULL,
+	next1  INTEGER NOT NULL,
+	recv0  INTEGER NOT NULL DEFAULT 0,
+	recv1  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS outq (
+	peer    TEXT NOT NULL,
+	lane    INTEGER NOT NULL,
+	seq     INTEGER NOT NULL,
+	uid     TEXT NOT NULL,
+	compact INTEGER NOT NULL,
+	at      INTEGER NOT NULL,
+	body    BLOB NOT NULL,
+	PRIMARY KEY (peer, lane, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outq_uid ON outq (peer, uid) WHERE compact = 1;
+CREATE TABLE IF NOT EXISTS seen (
+	origin TEXT NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (origin, seq)
+) WITHOUT ROWID;
+`
+
+// openDB opens the federation database. Commits are durable against a
+// killed process (synchronous NORMAL in WAL mode, as the COP store): an
+// event is acknowledged to the peer that sent it only once it is
+// committed here, in the outbound queues of the next hops.
+func openDB(path string) (*sql.DB, error) {
+	db, err := store.OpenSQLiteSync(path, store.SyncNormal)
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating federation schema: %w", err)
+	}
+	return db, nil
+}
+
+// initialSeq is where a fresh database starts its sequence numbers: the
+// current time in microseconds. A node whose database was wiped therefore
+// still numbers above anything its peers remember from before.
+func initialSeq() uint64 { return uint64(time.Now().UnixMicro()) }
+
+// loadMeta returns a meta counter, creating it with initialSeq.
+func loadMeta(ctx context.Context, db *sql.DB, key string) (uint64, error) {
+	var v int64
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		v = int64(initialSeq())
+		_, err = db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, key, v)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return uint64(v), nil
+}
+
+type peerRow struct {
+	nation string
+	next   [numLanes]uint64
+	recv   [numLanes]uint64
+}
+
+// loadPeer returns a peer's durable state, creating it.
+func loadPeer(ctx context.Context, db *sql.DB, name string) (peerRow, error) {
+	var r peerRow
+	var n0, n1, r0, r1 int64
+	err := db.QueryRowContext(ctx, `SELECT nation, next0, next1, recv0, recv1 FROM peers WHERE name = ?`, name).Scan(&r.nation, &n0, &n1, &r0, &r1)
+	if errors.Is(err, sql.ErrNoRows) {
+		s := int64(initialSeq())
+		n0, n1 = s, s
+		_, err = db.ExecContext(ctx, `INSERT INTO peers (name, next0, next1) VALUES (?, ?, ?)`, name, n0, n1)
+	}
+	if err != nil {
+		return r, fmt.Errorf("reading peer %s: %w", name, err)
+	}
+	r.next = [numLanes]uint64{uint64(n0), uint64(n1)}
+	r.recv = [numLanes]uint64{uint64(r0), uint64(r1)}
+	return r, nil
+}
+
+// queueDepth counts a peer's queued events per lane.
+func queueDepth(ctx context.Context, db *sql.DB, peer string) ([numLanes]int64, error) {
+	var d [numLanes]int64
+	rows, err := db.QueryContext(ctx, `SELECT lane, COUNT(*) FROM outq WHERE peer = ? GROUP BY lane`, peer)
+	if err != nil {
+		return d, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var lane int
+		var n int64
+		if err := rows.Scan(&lane, &n); err != nil {
+			return d, err
+		}
+		if lane >= 0 && lane < numLanes {
+			d[lane] = n
+		}
+	}
+	return d, rows.Err()
+}
+
+type queued struct {
+	seq  uint64
+	body []byte
+}
+
+// readQueue returns up to limit events of a peer's lane after seq.
+func readQueue(ctx context.Context, db *sql.DB, peer string, lane int, after uint64, limit int) ([]queued, error) {
+	rows, err := db.QueryContext(ctx, `SELECT seq, body FROM outq WHERE peer = ? AND lane = ? AND seq > ? ORDER BY seq LIMIT ?`, peer, lane, int64(after), limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading queue of %s: %w", peer, err)
+	}
+	defer rows.Close()
+	var out []queued
+	for rows.Next() {
+		var q queued
+		var s int64
+		if err := rows.Scan(&s, &q.body); err != nil {
+			return nil, err
+		}
+		q.seq = uint64(s)
+		out = append(out, q)
+	}
+	return out, rows.Err()
+}
+
+// oldestQueued returns when the oldest event queued for peer was queued.
+func oldestQueued(ctx context.Context, db *sql.DB, peer string) (time.Time, bool) {
+	var best int64
+	found := false
+	for lane := range numLanes {
+		var at int64
+		err := db.QueryRowContext(ctx, `SELECT at FROM outq WHERE peer = ? AND lane = ? ORDER BY seq LIMIT 1`, peer, lane).Scan(&at)
+		if err == nil && (!found || at < best) {
+			best, found = at, true
+		}
+	}
+	if !found {
+		return time.Time{}, false
+	}
+	return time.UnixMicro(best), true
+}

@@ -1,0 +1,98 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"kizuna/internal/audit"
+	"kizuna/internal/federation"
+	"kizuna/internal/label"
+)
+
+// federations maps a node to its federation (nil when it has none).
+var federations sync.Map // *Node → *federation.Federation
+
+// Federation returns the node's federation, or nil when it has no
+// federation listener and no peers.
+func (n *Node) Federation() *federation.Federation {
+	v, _ := federations.Load(n)
+	f, _ := v.(*federation.Federation)
+	return f
+}
+
+// setupFederation wires package federation into the node when it has a
+// federation listener or peers: the tap feeds the durable outbound
+// queues, the listener kind "federation" binds the mutual-TLS listener,
+// links start once the node is up, and GET /api/v1/federation and the
+// kizuna_federation_* metrics show link state. A configuration error
+// fails Start.
+func (n *Node) setupFederation() {
+	if err := n.wireFederation(); err != nil {
+		n.OnStart(func(context.Context) error { return err })
+	}
+}
+
+func (n *Node) wireFederation() error {
+	listener := false
+	for _, l := range n.cfg.Listeners {
+		if l.Kind == KindFederation {
+			if listener {
+				return fmt.Errorf("%w: only one federation listener", ErrConfig)
+			}
+			listener = true
+		}
+	}
+	if !listener && len(n.cfg.Peers) == 0 {
+		return nil
+	}
+	var peers []federation.PeerConfig
+	for _, p := range n.cfg.Peers {
+		cl := label.Unclassified
+		if p.Classification != "" {
+			c, err := label.ParseClassification(p.Classification)
+			if err != nil {
+				return fmt.Errorf("%w: peer %s: %v", ErrConfig, p.Name, err)
+			}
+			cl = c
+		}
+		peers = append(peers, federation.PeerConfig{Name: p.Name, Addr: p.Addr, Classification: cl})
+	}
+	f, err := federation.New(federation.Config{
+		NodeID:   n.cfg.NodeID,
+		Nation:   n.cfg.Nation,
+		DataDir:  n.cfg.DataDir,
+		Peers:    peers,
+		Host:     n,
+		Log:      n.log,
+		MaxFrame: n.cfg.MaxEventSize + federation.HeaderSlack,
+		Audit: func(ctx context.Context, r audit.Record) {
+			if a := n.Audit(); a != nil {
+				if _, err := a.Append(ctx, r); err != nil {
+					n.log.Error("audit append failed", "action", r.Action, "err", err)
+				}
+			}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	federations.Store(n, f)
+	n.AddTap(f.Tap)
+	n.ExtraListener(KindFederation, func(_ context.Context, l ListenerConfig) (ListenerInfo, error) {
+		addr, err := f.Listen(l.Addr)
+		if err != nil {
+			return ListenerInfo{}, err
+		}
+		return ListenerInfo{Kind: KindFederation, Addr: addr.String()}, nil
+	})
+	n.OnStart(func(ctx context.Context) error {
+		return f.Start(ctx, n.Trust(), n.Certificate())
+	})
+	n.OnShutdown(func(ctx context.Context) error {
+		return f.Close(ctx)
+	})
+	n.Handle("/api/v1/federation", f.Handler())
+	n.metrics.Register(f)
+	return nil
+}
