@@ -111,7 +111,16 @@ func (s *Server) Handler(principal PrincipalFunc) http.Handler {
 		mux.Handle(pattern, h)
 	}
 	if s.o.UI != nil {
-		mux.Handle("GET /", http.FileServerFS(s.o.UI))
+		// Method-less, so that it does not conflict with the extensions'
+		// method-less prefixes; only GET and HEAD are served.
+		files := http.FileServerFS(s.o.UI)
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+				return
+			}
+			files.ServeHTTP(w, r)
+		})
 	} else {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
