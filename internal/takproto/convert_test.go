@@ -404,3 +404,45 @@ func TestInvalidUTF8FromInsideTheNode(t *testing.T) {
 		t.Errorf("event %+v detail %s", got, got.Detail)
 	}
 }
+
+func TestControlMessages(t *testing.T) {
+	// A TakControl next to an event is read and checked, then ignored.
+	ev := &pb.CotEvent{Type: "a-f-G", Uid: "u", SendTime: 1795766400000, StaleTime: 1795766460000}
+	m := &pb.TakMessage{TakControl: &pb.TakControl{MinProtoVersion: 1, MaxProtoVersion: 1, ContactUid: "u"}, CotEvent: ev, SubmissionTime: 5, CreationTime: 6}
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ToEvent(b)
+	if err != nil || e.UID != "u" {
+		t.Fatalf("ToEvent = %+v, %v", e, err)
+	}
+	if e2, err := MessageToEvent(m); err != nil || e2.UID != "u" {
+		t.Errorf("MessageToEvent = %+v, %v", e2, err)
+	}
+	// A control-only message.
+	if _, err := MessageToEvent(&pb.TakMessage{TakControl: &pb.TakControl{}}); !errors.Is(err, ErrNoEvent) {
+		t.Errorf("MessageToEvent(control only) error %v", err)
+	}
+	// A contact uid that is not UTF-8 spoils the message, as in the
+	// generated code.
+	ctl := protowire.AppendTag(nil, 3, protowire.BytesType)
+	ctl = protowire.AppendBytes(ctl, []byte{0xc3})
+	bad := protowire.AppendTag(nil, 1, protowire.BytesType)
+	bad = protowire.AppendBytes(bad, ctl)
+	bad = append(bad, b...)
+	if _, err := ToEvent(bad); !errors.Is(err, ErrProto) {
+		t.Errorf("ToEvent(bad control) error %v", err)
+	}
+	// Fields with another wire type than declared are unknown fields.
+	odd := protowire.AppendTag(nil, 3, protowire.BytesType) // submissionTime as bytes
+	odd = protowire.AppendBytes(odd, []byte("x"))
+	odd = append(odd, b...)
+	if _, err := ToEvent(odd); err != nil {
+		t.Errorf("ToEvent(field of another wire type) error %v", err)
+	}
+	var ref pb.TakMessage
+	if err := proto.Unmarshal(odd, &ref); err != nil {
+		t.Errorf("generated code refuses it too: %v", err)
+	}
+}

@@ -506,6 +506,7 @@ var kindNames = [nKinds]string{
 	kTrack:             "track",
 }
 
+// appendAttrBytes appends ` name="value"` with value escaped.
 func appendAttrBytes(dst []byte, name string, val []byte) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)

@@ -306,12 +306,3 @@ var escapes = func() (t [256]bool) {
 	}
 	return t
 }()
-
-// appendAttr appends ` name="value"` with value escaped.
-func appendAttr(dst []byte, name, val string) []byte {
-	dst = append(dst, ' ')
-	dst = append(dst, name...)
-	dst = append(dst, `="`...)
-	dst = appendEscaped(dst, val)
-	return append(dst, '"')
-}
