@@ -1,7 +1,7 @@
 // Kizuna web map: wires the store, the live stream, the map layers and the
 // panels together. Everything is loaded from this page's own origin.
 
-import { addBaseMap } from './basemap.js';
+import { addBaseMap, status as basemap } from './basemap.js';
 import { ObjectLayer } from './layer.js';
 import { MissileWarnings } from './missile.js';
 import { ObjectList, renderDetail } from './panels.js';
@@ -218,7 +218,7 @@ const stream = new Stream({
   },
 });
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, stream };
+globalThis.kizuna = { map, store, filter, layer, stats, select, stream, basemap };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))

@@ -31,6 +31,9 @@ export class MissileWarnings {
     this.store = store;
     this.onShow = onShow;
     this.group = L.layerGroup().addTo(map);
+    // SVG, not the canvas the base map uses: few shapes, each one a DOM
+    // element with a class an operator's tools and the tests can find.
+    this.renderer = L.svg({ padding: 0.5 });
     this.box = document.getElementById('alerts');
     this.dismissed = new Set();
     this.drawnKey = '';
@@ -53,17 +56,17 @@ export class MissileWarnings {
       const launch = ll(m.launch) || path[0] || null;
       const impact = ll(m.impact);
       if (launch) {
-        L.circleMarker(launch, { radius: 6, color: '#7a0010', weight: 2, fillColor: '#fff', fillOpacity: 1, interactive: false, className: 'kz-launch' })
-          .bindTooltip(`Launch: ${o.callsign || o.uid}`)
+        L.circleMarker(launch, { radius: 6, color: '#7a0010', weight: 2, fillColor: '#fff', fillOpacity: 1, interactive: false, className: 'kz-launch', renderer: this.renderer })
+          .bindTooltip('launch', { permanent: true, direction: 'left', className: 'kz-launch-label' })
           .addTo(this.group);
       }
       if (path.length > 1) {
-        L.polyline(path, { color: '#c8102e', weight: 3, interactive: false, className: 'kz-missile-track' }).addTo(this.group);
+        L.polyline(path, { color: '#c8102e', weight: 3, interactive: false, className: 'kz-missile-track', renderer: this.renderer }).addTo(this.group);
       }
       if (impact) {
-        if (here) L.polyline([here, impact], { color: '#c8102e', weight: 2, dashArray: '6 6', interactive: false, className: 'kz-missile-predicted' }).addTo(this.group);
+        if (here) L.polyline([here, impact], { color: '#c8102e', weight: 2, dashArray: '6 6', interactive: false, className: 'kz-missile-predicted', renderer: this.renderer }).addTo(this.group);
         const radius = Number(m.impact.radius) > 0 ? Number(m.impact.radius) : 20000;
-        L.circle(impact, { radius, color: '#c8102e', weight: 2, fillColor: '#ff3030', fillOpacity: 0.2, interactive: false, className: 'kz-impact' }).addTo(this.group);
+        L.circle(impact, { radius, color: '#c8102e', weight: 2, fillColor: '#ff3030', fillOpacity: 0.2, interactive: false, className: 'kz-impact', renderer: this.renderer }).addTo(this.group);
       }
       if (!this.dismissed.has(o.uid)) alerts.push({ o, launch, impact });
     }

@@ -82,8 +82,15 @@ export class Store {
     this.objects.set(o.uid, o);
   }
 
-  delete(uid) {
-    if (this.objects.delete(uid)) this._changed(uid);
+  // delete removes an object. The server also deletes objects that went
+  // stale; those stay, fading, until expire removes them, so the operator
+  // sees a track go stale before it goes.
+  delete(uid, now = Date.now()) {
+    const o = this.objects.get(uid);
+    if (!o) return;
+    if (now >= o.staleAt) return;
+    this.objects.delete(uid);
+    this._changed(uid);
   }
 
   // expire removes objects that have been stale for longer than fadeMs and

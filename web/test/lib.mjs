@@ -1,0 +1,283 @@
+// Helpers for the browser tests: build and run a real `kizuna serve`,
+// publish CoT over plain TCP, and drive headless Chromium.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const artifacts = path.join(repo, 'artifacts');
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+let binary = null;
+// kizunaBinary builds the server once per test process.
+export function kizunaBinary() {
+  if (binary) return binary;
+  if (process.env.KIZUNA_BIN) {
+    binary = process.env.KIZUNA_BIN; // a binary built beforehand
+    return binary;
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'kizuna-web-bin-'));
+  const out = path.join(dir, 'kizuna');
+  execFileSync('go', ['build', '-o', out, './cmd/kizuna'], {
+    cwd: repo,
+    env: { ...process.env, CGO_ENABLED: '0' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  binary = out;
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return out;
+}
+
+export function tempDir(prefix) {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  return d;
+}
+
+export async function until(what, fn, timeoutMs = 10000, everyMs = 20) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+// Server is one running `kizuna serve`.
+export class Server {
+  // args: the serve flags after --data.
+  constructor({ dataDir, args }) {
+    this.dataDir = dataDir;
+    this.args = args;
+    this.proc = null;
+    this.log = '';
+  }
+
+  async start() {
+    const lj = path.join(this.dataDir, 'listeners.json');
+    rmSync(lj, { force: true });
+    this.proc = spawn(kizunaBinary(), ['serve', '--data', this.dataDir, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (b) => {
+      this.log += b.toString();
+      if (this.log.length > 200000) this.log = this.log.slice(-100000);
+    };
+    this.proc.stdout.on('data', keep);
+    this.proc.stderr.on('data', keep);
+    const exited = new Promise((resolve) => this.proc.once('exit', (code) => resolve(code)));
+    this.exited = exited;
+    let code = null;
+    exited.then((c) => { code = c; });
+    await until('listeners.json', () => {
+      if (code !== null) throw new Error(`kizuna serve exited with ${code}:\n${this.log}`);
+      if (!existsSync(lj)) return false;
+      try {
+        return JSON.parse(readFileSync(lj, 'utf8'));
+      } catch {
+        return false;
+      }
+    }, 30000);
+    this.listeners = JSON.parse(readFileSync(lj, 'utf8'));
+    this.cot = {};
+    this.http = {};
+    for (const l of this.listeners) {
+      const nation = (l.principal || '').split(':')[0];
+      if (l.kind === 'cot-tcp' && !this.cot[nation]) this.cot[nation] = l.addr;
+      if (l.kind === 'http' && !this.http[nation]) this.http[nation] = `http://${l.addr}`;
+    }
+    const any = Object.values(this.http)[0];
+    await until('/healthz', async () => (await fetch(`${any}/healthz`)).ok, 30000);
+    return this;
+  }
+
+  // addrs returns the listener addresses, to restart on the same ports.
+  addrs() {
+    return this.listeners.map((l) => l.addr);
+  }
+
+  async stop(signal = 'SIGTERM') {
+    if (!this.proc || this.proc.exitCode !== null) return;
+    this.proc.kill(signal);
+    await this.exited;
+  }
+}
+
+// serveArgs are the flags of the test node: a USA node with TAK listeners for
+// a USA and a JPN principal and web listeners for JPN, USA and KOR.
+export function serveArgs(ports = {}) {
+  const a = (k) => `127.0.0.1:${ports[k] ?? 0}`;
+  return [
+    '--nation', 'USA',
+    '--cot-tcp', `${a('cotUSA')}@USA:SECRET`,
+    '--cot-tcp', `${a('cotJPN')}@JPN:SECRET`,
+    '--http', `${a('httpJPN')}@JPN:SECRET`,
+    '--http', `${a('httpUSA')}@USA:SECRET`,
+    '--http', `${a('httpKOR')}@KOR:SECRET`,
+  ];
+}
+
+// ---- CoT ---------------------------------------------------------------------
+
+const iso = (ms) => new Date(ms).toISOString();
+
+export function cotEvent({ uid, type = 'a-f-G-U-C-I', lat, lon, hae = 0, callsign, course, speed, access, releasableTo, caveat, time = Date.now(), staleMs = 60000, how = 'm-g' }) {
+  const attrs = [
+    `version="2.0"`, `uid="${uid}"`, `type="${type}"`, `how="${how}"`,
+    `time="${iso(time)}"`, `start="${iso(time)}"`, `stale="${iso(time + staleMs)}"`,
+  ];
+  if (access) attrs.push(`access="${access}"`);
+  if (releasableTo) attrs.push(`releasableTo="${releasableTo}"`);
+  if (caveat) attrs.push(`caveat="${caveat}"`);
+  const track = course !== undefined ? `<track course="${course}" speed="${speed ?? 0}"/>` : '';
+  return `<event ${attrs.join(' ')}><point lat="${lat}" lon="${lon}" hae="${hae}" ce="10" le="10"/><detail><contact callsign="${callsign ?? uid}"/>${track}</detail></event>`;
+}
+
+// TakClient is a plain-TCP CoT publisher.
+export class TakClient {
+  static async connect(addr) {
+    const [host, port] = [addr.slice(0, addr.lastIndexOf(':')), Number(addr.slice(addr.lastIndexOf(':') + 1))];
+    const sock = net.connect({ host, port });
+    sock.setNoDelay(true);
+    await new Promise((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
+    sock.on('data', () => {}); // the server's offers and events are not needed here
+    sock.on('error', () => {});
+    const c = new TakClient();
+    c.sock = sock;
+    return c;
+  }
+
+  send(xml) {
+    return new Promise((resolve, reject) => this.sock.write(xml, (err) => (err ? reject(err) : resolve())));
+  }
+
+  close() {
+    this.sock.destroy();
+  }
+}
+
+// ---- Browser -----------------------------------------------------------------
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-features=Translate,MediaRouter,OptimizationHints',
+    ],
+  });
+}
+
+// Probes for optional panels answer 404 on a node without them, and Chromium
+// logs every 404 as a console error. These are the only errors tolerated.
+const OPTIONAL = /\/api\/v1\/(units|orders|authority|federation)(\?|$)/;
+
+export function isLoopback(url) {
+  if (url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') return true;
+  try {
+    const u = new URL(url);
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) && ['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol);
+  } catch {
+    return false;
+  }
+}
+
+// openPage opens url in a fresh context and records every request that
+// leaves loopback (and blocks it), every console error and page error.
+export async function openPage(browser, url, { viewport = { width: 1280, height: 800 } } = {}) {
+  const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
+  const page = await context.newPage();
+  const rec = { outside: [], errors: [], requests: [] };
+  await context.route('**/*', (route) => {
+    const u = route.request().url();
+    if (!isLoopback(u)) {
+      rec.outside.push(u);
+      return route.abort();
+    }
+    return route.continue();
+  });
+  page.on('request', (r) => {
+    rec.requests.push(r.url());
+    if (!isLoopback(r.url())) rec.outside.push(r.url());
+  });
+  page.on('websocket', (ws) => {
+    rec.requests.push(ws.url());
+    if (!isLoopback(ws.url())) rec.outside.push(ws.url());
+  });
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const loc = m.location()?.url || '';
+    if (OPTIONAL.test(loc) && /status of 404/.test(m.text())) return;
+    rec.errors.push(`${m.text()} (${loc})`);
+  });
+  page.on('pageerror', (e) => rec.errors.push(`pageerror: ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
+  return { page, context, rec };
+}
+
+export function ensureArtifacts() {
+  mkdirSync(artifacts, { recursive: true });
+  return artifacts;
+}
+
+// ---- Until the node serves the embedded map ----------------------------------
+
+import http from 'node:http';
+
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
+
+// pageURL returns where the map of one web listener is: the listener itself
+// when it serves the embedded app, else a loopback proxy that serves the
+// app's files from the source tree and passes the API through.
+export async function pageURL(base) {
+  const res = await fetch(`${base}/`);
+  const body = await res.text();
+  if (res.ok && body.includes('banner-top')) return `${base}/`;
+  const target = new URL(base);
+  const root = path.join(repo, 'internal/webui/static');
+  const srv = http.createServer((req, res) => {
+    const p = new URL(req.url, 'http://x').pathname;
+    if (p.startsWith('/api/') || p === '/healthz') {
+      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
+        res.writeHead(ur.statusCode, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => { res.writeHead(502); res.end(); });
+      req.pipe(up);
+      return;
+    }
+    const f = path.join(root, p === '/' ? 'index.html' : p);
+    if (!f.startsWith(root) || !existsSync(f)) { res.writeHead(404); res.end(); return; }
+    res.writeHead(200, { 'Content-Type': MIME[path.extname(f)] || 'application/octet-stream' });
+    res.end(readFileSync(f));
+  });
+  srv.on('upgrade', (req, sock, head) => {
+    const up = net.connect({ host: target.hostname, port: Number(target.port) }, () => {
+      up.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
+      up.write(head);
+      up.pipe(sock);
+      sock.pipe(up);
+    });
+    up.on('error', () => sock.destroy());
+    sock.on('error', () => up.destroy());
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  srv.unref();
+  return `http://127.0.0.1:${srv.address().port}/`;
+}

@@ -1,0 +1,130 @@
+// Unit tests of the page's pure modules: markings, banner combination, the
+// object store's trails, fading and filters.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { markingOf, combine, rank, normalizeLevel, relOrder } from '../../internal/webui/static/js/marking.js';
+import { Store, Filter, opacity, dimension, affiliation, isMissile, TRAIL_MAX } from '../../internal/webui/static/js/store.js';
+
+test('portion marking of one label', async (t) => {
+  const cases = [
+    [{ classification: 'SECRET', releasableTo: ['JPN', 'USA'], originator: 'USA' }, 'SECRET // REL TO USA, JPN'],
+    [{ classification: 'SECRET', releasableTo: ['JPN'], originator: 'USA' }, 'SECRET // REL TO USA, JPN'],
+    [{ classification: 'CONFIDENTIAL', releasableTo: ['KOR', 'JPN'], originator: 'JPN' }, 'CONFIDENTIAL // REL TO JPN, KOR'],
+    [{ classification: 'SECRET', releasableTo: ['USA'], originator: 'USA' }, 'SECRET // USA ONLY'],
+    [{ classification: 'SECRET', releasableTo: [], originator: 'JPN' }, 'SECRET // JPN ONLY'],
+    [{ classification: 'TOP SECRET', releasableTo: ['GBR'], originator: 'USA', caveat: 'sci' }, 'TOP SECRET // SCI // REL TO USA, GBR'],
+    [{ classification: 'U', releasableTo: ['KOR', 'JPN'], originator: 'USA' }, 'UNCLASSIFIED // REL TO USA, JPN, KOR'],
+    [{ classification: 'bogus', originator: 'USA' }, 'UNMARKED // USA ONLY'],
+  ];
+  for (const [label, want] of cases) {
+    await t.test(want, () => assert.equal(markingOf(label), want));
+  }
+});
+
+test('classification order and names', () => {
+  assert.ok(rank('U') < rank('C') && rank('C') < rank('S') && rank('S') < rank('TS'));
+  assert.ok(rank('nonsense') > rank('TOP SECRET'), 'an unknown marking must never rank low');
+  assert.equal(normalizeLevel('ts'), 'TOP SECRET');
+  assert.equal(normalizeLevel('Secret'), 'SECRET');
+  assert.deepEqual(relOrder(['KOR', 'usa', 'JPN', 'KOR']), ['USA', 'JPN', 'KOR']);
+});
+
+test('banner combines to the highest marking', async (t) => {
+  const S = { classification: 'SECRET', releasableTo: ['JPN'], originator: 'USA' };
+  const C = { classification: 'CONFIDENTIAL', releasableTo: ['JPN', 'KOR', 'USA'], originator: 'JPN' };
+  const U = { classification: 'UNCLASSIFIED', releasableTo: ['KOR', 'USA'], originator: 'JPN' };
+  const TS = { classification: 'TOP SECRET', releasableTo: ['JPN'], originator: 'USA', caveat: 'X' };
+  const cases = [
+    ['empty page', [], 'UNCLASSIFIED', 'UNCLASSIFIED'],
+    ['one object', [S], 'SECRET', 'SECRET // REL TO USA, JPN'],
+    ['secret wins', [U, C, S], 'SECRET', 'SECRET // REL TO USA, JPN'],
+    ['confidential', [U, C], 'CONFIDENTIAL', 'CONFIDENTIAL // REL TO USA, JPN, KOR'],
+    ['top secret with caveat', [S, TS, C], 'TOP SECRET', 'TOP SECRET // X // REL TO USA, JPN'],
+    ['releasability narrows to the common nations', [S, { classification: 'SECRET', releasableTo: [], originator: 'JPN' }], 'SECRET', 'SECRET // JPN ONLY'],
+    ['nothing in common', [{ classification: 'SECRET', originator: 'USA' }, { classification: 'SECRET', originator: 'JPN' }], 'SECRET', 'SECRET // NOT RELEASABLE'],
+  ];
+  for (const [name, labels, level, text] of cases) {
+    await t.test(name, () => assert.deepEqual(combine(labels), { level, text }));
+  }
+});
+
+function obj(uid, extra = {}) {
+  const now = Date.now();
+  return {
+    uid, type: 'a-f-G-U-C-I', sidc: 'SFGPUCI--------', lat: 35, lon: 139, callsign: uid,
+    time: new Date(now).toISOString(), stale: new Date(now + 60000).toISOString(),
+    label: { classification: 'SECRET', releasableTo: ['JPN'], originator: 'USA' }, ...extra,
+  };
+}
+
+test('store keeps a bounded trail per track', () => {
+  const s = new Store();
+  for (let i = 0; i < TRAIL_MAX + 10; i++) s.upsert(obj('a', { lat: 35 + i * 0.01 }));
+  s.upsert(obj('a', { lat: 35 + (TRAIL_MAX + 9) * 0.01 })); // same position: no new point
+  const a = s.objects.get('a');
+  assert.equal(a.trail.length, TRAIL_MAX);
+  assert.equal(a.trail.at(-1)[0], 35 + (TRAIL_MAX + 9) * 0.01);
+});
+
+test('snapshot replaces the picture', () => {
+  const s = new Store();
+  s.upsert(obj('gone'));
+  s.replace([obj('kept'), obj('new')]);
+  assert.deepEqual([...s.objects.keys()].sort(), ['kept', 'new']);
+});
+
+test('stale objects fade, then leave', () => {
+  const s = new Store();
+  const now = Date.now();
+  s.upsert(obj('old', { stale: new Date(now - 1000).toISOString() }));
+  s.upsert(obj('fresh'));
+  const fade = 5000;
+  assert.equal(opacity(s.objects.get('fresh'), now, fade), 1);
+  const a = opacity(s.objects.get('old'), now, fade);
+  assert.ok(a < 1 && a > 0, `stale opacity ${a}`);
+  assert.ok(opacity(s.objects.get('old'), now + 3000, fade) < a, 'keeps fading');
+  assert.equal(s.expire(now, fade), 0);
+  assert.equal(s.expire(now + fade, fade), 1);
+  assert.deepEqual([...s.objects.keys()], ['fresh']);
+});
+
+test('a deletion of a stale object lets it fade; any other deletion is immediate', () => {
+  const s = new Store();
+  const now = Date.now();
+  s.upsert(obj('expired', { stale: new Date(now - 10).toISOString() }));
+  s.upsert(obj('deleted'));
+  s.delete('expired', now);
+  s.delete('deleted', now);
+  assert.deepEqual([...s.objects.keys()], ['expired']);
+  s.expire(now + 1000, 500);
+  assert.equal(s.objects.size, 0);
+});
+
+test('filters by nation, affiliation, type and text', async (t) => {
+  const hostileAir = obj('bandit', { type: 'a-h-A-M-F', sidc: 'SHAPMF---------', callsign: 'BANDIT 1', label: { classification: 'SECRET', originator: 'JPN' } });
+  const friendGround = obj('inf', { callsign: 'RAKKASAN' });
+  const marker = obj('spot', { type: 'b-m-p-s-m', sidc: 'GFGPGPRI-------' });
+  const missile = obj('msl', { type: 'a-h-A-W-M-S-S', sidc: 'SHAPWMSS-------' });
+  const cases = [
+    [{ nation: 'JPN' }, ['bandit']],
+    [{ affil: 'H' }, ['bandit', 'msl']],
+    [{ dim: 'A' }, ['bandit']],
+    [{ dim: 'M' }, ['msl']],
+    [{ dim: '-' }, ['spot']],
+    [{ text: 'rakk' }, ['inf']],
+    [{ text: 'a-h-a' }, ['bandit', 'msl']],
+    [{}, ['bandit', 'inf', 'msl', 'spot']],
+  ];
+  for (const [f, want] of cases) {
+    await t.test(JSON.stringify(f), () => {
+      const filter = Object.assign(new Filter(), f);
+      const got = [hostileAir, friendGround, marker, missile].filter((o) => filter.matches(o)).map((o) => o.uid).sort();
+      assert.deepEqual(got, want);
+    });
+  }
+  assert.equal(dimension(marker), '-');
+  assert.equal(affiliation(hostileAir), 'H');
+  assert.ok(isMissile(obj('m2', { type: 'a-f-G', missile: { launch: { lat: 1, lon: 2 } } })));
+  assert.ok(!isMissile(hostileAir));
+});
