@@ -363,8 +363,13 @@ func (n *Node) listen(ctx context.Context, l ListenerConfig) (ListenerInfo, erro
 			}
 			return n.trust.Principal(*r.TLS)
 		}
-		n.serveHTTP(ln, n.web.Handler(principal), n.trust.ServerTLS(*n.cert))
+		tlsCfg := n.trust.ServerTLS(*n.cert)
+		tlsCfg.NextProtos = []string{"h2", "http/1.1"}
+		n.serveHTTP(ln, n.web.Handler(principal), tlsCfg)
 		return ListenerInfo{Kind: l.Kind, Addr: ln.Addr().String()}, nil
+	}
+	if l.Kind == KindEnroll {
+		return n.listenEnroll(ctx, l)
 	}
 	if h, ok := n.extraListeners[l.Kind]; ok {
 		return h(ctx, l)
