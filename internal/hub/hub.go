@@ -92,6 +92,7 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 	if len(s.queue) >= s.max && !s.shed(m) {
 		s.closed = true
 		s.err = ErrSlowConsumer
+		s.queue = nil
 		s.mu.Unlock()
 		if s.onDrop != nil {
 			s.onDrop(false)
