@@ -189,11 +189,16 @@ func (enc *encoder) detail(e *cot.Event) []byte {
 		enc.arena = make([]byte, 0, len(e.Detail))
 	}
 	analyze(t, e.Detail, &enc.arena)
-	t.sanitize()
+	// Decoded events are valid UTF-8; only events built inside the node
+	// from other sources might not be.
+	valid := utf8.Valid(e.Detail) && utf8.ValidString(e.Origin.Nation) && utf8.ValidString(e.Origin.Node)
+	if !valid {
+		t.sanitize()
+	}
 	var cutsArr [nKinds][2]int
 	enc.xml = appendXMLDetail(enc.xml[:0], e.Detail, t.cuts(cutsArr[:0]), e.Origin)
-	if !utf8.Valid(enc.xml) {
-		enc.xml = bytes.ToValidUTF8(enc.xml, []byte("\uFFFD"))
+	if !valid {
+		enc.xml = validUTF8Bytes(enc.xml)
 	}
 
 	b := enc.det[:0]
