@@ -121,6 +121,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		JSON: web.EncodeFrame,
 	}
 	n.metrics.Register(hubCollector{n})
+	n.setupSecurityLog()
 	n.setupFederation()
 	return n, nil
 }
