@@ -388,10 +388,13 @@ func (w *wireEvent) event() (*cot.Event, error) {
 	if e.Start.IsZero() {
 		e.Start = e.Time
 	}
-	// One allocation for all the attribute strings.
+	// One allocation for the uid and one for all the other attribute
+	// strings, which a store may replace by shared copies (the uid stays,
+	// and must not keep the others alive).
+	e.UID = string(w.uid)
 	var sb strings.Builder
-	sb.Grow(total)
-	for _, a := range attrs {
+	sb.Grow(total - len(w.uid))
+	for _, a := range attrs[1:] {
 		sb.Write(*a)
 	}
 	all := sb.String()
@@ -400,7 +403,7 @@ func (w *wireEvent) event() (*cot.Event, error) {
 		all = all[len(a):]
 		return s
 	}
-	e.UID, e.Type, e.How, e.QoS = cut(w.uid), cut(w.typ), cut(w.how), cut(w.qos)
+	e.Type, e.How, e.QoS = cut(w.typ), cut(w.how), cut(w.qos)
 	e.Opex, e.Access, e.Caveat, e.ReleasableTo = cut(w.opex), cut(w.access), cut(w.caveat), cut(w.rel)
 	if w.hasDetail {
 		e.HasDetail = true
