@@ -37,6 +37,9 @@ type Config struct {
 	MaxEventSize int           // bytes; larger closes the connection
 	WriteTimeout time.Duration // a write stalled this long drops the client
 	IdleTimeout  time.Duration // no bytes read for this long closes the connection
+	// EventTimeout is the longest an incomplete event may take to arrive
+	// (slowloris); 0 means DefaultEventTimeout, negative disables.
+	EventTimeout time.Duration
 	// EventRate caps events per second read from one connection
 	// (token bucket with a burst of one second's worth); 0 disables.
 	EventRate int
@@ -59,6 +62,7 @@ type Conn struct {
 	identSet bool
 	tokens   float64
 	last     time.Time
+	limits   connLimits // read loop only (limits.go)
 }
 
 // Remote returns the peer address as a string.
@@ -109,6 +113,7 @@ func (c *Conn) serve(ctx context.Context) {
 		writeErr <- c.writeLoop(ctx)
 	}()
 	rerr := c.readLoop()
+	c.rateSummary()
 	// Reading ended: stop the writer and release the connection.
 	c.srv.hub.Unsubscribe(c.Sub)
 	c.Conn.Close()
@@ -120,6 +125,8 @@ func (c *Conn) serve(ctx context.Context) {
 		reason = "too_large"
 	case errors.Is(werr, hub.ErrSlowConsumer), errors.Is(c.Sub.Err(), hub.ErrSlowConsumer):
 		reason = "slow_consumer"
+	case errors.Is(rerr, ErrEventTimeout):
+		reason = "event_timeout"
 	case errors.Is(rerr, os.ErrDeadlineExceeded):
 		reason = "idle"
 	case errors.Is(rerr, takproto.ErrBadVarint):
@@ -143,9 +150,7 @@ func (c *Conn) readLoop() error {
 	xs := cot.NewSplitter(max)
 	var ps *takproto.Splitter
 	for {
-		if c.srv.cfg.IdleTimeout > 0 {
-			c.Conn.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
-		}
+		c.armReadDeadline(time.Now())
 		var n int
 		var err error
 		if c.proto {
@@ -171,11 +176,17 @@ func (c *Conn) readLoop() error {
 				if ferr := c.drainProto(ps); ferr != nil {
 					return ferr
 				}
+				c.limits.timer.update(time.Now(), ps.Buffered())
+			} else {
+				c.limits.timer.update(time.Now(), xs.Buffered())
 			}
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 				return nil
+			}
+			if c.eventTimedOut(err) {
+				return fmt.Errorf("%w (%s): %w", ErrEventTimeout, c.srv.cfg.EventTimeout, err)
 			}
 			return err
 		}
@@ -199,6 +210,7 @@ func (c *Conn) drainXML(xs *cot.Splitter) error {
 		if doc == nil {
 			return nil
 		}
+		c.limits.timer.docs++
 		ev, err := cot.DecodeUnchecked(doc)
 		if err != nil {
 			c.srv.reject(c, cot.Reason(err), err)
@@ -229,7 +241,11 @@ func (c *Conn) drainProto(ps *takproto.Splitter) error {
 		if payload == nil {
 			return nil
 		}
+		c.limits.timer.docs++
 		ev, err := takproto.ToEvent(payload)
+		if errors.Is(err, takproto.ErrNoEvent) {
+			continue // a TakControl announcement, not an event
+		}
 		if err != nil {
 			c.srv.reject(c, cot.Reason(err), err)
 			continue
@@ -265,7 +281,7 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 		return
 	}
 	if !c.allow(time.Now()) {
-		c.srv.reject(c, "rate_limited", errRateLimited)
+		c.rateLimited()
 		return
 	}
 	if err := c.srv.ingest(c, ev, format); err != nil {

@@ -67,10 +67,10 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	conns     map[*Conn]struct{}
-	perIP     map[string]int
-	perPrin   map[string]int
 	closing   bool
 	wg        sync.WaitGroup
+
+	caps *caps // connection caps and refusal reports (limits.go)
 }
 
 // NewServer checks the options and returns a server with no listeners.
@@ -84,8 +84,11 @@ func NewServer(o Options) (*Server, error) {
 	if o.Config.MaxEventSize <= 0 {
 		o.Config.MaxEventSize = cot.MaxEventSize
 	}
+	if o.Config.EventTimeout == 0 {
+		o.Config.EventTimeout = DefaultEventTimeout
+	}
 	return &Server{Options: o, cfg: o.Config, hub: o.Hub, metrics: o.Metrics, log: o.Log,
-		conns: make(map[*Conn]struct{}), perIP: make(map[string]int), perPrin: make(map[string]int)}, nil
+		conns: make(map[*Conn]struct{}), caps: newCaps()}, nil
 }
 
 // Listen binds l and starts accepting on it. It returns the bound address.
@@ -148,6 +151,15 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 		tc.SetKeepAlive(true)
 	}
 	remote := nc.RemoteAddr().String()
+	host, _, _ := net.SplitHostPort(remote)
+	// The per-IP slot is taken before the TLS handshake: a capped address
+	// costs no handshake, and handshakes in flight count against the cap.
+	if !s.admitIP(host) {
+		s.refuse(nc, l.Kind, "conn_cap", label.Principal{}, fmt.Errorf("%w: %d connections from %s", ErrConnCap, s.MaxConnsPerIP, host))
+		nc.Close()
+		return
+	}
+	defer s.releaseIP(host)
 	p := l.Principal
 	if l.TLS != nil {
 		tc := tls.Server(nc, l.TLS)
@@ -166,28 +178,18 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 		}
 		nc = tc
 	}
-	host, _, _ := net.SplitHostPort(remote)
-	pkey := p.Nation + "/" + p.Name
+	if !s.admitPrincipal(p) {
+		s.refuse(nc, l.Kind, "conn_cap", p, fmt.Errorf("%w: %d connections of %s", ErrConnCap, s.MaxConnsPerPrincipal, p))
+		nc.Close()
+		return
+	}
+	defer s.releasePrincipal(p)
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
 		nc.Close()
 		return
 	}
-	if (s.MaxConnsPerIP > 0 && s.perIP[host] >= s.MaxConnsPerIP) ||
-		(s.MaxConnsPerPrincipal > 0 && p.Name != "" && s.perPrin[pkey] >= s.MaxConnsPerPrincipal) {
-		s.mu.Unlock()
-		s.metrics.Refused.WithLabelValues("conn_cap").Inc()
-		err := errors.New("connection cap reached")
-		s.log.Warn("connection refused", "listener", l.Kind, "remote", remote, "principal", p.String(), "err", err)
-		if s.Refuse != nil {
-			s.Refuse(remote, l.Kind, err)
-		}
-		nc.Close()
-		return
-	}
-	s.perIP[host]++
-	s.perPrin[pkey]++
 	c := &Conn{
 		Conn:      nc,
 		Principal: p,
@@ -203,12 +205,6 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
-		if s.perIP[host]--; s.perIP[host] <= 0 {
-			delete(s.perIP, host)
-		}
-		if s.perPrin[pkey]--; s.perPrin[pkey] <= 0 {
-			delete(s.perPrin, pkey)
-		}
 		s.mu.Unlock()
 	}()
 	c.log.Info("connection accepted")
@@ -268,6 +264,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
+		s.flushRefusals()
 		return nil
 	case <-ctx.Done():
 	}
@@ -275,6 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.Conn.Close()
 	}
 	<-done
+	s.flushRefusals()
 	return ctx.Err()
 }
 
