@@ -7,6 +7,7 @@
 package hub
 
 import (
+	"bytes"
 	"sync"
 	"time"
 
@@ -100,10 +101,38 @@ func NewExpire(uid string, l label.Label, enc *Encoders) *Message {
 func (m *Message) XML() []byte {
 	m.xmlOnce.Do(func() {
 		if m.Event != nil {
-			m.xml = m.Event.AppendXML(make([]byte, 0, 384+len(m.Event.Detail)))
+			// Encode into scratch space, then keep an exact-size copy: live
+			// objects hold these bytes for their whole life.
+			buf := scratch.Get().(*[]byte)
+			b := m.Event.AppendXML((*buf)[:0])
+			m.xml = bytes.Clone(b)
+			*buf = b
+			scratch.Put(buf)
 		}
 	})
 	return m.xml
+}
+
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// ShareDetail encodes the XML form and points the event's detail into it,
+// so that a live object holds its detail bytes once. It must be called
+// before the message is shared.
+func (m *Message) ShareDetail() {
+	x := m.XML()
+	e := m.Event
+	if e == nil || len(e.Detail) == 0 {
+		return
+	}
+	// Attribute values escape '<', so the first "<detail>" is the element.
+	i := bytes.Index(x, []byte("<detail>"))
+	if i < 0 {
+		return
+	}
+	i += len("<detail>")
+	if j := i + len(e.Detail); j <= len(x) && bytes.Equal(x[i:j], e.Detail) {
+		e.Detail = x[i:j:j]
+	}
 }
 
 // SetXML provides already-encoded XML (read back from storage, or a

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Classification is an ordered security classification level.
@@ -312,4 +313,23 @@ func CheckSubmit(submitter Principal, l Label) error {
 		return fmt.Errorf("%w: %s above %s", ErrAboveClearance, l.Classification, submitter.Clearance)
 	}
 	return nil
+}
+
+// releasable holds one canonical slice per releasability list.
+var releasable sync.Map // string → []string
+
+// Intern returns l with its releasability list replaced by a canonical,
+// shared copy. Callers must not modify the returned slice.
+func Intern(l Label) Label {
+	if len(l.ReleasableTo) == 0 {
+		return l
+	}
+	key := strings.Join(l.ReleasableTo, " ")
+	if v, ok := releasable.Load(key); ok {
+		l.ReleasableTo = v.([]string)
+		return l
+	}
+	v, _ := releasable.LoadOrStore(key, slices.Clone(l.ReleasableTo))
+	l.ReleasableTo = v.([]string)
+	return l
 }

@@ -115,9 +115,14 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 			return fmt.Errorf("event %s: %w", ev.UID, err)
 		}
 	}
+	if persistent {
+		ev.Intern()
+		l = label.Intern(l)
+	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
 	m.Fed = fed
 	if persistent {
+		m.ShareDetail()
 		n.picture.Put(m)
 		n.store.Put(storeObject(m, owner))
 	}
