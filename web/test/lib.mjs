@@ -236,48 +236,13 @@ export function ensureArtifacts() {
   return artifacts;
 }
 
-// ---- Until the node serves the embedded map ----------------------------------
+// ---- The embedded map ---------------------------------------------------------
 
-import http from 'node:http';
-
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.png': 'image/png' };
-
-// pageURL returns where the map of one web listener is: the listener itself
-// when it serves the embedded app, else a loopback proxy that serves the
-// app's files from the source tree and passes the API through.
+// pageURL returns the map of one web listener, after checking that the node
+// serves the embedded application there.
 export async function pageURL(base) {
   const res = await fetch(`${base}/`);
   const body = await res.text();
-  if (res.ok && body.includes('banner-top')) return `${base}/`;
-  const target = new URL(base);
-  const root = path.join(repo, 'internal/webui/static');
-  const srv = http.createServer((req, res) => {
-    const p = new URL(req.url, 'http://x').pathname;
-    if (p.startsWith('/api/') || p === '/healthz') {
-      const up = http.request({ host: target.hostname, port: target.port, path: req.url, method: req.method, headers: req.headers }, (ur) => {
-        res.writeHead(ur.statusCode, ur.headers);
-        ur.pipe(res);
-      });
-      up.on('error', () => { res.writeHead(502); res.end(); });
-      req.pipe(up);
-      return;
-    }
-    const f = path.join(root, p === '/' ? 'index.html' : p);
-    if (!f.startsWith(root) || !existsSync(f)) { res.writeHead(404); res.end(); return; }
-    res.writeHead(200, { 'Content-Type': MIME[path.extname(f)] || 'application/octet-stream' });
-    res.end(readFileSync(f));
-  });
-  srv.on('upgrade', (req, sock, head) => {
-    const up = net.connect({ host: target.hostname, port: Number(target.port) }, () => {
-      up.write(`${req.method} ${req.url} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}`).join('\r\n')}\r\n\r\n`);
-      up.write(head);
-      up.pipe(sock);
-      sock.pipe(up);
-    });
-    up.on('error', () => sock.destroy());
-    sock.on('error', () => up.destroy());
-  });
-  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
-  srv.unref();
-  return `http://127.0.0.1:${srv.address().port}/`;
+  if (!res.ok || !body.includes('banner-top')) throw new Error(`${base}/ does not serve the web map (HTTP ${res.status})`);
+  return `${base}/`;
 }

@@ -7,7 +7,7 @@
 
 import { el, markingBadge } from './panels.js';
 
-const POLL_MS = 2000;
+const POLL_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 async function getJSON(path) {
@@ -71,29 +71,27 @@ function unitTree(units) {
   return build('');
 }
 
-// Responses a recipient may give, in the order an order usually advances.
+// Answers a recipient may give, in the order an order usually advances.
 const RESPONSES = ['ACKNOWLEDGED', 'WILCO', 'EXECUTING', 'COMPLETE', 'CANTCO', 'FAILED'];
 const FINAL = new Set(['COMPLETE', 'FAILED', 'CANCELLED', 'EXPIRED', 'CANTCO']);
 
-function orderCard(o, onRespond) {
+function orderCard(o, mine, act) {
   const state = o.state || '?';
+  const canAnswer = mine.has(o.recipientUnit) && !FINAL.has(state);
+  const canCancel = mine.has(o.issuerUnit) && !FINAL.has(state);
   return el(
     'div',
     { class: 'order', dataset: { order: o.id, state } },
     el('span', { class: 'state' }, state),
-    el('div', {}, el('b', {}, o.type || 'ORDER'), ' ', markingBadge(o.label)),
+    el('div', {}, el('b', {}, `${o.id} ${o.type || 'ORDER'}`), ' ', markingBadge(o.label)),
     el('div', { class: 'muted' }, `${o.issuerUnit || '?'} → ${o.recipientUnit || '?'}`),
     el('div', {}, o.text || ''),
-    o.deadline ? el('div', { class: 'muted' }, `deadline ${o.deadline}`) : null,
-    FINAL.has(state)
-      ? null
-      : el(
-          'div',
-          {},
-          RESPONSES.map((r) =>
-            el('button', { type: 'button', dataset: { respond: r }, onclick: () => onRespond(o, r) }, r === 'ACKNOWLEDGED' ? 'Acknowledge' : r),
-          ),
-        ),
+    o.deadline ? el('div', { class: 'muted' }, `deadline ${String(o.deadline).replace('T', ' ').slice(0, 16)}Z`) : null,
+    o.stateReason ? el('div', { class: 'muted' }, o.stateReason) : null,
+    canAnswer
+      ? el('div', {}, RESPONSES.map((r) => el('button', { type: 'button', dataset: { respond: r }, onclick: () => act(o, 'ack', { as: o.recipientUnit, state: r }) }, r === 'ACKNOWLEDGED' ? 'Acknowledge' : r)))
+      : null,
+    canCancel ? el('button', { type: 'button', dataset: { cancel: o.id }, onclick: () => act(o, 'cancel', { as: o.issuerUnit, reason: 'cancelled from the web map' }) }, 'Cancel') : null,
   );
 }
 
@@ -101,11 +99,11 @@ function startOrders() {
   const tab = $('tab-orders');
   const pane = $('pane-orders');
   let units = [];
-  let message = '';
+  let positions = [];
   const form = el(
     'form',
     { id: 'order-form' },
-    el('select', { name: 'as', title: 'Issuing unit' }),
+    el('select', { name: 'as', title: 'Issuing unit (a unit where you hold a position)' }),
     el('select', { name: 'recipient', title: 'Recipient unit', required: true }),
     el(
       'select',
@@ -122,51 +120,54 @@ function startOrders() {
   pane.append(
     el('div', { class: 'orders' }, el('h3', {}, 'Unit tree'), treeBox, el('h3', {}, 'Issue an order'), form, status, el('h3', {}, 'Orders'), ordersBox),
   );
+  const say = (text, bad) => {
+    status.className = bad ? 'error' : 'muted';
+    status.textContent = text;
+  };
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const f = new FormData(form);
-    const req = { recipient: f.get('recipient'), type: f.get('type'), text: f.get('text'), deadlineIn: f.get('deadlineIn') || undefined };
+    const req = { recipient: f.get('recipient'), type: f.get('type'), text: f.get('text') };
+    if (f.get('deadlineIn')) req.deadlineIn = f.get('deadlineIn');
     if (f.get('as')) req.as = f.get('as');
     try {
       const o = await sendJSON('POST', 'api/v1/orders', req);
-      message = `issued ${o?.id || ''}`;
-      status.className = 'muted';
+      say(`issued ${o?.id || ''}`, false);
       form.elements.text.value = '';
     } catch (err) {
-      message = `refused: ${err.message}`;
-      status.className = 'error';
+      say(`refused: ${err.message}`, true);
     }
-    status.textContent = message;
-    poll();
+    refresh();
   });
 
-  const respond = async (o, state) => {
+  const act = async (o, verb, body) => {
     try {
-      await sendJSON('POST', `api/v1/orders/${encodeURIComponent(o.id)}/respond`, { state });
-      status.className = 'muted';
-      status.textContent = `${o.id}: ${state}`;
+      const r = await sendJSON('POST', `api/v1/orders/${encodeURIComponent(o.id)}/${verb}`, body);
+      say(`${o.id}: ${r?.state || verb}`, false);
     } catch (err) {
-      status.className = 'error';
-      status.textContent = `${o.id}: ${err.message}`;
+      say(`${o.id}: ${err.message}`, true);
     }
-    poll();
+    refresh();
   };
 
+  const fill = (sel, opts, first) => {
+    const keep = sel.value;
+    sel.replaceChildren(...(first ? [first] : []), ...opts);
+    if ([...sel.options].some((o) => o.value === keep)) sel.value = keep;
+  };
   const fillUnits = () => {
-    const opts = units.map((u) => el('option', { value: u.id }, `${u.name || u.id} (${u.nation || '?'})`));
-    for (const name of ['as', 'recipient']) {
-      const sel = form.elements[name];
-      const keep = sel.value;
-      sel.replaceChildren(...(name === 'as' ? [el('option', { value: '' }, 'Acting unit (default)')] : []), ...opts.map((o) => o.cloneNode(true)));
-      sel.value = keep;
-    }
+    const name = (id) => units.find((u) => u.id === id)?.name || id;
+    fill(form.elements.as, positions.map((p) => el('option', { value: p.unit }, `${p.unitName || name(p.unit)}${p.title ? ` (${p.title})` : ''}`)), positions.length ? null : el('option', { value: '' }, 'No position held'));
+    fill(form.elements.recipient, units.map((u) => el('option', { value: u.id }, `${u.name || u.id} (${u.nation || '?'})`)));
   };
 
   let lastUnits = '';
   let enabled = true;
-  async function poll() {
-    if (!enabled) return;
+  let busy = false;
+  async function refresh() {
+    if (!enabled || busy) return;
+    busy = true;
     try {
       const u = await getJSON('api/v1/units');
       if (!u.ok) {
@@ -176,7 +177,9 @@ function startOrders() {
       }
       tab.hidden = false;
       units = listOf(u.body, 'units');
-      const key = JSON.stringify(units);
+      const me = await getJSON('api/v1/authority/me');
+      positions = me.ok ? listOf(me.body, 'positions') : [];
+      const key = JSON.stringify([units, positions]);
       if (key !== lastUnits) {
         lastUnits = key;
         treeBox.replaceChildren(unitTree(units));
@@ -184,18 +187,35 @@ function startOrders() {
       }
       const o = await getJSON('api/v1/orders');
       if (o.ok) {
-        const orders = listOf(o.body, 'orders').sort((a, b) => String(b.created || '').localeCompare(String(a.created || '')));
-        ordersBox.replaceChildren(...(orders.length ? orders.map((x) => orderCard(x, respond)) : [el('div', { class: 'muted' }, 'No orders')]));
+        const mine = new Set(positions.map((p) => p.unit));
+        const orders = listOf(o.body, 'orders');
+        ordersBox.replaceChildren(...(orders.length ? orders.map((x) => orderCard(x, mine, act)) : [el('div', { class: 'muted' }, 'No orders')]));
       }
     } catch {
       // The node may be restarting; try again on the next tick.
+    } finally {
+      busy = false;
     }
   }
-  poll();
-  setInterval(poll, POLL_MS);
+
+  // Order changes arrive as server-sent events; each one refreshes the
+  // panel. The poll is the fallback while the event stream reconnects.
+  let events = null;
+  const listen = () => {
+    if (events || !enabled || typeof EventSource === 'undefined') return;
+    events = new EventSource('api/v1/orders/stream');
+    let pending = null;
+    const changed = () => {
+      if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 100);
+    };
+    for (const name of ['snapshot', 'order', 'message']) events.addEventListener(name, changed);
+    events.onmessage = changed;
+  };
+  refresh().then(listen);
+  setInterval(refresh, POLL_MS);
   return () => {
     enabled = true;
-    poll();
+    refresh().then(listen);
   };
 }
 
