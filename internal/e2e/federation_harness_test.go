@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +32,12 @@ func fedLogger() *slog.Logger {
 // fedCluster starts linked nodes and stops them at cleanup.
 func fedCluster(t testing.TB, specs []fedtest.NodeSpec) *fedtest.Cluster {
 	t.Helper()
-	c, err := fedtest.Start(context.Background(), t.TempDir(), specs, fedLogger())
+	dir := t.TempDir()
+	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := fedtest.StartPKI(context.Background(), p, dir, specs, fedLogger())
 	if err != nil {
 		t.Fatalf("starting cluster: %v", err)
 	}
@@ -207,4 +213,94 @@ func fedEvent(uid, typ, attrs, detail string) string {
 
 func hasPrefixUID(p string) func(*cot.Event) bool {
 	return func(e *cot.Event) bool { return strings.HasPrefix(e.UID, p) }
+}
+
+// fedProxy relays TCP between a dialling node and its peer's federation
+// listener, so that a test can cut the link and restore it.
+type fedProxy struct {
+	t      testing.TB
+	ln     net.Listener
+	target string
+	mu     sync.Mutex
+	cut    bool
+	conns  []net.Conn
+	wg     sync.WaitGroup
+}
+
+func newFedProxy(t testing.TB, target string) *fedProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fedProxy{t: t, ln: ln, target: target}
+	p.wg.Add(1)
+	go p.accept()
+	t.Cleanup(func() {
+		ln.Close()
+		p.Cut()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *fedProxy) Addr() string { return p.ln.Addr().String() }
+
+func (p *fedProxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		if p.cut {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		u, err := net.DialTimeout("tcp", p.target, 5*time.Second)
+		if err != nil {
+			p.mu.Unlock()
+			c.Close()
+			continue
+		}
+		p.conns = append(p.conns, c, u)
+		p.mu.Unlock()
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); io.Copy(u, c); u.Close() }()
+		go func() { defer p.wg.Done(); io.Copy(c, u); c.Close() }()
+	}
+}
+
+// Cut closes every relayed connection and refuses new ones.
+func (p *fedProxy) Cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cut = true
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Restore accepts connections again.
+func (p *fedProxy) Restore() {
+	p.mu.Lock()
+	p.cut = false
+	p.mu.Unlock()
+}
+
+// viaProxy makes the node dial peer through a proxy; the proxy is stored
+// in *out once the configuration is built.
+func viaProxy(t testing.TB, peer string, out **fedProxy) func(*node.Config) {
+	return func(cfg *node.Config) {
+		for i, p := range cfg.Peers {
+			if p.Name == peer && p.Addr != "" {
+				px := newFedProxy(t, p.Addr)
+				cfg.Peers[i].Addr = px.Addr()
+				*out = px
+			}
+		}
+	}
 }

@@ -179,6 +179,15 @@ func Start(ctx context.Context, dir string, specs []NodeSpec, log *slog.Logger) 
 	if err != nil {
 		return nil, err
 	}
+	return StartPKI(ctx, p, dir, specs, log)
+}
+
+// StartPKI is Start with a given PKI (which may trust more nations than
+// the nodes have).
+func StartPKI(ctx context.Context, p *PKI, dir string, specs []NodeSpec, log *slog.Logger) (*Cluster, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	c := &Cluster{PKI: p, Dir: dir, log: log, specs: map[string]NodeSpec{}, cfgs: map[string]node.Config{}, nodes: map[string]*node.Node{}}
 	for _, s := range specs {
 		c.specs[s.ID] = s

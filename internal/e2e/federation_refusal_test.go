@@ -1,0 +1,256 @@
+package e2e
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/federation"
+	"kizuna/internal/federation/fedtest"
+	"kizuna/internal/label"
+	"kizuna/internal/pki"
+)
+
+// rawPeer is a hand-driven federation peer speaking the wire protocol.
+type rawPeer struct {
+	t     testing.TB
+	conn  *tls.Conn
+	br    *bufio.Reader
+	hello *federation.Hello
+}
+
+func loadPair(t testing.TB, cert, key string) tls.Certificate {
+	t.Helper()
+	kp, err := tls.LoadX509KeyPair(cert, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kp
+}
+
+// dialRaw connects to a federation listener with cert, sends a hello and
+// returns the peer with the listener's hello, or the error that ended it.
+func dialRaw(t testing.TB, addr string, cert tls.Certificate, id, nation string) (*rawPeer, error) {
+	t.Helper()
+	conn, err := tls.Dial("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { conn.Close() })
+	p := &rawPeer{t: t, conn: conn, br: bufio.NewReader(conn)}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write(federation.AppendHello(nil, federation.Hello{Version: federation.ProtocolVersion, NodeID: id, Nation: nation})); err != nil {
+		return nil, err
+	}
+	f, _, err := federation.ReadFrame(p.br, 1<<21, nil)
+	if err != nil {
+		return nil, err
+	}
+	p.hello = f.Hello
+	conn.SetDeadline(time.Time{})
+	return p, nil
+}
+
+func (p *rawPeer) sendEvent(lane uint8, seq uint64, e *federation.Event) {
+	p.t.Helper()
+	p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := p.conn.Write(federation.AppendEvent(nil, lane, seq, federation.EncodeEventBody(nil, e))); err != nil {
+		p.t.Fatalf("sending event: %v", err)
+	}
+}
+
+// waitAck reads frames until an ack of lane reaches seq.
+func (p *rawPeer) waitAck(lane uint8, seq uint64) {
+	p.t.Helper()
+	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		f, _, err := federation.ReadFrame(p.br, 1<<21, nil)
+		if err != nil {
+			p.t.Fatalf("waiting for ack %d: %v", seq, err)
+		}
+		if f.Ack != nil && f.Ack.Lane == lane && f.Ack.Seq >= seq {
+			return
+		}
+	}
+}
+
+// forgeNode signs a node certificate with ca's key but another nation in
+// its subject.
+func forgeNode(t testing.TB, ca *pki.CA, cn, nation string, p *fedtest.PKI) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: cn, Organization: []string{nation}, OrganizationalUnit: []string{pki.NodeOU}},
+		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	c, k, err := p.Write("forged-"+cn, &pki.Issued{Cert: cert, Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loadPair(t, c, k)
+}
+
+// TestFederationRefusals: only a declared peer with a valid node
+// certificate of a trusted CA gets a link; the nation it first came with is
+// pinned; a wrong-nation, expired, undeclared or non-node certificate is
+// refused.
+func TestFederationRefusals(t *testing.T) {
+	c := fedCluster(t, fedtest.Trilateral()[:1]) // the hub alone, awaiting jpn-node and kor-node
+	hub := c.Node("usa-hub")
+	addr := hub.Addr("federation")
+	p := c.PKI
+	issue := func(nation, id string, v pki.Validity) tls.Certificate {
+		cf, kf, err := p.NodeCert(nation, id, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loadPair(t, cf, kf)
+	}
+
+	// The genuine KOR node links, which pins kor-node to KOR.
+	good, err := dialRaw(t, addr, issue("KOR", "kor-node", pki.Validity{}), "kor-node", "KOR")
+	if err != nil {
+		t.Fatalf("genuine peer refused: %v", err)
+	}
+	if good.hello == nil || good.hello.NodeID != "usa-hub" || good.hello.Nation != "USA" {
+		t.Fatalf("hub hello: %+v", good.hello)
+	}
+	good.conn.Close()
+
+	client, err := p.CAs["KOR"].IssueClient(pki.Identity{Name: "kor-node", Nation: "KOR", Clearance: label.Secret}, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, kf, err := p.Write("client-kor-node", client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := pki.Validity{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)}
+	tests := []struct {
+		name   string
+		cert   tls.Certificate
+		id, nt string
+	}{
+		{"kor-node with a JPN certificate (nation pinned)", issue("JPN", "kor-node", pki.Validity{}), "kor-node", "JPN"},
+		{"subject KOR signed by the JPN CA", forgeNode(t, p.CAs["JPN"], "kor-node", "KOR", p), "kor-node", "KOR"},
+		{"expired node certificate", issue("KOR", "kor-node", past), "kor-node", "KOR"},
+		{"undeclared node", issue("KOR", "kor-rogue", pki.Validity{}), "kor-rogue", "KOR"},
+		{"user certificate, not a node", loadPair(t, cf, kf), "kor-node", "KOR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := dialRaw(t, addr, tt.cert, tt.id, tt.nt); err == nil {
+				t.Fatal("link accepted")
+			}
+			if st := fedPeer(hub.Federation().Status(), "kor-node"); st.State == "up" || st.Nation != "KOR" {
+				t.Fatalf("kor-node after refusal: %+v", st)
+			}
+		})
+	}
+	// The genuine node still links after the refusals.
+	if _, err := dialRaw(t, addr, issue("KOR", "kor-node", pki.Validity{}), "kor-node", "KOR"); err != nil {
+		t.Fatalf("genuine peer refused after refusals: %v", err)
+	}
+}
+
+// TestFederationInboundRules: what a linked peer sends is checked before
+// it reaches anyone: loops (the receiver in the path), a node speaking for
+// another nation, an event this node may not hold, a duplicate of an
+// origin sequence number, an overwrite of another nation's object, and an
+// oversized frame, which closes the link.
+func TestFederationInboundRules(t *testing.T) {
+	c := fedCluster(t, fedtest.Trilateral()[:1])
+	hub := c.Node("usa-hub")
+	cf, kf, err := c.PKI.NodeCert("JPN", "jpn-node", pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer, err := dialRaw(t, hub.Addr("federation"), loadPair(t, cf, kf), "jpn-node", "JPN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	usa := fedDial(t, hub)
+	// A KOR-owned object at the hub (published by a KOR principal would
+	// need a KOR listener; ingest it as federated from kor-node instead).
+	kor := label.Label{Classification: label.Secret, ReleasableTo: []string{"USA", "JPN"}, Originator: "KOR"}
+	ev, err := cot.Decode([]byte(fedEvent("kor-owned", "a-f-G-U-C", "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hub.IngestFederated(ev, kor, nil); err == nil {
+		usa.expect("kor-owned", func(e *cot.Event) bool { return e.UID == "kor-owned" }, 5*time.Second)
+	}
+
+	jpnRel := label.Label{Classification: label.Secret, ReleasableTo: []string{"USA"}, Originator: "JPN"}
+	ok := func(uid string, oseq uint64) *federation.Event {
+		return &federation.Event{OriginNode: "jpn-node", OriginSeq: oseq, Path: []string{"jpn-node"}, Label: jpnRel,
+			Payload: []byte(fedEvent(uid, "b-m-p-s-m", "", ""))}
+	}
+	loop := ok("loop", 2)
+	loop.OriginNode, loop.Path = "usa-hub", []string{"usa-hub", "jpn-node"}
+	foreign := ok("foreign", 3)
+	foreign.Label.Originator = "KOR"
+	secret := ok("too-secret", 4)
+	secret.Label.Classification = label.TopSecret
+	notUSA := ok("not-usa", 5)
+	notUSA.Label.ReleasableTo = []string{"KOR"}
+	dup := ok("first", 1) // same origin sequence number as "first"
+	dup.Payload = []byte(fedEvent("dup", "b-m-p-s-m", "", ""))
+	overwrite := &federation.Event{OriginNode: "jpn-node", OriginSeq: 6, Path: []string{"jpn-node"}, Label: jpnRel,
+		Payload: []byte(fedEvent("kor-owned", "a-f-G-U-C", "", "<remarks>taken</remarks>"))}
+
+	peer.sendEvent(federation.LaneRoutine, 1, ok("first", 1))
+	for i, e := range []*federation.Event{loop, foreign, secret, notUSA, dup, overwrite} {
+		peer.sendEvent(federation.LaneRoutine, uint64(2+i), e)
+	}
+	peer.sendEvent(federation.LaneRoutine, 8, ok("last", 7))
+	peer.waitAck(federation.LaneRoutine, 8) // refused events are acknowledged too
+	got := usa.collectUntil("last", 10*time.Second)
+	got = append(got, usa.collect(200*time.Millisecond)...)
+	for _, e := range got {
+		switch e.UID {
+		case "first", "last":
+		case "kor-owned":
+			t.Errorf("a JPN peer overwrote a KOR object: %s", e.Detail)
+		default:
+			t.Errorf("refused event %q delivered", e.UID)
+		}
+	}
+	if owner, _ := hub.Picture().Owner("kor-owned"); owner != "KOR" {
+		t.Errorf("owner of kor-owned = %q", owner)
+	}
+
+	// A frame over the size limit closes the link.
+	big := ok("big", 8)
+	big.Payload = make([]byte, 2<<20)
+	peer.conn.Write(federation.AppendEvent(nil, 1, 9, federation.EncodeEventBody(nil, big)))
+	peer.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		if _, _, err := federation.ReadFrame(peer.br, 1<<21, nil); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("link not closed after an oversized frame")
+			}
+			break
+		}
+	}
+}
