@@ -138,6 +138,7 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	fs.StringVar(&cfg.Nation, "nation", cfg.Nation, "the node's nation (ISO 3166 alpha-3)")
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "the node's id; must equal the CN of --tls-cert")
 	fs.Var(listenerFlag{node.KindCoTTCP, &sf.listeners, &sf.listenSet, true}, "cot-tcp", "plain-TCP CoT listener `ADDR[@NATION:CLEARANCE]` (repeatable; loopback only unless --insecure-plaintext)")
+	fs.Var(listenerFlag{node.KindCoTUDP, &sf.listeners, &sf.listenSet, true}, "cot-udp", "CoT UDP input `ADDR[@NATION:CLEARANCE]`: CoT XML or TAK mesh datagrams (repeatable; loopback only unless --insecure-plaintext)")
 	fs.Var(listenerFlag{node.KindCoTTLS, &sf.listeners, &sf.listenSet, false}, "cot-tls", "TLS CoT listener `ADDR` requiring client certificates")
 	fs.Var(listenerFlag{node.KindHTTP, &sf.listeners, &sf.listenSet, true}, "http", "HTTP listener `ADDR[@NATION:CLEARANCE]` (loopback only)")
 	fs.Var(listenerFlag{node.KindHTTPS, &sf.listeners, &sf.listenSet, false}, "https", "HTTPS listener `ADDR` requiring client certificates")

@@ -39,7 +39,11 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return err
 	}
 	ev.SetLabel(l)
-	if err := n.accept(ev, l, p.Nation, c.Sub.ID); err != nil {
+	var from uint64
+	if c.Sub != nil {
+		from = c.Sub.ID
+	}
+	if err := n.accept(ev, l, p.Nation, from); err != nil {
 		reason := "rejected"
 		if errors.Is(err, ErrNotOwner) {
 			reason = "not_owner"

@@ -339,6 +339,13 @@ func (n *Node) listen(ctx context.Context, l ListenerConfig) (ListenerInfo, erro
 			return ListenerInfo{}, err
 		}
 		return ListenerInfo{Kind: l.Kind, Addr: addr.String(), Principal: principalString(p)}, nil
+	case KindCoTUDP:
+		p := n.cfg.principalOf(l)
+		addr, err := n.stream.ListenUDP(ctx, stream.Listener{Kind: l.Kind, Addr: l.Addr, Principal: p})
+		if err != nil {
+			return ListenerInfo{}, err
+		}
+		return ListenerInfo{Kind: l.Kind, Addr: addr.String(), Principal: principalString(p)}, nil
 	case KindHTTP:
 		p := n.cfg.principalOf(l)
 		ln, err := net.Listen("tcp", l.Addr)

@@ -287,7 +287,7 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 	if err := c.srv.ingest(c, ev, format); err != nil {
 		return
 	}
-	if !c.identSet && ev.IsPosition() && ev.Callsign != "" {
+	if c.Sub != nil && !c.identSet && ev.IsPosition() && ev.Callsign != "" {
 		c.identSet = true
 		c.Sub.SetIdentity(hub.Identity{UID: ev.UID, Callsign: ev.Callsign})
 	}

@@ -66,6 +66,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []net.Listener
+	packets   []net.PacketConn
 	conns     map[*Conn]struct{}
 	closing   bool
 	wg        sync.WaitGroup
@@ -250,6 +251,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closing = true
 	for _, ln := range s.listeners {
 		ln.Close()
+	}
+	for _, pc := range s.packets {
+		pc.Close()
 	}
 	conns := make([]*Conn, 0, len(s.conns))
 	for c := range s.conns {
