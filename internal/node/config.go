@@ -16,6 +16,7 @@ import (
 const (
 	KindCoTTCP     = "cot-tcp"
 	KindCoTTLS     = "cot-tls"
+	KindCoTUDP     = "cot-udp"
 	KindHTTP       = "http"
 	KindHTTPS      = "https"
 	KindEnroll     = "enroll"
@@ -182,7 +183,7 @@ func (c *Config) Validate() error {
 	needTLS := false
 	for i, l := range c.Listeners {
 		switch l.Kind {
-		case KindCoTTCP, KindHTTP:
+		case KindCoTTCP, KindCoTUDP, KindHTTP:
 			if l.Principal != "" {
 				if _, err := label.ParsePrincipal(l.Principal); err != nil {
 					return cfgErr("%s %s: %v", l.Kind, l.Addr, err)
