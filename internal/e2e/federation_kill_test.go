@@ -1,0 +1,160 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"kizuna/internal/federation/fedtest"
+	"kizuna/internal/node"
+)
+
+const fedChildEnv = "KIZUNA_FED_CHILD_CONFIG"
+
+// TestFedChildNode runs a node from the configuration file named by
+// KIZUNA_FED_CHILD_CONFIG until it is killed. It is the child process of
+// TestFederationPeerKilled and skips otherwise.
+func TestFedChildNode(t *testing.T) {
+	path := os.Getenv(fedChildEnv)
+	if path == "" {
+		t.Skip("child process only")
+	}
+	var cfg node.Config
+	if err := node.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(cfg, fedLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	select {}
+}
+
+// startChild starts the hub in a child process and returns its listeners.
+func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.ListenerInfo) {
+	t.Helper()
+	os.Remove(filepath.Join(dataDir, "listeners.json"))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestFedChildNode$")
+	cmd.Env = append(os.Environ(), fedChildEnv+"="+cfgFile)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var ls []node.ListenerInfo
+	fedWait(t, "child listeners", 30*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(dataDir, "listeners.json"))
+		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 3
+	})
+	return cmd, ls
+}
+
+// TestFederationPeerKilled: the USA hub between JPN and KOR is SIGKILLed
+// in the middle of a stream and restarted. Every message a JPN client
+// published reaches the KOR client exactly once.
+func TestFederationPeerKilled(t *testing.T) {
+	dir := t.TempDir()
+	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := fedtest.Trilateral()
+	hubCfg, err := p.Config(dir, specs[0], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgFile := filepath.Join(dir, "hub.json")
+	write := func() {
+		b, err := json.Marshal(hubCfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	child, ls := startChild(t, cfgFile, hubCfg.DataDir)
+	hubAddr := ""
+	for _, l := range ls {
+		if l.Kind == node.KindFederation {
+			hubAddr = l.Addr
+		}
+	}
+	// The restarted hub listens where the spokes dial.
+	for i, l := range hubCfg.Listeners {
+		if l.Kind == node.KindFederation {
+			hubCfg.Listeners[i].Addr = hubAddr
+		}
+	}
+	write()
+
+	dialHub := func(cfg *node.Config) { cfg.Peers[0].Addr = hubAddr }
+	spokes := specs[1:]
+	for i := range spokes {
+		spokes[i].Peers[0].Dial = false // the address is set by dialHub
+		spokes[i].Configure = dialHub
+	}
+	c, err := fedtest.StartPKI(context.Background(), p, dir, spokes, fedLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c.Shutdown(ctx)
+	})
+	fedLinksUp(t, c)
+	fedWait(t, "both spokes linked", 20*time.Second, func() bool {
+		return fedPeer(c.Node("jpn-node").Federation().Status(), "usa-hub").State == "up" &&
+			fedPeer(c.Node("kor-node").Federation().Status(), "usa-hub").State == "up"
+	})
+	jpn, kor := fedDial(t, c.Node("jpn-node")), fedDial(t, c.Node("kor-node"))
+
+	rel := `access="SECRET" releasableTo="USA KOR"`
+	sent := 0
+	publish := func(d time.Duration) {
+		for end := time.Now().Add(d); time.Now().Before(end); sent++ {
+			jpn.send(fedEvent(fmt.Sprintf("k-msg-%d", sent), "b-m-p-s-m", rel, ""))
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	publish(1500 * time.Millisecond)
+	if err := child.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	publish(time.Second)
+	startChild(t, cfgFile, hubCfg.DataDir)
+	publish(time.Second)
+	jpn.send(fedEvent("k-end", "b-m-p-s-m", rel, ""))
+
+	got := kor.collectUntil("k-end", 60*time.Second)
+	got = append(got, kor.collect(300*time.Millisecond)...)
+	count := map[string]int{}
+	for _, e := range got {
+		count[e.UID]++
+	}
+	lost, dups := 0, 0
+	for i := range sent {
+		switch n := count[fmt.Sprintf("k-msg-%d", i)]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			dups++
+		}
+	}
+	if lost > 0 || dups > 0 {
+		t.Fatalf("of %d messages: %d lost, %d duplicated", sent, lost, dups)
+	}
+	t.Logf("%d messages, none lost, none duplicated", sent)
+}
