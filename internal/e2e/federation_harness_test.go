@@ -304,3 +304,23 @@ func viaProxy(t testing.TB, peer string, out **fedProxy) func(*node.Config) {
 		}
 	}
 }
+
+// fedMetric reads one sample from the node's /metrics, e.g.
+// `kizuna_federation_events_total{outcome="duplicate"}`.
+func fedMetric(t testing.TB, n *node.Node, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + n.Addr(node.KindHTTP) + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			var f float64
+			fmt.Sscanf(v, "%g", &f)
+			return f
+		}
+	}
+	return 0
+}
