@@ -67,3 +67,39 @@ func assign(cost [][]float64, n, m int) []int {
 	}
 	return out
 }
+
+// Assign solves the assignment problem for a rectangular cost matrix
+// (rows × columns, finite costs): it returns, for each row, the column
+// assigned to it, or -1 when there are more rows than columns and the row
+// is left out. The total cost is minimal.
+func Assign(cost [][]float64) []int {
+	n := len(cost)
+	if n == 0 {
+		return nil
+	}
+	m := len(cost[0])
+	out := make([]int, n)
+	if m == 0 {
+		for i := range out {
+			out[i] = -1
+		}
+		return out
+	}
+	if n <= m {
+		return assign(cost, n, m)
+	}
+	t := make([][]float64, m)
+	for j := range t {
+		t[j] = make([]float64, n)
+		for i := range n {
+			t[j][i] = cost[i][j]
+		}
+	}
+	for i := range out {
+		out[i] = -1
+	}
+	for j, i := range assign(t, m, n) {
+		out[i] = j
+	}
+	return out
+}

@@ -32,7 +32,7 @@ type Config struct {
 	// hits within N scan periods of its first plot (default 3 of 5).
 	ConfirmM, ConfirmN int
 	// CoastTime deletes a confirmed track without identity after this long
-	// without an update (default 3 scans + 1 s).
+	// without an update (default 5 scans + 1 s: at a detection probability of 0.9, five misses in a row happen once in 100,000 scans).
 	CoastTime time.Duration
 	// SeaTimeout and AirTimeout delete identity tracks (AIS; ADS-B/Mode S)
 	// after this long without an update (defaults 200 s and 60 s).
@@ -41,7 +41,7 @@ type Config struct {
 	// (default 9.21, 99 % for 2 degrees of freedom).
 	Gate float64
 	// QSea, QAir, QUnknown are the process noise spectral densities in
-	// m²/s³ (defaults 0.05, 4 and 1).
+	// m²/s³ (defaults 0.01, 4 and 1).
 	QSea, QAir, QUnknown float64
 	// MaxTracks bounds the tracks of one view (default 200,000); plots that
 	// would start more are dropped.
@@ -85,7 +85,7 @@ func (c *Config) defaults() error {
 	if c.ConfirmN < c.ConfirmM {
 		c.ConfirmN = max(5, c.ConfirmM)
 	}
-	def(&c.CoastTime, 3*c.ScanPeriod+time.Second)
+	def(&c.CoastTime, 5*c.ScanPeriod+time.Second)
 	def(&c.SeaTimeout, 200*time.Second)
 	def(&c.AirTimeout, 60*time.Second)
 	def(&c.PublishInterval, time.Second)
@@ -96,7 +96,7 @@ func (c *Config) defaults() error {
 		}
 	}
 	fdef(&c.Gate, 9.21)
-	fdef(&c.QSea, 0.05)
+	fdef(&c.QSea, 0.01)
 	fdef(&c.QAir, 4)
 	fdef(&c.QUnknown, 1)
 	if c.MaxTracks <= 0 {
@@ -535,22 +535,36 @@ func (e *Engine) associate(v *view, plots []plotRef) {
 	clear(s.candIx)
 	s.cands = s.cands[:0]
 	s.pairs = s.pairs[:0]
+	inGate := make([]bool, len(plots))
 	for pi, pr := range plots {
 		o := pr.o
+		r := o.cov()
+		detR := r[0]*r[2] - r[1]*r[1]
 		v.near(o.Lat, o.Lon, func(t *track) {
 			x, p := t.predicted(o.Time, e.q(t.domain))
 			de, dn := t.f.toENU(o.Lat, o.Lon)
-			_, d2, ok := innovation(&p, o.cov(), de-x[0], dn-x[1])
-			if !ok || d2 > e.cfg.Gate {
+			sv, d2, ok := innovation(&p, r, de-x[0], dn-x[1])
+			if !ok {
 				return
 			}
+			if t.confirmed && d2 <= suppressGate*e.cfg.Gate {
+				inGate[pi] = true
+			}
+			if d2 > e.cfg.Gate {
+				return
+			}
+			// The cost is the negative log-likelihood of the pairing up to
+			// a constant: d² + ln(|S| / |R|). A track that knows its
+			// position well (a confirmed one) wins a plot over a vague
+			// tentative one at the same distance.
+			cost := d2 + math.Log(math.Max(1, (sv[0]*sv[2]-sv[1]*sv[1])/detR))
 			ti, seen := s.candIx[t]
 			if !seen {
 				ti = len(s.cands)
 				s.candIx[t] = ti
 				s.cands = append(s.cands, t)
 			}
-			s.pairs = append(s.pairs, pair{plot: pi, trk: ti, cost: d2})
+			s.pairs = append(s.pairs, pair{plot: pi, trk: ti, cost: cost})
 		})
 	}
 	np, nt := len(plots), len(s.cands)
@@ -588,7 +602,12 @@ func (e *Engine) associate(v *view, plots []plotRef) {
 			}
 			continue
 		}
-		if len(v.tracks) >= e.cfg.MaxTracks {
+		if len(v.tracks) >= e.cfg.MaxTracks || inGate[pi] {
+			// A plot near a confirmed track (within suppressGate times the
+			// gate) that was not assigned to it is not taken for a new
+			// object: a track started from it would compete with the
+			// confirmed one for that object's next plots (crossings, noise
+			// outliers, split plots).
 			continue
 		}
 		t := e.newTrack(v, Key{Kind: IDNone, ID: pr.seq}, pr.o)
@@ -598,9 +617,13 @@ func (e *Engine) associate(v *view, plots []plotRef) {
 	}
 }
 
+// suppressGate widens the gate inside which a plot cannot start a track.
+const suppressGate = 4
+
 // solve assigns the plots of one cluster optimally: rows are the plots,
-// columns the tracks followed by one "no track" column per plot costing
-// the gate.
+// columns the tracks followed by one "no track" column per plot. Leaving a
+// gated plot unassigned costs more than any pairing, so the solution
+// assigns as many gated plots as it can, then minimises the total cost.
 func (e *Engine) solve(idx []int, assigned []int) {
 	s := &e.scratch
 	var rows, cols []int
@@ -618,13 +641,14 @@ func (e *Engine) solve(idx []int, assigned []int) {
 	}
 	n, m := len(rows), len(cols)+len(rows)
 	const big = 1e9
+	const unassignedCost = 1e6
 	cost := make([][]float64, n)
 	for r := range cost {
 		cost[r] = make([]float64, m)
 		for c := range cost[r] {
 			cost[r][c] = big
 		}
-		cost[r][len(cols)+r] = e.cfg.Gate
+		cost[r][len(cols)+r] = unassignedCost
 	}
 	for _, i := range idx {
 		pp := s.pairs[i]

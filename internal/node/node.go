@@ -123,6 +123,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.metrics.Register(hubCollector{n})
 	n.setupSecurityLog()
 	n.setupFederation()
+	n.setupFeeds()
 	return n, nil
 }
 
