@@ -23,6 +23,7 @@ func runDemo(ctx context.Context, args []string, env Env) error {
 	fs.BoolVar(&o.InsecurePlaintext, "insecure-plaintext", false, "allow plain TCP and HTTP on a non-loopback --host (exercise only)")
 	fs.DurationVar(&o.Period, "period", 2*time.Second, "how often simulated units report")
 	fs.DurationVar(&o.OrderEvery, "order-every", 15*time.Second, "pause between demonstration orders")
+	fs.DurationVar(&o.WarningEvery, "warning-every", 2*time.Minute, "pause between simulated missile launches")
 	level := fs.String("log-level", "warn", "log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

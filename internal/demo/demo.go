@@ -8,12 +8,15 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	"kizuna/internal/command"
+	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
+	"kizuna/internal/pki"
 )
 
 // Options configure the demo.
@@ -28,8 +31,11 @@ type Options struct {
 	Period time.Duration
 	// OrderEvery is the pause between demonstration orders (default 15s).
 	OrderEvery time.Duration
-	Out        io.Writer
-	Log        *slog.Logger
+	// WarningEvery is the pause between simulated missile launches
+	// (default 2m).
+	WarningEvery time.Duration
+	Out          io.Writer
+	Log          *slog.Logger
 }
 
 // Nation is one allied nation's seat in the demo: its TAK and web ports.
@@ -75,6 +81,9 @@ func Run(ctx context.Context, o Options) error {
 	if o.OrderEvery <= 0 {
 		o.OrderEvery = 15 * time.Second
 	}
+	if o.WarningEvery <= 0 {
+		o.WarningEvery = 2 * time.Minute
+	}
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "kizuna-demo-")
 		if err != nil {
@@ -84,30 +93,44 @@ func Run(ctx context.Context, o Options) error {
 		o.DataDir = dir
 	}
 
-	cfg := node.Default()
-	cfg.DataDir = o.DataDir
-	cfg.Nation = "USA"
-	cfg.NodeID = "indopacom-demo"
-	cfg.InsecurePlaintext = o.InsecurePlaintext
-	cfg.OrbatData = command.DemoOrbat()
-	cfg.Listeners = nil
+	// Three national nodes: the USA INDOPACOM hub, which the JPN and KOR
+	// nodes dial over mutual TLS, every link accredited to SECRET.
+	ports := map[string]Nation{}
 	for _, n := range Nations {
-		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindCoTTCP, Addr: port(o.Host, n.CoTPort), Principal: n.Code + ":SECRET"})
+		ports[n.Code] = n
 	}
-	for _, n := range Nations {
-		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindHTTP, Addr: port(o.Host, n.HTTPPort), Principal: n.Code + ":SECRET"})
+	specs := fedtest.Trilateral()
+	for i := range specs {
+		nat := specs[i].Nation
+		specs[i].Configure = func(cfg *node.Config) {
+			cfg.InsecurePlaintext = o.InsecurePlaintext
+			cfg.Listeners = []node.ListenerConfig{
+				{Kind: node.KindCoTTCP, Addr: port(o.Host, ports[nat].CoTPort), Principal: nat + ":SECRET"},
+				{Kind: node.KindHTTP, Addr: port(o.Host, ports[nat].HTTPPort), Principal: nat + ":SECRET"},
+				{Kind: node.KindFederation, Addr: "127.0.0.1:0"},
+			}
+			cfg.CRL = map[string]string{}
+			for _, n := range Nations {
+				cfg.CRL[n.Code] = filepath.Join(o.DataDir, "pki", "ca-"+n.Code, pki.CRLFile)
+			}
+			if nat == "USA" {
+				cfg.OrbatData = command.DemoOrbat()
+			}
+		}
 	}
-	nd, err := node.New(cfg, o.Log)
+	cl, err := fedtest.Start(ctx, o.DataDir, specs, o.Log)
 	if err != nil {
-		return err
+		return fmt.Errorf("starting the allied nodes: %w", err)
 	}
-	if err := nd.Start(ctx); err != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		nd.Shutdown(sctx)
-		return err
+	nodeOf := func(nation string) *node.Node {
+		for _, id := range cl.IDs() {
+			if n := cl.Node(id); n != nil && n.Nation() == nation {
+				return n
+			}
+		}
+		return nil
 	}
-	printAddresses(o.Out, nd)
+	printAddresses(o.Out, o.DataDir, []*node.Node{nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR")})
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
@@ -126,43 +149,51 @@ func Run(ctx context.Context, o Options) error {
 		}()
 	}
 	run("units", func() error {
-		return Move(runCtx, Units(), func(string) Injector { return nd }, o.Period)
+		return Move(runCtx, Units(), func(n string) Injector {
+			if nd := nodeOf(n); nd != nil {
+				return nd
+			}
+			return nil
+		}, o.Period)
 	})
 	run("orders", func() error {
-		return nd.Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
+		return nodeOf("USA").Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
+	})
+	run("missile warnings", func() error {
+		return Warnings(runCtx, nodeOf("JPN"), o.WarningEvery)
 	})
 	<-runCtx.Done()
 	stop()
 	wg.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	errs = append(errs, nd.Shutdown(sctx))
+	errs = append(errs, cl.Shutdown(sctx))
 	return errors.Join(errs...)
 }
 
-func printAddresses(w io.Writer, nd *node.Node) {
-	fmt.Fprintf(w, "Kizuna allied exercise: node %s (%s), data in %s\n\n", nd.NodeID(), nd.Nation(), nd.Config().DataDir)
+func printAddresses(w io.Writer, dir string, nodes []*node.Node) {
+	fmt.Fprintf(w, "Kizuna allied exercise: three national nodes federated over mutual TLS, data in %s\n\n", dir)
 	fmt.Fprintln(w, "Web map, one view per nation (open them side by side):")
-	for _, l := range nd.Listeners() {
-		if l.Kind == node.KindHTTP {
-			fmt.Fprintf(w, "  %-18s http://%s/\n", l.Principal, l.Addr)
-		}
+	for _, nd := range nodes {
+		fmt.Fprintf(w, "  %s  %-9s http://%s/\n", nd.Nation(), nd.NodeID(), nd.Addr(node.KindHTTP))
 	}
-	fmt.Fprintln(w, "\nTAK (CoT over TCP, XML or TAK protocol v1) for ATAK, WinTAK and iTAK:")
-	for _, l := range nd.Listeners() {
-		if l.Kind == node.KindCoTTCP {
-			fmt.Fprintf(w, "  %-18s %s\n", l.Principal, l.Addr)
-		}
+	fmt.Fprintln(w, "\nTAK (CoT over TCP, XML or TAK protocol v1) for ATAK, WinTAK and iTAK, one node per nation:")
+	for _, nd := range nodes {
+		fmt.Fprintf(w, "  %s  %-9s %s   (acts as %s at SECRET)\n", nd.Nation(), nd.NodeID(), nd.Addr(node.KindCoTTCP), nd.Nation())
 	}
+	fmt.Fprintln(w, "\nFederation: jpn-node and kor-node link to the usa-hub (INDOPACOM); every event crosses a link only")
+	fmt.Fprintln(w, "where its label releases it. A simulated JPN sensor reports a ballistic missile launch every few")
+	fmt.Fprintln(w, "minutes (launch point, track, predicted impact), released to USA, JPN and KOR; JPN-USA-only")
+	fmt.Fprintln(w, "units never reach KOR. Orders of the demonstration order of battle flow on the usa-hub.")
 	fmt.Fprintln(w, `
 How to connect ATAK: Settings > Network Preferences > TAK Servers > Add.
 Enter the address and port of your nation's TAK listener above, protocol
 TCP, without "Use Authentication" or "Enroll for Client Certificate".
 Your device then acts as that nation at SECRET and sees exactly what the
 labels release to that nation. Set the device callsign to one of the demo
-order of battle (for example 31MEU-1 or 12MLR-1) to receive its orders as
-GeoChat. On a phone, the listener must be reachable:
-run the demo with --host set to this machine's LAN address and
+order of battle (for example 31MEU-1 or 12MLR-1) and connect to the USA
+node to receive its orders as GeoChat. On a phone, the listener must be
+reachable: run the demo with --host set to this machine's LAN address and
 --insecure-plaintext (an exercise only; real deployments use --cot-tls with
 certificates from 'kizuna pki').
 

@@ -179,6 +179,18 @@ func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
 	if err := ev.Validate(); err != nil {
 		return fmt.Errorf("injecting %s: %w", ev.UID, err)
 	}
+	if ev.HasDetail || len(ev.Detail) > 0 {
+		// Check the detail as a client's would be, and extract its facts
+		// (callsign, destinations, links, track) for delivery and the API.
+		origin := ev.Origin
+		if err := ev.SetDetail(ev.Detail); err != nil {
+			return fmt.Errorf("injecting %s: %w", ev.UID, err)
+		}
+		ev.HasDetail = true
+		if origin.Nation != "" {
+			ev.Origin = origin
+		}
+	}
 	if ev.Origin.Nation == "" {
 		ev.Origin.Nation = n.cfg.Nation
 	}
