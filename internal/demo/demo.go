@@ -36,6 +36,12 @@ type Options struct {
 	WarningEvery time.Duration
 	Out          io.Writer
 	Log          *slog.Logger
+	// AnyPort binds every listener to a free port instead of the preferred
+	// ones (tests).
+	AnyPort bool
+	// Ready, if set, is called with the USA, JPN and KOR nodes once they
+	// run (tests).
+	Ready func(usa, jpn, kor *node.Node)
 }
 
 // Nation is one allied nation's seat in the demo: its TAK and web ports.
@@ -55,6 +61,9 @@ var Nations = []Nation{
 
 // port returns host:preferred if that port is free, else host:0.
 func port(host string, preferred int) string {
+	if preferred == 0 {
+		return net.JoinHostPort(host, "0")
+	}
 	addr := net.JoinHostPort(host, strconv.Itoa(preferred))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -99,6 +108,11 @@ func Run(ctx context.Context, o Options) error {
 	for _, n := range Nations {
 		ports[n.Code] = n
 	}
+	if o.AnyPort {
+		for k, n := range ports {
+			ports[k] = Nation{Code: n.Code}
+		}
+	}
 	specs := fedtest.Trilateral()
 	for i := range specs {
 		nat := specs[i].Nation
@@ -131,6 +145,9 @@ func Run(ctx context.Context, o Options) error {
 		return nil
 	}
 	printAddresses(o.Out, o.DataDir, []*node.Node{nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR")})
+	if o.Ready != nil {
+		o.Ready(nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR"))
+	}
 
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup

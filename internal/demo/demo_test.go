@@ -1,0 +1,89 @@
+package demo
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"kizuna/internal/label"
+	"kizuna/internal/node"
+)
+
+// TestDemoViews runs the exercise and checks that the three national views
+// differ exactly as the labels say: every node shows only what is released
+// to its nation, the JPN-detected missile warning reaches KOR through the
+// USA hub, and JPN–USA-only units never reach KOR.
+func TestDemoViews(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [3]*node.Node, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{
+			DataDir: t.TempDir(), AnyPort: true, Period: 200 * time.Millisecond,
+			OrderEvery: time.Second, WarningEvery: time.Second,
+			Ready: func(usa, jpn, kor *node.Node) { ready <- [3]*node.Node{usa, jpn, kor} },
+		})
+	}()
+	var nodes [3]*node.Node
+	select {
+	case nodes = <-ready:
+	case err := <-done:
+		t.Fatalf("demo ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("demo did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	nations := []string{"USA", "JPN", "KOR"}
+	units := Units()
+	deadline := time.Now().Add(20 * time.Second)
+	for i, nd := range nodes {
+		p := label.Principal{Nation: nations[i], Clearance: label.Secret}
+		// Wait for the warning and every unit releasable to this nation.
+		for {
+			seen := map[string]bool{}
+			for _, m := range nd.Picture().Visible(p, time.Now()) {
+				seen[m.UID] = true
+				if !label.Releasable(p, m.Label) {
+					t.Fatalf("%s view holds %s labelled %+v", nations[i], m.UID, m.Label)
+				}
+			}
+			complete := seen["MW-001"] || seen["MW-002"]
+			for _, u := range units {
+				want := u.Nation == nations[i] || contains(u.Label.ReleasableTo, nations[i])
+				if want && !seen[u.UID] {
+					complete = false
+				}
+				if !want && seen[u.UID] {
+					t.Fatalf("%s view shows %s, labelled %+v", nations[i], u.UID, u.Label)
+				}
+			}
+			if complete {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s view incomplete: %v", nations[i], seen)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// The KOR node never holds JPN–USA-only traffic at all.
+	for _, m := range nodes[2].Picture().All() {
+		if !contains(m.Label.ReleasableTo, "KOR") && m.Label.Originator != "KOR" {
+			t.Errorf("KOR node holds %s labelled %+v", m.UID, m.Label)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
