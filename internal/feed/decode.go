@@ -463,8 +463,8 @@ func (fr *framer) cotEvent(ctx context.Context, doc []byte, now time.Time) {
 	}
 	// The feed's label decides who sees what it reports, whatever the
 	// event claims; the node stamps the origin.
-	ev.SetLabel(fr.f.cfg.Label)
 	ev.Origin = cot.Origin{}
+	ev.SetLabel(fr.f.cfg.Label)
 	if o, ok := fr.cotObservation(ev, now); ok {
 		fr.batch = append(fr.batch, o)
 	}
