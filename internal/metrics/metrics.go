@@ -17,13 +17,13 @@ type Metrics struct {
 	EventsIn         *prometheus.CounterVec // by wire format
 	Rejected         *prometheus.CounterVec // events dropped, by reason
 	Deliveries       prometheus.Counter     // events written to recipients
-	QueueDrops       *prometheus.CounterVec // by kind: superseded, slow_consumer
 	Latency          prometheus.Histogram   // accepted → written to the socket
 	Objects          prometheus.Gauge
 }
 
-// New creates and registers the instruments. Extra collectors (hub,
-// store and link state) are registered by their owners with Register.
+// New creates and registers the instruments. Extra collectors (hub
+// queue drops, store and link state) are registered by their owners with
+// Register.
 func New() *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
@@ -46,9 +46,6 @@ func New() *Metrics {
 		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kizuna_events_out_total", Help: "Event deliveries written to recipients.",
 		}),
-		QueueDrops: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "kizuna_queue_drops_total", Help: "Queue drops: superseded position updates shed, and slow consumers disconnected.",
-		}, []string{"kind"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "kizuna_delivery_latency_seconds",
 			Help:    "Time from accepting an event to writing it to a recipient.",
@@ -59,7 +56,7 @@ func New() *Metrics {
 		}),
 	}
 	r.MustRegister(m.Connections, m.ConnectionsTotal, m.Refused, m.EventsIn, m.Rejected,
-		m.Deliveries, m.QueueDrops, m.Latency, m.Objects,
+		m.Deliveries, m.Latency, m.Objects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

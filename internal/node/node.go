@@ -227,6 +227,7 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("opening audit log: %w", err)
 	}
 	n.audit = al
+	n.mountAuditAPI()
 
 	st, err := store.Open(store.Config{
 		Dir:              n.cfg.DataDir,
@@ -581,16 +582,14 @@ func (n *Node) auditf(ctx context.Context, actor, action, object, decision, reas
 type hubCollector struct{ n *Node }
 
 var (
-	descSuperseded = prometheus.NewDesc("kizuna_hub_superseded_total", "Position updates shed from congested client queues.", nil, nil)
-	descSlow       = prometheus.NewDesc("kizuna_hub_slow_consumers_total", "Subscribers disconnected because their queue was full.", nil, nil)
+	descDrops     = prometheus.NewDesc("kizuna_queue_drops_total", "Queue drops by kind: superseded position updates shed from congested queues, and slow consumers disconnected.", []string{"kind"}, nil)
 	descDenied     = prometheus.NewDesc("kizuna_hub_policy_denied_total", "Recipients the releasability policy withheld an event from.", nil, nil)
 	descPublished  = prometheus.NewDesc("kizuna_hub_published_total", "Messages published to the hub.", nil, nil)
 	descSubs       = prometheus.NewDesc("kizuna_hub_subscribers", "Current hub subscribers.", nil, nil)
 )
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descSuperseded
-	ch <- descSlow
+	ch <- descDrops
 	ch <- descDenied
 	ch <- descPublished
 	ch <- descSubs
@@ -598,8 +597,8 @@ func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
 
 func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	s := &c.n.hub.Stats
-	ch <- prometheus.MustNewConstMetric(descSuperseded, prometheus.CounterValue, float64(s.Superseded.Load()))
-	ch <- prometheus.MustNewConstMetric(descSlow, prometheus.CounterValue, float64(s.SlowDrops.Load()))
+	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(s.Superseded.Load()), "superseded")
+	ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(s.SlowDrops.Load()), "slow_consumer")
 	ch <- prometheus.MustNewConstMetric(descDenied, prometheus.CounterValue, float64(s.Denied.Load()))
 	ch <- prometheus.MustNewConstMetric(descPublished, prometheus.CounterValue, float64(s.Published.Load()))
 	ch <- prometheus.MustNewConstMetric(descSubs, prometheus.GaugeValue, float64(len(c.n.hub.Subscribers())))

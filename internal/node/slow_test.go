@@ -15,6 +15,9 @@ import (
 func TestSlowConsumer(t *testing.T) {
 	cfg := baseConfig([]string{"USA:SECRET", "JPN:SECRET"}, []string{"USA:SECRET"})
 	cfg.QueueSize = 256
+	// A stalled write would hold its writer this long: if the stalled
+	// client could delay anyone else, the fast client would see it.
+	cfg.WriteTimeout = Duration(30 * time.Second)
 	n := startNode(t, cfg)
 	usaAddr, jpnAddr := addrOf(t, n, KindCoTTCP, "USA:SECRET"), addrOf(t, n, KindCoTTCP, "JPN:SECRET")
 	h := addrOf(t, n, KindHTTP, "")
@@ -56,7 +59,7 @@ func TestSlowConsumer(t *testing.T) {
 		}
 	}
 	waitFor(t, "superseded updates shed", 5*time.Second, func() bool {
-		return metricValue(t, h, "kizuna_hub_superseded_total") > 0
+		return metricValue(t, h, `kizuna_queue_drops_total{kind="superseded"}`) > 0
 	})
 	// Phase 2: every update a new uid, so nothing can be shed: the stalled
 	// client is disconnected while the fast one goes on.
@@ -79,9 +82,10 @@ func TestSlowConsumer(t *testing.T) {
 		return metricValue(t, h, `kizuna_connections{listener="cot-tcp"}`) == 2 &&
 			metricValue(t, h, "kizuna_hub_subscribers") == 2
 	})
-	// "On time" on a shared, race-instrumented test machine: well under
-	// two seconds for the worst sampled delivery.
-	if worst > 2*time.Second {
+	// "On time": far below the 30 s a stalled write could hold anything
+	// up. (On an idle machine the worst sample is tens of milliseconds;
+	// the bound leaves room for a loaded, race-instrumented test run.)
+	if worst > 10*time.Second {
 		t.Errorf("fast client's worst sampled delivery took %v", worst)
 	}
 	t.Logf("worst sampled delivery to the fast client: %v", worst)

@@ -134,9 +134,6 @@ func (c *Conn) serve(ctx context.Context) {
 	}
 	if reason != "closed" {
 		m.Refused.WithLabelValues(reason).Inc()
-		if reason == "slow_consumer" {
-			m.QueueDrops.WithLabelValues("slow_consumer").Inc()
-		}
 		c.log.Warn("connection closed", "reason", reason, "read_err", rerr, "write_err", werr)
 		c.srv.onClose(c, reason)
 	} else {
