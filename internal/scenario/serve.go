@@ -79,6 +79,7 @@ func Serve(ctx context.Context, sc *Scenario, cfg ServeConfig) (*Server, error) 
 	}
 	s.udp = udp
 	ctx, s.cancel = context.WithCancel(ctx)
+	var accepts []func()
 	for _, sn := range sc.Sensors() {
 		ep := Endpoint{Name: sn.Name, Kind: sn.Kind, Label: sn.Label}
 		if sn.Kind != KindAIS {
@@ -102,13 +103,16 @@ func Serve(ctx context.Context, sc *Scenario, cfg ServeConfig) (*Server, error) 
 			s.lns = append(s.lns, ln)
 			ep.Transport, ep.Addr = "tcp", ln.Addr().String()
 			s.subs[sn.Name] = map[*subscriber]struct{}{}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.accept(ctx, sn.Name, ln)
-			}()
+			accepts = append(accepts, func() { s.accept(ctx, sn.Name, ln) })
 		}
 		s.eps = append(s.eps, ep)
+	}
+	for _, a := range accepts {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			a()
+		}()
 	}
 	sc.rebase(time.Now())
 	s.wg.Add(1)
