@@ -56,7 +56,7 @@ func TestIndexServed(t *testing.T) {
 // map breaks on a closed network.
 func TestReferencedFilesExist(t *testing.T) {
 	fsys := FS()
-	ref := regexp.MustCompile(`(?:src|href)="([^"#:]+)"|from '(\./[^']+)'|fetch\('([^'$` + "`" + `]+\.json)'\)|'(vendor/[^']+)'`)
+	ref := regexp.MustCompile(`(?:src|href)="([^"#:]+)"|(?:from |URL\()'(\./[^']+)'|fetch\('([^'$` + "`" + `]+\.json)'\)|'(vendor/[^']+)'`)
 	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasPrefix(p, "vendor/") {
 			return err

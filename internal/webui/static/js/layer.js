@@ -92,23 +92,52 @@ export const ObjectLayer = L.Layer.extend({
 
     g.font = '11px system-ui, sans-serif';
     g.textBaseline = 'middle';
-    for (const o of visible) {
+    // Pass 1: positions and heading vectors. Vectors of current objects go
+    // into one path with one stroke (thousands of strokes cost more than
+    // everything else in a frame); those of fading objects are drawn alone.
+    const pos = new Array(visible.length);
+    const alpha = new Array(visible.length);
+    g.strokeStyle = '#111';
+    g.lineWidth = 2;
+    g.globalAlpha = 1;
+    g.beginPath();
+    for (let i = 0; i < visible.length; i++) {
+      const o = visible[i];
       const p = map.latLngToContainerPoint([o.lat, o.lon]);
-      const s = symbolFor(o.sidc);
-      const a = opacity(o, now, this.fadeMs);
-      g.globalAlpha = a;
-      if (typeof o.course === 'number' && Number.isFinite(o.course)) {
-        // Heading vector from the symbol's centre, longer when faster.
-        const len = 18 + Math.min(30, (o.speed || 0) / 10);
-        const rad = (o.course * Math.PI) / 180;
-        g.strokeStyle = '#111';
-        g.lineWidth = 2;
+      pos[i] = p;
+      const a = (alpha[i] = opacity(o, now, this.fadeMs));
+      if (typeof o.course !== 'number' || !Number.isFinite(o.course)) continue;
+      const len = 18 + Math.min(30, (o.speed || 0) / 10);
+      const rad = (o.course * Math.PI) / 180;
+      const x2 = p.x + Math.sin(rad) * len;
+      const y2 = p.y - Math.cos(rad) * len;
+      if (a === 1) {
+        g.moveTo(p.x, p.y);
+        g.lineTo(x2, y2);
+      } else {
+        g.stroke();
+        g.globalAlpha = a;
         g.beginPath();
         g.moveTo(p.x, p.y);
-        g.lineTo(p.x + Math.sin(rad) * len, p.y - Math.cos(rad) * len);
+        g.lineTo(x2, y2);
         g.stroke();
+        g.globalAlpha = 1;
+        g.beginPath();
       }
-      g.drawImage(s.canvas, p.x - s.anchor.x, p.y - s.anchor.y, s.w, s.h);
+    }
+    g.stroke();
+
+    // Pass 2: symbols, selection and labels.
+    for (let i = 0; i < visible.length; i++) {
+      const o = visible[i];
+      const p = pos[i];
+      const a = alpha[i];
+      const s = symbolFor(o.sidc);
+      if (g.globalAlpha !== a) g.globalAlpha = a;
+      // Whole pixels, unscaled: the rasteriser's fast path (a plain copy,
+      // no resampling), which matters with thousands of symbols.
+      if (s.canvas.width === s.w) g.drawImage(s.canvas, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y));
+      else g.drawImage(s.canvas, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y), s.w, s.h);
       if (o.uid === this.selected) {
         g.strokeStyle = '#ffd400';
         g.lineWidth = 2;

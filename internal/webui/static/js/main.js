@@ -13,15 +13,20 @@ const L = globalThis.L;
 const params = new URLSearchParams(location.search);
 // How long a stale object stays on the map, fading, before it disappears.
 const FADE_MS = Math.max(0, Number(params.get('fade') ?? 20)) * 1000;
-// Minimum time between two map redraws while updates stream in.
+// Minimum time between two map redraws while updates stream in. With many
+// objects a frame costs more: the wait grows so that drawing never takes
+// more than about a third of the main thread, which stays free for input.
 const FRAME_MS = 50;
+let frameCost = 0;
 
 const store = new Store();
 const filter = new Filter();
 
 // Exposed for operators' scripting and for the browser tests: live counters
 // and the delay from each update's event time to the frame that drew it.
-const stats = { frames: 0, applied: 0, lastApplied: 0, latencies: [], snapshots: 0, state: 'connecting' };
+// arrivals holds the delay from event time to the stream message arriving,
+// which separates the server's share of latency from the page's.
+const stats = { frames: 0, applied: 0, lastApplied: 0, latencies: [], arrivals: [], snapshots: 0, state: 'connecting' };
 const LAT_KEEP = 200000;
 
 const map = L.map('map', {
@@ -88,7 +93,6 @@ async function select(uid) {
 function showDetail() {
   const o = selected ? store.objects.get(selected) : null;
   renderDetail(detailBox, o, { onClose: () => select(null) });
-  setTimeout(() => map.invalidateSize(), 0);
 }
 
 // Clicks on the map select the symbol under the pointer.
@@ -118,12 +122,12 @@ let lastList = 0;
 function requestDraw() {
   if (drawPending) return;
   drawPending = true;
-  const wait = Math.max(0, FRAME_MS - (performance.now() - lastDraw));
+  const wait = Math.max(0, Math.max(FRAME_MS, 3 * frameCost) - (performance.now() - lastDraw));
   setTimeout(() => requestAnimationFrame(frame), wait);
 }
 function frame() {
   drawPending = false;
-  lastDraw = performance.now();
+  const t0 = (lastDraw = performance.now());
   layer.redraw();
   updateBanner();
   missiles.update();
@@ -140,6 +144,7 @@ function frame() {
     requestDraw();
   }
   counts.textContent = `${store.objects.size} objects`;
+  frameCost = 0.7 * frameCost + 0.3 * (performance.now() - t0);
 }
 let detailVersion = null;
 function showDetailIfChanged() {
@@ -196,7 +201,7 @@ async function whoami() {
 }
 
 const conn = $('conn');
-const stream = new Stream({
+const handlers = {
   onState(state) {
     stats.state = state;
     conn.dataset.state = state;
@@ -210,19 +215,52 @@ const stream = new Stream({
       reprobe();
     }
   },
-  onUpsert(o) {
-    store.upsert(o);
+  onUpsert(o, arrived = Date.now()) {
+    store.upsert(o, arrived);
+    stats.arrivals.push(arrived - o.timeMs);
+    if (stats.arrivals.length > LAT_KEEP) stats.arrivals.splice(0, stats.arrivals.length - LAT_KEEP);
   },
   onDelete(uid) {
     store.delete(uid);
   },
-});
+};
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, stream, basemap };
+// The stream runs in a worker where the browser allows it, else here.
+function startStream() {
+  const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/api/v1/stream`;
+  try {
+    const w = new Worker(new URL('./stream-worker.js', import.meta.url), { type: 'module' });
+    w.onmessage = (ev) => {
+      const m = ev.data;
+      if (m.kind === 'state') handlers.onState(m.state);
+      else if (m.kind === 'snapshot') handlers.onSnapshot(m.objects);
+      else if (m.kind === 'batch') {
+        for (const [op, v] of m.ops) {
+          if (op === 'u') handlers.onUpsert(v, v.arrived);
+          else handlers.onDelete(v);
+        }
+      }
+    };
+    w.onerror = (ev) => {
+      // The worker could not run: stream on the main thread instead.
+      ev.preventDefault?.();
+      w.terminate();
+      new Stream(handlers).start();
+    };
+    w.postMessage({ kind: 'start', url });
+    return w;
+  } catch {
+    const s = new Stream(handlers);
+    s.start();
+    return s;
+  }
+}
+
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))
   .finally(() => requestDraw());
 whoami();
 const reprobe = startOps();
-stream.start();
+startStream();

@@ -53,7 +53,8 @@ export class ObjectList {
       if (nat && !this.nations.has(nat)) this._addNation(nat);
       if (this.filter.matches(o)) rows.push(o);
     }
-    rows.sort((a, b) => (a.callsign || a.uid).localeCompare(b.callsign || b.uid));
+    const key = (o) => o.callsign || o.uid;
+    rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
     this.rows = rows;
     this.inner.style.height = `${rows.length * ROW}px`;
     this.paint();

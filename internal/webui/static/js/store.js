@@ -77,6 +77,8 @@ export class Store {
     o.trail = trail;
     o.staleAt = Date.parse(o.stale) || Infinity;
     o.timeMs = Date.parse(o.time) || now;
+    const l = o.label || {};
+    o.labelKey = `${l.classification}|${l.caveat || ''}|${l.originator}|${(l.releasableTo || []).join(',')}`;
     o.receivedAt = now;
     o.dirty = true;
     this.objects.set(o.uid, o);
@@ -107,11 +109,12 @@ export class Store {
     return n;
   }
 
-  // banner is the marking of everything the page holds.
+  // banner is the marking of everything the page holds. Thousands of
+  // objects share a handful of distinct labels: combine those.
   banner() {
-    const labels = [];
-    for (const o of this.objects.values()) labels.push(o.label || {});
-    return combine(labels);
+    const distinct = new Map();
+    for (const o of this.objects.values()) if (!distinct.has(o.labelKey)) distinct.set(o.labelKey, o.label || {});
+    return combine([...distinct.values()]);
   }
 }
 

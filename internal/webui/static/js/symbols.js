@@ -34,10 +34,11 @@ export function symbolFor(sidc) {
   if (key && ms) {
     const sym = new ms.Symbol(key, { size: SYMBOL_SIZE });
     if (sym.isValid()) {
-      const canvas = sym.asCanvas(window.devicePixelRatio || 1);
+      const dpr = globalThis.devicePixelRatio || 1;
+      const canvas = sym.asCanvas(dpr);
       const a = sym.getAnchor();
-      const sz = sym.getSize();
-      s = { canvas, anchor: { x: a.x, y: a.y }, w: sz.width, h: sz.height };
+      // The canvas has whole pixels: draw it at exactly that size.
+      s = { canvas, anchor: { x: Math.round(a.x), y: Math.round(a.y) }, w: canvas.width / dpr, h: canvas.height / dpr };
     }
   }
   if (!s) s = plainDot();
