@@ -169,6 +169,11 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 		cfg.HistoryRetention = node.Duration(d)
 		return err
 	})
+	fs.Func("history-interval", "store at most one history row per uid per interval (e.g. 5s; 0 keeps every report)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		cfg.HistoryInterval = node.Duration(d)
+		return err
+	})
 	fs.Func("idle-timeout", "close a TAK connection silent this long (e.g. 10m)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		cfg.IdleTimeout = node.Duration(d)

@@ -101,6 +101,7 @@ type Config struct {
 	MaxConnsPerIP        int      `json:"maxConnsPerIP,omitempty"`
 	MaxConnsPerPrincipal int      `json:"maxConnsPerPrincipal,omitempty"`
 	HistoryRetention     Duration `json:"historyRetention,omitempty"`
+	HistoryInterval      Duration `json:"historyInterval,omitempty"`
 	FlushInterval        Duration `json:"flushInterval,omitempty"`
 	MaxHTTPBody          int64    `json:"maxHTTPBody,omitempty"`
 
@@ -128,6 +129,7 @@ func Default() Config {
 		WriteCoalesce:    Duration(5 * time.Millisecond),
 		IdleTimeout:      Duration(10 * time.Minute),
 		HistoryRetention: Duration(24 * time.Hour),
+		HistoryInterval:  Duration(5 * time.Second),
 		FlushInterval:    Duration(200 * time.Millisecond),
 		CRLInterval:      Duration(5 * time.Minute),
 		MaxHTTPBody:      1 << 20,

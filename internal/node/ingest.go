@@ -127,8 +127,17 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 	m.Fed = fed
 	if persistent {
 		m.ShareDetail()
+		o := storeObject(m, owner)
+		// Thin the history of frequent reports: one row per uid per
+		// history interval, and always one when the type changes.
+		m.HistoryAt = m.Received
+		if old, ok := n.picture.Get(ev.UID); ok && old.Event.Type == ev.Type &&
+			m.Received.Sub(old.HistoryAt) < time.Duration(n.cfg.HistoryInterval) {
+			o.NoHistory = true
+			m.HistoryAt = old.HistoryAt
+		}
 		n.picture.Put(m)
-		n.store.Put(storeObject(m, owner))
+		n.store.Put(o)
 	}
 	n.publish(m)
 	return nil

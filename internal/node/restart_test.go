@@ -28,6 +28,7 @@ func runChild(dir string) {
 	cfg.DataDir = dir
 	cfg.Nation = "USA"
 	cfg.NodeID = "crash-node"
+	cfg.HistoryInterval = 0 // keep every report, so the test can count them
 	cfg.Listeners = []ListenerConfig{
 		{Kind: KindCoTTCP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"},
 		{Kind: KindHTTP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"},

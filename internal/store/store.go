@@ -87,6 +87,9 @@ type Object struct {
 	// XML is the event as stored: canonical CoT XML with label and
 	// __origin.
 	XML []byte
+	// NoHistory updates the live object without adding a history row
+	// (the caller thins the history of frequent position reports).
+	NoHistory bool
 }
 
 // Stats are the store's counters, for /metrics.
@@ -277,7 +280,7 @@ func (s *Store) Put(o Object) {
 		owner = prev.owner
 	}
 	s.cur.ops[o.UID] = op{obj: o, owner: owner}
-	if s.cur.hist.push(o, s.cfg.MaxPending) {
+	if !o.NoHistory && s.cur.hist.push(o, s.cfg.MaxPending) {
 		s.dropped++
 	}
 	s.mu.Unlock()
