@@ -127,7 +127,7 @@ func (c *Conn) serve(ctx context.Context) {
 		reason = "slow_consumer"
 	case errors.Is(rerr, ErrEventTimeout):
 		reason = "event_timeout"
-	case errors.Is(rerr, os.ErrDeadlineExceeded):
+	case errors.Is(rerr, os.ErrDeadlineExceeded) && !c.srv.shuttingDown():
 		reason = "idle"
 	case errors.Is(rerr, takproto.ErrBadVarint):
 		reason = "bad_frame"

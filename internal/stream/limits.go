@@ -292,3 +292,11 @@ func (s *Server) reportSuppressed(due []*refusals) {
 		}
 	}
 }
+
+// shuttingDown reports whether Shutdown began: its read deadline is not an
+// idle timeout.
+func (s *Server) shuttingDown() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
