@@ -251,7 +251,7 @@ function startFederation() {
       top.hidden = peers.length === 0;
       top.textContent = `federation ${up}/${peers.length} up`;
       top.className = up === peers.length ? 'fed-up' : 'fed-down';
-      const cols = ['name', 'state', 'address', 'classification', 'lastSeen', 'sent', 'received', 'queued'];
+      const cols = ['name', 'nation', 'state', 'addr', 'classification', 'since', 'queue', 'lagSeconds', 'sent', 'received', 'withheld', 'lastError'];
       box.replaceChildren(
         el('h3', {}, 'Federation links'),
         peers.length
