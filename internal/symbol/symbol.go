@@ -9,9 +9,10 @@
 // modifier, country and order-of-battle positions left as "-". For example
 // a-f-G-U-C-I maps to SFGPUCI-------- and a-h-S-C-L-D-D to SHSPCLDD-------.
 //
-// Map points (b-m-p-…) map to 2525C tactical point graphics. Every other CoT
-// type (chat, tasking, drawings, control messages) has no symbol and maps to
-// the empty string; a renderer draws those with a plain marker.
+// Map points (b-m-p-…) and launch and impact detections (b-d-l, b-d-i) map
+// to 2525C tactical point graphics. Every other CoT type (chat, tasking,
+// drawings, control messages) has no symbol and maps to the empty string; a
+// renderer draws those with a plain marker.
 package symbol
 
 import "strings"
@@ -74,6 +75,15 @@ func SIDC(cotType string) string {
 	case "b":
 		if len(fields) >= 3 && fields[1] == "m" && fields[2] == "p" {
 			return mapPoint(fields[3:])
+		}
+		if len(fields) >= 3 && fields[1] == "d" {
+			// A detection's origin is not known: unknown affiliation.
+			switch fields[2] {
+			case "l":
+				return "GUGPGPWM-------" // launch: missile detect point
+			case "i":
+				return "GUGPGPWI-------" // impact point
+			}
 		}
 	}
 	return ""

@@ -71,6 +71,12 @@ func TestSIDC(t *testing.T) {
 		{"b-m-p-s-p-i", "GFGPGPRI-------"},
 		{"b-m-p-s-m", "GFGPGPRI-------"},
 		{"b-m-p-t", "GFGPGPR--------"},
+		// Launch and impact detections.
+		{"b-d-l", "GUGPGPWM-------"},
+		{"b-d-l-m", "GUGPGPWM-------"},
+		{"b-d-i", "GUGPGPWI-------"},
+		{"b-d-i-m", "GUGPGPWI-------"},
+		{"b-d-a", ""},
 		// Types that no symbol stands for.
 		{"", ""},
 		{"b-t-f", ""},

@@ -303,12 +303,12 @@ describe('web map', () => {
         const png = await p.page.screenshot({ path: path.join(ensureArtifacts(), name) });
         return png.toString('base64');
       };
-      const a = await shot(jp, 'web-demo-jpn.png');
-      const b = await shot(kr, 'web-demo-kor.png');
+      const a = await shot(jp, 'web-map-jpn.png');
+      const b = await shot(kr, 'web-map-kor.png');
       const ctx = await browser.newContext({ viewport: { width: 1920, height: 720 } });
       const p = await ctx.newPage();
       await p.setContent(`<html><body style="margin:0;display:flex;background:#000"><img src="data:image/png;base64,${a}" style="width:50%"><img src="data:image/png;base64,${b}" style="width:50%"></body></html>`);
-      await p.screenshot({ path: path.join(ensureArtifacts(), 'web-demo.png') });
+      await p.screenshot({ path: path.join(ensureArtifacts(), 'web-map-jpn-kor.png') });
       await ctx.close();
     } finally {
       await jp.context.close();

@@ -7,8 +7,8 @@
 //   missile.track  = [{lat, lon}, …]                flight path so far (else the trail)
 //
 // A track whose type is a missile in flight but carries no missile fields
-// still raises the alert; its path is its trail and its launch point the
-// first position seen.
+// still raises the alert; its path is its stored history followed by its
+// live trail, and its launch point the first position of that path.
 
 import { el } from './panels.js';
 import { isMissile } from './store.js';
@@ -37,20 +37,44 @@ export class MissileWarnings {
     this.box = document.getElementById('alerts');
     this.dismissed = new Set();
     this.drawnKey = '';
+    this.history = new Map(); // uid -> [[lat, lon]] from the history API
+  }
+
+  // fetchHistory loads a missile track's path so far, once per track.
+  async fetchHistory(uid) {
+    this.history.set(uid, []);
+    try {
+      const res = await fetch(`api/v1/objects/${encodeURIComponent(uid)}/history?limit=1000`);
+      if (!res.ok) return;
+      const body = await res.json();
+      const pts = (body.points || [])
+        .slice()
+        .sort((a, b) => String(a.time).localeCompare(String(b.time)))
+        .map(ll)
+        .filter(Boolean);
+      this.history.set(uid, pts);
+      this.drawnKey = '';
+      this.update();
+    } catch {
+      // The live trail still draws the track.
+    }
   }
 
   // update redraws the missile graphics; cheap when nothing changed.
   update() {
     const tracks = [];
     for (const o of this.store.objects.values()) if (isMissile(o)) tracks.push(o);
-    const key = tracks.map((o) => `${o.uid}@${o.time}@${o.trail.length}`).join('|');
+    const key = tracks.map((o) => `${o.uid}@${o.time}@${o.trail.length}@${this.history.get(o.uid)?.length ?? -1}`).join('|');
     if (key === this.drawnKey) return;
     this.drawnKey = key;
     this.group.clearLayers();
     const alerts = [];
+    for (const uid of this.history.keys()) if (!this.store.objects.has(uid)) this.history.delete(uid);
     for (const o of tracks) {
       const m = o.missile || {};
-      const path = Array.isArray(m.track) && m.track.length ? m.track.map(ll).filter(Boolean) : o.trail.slice();
+      if (!this.history.has(o.uid)) this.fetchHistory(o.uid);
+      const stored = this.history.get(o.uid) || [];
+      const path = Array.isArray(m.track) && m.track.length ? m.track.map(ll).filter(Boolean) : stored.concat(o.trail);
       const here = ll(o);
       if (here && (path.length === 0 || path[path.length - 1][0] !== here[0] || path[path.length - 1][1] !== here[1])) path.push(here);
       const launch = ll(m.launch) || path[0] || null;
@@ -75,6 +99,7 @@ export class MissileWarnings {
         let eta = '';
         const it = Date.parse(o.missile?.impact?.time);
         if (Number.isFinite(it)) eta = ` · impact ${new Date(it).toISOString().slice(11, 19)}Z`;
+        else if (o.missile?.timeToGo) eta = ` · time to impact ${o.missile.timeToGo}`;
         return el(
           'div',
           { class: 'alert', role: 'alert', dataset: { uid: o.uid } },
