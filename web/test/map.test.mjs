@@ -209,6 +209,17 @@ describe('web map', () => {
       assert.match(await page.textContent('#detail h2'), /RAIDER 7/);
       assert.equal(await page.textContent('#detail [data-field="Originator"]'), 'USA');
       assert.equal(await page.textContent('#detail [data-field="Course"]'), '90°');
+
+      // Closing it, then choosing the object from the list after panning
+      // away, selects it again and brings it into view.
+      await page.click('#detail .close');
+      await page.waitForSelector('#detail', { state: 'hidden' });
+      await page.evaluate(() => { kizuna.map.setView([40, 140], 9, { animate: false }); });
+      await page.fill('#search', 'raider');
+      await page.click('#list .row[data-uid="click-me"]');
+      await page.waitForSelector('#detail:not([hidden])');
+      assert.match(await page.textContent('#detail h2'), /RAIDER 7/);
+      assert.ok(await page.evaluate(() => kizuna.map.getBounds().contains([26.3, 127.8])), 'map did not bring the object into view');
     } finally {
       await context.close();
     }

@@ -58,7 +58,14 @@ const layer = new ObjectLayer(store, filter, {
   },
 }).addTo(map);
 
-const list = new ObjectList(store, filter, { onSelect: select });
+// Choosing a row selects the object and brings it into view.
+const list = new ObjectList(store, filter, {
+  onSelect(uid) {
+    const o = store.objects.get(uid);
+    if (o && !map.getBounds().pad(-0.1).contains([o.lat, o.lon])) map.panTo([o.lat, o.lon], { animate: false });
+    select(uid);
+  },
+});
 const missiles = new MissileWarnings(map, store, {
   onShow(uid, points) {
     if (points.length > 1) map.fitBounds(L.latLngBounds(points).pad(0.3));

@@ -43,6 +43,13 @@ export class ObjectList {
       const row = ev.target.closest('.row');
       if (row) this.onSelect(row.dataset.uid);
     });
+    this.box.addEventListener('keydown', (ev) => {
+      const row = ev.target.closest('.row');
+      if (row && (ev.key === 'Enter' || ev.key === ' ')) {
+        ev.preventDefault();
+        this.onSelect(row.dataset.uid);
+      }
+    });
   }
 
   // refresh re-sorts and re-filters the rows; call it when the store changed.
@@ -84,6 +91,8 @@ export class ObjectList {
         {
           class: `row${o.uid === this.selected ? ' selected' : ''}${now >= o.staleAt ? ' stale' : ''}`,
           role: 'option',
+          tabindex: 0,
+          'aria-selected': String(o.uid === this.selected),
           dataset: { uid: o.uid, affil: affiliation(o), dim: dimension(o) },
           style: `top:${i * ROW}px`,
         },
