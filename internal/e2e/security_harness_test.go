@@ -445,6 +445,21 @@ func (c *secClient) refused(d time.Duration) bool {
 	}
 }
 
+// until gathers every event received up to and including the one with
+// uid last (the sender's final marker), then what arrives within 100 ms.
+func (c *secClient) until(last string) map[string]*cot.Event {
+	c.t.Helper()
+	out := map[string]*cot.Event{}
+	c.expect(last, func(e *cot.Event) bool {
+		out[e.UID] = e
+		return e.UID == last
+	})
+	for uid, e := range c.seen(100 * time.Millisecond) {
+		out[uid] = e
+	}
+	return out
+}
+
 // seen gathers the uids received within d.
 func (c *secClient) seen(d time.Duration) map[string]*cot.Event {
 	out := map[string]*cot.Event{}

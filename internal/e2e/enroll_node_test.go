@@ -1,0 +1,196 @@
+package e2e
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/enroll"
+	"kizuna/internal/label"
+	"kizuna/internal/node"
+	"kizuna/internal/users"
+)
+
+// TestEnrollThroughNode: an ATAK-style enrollment against a real node.
+// The user JPN/SECRET/operator posts a CSR with basic auth over TLS to the
+// enrollment listener; the certificate it receives connects to the TLS CoT
+// listener and HTTPS as JPN:SECRET (its subject comes from the users file,
+// not from the CSR); a wrong password is refused with 401 and audited;
+// the configuration endpoint answers; the audit chain verifies.
+func TestEnrollThroughNode(t *testing.T) {
+	sp := newSecPKI(t, "JPN", "USA")
+	usersFile := filepath.Join(sp.dir, "users.json")
+	us, err := users.Open(usersFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.SetCost(4) // bcrypt's minimum: the test is about the flow, not the hash cost
+	const password = "sakura-password-1"
+	if err := us.Add(users.User{Name: "sakura", Nation: "JPN", Clearance: label.Secret, Role: "operator"}, password); err != nil {
+		t.Fatal(err)
+	}
+	cfg := sp.cfg
+	cfg.Users = usersFile
+	cfg.EnrollCA = sp.cas["JPN"].Dir
+	cfg.Listeners = append(cfg.Listeners,
+		node.ListenerConfig{Kind: node.KindEnroll, Addr: "127.0.0.1:0"},
+		node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "USA:TOP SECRET"},
+	)
+	n := secStart(t, cfg)
+	enrollURL := "https://" + n.Addr(node.KindEnroll)
+
+	// The enrollment listener asks for no client certificate; the client
+	// verifies the node against the JPN CA.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(nil)}, Timeout: 10 * time.Second}
+	t.Cleanup(hc.CloseIdleConnections)
+	do := func(method, path, user, pw string, body io.Reader) (*http.Response, []byte) {
+		t.Helper()
+		req, err := http.NewRequest(method, enrollURL+path, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if user != "" {
+			req.SetBasicAuth(user, pw)
+		}
+		req.Header.Set("Accept", "application/json")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+
+	// GET /Marti/api/tls/config tells the client what to put in its CSR.
+	resp, b := do("GET", enroll.PathConfig, "sakura", password, nil)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `name="O" value="JPN"`) || !strings.Contains(string(b), `name="OU" value="SECRET"`) {
+		t.Fatalf("config: %d %s", resp.StatusCode, b)
+	}
+
+	// A CSR whose subject claims to be an American TOP SECRET admin: the
+	// node must ignore it and use the user record.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "sakura", Organization: []string{"USA"}, OrganizationalUnit: []string{"TOP SECRET", "role:admin"}},
+	}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csrPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})
+
+	// A wrong password is refused and audited; nothing is signed.
+	resp, _ = do("POST", enroll.PathSign+"?clientUid=ANDROID-1", "sakura", "wrong-password", strings.NewReader(string(csrPEM)))
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: status %d, want 401", resp.StatusCode)
+	}
+	if got := n.auditCount(t, "enroll.login", "deny", ""); got != 1 {
+		t.Errorf("%d enroll.login deny records, want 1", got)
+	}
+	if n.securityLogCount(t, node.SecEnrollment, "sakura") < 1 {
+		t.Error("failed login not in the security log")
+	}
+	// No basic auth at all: 401 too.
+	if resp, _ := do("POST", enroll.PathSign, "", "", strings.NewReader(string(csrPEM))); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("no credentials: status %d", resp.StatusCode)
+	}
+
+	resp, b = do("POST", enroll.PathSign+"?clientUid=ANDROID-1", "sakura", password, strings.NewReader(string(csrPEM)))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign: %d %s", resp.StatusCode, b)
+	}
+	var signed struct {
+		SignedCert string `json:"signedCert"`
+		CA0        string `json:"ca0"`
+	}
+	if err := json.Unmarshal(b, &signed); err != nil {
+		t.Fatalf("sign response: %v: %s", err, b)
+	}
+	der, err := base64.StdEncoding.DecodeString(signed.SignedCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if caDER, _ := base64.StdEncoding.DecodeString(signed.CA0); string(caDER) != string(sp.cas["JPN"].Cert.Raw) {
+		t.Error("ca0 is not the JPN CA")
+	}
+	if got := leaf.Subject.Organization; len(got) != 1 || got[0] != "JPN" {
+		t.Errorf("issued subject O = %v (CSR said USA)", got)
+	}
+	if n.auditCount(t, "enroll.issue", "allow", "ANDROID-1") != 1 {
+		t.Error("issued certificate not audited")
+	}
+	enrolled := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+
+	// HTTPS names the principal outright.
+	hs := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(&enrolled)}, Timeout: 5 * time.Second}
+	t.Cleanup(hs.CloseIdleConnections)
+	wr, err := hs.Get("https://" + n.Addr(node.KindHTTPS) + "/api/v1/whoami")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var who struct {
+		Principal struct{ Nation, Clearance, Name, Role string } `json:"principal"`
+	}
+	err = json.NewDecoder(wr.Body).Decode(&who)
+	wr.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := who.Principal; p.Nation != "JPN" || p.Clearance != "SECRET" || p.Name != "sakura" || p.Role != "operator" {
+		t.Errorf("whoami = %+v, want sakura JPN SECRET operator", p)
+	}
+
+	// Over TLS CoT it receives exactly what JPN:SECRET may receive.
+	usa := secDialTCP(t, "usa", n.Addr(node.KindCoTTCP))
+	usa.offered()
+	c, err := secDialTLS(t, "enrolled", n.Addr(node.KindCoTTLS), sp.clientTLS(&enrolled))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.offered()
+	usa.sendEvent(secEvent("enr-s-jpn", `access="SECRET" releasableTo="JPN"`, ""))
+	usa.sendEvent(secEvent("enr-ts-jpn", `access="TOP SECRET" releasableTo="JPN"`, ""))
+	usa.sendEvent(secEvent("enr-s-kor", `access="SECRET" releasableTo="KOR"`, ""))
+	usa.sendEvent(secEvent("enr-u-usa", ``, "")) // default: USA only
+	usa.sendEvent(secEvent("enr-end", `access="UNCLASSIFIED" releasableTo="JPN"`, ""))
+	got := c.until("enr-end")
+	if _, ok := got["enr-s-jpn"]; !ok {
+		t.Error("enrolled JPN:SECRET client did not receive a SECRET object releasable to JPN")
+	}
+	for _, uid := range []string{"enr-ts-jpn", "enr-s-kor", "enr-u-usa"} {
+		if _, ok := got[uid]; ok {
+			t.Errorf("enrolled JPN:SECRET client received %s", uid)
+		}
+	}
+	// Its own events carry JPN as originator.
+	c.sendEvent(secEvent("enr-own", `access="UNCLASSIFIED" releasableTo="USA"`, `<__origin nation="USA" node="forged"/>`))
+	ev := usa.expect("enr-own", func(e *cot.Event) bool { return e.UID == "enr-own" })
+	if ev.Origin.Nation != "JPN" || ev.Origin.Node != cfg.NodeID {
+		t.Errorf("origin of the enrolled client's event = %+v", ev.Origin)
+	}
+
+	rep := n.verifyAudit(t)
+	if rep.Records < 4 {
+		t.Errorf("audit chain has %d records", rep.Records)
+	}
+}
