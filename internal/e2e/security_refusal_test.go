@@ -110,6 +110,34 @@ func TestSecurityRefusals(t *testing.T) {
 	}
 	hc.CloseIdleConnections()
 
+	// A certificate revoked while its holder is connected: after the CRL
+	// is re-read (SIGHUP), the connection is closed, logged and audited,
+	// and the holder cannot come back.
+	live, liveX := sp.issue(t, "JPN", "SAKURA-2", label.Secret, pki.Validity{})
+	lc, err := secDialTLS(t, "live", cotAddr, sp.clientTLS(&live))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc.offered()
+	if err := sp.cas["JPN"].Revoke(liveX.SerialNumber, 1); err != nil {
+		t.Fatal(err)
+	}
+	n.Reload()
+	select {
+	case <-lc.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("connection of a certificate revoked meanwhile still open")
+	}
+	secWait(t, "revocation audited", 5*time.Second, func() bool {
+		return n.auditCount(t, "disconnect", "info", "certificate revoked") == 1
+	})
+	if n.securityLogCount(t, node.SecRevocation, "") < 1 || n.securityLogCount(t, node.SecConnection, "certificate revoked") < 1 {
+		t.Error("revocation not in the security log")
+	}
+	if c, err := secDialTLS(t, "live again", cotAddr, sp.clientTLS(&live)); err == nil && !c.refused(5*time.Second) {
+		t.Error("certificate revoked meanwhile connected again")
+	}
+
 	rep := n.verifyAudit(t)
 	if rep.Records == 0 {
 		t.Error("audit chain is empty")

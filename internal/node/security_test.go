@@ -479,3 +479,67 @@ func TestSecurityMessagesExist(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowlorisThroughNode: a client that opens a connection and then
+// stalls or trickles is cut off by a fixed deadline, not kept alive by
+// its trickle: HTTP request headers (ReadHeaderTimeout 10s), and the TLS
+// handshake of the CoT and HTTPS listeners (10s). A trickled TAK event is
+// covered by the stream package's per-event deadline test.
+func TestSlowlorisThroughNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10 s handshake and header deadlines")
+	}
+	tp := newTestPKI(t, "USA")
+	n := startNode(t, tp.cfg)
+	const limit, slack = 10 * time.Second, 5 * time.Second
+	cases := []struct {
+		kind    string
+		trickle []byte // sent a byte at a time, one per 500 ms, after the start
+		start   []byte
+	}{
+		{KindHTTP, []byte("X-Slow: " + strings.Repeat("a", 100)), []byte("GET /api/v1/objects HTTP/1.1\r\nHost: x\r\n")},
+		{KindCoTTLS, nil, nil}, // nothing at all: the handshake never starts
+		{KindHTTPS, []byte{0x16, 0x03, 0x01, 0x00}, nil}, // a TLS record header, slowly
+	}
+	for _, tc := range cases {
+		t.Run(tc.kind, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.DialTimeout("tcp", addrOf(t, n, tc.kind, ""), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			if len(tc.start) > 0 {
+				conn.Write(tc.start)
+			}
+			closed := make(chan time.Duration, 1)
+			go func() {
+				buf := make([]byte, 4096)
+				conn.SetReadDeadline(time.Now().Add(limit + slack))
+				for {
+					if _, err := conn.Read(buf); err != nil {
+						closed <- time.Since(start)
+						return
+					}
+				}
+			}()
+			for i := 0; ; i++ {
+				select {
+				case d := <-closed:
+					if d >= limit+slack {
+						t.Fatalf("still open after %v", d)
+					}
+					if d < limit-time.Second {
+						t.Fatalf("closed after %v, before the %v deadline", d, limit)
+					}
+					return
+				case <-time.After(500 * time.Millisecond):
+				}
+				if i < len(tc.trickle) {
+					conn.Write(tc.trickle[i : i+1])
+				}
+			}
+		})
+	}
+}
