@@ -498,7 +498,7 @@ func TestSlowlorisThroughNode(t *testing.T) {
 		start   []byte
 	}{
 		{KindHTTP, []byte("X-Slow: " + strings.Repeat("a", 100)), []byte("GET /api/v1/objects HTTP/1.1\r\nHost: x\r\n")},
-		{KindCoTTLS, nil, nil}, // nothing at all: the handshake never starts
+		{KindCoTTLS, nil, nil},                           // nothing at all: the handshake never starts
 		{KindHTTPS, []byte{0x16, 0x03, 0x01, 0x00}, nil}, // a TLS record header, slowly
 	}
 	for _, tc := range cases {
