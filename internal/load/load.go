@@ -156,7 +156,7 @@ type Result struct {
 	// Elapsed is the measured send window, the base of DeliveriesPerSecond.
 	Elapsed time.Duration
 	// GeneratorCPU is the CPU time the load generator itself used from the
-	// start of sending to the end of the drain (0 where not measured), so
+	// first connection to the end of the drain (0 where not measured), so
 	// that its share of a machine it shares with the server is known.
 	GeneratorCPU time.Duration
 
@@ -272,14 +272,19 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	run := newRunID()
 	res := Result{Clients: cfg.Clients, Rate: cfg.Rate, Duration: cfg.Duration, Proto: cfg.Proto}
 
+	// Each client starts reading as soon as it is connected, so that what
+	// the server sends on connect (replayed objects) never backs up.
 	t0 := time.Now()
-	clients, failures, firstErr := connectAll(ctx, &cfg, run)
+	cpu0 := processCPU()
+	var readers sync.WaitGroup
+	clients, failures, firstErr := connectAll(ctx, &cfg, run, &readers)
 	res.Connected, res.ConnectFailures = len(clients), failures
 	log.Info("clients connected", "connected", len(clients), "failed", failures, "took", time.Since(t0).Round(time.Millisecond))
 	if len(clients) < 2 {
 		for _, c := range clients {
 			c.conn.Close()
 		}
+		readers.Wait()
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
@@ -295,15 +300,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			for _, c := range clients {
 				c.conn.Close()
 			}
+			readers.Wait()
 			return res, err
 		}
 		defer stop()
-	}
-
-	cpu0 := processCPU()
-	var readers sync.WaitGroup
-	for _, c := range clients {
-		readers.Go(func() { c.read(cfg.Proto) })
 	}
 
 	// Send, staggered over one period, then drain, then stop the readers
@@ -388,9 +388,10 @@ func startProfile(path string) (stop func(), err error) {
 }
 
 // connectAll dials every client, at most cfg.ConnectConcurrency at a time,
-// and negotiates protobuf if asked. It returns the connected clients in
-// index order, how many failed and the first failure.
-func connectAll(ctx context.Context, cfg *Config, run string) ([]*client, int, error) {
+// negotiates protobuf if asked and starts each connected client's reader in
+// readers. It returns the connected clients in index order, how many failed
+// and the first failure.
+func connectAll(ctx context.Context, cfg *Config, run string, readers *sync.WaitGroup) ([]*client, int, error) {
 	all := make([]*client, cfg.Clients)
 	errs := make([]error, cfg.Clients)
 	sem := make(chan struct{}, cfg.ConnectConcurrency)
@@ -405,6 +406,9 @@ func connectAll(ctx context.Context, cfg *Config, run string) ([]*client, int, e
 		wg.Go(func() {
 			defer func() { <-sem }()
 			all[i], errs[i] = connect(ctx, cfg, run, i)
+			if c := all[i]; c != nil {
+				readers.Go(func() { c.read(cfg.Proto) })
+			}
 		})
 	}
 	wg.Wait()
