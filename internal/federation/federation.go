@@ -151,10 +151,16 @@ type Federation struct {
 	urgent  chan struct{}
 	flushed chan struct{} // closed and replaced after every flush
 
-	originSeq uint64 // flusher only
+	epoch     uint64
+	originSeq atomic.Uint64 // last origin sequence number handed out
+
+	// flashMu orders flash routing: the flash lane's sequence numbers are
+	// handed out and the rows queued for the flusher under it.
+	flashMu   sync.Mutex
+	flashRows []outRow
 
 	dedupMu sync.Mutex
-	windows map[string]*window
+	windows map[windowKey]*window
 
 	stats struct {
 		loops, dups, denied, badFrames, overflow, compacted, unreleasableIn, notOwnerDirect atomic.Uint64
@@ -204,7 +210,7 @@ func New(cfg Config) (*Federation, error) {
 		byID:    map[string]*link{},
 		urgent:  make(chan struct{}, 1),
 		flushed: make(chan struct{}),
-		windows: map[string]*window{},
+		windows: map[windowKey]*window{},
 	}
 	for _, p := range cfg.Peers {
 		l := newLink(f, p)
@@ -223,13 +229,41 @@ func (f *Federation) Tap(m *hub.Message) {
 	if len(f.links) == 0 {
 		return
 	}
-	flash := Flash(m.Event)
-	f.mu.Lock()
-	f.pend.msgs = append(f.pend.msgs, pending{m: m, flash: flash})
-	f.mu.Unlock()
-	if flash {
-		f.kick()
+	if Flash(m.Event) {
+		f.routeFlash(m)
+		return
 	}
+	f.mu.Lock()
+	f.pend.msgs = append(f.pend.msgs, pending{m: m})
+	f.mu.Unlock()
+}
+
+// routeFlash routes a flash event at once: its rows go to the flusher to
+// be made durable and, at the same time, to each link's in-memory flash
+// list, from which the link's writer sends them without waiting for the
+// commit. Sequence numbers are never reused (see SeqBits), so an event
+// sent but lost in a crash before its commit cannot be confused with
+// another.
+func (f *Federation) routeFlash(m *hub.Message) {
+	if !f.started.Load() {
+		f.mu.Lock()
+		f.pend.msgs = append(f.pend.msgs, pending{m: m, flash: true})
+		f.mu.Unlock()
+		f.kick()
+		return
+	}
+	f.flashMu.Lock()
+	n := len(f.flashRows)
+	f.flashRows = f.route(f.flashRows, pending{m: m, flash: true})
+	added := f.flashRows[n:]
+	for _, r := range added {
+		r.l.pushHot(queued{seq: r.seq, body: r.body})
+	}
+	f.flashMu.Unlock()
+	for _, r := range added {
+		r.l.wake()
+	}
+	f.kick()
 }
 
 func (f *Federation) kick() {
@@ -265,9 +299,10 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		return err
 	}
 	f.db = db
-	if f.originSeq, err = loadMeta(ctx, db, "origin_seq"); err != nil {
+	if f.epoch, err = nextEpoch(ctx, db); err != nil {
 		return err
 	}
+	f.originSeq.Store(f.epoch << SeqBits)
 	if err := f.loadSeen(ctx); err != nil {
 		return err
 	}
@@ -280,7 +315,7 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		if err != nil {
 			return fmt.Errorf("counting queue of %s: %w", l.name, err)
 		}
-		l.load(pr, d)
+		l.load(pr, d, f.epoch)
 	}
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.flushWG.Add(1)
@@ -338,7 +373,16 @@ func (f *Federation) audit(action, object, decision, reason string) {
 	f.cfg.Audit(context.Background(), audit.Record{Actor: "node:" + f.cfg.NodeID, Action: action, Object: object, Decision: decision, Reason: reason})
 }
 
-// loadSeen restores the duplicate windows and prunes what fell out.
+// windowKey names one duplicate window: an origin node in one epoch.
+type windowKey struct {
+	origin string
+	epoch  uint64
+}
+
+// maxEpochWindows is how many epochs of one origin keep a window.
+const maxEpochWindows = 4
+
+// loadSeen restores the duplicate windows.
 func (f *Federation) loadSeen(ctx context.Context) error {
 	rows, err := f.db.QueryContext(ctx, `SELECT origin, seq FROM seen ORDER BY origin, seq`)
 	if err != nil {
@@ -351,25 +395,57 @@ func (f *Federation) loadSeen(ctx context.Context) error {
 		if err := rows.Scan(&o, &s); err != nil {
 			return err
 		}
-		w := f.windows[o]
-		if w == nil {
-			w = newWindow()
-			f.windows[o] = w
-		}
-		w.add(uint64(s))
+		f.window(o, uint64(s)).add(uint64(s))
 	}
 	return rows.Err()
 }
 
-// seenBefore checks and records an origin sequence number.
+// window returns the duplicate window of seq's origin and epoch, creating
+// it and forgetting the oldest epochs of that origin beyond
+// maxEpochWindows. The caller holds dedupMu (or runs before Start ends).
+func (f *Federation) window(origin string, seq uint64) *window {
+	k := windowKey{origin, epochOf(seq)}
+	w := f.windows[k]
+	if w == nil {
+		w = newWindow()
+		f.windows[k] = w
+		var epochs []uint64
+		for o := range f.windows {
+			if o.origin == origin {
+				epochs = append(epochs, o.epoch)
+			}
+		}
+		if len(epochs) > maxEpochWindows {
+			slices.Sort(epochs)
+			for _, e := range epochs[:len(epochs)-maxEpochWindows] {
+				delete(f.windows, windowKey{origin, e})
+			}
+		}
+	}
+	return w
+}
+
+// seenBefore checks and records an origin sequence number. An epoch older
+// than the windows kept counts as seen.
 func (f *Federation) seenBefore(origin string, seq uint64) bool {
 	f.dedupMu.Lock()
 	defer f.dedupMu.Unlock()
-	w := f.windows[origin]
-	if w == nil {
-		w = newWindow()
-		f.windows[origin] = w
+	oldest, any := uint64(0), false
+	for k := range f.windows {
+		if k.origin == origin && (!any || k.epoch < oldest) {
+			oldest, any = k.epoch, true
+		}
 	}
+	n := 0
+	for k := range f.windows {
+		if k.origin == origin {
+			n++
+		}
+	}
+	if any && n >= maxEpochWindows && epochOf(seq) < oldest {
+		return true
+	}
+	w := f.window(origin, seq)
 	if w.seen(seq) {
 		return true
 	}
@@ -397,17 +473,29 @@ func (f *Federation) flushLoop(ctx context.Context) {
 }
 
 func (f *Federation) pruneSeen(ctx context.Context) {
+	type floor struct {
+		origin   string
+		from, to uint64
+	}
 	f.dedupMu.Lock()
-	floors := map[string]uint64{}
-	for o, w := range f.windows {
-		floors[o] = w.floor()
+	keep := map[string][]uint64{}
+	var floors []floor
+	for k, w := range f.windows {
+		keep[k.origin] = append(keep[k.origin], k.epoch)
+		if fl := w.floor(); fl > k.epoch<<SeqBits {
+			floors = append(floors, floor{k.origin, k.epoch << SeqBits, fl})
+		}
 	}
 	f.dedupMu.Unlock()
-	for o, fl := range floors {
-		if fl > 0 {
-			if _, err := f.db.ExecContext(ctx, `DELETE FROM seen WHERE origin = ? AND seq < ?`, o, int64(fl)); err != nil {
-				f.log.Warn("pruning seen events", "err", err)
-			}
+	for _, fl := range floors {
+		if _, err := f.db.ExecContext(ctx, `DELETE FROM seen WHERE origin = ? AND seq >= ? AND seq < ?`, fl.origin, int64(fl.from), int64(fl.to)); err != nil {
+			f.log.Warn("pruning seen events", "err", err)
+		}
+	}
+	for o, es := range keep {
+		// Epochs whose window was forgotten.
+		if _, err := f.db.ExecContext(ctx, `DELETE FROM seen WHERE origin = ? AND seq < ?`, o, int64(slices.Min(es)<<SeqBits)); err != nil {
+			f.log.Warn("pruning seen events", "err", err)
 		}
 	}
 }
@@ -431,14 +519,24 @@ func (f *Federation) flush() {
 	b := f.pend
 	f.pend = batch{}
 	f.mu.Unlock()
-	if len(b.msgs) == 0 && len(b.recv) == 0 && len(b.acks) == 0 && len(b.drops) == 0 && len(b.seen) == 0 {
+	f.flashMu.Lock()
+	rows := f.flashRows
+	f.flashRows = nil
+	f.flashMu.Unlock()
+	if len(rows) == 0 && len(b.msgs) == 0 && len(b.recv) == 0 && len(b.acks) == 0 && len(b.drops) == 0 && len(b.seen) == 0 {
 		return
 	}
 	now := time.Now()
-	var rows []outRow
-	originSeq := f.originSeq
 	for _, p := range b.msgs {
-		rows = f.route(rows, p, &originSeq)
+		if p.flash {
+			// Tapped before Start: no link can be up yet, so the durable
+			// queue is enough.
+			f.flashMu.Lock()
+			rows = f.route(rows, p)
+			f.flashMu.Unlock()
+			continue
+		}
+		rows = f.route(rows, p)
 	}
 	// While a link is down, only the newest queued position report of a
 	// uid is kept: older ones in this batch are skipped here, older ones
@@ -536,21 +634,12 @@ func (f *Federation) flush() {
 			v[r.lane] = max(v[r.lane], r.seq)
 			recv[r.l] = v
 		}
-		for _, l := range f.links {
-			next := l.nextSnapshot()
+		for l, v := range recv {
 			rv := l.committedRecv()
-			if v, ok := recv[l]; ok {
-				for i := range rv {
-					rv[i] = max(rv[i], v[i])
-				}
+			for i := range rv {
+				rv[i] = max(rv[i], v[i])
 			}
-			if _, err := tx.Exec(`UPDATE peers SET next0 = ?, next1 = ?, recv0 = ?, recv1 = ? WHERE name = ?`,
-				int64(next[0]), int64(next[1]), int64(rv[0]), int64(rv[1]), l.name); err != nil {
-				return err
-			}
-		}
-		if originSeq != f.originSeq {
-			if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE key = 'origin_seq'`, int64(originSeq)); err != nil {
+			if _, err := tx.Exec(`UPDATE peers SET recv0 = ?, recv1 = ? WHERE name = ?`, int64(rv[0]), int64(rv[1]), l.name); err != nil {
 				return err
 			}
 		}
@@ -561,19 +650,12 @@ func (f *Federation) flush() {
 		// peers resend what they sent; local events of the batch are lost
 		// to federation, which is logged.
 		f.log.Error("committing federation batch", "err", err, "events", len(b.msgs))
-		for _, l := range f.links {
-			l.rollbackNext()
-		}
 		return
 	}
-	f.originSeq = originSeq
 	for l, dd := range delta {
 		for lane, v := range dd {
 			l.depth[lane].Add(v)
 		}
-	}
-	for _, l := range f.links {
-		l.commitNext()
 	}
 	acked := map[*link]bool{}
 	for _, r := range b.recv {
@@ -640,16 +722,16 @@ func (f *Federation) tx(fn func(*sql.Tx) error) error {
 }
 
 // route decides which links may carry a message and appends one queued
-// row per link. The egress policy is applied here when the peer's nation
+// row per link. The flusher routes routine events; flash events are
+// routed under flashMu. The egress policy is applied here when the peer's nation
 // is known, and again when the event is sent.
-func (f *Federation) route(rows []outRow, p pending, originSeq *uint64) []outRow {
+func (f *Federation) route(rows []outRow, p pending) []outRow {
 	m := p.m
 	var origin string
 	var oseq uint64
 	var path []string
 	if m.Fed == nil {
-		*originSeq++
-		origin, oseq, path = f.cfg.NodeID, *originSeq, []string{f.cfg.NodeID}
+		origin, oseq, path = f.cfg.NodeID, f.originSeq.Add(1), []string{f.cfg.NodeID}
 	} else {
 		if slices.Contains(m.Fed.Path, f.cfg.NodeID) {
 			return rows

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -28,8 +29,17 @@ type link struct {
 	addr  string
 	class label.Classification
 
-	// flusher only
-	next, nextTent [numLanes]uint64
+	// next is the last link sequence number handed out per lane: the
+	// routine lane's by the flusher only, the flash lane's under
+	// Federation.flashMu.
+	next [numLanes]uint64
+	// hot holds the flash events not yet acknowledged by the peer, in
+	// sequence order, so that the writer sends them without waiting for
+	// the commit (guarded by mu).
+	hot []queued
+	// hotFloor: every flash event with a sequence number from hotFloor on
+	// that is not yet acknowledged is in hot (guarded by mu).
+	hotFloor uint64
 
 	depth [numLanes]atomic.Int64
 	wakeC chan struct{}
@@ -54,8 +64,9 @@ func newLink(f *Federation, p PeerConfig) *link {
 	return &link{f: f, name: p.Name, addr: p.Addr, class: p.Classification, wakeC: make(chan struct{}, 1), downSince: time.Now()}
 }
 
-func (l *link) load(pr peerRow, depth [numLanes]int64) {
-	l.next, l.nextTent = pr.next, pr.next
+func (l *link) load(pr peerRow, depth [numLanes]int64, epoch uint64) {
+	l.next = [numLanes]uint64{epoch << SeqBits, epoch << SeqBits}
+	l.hotFloor = epoch<<SeqBits + 1
 	l.mu.Lock()
 	l.nation = pr.nation
 	l.recvMem, l.recvDone = pr.recv, pr.recv
@@ -65,10 +76,45 @@ func (l *link) load(pr peerRow, depth [numLanes]int64) {
 	}
 }
 
-func (l *link) allocSeq(lane int) uint64       { l.nextTent[lane]++; return l.nextTent[lane] }
-func (l *link) nextSnapshot() [numLanes]uint64 { return l.nextTent }
-func (l *link) commitNext()                    { l.next = l.nextTent }
-func (l *link) rollbackNext()                  { l.nextTent = l.next }
+func (l *link) allocSeq(lane int) uint64 { l.next[lane]++; return l.next[lane] }
+
+// maxHot bounds the in-memory copy of unacknowledged flash events; older
+// ones are still sent from the durable queue.
+const maxHot = 1 << 16
+
+func (l *link) pushHot(q queued) {
+	l.mu.Lock()
+	if len(l.hot) >= maxHot {
+		n := len(l.hot) - maxHot + 1
+		l.hotFloor = l.hot[n-1].seq + 1
+		l.hot = slices.Delete(l.hot, 0, n)
+	}
+	l.hot = append(l.hot, q)
+	l.mu.Unlock()
+}
+
+// hotComplete reports whether every flash event after seq that is still
+// to be sent is in memory.
+func (l *link) hotComplete(seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return seq+1 >= l.hotFloor
+}
+
+// hotAfter returns the in-memory flash events after seq.
+func (l *link) hotAfter(seq uint64, limit int) []queued {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(l.hot, seq+1, func(q queued, s uint64) int { return cmp.Compare(q.seq, s) })
+	return slices.Clone(l.hot[i:min(len(l.hot), i+limit)])
+}
+
+func (l *link) ackHot(seq uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, _ := slices.BinarySearchFunc(l.hot, seq+1, func(q queued, s uint64) int { return cmp.Compare(q.seq, s) })
+	l.hot = slices.Delete(l.hot, 0, i)
+}
 
 func (l *link) committedRecv() [numLanes]uint64 {
 	l.mu.Lock()
@@ -449,6 +495,9 @@ func (c *conn) readLoop(br *bufio.Reader) error {
 			a := fr.Ack
 			if a.Seq > c.acked[a.Lane].Load() {
 				c.acked[a.Lane].Store(a.Seq)
+				if a.Lane == LaneFlash {
+					l.ackHot(a.Seq)
+				}
 				f.mu.Lock()
 				f.pend.acks = append(f.pend.acks, laneMark{l: l, lane: int(a.Lane), seq: a.Seq})
 				f.mu.Unlock()
@@ -629,12 +678,35 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 	if room <= 0 {
 		return buf, false, nil
 	}
-	qs, err := readQueue(ctx, f.db, l.name, lane, c.sent[lane], int(min(room, sendBatch)))
-	if err != nil {
-		if ctx.Err() != nil {
-			return buf, false, ErrClosed
+	limit := int(min(room, sendBatch))
+	var qs []queued
+	if lane == LaneFlash {
+		// What is committed first (after a restart or a long outage the
+		// queue holds more than memory), then what is not committed yet.
+		if !l.hotComplete(c.sent[lane]) {
+			var err error
+			if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
+				if ctx.Err() != nil {
+					return buf, false, ErrClosed
+				}
+				return buf, false, err
+			}
 		}
-		return buf, false, err
+		after := c.sent[lane]
+		if len(qs) > 0 {
+			after = qs[len(qs)-1].seq
+		}
+		if len(qs) < limit {
+			qs = append(qs, l.hotAfter(after, limit-len(qs))...)
+		}
+	} else {
+		var err error
+		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
+			if ctx.Err() != nil {
+				return buf, false, ErrClosed
+			}
+			return buf, false, err
+		}
 	}
 	if len(qs) == 0 {
 		return buf, false, nil

@@ -18,8 +18,6 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS peers (
 	name   TEXT PRIMARY KEY,
 	nation TEXT NOT NULL DEFAULT '',
-	next0  INTEGER NOT NULL,
-	next1  INTEGER NOT NULL,
 	recv0  INTEGER NOT NULL DEFAULT 0,
 	recv1  INTEGER NOT NULL DEFAULT 0
 );
@@ -58,45 +56,56 @@ func openDB(path string) (*sql.DB, error) {
 	return db, nil
 }
 
-// initialSeq is where a fresh database starts its sequence numbers: the
-// current time in microseconds. A node whose database was wiped therefore
-// still numbers above anything its peers remember from before.
-func initialSeq() uint64 { return uint64(time.Now().UnixMicro()) }
+// SeqBits is how many low bits of a sequence number count events within
+// one run of a node; the bits above hold the run's epoch. Every start of a
+// node takes a new, higher epoch, so a sequence number handed out (and
+// perhaps sent) but never committed before a crash is never reused.
+const SeqBits = 40
 
-// loadMeta returns a meta counter, creating it with initialSeq.
-func loadMeta(ctx context.Context, db *sql.DB, key string) (uint64, error) {
+// epochOf returns the epoch of a sequence number.
+func epochOf(seq uint64) uint64 { return seq >> SeqBits }
+
+// epochStart is the first epoch of a fresh database: minutes since 2020,
+// so that a node whose database was wiped still numbers above what its
+// peers remember of it (unless it restarted more than once a minute on
+// average before).
+func epochStart() uint64 {
+	return uint64(time.Since(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)).Minutes())
+}
+
+// nextEpoch takes and persists the epoch of this run.
+func nextEpoch(ctx context.Context, db *sql.DB) (uint64, error) {
 	var v int64
-	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		v = int64(initialSeq())
-		_, err = db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?)`, key, v)
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&v)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("reading epoch: %w", err)
 	}
-	if err != nil {
-		return 0, fmt.Errorf("reading %s: %w", key, err)
+	e := max(uint64(v)+1, epochStart())
+	if e >= 1<<(64-SeqBits) {
+		return 0, errors.New("federation epoch exhausted")
 	}
-	return uint64(v), nil
+	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(e)); err != nil {
+		return 0, fmt.Errorf("writing epoch: %w", err)
+	}
+	return e, nil
 }
 
 type peerRow struct {
 	nation string
-	next   [numLanes]uint64
 	recv   [numLanes]uint64
 }
 
 // loadPeer returns a peer's durable state, creating it.
 func loadPeer(ctx context.Context, db *sql.DB, name string) (peerRow, error) {
 	var r peerRow
-	var n0, n1, r0, r1 int64
-	err := db.QueryRowContext(ctx, `SELECT nation, next0, next1, recv0, recv1 FROM peers WHERE name = ?`, name).Scan(&r.nation, &n0, &n1, &r0, &r1)
+	var r0, r1 int64
+	err := db.QueryRowContext(ctx, `SELECT nation, recv0, recv1 FROM peers WHERE name = ?`, name).Scan(&r.nation, &r0, &r1)
 	if errors.Is(err, sql.ErrNoRows) {
-		s := int64(initialSeq())
-		n0, n1 = s, s
-		_, err = db.ExecContext(ctx, `INSERT INTO peers (name, next0, next1) VALUES (?, ?, ?)`, name, n0, n1)
+		_, err = db.ExecContext(ctx, `INSERT INTO peers (name) VALUES (?)`, name)
 	}
 	if err != nil {
 		return r, fmt.Errorf("reading peer %s: %w", name, err)
 	}
-	r.next = [numLanes]uint64{uint64(n0), uint64(n1)}
 	r.recv = [numLanes]uint64{uint64(r0), uint64(r1)}
 	return r, nil
 }
