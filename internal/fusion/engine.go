@@ -789,6 +789,11 @@ func (e *Engine) merge(v *view, now time.Time, out []*cot.Event) []*cot.Event {
 			if o.removed || o.key.Kind == IDNone {
 				return
 			}
+			// Cheap rejection before any geometry: more than about 5 km
+			// apart in latitude or longitude.
+			if math.Abs(o.lat()-t.lat()) > 0.05 || math.Abs(o.lon()-t.lon()) > 0.07 {
+				return
+			}
 			at := t.t
 			if o.t.After(at) {
 				at = o.t

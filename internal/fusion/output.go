@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 
 	"kizuna/internal/cot"
@@ -74,7 +73,6 @@ func (e *Engine) event(v *view, t *track, now time.Time) (*cot.Event, error) {
 		ev.Point.HAE = math.Round(t.alt*10) / 10
 	}
 	ev.SetLabel(e.label(t))
-	var b strings.Builder
 	callsign := t.callsign
 	if callsign == "" {
 		callsign = t.name
@@ -82,25 +80,58 @@ func (e *Engine) event(v *view, t *track, now time.Time) (*cot.Event, error) {
 	if callsign == "" {
 		callsign = t.key.String()
 	}
-	fmt.Fprintf(&b, `<contact callsign="%s"/>`, cot.Escape(callsign))
+	// The detail is written here from escaped values, so it is well formed
+	// by construction; the facts the node reads from a detail (callsign,
+	// course, speed) are set alongside, as SetDetail would extract them.
+	b := make([]byte, 0, 512)
+	b = append(b, `<contact callsign="`...)
+	b = append(b, cot.Escape(callsign)...)
+	b = append(b, `"/>`...)
+	ev.Callsign = callsign
+	ev.Course, ev.Speed = math.NaN(), math.NaN()
 	if t.vel || t.hits >= 2 {
-		fmt.Fprintf(&b, `<track course="%.1f" speed="%.2f"/>`, course, speed)
+		course, speed = math.Round(course*10)/10, math.Round(speed*100)/100
+		b = append(b, `<track course="`...)
+		b = strconv.AppendFloat(b, course, 'f', 1, 64)
+		b = append(b, `" speed="`...)
+		b = strconv.AppendFloat(b, speed, 'f', 2, 64)
+		b = append(b, `"/>`...)
+		ev.Course, ev.Speed = course, speed
 	}
-	fmt.Fprintf(&b, `<__fusion id="%s" view="%s" sources="%s" quality="%s" hits="%d" updated="%s" cov="%s %s %s %s %s %s"`,
-		t.key.String(), v.tag, cot.Escape(strings.Join(t.sources, " ")), strconv.FormatFloat(e.quality(t, now), 'f', 2, 64),
-		t.hits, t.t.UTC().Format(cot.TimeLayout),
-		g(p[0][0]), g(p[0][1]), g(p[1][1]), g(p[2][2]), g(p[2][3]), g(p[3][3]))
+	b = append(b, `<__fusion id="`...)
+	b = append(b, t.key.String()...)
+	b = append(b, `" view="`...)
+	b = append(b, v.tag...)
+	b = append(b, `" sources="`...)
+	for i, src := range t.sources {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = append(b, cot.Escape(src)...)
+	}
+	b = append(b, `" quality="`...)
+	b = strconv.AppendFloat(b, e.quality(t, now), 'f', 2, 64)
+	b = append(b, `" hits="`...)
+	b = strconv.AppendInt(b, int64(t.hits), 10)
+	b = append(b, `" updated="`...)
+	b = cot.AppendTime(b, t.t)
+	b = append(b, `" cov="`...)
+	for i, c := range [6]float64{p[0][0], p[0][1], p[1][1], p[2][2], p[2][3], p[3][3]} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = strconv.AppendFloat(b, c, 'g', 5, 64)
+	}
+	b = append(b, '"')
 	if t.name != "" && t.name != callsign {
-		fmt.Fprintf(&b, ` name="%s"`, cot.Escape(t.name))
+		b = append(b, ` name="`...)
+		b = append(b, cot.Escape(t.name)...)
+		b = append(b, '"')
 	}
-	b.WriteString(`/>`)
-	if err := ev.SetDetail([]byte(b.String())); err != nil {
-		return nil, fmt.Errorf("track %s detail: %w", t.uid, err)
-	}
+	b = append(b, `/>`...)
+	ev.Detail, ev.HasDetail = b, true
 	return ev, nil
 }
-
-func g(f float64) string { return strconv.FormatFloat(f, 'g', 5, 64) }
 
 // deleteEvent removes a published track from the picture (t-x-d-d for its
 // uid, under the track's label).
