@@ -18,8 +18,10 @@ import (
 // input, revocations, enrollment, federation refusals, audit failures) is
 // also written as one JSON object per line to DATA/security.log, whatever
 // the level of the operator's own log. Each line carries the slog fields
-// (time, level, msg and the record's attributes), the node and nation,
-// and "category", one of the categories below. The file rotates by size:
+// (time, level, msg and the record's attributes), "node_id" and
+// "node_nation" (the node writing it: "node" and "nation" in a record
+// often name a peer or a client), and "category", one of the categories
+// below. The file rotates by size:
 // at SecurityLogMaxBytes it becomes security.log.1 (older ones shift up
 // to security.log.N, N = SecurityLogKeep) and a new file starts.
 //
@@ -293,6 +295,6 @@ func (w *rotatingFile) Close() error {
 // DATA/security.log. New calls it before any component takes a logger.
 func (n *Node) setupSecurityLog() {
 	w := newRotatingFile(filepath.Join(n.cfg.DataDir, SecurityLogFile), SecurityLogMaxBytes, SecurityLogKeep)
-	n.log = slog.New(newSecurityHandler(n.log.Handler(), w, slog.String("node", n.cfg.NodeID), slog.String("nation", n.cfg.Nation)))
+	n.log = slog.New(newSecurityHandler(n.log.Handler(), w, slog.String("node_id", n.cfg.NodeID), slog.String("node_nation", n.cfg.Nation)))
 	n.OnShutdown(func(context.Context) error { return w.Close() })
 }

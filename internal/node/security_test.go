@@ -94,7 +94,7 @@ func TestSecurityHandler(t *testing.T) {
 	w := newRotatingFile(path, 1<<20, 2)
 	var ops bytes.Buffer
 	inner := slog.NewTextHandler(&ops, &slog.HandlerOptions{Level: slog.LevelWarn})
-	log := slog.New(newSecurityHandler(inner, w, slog.String("node", "n1"), slog.String("nation", "JPN")))
+	log := slog.New(newSecurityHandler(inner, w, slog.String("node_id", "n1"), slog.String("node_nation", "JPN")))
 
 	stream := log.With("component", "stream", "listener", "cot-tls")
 	stream.Info("connection accepted", "remote", "127.0.0.1:9")
@@ -112,7 +112,7 @@ func TestSecurityHandler(t *testing.T) {
 		if g, ok := l["g"].(map[string]any); ok {
 			cat = g["category"] // inside a group, slog puts it there
 		}
-		if l["node"] != "n1" || l["nation"] != "JPN" || cat == nil || cat == "" {
+		if l["node_id"] != "n1" || l["node_nation"] != "JPN" || cat == nil || cat == "" {
 			t.Errorf("line lacks node, nation or category: %v", l)
 		}
 	}
@@ -445,7 +445,7 @@ func TestSecurityLogThroughNode(t *testing.T) {
 		return countSecurityLog(t, dir, SecEvent, "above_clearance") == 1 && countSecurityLog(t, dir, SecEvent, "not_owner") == 1
 	})
 	for _, l := range readSecurityLog(t, filepath.Join(dir, SecurityLogFile)) {
-		if l["node"] != "test-node" || l["nation"] != "USA" {
+		if l["node_id"] != "test-node" || l["node_nation"] != "USA" {
 			t.Errorf("line without the node's id and nation: %v", l)
 		}
 	}
