@@ -25,6 +25,7 @@ const { values: opt } = parseArgs({
     conns: { type: 'string', default: '10' },
     click: { type: 'string', default: '500' },
     profile: { type: 'boolean', default: false },
+    screenshot: { type: 'string', default: '' },
   },
 });
 const OBJECTS = Number(opt.objects);
@@ -120,6 +121,7 @@ try {
     }));
     clicks.push(shownAt - t0);
   }
+  if (opt.screenshot) await page.screenshot({ path: opt.screenshot });
   clearInterval(timer);
   if (cdp) {
     // Where the page's main thread spent its time: self time per function.
@@ -134,7 +136,7 @@ try {
     for (const [k, us] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.error(`${(us / 1000).toFixed(0).padStart(7)} ms  ${k}`);
   }
   const sentDuring = sent - sentAtStart;
-  const stats = await page.evaluate(() => ({ latencies: kizuna.stats.latencies.slice(), arrivals: kizuna.stats.arrivals.slice(), applied: kizuna.stats.applied, frames: kizuna.stats.frames, size: kizuna.store.objects.size, state: kizuna.stats.state }));
+  const stats = await page.evaluate(() => ({ latencies: kizuna.stats.latencies.slice(), arrivals: kizuna.stats.arrivals.slice(), applied: kizuna.stats.applied, frames: kizuna.stats.frames, size: kizuna.store.objects.size, state: kizuna.stats.state, frameCost: kizuna.stats.frameCost, framesRate: kizuna.stats.frames }));
   const lat = stats.latencies.sort((a, b) => a - b);
   const arr = stats.arrivals.sort((a, b) => a - b);
   clicks.sort((a, b) => a - b);
@@ -144,7 +146,7 @@ try {
       `latency_ms p50=${fmt(quantile(lat, 0.5))} p95=${fmt(quantile(lat, 0.95))} p99=${fmt(quantile(lat, 0.99))} max=${fmt(lat.at(-1))} ` +
       `arrival_ms p50=${fmt(quantile(arr, 0.5))} p95=${fmt(quantile(arr, 0.95))} ` +
       `click_ms n=${clicks.length} p50=${fmt(quantile(clicks, 0.5))} p95=${fmt(quantile(clicks, 0.95))} max=${fmt(clicks.at(-1))} ` +
-      `publisher_backlog_bytes=${backlog} stream=${stats.state} cpus=${os.cpus().length}`,
+      `frame_cost_ms=${fmt(stats.frameCost)} publisher_backlog_bytes=${backlog} stream=${stats.state} cpus=${os.cpus().length}`,
   );
   if (errors.length) {
     console.error('page errors:', errors);

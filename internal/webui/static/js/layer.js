@@ -11,6 +11,9 @@ const L = globalThis.L;
 // Above this many objects on screen, labels and trails are drawn only for
 // the selected object, to keep the picture readable and the page responsive.
 const CLUTTER = 800;
+// When crowded, symbols closer than this to one already painted are not
+// painted: they would be covered anyway.
+const DECLUTTER_PX = 6;
 
 export const ObjectLayer = L.Layer.extend({
   initialize(store, filter, opts) {
@@ -127,17 +130,36 @@ export const ObjectLayer = L.Layer.extend({
     }
     g.stroke();
 
-    // Pass 2: symbols, selection and labels.
+    // Pass 2: symbols, selection and labels. When crowded, a symbol whose
+    // centre falls within DECLUTTER_PX of one already drawn is hidden under
+    // it anyway: it is placed (for clicks) but not painted.
+    const cols = Math.ceil(size.x / DECLUTTER_PX) + 2;
+    const rows = Math.ceil(size.y / DECLUTTER_PX) + 2;
+    const taken = busy ? new Uint8Array(cols * rows) : null;
     for (let i = 0; i < visible.length; i++) {
       const o = visible[i];
       const p = pos[i];
       const a = alpha[i];
       const s = symbolFor(o.sidc);
+      if (taken && o.uid !== this.selected) {
+        const cx = Math.floor(p.x / DECLUTTER_PX) + 1;
+        const cy = Math.floor(p.y / DECLUTTER_PX) + 1;
+        const cell = cx >= 0 && cy >= 0 && cx < cols && cy < rows ? cy * cols + cx : -1;
+        if (cell >= 0 && taken[cell]) {
+          drawn.set(o.uid, { x: p.x, y: p.y, r: Math.max(s.w, s.h) / 2 + 2, alpha: a, hidden: true });
+          if (o.dirty) {
+            applied.push(now - o.timeMs);
+            o.dirty = false;
+          }
+          continue;
+        }
+        if (cell >= 0) taken[cell] = 1;
+      }
       if (g.globalAlpha !== a) g.globalAlpha = a;
       // Whole pixels, unscaled: the rasteriser's fast path (a plain copy,
       // no resampling), which matters with thousands of symbols.
-      if (s.canvas.width === s.w) g.drawImage(s.canvas, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y));
-      else g.drawImage(s.canvas, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y), s.w, s.h);
+      if (s.canvas.width === s.w) g.drawImage(s.image, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y));
+      else g.drawImage(s.image, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y), s.w, s.h);
       if (o.uid === this.selected) {
         g.strokeStyle = '#ffd400';
         g.lineWidth = 2;

@@ -152,6 +152,7 @@ function frame() {
   }
   counts.textContent = `${store.objects.size} objects`;
   frameCost = 0.7 * frameCost + 0.3 * (performance.now() - t0);
+  stats.frameCost = frameCost;
 }
 let detailVersion = null;
 function showDetailIfChanged() {

@@ -43,6 +43,12 @@ export function symbolFor(sidc) {
   }
   if (!s) s = plainDot();
   canvasCache.set(key, s);
+  // An ImageBitmap is the browser's fastest source for drawImage; until it
+  // is ready the canvas serves.
+  s.image = s.canvas;
+  if (typeof createImageBitmap === 'function') {
+    createImageBitmap(s.canvas).then((bm) => { s.image = bm; }, () => {});
+  }
   return s;
 }
 
