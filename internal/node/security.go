@@ -60,7 +60,7 @@ var securityMessages = map[string]string{
 	"connection closed":                          "", // only when closed for cause (warning)
 	"event rejected":                             SecEvent,
 	"event dropped":                              "", // only hostile input, see securityDropReasons
-	"rate-limited events dropped":                SecRate,
+	"events dropped":                             "", // a connection's summary, as for "event dropped"
 	"closed connections of revoked certificates": SecRevocation,
 	"CRL reload added revocations":               SecRevocation,
 	"CRL reload failed; previous revocation lists stay in force": SecRevocation,
@@ -126,7 +126,7 @@ func securityCategory(r slog.Record, bound []slog.Attr) (string, bool) {
 		if r.Level >= slog.LevelWarn {
 			return SecConnection, true
 		}
-	case "event dropped":
+	case "event dropped", "events dropped":
 		if c, ok := securityDropReasons[reason]; ok {
 			return c, true
 		}

@@ -39,7 +39,9 @@ func TestSecurityCategory(t *testing.T) {
 		{"ownership", rec(slog.LevelWarn, "event rejected", "reason", "not_owner"), nil, SecEvent},
 		{"DTD dropped", rec(slog.LevelInfo, "event dropped", "reason", "dtd"), nil, SecEvent},
 		{"rate limited", rec(slog.LevelInfo, "event dropped", "reason", "rate_limited"), nil, SecRate},
-		{"rate summary", rec(slog.LevelWarn, "rate-limited events dropped", "dropped", 7), nil, SecRate},
+		{"rate summary", rec(slog.LevelWarn, "events dropped", "reason", "rate_limited", "dropped", 7), nil, SecRate},
+		{"DTD summary", rec(slog.LevelWarn, "events dropped", "reason", "dtd", "dropped", 7), nil, SecEvent},
+		{"malformed summary is not", rec(slog.LevelWarn, "events dropped", "reason", "malformed", "dropped", 7), nil, ""},
 		{"malformed XML is not", rec(slog.LevelInfo, "event dropped", "reason", "xml"), nil, ""},
 		{"closed for cause", rec(slog.LevelWarn, "connection closed", "reason", "event_timeout"), nil, SecConnection},
 		{"ordinary close is not", rec(slog.LevelInfo, "connection closed"), nil, ""},
@@ -541,5 +543,55 @@ func TestSlowlorisThroughNode(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkSecurityHandler measures what the tee costs a log call: an
+// ordinary Info line the operator's Warn-level log discards, and a
+// security line written to the file.
+func BenchmarkSecurityHandler(b *testing.B) {
+	w := newRotatingFile(filepath.Join(b.TempDir(), SecurityLogFile), SecurityLogMaxBytes, 1)
+	defer w.Close()
+	inner := slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn})
+	log := slog.New(newSecurityHandler(inner, w, slog.String("node_id", "n1"))).With("component", "stream", "remote", "127.0.0.1:5000")
+	b.Run("ordinary info", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			log.Info("connection accepted", "principal", "USA:SECRET")
+		}
+	})
+	b.Run("security line", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			log.Info("event dropped", "reason", "dtd", "err", "DTD not allowed")
+		}
+	})
+}
+
+// TestHostileFloodAuditedOnce: a client flooding DTD-bearing events (no
+// rate limit configured) gets every one dropped and counted, but the audit
+// chain and the security log get one record while it is connected and one
+// summary when it leaves.
+func TestHostileFloodAuditedOnce(t *testing.T) {
+	n := startNode(t, baseConfig([]string{"USA:SECRET"}, []string{"USA:SECRET"}))
+	dir := n.Config().DataDir
+	httpAddr := addrOf(t, n, KindHTTP, "")
+	c := dial(t, addrOf(t, n, KindCoTTCP, ""))
+	c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	const flood = 500
+	doc := `<!DOCTYPE event [<!ENTITY x "boom">]>` + string(event("dtd-flood", "a-f-G-U-C", "").XML())
+	c.send([]byte(strings.Repeat(doc, flood)))
+	waitFor(t, "every DTD counted", 10*time.Second, func() bool {
+		return metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="dtd"}`) == flood
+	})
+	if got := countAudit(t, dir, "event.dtd", "deny", ""); got != 1 {
+		t.Errorf("%d audit records during a flood of %d DTDs, want 1", got, flood)
+	}
+	c.conn.Close()
+	waitFor(t, "summary audited", 5*time.Second, func() bool {
+		return countAudit(t, dir, "event.dtd", "deny", fmt.Sprintf("%d events dropped on this connection in total", flood)) == 1
+	})
+	if got := countSecurityLog(t, dir, SecEvent, "dtd"); got != 2 {
+		t.Errorf("%d security log lines for the flood, want 2", got)
 	}
 }

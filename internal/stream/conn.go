@@ -113,7 +113,7 @@ func (c *Conn) serve(ctx context.Context) {
 		writeErr <- c.writeLoop(ctx)
 	}()
 	rerr := c.readLoop()
-	c.rateSummary()
+	c.dropSummary()
 	// Reading ended: stop the writer and release the connection.
 	c.srv.hub.Unsubscribe(c.Sub)
 	c.Conn.Close()

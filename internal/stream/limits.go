@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -100,36 +101,47 @@ func (c *Conn) eventTimedOut(err error) bool {
 
 // connLimits is the per-connection hardening state (read loop only).
 type connLimits struct {
-	timer     eventTimer
-	armed     bool      // a read deadline is set
-	eventDue  time.Time // the event deadline, when it is the read deadline
-	rateDrops uint64    // events dropped over the rate limit
+	timer    eventTimer
+	armed    bool              // a read deadline is set
+	eventDue time.Time         // the event deadline, when it is the read deadline
+	drops    map[string]uint64 // events dropped, by reason
 }
 
-// rateLimited drops one event over the rate limit. Every drop is
-// counted; only the first per connection is logged at warning level and
-// reported (audited), so a flood cannot flood the log or the audit chain.
-// The total is reported when the connection ends (rateSummary).
+// rateLimited drops one event over the rate limit.
 func (c *Conn) rateLimited() {
-	c.limits.rateDrops++
-	if c.limits.rateDrops == 1 {
-		c.srv.reject(c, "rate_limited", fmt.Errorf("%w (%d events/s): further drops on this connection are counted, not logged", errRateLimited, c.srv.cfg.EventRate))
-		return
-	}
-	c.srv.metrics.Rejected.WithLabelValues("rate_limited").Inc()
+	c.srv.reject(c, "rate_limited", fmt.Errorf("%w (%d events/s)", errRateLimited, c.srv.cfg.EventRate))
 }
 
-// rateSummary reports how many events the rate limit dropped on this
-// connection, if more than the one already reported.
-func (c *Conn) rateSummary() {
-	n := c.limits.rateDrops
-	if n <= 1 {
-		return
+// noteDrop counts a dropped event by reason and reports whether it is
+// the first of that reason on this connection. Every drop is counted in
+// the metrics; only the first of each reason is logged at Info and
+// reported to the Reject hook (which audits), and the rest are summed up
+// when the connection ends (dropSummary): a flood of bad or excess events
+// cannot flood the log, the security log or the audit chain.
+func (c *Conn) noteDrop(reason string) bool {
+	if c.limits.drops == nil {
+		c.limits.drops = make(map[string]uint64, 2)
 	}
-	err := fmt.Errorf("%w: %d events dropped on this connection in total", errRateLimited, n)
-	c.log.Warn("rate-limited events dropped", "reason", "rate_limited", "dropped", n)
-	if c.srv.Reject != nil {
-		c.srv.Reject(c, "rate_limited", err)
+	c.limits.drops[reason]++
+	return c.limits.drops[reason] == 1
+}
+
+// dropSummary reports, per reason, how many events were dropped on this
+// connection when more than the one already reported.
+func (c *Conn) dropSummary() {
+	reasons := make([]string, 0, len(c.limits.drops))
+	for r, n := range c.limits.drops {
+		if n > 1 {
+			reasons = append(reasons, r)
+		}
+	}
+	slices.Sort(reasons)
+	for _, r := range reasons {
+		n := c.limits.drops[r]
+		c.log.Warn("events dropped", "reason", r, "dropped", n)
+		if c.srv.Reject != nil {
+			c.srv.Reject(c, r, fmt.Errorf("%d events dropped on this connection in total (%s)", n, r))
+		}
 	}
 }
 

@@ -391,3 +391,47 @@ func TestConnCapReports(t *testing.T) {
 		t.Errorf("reports after shutdown = %q, want a summary of %d", refuses, extra-1)
 	}
 }
+
+// TestDropReports: a flood of hostile events (DTDs, which the rate limit
+// does not see because they never decode) is counted in full but
+// reported once per reason while the connection lives, and summed up per
+// reason when it ends.
+func TestDropReports(t *testing.T) {
+	ts := newTestServer(t, Config{}, 0)
+	c := dialTest(t, ts.addr)
+	const dtds, garbage = 40, 3
+	var b strings.Builder
+	for range dtds {
+		b.WriteString(`<!DOCTYPE event [<!ENTITY x "y">]>` + testEvent("dtd"))
+	}
+	for range garbage {
+		b.WriteString(`<event uid="m"><point></event>`)
+	}
+	b.WriteString(testEvent("good"))
+	if _, err := c.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "good event after the flood", 5*time.Second, func() bool {
+		ingest, _, _, _ := ts.snapshot()
+		return len(ingest) == 1
+	})
+	if got := counter(t, ts.m, "kizuna_events_rejected_total", "dtd"); got != dtds {
+		t.Errorf("dtd counted %v, want %d", got, dtds)
+	}
+	_, rejects, _, _ := ts.snapshot()
+	if len(rejects) != 2 || !strings.HasPrefix(rejects[0], "dtd: ") {
+		t.Fatalf("reports while connected = %q, want one dtd and one malformed", rejects)
+	}
+	c.Close()
+	poll(t, "summaries", 5*time.Second, func() bool {
+		_, r, _, _ := ts.snapshot()
+		return len(r) == 4
+	})
+	_, rejects, _, _ = ts.snapshot()
+	want := []string{
+		fmt.Sprintf("dtd: %d events dropped on this connection in total (dtd)", dtds),
+	}
+	if !strings.Contains(strings.Join(rejects[2:], "\n"), want[0]) {
+		t.Errorf("summaries = %q, want one saying %q", rejects[2:], want[0])
+	}
+}

@@ -288,7 +288,11 @@ func (s *Server) replay(p label.Principal) []*hub.Message { return s.Replay(p) }
 
 func (s *Server) reject(c *Conn, reason string, err error) {
 	s.metrics.Rejected.WithLabelValues(reason).Inc()
-	c.log.Info("event dropped", "reason", reason, "err", err)
+	if !c.noteDrop(reason) {
+		c.log.Debug("event dropped", "reason", reason, "err", err)
+		return
+	}
+	c.log.Info("event dropped", "reason", reason, "err", err, "note", "further drops of this reason on this connection are counted and summed up when it closes")
 	if s.Reject != nil {
 		s.Reject(c, reason, err)
 	}
