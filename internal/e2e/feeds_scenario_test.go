@@ -185,7 +185,7 @@ type feedsClient struct {
 	events chan *cot.Event
 }
 
-func feedsDial(t *testing.T, addr string) *feedsClient {
+func feedsDial(t testing.TB, addr string) *feedsClient {
 	t.Helper()
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {

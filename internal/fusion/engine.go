@@ -48,10 +48,13 @@ type Config struct {
 	MaxTracks int
 
 	// PublishInterval is the least time between two published updates of
-	// one track (default 1 s). TickInterval is how often Run looks for
-	// tracks to publish and expire (default 200 ms).
-	PublishInterval time.Duration
-	TickInterval    time.Duration
+	// one track (default 1 s); SeaPublishInterval that of a surface track
+	// (default 5 s: a ship at 20 kt moves 50 m in that time). TickInterval
+	// is how often Run looks for tracks to publish and expire (default
+	// 200 ms).
+	PublishInterval    time.Duration
+	SeaPublishInterval time.Duration
+	TickInterval       time.Duration
 	// Publish receives the CoT events of tracks (updates and deletions). Run
 	// calls it from one goroutine of its own.
 	Publish func(context.Context, *cot.Event) error
@@ -89,6 +92,7 @@ func (c *Config) defaults() error {
 	def(&c.SeaTimeout, 200*time.Second)
 	def(&c.AirTimeout, 60*time.Second)
 	def(&c.PublishInterval, time.Second)
+	def(&c.SeaPublishInterval, 5*time.Second)
 	def(&c.TickInterval, 200*time.Millisecond)
 	fdef := func(f *float64, v float64) {
 		if *f <= 0 {
@@ -238,7 +242,10 @@ func (e *Engine) Run(ctx context.Context) error {
 		case b := <-e.in:
 			e.Process(b)
 		case <-tick.C:
-			pending = append(pending, e.Tick(time.Now())...)
+			// While the publisher is behind, tracks stay due and are
+			// published later with their latest state: the publication
+			// rate adapts to what the node can take.
+			pending = append(pending, e.tick(time.Now(), len(pending) == 0)...)
 		}
 		if len(pending) > 0 {
 			select {
@@ -677,9 +684,11 @@ func (e *Engine) plotDomain(t *track) {
 }
 
 // Tick expires, confirms and merges tracks as of now, and returns the CoT
-// events due: updates of confirmed tracks not published for
-// PublishInterval, and deletions.
-func (e *Engine) Tick(now time.Time) []*cot.Event {
+// events due: updates of confirmed tracks not published for their publish
+// interval, and deletions.
+func (e *Engine) Tick(now time.Time) []*cot.Event { return e.tick(now, true) }
+
+func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*cot.Event
@@ -712,9 +721,12 @@ func (e *Engine) Tick(now time.Time) []*cot.Event {
 		v.tracks = keep
 		out = e.merge(v, now, out)
 	}
+	if !publish {
+		return out
+	}
 	for _, v := range e.views {
 		for _, t := range v.tracks {
-			if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.cfg.PublishInterval {
+			if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.publishInterval(t) {
 				continue
 			}
 			if e.duplicate(v, t) {
@@ -737,6 +749,13 @@ func (e *Engine) Tick(now time.Time) []*cot.Event {
 		}
 	}
 	return out
+}
+
+func (e *Engine) publishInterval(t *track) time.Duration {
+	if t.domain == DomainSea || (t.domain == DomainUnknown && t.key.Kind == IDMMSI) {
+		return e.cfg.SeaPublishInterval
+	}
+	return e.cfg.PublishInterval
 }
 
 func (e *Engine) drop(v *view, t *track) {

@@ -260,3 +260,23 @@ func (fs *feedSet) serveTracks(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"tracks": out})
 }
+
+// FusionLatency returns the q-quantile of fusion latency (observation
+// received → its track updated) and the number of samples; zero without
+// feeds.
+func (n *Node) FusionLatency(q float64) (time.Duration, uint64) {
+	v, ok := feedSets.Load(n)
+	if !ok {
+		return 0, 0
+	}
+	return v.(*feedSet).engine.LatencyQuantile(q)
+}
+
+// FusionStats returns the fusion engine's counters.
+func (n *Node) FusionStats() fusion.Stats {
+	v, ok := feedSets.Load(n)
+	if !ok {
+		return fusion.Stats{}
+	}
+	return v.(*feedSet).engine.Stats()
+}
