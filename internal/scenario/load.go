@@ -177,7 +177,7 @@ func NewLoad(cfg LoadConfig) *Load {
 		}
 		sn := Sensor{Name: fmt.Sprintf("radar-%02d", i+1), Kind: KindASTERIX, Label: lbl,
 			Site: asterix.Site{Lat: 30 + 10*(float64(row)+0.5)/float64(rows), Lon: 125 + 15*(float64(col)+0.5)/float64(cols), Height: 50},
-			SAC: 50, SIC: uint8(i + 1), ScanPeriod: cfg.ScanPeriod, Pd: 0.9, RangeSigma: 60, AzSigma: 0.08, Clutter: 5,
+			SAC:  50, SIC: uint8(i + 1), ScanPeriod: cfg.ScanPeriod, Pd: 0.9, RangeSigma: 60, AzSigma: 0.08, Clutter: 5,
 			MaxRangeSea: 60_000, MaxRangeAir: 250_000, Latency: 300 * time.Millisecond}
 		l.radars = append(l.radars, sn)
 		phase := r.Float64() * cfg.ScanPeriod.Seconds()
