@@ -128,3 +128,22 @@ test('filters by nation, affiliation, type and text', async (t) => {
   assert.ok(isMissile(obj('m2', { type: 'a-f-G', missile: { launch: { lat: 1, lon: 2 } } })));
   assert.ok(!isMissile(hostileAir));
 });
+
+test('stream frames: one message, newline-batched messages, garbage', async () => {
+  const { Stream } = await import('../../internal/webui/static/js/stream.js');
+  const got = [];
+  const s = new Stream({
+    onSnapshot: (objs) => got.push(['snapshot', objs.length]),
+    onUpsert: (o) => got.push(['upsert', o.uid]),
+    onDelete: (uid) => got.push(['delete', uid]),
+    onState: (st) => got.push(['state', st]),
+  });
+  s.delay = 4000;
+  s._message(JSON.stringify({ type: 'snapshot', objects: [obj('a'), obj('b')] }));
+  assert.equal(s.delay, s.minDelay, 'a snapshot resets the reconnect backoff');
+  s._message([{ type: 'upsert', object: obj('c') }, { type: 'delete', uid: 'a' }, { type: 'upsert', object: obj('line\nbreak') }].map((m) => JSON.stringify(m)).join('\n') + '\n');
+  s._message('not json');
+  s._message(JSON.stringify({ type: 'unknown' }));
+  s._message(JSON.stringify({ type: 'upsert' }));
+  assert.deepEqual(got, [['state', 'live'], ['snapshot', 2], ['upsert', 'c'], ['delete', 'a'], ['upsert', 'line\nbreak']]);
+});

@@ -59,7 +59,20 @@ export class Stream {
     this.delay = Math.min(this.maxDelay, this.delay * 2);
   }
 
+  // _message handles one WebSocket frame. A frame holds one JSON message,
+  // or several separated by newlines (a server may batch a burst of updates
+  // into one frame, which is far cheaper for the browser than one frame
+  // each).
   _message(data) {
+    if (typeof data !== 'string') return;
+    if (data.indexOf('\n') === -1) {
+      this._one(data);
+      return;
+    }
+    for (const line of data.split('\n')) if (line) this._one(line);
+  }
+
+  _one(data) {
     let m;
     try {
       m = JSON.parse(data);
