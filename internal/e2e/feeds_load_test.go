@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +18,8 @@ import (
 // (60,000 ships reporting every 3 s) over TCP, 10,000 Mode S frames/s
 // (3,125 aircraft) as a Beast stream over TCP, and 10 radars at a 5 s scan
 // sending ASTERIX CAT048 over UDP, for KIZUNA_LOAD_SECONDS (default 15)
-// seconds; one TAK client at JPN:SECRET receives the fused picture. It
+// seconds (KIZUNA_LOAD_SCALE scales the AIS and Mode S rates); one TAK
+// client at JPN:SECRET receives the fused picture. It
 // reports the fusion latency (observation received → track updated) p50
 // and p99, the rates, drops and the CPU used. Run it once:
 //
@@ -29,14 +31,21 @@ func BenchmarkFeedsCombinedLoad(b *testing.B) {
 			dur = d
 		}
 	}
+	scale := 1.0
+	if v := os.Getenv("KIZUNA_LOAD_SCALE"); v != "" {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f > 0 {
+			scale = f
+		}
+	}
 	for b.Loop() {
-		feedsLoad(b, dur)
+		feedsLoad(b, dur, scale)
 	}
 }
 
-func feedsLoad(b *testing.B, dur time.Duration) {
+func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	genStart := time.Now()
-	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(20 * time.Second).Truncate(time.Second)})
+	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(20 * time.Second).Truncate(time.Second),
+		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
 	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -42,7 +42,7 @@ type Server struct {
 	log  *slog.Logger
 	eps  []Endpoint
 	mu   sync.Mutex
-	dest map[string]*net.UDPAddr
+	dest map[string][]*net.UDPAddr
 	subs map[string]map[*subscriber]struct{}
 	lns  []net.Listener
 	udp  *net.UDPConn
@@ -72,7 +72,7 @@ func Serve(ctx context.Context, sc *Scenario, cfg ServeConfig) (*Server, error) 
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{sc: sc, log: cfg.Log, dest: map[string]*net.UDPAddr{}, subs: map[string]map[*subscriber]struct{}{}}
+	s := &Server{sc: sc, log: cfg.Log, dest: map[string][]*net.UDPAddr{}, subs: map[string]map[*subscriber]struct{}{}}
 	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		return nil, fmt.Errorf("scenario: udp sender: %w", err)
@@ -93,7 +93,7 @@ func Serve(ctx context.Context, sc *Scenario, cfg ServeConfig) (*Server, error) 
 				return nil, err
 			}
 			ep.Transport, ep.Addr = "udp", addr.String()
-			s.dest[sn.Name] = addr
+			s.dest[sn.Name] = []*net.UDPAddr{addr}
 		} else {
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {
@@ -138,9 +138,15 @@ func freeUDP() (*net.UDPAddr, error) {
 // Endpoints lists where each sensor can be read.
 func (s *Server) Endpoints() []Endpoint { return append([]Endpoint(nil), s.eps...) }
 
-// SetDest makes a radar send its datagrams to addr (for a feed that is
-// already listening on a port of its own choosing).
-func (s *Server) SetDest(sensor, addr string) error {
+// SetDest makes a radar send its datagrams to addr only (for a feed that
+// is already listening on a port of its own choosing).
+func (s *Server) SetDest(sensor, addr string) error { return s.dests(sensor, addr, false) }
+
+// AddDest makes a radar also send its datagrams to addr: several nodes
+// can each receive the same radar.
+func (s *Server) AddDest(sensor, addr string) error { return s.dests(sensor, addr, true) }
+
+func (s *Server) dests(sensor, addr string, add bool) error {
 	a, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		return err
@@ -153,7 +159,11 @@ func (s *Server) SetDest(sensor, addr string) error {
 	if _, ok := s.dest[sensor]; !ok {
 		return fmt.Errorf("scenario: no radar %q", sensor)
 	}
-	s.dest[sensor] = a
+	if add {
+		s.dest[sensor] = append(s.dest[sensor], a)
+		return nil
+	}
+	s.dest[sensor] = []*net.UDPAddr{a}
 	for i := range s.eps {
 		if s.eps[i].Name == sensor {
 			s.eps[i].Addr = a.String()
@@ -241,9 +251,11 @@ func (s *Server) play(ctx context.Context, tick time.Duration) {
 func (s *Server) send(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a, ok := s.dest[m.Sensor]; ok {
-		if _, err := s.udp.WriteToUDP(m.Data, a); err != nil {
-			s.log.Debug("scenario: udp send", "sensor", m.Sensor, "err", err)
+	if as, ok := s.dest[m.Sensor]; ok {
+		for _, a := range as {
+			if _, err := s.udp.WriteToUDP(m.Data, a); err != nil {
+				s.log.Debug("scenario: udp send", "sensor", m.Sensor, "err", err)
+			}
 		}
 		return
 	}

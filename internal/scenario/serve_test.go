@@ -64,6 +64,19 @@ func TestServe(t *testing.T) {
 			if err := srv.SetDest(ep.Name, pc.LocalAddr().String()); err != nil {
 				t.Fatal(err)
 			}
+			// A second receiver gets the same datagrams.
+			pc2, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc2.Close()
+			if err := srv.AddDest(ep.Name, pc2.LocalAddr().String()); err != nil {
+				t.Fatal(err)
+			}
+			pc2.SetReadDeadline(deadline)
+			if _, _, err := pc2.ReadFrom(make([]byte, 65536)); err != nil {
+				t.Errorf("radar %s, second receiver: %v", ep.Name, err)
+			}
 			pc.SetReadDeadline(deadline)
 			buf := make([]byte, 65536)
 			n, _, err := pc.ReadFrom(buf)
