@@ -362,8 +362,12 @@ func EncodeFrame(dst []byte, m *hub.Message) []byte {
 	return append(dst, b...)
 }
 
+// maxFrame bounds one coalesced WebSocket frame.
+const maxFrame = 1 << 20
+
 // stream serves the label-filtered WebSocket stream: a snapshot, then
-// upserts and deletes as they happen.
+// upserts and deletes as they happen. Messages queued together travel in
+// one frame, separated by newlines.
 func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	c, err := websocket.Accept(w, r, nil)
@@ -374,16 +378,18 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	defer s.wg.Done()
 	sub := s.o.Hub.Subscribe(p, hub.FormatJSON, hub.Options{Web: true})
 	defer s.o.Hub.Unsubscribe(sub)
-	ctx, cancel := context.WithCancel(s.ctx)
+	base, cancel := context.WithCancel(s.ctx)
 	defer cancel()
 	go func() {
 		select {
 		case <-r.Context().Done():
-		case <-ctx.Done():
+		case <-base.Done():
 		}
 		cancel()
 	}()
-	ctx = c.CloseRead(ctx)
+	// The client sends nothing; CloseRead handles its control frames and
+	// ends ctx when it goes away.
+	ctx := c.CloseRead(base)
 	defer c.CloseNow()
 
 	snap, _ := json.Marshal(map[string]any{"type": "snapshot", "objects": s.visible(r)})
@@ -411,6 +417,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}()
+	var frame []byte
 	for {
 		batch, err := sub.Next(ctx)
 		if err != nil {
@@ -421,16 +428,32 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		// Coalesce: everything queued goes out in one frame, messages
+		// separated by newlines (JSON text holds no raw newline).
 		n := 0
+		frame = frame[:0]
 		for _, m := range batch {
 			b := m.JSON()
 			if len(b) == 0 {
 				continue
 			}
-			if err := s.write(ctx, c, b); err != nil {
+			if len(frame) > 0 {
+				if len(frame)+len(b) > maxFrame {
+					if err := s.write(ctx, c, frame); err != nil {
+						return
+					}
+					frame = frame[:0]
+				} else {
+					frame = append(frame, '\n')
+				}
+			}
+			frame = append(frame, b...)
+			n++
+		}
+		if len(frame) > 0 {
+			if err := s.write(ctx, c, frame); err != nil {
 				return
 			}
-			n++
 		}
 		s.o.Metrics.Deliveries.Add(float64(n))
 	}
