@@ -287,3 +287,39 @@ func TestFeedLabel(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedReconnects: an AIS receiver that drops the connection after
+// every sentence; the node's feed redials, the ship's track keeps being
+// updated and the node serves on.
+func TestFeedReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte(scenario.EncodeAISPosition(431000005, 35, 135, 8, 90, 90, time.Now(), 'A')[0]))
+			c.Close()
+		}
+	}()
+	cfg := baseConfig([]string{"JPN:UNCLASSIFIED"}, []string{"JPN:UNCLASSIFIED"})
+	cfg.Nation = "JPN"
+	cfg.Feeds = []FeedConfig{{Name: "ais", Kind: "ais", Transport: "tcp", Addr: ln.Addr().String()}}
+	n := startNode(t, cfg)
+	c := dial(t, addrOf(t, n, KindCoTTCP, "JPN:UNCLASSIFIED"))
+	c.expect("the ship", isUID("test-node.MMSI-431000005"), 10*time.Second)
+	httpAddr := addrOf(t, n, KindHTTP, "")
+	waitFor(t, "three reconnections", 20*time.Second, func() bool {
+		return metricValue(t, httpAddr, `kizuna_feed_connects_total{feed="ais"}`) >= 4
+	})
+	if v := metricValue(t, httpAddr, `kizuna_feed_errors_total{feed="ais",reason="disconnected"}`); v < 3 {
+		t.Errorf("disconnections counted: %v", v)
+	}
+	// Updates keep coming after the reconnections (ships publish every 5 s).
+	c.expect("a later update of the ship", isUID("test-node.MMSI-431000005"), 15*time.Second)
+}
