@@ -112,3 +112,40 @@ func TestFederationLinkCut(t *testing.T) {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue == 0
 	})
 }
+
+// TestFederationFlashFirst: while the JPN–USA link is down, routine
+// events queue at JPN; a missile warning published after them is the
+// first thing the hub's clients get when the link comes back.
+func TestFederationFlashFirst(t *testing.T) {
+	var px *fedProxy
+	specs := fedtest.Trilateral()[:2]
+	specs[1].Configure = viaProxy(t, "usa-hub", &px)
+	c := fedCluster(t, specs)
+	fedLinksUp(t, c)
+	jpnNode := c.Node("jpn-node")
+	jpn, usa := fedDial(t, jpnNode), fedDial(t, c.Node("usa-hub"))
+	px.Cut()
+	fedWait(t, "link down", 10*time.Second, func() bool {
+		return fedPeer(jpnNode.Federation().Status(), "usa-hub").State == "down"
+	})
+	const routine = 500
+	rel := `access="SECRET" releasableTo="USA"`
+	for i := range routine {
+		jpn.send(fedEvent(fmt.Sprintf("queued-%d", i), "b-m-p-s-m", rel, ""))
+	}
+	jpn.send(fedEvent("tbm-launch", "b-d-l", rel, ""))
+	fedWait(t, "all queued", 10*time.Second, func() bool {
+		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue == routine+1
+	})
+	px.Restore()
+	got := usa.collectUntil("queued-499", 30*time.Second)
+	first := -1
+	for i, e := range got {
+		if e.UID == "tbm-launch" {
+			first = i
+		}
+	}
+	if first != 0 {
+		t.Fatalf("launch warning arrived in position %d of %d, want first", first, len(got))
+	}
+}

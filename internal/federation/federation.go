@@ -515,6 +515,12 @@ type outRow struct {
 // acknowledgements. After the commit it acknowledges what was received
 // and wakes the senders.
 func (f *Federation) flush() {
+	defer func() {
+		f.mu.Lock()
+		close(f.flushed)
+		f.flushed = make(chan struct{})
+		f.mu.Unlock()
+	}()
 	f.mu.Lock()
 	b := f.pend
 	f.pend = batch{}
@@ -669,10 +675,6 @@ func (f *Federation) flush() {
 	for _, l := range f.links {
 		l.wake()
 	}
-	f.mu.Lock()
-	close(f.flushed)
-	f.flushed = make(chan struct{})
-	f.mu.Unlock()
 }
 
 // enforceBound keeps a peer's queue within MaxQueue: first the oldest
