@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
+	"net/http"
 	"testing"
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
 )
@@ -14,7 +17,12 @@ import (
 // originator; a USA–JPN-only object that reaches the hub never goes on to
 // KOR; link state shows in the API.
 func TestFederationTrilateral(t *testing.T) {
-	c := fedCluster(t, fedtest.Trilateral())
+	specs := fedtest.Trilateral()
+	specs[0].Configure = func(cfg *node.Config) {
+		// A JPN principal on the hub's web API sees no link internals.
+		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindHTTP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"})
+	}
+	c := fedCluster(t, specs)
 	fedLinksUp(t, c)
 	jpn, usa, kor := fedDial(t, c.Node("jpn-node")), fedDial(t, c.Node("usa-hub")), fedDial(t, c.Node("kor-node"))
 
@@ -50,7 +58,27 @@ func TestFederationTrilateral(t *testing.T) {
 	if p := fedPeer(st, "kor-node"); p.Nation != "KOR" || p.Sent == 0 {
 		t.Errorf("kor-node peer: %+v", p)
 	}
-	_ = node.KindFederation
+	var foreign federation.Status
+	for _, l := range c.Node("usa-hub").Listeners() {
+		if l.Kind == node.KindHTTP && l.Principal == "JPN:SECRET" {
+			resp, err := http.Get("http://" + l.Addr + "/api/v1/federation")
+			if err != nil {
+				t.Fatal(err)
+			}
+			json.NewDecoder(resp.Body).Decode(&foreign)
+			resp.Body.Close()
+		}
+	}
+	if foreign.Node != "usa-hub" || len(foreign.Peers) != 0 {
+		t.Errorf("a JPN principal sees the hub's links: %+v", foreign)
+	}
+	hub := c.Node("usa-hub")
+	if v := fedMetric(t, hub, `kizuna_federation_link_up{peer="kor-node"}`); v != 1 {
+		t.Errorf("link_up metric %v", v)
+	}
+	if v := fedMetric(t, hub, `kizuna_federation_sent_total{peer="kor-node"}`); v < 1 {
+		t.Errorf("sent metric %v", v)
+	}
 }
 
 // collectUntil gathers events until one with uid arrives.

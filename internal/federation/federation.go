@@ -348,6 +348,15 @@ func (f *Federation) Close(ctx context.Context) error {
 	if !f.started.Load() || !f.closing.CompareAndSwap(false, true) {
 		return nil
 	}
+	if f.cancel == nil { // Start failed before anything ran
+		if f.ln != nil {
+			f.ln.Close()
+		}
+		if f.db != nil {
+			return f.db.Close()
+		}
+		return nil
+	}
 	f.cancel()
 	if f.ln != nil {
 		f.ln.Close()

@@ -90,6 +90,7 @@ func (n *Node) wireFederation() error {
 		return f.Start(ctx, n.Trust(), n.Certificate())
 	})
 	n.OnShutdown(func(ctx context.Context) error {
+		defer federations.Delete(n)
 		return f.Close(ctx)
 	})
 	n.Handle("/api/v1/federation", f.Handler())
