@@ -33,7 +33,8 @@ func newBenchWorld(b *testing.B, n, views int) *benchWorld {
 	if views > 2 {
 		sources["adsb"] = lbl(label.Confidential, "JPN", "USA", "KOR")
 	}
-	e, err := New(Config{Nation: "JPN", NodeID: "b", Sources: sources, MaxTracks: 10 * n})
+	// Every moved track is due for publication (BenchmarkPublish10k).
+	e, err := New(Config{Nation: "JPN", NodeID: "b", Sources: sources, MaxTracks: 10 * n, PublishDistance: 1e-9})
 	if err != nil {
 		b.Fatal(err)
 	}

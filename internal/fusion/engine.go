@@ -47,14 +47,19 @@ type Config struct {
 	// would start more are dropped.
 	MaxTracks int
 
-	// PublishInterval is the least time between two published updates of
-	// one track (default 1 s); SeaPublishInterval that of a surface track
-	// (default 5 s: a ship at 20 kt moves 50 m in that time). TickInterval
-	// is how often Run looks for tracks to publish and expire (default
-	// 200 ms).
-	PublishInterval    time.Duration
-	SeaPublishInterval time.Duration
-	TickInterval       time.Duration
+	// Publication of an updated track, latest state winning: at most once
+	// per PublishInterval (default 1 s), and only when the picture would
+	// otherwise be off, that is when the track has moved more than
+	// PublishDistance (default 50 m) from where it was last published, its
+	// sources, label, names or type changed, or Heartbeat (default 30 s,
+	// at most half the track's deletion timeout) has passed. A ship at
+	// 10 kt is so published every 10 s, an airliner every second, a moored
+	// ship every heartbeat. TickInterval is how often Run looks for tracks
+	// to publish and expire (default 200 ms).
+	PublishInterval time.Duration
+	PublishDistance float64
+	Heartbeat       time.Duration
+	TickInterval    time.Duration
 	// Publish receives the CoT events of tracks (updates and deletions). Run
 	// calls it from one goroutine of its own.
 	Publish func(context.Context, *cot.Event) error
@@ -92,7 +97,10 @@ func (c *Config) defaults() error {
 	def(&c.SeaTimeout, 200*time.Second)
 	def(&c.AirTimeout, 60*time.Second)
 	def(&c.PublishInterval, time.Second)
-	def(&c.SeaPublishInterval, 5*time.Second)
+	def(&c.Heartbeat, 30*time.Second)
+	if c.PublishDistance <= 0 {
+		c.PublishDistance = 50
+	}
 	def(&c.TickInterval, 200*time.Millisecond)
 	fdef := func(f *float64, v float64) {
 		if *f <= 0 {
@@ -694,8 +702,9 @@ func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 	var out []*cot.Event
 	window := time.Duration(e.cfg.ConfirmN) * e.cfg.ScanPeriod
 	for _, v := range e.views {
-		keep := v.tracks[:0]
-		for _, t := range v.tracks {
+		// Compact in place; a pointer is rewritten only after a removal.
+		n := 0
+		for i, t := range v.tracks {
 			if t.removed {
 				continue
 			}
@@ -715,10 +724,13 @@ func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 				e.stats.del.Add(1)
 				continue
 			}
-			keep = append(keep, t)
+			if n != i {
+				v.tracks[n] = t
+			}
+			n++
 		}
-		clear(v.tracks[len(keep):])
-		v.tracks = keep
+		clear(v.tracks[n:])
+		v.tracks = v.tracks[:n]
 		out = e.merge(v, now, out)
 	}
 	if !publish {
@@ -726,7 +738,7 @@ func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 	}
 	for _, v := range e.views {
 		for _, t := range v.tracks {
-			if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.publishInterval(t) {
+			if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.cfg.PublishInterval || !e.due(t, now) {
 				continue
 			}
 			if e.duplicate(v, t) {
@@ -745,17 +757,31 @@ func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 				continue
 			}
 			out = append(out, ev)
-			t.lastPub, t.dirty, t.published = now, false, true
+			t.lastPub, t.dirty, t.published, t.changed = now, false, true, false
+			t.pubLat, t.pubLon = ev.Point.Lat, ev.Point.Lon
+			t.pubCallsign, t.pubName, t.pubType = t.callsign, t.name, ev.Type
 		}
 	}
 	return out
 }
 
-func (e *Engine) publishInterval(t *track) time.Duration {
-	if t.domain == DomainSea || (t.domain == DomainUnknown && t.key.Kind == IDMMSI) {
-		return e.cfg.SeaPublishInterval
+// due reports whether a track's picture needs refreshing (see
+// PublishDistance).
+func (e *Engine) due(t *track, now time.Time) bool {
+	if !t.published || t.changed || t.callsign != t.pubCallsign || t.name != t.pubName || e.cotType(t) != t.pubType {
+		return true
 	}
-	return e.cfg.PublishInterval
+	if now.Sub(t.lastPub) >= min(e.cfg.Heartbeat, e.timeout(t)/2) {
+		return true
+	}
+	// Where the track is now relative to where it was published, in the
+	// track's plane: its offset from the plane's origin plus the origin's
+	// offset from the published point (equirectangular: within 1 % here).
+	dt := now.Sub(t.t).Seconds()
+	const mPerDeg = 111_320.0
+	de := t.x[0] + t.x[2]*dt + (t.f.lon-t.pubLon)*mPerDeg*t.f.cosLat
+	dn := t.x[1] + t.x[3]*dt + (t.f.lat-t.pubLat)*mPerDeg
+	return de*de+dn*dn > e.cfg.PublishDistance*e.cfg.PublishDistance
 }
 
 func (e *Engine) drop(v *view, t *track) {

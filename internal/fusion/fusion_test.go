@@ -389,3 +389,48 @@ func TestUnknownSourceAndQueue(t *testing.T) {
 		t.Error("a source with an invalid label was accepted")
 	}
 }
+
+// TestPublishWhenPictureWouldBeOff: a slow ship is republished when it has
+// moved 50 m, a moored one at the heartbeat, and a new contributor (a new
+// label) is published at once.
+func TestPublishWhenPictureWouldBeOff(t *testing.T) {
+	aisL := lbl(label.Unclassified, "JPN", "USA")
+	radL := lbl(label.Secret, "JPN")
+	e := newEngine(t, map[string]label.Label{"ais": aisL, "radar": radL})
+	slow := mover{34, 130, 90, 3}   // 3 m/s: 50 m in about 17 s
+	moored := mover{34.2, 130, 0, 0} // never moves
+	pubs := map[string][]float64{}
+	for k := range 46 { // 90 s, a report every 2 s
+		s := float64(k) * 2
+		at := t0.Add(time.Duration(s) * time.Second)
+		lat, lon := slow.at(s)
+		e.Process([]Observation{aisObs(aisL, 431000020, at, lat, lon, 90, 3)})
+		mlat, mlon := moored.at(s)
+		e.Process([]Observation{aisObs(aisL, 431000021, at, mlat, mlon, 0, 0)})
+		if k == 30 { // the radar sees the moored ship at 60 s
+			e.Process([]Observation{plot("radar", radL, at, mlat, mlon)})
+		}
+		for _, ev := range e.Tick(at) {
+			pubs[ev.UID] = append(pubs[ev.UID], s)
+		}
+	}
+	gaps := func(ts []float64) []float64 {
+		var g []float64
+		for i := 1; i < len(ts); i++ {
+			g = append(g, ts[i]-ts[i-1])
+		}
+		return g
+	}
+	for _, g := range gaps(pubs["n1.MMSI-431000020"]) {
+		if g < 16 || g > 20 {
+			t.Errorf("slow ship published at %v: gaps should be 16–20 s", pubs["n1.MMSI-431000020"])
+			break
+		}
+	}
+	if got := pubs["n1.MMSI-431000021"]; !slices.Equal(got, []float64{0, 30, 60, 90}) {
+		t.Errorf("moored ship published at %v, want every 30 s", got)
+	}
+	if got := pubs["n1.MMSI-431000021.v1"]; len(got) == 0 || got[0] != 60 {
+		t.Errorf("the radar's view of the moored ship published at %v, want from 60 s", got)
+	}
+}

@@ -31,12 +31,16 @@ type track struct {
 
 	sources []string // contributors, sorted
 
-	lastPub   time.Time
-	dirty     bool
-	published bool
-	cell      cellKey
-	indexed   bool
-	removed   bool
+	lastPub                       time.Time
+	pubLat                        float64 // where it was last published
+	pubLon                        float64
+	changed                       bool // sources changed since last published
+	pubCallsign, pubName, pubType string
+	dirty                         bool
+	published                     bool
+	cell                          cellKey
+	indexed                       bool
+	removed                       bool
 }
 
 func (t *track) lat() float64 { return t.f.lat }
@@ -48,6 +52,7 @@ func (t *track) addSource(s string) bool {
 		return false
 	}
 	t.sources = slices.Insert(t.sources, i, s)
+	t.changed = true // a new label and provenance: publish at once
 	return true
 }
 

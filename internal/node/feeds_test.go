@@ -297,13 +297,17 @@ func TestFeedReconnects(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	start := time.Now()
 	go func() {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			c.Write([]byte(scenario.EncodeAISPosition(431000005, 35, 135, 8, 90, 90, time.Now(), 'A')[0]))
+			// A fast boat, 30 kt east: its track is republished every few
+			// seconds (every 50 m).
+			lon := 135 + time.Since(start).Seconds()*15.4/91_300
+			c.Write([]byte(scenario.EncodeAISPosition(431000005, 35, lon, 30, 90, 90, time.Now(), 'A')[0]))
 			c.Close()
 		}
 	}()
@@ -320,6 +324,6 @@ func TestFeedReconnects(t *testing.T) {
 	if v := metricValue(t, httpAddr, `kizuna_feed_errors_total{feed="ais",reason="disconnected"}`); v < 3 {
 		t.Errorf("disconnections counted: %v", v)
 	}
-	// Updates keep coming after the reconnections (ships publish every 5 s).
-	c.expect("a later update of the ship", isUID("test-node.MMSI-431000005"), 15*time.Second)
+	// Updates keep coming after the reconnections.
+	c.expect("a later update of the ship", isUID("test-node.MMSI-431000005"), 20*time.Second)
 }
