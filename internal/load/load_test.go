@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"strconv"
@@ -68,10 +69,14 @@ func checkLine(t *testing.T, res Result) map[string]string {
 }
 
 func TestRunComplete(t *testing.T) {
-	for _, proto := range []Proto{ProtoXML, ProtoProtobuf} {
-		t.Run(string(proto), func(t *testing.T) {
+	for _, tc := range []struct {
+		proto    Proto
+		coalesce time.Duration
+	}{{ProtoXML, 0}, {ProtoProtobuf, 0}, {ProtoXML, 5 * time.Millisecond}} {
+		proto := tc.proto
+		t.Run(fmt.Sprintf("%s/coalesce=%v", proto, tc.coalesce), func(t *testing.T) {
 			t.Parallel()
-			addr := startRelay(t, relay.Config{Protobuf: proto == ProtoProtobuf})
+			addr := startRelay(t, relay.Config{Protobuf: proto == ProtoProtobuf, Coalesce: tc.coalesce})
 			res, err := Run(t.Context(), shortLoad(addr, proto))
 			if err != nil {
 				t.Fatal(err)

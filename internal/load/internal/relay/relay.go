@@ -34,6 +34,9 @@ type Config struct {
 	// Drop, if set, is asked for every incoming event, numbered from 0
 	// across all connections; the relay drops the event if it says true.
 	Drop func(n uint64) bool
+	// Coalesce, if set, is the shortest time between two writes to one
+	// connection: events arriving meanwhile go out in the next write.
+	Coalesce time.Duration
 	// MaxQueue bounds the bytes queued for one connection (default 8 MiB);
 	// events that do not fit are dropped.
 	MaxQueue int
@@ -139,12 +142,17 @@ func (c *conn) enqueue(b []byte, limit int) {
 
 func (r *Relay) write(c *conn) {
 	var spare []byte
+	var last time.Time
 	for {
 		select {
 		case <-c.done:
 			return
 		case <-c.wake:
 		}
+		if d := r.cfg.Coalesce - time.Since(last); d > 0 {
+			time.Sleep(d)
+		}
+		last = time.Now()
 		c.mu.Lock()
 		out := c.out
 		c.out = spare[:0]

@@ -1,7 +1,7 @@
 // Command relayd runs the zero-logic relay on its own, to measure the
 // baseline that `kizuna load` figures are compared with on one machine:
 //
-//	go run ./internal/load/internal/relay/relayd -addr 127.0.0.1:0 [-protobuf]
+//	go run ./internal/load/internal/relay/relayd -addr 127.0.0.1:0 [-protobuf] [-coalesce 5ms]
 //
 // It prints the address it listens on and runs until interrupted. It is a
 // measuring aid, not part of the product.
@@ -22,6 +22,7 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "listen address (loopback)")
 	protobuf := flag.Bool("protobuf", false, "offer TAK protocol v1 and switch connections that ask")
+	coalesce := flag.Duration("coalesce", 0, "shortest time between two writes to one connection")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to `FILE` until interrupted")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -38,7 +39,7 @@ func main() {
 			f.Close()
 		}()
 	}
-	r, err := relay.New(relay.Config{Addr: *addr, Protobuf: *protobuf})
+	r, err := relay.New(relay.Config{Addr: *addr, Protobuf: *protobuf, Coalesce: *coalesce})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relayd:", err)
 		os.Exit(1)
