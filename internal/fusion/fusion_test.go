@@ -397,7 +397,7 @@ func TestPublishWhenPictureWouldBeOff(t *testing.T) {
 	aisL := lbl(label.Unclassified, "JPN", "USA")
 	radL := lbl(label.Secret, "JPN")
 	e := newEngine(t, map[string]label.Label{"ais": aisL, "radar": radL})
-	slow := mover{34, 130, 90, 3}   // 3 m/s: 50 m in about 17 s
+	slow := mover{34, 130, 90, 3}    // 3 m/s: 50 m in about 17 s
 	moored := mover{34.2, 130, 0, 0} // never moves
 	pubs := map[string][]float64{}
 	for k := range 46 { // 90 s, a report every 2 s
