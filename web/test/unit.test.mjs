@@ -147,3 +147,19 @@ test('stream frames: one message, newline-batched messages, garbage', async () =
   s._message(JSON.stringify({ type: 'upsert' }));
   assert.deepEqual(got, [['state', 'live'], ['snapshot', 2], ['upsert', 'c'], ['delete', 'a'], ['upsert', 'line\nbreak']]);
 });
+
+test('store keeps the set of missile tracks', () => {
+  const s = new Store();
+  const now = Date.now();
+  s.upsert(obj('m1', { type: 'a-h-A-W-M-S-S' }));
+  s.upsert(obj('m2', { type: 'a-f-G', missile: { launch: { lat: 1, lon: 2 } } }));
+  s.upsert(obj('plane', { type: 'a-h-A-M-F' }));
+  assert.deepEqual([...s.missiles].sort(), ['m1', 'm2']);
+  s.upsert(obj('m2', { type: 'a-f-G' })); // no longer carries missile data
+  s.delete('m1', now);
+  assert.deepEqual([...s.missiles], []);
+  s.upsert(obj('m3', { type: 'a-u-A-W-M', stale: new Date(now - 1).toISOString() }));
+  s.expire(now + 10, 1);
+  s.replace([obj('m4', { type: 'a-h-A-W-M-S' })]);
+  assert.deepEqual([...s.missiles], ['m4']);
+});

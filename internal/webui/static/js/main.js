@@ -77,10 +77,9 @@ const missiles = new MissileWarnings(map, store, {
 async function select(uid) {
   selected = uid;
   layer.selected = uid;
-  list.selected = uid;
   layer.history = null;
   showDetail();
-  list.paint();
+  list.mark(uid);
   requestDraw();
   if (!uid) return;
   try {

@@ -11,7 +11,6 @@
 // live trail, and its launch point the first position of that path.
 
 import { el } from './panels.js';
-import { isMissile } from './store.js';
 
 const L = globalThis.L;
 
@@ -63,7 +62,7 @@ export class MissileWarnings {
   // update redraws the missile graphics; cheap when nothing changed.
   update() {
     const tracks = [];
-    for (const o of this.store.objects.values()) if (isMissile(o)) tracks.push(o);
+    for (const uid of this.store.missiles) tracks.push(this.store.objects.get(uid));
     const key = tracks.map((o) => `${o.uid}@${o.time}@${o.trail.length}@${this.history.get(o.uid)?.length ?? -1}`).join('|');
     if (key === this.drawnKey) return;
     this.drawnKey = key;

@@ -76,6 +76,16 @@ export class ObjectList {
     sel.value = keep;
   }
 
+  // mark moves the selection highlight without redrawing the rows.
+  mark(uid) {
+    this.selected = uid;
+    for (const row of this.inner.children) {
+      const on = row.dataset.uid === uid;
+      row.classList.toggle('selected', on);
+      row.setAttribute('aria-selected', String(on));
+    }
+  }
+
   // paint draws only the rows in view.
   paint() {
     const top = this.box.scrollTop;

@@ -34,6 +34,7 @@ export function isMissile(o) {
 export class Store {
   constructor() {
     this.objects = new Map(); // uid -> object (the latest JSON, plus bookkeeping)
+    this.missiles = new Set(); // uids of missile tracks, kept as objects come and go
     this.version = 0; // bumps on every change
     this.listeners = new Set();
   }
@@ -52,7 +53,7 @@ export class Store {
       this._put(o, now);
       seen.add(o.uid);
     }
-    for (const uid of [...this.objects.keys()]) if (!seen.has(uid)) this.objects.delete(uid);
+    for (const uid of [...this.objects.keys()]) if (!seen.has(uid)) this._remove(uid);
     this._changed(null);
   }
 
@@ -82,6 +83,13 @@ export class Store {
     o.receivedAt = now;
     o.dirty = true;
     this.objects.set(o.uid, o);
+    if (isMissile(o)) this.missiles.add(o.uid);
+    else this.missiles.delete(o.uid);
+  }
+
+  _remove(uid) {
+    this.objects.delete(uid);
+    this.missiles.delete(uid);
   }
 
   // delete removes an object. The server also deletes objects that went
@@ -91,7 +99,7 @@ export class Store {
     const o = this.objects.get(uid);
     if (!o) return;
     if (now >= o.staleAt) return;
-    this.objects.delete(uid);
+    this._remove(uid);
     this._changed(uid);
   }
 
@@ -101,7 +109,7 @@ export class Store {
     let n = 0;
     for (const [uid, o] of this.objects) {
       if (now >= o.staleAt + fadeMs) {
-        this.objects.delete(uid);
+        this._remove(uid);
         n++;
       }
     }
