@@ -14,9 +14,9 @@ import (
 // PeerStatus is one link as GET /api/v1/federation shows it.
 type PeerStatus struct {
 	Name           string  `json:"name"`
-	Nation         string  `json:"nation,omitempty"`
-	State          string  `json:"state"` // "up" or "down"
-	Addr           string  `json:"addr,omitempty"`
+	Nation         string  `json:"nation"` // empty until its first link
+	State          string  `json:"state"`  // "up" or "down"
+	Addr           string  `json:"addr"`   // empty: inbound only
 	Classification string  `json:"classification"`
 	Queue          int64   `json:"queue"`
 	QueueFlash     int64   `json:"queueFlash"`
@@ -28,7 +28,7 @@ type PeerStatus struct {
 	Withheld       uint64  `json:"withheld"`
 	Dropped        uint64  `json:"dropped"`
 	Connects       uint64  `json:"connects"`
-	LastError      string  `json:"lastError,omitempty"`
+	LastError      string  `json:"lastError"`
 }
 
 // Status is the whole federation state of a node.
