@@ -174,6 +174,11 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 		cfg.HistoryInterval = node.Duration(d)
 		return err
 	})
+	fs.Func("event-timeout", "close a connection whose event stays incomplete this long (default 60s; negative: never)", func(v string) error {
+		d, err := time.ParseDuration(v)
+		cfg.EventTimeout = node.Duration(d)
+		return err
+	})
 	fs.Func("idle-timeout", "close a TAK connection silent this long (e.g. 10m)", func(v string) error {
 		d, err := time.ParseDuration(v)
 		cfg.IdleTimeout = node.Duration(d)

@@ -97,6 +97,7 @@ type Config struct {
 	WriteTimeout         Duration `json:"writeTimeout,omitempty"`
 	WriteCoalesce        Duration `json:"writeCoalesce,omitempty"`
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
+	EventTimeout         Duration `json:"eventTimeout,omitempty"`
 	EventRate            int      `json:"eventRate,omitempty"`
 	MaxConnsPerIP        int      `json:"maxConnsPerIP,omitempty"`
 	MaxConnsPerPrincipal int      `json:"maxConnsPerPrincipal,omitempty"`

@@ -29,13 +29,13 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
 	l, present, err := ev.ParseLabel()
 	if err != nil {
-		n.reject(c, "label", err, true)
+		n.reject(c, "label", err)
 		return err
 	}
 	if !present {
 		l = label.Default(p)
 	} else if err := label.CheckSubmit(p, l); err != nil {
-		n.reject(c, "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err), true)
+		n.reject(c, "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err))
 		return err
 	}
 	ev.SetLabel(l)
@@ -48,7 +48,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		if errors.Is(err, ErrNotOwner) {
 			reason = "not_owner"
 		}
-		n.reject(c, reason, err, true)
+		n.reject(c, reason, err)
 		return err
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
@@ -238,23 +238,29 @@ func (n *Node) history(ctx context.Context, uid string, since time.Time, limit i
 	return n.store.History(ctx, uid, since, limit)
 }
 
-// reject counts, logs and (when security-relevant) audits a dropped event.
-func (n *Node) reject(c *stream.Conn, reason string, err error, security bool) {
-	n.metrics.Rejected.WithLabelValues(reason).Inc()
-	n.log.Warn("event rejected", "reason", reason, "principal", c.Principal.String(), "remote", c.Remote(), "err", err)
-	if security {
-		n.auditf(context.Background(), actorOf(c), "event."+reason, c.Remote(), "deny", err.Error())
-	}
+// reject drops an event the ingest pipeline refused. The stream layer
+// counts every drop and reports the first of each reason per connection
+// (and a summary when it closes) to rejected, which audits it: a flood of
+// refused events cannot flood the log or the audit chain.
+func (n *Node) reject(c *stream.Conn, reason string, err error) {
+	c.Reject(reason, err)
 }
 
 func actorOf(c *stream.Conn) string {
 	return c.Principal.String() + "@" + c.Kind
 }
 
-// rejected is the stream server's hook for events dropped before ingest
-// (malformed, bad framing). Only DTDs are security-relevant enough to audit.
+// auditedDrops are the drop reasons that are security-relevant: hostile
+// input, abuse, and the label and ownership rules.
+var auditedDrops = map[string]bool{
+	"dtd": true, "too_large": true, "rate_limited": true,
+	"above_clearance": true, "not_owner": true, "label": true,
+}
+
+// rejected is the stream server's hook for dropped events: the first of
+// each reason on a connection, and a per-reason summary when it closes.
 func (n *Node) rejected(c *stream.Conn, reason string, err error) {
-	if reason == "dtd" || reason == "too_large" || reason == "rate_limited" {
+	if auditedDrops[reason] {
 		n.auditf(context.Background(), actorOf(c), "event."+reason, c.Remote(), "deny", err.Error())
 	}
 }

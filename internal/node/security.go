@@ -58,7 +58,6 @@ var securityMessages = map[string]string{
 	"connection refused":                         SecConnection,
 	"closing connection":                         SecConnection,
 	"connection closed":                          "", // only when closed for cause (warning)
-	"event rejected":                             SecEvent,
 	"event dropped":                              "", // only hostile input, see securityDropReasons
 	"events dropped":                             "", // a connection's summary, as for "event dropped"
 	"closed connections of revoked certificates": SecRevocation,
@@ -83,9 +82,12 @@ var securityMessages = map[string]string{
 // securityDropReasons are the drop reasons of "event dropped" that show
 // hostile or abusive input rather than a sloppy client.
 var securityDropReasons = map[string]string{
-	"dtd":          SecEvent,
-	"too_large":    SecEvent,
-	"rate_limited": SecRate,
+	"dtd":             SecEvent,
+	"too_large":       SecEvent,
+	"rate_limited":    SecRate,
+	"above_clearance": SecEvent,
+	"not_owner":       SecEvent,
+	"label":           SecEvent,
 }
 
 // securityCategory decides whether a record belongs in the security log.

@@ -35,8 +35,9 @@ func TestSecurityCategory(t *testing.T) {
 	}{
 		{"TLS refusal", rec(slog.LevelWarn, "TLS handshake refused", "remote", "127.0.0.1:1"), nil, SecTLS},
 		{"cap refusal", rec(slog.LevelWarn, "connection refused", "reason", "conn_cap"), nil, SecConnection},
-		{"label rejection", rec(slog.LevelWarn, "event rejected", "reason", "above_clearance"), nil, SecEvent},
-		{"ownership", rec(slog.LevelWarn, "event rejected", "reason", "not_owner"), nil, SecEvent},
+		{"label rejection", rec(slog.LevelInfo, "event dropped", "reason", "above_clearance"), nil, SecEvent},
+		{"ownership", rec(slog.LevelInfo, "event dropped", "reason", "not_owner"), nil, SecEvent},
+		{"ownership summary", rec(slog.LevelWarn, "events dropped", "reason", "not_owner", "dropped", 3), nil, SecEvent},
 		{"DTD dropped", rec(slog.LevelInfo, "event dropped", "reason", "dtd"), nil, SecEvent},
 		{"rate limited", rec(slog.LevelInfo, "event dropped", "reason", "rate_limited"), nil, SecRate},
 		{"rate summary", rec(slog.LevelWarn, "events dropped", "reason", "rate_limited", "dropped", 7), nil, SecRate},

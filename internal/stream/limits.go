@@ -107,6 +107,12 @@ type connLimits struct {
 	drops    map[string]uint64 // events dropped, by reason
 }
 
+// Reject drops one event for a reason decided above the stream layer (a
+// label above clearance, another nation's object): it is counted, and
+// only the first of each reason per connection is logged and reported to
+// the Reject hook, like every other drop.
+func (c *Conn) Reject(reason string, err error) { c.srv.reject(c, reason, err) }
+
 // rateLimited drops one event over the rate limit.
 func (c *Conn) rateLimited() {
 	c.srv.reject(c, "rate_limited", fmt.Errorf("%w (%d events/s)", errRateLimited, c.srv.cfg.EventRate))
