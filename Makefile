@@ -1,5 +1,8 @@
 # Kizuna build and test entry points. `make test` is the one test command.
 export CGO_ENABLED := 0
+# Build and test with the toolchain go.mod names (it carries security
+# fixes); the go command fetches it through the module proxy once.
+export GOTOOLCHAIN := auto
 GO ?= go
 
 .PHONY: test test-go test-web vet build bench fuzz web-deps
