@@ -167,6 +167,7 @@ type Federation struct {
 	}
 
 	started atomic.Bool
+	ready   atomic.Bool // queue open, links loaded: flash events route at once
 	closing atomic.Bool
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -245,7 +246,7 @@ func (f *Federation) Tap(m *hub.Message) {
 // sent but lost in a crash before its commit cannot be confused with
 // another.
 func (f *Federation) routeFlash(m *hub.Message) {
-	if !f.started.Load() {
+	if !f.ready.Load() {
 		f.mu.Lock()
 		f.pend.msgs = append(f.pend.msgs, pending{m: m, flash: true})
 		f.mu.Unlock()
@@ -317,6 +318,7 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		}
 		l.load(pr, d, f.epoch)
 	}
+	f.ready.Store(true)
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.flushWG.Add(1)
 	go func() {
@@ -544,10 +546,14 @@ func (f *Federation) flush() {
 	now := time.Now()
 	for _, p := range b.msgs {
 		if p.flash {
-			// Tapped before Start: no link can be up yet, so the durable
-			// queue is enough.
+			// Tapped before Start: routed here, in the same order as
+			// routeFlash would have.
 			f.flashMu.Lock()
+			n := len(rows)
 			rows = f.route(rows, p)
+			for _, r := range rows[n:] {
+				r.l.pushHot(queued{seq: r.seq, body: r.body})
+			}
 			f.flashMu.Unlock()
 			continue
 		}

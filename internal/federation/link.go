@@ -413,6 +413,7 @@ func (f *Federation) serve(ctx context.Context, tc *tls.Conn, peer pki.Node, out
 		c.acked[lane].Store(resume[lane])
 	}
 	// What the peer has committed is acknowledged.
+	l.ackHot(resume[LaneFlash])
 	f.mu.Lock()
 	for lane := range numLanes {
 		if resume[lane] > 0 {
