@@ -54,8 +54,9 @@ type Config struct {
 	// sources, label, names or type changed, or Heartbeat (default 30 s,
 	// at most half the track's deletion timeout) has passed. A ship at
 	// 10 kt is so published every 10 s, an airliner every second, a moored
-	// ship every heartbeat. TickInterval is how often Run looks for tracks
-	// to publish and expire (default 200 ms).
+	// ship every heartbeat. TickInterval is how often Run looks at a fifth
+	// of the tracks to expire and publish them (default 200 ms: every track
+	// once a second).
 	PublishInterval time.Duration
 	PublishDistance float64
 	Heartbeat       time.Duration
@@ -243,6 +244,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	tick := time.NewTicker(e.cfg.TickInterval)
 	defer tick.Stop()
 	var pending []*cot.Event
+	part := 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -253,7 +255,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			// While the publisher is behind, tracks stay due and are
 			// published later with their latest state: the publication
 			// rate adapts to what the node can take.
-			pending = append(pending, e.tick(time.Now(), len(pending) == 0)...)
+			pending = append(pending, e.tick(time.Now(), len(pending) == 0, part, tickParts)...)
+			part = (part + 1) % tickParts
 		}
 		if len(pending) > 0 {
 			select {
@@ -694,17 +697,26 @@ func (e *Engine) plotDomain(t *track) {
 // Tick expires, confirms and merges tracks as of now, and returns the CoT
 // events due: updates of confirmed tracks not published for their publish
 // interval, and deletions.
-func (e *Engine) Tick(now time.Time) []*cot.Event { return e.tick(now, true) }
+func (e *Engine) Tick(now time.Time) []*cot.Event { return e.tick(now, true, 0, 1) }
 
-func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
+// tickParts is how many ticks of Run examine every track once: each tick
+// takes its share of every view, so that no tick holds the engine for
+// long (at 190,000 tracks a whole pass takes tens of milliseconds).
+const tickParts = 5
+
+// tick examines part k of parts of every view's tracks: expiry,
+// confirmation, merging and, when publish is set, publication.
+func (e *Engine) tick(now time.Time, publish bool, k, parts int) []*cot.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*cot.Event
 	window := time.Duration(e.cfg.ConfirmN) * e.cfg.ScanPeriod
+	share := func(v *view) []*track {
+		n := len(v.tracks)
+		return v.tracks[k*n/parts : (k+1)*n/parts]
+	}
 	for _, v := range e.views {
-		// Compact in place; a pointer is rewritten only after a removal.
-		n := 0
-		for i, t := range v.tracks {
+		for _, t := range share(v) {
 			if t.removed {
 				continue
 			}
@@ -724,45 +736,68 @@ func (e *Engine) tick(now time.Time, publish bool) []*cot.Event {
 				e.stats.del.Add(1)
 				continue
 			}
-			if n != i {
-				v.tracks[n] = t
+			if t.confirmed && t.key.Kind == IDNone {
+				out = e.merge(v, t, now, out)
 			}
-			n++
 		}
-		clear(v.tracks[n:])
-		v.tracks = v.tracks[:n]
-		out = e.merge(v, now, out)
 	}
-	if !publish {
-		return out
+	if publish {
+		for _, v := range e.views {
+			for _, t := range share(v) {
+				out = e.publish(v, t, now, out)
+			}
+		}
 	}
 	for _, v := range e.views {
-		for _, t := range v.tracks {
-			if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.cfg.PublishInterval || !e.due(t, now) {
-				continue
-			}
-			if e.duplicate(v, t) {
-				e.stats.supp.Add(1)
-				t.dirty = false
-				if t.published {
-					out = append(out, e.deleteEvent(t, now))
-					t.published = false
-				}
-				continue
-			}
-			ev, err := e.event(v, t, now)
-			if err != nil {
-				e.cfg.Log.Error("building track event", "uid", t.uid, "err", err)
-				t.dirty = false
-				continue
-			}
-			out = append(out, ev)
-			t.lastPub, t.dirty, t.published, t.changed = now, false, true, false
-			t.pubLat, t.pubLon = ev.Point.Lat, ev.Point.Lon
-			t.pubCallsign, t.pubName, t.pubType = t.callsign, t.name, ev.Type
+		if v.removed > 0 && (parts == 1 || v.removed > len(v.tracks)/8) {
+			v.compact()
 		}
 	}
 	return out
+}
+
+// publish appends t's event when it is due.
+func (e *Engine) publish(v *view, t *track, now time.Time, out []*cot.Event) []*cot.Event {
+	if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.cfg.PublishInterval || !e.due(t, now) {
+		return out
+	}
+	if e.duplicate(v, t) {
+		e.stats.supp.Add(1)
+		t.dirty = false
+		if t.published {
+			out = append(out, e.deleteEvent(t, now))
+			t.published = false
+		}
+		return out
+	}
+	ev, err := e.event(v, t, now)
+	if err != nil {
+		e.cfg.Log.Error("building track event", "uid", t.uid, "err", err)
+		t.dirty = false
+		return out
+	}
+	t.lastPub, t.dirty, t.published, t.changed = now, false, true, false
+	t.pubLat, t.pubLon = ev.Point.Lat, ev.Point.Lon
+	t.pubCallsign, t.pubName, t.pubType = t.callsign, t.name, ev.Type
+	return append(out, ev)
+}
+
+// compact removes the dropped tracks from the view's list; a pointer is
+// rewritten only after a removal.
+func (v *view) compact() {
+	n := 0
+	for i, t := range v.tracks {
+		if t.removed {
+			continue
+		}
+		if n != i {
+			v.tracks[n] = t
+		}
+		n++
+	}
+	clear(v.tracks[n:])
+	v.tracks = v.tracks[:n]
+	v.removed = 0
 }
 
 // due reports whether a track's picture needs refreshing (see
@@ -786,6 +821,7 @@ func (e *Engine) due(t *track, now time.Time) bool {
 
 func (e *Engine) drop(v *view, t *track) {
 	t.removed = true
+	v.removed++
 	v.unindex(t)
 	if t.key.Kind != IDNone && v.byKey[t.key] == t {
 		delete(v.byKey, t.key)
@@ -821,13 +857,10 @@ func (v *view) findBirth(t *track) *track {
 	return found
 }
 
-// merge folds confirmed anonymous tracks that lie on an identity track into
-// it.
-func (e *Engine) merge(v *view, now time.Time, out []*cot.Event) []*cot.Event {
-	for _, t := range v.tracks {
-		if t.removed || !t.confirmed || t.key.Kind != IDNone {
-			continue
-		}
+// merge folds a confirmed anonymous track that lies on an identity track
+// into it.
+func (e *Engine) merge(v *view, t *track, now time.Time, out []*cot.Event) []*cot.Event {
+	{
 		var best *track
 		bestD := e.cfg.Gate
 		v.near(t.lat(), t.lon(), func(o *track) {
@@ -861,7 +894,7 @@ func (e *Engine) merge(v *view, now time.Time, out []*cot.Event) []*cot.Event {
 			best, bestD = o, d2
 		})
 		if best == nil {
-			continue
+			return out
 		}
 		for _, s := range t.sources {
 			best.addSource(s)

@@ -93,6 +93,7 @@ type view struct {
 	byKey   map[Key]*track
 	grid    map[cellKey][]*track
 	static  map[Key]staticInfo
+	removed int // dropped tracks still in tracks
 }
 
 type staticInfo struct {
