@@ -113,6 +113,21 @@ describe('web map', () => {
     }
   });
 
+  it('draws a CoT function 2525 lacks with its parent symbol', async () => {
+    const { page, context } = await openPage(browser, jpnURL);
+    try {
+      await usa.send(cotEvent({ uid: 'aew-1', callsign: 'AEW', type: 'a-f-A-M-F-W', lat: 36, lon: 137, access: 'SECRET', releasableTo: 'JPN' }));
+      await page.waitForFunction(() => kizuna.layer.drawn.has('aew-1'), null, { timeout: 5000 });
+      const got = await page.evaluate(async () => {
+        const { symbolFor } = await import('./js/symbols.js');
+        return { sidc: kizuna.store.objects.get('aew-1').sidc, drawn: symbolFor(kizuna.store.objects.get('aew-1').sidc).code, known: symbolFor('SHAPMF---------').code, none: symbolFor('').code };
+      });
+      assert.deepEqual(got, { sidc: 'SFAPMFW--------', drawn: 'SFAPMF---------', known: 'SHAPMF---------', none: '' });
+    } finally {
+      await context.close();
+    }
+  });
+
   it('never shows a JPN page a USA-only object', async () => {
     const jp = await openPage(browser, jpnURL);
     const us = await openPage(browser, usaURL);

@@ -22,7 +22,23 @@ function plainDot() {
   g.arc(size / 2, size / 2, size / 2 - 1.5, 0, Math.PI * 2);
   g.fill();
   g.stroke();
-  return { canvas: c, anchor: { x: size / 2, y: size / 2 }, w: size, h: size };
+  return { code: '', canvas: c, anchor: { x: size / 2, y: size / 2 }, w: size, h: size };
+}
+
+// validSymbol returns the milsymbol symbol for sidc or, when its function is
+// one milsymbol does not know (CoT types name functions beyond 2525), for
+// its nearest parent function: 2525 functions are hierarchical, so
+// SFAPMFW becomes SFAPMF (military fixed wing).
+function validSymbol(sidc) {
+  let code = sidc;
+  for (;;) {
+    const sym = new ms.Symbol(code, { size: SYMBOL_SIZE });
+    if (sym.isValid()) return sym;
+    let i = 9; // function positions 5-10 (index 4-9)
+    while (i >= 4 && code[i] === '-') i--;
+    if (i < 4) return null;
+    code = `${code.slice(0, i)}-${code.slice(i + 1)}`;
+  }
 }
 
 // symbolFor returns a canvas with the symbol for sidc and the point of it
@@ -32,13 +48,13 @@ export function symbolFor(sidc) {
   let s = canvasCache.get(key);
   if (s) return s;
   if (key && ms) {
-    const sym = new ms.Symbol(key, { size: SYMBOL_SIZE });
-    if (sym.isValid()) {
+    const sym = validSymbol(key);
+    if (sym) {
       const dpr = globalThis.devicePixelRatio || 1;
       const canvas = sym.asCanvas(dpr);
       const a = sym.getAnchor();
       // The canvas has whole pixels: draw it at exactly that size.
-      s = { canvas, anchor: { x: Math.round(a.x), y: Math.round(a.y) }, w: canvas.width / dpr, h: canvas.height / dpr };
+      s = { code: sym.options.sidc, canvas, anchor: { x: Math.round(a.x), y: Math.round(a.y) }, w: canvas.width / dpr, h: canvas.height / dpr };
     }
   }
   if (!s) s = plainDot();
