@@ -675,11 +675,14 @@ func (c *conn) writeLoop(ctx context.Context, bw *bufio.Writer) error {
 // applying the egress policy to each; withheld ones are deleted.
 func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool, error) {
 	f, l := c.l.f, c.l
-	room := int64(f.cfg.MaxInFlight) - int64(c.sent[lane]-c.acked[lane].Load())
-	if room <= 0 {
+	var inFlight uint64
+	if a := c.acked[lane].Load(); c.sent[lane] > a {
+		inFlight = c.sent[lane] - a
+	}
+	if inFlight >= uint64(f.cfg.MaxInFlight) {
 		return buf, false, nil
 	}
-	limit := int(min(room, sendBatch))
+	limit := int(min(uint64(f.cfg.MaxInFlight)-inFlight, sendBatch))
 	var qs []queued
 	if lane == LaneFlash {
 		// What is committed first (after a restart or a long outage the
