@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,5 +254,41 @@ func TestFederationInboundRules(t *testing.T) {
 			}
 			break
 		}
+	}
+}
+
+// TestFederationRevokedPeer: when a peer's node certificate is revoked
+// (the CRL re-read, as on SIGHUP), its live link is closed and it cannot
+// link again; the other links stay up.
+func TestFederationRevokedPeer(t *testing.T) {
+	c := fedCluster(t, fedtest.Trilateral())
+	fedLinksUp(t, c)
+	hub := c.Node("usa-hub")
+	pemBytes, err := os.ReadFile(c.Config("kor-node").TLSCert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := pki.ParseCertPEM(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.PKI.CAs["KOR"].Revoke(cert.SerialNumber, 1); err != nil {
+		t.Fatal(err)
+	}
+	hub.Reload()
+	fedWait(t, "revoked link closed", 10*time.Second, func() bool {
+		return fedPeer(hub.Federation().Status(), "kor-node").State == "down"
+	})
+	// KOR redials (backoff from 100 ms); its attempts fail at the
+	// handshake (TLS 1.3: the client learns it at its first read).
+	kor := c.Node("kor-node")
+	fedWait(t, "a refused redial", 10*time.Second, func() bool {
+		return strings.Contains(fedPeer(kor.Federation().Status(), "usa-hub").LastError, "bad certificate")
+	})
+	if st := fedPeer(hub.Federation().Status(), "kor-node"); st.State != "down" || st.Connects != 1 {
+		t.Errorf("kor-node after revocation: %+v", st)
+	}
+	if st := fedPeer(hub.Federation().Status(), "jpn-node"); st.State != "up" {
+		t.Errorf("jpn-node: %+v", st)
 	}
 }

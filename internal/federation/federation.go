@@ -332,6 +332,19 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 			f.acceptLoop(f.ctx)
 		}()
 	}
+	revoked := trust.Subscribe()
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		for {
+			select {
+			case <-f.ctx.Done():
+				return
+			case <-revoked:
+				f.closeRevoked()
+			}
+		}
+	}()
 	for _, l := range f.links {
 		if l.addr != "" {
 			f.wg.Add(1)
@@ -375,6 +388,21 @@ func (f *Federation) Close(ctx context.Context) error {
 	}
 	f.flush() // whatever the links and the tap left
 	return f.db.Close()
+}
+
+// closeRevoked ends every link whose peer certificate is now revoked; the
+// peer's next attempt fails at the handshake.
+func (f *Federation) closeRevoked() {
+	for _, l := range f.links {
+		l.mu.Lock()
+		c := l.conn
+		l.mu.Unlock()
+		if c != nil && f.trust.Revoked(c.peer.Cert) {
+			f.log.Warn("federation link closed: peer certificate revoked", "peer", l.name)
+			f.audit("federation.revoked", c.peer.ID+"@"+c.peer.Nation, "deny", pki.ErrRevoked.Error())
+			c.close(pki.ErrRevoked)
+		}
+	}
 }
 
 func (f *Federation) audit(action, object, decision, reason string) {

@@ -51,6 +51,15 @@ func (p *PKI) Trust() map[string]string {
 	return m
 }
 
+// CRL returns the --crl map: every nation's revocation list.
+func (p *PKI) CRL() map[string]string {
+	m := map[string]string{}
+	for n := range p.CAs {
+		m[n] = filepath.Join(p.Dir, "ca-"+n, pki.CRLFile)
+	}
+	return m
+}
+
 // NodeCert issues a node certificate by the nation's CA for 127.0.0.1 and
 // localhost and writes it; the zero Validity is the CA's default.
 func (p *PKI) NodeCert(nation, nodeID string, v pki.Validity) (certFile, keyFile string, err error) {
@@ -141,6 +150,7 @@ func (p *PKI) Config(dir string, s NodeSpec, addrs map[string]string) (node.Conf
 	}
 	cfg.TLSCert, cfg.TLSKey = cert, key
 	cfg.Trust = p.Trust()
+	cfg.CRL = p.CRL()
 	cfg.Listeners = []node.ListenerConfig{
 		{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: s.Nation + ":SECRET"},
 		{Kind: node.KindHTTP, Addr: "127.0.0.1:0", Principal: s.Nation + ":SECRET"},
