@@ -200,17 +200,26 @@ export function isLoopback(url) {
 
 // openPage opens url in a fresh context and records every request that
 // leaves loopback (and blocks it), every console error and page error.
-export async function openPage(browser, url, { viewport = { width: 1280, height: 800 } } = {}) {
+//
+// With csp, every response carries that Content-Security-Policy, as a
+// deployment would add it; the browser reports violations as console errors.
+export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, csp = '' } = {}) {
   const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   const page = await context.newPage();
   const rec = { outside: [], errors: [], requests: [] };
-  await context.route('**/*', (route) => {
+  await context.route('**/*', async (route) => {
     const u = route.request().url();
     if (!isLoopback(u)) {
       rec.outside.push(u);
       return route.abort();
     }
-    return route.continue();
+    // The policy is set on the document. (Fulfilling the stream worker's
+    // script through the test's interception breaks its WebSocket, so the
+    // worker keeps the server's own headers.)
+    const type = route.request().resourceType();
+    if (!csp || type !== 'document') return route.continue();
+    const res = await route.fetch();
+    return route.fulfill({ response: res, headers: { ...res.headers(), 'content-security-policy': csp } });
   });
   page.on('request', (r) => {
     rec.requests.push(r.url());
@@ -227,6 +236,10 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
     rec.errors.push(`${m.text()} (${loc})`);
   });
   page.on('pageerror', (e) => rec.errors.push(`pageerror: ${e.message}`));
+  await page.exposeFunction('kizunaTestCSPViolation', (v) => rec.errors.push(`csp: ${v}`));
+  await page.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => globalThis.kizunaTestCSPViolation(`${e.violatedDirective} ${e.blockedURI}`));
+  });
   await page.goto(url);
   await page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
   return { page, context, rec };

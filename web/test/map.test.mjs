@@ -50,6 +50,24 @@ describe('web map', () => {
     }
   });
 
+  it('works under a strict Content-Security-Policy', async () => {
+    // What a deployment can send with the map: only this origin, no inline
+    // script, no eval; images may be data: URLs (symbols) and blobs.
+    const csp = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+    const { page, context, rec } = await openPage(browser, jpnURL, { csp });
+    try {
+      await usa.send(cotEvent({ uid: 'csp-1', type: 'a-f-S-C', lat: 34, lon: 129, access: 'SECRET', releasableTo: 'JPN' }));
+      await page.waitForFunction(() => kizuna.layer.drawn.has('csp-1') && kizuna.basemap.coarse, null, { timeout: 5000 });
+      await page.evaluate(() => kizuna.select('csp-1'));
+      await page.waitForSelector('#detail:not([hidden])');
+      await page.fill('#search', 'csp');
+      await until('list row', () => page.evaluate(() => document.querySelectorAll('#list .row').length === 1));
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('shows N objects published over TAK as symbols within 1 s, and moves them', async () => {
     const { page, context, rec } = await openPage(browser, jpnURL);
     try {

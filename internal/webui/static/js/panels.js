@@ -13,6 +13,7 @@ export function el(tag, attrs = {}, ...children) {
     if (v === undefined || v === null || v === false) continue;
     if (k === 'class') e.className = v;
     else if (k === 'dataset') Object.assign(e.dataset, v);
+    else if (k === 'style') e.style.cssText = v; // CSSOM: allowed under a strict CSP
     else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
     else e.setAttribute(k, v === true ? '' : v);
   }
