@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"net"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -97,5 +100,60 @@ func (c *fedClient) collectUntil(uid string, d time.Duration) []*cot.Event {
 			c.t.Fatalf("timed out waiting for %s", uid)
 			return out
 		}
+	}
+}
+
+// TestFederationMutualDial: two nodes configured to dial each other end
+// up with one link (the one dialled by the lower node id), and events
+// flow both ways.
+func TestFederationMutualDial(t *testing.T) {
+	dir := t.TempDir()
+	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Free ports for both federation listeners, so that each can be given
+	// the other's address before either starts.
+	addr := map[string]string{}
+	for _, id := range []string{"jpn-node", "usa-hub"} {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr[id] = ln.Addr().String()
+		ln.Close()
+	}
+	specs := []fedtest.NodeSpec{
+		{ID: "usa-hub", Nation: "USA", Peers: []fedtest.Peer{{Name: "jpn-node", Classification: "SECRET"}}},
+		{ID: "jpn-node", Nation: "JPN", Peers: []fedtest.Peer{{Name: "usa-hub", Classification: "SECRET"}}},
+	}
+	for i := range specs {
+		id, other := specs[i].ID, specs[i].Peers[0].Name
+		specs[i].Configure = func(cfg *node.Config) {
+			for j, l := range cfg.Listeners {
+				if l.Kind == node.KindFederation {
+					cfg.Listeners[j].Addr = addr[id]
+				}
+			}
+			cfg.Peers[0].Addr = addr[other]
+		}
+	}
+	c, err := fedtest.StartPKI(context.Background(), p, dir, specs, fedLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Shutdown(context.Background()) })
+	fedLinksUp(t, c)
+	usa, jpn := fedDial(t, c.Node("usa-hub")), fedDial(t, c.Node("jpn-node"))
+	jpn.send(fedEvent("mutual-1", "b-m-p-s-m", `access="SECRET" releasableTo="USA"`, ""))
+	usa.send(fedEvent("mutual-2", "b-m-p-s-m", `access="SECRET" releasableTo="JPN"`, ""))
+	usa.expect("from JPN", func(e *cot.Event) bool { return e.UID == "mutual-1" }, 10*time.Second)
+	jpn.expect("from USA", func(e *cot.Event) bool { return e.UID == "mutual-2" }, 10*time.Second)
+	// Both sides settle on one connection: it stays up and neither side
+	// keeps replacing it.
+	a := fedPeer(c.Node("usa-hub").Federation().Status(), "jpn-node")
+	b := fedPeer(c.Node("jpn-node").Federation().Status(), "usa-hub")
+	if a.State != "up" || b.State != "up" || a.LastError != "" || b.LastError != "" {
+		t.Errorf("usa-hub: %+v\njpn-node: %+v", a, b)
 	}
 }

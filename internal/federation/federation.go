@@ -40,6 +40,11 @@ var (
 	ErrNationPinned = errors.New("peer's certificate names another nation than it had before")
 	ErrHello        = errors.New("bad federation hello")
 	ErrClosed       = errors.New("federation closed")
+	// ErrDuplicateLink ends the second of two links between the same
+	// nodes when both dial each other.
+	ErrDuplicateLink = errors.New("duplicate link: the one dialled by the lower node id is kept")
+	// ErrReplaced ends a link that a newer one from the same peer replaced.
+	ErrReplaced = errors.New("replaced by a new connection")
 )
 
 // Host is the node as federation sees it.

@@ -177,9 +177,13 @@ func (l *link) wakeAck() {
 
 func (l *link) overflowed(n int64) { l.stats.dropped.Add(uint64(n)) }
 
+// setErr records why the link went down or an attempt failed; the losing
+// connection of a pair that ended while another one is up does not count.
 func (l *link) setErr(err error) {
 	l.mu.Lock()
-	l.lastErr = err.Error()
+	if l.conn == nil {
+		l.lastErr = err.Error()
+	}
 	l.mu.Unlock()
 }
 
@@ -211,7 +215,7 @@ func (l *link) dialLoop(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrDuplicateLink) && !errors.Is(err, ErrReplaced) {
 			l.setErr(err)
 			l.f.log.Warn("federation link failed", "peer", l.name, "addr", l.addr, "err", err)
 		}
@@ -296,7 +300,7 @@ func (f *Federation) accept(ctx context.Context, raw net.Conn) {
 		f.audit("federation.refuse", peer.ID+"@"+peer.Nation, "deny", ErrNotPeer.Error())
 		return
 	}
-	if err := f.serve(ctx, tc, peer, false); err != nil && !errors.Is(err, ErrClosed) {
+	if err := f.serve(ctx, tc, peer, false); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrDuplicateLink) && !errors.Is(err, ErrReplaced) {
 		l.setErr(err)
 		f.log.Warn("federation link ended", "peer", l.name, "err", err)
 	}
@@ -304,17 +308,19 @@ func (f *Federation) accept(ctx context.Context, raw net.Conn) {
 
 // conn is one live connection of a link.
 type conn struct {
-	l      *link
-	tc     *tls.Conn
-	peer   pki.Node
-	ackC   chan struct{}
-	done   chan struct{}
-	fin    chan struct{}
-	once   sync.Once
-	err    error
-	acked  [numLanes]atomic.Uint64
-	sent   [numLanes]uint64 // writer only
-	ackOut [numLanes]uint64 // writer only: last ack written
+	l    *link
+	tc   *tls.Conn
+	peer pki.Node
+	// outbound: this node dialled it.
+	outbound bool
+	ackC     chan struct{}
+	done     chan struct{}
+	fin      chan struct{}
+	once     sync.Once
+	err      error
+	acked    [numLanes]atomic.Uint64
+	sent     [numLanes]uint64 // writer only
+	ackOut   [numLanes]uint64 // writer only: last ack written
 }
 
 func (c *conn) wakeAck() {
@@ -361,7 +367,7 @@ func (f *Federation) serve(ctx context.Context, tc *tls.Conn, peer pki.Node, out
 		l.mu.Unlock()
 	}
 
-	c := &conn{l: l, tc: tc, peer: peer, ackC: make(chan struct{}, 1), done: make(chan struct{}), fin: make(chan struct{})}
+	c := &conn{l: l, tc: tc, peer: peer, outbound: outbound, ackC: make(chan struct{}, 1), done: make(chan struct{}), fin: make(chan struct{})}
 	br := bufio.NewReaderSize(tc, 64<<10)
 	bw := bufio.NewWriterSize(tc, 64<<10)
 
@@ -388,12 +394,24 @@ func (f *Federation) serve(ctx context.Context, tc *tls.Conn, peer pki.Node, out
 	tc.SetDeadline(time.Time{})
 	resume := fr.Hello.Resume
 
-	// Newest connection wins: a peer that restarted replaces its old one.
+	// When both nodes dial each other, both sides keep the connection
+	// dialled by the node whose id sorts first. Otherwise the newest
+	// connection wins: a peer that restarted replaces its old one.
 	l.mu.Lock()
 	old := l.conn
 	l.mu.Unlock()
+	if old != nil && old.outbound != outbound {
+		oldDialer := peer.ID
+		if old.outbound {
+			oldDialer = f.cfg.NodeID
+		}
+		if oldDialer == min(f.cfg.NodeID, peer.ID) {
+			tc.Close()
+			return ErrDuplicateLink
+		}
+	}
 	if old != nil {
-		old.close(errors.New("replaced by a new connection"))
+		old.close(ErrReplaced)
 		<-old.finished()
 	}
 	l.mu.Lock()
