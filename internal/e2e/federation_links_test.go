@@ -61,6 +61,17 @@ func TestFederationTrilateral(t *testing.T) {
 	if p := fedPeer(st, "kor-node"); p.Nation != "KOR" || p.Sent == 0 {
 		t.Errorf("kor-node peer: %+v", p)
 	}
+	// A delete (t-x-d-d) crosses the federation like any event and removes
+	// the object at every node.
+	jpn.send(fedEvent("gone-1", "a-f-G-U-C", `access="SECRET" releasableTo="USA KOR"`, ""))
+	kor.expect("object to delete", func(e *cot.Event) bool { return e.UID == "gone-1" }, 10*time.Second)
+	jpn.send(fedEvent("del-gone-1", "t-x-d-d", `access="SECRET" releasableTo="USA KOR"`, `<link uid="gone-1" relation="none" type="a-f-G-U-C"/>`))
+	kor.expect("delete", func(e *cot.Event) bool { return e.UID == "del-gone-1" }, 10*time.Second)
+	for _, id := range []string{"usa-hub", "kor-node"} {
+		if _, ok := c.Node(id).Picture().Get("gone-1"); ok {
+			t.Errorf("%s still holds the deleted object", id)
+		}
+	}
 	var foreign federation.Status
 	for _, l := range c.Node("usa-hub").Listeners() {
 		if l.Kind == node.KindHTTP && l.Principal == "JPN:SECRET" {
