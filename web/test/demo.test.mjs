@@ -20,7 +20,7 @@ function portFree(port) {
   });
 }
 
-describe('kizuna demo', () => {
+describe('kizuna demo', { timeout: 900000 }, () => {
   let demo;
   let out = '';
   let browser;

@@ -1,13 +1,16 @@
 // The web map in real headless Chromium against a real `kizuna serve`:
 // offline loading, live symbols, label filtering, the banner, stale fading,
 // the detail panel and missile warnings.
+//
+// Each suite has a 15-minute limit against hangs; the first one also builds
+// kizuna, which on a cold build cache takes minutes.
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
 
-describe('web map', () => {
+describe('web map', { timeout: 900000 }, () => {
   let server;
   let browser;
   let usa; // TAK publisher acting as USA:SECRET

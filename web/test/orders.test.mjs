@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, repo } from './lib.mjs';
 
-describe('units and orders panel', () => {
+describe('units and orders panel', { timeout: 900000 }, () => {
   let server;
   let browser;
 

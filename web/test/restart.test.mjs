@@ -5,7 +5,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent } from './lib.mjs';
 
-describe('web map across a server restart', () => {
+describe('web map across a server restart', { timeout: 900000 }, () => {
   let server;
   let browser;
   const dataDir = tempDir('kizuna-web-restart-');
