@@ -100,7 +100,9 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	fs := n.FusionStats()
 	var msgs, obs, dropped uint64
 	errs := map[string]uint64{}
+	per := map[string]uint64{}
 	for _, f := range n.Feeds() {
+		per[f.Name] = f.Stats.Total()
 		msgs += f.Stats.Total()
 		obs += f.Stats.Observations
 		dropped += f.Stats.Dropped
@@ -117,6 +119,7 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	}
 	b.Logf("fed %d of %d messages (%d observations, %d dropped at the fusion queue); fusion p50 %v p99 %v over %d; %d tracks confirmed, %d events published, %d track events to the client; CPU %.2f cores; generator late by %v at worst; errors %v",
 		msgs, sent, obs, dropped+fs.Dropped, p50, p99, samples, fs.Confirmed, fs.Published, received, cpu.Seconds()/wall.Seconds(), srv.Late(), errs)
+	b.Logf("received per feed %v", per)
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(msgs)/dur.Seconds(), "msgs/s")

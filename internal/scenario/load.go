@@ -225,14 +225,14 @@ func NewLoad(cfg LoadConfig) *Load {
 				if len(recs[k]) == 0 {
 					continue
 				}
+				end := scan + float64(k+1)/8*cfg.ScanPeriod.Seconds() + sn.Latency.Seconds()
+				if end >= dur {
+					continue
+				}
 				l.counts[sn.Name] += len(recs[k])
 				dgs, err := asterix.EncodeDatagrams(48, recs[k], 1472)
 				if err != nil {
 					panic(fmt.Sprintf("scenario: encoding CAT048: %v", err))
-				}
-				end := scan + float64(k+1)/8*cfg.ScanPeriod.Seconds() + sn.Latency.Seconds()
-				if end >= dur {
-					continue
 				}
 				for _, d := range dgs {
 					l.msgs = append(l.msgs, Message{Sensor: sn.Name, Kind: KindASTERIX, Time: cfg.Start.Add(secs(end)), Data: d})
