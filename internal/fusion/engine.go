@@ -46,6 +46,9 @@ type Config struct {
 	// MaxTracks bounds the tracks of one view (default 200,000); plots that
 	// would start more are dropped.
 	MaxTracks int
+	// MaxAge drops an observation measured longer than this before it was
+	// received (default 60 s).
+	MaxAge time.Duration
 
 	// Publication of an updated track, latest state winning: at most once
 	// per PublishInterval (default 1 s), and only when the picture would
@@ -99,6 +102,7 @@ func (c *Config) defaults() error {
 	def(&c.AirTimeout, 60*time.Second)
 	def(&c.PublishInterval, time.Second)
 	def(&c.Heartbeat, 30*time.Second)
+	def(&c.MaxAge, time.Minute)
 	if c.PublishDistance <= 0 {
 		c.PublishDistance = 50
 	}
@@ -129,6 +133,7 @@ type Stats struct {
 	Observations uint64 // applied to at least one view
 	Dropped      uint64 // Submit found the queue full
 	UnknownSrc   uint64 // from a source not configured
+	Invalid      uint64 // refused by the sanity checks (position, values, age)
 	NewTracks    uint64 // tentative tracks started (all views)
 	Confirmed    uint64
 	Deleted      uint64
@@ -151,7 +156,7 @@ type Engine struct {
 
 	mu      sync.Mutex // guards views for snapshots
 	lat     *latency
-	stats   struct{ obs, dropped, unknown, newT, conf, del, merged, pub, pubErr, supp atomic.Uint64 }
+	stats   struct{ obs, dropped, unknown, invalid, newT, conf, del, merged, pub, pubErr, supp atomic.Uint64 }
 	scratch assocScratch
 }
 
@@ -209,7 +214,7 @@ func (e *Engine) Submit(batch []Observation) bool {
 // Stats returns the counters.
 func (e *Engine) Stats() Stats {
 	return Stats{
-		Observations: e.stats.obs.Load(), Dropped: e.stats.dropped.Load(), UnknownSrc: e.stats.unknown.Load(),
+		Observations: e.stats.obs.Load(), Dropped: e.stats.dropped.Load(), UnknownSrc: e.stats.unknown.Load(), Invalid: e.stats.invalid.Load(),
 		NewTracks: e.stats.newT.Load(), Confirmed: e.stats.conf.Load(), Deleted: e.stats.del.Load(),
 		Merged: e.stats.merged.Load(), Published: e.stats.pub.Load(), PublishErrs: e.stats.pubErr.Load(),
 		Suppressed: e.stats.supp.Load(),
@@ -275,6 +280,10 @@ func (e *Engine) Process(batch []Observation) {
 	if len(batch) == 0 {
 		return
 	}
+	batch = e.sane(batch)
+	if len(batch) == 0 {
+		return
+	}
 	e.mu.Lock()
 	base := e.seq
 	e.seq += uint64(len(batch))
@@ -304,6 +313,37 @@ func (e *Engine) Process(batch []Observation) {
 		}
 	}
 }
+
+// sane drops observations no filter should see: a position that is not
+// a WGS-84 coordinate, a non-finite altitude, velocity or covariance, a
+// speed above 1,000 m/s, or a time more than MaxAge before its receipt.
+// A time after its receipt (a sensor clock ahead) is taken as the
+// receipt time. The batch is filtered in place.
+func (e *Engine) sane(batch []Observation) []Observation {
+	out := batch[:0]
+	for _, o := range batch {
+		ok := o.Static || (o.Lat >= -90 && o.Lat <= 90 && o.Lon >= -180 && o.Lon <= 180)
+		ok = ok && (!o.HasAlt || finite(o.Alt) && math.Abs(o.Alt) < 100_000)
+		ok = ok && (!o.HasVel || finite(o.Course) && finite(o.Speed) && o.Speed >= 0 && o.Speed < 1000)
+		ok = ok && finite(o.Cov[0]) && finite(o.Cov[1]) && finite(o.Cov[2]) && o.Cov[0] >= 0 && o.Cov[2] >= 0 && finite(o.VelVar)
+		if ok && !o.Received.IsZero() {
+			switch {
+			case o.Time.IsZero() || o.Time.After(o.Received):
+				o.Time = o.Received
+			case o.Received.Sub(o.Time) > e.cfg.MaxAge:
+				ok = false
+			}
+		}
+		if !ok {
+			e.stats.invalid.Add(1)
+			continue
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 func (e *Engine) q(d Domain) float64 {
 	switch d {

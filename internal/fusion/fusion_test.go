@@ -434,3 +434,37 @@ func TestPublishWhenPictureWouldBeOff(t *testing.T) {
 		t.Errorf("the radar's view of the moored ship published at %v, want from 60 s", got)
 	}
 }
+
+// TestInsaneObservations: values no sensor can report are refused and
+// counted; a clock ahead of the receiver is clamped.
+func TestInsaneObservations(t *testing.T) {
+	l := lbl(label.Unclassified, "JPN")
+	e := newEngine(t, map[string]label.Label{"s": l})
+	now := t0
+	good := func() Observation {
+		return Observation{Source: "s", Label: l, Time: now, Received: now, ID: Key{IDICAO, 1}, Lat: 35, Lon: 135}
+	}
+	var bad []Observation
+	for _, f := range []func(*Observation){
+		func(o *Observation) { o.Lat = 999 },
+		func(o *Observation) { o.Lon = math.NaN() },
+		func(o *Observation) { o.HasAlt, o.Alt = true, math.Inf(1) },
+		func(o *Observation) { o.HasVel, o.Speed = true, 5000 },
+		func(o *Observation) { o.Cov = [3]float64{math.NaN(), 0, 1} },
+		func(o *Observation) { o.Time = now.Add(-time.Hour) },
+	} {
+		o := good()
+		f(&o)
+		bad = append(bad, o)
+	}
+	e.Process(bad)
+	if s := e.Stats(); s.Invalid != uint64(len(bad)) || len(e.Tracks()) != 0 {
+		t.Fatalf("invalid %d of %d, tracks %d", s.Invalid, len(bad), len(e.Tracks()))
+	}
+	ahead := good()
+	ahead.Time = now.Add(time.Hour)
+	e.Process([]Observation{ahead})
+	if tr := e.Tracks(); len(tr) != 1 || !tr[0].Time.Equal(now) {
+		t.Errorf("a clock ahead: tracks %+v", tr)
+	}
+}

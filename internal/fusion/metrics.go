@@ -75,7 +75,7 @@ func (e *Engine) ResetLatency() {
 }
 
 var (
-	descObs     = prometheus.NewDesc("kizuna_fusion_observations_total", "Observations by outcome: applied, dropped (queue full), unknown_source.", []string{"outcome"}, nil)
+	descObs     = prometheus.NewDesc("kizuna_fusion_observations_total", "Observations by outcome: applied, dropped (queue full), unknown_source, invalid.", []string{"outcome"}, nil)
 	descTracks  = prometheus.NewDesc("kizuna_fusion_tracks", "Tracks held, by view and state (tentative, confirmed).", []string{"view", "state"}, nil)
 	descEvents  = prometheus.NewDesc("kizuna_fusion_track_events_total", "Track lifecycle: started, confirmed, deleted, merged, published, publish_errors, suppressed.", []string{"event"}, nil)
 	descLatency = prometheus.NewDesc("kizuna_fusion_latency_seconds", "Observation receipt to track update.", nil, nil)
@@ -102,6 +102,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	cnt(descObs, s.Observations, "applied")
 	cnt(descObs, s.Dropped, "dropped")
 	cnt(descObs, s.UnknownSrc, "unknown_source")
+	cnt(descObs, s.Invalid, "invalid")
 	cnt(descEvents, s.NewTracks, "started")
 	cnt(descEvents, s.Confirmed, "confirmed")
 	cnt(descEvents, s.Deleted, "deleted")
