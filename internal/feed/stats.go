@@ -57,15 +57,15 @@ func (f *Feed) count(kind string, lag time.Duration) {
 
 // Stats is a snapshot of a feed's counters.
 type Stats struct {
-	Messages     map[string]uint64 // by message kind (ais, sbs, modes, asterix, cot, …)
-	Errors       map[string]uint64 // by reason
-	Observations uint64            // handed to fusion
-	Dropped      uint64            // refused by a full fusion queue
-	Bytes        uint64
-	Connects     uint64  // connections made (tcp) or accepted (tcp-listen)
-	Connected    int64   // open connections now
-	Rate         float64 // messages per second over the last 10 s
-	Lag          float64 // seconds, moving average; -1 when unknown
+	Messages     map[string]uint64 `json:"messages"`     // by message kind (ais, sbs, modes, asterix, cot, …)
+	Errors       map[string]uint64 `json:"errors"`       // by reason
+	Observations uint64            `json:"observations"` // handed to fusion
+	Dropped      uint64            `json:"dropped"`      // refused by a full fusion queue
+	Bytes        uint64            `json:"bytes"`
+	Connects     uint64            `json:"connects"`  // connections made (tcp) or accepted (tcp-listen)
+	Connected    int64             `json:"connected"` // open connections now
+	Rate         float64           `json:"rate"`      // messages per second over the last 10 s
+	Lag          float64           `json:"lag"`       // seconds, moving average; -1 when unknown
 }
 
 // Total returns the number of messages of every kind.

@@ -78,6 +78,7 @@ func (n *Node) setupFeeds() {
 	feedSets.Store(n, fs)
 	n.metrics.Register(fs.engine.Collector(), feed.Collector(fs.feeds...))
 	n.Handle("/api/v1/tracks", http.HandlerFunc(fs.serveTracks))
+	n.Handle("/api/v1/feeds", http.HandlerFunc(fs.serveFeeds))
 	n.OnStart(fs.start)
 	n.OnShutdown(fs.stop)
 }
@@ -114,6 +115,8 @@ func (n *Node) buildFeeds() (*feedSet, error) {
 		}
 		if fc.Site != nil {
 			c.Site = &asterix.Site{Lat: fc.Site.Lat, Lon: fc.Site.Lon, Height: fc.Site.Height}
+		} else if fc.Kind == "asterix" {
+			n.log.Warn("asterix feed without a site: its CAT048 polar plots cannot be located (CAT062 tracks can); set \"site\" in the configuration file", "feed", fc.Name)
 		}
 		f, err := feed.New(c)
 		if err != nil {
@@ -210,6 +213,37 @@ func (n *Node) FusedTracks() []fusion.Track {
 		return nil
 	}
 	return v.(*feedSet).engine.Tracks()
+}
+
+// serveFeeds answers GET /api/v1/feeds: the feeds whose label this
+// principal may see (a feed's existence is as sensitive as what it
+// reports), with their counters.
+func (fs *feedSet) serveFeeds(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	p, ok := web.PrincipalFrom(r.Context())
+	if !ok {
+		http.Error(w, "no principal", http.StatusForbidden)
+		return
+	}
+	type feedJSON struct {
+		FeedInfo
+		Transport string      `json:"transport"`
+		Label     label.Label `json:"label"`
+	}
+	out := []feedJSON{}
+	for i, fi := range fs.n.Feeds() {
+		fc := fs.n.cfg.Feeds[i]
+		l, err := FeedLabel(fs.n.cfg.Nation, fc)
+		if err != nil || !label.Releasable(p, l) {
+			continue
+		}
+		out = append(out, feedJSON{FeedInfo: fi, Transport: fc.Transport, Label: l})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"feeds": out})
 }
 
 type trackJSON struct {

@@ -180,6 +180,35 @@ func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
 			t.Errorf("%s: tracks %v, want %v", tc.p, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		p    string
+		want string
+	}{
+		{"JPN:SECRET", "ais radar sensor"},
+		{"USA:SECRET", "ais sensor"},
+	} {
+		var fr struct {
+			Feeds []struct {
+				Name  string `json:"name"`
+				Stats struct {
+					Observations uint64 `json:"observations"`
+				} `json:"stats"`
+			} `json:"feeds"`
+		}
+		if code := getJSON(t, "http://"+addrOf(t, n, KindHTTP, tc.p)+"/api/v1/feeds", &fr); code != 200 {
+			t.Fatalf("feeds: status %d", code)
+		}
+		var names []string
+		for _, f := range fr.Feeds {
+			names = append(names, f.Name)
+			if f.Stats.Observations == 0 {
+				t.Errorf("%s: feed %s without observations", tc.p, f.Name)
+			}
+		}
+		if strings.Join(names, " ") != tc.want {
+			t.Errorf("%s sees feeds %v, want %s", tc.p, names, tc.want)
+		}
+	}
 	httpAddr := addrOf(t, n, KindHTTP, "JPN:SECRET")
 	if v := metricValue(t, httpAddr, `kizuna_feed_messages_total{feed="ais",kind="ais"}`); v < 1 {
 		t.Errorf("ais messages metric %v", v)
