@@ -32,7 +32,17 @@
 // tracks are built only from its sources. When tracks of the same object
 // in several views have the same contributors, only one is published.
 //
-// Output. Confirmed tracks become CoT events (see Event) handed to a
-// Publish function at most once per PublishInterval per track, latest state
-// winning.
+// Output. Confirmed tracks become CoT events handed to a Publish function,
+// latest state winning: at most once per PublishInterval per track, and
+// only when the published picture would otherwise be off (moved more than
+// PublishDistance, new sources or names, or a heartbeat). A track's uid is
+// stable: NODE.MMSI-123456789, NODE.ICAO-A1B2C3 or NODE.T<n> for a track
+// without identity, with ".v<k>" appended in views other than the first.
+// Each event carries <contact>, <track course speed> and
+// <__fusion id view sources quality hits updated cov> (the covariance of
+// east, north and the velocities, m² and m²/s²). The CoT types are listed
+// at cotType.
+//
+// Observations that no sensor can report (coordinates out of range,
+// non-finite values, older than MaxAge) are refused and counted.
 package fusion
