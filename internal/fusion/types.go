@@ -67,10 +67,13 @@ const (
 
 // Observation is one report of one object by one source.
 type Observation struct {
-	Source   string      // feed name
-	Label    label.Label // the feed's label
-	Time     time.Time   // measurement time
-	Received time.Time   // when the node received it (fusion latency is measured from here)
+	Source string // feed name
+	// Label is the feed's label, for the record: the engine labels tracks
+	// with the label configured for Source (Config.Sources), so a
+	// mislabelled observation cannot change who sees what.
+	Label    label.Label
+	Time     time.Time // measurement time
+	Received time.Time // when the node received it (fusion latency is measured from here)
 
 	Domain Domain
 	ID     Key // Kind IDNone for a radar plot without identity
