@@ -54,17 +54,24 @@ export class ObjectList {
   }
 
   // refresh re-sorts and re-filters the rows; call it when the store changed.
+  // The sort is skipped while no object came, went or changed callsign,
+  // label or type and the filter is the same: the common case of tracks
+  // that only move.
   refresh() {
-    const rows = [];
-    for (const o of this.store.objects.values()) {
-      const nat = o.label?.originator;
-      if (nat && !this.nations.has(nat)) this._addNation(nat);
-      if (this.filter.matches(o)) rows.push(o);
+    const key = `${this.store.membership}|${this.filter.text}|${this.filter.nation}|${this.filter.affil}|${this.filter.dim}`;
+    if (key !== this.sortedKey) {
+      this.sortedKey = key;
+      const rows = [];
+      for (const o of this.store.objects.values()) {
+        const nat = o.label?.originator;
+        if (nat && !this.nations.has(nat)) this._addNation(nat);
+        if (this.filter.matches(o)) rows.push(o);
+      }
+      const name = (o) => o.callsign || o.uid;
+      rows.sort((a, b) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0));
+      this.rows = rows;
+      this.inner.style.height = `${rows.length * ROW}px`;
     }
-    const key = (o) => o.callsign || o.uid;
-    rows.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
-    this.rows = rows;
-    this.inner.style.height = `${rows.length * ROW}px`;
     this.paint();
   }
 
@@ -87,20 +94,30 @@ export class ObjectList {
     }
   }
 
-  // paint draws only the rows in view.
+  // paint draws only the rows in view, and touches the DOM only when what
+  // they show changed (positions alone do not show in the list).
   paint() {
     const top = this.box.scrollTop;
     const h = this.box.clientHeight || 600;
     const first = Math.max(0, Math.floor(top / ROW) - 5);
     const last = Math.min(this.rows.length, Math.ceil((top + h) / ROW) + 5);
     const now = Date.now();
-    const frag = document.createDocumentFragment();
+    const shown = [];
+    let sig = `${first}:${this.selected}`;
     for (let i = first; i < last; i++) {
-      const o = this.rows[i];
+      const o = this.store.objects.get(this.rows[i].uid) || this.rows[i];
+      const stale = now >= o.staleAt;
+      shown.push([i, o, stale]);
+      sig += `|${o.uid}\t${o.callsign}\t${o.sidc}\t${o.labelKey}\t${stale}`;
+    }
+    if (sig === this.painted) return;
+    this.painted = sig;
+    const frag = document.createDocumentFragment();
+    for (const [i, o, stale] of shown) {
       const row = el(
         'div',
         {
-          class: `row${o.uid === this.selected ? ' selected' : ''}${now >= o.staleAt ? ' stale' : ''}`,
+          class: `row${o.uid === this.selected ? ' selected' : ''}${stale ? ' stale' : ''}`,
           role: 'option',
           tabindex: 0,
           'aria-selected': String(o.uid === this.selected),

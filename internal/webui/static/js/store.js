@@ -35,6 +35,9 @@ export class Store {
   constructor() {
     this.objects = new Map(); // uid -> object (the latest JSON, plus bookkeeping)
     this.missiles = new Set(); // uids of missile tracks, kept as objects come and go
+    // membership bumps when an object comes or goes or changes what the
+    // list shows and filters on (callsign, type, symbol, label).
+    this.membership = 0;
     this.version = 0; // bumps on every change
     this.listeners = new Set();
   }
@@ -80,6 +83,7 @@ export class Store {
     o.timeMs = Date.parse(o.time) || now;
     const l = o.label || {};
     o.labelKey = `${l.classification}|${l.caveat || ''}|${l.originator}|${(l.releasableTo || []).join(',')}`;
+    if (!prev || prev.callsign !== o.callsign || prev.type !== o.type || prev.sidc !== o.sidc || prev.labelKey !== o.labelKey) this.membership++;
     o.receivedAt = now;
     o.dirty = true;
     this.objects.set(o.uid, o);
@@ -88,7 +92,7 @@ export class Store {
   }
 
   _remove(uid) {
-    this.objects.delete(uid);
+    if (this.objects.delete(uid)) this.membership++;
     this.missiles.delete(uid);
   }
 
