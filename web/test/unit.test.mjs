@@ -163,3 +163,18 @@ test('store keeps the set of missile tracks', () => {
   s.replace([obj('m4', { type: 'a-h-A-W-M-S' })]);
   assert.deepEqual([...s.missiles], ['m4']);
 });
+
+test('membership changes only when what the list shows changes', () => {
+  const s = new Store();
+  s.upsert(obj('a'));
+  const m0 = s.membership;
+  s.upsert(obj('a', { lat: 36, lon: 140 })); // moved
+  assert.equal(s.membership, m0);
+  s.upsert(obj('a', { callsign: 'NEW NAME' }));
+  assert.equal(s.membership, m0 + 1);
+  s.upsert(obj('a', { callsign: 'NEW NAME', label: { classification: 'CONFIDENTIAL', releasableTo: ['JPN'], originator: 'USA' } }));
+  assert.equal(s.membership, m0 + 2);
+  s.upsert(obj('b'));
+  s.delete('b');
+  assert.equal(s.membership, m0 + 4);
+});
