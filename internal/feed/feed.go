@@ -5,6 +5,18 @@
 // packages and hands observations to fusion in batches, under the feed's
 // security label. It counts messages, errors by kind, rate, lag and
 // connection state per feed.
+//
+// A node configures its feeds with --feed NAME=KIND:TRANSPORT:HOST:PORT
+// [@CLASSIFICATION/NATION,NATION] or in its configuration file, where a
+// radar also gets the site its CAT048 polar plots are measured from (an
+// sbs or beast feed may give its receiver position the same way):
+//
+//	"feeds": [
+//	  {"name": "adsb", "kind": "beast", "transport": "tcp", "addr": "127.0.0.1:30005"},
+//	  {"name": "radar-tsushima", "kind": "asterix", "transport": "udp", "addr": "0.0.0.0:8600",
+//	   "classification": "SECRET", "releasableTo": ["JPN"],
+//	   "site": {"lat": 34.20, "lon": 129.29, "height": 60}}
+//	]
 package feed
 
 import (
