@@ -46,6 +46,9 @@ describe('units and orders panel', { timeout: 900000 }, () => {
       assert.ok(['ISSUED', 'DELIVERED'].includes(first), `new order in state ${first}`);
       assert.match(await page.textContent(card), /indopacom → usfj/);
       assert.match(await page.textContent(card), /Report readiness/);
+      // The order is on screen, so the banner covers its marking.
+      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: 10000 });
+      assert.equal(await page.textContent('#banner-top'), 'SECRET // USA ONLY');
 
       // This principal also holds a position in the recipient: acknowledge.
       await page.click(`${card} button[data-respond="ACKNOWLEDGED"]`);

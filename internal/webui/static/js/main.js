@@ -269,5 +269,5 @@ addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))
   .finally(() => requestDraw());
 whoami();
-const reprobe = startOps();
+const reprobe = startOps(store);
 startStream();

@@ -95,7 +95,7 @@ function orderCard(o, mine, act) {
   );
 }
 
-function startOrders() {
+function startOrders(store) {
   const tab = $('tab-orders');
   const pane = $('pane-orders');
   let units = [];
@@ -189,6 +189,8 @@ function startOrders() {
       if (o.ok) {
         const mine = new Set(positions.map((p) => p.unit));
         const orders = listOf(o.body, 'orders');
+        // What the panel shows counts for the banner.
+        store.setPanelLabels('orders', [...units.map((x) => x.label), ...orders.map((x) => x.label)]);
         ordersBox.replaceChildren(...(orders.length ? orders.map((x) => orderCard(x, mine, act)) : [el('div', { class: 'muted' }, 'No orders')]));
       }
     } catch {
@@ -283,7 +285,7 @@ function startFederation() {
 
 // startOps starts the panels and returns a function that probes the missing
 // ones again.
-export function startOps() {
-  const again = [startOrders(), startFederation()];
+export function startOps(store) {
+  const again = [startOrders(store), startFederation()];
   return () => again.forEach((f) => f());
 }

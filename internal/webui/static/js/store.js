@@ -38,6 +38,9 @@ export class Store {
     // membership bumps when an object comes or goes or changes what the
     // list shows and filters on (callsign, type, symbol, label).
     this.membership = 0;
+    // Labels of other things the page shows (orders, units), by panel: the
+    // banner covers them too.
+    this.panelLabels = new Map();
     this.version = 0; // bumps on every change
     this.listeners = new Set();
   }
@@ -126,7 +129,15 @@ export class Store {
   banner() {
     const distinct = new Map();
     for (const o of this.objects.values()) if (!distinct.has(o.labelKey)) distinct.set(o.labelKey, o.label || {});
-    return combine([...distinct.values()]);
+    const labels = [...distinct.values()];
+    for (const ls of this.panelLabels.values()) labels.push(...ls);
+    return combine(labels);
+  }
+
+  // setPanelLabels records the labels of what a panel shows.
+  setPanelLabels(panel, labels) {
+    this.panelLabels.set(panel, labels.filter(Boolean));
+    this._changed(null);
   }
 }
 
