@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/scenario"
 )
 
 // Options configure the demo.
@@ -113,6 +115,31 @@ func Run(ctx context.Context, o Options) error {
 			ports[k] = Nation{Code: n.Code}
 		}
 	}
+	// Simulated sensors around the Korea Strait, served on loopback in
+	// their real wire formats (AIS NMEA, SBS, Beast, ASTERIX over UDP) and
+	// read by the JPN node's feeds: AIS and ADS-B are released to all
+	// three allies, the Tsushima radar is JPN only and the Fukuoka radar
+	// USA and JPN, so fused tracks differ between the views.
+	sensors, err := scenario.Serve(ctx, scenario.New(scenario.Config{Seed: uint64(time.Now().UnixNano()), Crossing: true}), scenario.ServeConfig{})
+	if err != nil {
+		return fmt.Errorf("starting simulated sensors: %w", err)
+	}
+	defer sensors.Close()
+	var jpnFeeds []node.FeedConfig
+	for _, ep := range sensors.Endpoints() {
+		if ep.Name == "radar-busan" {
+			continue // a KOR radar: a KOR node would read it
+		}
+		cl, rel, _ := strings.Cut(ep.Label, "/")
+		fc := node.FeedConfig{Name: ep.Name, Kind: ep.Kind, Transport: ep.Transport, Addr: ep.Addr, Classification: cl}
+		if rel != "" {
+			fc.ReleasableTo = strings.Split(rel, ",")
+		}
+		if ep.Site != nil {
+			fc.Site = &node.FeedSite{Lat: ep.Site.Lat, Lon: ep.Site.Lon, Height: ep.Site.Height}
+		}
+		jpnFeeds = append(jpnFeeds, fc)
+	}
 	specs := fedtest.Trilateral()
 	for i := range specs {
 		nat := specs[i].Nation
@@ -127,8 +154,11 @@ func Run(ctx context.Context, o Options) error {
 			for _, n := range Nations {
 				cfg.CRL[n.Code] = filepath.Join(o.DataDir, "pki", "ca-"+n.Code, pki.CRLFile)
 			}
-			if nat == "USA" {
+			switch nat {
+			case "USA":
 				cfg.OrbatData = command.DemoOrbat()
+			case "JPN":
+				cfg.Feeds = jpnFeeds
 			}
 		}
 	}
@@ -202,6 +232,8 @@ func printAddresses(w io.Writer, dir string, nodes []*node.Node) {
 	fmt.Fprintln(w, "where its label releases it. A simulated JPN sensor reports a ballistic missile launch every few")
 	fmt.Fprintln(w, "minutes (launch point, track, predicted impact), released to USA, JPN and KOR; JPN-USA-only")
 	fmt.Fprintln(w, "units never reach KOR. Orders of the demonstration order of battle flow on the usa-hub.")
+	fmt.Fprintln(w, "Simulated AIS, ADS-B and two radars around the Korea Strait feed the jpn-node, which fuses them")
+	fmt.Fprintln(w, "into system tracks: AIS and ADS-B tracks reach all three, the JPN-only radar's dark ships only JPN.")
 	fmt.Fprintln(w, `
 How to connect ATAK: Settings > Network Preferences > TAK Servers > Add.
 Enter the address and port of your nation's TAK listener above, protocol

@@ -71,6 +71,28 @@ func TestDemoViews(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
+	// Fused sensor tracks reach every view, built only from sensors
+	// released to that nation.
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for !cond() {
+			if time.Now().After(deadline.Add(20 * time.Second)) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for i, nd := range nodes {
+		p := label.Principal{Nation: nations[i], Clearance: label.Secret}
+		waitFor(nations[i]+" fused tracks", func() bool {
+			for _, m := range nd.Picture().Visible(p, time.Now()) {
+				if m.Event.How == "m-f" {
+					return true
+				}
+			}
+			return false
+		})
+	}
 	// The KOR node never holds JPN–USA-only traffic at all.
 	for _, m := range nodes[2].Picture().All() {
 		if !contains(m.Label.ReleasableTo, "KOR") && m.Label.Originator != "KOR" {
