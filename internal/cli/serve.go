@@ -236,6 +236,15 @@ func (sf *serveFlags) parse(args []string, cfg *node.Config) error {
 		cfg.Peers = sf.peers
 	}
 	if len(sf.feeds) > 0 {
+		// A sensor's site is set in the file only: keep it for a feed the
+		// command line redefines by name.
+		for i, f := range sf.feeds {
+			for _, ff := range cfg.Feeds {
+				if ff.Name == f.Name && f.Site == nil {
+					sf.feeds[i].Site = ff.Site
+				}
+			}
+		}
 		cfg.Feeds = sf.feeds
 	}
 	return nil

@@ -92,6 +92,15 @@ func TestServeFlagsOverrideFile(t *testing.T) {
 	if d := cmp.Diff(want, cfg.Listeners); d != "" {
 		t.Errorf("listeners (-want +got)\n%s", d)
 	}
+	// A feed redefined on the command line keeps the site from the file.
+	os.WriteFile(file, []byte(`{"feeds":[{"name":"r1","kind":"asterix","transport":"udp","addr":"127.0.0.1:1","site":{"lat":33.6,"lon":130.4}}]}`), 0o600)
+	fc := node.Default()
+	if err := newServeFlags("serve", &fc, &bytes.Buffer{}).parse([]string{"--config", file, "--feed", "r1=asterix:udp:127.0.0.1:2@S/USA"}, &fc); err != nil {
+		t.Fatal(err)
+	}
+	if len(fc.Feeds) != 1 || fc.Feeds[0].Addr != "127.0.0.1:2" || fc.Feeds[0].Site == nil || fc.Feeds[0].Site.Lat != 33.6 {
+		t.Errorf("feeds = %+v", fc.Feeds)
+	}
 	for _, bad := range [][]string{
 		{"--cot-tls", "127.0.0.1:0@JPN:SECRET"},
 		{"--cot-tcp", "127.0.0.1:0@JPN:ULTRA"},
