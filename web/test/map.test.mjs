@@ -64,7 +64,10 @@ describe('web map', { timeout: 900000 }, () => {
       await page.evaluate(() => kizuna.select('csp-1'));
       await page.waitForSelector('#detail:not([hidden])');
       await page.fill('#search', 'csp');
-      await until('list row', () => page.evaluate(() => document.querySelectorAll('#list .row').length === 1));
+      await until('list row', () => page.evaluate(() => {
+        const rows = document.querySelectorAll('#list .row');
+        return rows.length === 1 && rows[0].dataset.uid === 'csp-1';
+      }));
       assert.deepEqual(rec.errors, []);
     } finally {
       await context.close();
@@ -111,7 +114,10 @@ describe('web map', { timeout: 900000 }, () => {
       }
       // The list shows them with their markings.
       await page.fill('#search', 'n-42');
-      await until('list row', () => page.evaluate(() => document.querySelectorAll('#list .row').length === 1));
+      await until('list row', () => page.evaluate(() => {
+        const rows = document.querySelectorAll('#list .row');
+        return rows.length === 1 && rows[0].dataset.uid === 'n-42';
+      }));
       assert.match(await page.textContent('#list .row'), /n-42.*SECRET \/\/ REL TO USA, JPN/);
 
       // Moving one moves its symbol.
