@@ -159,6 +159,7 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 		sf.feeds = append(sf.feeds, f)
 		return err
 	}), "feed", "ISR feed `NAME=KIND:TRANSPORT:HOST:PORT[@CLASSIFICATION/NATION,NATION]` (repeatable)")
+	fs.IntVar(&cfg.FederationQueue, "federation-queue", cfg.FederationQueue, "bound of each federation peer's durable queue, in events (0: 250000)")
 	fs.IntVar(&cfg.QueueSize, "queue-size", cfg.QueueSize, "per-client queue bound, in events")
 	fs.IntVar(&cfg.MaxEventSize, "max-event-size", cfg.MaxEventSize, "largest event or frame in bytes; larger closes the connection")
 	fs.IntVar(&cfg.EventRate, "event-rate", cfg.EventRate, "per-connection event rate limit per second (0: none)")

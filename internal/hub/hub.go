@@ -49,6 +49,7 @@ type Subscriber struct {
 	mu     sync.Mutex
 	queue  []*Message
 	spare  []*Message
+	flash  int // flash messages at the head of queue
 	max    int
 	closed bool
 	err    error
@@ -93,6 +94,7 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 		s.closed = true
 		s.err = ErrSlowConsumer
 		s.queue = nil
+		s.flash = 0
 		s.mu.Unlock()
 		if s.onDrop != nil {
 			s.onDrop(false)
@@ -103,7 +105,18 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 		s.signal()
 		return false
 	}
-	s.queue = append(s.queue, m)
+	if m.Flash && s.flash < len(s.queue) {
+		// Behind earlier flash messages, ahead of all routine ones.
+		s.queue = append(s.queue, nil)
+		copy(s.queue[s.flash+1:], s.queue[s.flash:])
+		s.queue[s.flash] = m
+		s.flash++
+	} else {
+		s.queue = append(s.queue, m)
+		if m.Flash {
+			s.flash++
+		}
+	}
 	n := len(s.queue)
 	s.mu.Unlock()
 	if n == 1 {
@@ -155,6 +168,9 @@ func (s *Subscriber) shed(m *Message) bool {
 	if drop < 0 {
 		return false
 	}
+	if drop < s.flash {
+		s.flash--
+	}
 	copy(s.queue[drop:], s.queue[drop+1:])
 	s.queue[len(s.queue)-1] = nil
 	s.queue = s.queue[:len(s.queue)-1]
@@ -182,6 +198,7 @@ func (s *Subscriber) Next(ctx context.Context) ([]*Message, error) {
 			clear(s.spare)
 			s.queue = s.spare[:0]
 			s.spare = out
+			s.flash = 0
 			s.mu.Unlock()
 			return out, nil
 		}

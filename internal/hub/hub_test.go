@@ -171,3 +171,24 @@ func BenchmarkFanout(b *testing.B) {
 		})
 	}
 }
+
+func TestFlashJumpsTheQueue(t *testing.T) {
+	h := New(100)
+	s := h.Subscribe(principal("JPN:S"), FormatXML, Options{})
+	l := label.Label{Classification: label.Unclassified, Originator: "JPN"}
+	for i := 0; i < 5; i++ {
+		h.Publish(msg(fmt.Sprintf("r%d", i), l, 0))
+	}
+	f1 := msg("flash1", l, 0)
+	f1.Flash = true
+	h.Publish(f1)
+	h.Publish(msg("r5", l, 0))
+	f2 := msg("flash2", l, 0)
+	f2.Flash = true
+	h.Publish(f2)
+	got := drain(t, s)
+	want := "[flash1 flash2 r0 r1 r2 r3 r4 r5]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("order %v, want %v", got, want)
+	}
+}

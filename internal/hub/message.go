@@ -69,6 +69,9 @@ type Message struct {
 	// Fed is set on events that arrived over federation: where they
 	// originated and the path of nodes they crossed.
 	Fed *FedInfo
+	// Flash marks flash-priority traffic (missile warnings, emergencies):
+	// it jumps ahead of routine messages in every queue.
+	Flash bool
 	// HistoryAt is when this uid's last history row was stored (set by
 	// the node before the message is shared).
 	HistoryAt time.Time

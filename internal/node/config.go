@@ -90,7 +90,10 @@ type Config struct {
 	CRL               map[string]string `json:"crl,omitempty"`
 	CRLInterval       Duration          `json:"crlInterval,omitempty"`
 	Peers             []PeerConfig      `json:"peers,omitempty"`
-	Feeds             []FeedConfig      `json:"feeds,omitempty"`
+	// FederationQueue bounds each peer's durable outbound queue, in
+	// events (0: the federation default, 250,000).
+	FederationQueue int          `json:"federationQueue,omitempty"`
+	Feeds           []FeedConfig `json:"feeds,omitempty"`
 
 	MaxEventSize         int      `json:"maxEventSize,omitempty"`
 	QueueSize            int      `json:"queueSize,omitempty"`

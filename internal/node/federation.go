@@ -3,22 +3,16 @@ package node
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"kizuna/internal/audit"
 	"kizuna/internal/federation"
 	"kizuna/internal/label"
 )
 
-// federations maps a node to its federation (nil when it has none).
-var federations sync.Map // *Node → *federation.Federation
-
 // Federation returns the node's federation, or nil when it has no
 // federation listener and no peers.
 func (n *Node) Federation() *federation.Federation {
-	v, _ := federations.Load(n)
-	f, _ := v.(*federation.Federation)
-	return f
+	return n.federation
 }
 
 // setupFederation wires package federation into the node when it has a
@@ -59,6 +53,7 @@ func (n *Node) wireFederation() error {
 		peers = append(peers, federation.PeerConfig{Name: p.Name, Addr: p.Addr, Classification: cl})
 	}
 	f, err := federation.New(federation.Config{
+		MaxQueue: n.cfg.FederationQueue,
 		NodeID:   n.cfg.NodeID,
 		Nation:   n.cfg.Nation,
 		DataDir:  n.cfg.DataDir,
@@ -77,7 +72,7 @@ func (n *Node) wireFederation() error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	federations.Store(n, f)
+	n.federation = f
 	n.AddTap(f.Tap)
 	n.ExtraListener(KindFederation, func(_ context.Context, l ListenerConfig) (ListenerInfo, error) {
 		addr, err := f.Listen(l.Addr)
@@ -90,7 +85,6 @@ func (n *Node) wireFederation() error {
 		return f.Start(ctx, n.Trust(), n.Certificate())
 	})
 	n.OnShutdown(func(ctx context.Context) error {
-		defer federations.Delete(n)
 		return f.Close(ctx)
 	})
 	n.Handle("/api/v1/federation", f.Handler())

@@ -26,10 +26,6 @@ type feedSet struct {
 	wg     sync.WaitGroup
 }
 
-// feedSets holds the running feed set of each node (the Node struct is
-// owned elsewhere; this keeps the feed wiring in this file).
-var feedSets sync.Map // *Node → *feedSet
-
 // FeedLabel returns the label of what a feed reports: its classification
 // (UNCLASSIFIED when unset) and releasability, originated by the node's
 // nation. Without a releasability the feed is for the node's nation only.
@@ -75,7 +71,7 @@ func (n *Node) setupFeeds() {
 		n.OnStart(func(context.Context) error { return err })
 		return
 	}
-	feedSets.Store(n, fs)
+	n.feedSet = fs
 	n.metrics.Register(fs.engine.Collector(), feed.Collector(fs.feeds...))
 	n.Handle("/api/v1/tracks", http.HandlerFunc(fs.serveTracks))
 	n.Handle("/api/v1/feeds", http.HandlerFunc(fs.serveFeeds))
@@ -174,7 +170,6 @@ func (fs *feedSet) stop(ctx context.Context) error {
 		fs.wg.Wait()
 		close(done)
 	}()
-	defer feedSets.Delete(fs.n)
 	select {
 	case <-done:
 		return nil
@@ -193,11 +188,10 @@ type FeedInfo struct {
 
 // Feeds describes the node's feeds (nil without feeds or before Start).
 func (n *Node) Feeds() []FeedInfo {
-	v, ok := feedSets.Load(n)
-	if !ok {
+	fs := n.feedSet
+	if fs == nil {
 		return nil
 	}
-	fs := v.(*feedSet)
 	out := make([]FeedInfo, 0, len(fs.feeds))
 	for i, f := range fs.feeds {
 		out = append(out, FeedInfo{Name: f.Name(), Kind: n.cfg.Feeds[i].Kind, Addr: f.Addr(), Stats: f.Stats()})
@@ -208,11 +202,10 @@ func (n *Node) Feeds() []FeedInfo {
 // FusedTracks returns the fusion engine's confirmed tracks (all views; not
 // label-filtered: callers filter with label.Releasable).
 func (n *Node) FusedTracks() []fusion.Track {
-	v, ok := feedSets.Load(n)
-	if !ok {
+	if n.feedSet == nil {
 		return nil
 	}
-	return v.(*feedSet).engine.Tracks()
+	return n.feedSet.engine.Tracks()
 }
 
 // serveFeeds answers GET /api/v1/feeds: the feeds whose label this
@@ -299,18 +292,16 @@ func (fs *feedSet) serveTracks(w http.ResponseWriter, r *http.Request) {
 // received → its track updated) and the number of samples; zero without
 // feeds.
 func (n *Node) FusionLatency(q float64) (time.Duration, uint64) {
-	v, ok := feedSets.Load(n)
-	if !ok {
+	if n.feedSet == nil {
 		return 0, 0
 	}
-	return v.(*feedSet).engine.LatencyQuantile(q)
+	return n.feedSet.engine.LatencyQuantile(q)
 }
 
 // FusionStats returns the fusion engine's counters.
 func (n *Node) FusionStats() fusion.Stats {
-	v, ok := feedSets.Load(n)
-	if !ok {
+	if n.feedSet == nil {
 		return fusion.Stats{}
 	}
-	return v.(*feedSet).engine.Stats()
+	return n.feedSet.engine.Stats()
 }

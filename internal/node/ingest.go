@@ -8,6 +8,7 @@ import (
 
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/store"
@@ -125,6 +126,7 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
 	m.Fed = fed
+	m.Flash = federation.Flash(ev)
 	if persistent {
 		m.ShareDetail()
 		o := storeObject(m, owner)

@@ -32,6 +32,7 @@ import (
 	"kizuna/internal/command"
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
@@ -80,6 +81,8 @@ type Node struct {
 	taps           []func(*hub.Message)
 	starters       []func(context.Context) error
 	command        *command.Service
+	federation     *federation.Federation // nil without federation
+	feedSet        *feedSet               // nil without feeds
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
