@@ -40,8 +40,10 @@ describe('kizuna demo', { timeout: 900000 }, () => {
     await browser?.close();
     if (demo && demo.exitCode === null) {
       const exited = new Promise((r) => demo.once('exit', r));
-      demo.kill('SIGINT');
+      demo.kill('SIGINT'); // Ctrl-C, as an operator stops it
+      const killer = setTimeout(() => demo.kill('SIGKILL'), 20000);
       await exited;
+      clearTimeout(killer);
     }
   });
 
