@@ -108,7 +108,9 @@ export class Server {
   async stop(signal = 'SIGTERM') {
     if (!this.proc || this.proc.exitCode !== null) return;
     this.proc.kill(signal);
+    const killer = setTimeout(() => this.proc.kill('SIGKILL'), 20000);
     await this.exited;
+    clearTimeout(killer);
   }
 }
 
