@@ -34,8 +34,10 @@ export function kizunaBinary() {
   return out;
 }
 
+// tempDir makes a directory that is removed when the test process exits.
 export function tempDir(prefix) {
   const d = mkdtempSync(path.join(tmpdir(), prefix));
+  process.on('exit', () => rmSync(d, { recursive: true, force: true }));
   return d;
 }
 
