@@ -5,7 +5,9 @@ export CGO_ENABLED := 0
 export GOTOOLCHAIN := auto
 GO ?= go
 
-.PHONY: test test-go test-web vet build bench fuzz web-deps
+.PHONY: test test-go test-web vet lint build bench
+
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 build:
 	$(GO) build -o bin/kizuna ./cmd/kizuna
@@ -13,7 +15,11 @@ build:
 vet:
 	$(GO) vet ./...
 
-test: vet test-go test-web
+# staticcheck, pinned, fetched through the module proxy.
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
+test: vet lint test-go test-web
 
 test-go:
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...

@@ -211,10 +211,6 @@ func fedEvent(uid, typ, attrs, detail string) string {
 		uid, typ, ts, ts, now.Add(10*time.Minute).Format("2006-01-02T15:04:05.000Z"), attrs, uid, detail)
 }
 
-func hasPrefixUID(p string) func(*cot.Event) bool {
-	return func(e *cot.Event) bool { return strings.HasPrefix(e.UID, p) }
-}
-
 // fedProxy relays TCP between a dialling node and its peer's federation
 // listener, so that a test can cut the link and restore it.
 type fedProxy struct {

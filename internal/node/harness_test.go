@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -335,5 +334,3 @@ func metricValue(t *testing.T, httpAddr, sample string) float64 {
 	}
 	return 0
 }
-
-var errTimeout = errors.New("timeout")

@@ -18,7 +18,6 @@ import (
 type testPKI struct {
 	dir  string
 	cas  map[string]*pki.CA
-	node tls.Certificate
 	cfg  Config
 }
 

@@ -3,6 +3,7 @@ package takproto
 import (
 	"bytes"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -284,7 +285,7 @@ func FuzzXMLToProto(f *testing.F) {
 // FuzzTAKStream.
 func FuzzTAKMessage(f *testing.F) {
 	f.Add("a-f-G-U-C", "ANDROID-1", "SECRET", "JPN KOR", "m-g", uint64(1795766400000), 35.0, 139.0, `<uid Droid="V"/>`, "VIPER 1", "*:-1:stcp", "Cyan", uint32(80), 1.5, true)
-	f.Add("b-t-f", "GeoChat.1", "", "", "h-g-i-g-o", uint64(1), -90.0, 180.0, `<__chat id="x"><chatgrp uid0="a"/></__chat><marti><dest callsign="B"/></marti>`, `A<&>"'`, "", "", uint32(0), -0.0, false)
+	f.Add("b-t-f", "GeoChat.1", "", "", "h-g-i-g-o", uint64(1), -90.0, 180.0, `<__chat id="x"><chatgrp uid0="a"/></__chat><marti><dest callsign="B"/></marti>`, `A<&>"'`, "", "", uint32(0), math.Copysign(0, -1), false)
 	f.Add("t", "u", "S", "USA", "", uint64(253402300799999), 0.0, 0.0, `<contact callsign="wins"/>`, "loses", "e", "g", uint32(4294967295), 1e308, true)
 	f.Fuzz(func(t *testing.T, typ, uid, access, rel, how string, ms uint64, lat, lon float64, xml, callsign, endpoint, group string, battery uint32, speed float64, typed bool) {
 		ev := &pb.CotEvent{
