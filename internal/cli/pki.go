@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"kizuna/internal/audit"
 	"maps"
 	"math/big"
 	"os"
@@ -67,7 +68,10 @@ func runPKI(_ context.Context, args []string, env Env) error {
 	}
 	for _, s := range pkiSubs {
 		if s.name == args[0] {
-			return s.run(args[1:], env)
+			if err := s.run(args[1:], env); err != nil {
+				return err
+			}
+			return pkiAudit(s.name, args[1:])
 		}
 	}
 	fmt.Fprintf(env.Stderr, "kizuna pki: unknown sub-command %q\n", args[0])
@@ -516,4 +520,59 @@ func pkiLoadClient(certArg, keyArg string) (*pki.Issued, error) {
 		return nil, fmt.Errorf("%s does not match %s: %w", keyArg, certFile, pki.ErrKeyMismatch)
 	}
 	return &pki.Issued{Cert: cert, Key: key}, nil
+}
+
+// pkiAudit records a PKI operation that changed a CA (init, issue,
+// server, node, revoke, crl, package) in that CA's own tamper-evident
+// audit log, CADIR/audit/, which `kizuna audit verify --data CADIR`
+// checks. Read-only operations are not recorded. Passwords are never
+// written.
+func pkiAudit(sub string, args []string) error {
+	if sub == "list" {
+		return nil
+	}
+	var dir string
+	var object []string
+	for i := 0; i < len(args); i++ {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if !strings.HasPrefix(args[i], "-") {
+			continue
+		}
+		if !hasVal && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			val = args[i+1]
+			i++
+		}
+		switch name {
+		case "password":
+			continue
+		case "ca":
+			dir = val
+		case "out":
+			if sub == "init" {
+				dir = val
+			}
+		}
+		object = append(object, name+"="+val)
+	}
+	if dir == "" {
+		return nil
+	}
+	log, err := audit.Open(dir, audit.Config{Actor: "operator", CheckpointInterval: -1})
+	if err != nil {
+		return fmt.Errorf("opening the CA's audit log: %w", err)
+	}
+	user := os.Getenv("USER")
+	if user == "" {
+		user = "operator"
+	}
+	_, err = log.Append(context.Background(), audit.Record{
+		Actor: "operator:" + user, Action: "pki." + sub, Object: strings.Join(object, " "), Decision: "allow",
+	})
+	if cerr := log.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("recording pki %s in the audit log: %w", sub, err)
+	}
+	return nil
 }
