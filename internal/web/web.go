@@ -26,6 +26,7 @@ import (
 	"kizuna/internal/metrics"
 	"kizuna/internal/store"
 	"kizuna/internal/symbol"
+	"kizuna/internal/webui"
 )
 
 // PrincipalFunc returns the principal of a request: the listener's for a
@@ -119,6 +120,9 @@ func (s *Server) Handler(principal PrincipalFunc) http.Handler {
 				http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 				return
 			}
+			// The page loads nothing from anywhere but this node.
+			w.Header().Set("Content-Security-Policy", contentSecurityPolicy)
+			w.Header().Set("X-Frame-Options", "DENY")
 			files.ServeHTTP(w, r)
 		})
 	} else {
@@ -196,6 +200,10 @@ type Object struct {
 	Marking  string    `json:"marking"`
 	Label    Label     `json:"label"`
 	Node     string    `json:"node,omitempty"`
+	Remarks  string    `json:"remarks,omitempty"`
+	// Missile carries launch point, predicted impact and time to go
+	// when the event describes a missile track.
+	Missile *webui.Missile `json:"missile,omitempty"`
 }
 
 // Label is the JSON form of a label.
@@ -222,6 +230,7 @@ func ObjectOf(m *hub.Message) Object {
 		UID: e.UID, Type: e.Type, How: e.How, Time: e.Time, Stale: e.Stale,
 		Lat: e.Point.Lat, Lon: e.Point.Lon, HAE: finite(e.Point.HAE), Callsign: e.Callsign,
 		SIDC: symbol.SIDC(e.Type), Marking: m.Label.Marking(), Label: LabelJSON(m.Label), Node: e.Origin.Node,
+		Remarks: webui.RemarksOf(e.Detail), Missile: webui.MissileOf(e.Detail, e.Time),
 	}
 	if !math.IsNaN(e.Course) {
 		c := e.Course
@@ -361,6 +370,9 @@ func EncodeFrame(dst []byte, m *hub.Message) []byte {
 	}
 	return append(dst, b...)
 }
+
+// contentSecurityPolicy is the policy the web map is tested under.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 // maxFrame bounds one coalesced WebSocket frame.
 const maxFrame = 1 << 20
