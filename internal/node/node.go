@@ -566,7 +566,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		}
 	}
 	if n.audit != nil {
-		n.auditf(ctx, "node:"+n.cfg.NodeID, "node.stop", n.cfg.NodeID, "info", "")
+		// The shutdown deadline may be spent by now; the record still
+		// must be written.
+		n.auditf(context.Background(), "node:"+n.cfg.NodeID, "node.stop", n.cfg.NodeID, "info", "")
 		if err := n.audit.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("closing audit log: %w", err))
 		}
