@@ -35,7 +35,9 @@ func openStore(t testing.TB, cfg Config) *Store {
 	return s
 }
 
-var t0 = time.Date(2026, 11, 27, 9, 0, 0, 123456789, time.UTC)
+// t0 is the test objects' base time: now, so that staleness and
+// retention behave the same whenever the tests run.
+var t0 = time.Now().UTC().Truncate(time.Second).Add(123456789)
 
 // obj builds an object of uid owned by nation, at t0+sec.
 func obj(uid, nation string, sec int) Object {
