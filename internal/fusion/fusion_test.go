@@ -12,7 +12,9 @@ import (
 	"kizuna/internal/label"
 )
 
-var t0 = time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+// t0 is the tests' base time: now, so that ages relative to the wall clock behave
+// the same whenever the tests run.
+var t0 = time.Now().UTC().Truncate(time.Minute)
 
 func lbl(c label.Classification, rel ...string) label.Label {
 	return label.Label{Classification: c, ReleasableTo: rel, Originator: "JPN"}
