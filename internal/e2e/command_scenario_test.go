@@ -7,12 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"kizuna/internal/taktest"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -406,13 +406,8 @@ func (s *cmdStream) until(t *testing.T, id string) []string {
 }
 
 // cmdDevice is a TAK client speaking CoT XML over TCP, as ATAK does.
-type cmdDevice struct {
-	t      *testing.T
-	conn   net.Conn
-	mu     sync.Mutex
-	events chan *cot.Event
-	done   chan struct{}
-}
+// cmdDevice is a unit's TAK device.
+type cmdDevice struct{ *taktest.Client }
 
 func cmdDial(t *testing.T, addr, uid, callsign string) *cmdDevice {
 	t.Helper()
@@ -420,9 +415,7 @@ func cmdDial(t *testing.T, addr, uid, callsign string) *cmdDevice {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &cmdDevice{t: t, conn: conn, events: make(chan *cot.Event, 1000), done: make(chan struct{})}
-	go d.read()
-	t.Cleanup(func() { conn.Close(); <-d.done })
+	d := &cmdDevice{taktest.Wrap(t, conn)}
 	now := time.Now().UTC()
 	d.send(fmt.Sprintf(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?><event version="2.0" uid="%s" type="a-f-G-U-C" how="m-g" time="%s" start="%s" stale="%s"><point lat="26.3344" lon="127.8011" hae="12.0" ce="9.9" le="9999999.0"/><detail><contact endpoint="*:-1:stcp" callsign="%s"/><__group name="Cyan" role="Team Member"/><takv device="SM-G991U" platform="ATAK-CIV" os="33" version="5.2.0"/></detail></event>`,
 		uid, cmdTime(now), cmdTime(now), cmdTime(now.Add(10*time.Minute)), callsign))
@@ -431,78 +424,19 @@ func cmdDial(t *testing.T, addr, uid, callsign string) *cmdDevice {
 
 func cmdTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-func (d *cmdDevice) read() {
-	defer close(d.done)
-	sp := cot.NewSplitter(0)
-	for {
-		buf := sp.Buffer(32 << 10)
-		n, err := d.conn.Read(buf)
-		sp.Commit(n)
-		for {
-			doc, serr := sp.Next()
-			if doc == nil && serr == nil {
-				break
-			}
-			if serr != nil {
-				continue
-			}
-			if ev, derr := cot.DecodeUnchecked(doc); derr == nil {
-				select {
-				case d.events <- ev:
-				default:
-				}
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (d *cmdDevice) send(doc string) {
-	d.t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(d.conn, doc); err != nil {
-		d.t.Fatalf("send: %v", err)
-	}
-}
+func (d *cmdDevice) send(doc string) { d.SendString(doc) }
 
 func (d *cmdDevice) expect(what string, pred func(*cot.Event) bool) *cot.Event {
-	d.t.Helper()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case ev := <-d.events:
-			if pred(ev) {
-				return ev
-			}
-		case <-timeout:
-			d.t.Fatalf("timed out waiting for %s", what)
-			return nil
-		}
-	}
+	return d.Expect(what, pred, 10*time.Second)
 }
 
-func (d *cmdDevice) collect(dur time.Duration) []*cot.Event {
-	var out []*cot.Event
-	timeout := time.After(dur)
-	for {
-		select {
-		case ev := <-d.events:
-			out = append(out, ev)
-		case <-timeout:
-			return out
-		}
-	}
-}
+func (d *cmdDevice) collect(dur time.Duration) []*cot.Event { return d.Collect(dur) }
 
 func (d *cmdDevice) drain() []*cot.Event {
 	var out []*cot.Event
 	for {
 		select {
-		case ev := <-d.events:
+		case ev := <-d.Events():
 			out = append(out, ev)
 		default:
 			return out

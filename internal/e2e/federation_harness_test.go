@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"kizuna/internal/taktest"
 	"log/slog"
 	"net"
 	"net/http"
@@ -112,95 +113,24 @@ func fedLinksUp(t testing.TB, c *fedtest.Cluster) {
 }
 
 // fedClient is a TAK client speaking CoT XML over plain TCP.
-type fedClient struct {
-	t      testing.TB
-	conn   net.Conn
-	events chan *cot.Event
-	done   chan struct{}
-	wmu    sync.Mutex
-}
+type fedClient struct{ *taktest.Client }
 
 func fedDial(t testing.TB, n *node.Node) *fedClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", n.Addr(node.KindCoTTCP), 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	c := &fedClient{t: t, conn: conn, events: make(chan *cot.Event, 1<<16), done: make(chan struct{})}
-	go c.read()
-	t.Cleanup(func() { conn.Close(); <-c.done })
+	c := &fedClient{taktest.Dial(t, n.Addr(node.KindCoTTCP))}
 	// The server's protocol offer shows the connection is registered.
-	c.expect("protocol offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	c.Offered()
 	return c
 }
 
-func (c *fedClient) read() {
-	defer close(c.done)
-	sp := cot.NewSplitter(0)
-	for {
-		buf := sp.Buffer(32 << 10)
-		n, err := c.conn.Read(buf)
-		sp.Commit(n)
-		for {
-			doc, serr := sp.Next()
-			if doc == nil && serr == nil {
-				break
-			}
-			if serr != nil {
-				continue
-			}
-			if ev, derr := cot.DecodeUnchecked(doc); derr == nil {
-				select {
-				case c.events <- ev:
-				default: // a test that does not read does not block the reader
-				}
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (c *fedClient) send(doc string) {
-	c.t.Helper()
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c.conn, doc); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
+func (c *fedClient) send(doc string) { c.SendString(doc) }
 
 func (c *fedClient) expect(what string, pred func(*cot.Event) bool, timeout time.Duration) *cot.Event {
-	c.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case ev := <-c.events:
-			if pred(ev) {
-				return ev
-			}
-		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", what)
-			return nil
-		}
-	}
+	return c.Expect(what, pred, timeout)
 }
 
 // collect gathers events for d.
-func (c *fedClient) collect(d time.Duration) []*cot.Event {
-	var out []*cot.Event
-	deadline := time.After(d)
-	for {
-		select {
-		case ev := <-c.events:
-			out = append(out, ev)
-		case <-deadline:
-			return out
-		}
-	}
-}
+func (c *fedClient) collect(d time.Duration) []*cot.Event { return c.Collect(d) }
 
 // fedEvent renders a CoT event; attrs are extra <event> attributes (the
 // label), detail is extra detail XML.

@@ -97,21 +97,7 @@ func TestFederationTrilateral(t *testing.T) {
 
 // collectUntil gathers events until one with uid arrives.
 func (c *fedClient) collectUntil(uid string, d time.Duration) []*cot.Event {
-	c.t.Helper()
-	var out []*cot.Event
-	deadline := time.After(d)
-	for {
-		select {
-		case ev := <-c.events:
-			out = append(out, ev)
-			if ev.UID == uid {
-				return out
-			}
-		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", uid)
-			return out
-		}
-	}
+	return c.CollectUntil(uid, d)
 }
 
 // TestFederationMutualDial: two nodes configured to dial each other end

@@ -155,7 +155,7 @@ func TestFederationReleasabilityProperty(t *testing.T) {
 		deadline := time.After(20 * time.Second)
 		for ends < len(ids) {
 			select {
-			case e := <-w.events:
+			case e := <-w.Events():
 				got = append(got, e)
 				if strings.HasPrefix(e.UID, "prop-end-") {
 					ends++

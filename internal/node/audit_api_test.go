@@ -19,7 +19,7 @@ func TestAuditHead(t *testing.T) {
 	}
 	// Connecting is audited: the head moves.
 	c := dial(t, addrOf(t, n, KindCoTTCP, ""))
-	c.sendEvent(event("x", "a-f-G", ""))
+	c.SendEvent(event("x", "a-f-G", ""))
 	waitFor(t, "head to advance", 5*time.Second, func() bool {
 		var h2 struct{ Seq uint64 }
 		getJSON(t, "http://"+addrOf(t, n, KindHTTP, "USA:SECRET")+"/api/v1/audit/head", &h2)

@@ -144,7 +144,7 @@ func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
 		},
 		"no track built with the JPN-only radar": nil,
 	})
-	for _, ev := range usa.collect(2 * time.Second) {
+	for _, ev := range usa.Collect(2 * time.Second) {
 		if s, _ := fusionSources(ev); strings.Contains(s, "radar") {
 			t.Errorf("the US client received %s built with the JPN-only radar", ev.UID)
 		}
@@ -235,7 +235,7 @@ func expectAll(t *testing.T, c *takClient, d time.Duration, preds map[string]fun
 	}
 	for len(left) > 0 {
 		select {
-		case ev := <-c.events:
+		case ev := <-c.Events():
 			if s, _ := fusionSources(ev); strings.Contains(s, "radar") && hasNil(preds) {
 				t.Errorf("received %s built with %q", ev.UID, s)
 			}
@@ -345,7 +345,7 @@ func TestFeedReconnects(t *testing.T) {
 	cfg.Feeds = []FeedConfig{{Name: "ais", Kind: "ais", Transport: "tcp", Addr: ln.Addr().String()}}
 	n := startNode(t, cfg)
 	c := dial(t, addrOf(t, n, KindCoTTCP, "JPN:UNCLASSIFIED"))
-	c.expect("the ship", isUID("test-node.MMSI-431000005"), 10*time.Second)
+	c.Expect("the ship", isUID("test-node.MMSI-431000005"), 10*time.Second)
 	httpAddr := addrOf(t, n, KindHTTP, "")
 	waitFor(t, "three reconnections", 20*time.Second, func() bool {
 		return metricValue(t, httpAddr, `kizuna_feed_connects_total{feed="ais"}`) >= 4
@@ -354,5 +354,5 @@ func TestFeedReconnects(t *testing.T) {
 		t.Errorf("disconnections counted: %v", v)
 	}
 	// Updates keep coming after the reconnections.
-	c.expect("a later update of the ship", isUID("test-node.MMSI-431000005"), 20*time.Second)
+	c.Expect("a later update of the ship", isUID("test-node.MMSI-431000005"), 20*time.Second)
 }

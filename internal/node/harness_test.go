@@ -6,16 +6,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/takproto"
+	"kizuna/internal/taktest"
 )
 
 // testLogger logs to the test output when -v is given.
@@ -78,177 +76,15 @@ func addrOf(t *testing.T, n *Node, kind, p string) string {
 	return ""
 }
 
-// takClient is a TAK client speaking CoT XML, or TAK protocol v1 after
-// negotiate.
-type takClient struct {
-	t      *testing.T
-	conn   net.Conn
-	mu     sync.Mutex
-	proto  bool
-	events chan *cot.Event
-	done   chan struct{}
-	err    error
-}
+// takClient is the shared test TAK client.
+type takClient = taktest.Client
 
 func dial(t *testing.T, addr string) *takClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	c := &takClient{t: t, conn: conn, events: make(chan *cot.Event, 10000), done: make(chan struct{})}
-	go c.read()
-	t.Cleanup(func() { conn.Close(); <-c.done })
-	return c
+	return taktest.Dial(t, addr)
 }
 
-func (c *takClient) read() {
-	defer close(c.done)
-	xs := cot.NewSplitter(0)
-	var ps *takproto.Splitter
-	for {
-		c.mu.Lock()
-		proto := c.proto
-		c.mu.Unlock()
-		var n int
-		var err error
-		if proto {
-			if ps == nil {
-				ps = takproto.NewSplitter(0)
-				ps.Feed(xs.Rest())
-			}
-			buf := ps.Buffer(32 << 10)
-			n, err = c.conn.Read(buf)
-			ps.Commit(n)
-			for {
-				p, perr := ps.Next()
-				if p == nil && perr == nil {
-					break
-				}
-				if perr != nil {
-					continue
-				}
-				ev, derr := takproto.ToEvent(p)
-				if derr == nil {
-					c.events <- ev
-				}
-			}
-		} else {
-			buf := xs.Buffer(32 << 10)
-			n, err = c.conn.Read(buf)
-			xs.Commit(n)
-			for {
-				doc, serr := xs.Next()
-				if doc == nil && serr == nil {
-					break
-				}
-				if serr != nil {
-					continue
-				}
-				ev, derr := cot.DecodeUnchecked(doc)
-				if derr != nil {
-					continue
-				}
-				c.events <- ev
-				if ev.Type == "t-x-takp-r" {
-					// The server switches right after the response.
-					c.mu.Lock()
-					c.proto = true
-					c.mu.Unlock()
-					ps = takproto.NewSplitter(0)
-					ps.Feed(xs.Rest())
-					break
-				}
-			}
-		}
-		if err != nil {
-			c.err = err
-			return
-		}
-		_ = n
-	}
-}
-
-// negotiate switches the client to TAK protocol v1.
-func (c *takClient) negotiate() {
-	c.t.Helper()
-	c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
-	if _, err := c.conn.Write(takproto.Request(time.Now())); err != nil {
-		c.t.Fatal(err)
-	}
-	c.expect("response", func(e *cot.Event) bool { return e.Type == "t-x-takp-r" }, 5*time.Second)
-}
-
-// send writes raw bytes.
-func (c *takClient) send(b []byte) {
-	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.conn.Write(b); err != nil {
-		c.t.Fatalf("send: %v", err)
-	}
-}
-
-// sendEvent writes ev in the client's current format.
-func (c *takClient) sendEvent(ev *cot.Event) {
-	c.t.Helper()
-	c.mu.Lock()
-	proto := c.proto
-	c.mu.Unlock()
-	if proto {
-		b, err := takproto.MarshalEvent(nil, ev)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		c.send(b)
-		return
-	}
-	c.send(ev.XML())
-}
-
-// expect waits for an event matching pred.
-func (c *takClient) expect(what string, pred func(*cot.Event) bool, timeout time.Duration) *cot.Event {
-	c.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case ev := <-c.events:
-			if pred(ev) {
-				return ev
-			}
-		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", what)
-			return nil
-		}
-	}
-}
-
-// collect gathers events for d.
-func (c *takClient) collect(d time.Duration) []*cot.Event {
-	var out []*cot.Event
-	deadline := time.After(d)
-	for {
-		select {
-		case ev := <-c.events:
-			out = append(out, ev)
-		case <-deadline:
-			return out
-		}
-	}
-}
-
-// closed reports whether the server closed the connection within d.
-func (c *takClient) closed(d time.Duration) bool {
-	select {
-	case <-c.done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-func isUID(uid string) func(*cot.Event) bool {
-	return func(e *cot.Event) bool { return e.UID == uid }
-}
+func isUID(uid string) func(*cot.Event) bool { return taktest.IsUID(uid) }
 
 // event builds a test event.
 func event(uid, typ string, attrs string) *cot.Event {

@@ -17,9 +17,9 @@ func TestHistoryThinning(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		ev := event("thin", "a-f-G-U-C", "")
 		ev.Point.Lat = float64(i)
-		c.sendEvent(ev)
+		c.SendEvent(ev)
 	}
-	c.sendEvent(event("thin", "a-h-G", ""))
+	c.SendEvent(event("thin", "a-h-G", ""))
 	waitFor(t, "last report", 5*time.Second, func() bool {
 		m, ok := n.Picture().Get("thin")
 		return ok && m.Event.Type == "a-h-G"

@@ -23,7 +23,7 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("offer on connect", func(t *testing.T) {
 		c := dial(t, usaAddr)
-		ev := c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		ev := c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		if !bytes.Contains(ev.Detail, []byte(`TakProtocolSupport version="1"`)) {
 			t.Errorf("offer detail %s", ev.Detail)
 		}
@@ -32,7 +32,7 @@ func TestStreaming(t *testing.T) {
 	t.Run("label rules on delivery", func(t *testing.T) {
 		usa, jpn, kor, jpnU := dial(t, usaAddr), dial(t, jpnAddr), dial(t, korAddr), dial(t, jpnUAddr)
 		for _, c := range []*takClient{usa, jpn, kor, jpnU} {
-			c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+			c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		}
 		cases := []struct {
 			uid, attrs        string
@@ -45,15 +45,15 @@ func TestStreaming(t *testing.T) {
 			{"rel-both-s", `access="S" releasableTo="JPN KOR"`, true, true, false},
 		}
 		for _, tc := range cases {
-			usa.sendEvent(event(tc.uid, "a-f-G-U-C", tc.attrs))
+			usa.SendEvent(event(tc.uid, "a-f-G-U-C", tc.attrs))
 		}
 		// A final marker that everyone may see bounds the wait.
-		usa.sendEvent(event("marker-all", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
+		usa.SendEvent(event("marker-all", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
 		got := map[string]map[string]bool{}
 		for name, c := range map[string]*takClient{"jpn": jpn, "kor": kor, "jpnU": jpnU} {
 			got[name] = map[string]bool{}
 			for {
-				ev := c.expect("events", func(*cot.Event) bool { return true }, 5*time.Second)
+				ev := c.Expect("events", func(*cot.Event) bool { return true }, 5*time.Second)
 				if ev.UID == "marker-all" {
 					break
 				}
@@ -67,7 +67,7 @@ func TestStreaming(t *testing.T) {
 			}
 		}
 		// The sender never gets its own event back.
-		for _, ev := range usa.collect(200 * time.Millisecond) {
+		for _, ev := range usa.Collect(200 * time.Millisecond) {
 			if strings.HasPrefix(ev.UID, "rel-") || ev.UID == "marker-all" {
 				t.Errorf("sender got its own event %s back", ev.UID)
 			}
@@ -85,15 +85,15 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("server stamps origin and replaces a forged one", func(t *testing.T) {
 		jpn, kor := dial(t, jpnAddr), dial(t, korAddr)
-		jpn.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		jpn.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		ev := event("forged-origin", "a-f-G-U-C", `access="U" releasableTo="KOR"`)
 		ev.Detail = append(ev.Detail, `<__origin nation="KOR" node="evil"/>`...)
-		kor.send([]byte(strings.Replace(string(ev.XML()), "", "", 1)))
+		kor.Send([]byte(strings.Replace(string(ev.XML()), "", "", 1)))
 		// Sent by KOR with a KOR origin: fine. Now JPN forges USA.
 		ev2 := event("forged-origin-2", "a-f-G-U-C", `access="U" releasableTo="KOR"`)
 		ev2.Origin = cot.Origin{Nation: "USA", Node: "elsewhere"}
-		jpn.send(ev2.XML())
-		got := kor.expect("forged-origin-2", isUID("forged-origin-2"), 5*time.Second)
+		jpn.Send(ev2.XML())
+		got := kor.Expect("forged-origin-2", isUID("forged-origin-2"), 5*time.Second)
 		if got.Origin.Nation != "JPN" || got.Origin.Node != "test-node" {
 			t.Errorf("origin = %+v, want JPN/test-node", got.Origin)
 		}
@@ -101,11 +101,11 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("above clearance rejected and connection stays open", func(t *testing.T) {
 		jpnU, jpn := dial(t, jpnUAddr), dial(t, jpnAddr)
-		jpn.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		jpn.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		before := metricValue(t, jpnHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`)
-		jpnU.sendEvent(event("too-high", "a-f-G-U-C", `access="SECRET"`))
-		jpnU.sendEvent(event("fine-after", "a-f-G-U-C", `access="U"`))
-		jpn.expect("fine-after", isUID("fine-after"), 5*time.Second)
+		jpnU.SendEvent(event("too-high", "a-f-G-U-C", `access="SECRET"`))
+		jpnU.SendEvent(event("fine-after", "a-f-G-U-C", `access="U"`))
+		jpn.Expect("fine-after", isUID("fine-after"), 5*time.Second)
 		if after := metricValue(t, jpnHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`); after != before+1 {
 			t.Errorf("above_clearance rejections %v → %v", before, after)
 		}
@@ -118,16 +118,16 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("ownership", func(t *testing.T) {
 		usa, jpn, kor := dial(t, usaAddr), dial(t, jpnAddr), dial(t, korAddr)
-		kor.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
-		usa.sendEvent(event("owned-by-usa", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
-		kor.expect("owned", isUID("owned-by-usa"), 5*time.Second)
+		kor.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		usa.SendEvent(event("owned-by-usa", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
+		kor.Expect("owned", isUID("owned-by-usa"), 5*time.Second)
 		hijack := event("owned-by-usa", "a-h-G", `access="U" releasableTo="JPN KOR"`)
-		jpn.sendEvent(hijack)
+		jpn.SendEvent(hijack)
 		del := event("del-1", "t-x-d-d", `access="U" releasableTo="JPN KOR"`)
 		del.Detail = []byte(`<link uid="owned-by-usa" relation="none" type="none"/>`)
-		jpn.sendEvent(del)
-		jpn.sendEvent(event("jpn-after-hijack", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
-		for _, ev := range kor.collect(300 * time.Millisecond) {
+		jpn.SendEvent(del)
+		jpn.SendEvent(event("jpn-after-hijack", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
+		for _, ev := range kor.Collect(300 * time.Millisecond) {
 			if ev.UID == "owned-by-usa" || ev.UID == "del-1" {
 				t.Errorf("KOR received %s %s from a non-owner", ev.UID, ev.Type)
 			}
@@ -140,8 +140,8 @@ func TestStreaming(t *testing.T) {
 		// The owner may delete.
 		del2 := event("del-2", "t-x-d-d", `access="U" releasableTo="JPN KOR"`)
 		del2.Detail = []byte(`<link uid="owned-by-usa" relation="none" type="none"/>`)
-		usa.sendEvent(del2)
-		kor.expect("delete", isUID("del-2"), 5*time.Second)
+		usa.SendEvent(del2)
+		kor.Expect("delete", isUID("del-2"), 5*time.Second)
 		waitFor(t, "object deleted", 2*time.Second, func() bool {
 			var o objectsResp
 			getJSON(t, "http://"+korHTTP+"/api/v1/objects", &o)
@@ -151,19 +151,19 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("ping", func(t *testing.T) {
 		c := dial(t, jpnAddr)
-		c.sendEvent(event("ANDROID-x-ping", "t-x-c-t", ""))
-		c.expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
+		c.SendEvent(event("ANDROID-x-ping", "t-x-c-t", ""))
+		c.Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 	})
 
 	t.Run("replay on connect", func(t *testing.T) {
 		usa := dial(t, usaAddr)
-		usa.sendEvent(event("replay-me", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
-		usa.sendEvent(event("replay-not-jpn", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
-		usa.sendEvent(event("replay-jpn", "a-f-G-U-C", `access="U" releasableTo="JPN"`))
+		usa.SendEvent(event("replay-me", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
+		usa.SendEvent(event("replay-not-jpn", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
+		usa.SendEvent(event("replay-jpn", "a-f-G-U-C", `access="U" releasableTo="JPN"`))
 		waitFor(t, "objects", 2*time.Second, func() bool { _, ok := n.Picture().Get("replay-jpn"); return ok })
 		late := dial(t, korAddr)
 		got := map[string]bool{}
-		for _, ev := range late.collect(500 * time.Millisecond) {
+		for _, ev := range late.Collect(500 * time.Millisecond) {
 			got[ev.UID] = true
 		}
 		if !got["replay-me"] || got["replay-jpn"] {
@@ -173,9 +173,9 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("directed delivery", func(t *testing.T) {
 		usa, jpnA, jpnB, kor := dial(t, usaAddr), dial(t, jpnAddr), dial(t, jpnAddr), dial(t, korAddr)
-		jpnA.sendEvent(event("JPN-A", "a-f-G-U-C", ``))
-		jpnB.sendEvent(event("JPN-B", "a-f-G-U-C", ``))
-		kor.sendEvent(event("KOR-A", "a-f-G-U-C", ``))
+		jpnA.SendEvent(event("JPN-A", "a-f-G-U-C", ``))
+		jpnB.SendEvent(event("JPN-B", "a-f-G-U-C", ``))
+		kor.SendEvent(event("KOR-A", "a-f-G-U-C", ``))
 		waitFor(t, "identities", 2*time.Second, func() bool {
 			_, a := n.Picture().Get("JPN-A")
 			_, b := n.Picture().Get("JPN-B")
@@ -184,10 +184,10 @@ func TestStreaming(t *testing.T) {
 		})
 		chat := event("GeoChat.x", "b-t-f", `access="U" releasableTo="JPN KOR"`)
 		chat.Detail = []byte(`<__chat chatroom="JPN-A" senderCallsign="EAGLE"/><remarks>hello</remarks><marti><dest callsign="JPN-A"/><dest callsign="KOR-A"/></marti>`)
-		usa.sendEvent(chat)
-		jpnA.expect("chat", isUID("GeoChat.x"), 5*time.Second)
-		kor.expect("chat", isUID("GeoChat.x"), 5*time.Second)
-		for _, ev := range jpnB.collect(300 * time.Millisecond) {
+		usa.SendEvent(chat)
+		jpnA.Expect("chat", isUID("GeoChat.x"), 5*time.Second)
+		kor.Expect("chat", isUID("GeoChat.x"), 5*time.Second)
+		for _, ev := range jpnB.Collect(300 * time.Millisecond) {
 			if ev.UID == "GeoChat.x" {
 				t.Error("undirected recipient got a directed message")
 			}
@@ -195,9 +195,9 @@ func TestStreaming(t *testing.T) {
 		// A named recipient still needs the label to release it.
 		chat2 := event("GeoChat.y", "b-t-f", `access="U" releasableTo="JPN"`)
 		chat2.Detail = []byte(`<marti><dest uid="KOR-A"/><dest uid="JPN-B"/></marti>`)
-		usa.sendEvent(chat2)
-		jpnB.expect("chat by uid", isUID("GeoChat.y"), 5*time.Second)
-		for _, ev := range kor.collect(300 * time.Millisecond) {
+		usa.SendEvent(chat2)
+		jpnB.Expect("chat by uid", isUID("GeoChat.y"), 5*time.Second)
+		for _, ev := range kor.Collect(300 * time.Millisecond) {
 			if ev.UID == "GeoChat.y" {
 				t.Error("named recipient of another nation got an unreleasable message")
 			}
@@ -206,34 +206,34 @@ func TestStreaming(t *testing.T) {
 
 	t.Run("xml and protobuf clients see each other", func(t *testing.T) {
 		px := dial(t, jpnAddr)
-		px.negotiate()
+		px.Negotiate()
 		xc := dial(t, korAddr)
-		xc.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		xc.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		fromXML := event("xml-sender", "a-f-G-U-C", `access="U" releasableTo="JPN"`)
 		fromXML.Detail = append(fromXML.Detail, `<track course="45" speed="3"/><unknown a="b"><child/></unknown>`...)
-		xc.sendEvent(fromXML)
-		got := px.expect("xml event over protobuf", isUID("xml-sender"), 5*time.Second)
+		xc.SendEvent(fromXML)
+		got := px.Expect("xml event over protobuf", isUID("xml-sender"), 5*time.Second)
 		if got.Access != "SECRET" && got.Access != "UNCLASSIFIED" || got.ReleasableTo != "JPN" || got.Origin.Nation != "KOR" {
 			t.Errorf("label over protobuf: access=%q rel=%q origin=%+v", got.Access, got.ReleasableTo, got.Origin)
 		}
 		if !bytes.Contains(got.Detail, []byte(`<unknown a="b"><child/></unknown>`)) || got.Course != 45 {
 			t.Errorf("detail over protobuf lost data: %s", got.Detail)
 		}
-		px.sendEvent(event("proto-sender", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
-		got = xc.expect("protobuf event over xml", isUID("proto-sender"), 5*time.Second)
+		px.SendEvent(event("proto-sender", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
+		got = xc.Expect("protobuf event over xml", isUID("proto-sender"), 5*time.Second)
 		if got.Callsign != "proto-sender" || got.Origin.Nation != "JPN" {
 			t.Errorf("protobuf→xml: %+v", got)
 		}
 		// Ping over protobuf.
-		px.sendEvent(event("px-ping", "t-x-c-t", ""))
-		px.expect("pong over protobuf", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
+		px.SendEvent(event("px-ping", "t-x-c-t", ""))
+		px.Expect("pong over protobuf", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 	})
 
 	t.Run("stale objects leave the picture", func(t *testing.T) {
 		usa := dial(t, usaAddr)
 		ev := event("short-lived", "a-f-G-U-C", `access="U" releasableTo="JPN"`)
 		ev.Stale = time.Now().Add(1200 * time.Millisecond)
-		usa.sendEvent(ev)
+		usa.SendEvent(ev)
 		waitFor(t, "object visible", 2*time.Second, func() bool {
 			var o objectsResp
 			getJSON(t, "http://"+jpnHTTP+"/api/v1/objects", &o)
@@ -241,7 +241,7 @@ func TestStreaming(t *testing.T) {
 		})
 		waitFor(t, "object expired", 4*time.Second, func() bool { _, ok := n.Picture().Get("short-lived"); return !ok })
 		late := dial(t, jpnAddr)
-		for _, e := range late.collect(300 * time.Millisecond) {
+		for _, e := range late.Collect(300 * time.Millisecond) {
 			if e.UID == "short-lived" {
 				t.Error("stale object replayed")
 			}
@@ -252,8 +252,8 @@ func TestStreaming(t *testing.T) {
 func TestGeoJSON(t *testing.T) {
 	n := startNode(t, baseConfig([]string{"USA:SECRET"}, []string{"JPN:SECRET"}))
 	usa := dial(t, addrOf(t, n, KindCoTTCP, ""))
-	usa.sendEvent(event("geo-1", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
-	usa.sendEvent(event("geo-usa", "a-f-G-U-C", `access="S"`))
+	usa.SendEvent(event("geo-1", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
+	usa.SendEvent(event("geo-usa", "a-f-G-U-C", `access="S"`))
 	h := addrOf(t, n, KindHTTP, "")
 	var fc struct {
 		Type     string `json:"type"`
@@ -308,10 +308,10 @@ func TestBadInput(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			metric := fmt.Sprintf(`kizuna_events_rejected_total{reason="%s"}`, tc.reason)
 			before := metricValue(t, h, metric)
-			usa.send([]byte(tc.input))
+			usa.Send([]byte(tc.input))
 			uid := fmt.Sprintf("after-%d", i)
-			usa.send([]byte(good(uid)))
-			jpn.expect(uid, isUID(uid), 5*time.Second)
+			usa.Send([]byte(good(uid)))
+			jpn.Expect(uid, isUID(uid), 5*time.Second)
 			if after := metricValue(t, h, metric); after <= before {
 				t.Errorf("%s not counted: %v → %v", metric, before, after)
 			}
@@ -320,35 +320,35 @@ func TestBadInput(t *testing.T) {
 
 	t.Run("protobuf garbage", func(t *testing.T) {
 		p := dial(t, usaAddr)
-		p.negotiate()
+		p.Negotiate()
 		// A frame whose payload is not a TakMessage, then a valid one.
-		p.send([]byte{0xbf, 0x04, 0xff, 0xff, 0xff, 0xff})
-		p.sendEvent(event("after-garbage", "a-f-G", `access="U" releasableTo="JPN"`))
-		jpn.expect("after-garbage", isUID("after-garbage"), 5*time.Second)
+		p.Send([]byte{0xbf, 0x04, 0xff, 0xff, 0xff, 0xff})
+		p.SendEvent(event("after-garbage", "a-f-G", `access="U" releasableTo="JPN"`))
+		jpn.Expect("after-garbage", isUID("after-garbage"), 5*time.Second)
 	})
 
 	t.Run("oversize event closes only that connection", func(t *testing.T) {
 		big := dial(t, usaAddr)
-		big.send([]byte(`<event uid="big" type="a-f-G"><detail><remarks>`))
+		big.Send([]byte(`<event uid="big" type="a-f-G"><detail><remarks>`))
 		chunk := bytes.Repeat([]byte("A"), 64<<10)
-		for i := 0; i < 20 && !big.closed(0); i++ {
-			big.conn.Write(chunk)
+		for i := 0; i < 20 && !big.Closed(0); i++ {
+			big.Conn.Write(chunk)
 		}
-		if !big.closed(5 * time.Second) {
+		if !big.Closed(5 * time.Second) {
 			t.Fatal("oversize connection left open")
 		}
-		usa.send([]byte(good("after-oversize")))
-		jpn.expect("after-oversize", isUID("after-oversize"), 5*time.Second)
+		usa.Send([]byte(good("after-oversize")))
+		jpn.Expect("after-oversize", isUID("after-oversize"), 5*time.Second)
 	})
 
 	t.Run("varint length over the limit closes the connection", func(t *testing.T) {
 		p := dial(t, usaAddr)
-		p.negotiate()
-		p.send([]byte{0xbf, 0xff, 0xff, 0xff, 0xff, 0x0f})
-		if !p.closed(5 * time.Second) {
+		p.Negotiate()
+		p.Send([]byte{0xbf, 0xff, 0xff, 0xff, 0xff, 0x0f})
+		if !p.Closed(5 * time.Second) {
 			t.Fatal("connection with oversize frame left open")
 		}
-		usa.send([]byte(good("after-varint")))
-		jpn.expect("after-varint", isUID("after-varint"), 5*time.Second)
+		usa.Send([]byte(good("after-varint")))
+		jpn.Expect("after-varint", isUID("after-varint"), 5*time.Second)
 	})
 }

@@ -42,9 +42,9 @@ func TestReleasabilityProperty(t *testing.T) {
 		for i := 0; i < 2; i++ {
 			c := &client{p: p, tc: dial(t, addrOf(t, nd, KindCoTTCP, ps)), proto: rng.IntN(2) == 0}
 			if c.proto {
-				c.tc.negotiate()
+				c.tc.Negotiate()
 			} else {
-				c.tc.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+				c.tc.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 			}
 			clients = append(clients, c)
 		}
@@ -91,11 +91,11 @@ func TestReleasabilityProperty(t *testing.T) {
 			truth[uid] = want
 			sender[uid] = si
 		}
-		s.tc.sendEvent(event(uid, "a-f-G-U-C", attrs))
+		s.tc.SendEvent(event(uid, "a-f-G-U-C", attrs))
 	}
 	// A barrier everyone may receive, sent by each client last.
 	for i, c := range clients {
-		c.tc.sendEvent(event(fmt.Sprintf("barrier-%d", i), "a-f-G-U-C", `access="U" releasableTo="USA JPN KOR"`))
+		c.tc.SendEvent(event(fmt.Sprintf("barrier-%d", i), "a-f-G-U-C", `access="U" releasableTo="USA JPN KOR"`))
 	}
 
 	var wg sync.WaitGroup
@@ -109,7 +109,7 @@ func TestReleasabilityProperty(t *testing.T) {
 			deadline := time.After(15 * time.Second)
 			for barriers < len(clients)-1 {
 				select {
-				case ev := <-c.tc.events:
+				case ev := <-c.tc.Events():
 					if strings.HasPrefix(ev.UID, "barrier-") {
 						barriers++
 						continue

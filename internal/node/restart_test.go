@@ -76,7 +76,7 @@ func TestRestartAfterKill(t *testing.T) {
 		ev := event(uid, "a-f-G-U-C", `access="S" releasableTo="JPN"`)
 		ev.Point.Lat = float64(i%80) - 40
 		ev.Stale = time.Now().Add(time.Hour)
-		c.sendEvent(ev)
+		c.SendEvent(ev)
 		log = append(log, sent{uid, time.Now()})
 		time.Sleep(5 * time.Millisecond)
 	}

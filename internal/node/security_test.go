@@ -233,16 +233,16 @@ func TestRateLimitThroughNode(t *testing.T) {
 	addr, httpAddr := addrOf(t, n, KindCoTTCP, ""), addrOf(t, n, KindHTTP, "")
 
 	watcher := dial(t, addr)
-	watcher.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	watcher.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 	flood := dial(t, addr)
-	flood.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	flood.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 
 	const sent = 200
 	var b bytes.Buffer
 	for i := range sent {
 		b.Write(event(fmt.Sprintf("flood-%d", i), "a-f-G-U-C", "").XML())
 	}
-	flood.send(b.Bytes())
+	flood.Send(b.Bytes())
 	waitFor(t, "every flood event accepted or dropped", 10*time.Second, func() bool {
 		in := metricValue(t, httpAddr, `kizuna_events_in_total{format="xml"}`)
 		dropped := metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="rate_limited"}`)
@@ -253,15 +253,15 @@ func TestRateLimitThroughNode(t *testing.T) {
 		t.Errorf("%v of %d events passed a limit of 10/s", in, sent)
 	}
 	// The connection is still open and answers pings at once.
-	flood.send(ping())
-	flood.expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
+	flood.Send(ping())
+	flood.Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 	// Once tokens refill, its events flow again.
 	deadline := time.Now().Add(5 * time.Second)
 	for i := 0; ; i++ {
 		uid := fmt.Sprintf("after-%d", i)
-		flood.sendEvent(event(uid, "a-f-G-U-C", ""))
+		flood.SendEvent(event(uid, "a-f-G-U-C", ""))
 		got := false
-		for _, e := range watcher.collect(200 * time.Millisecond) {
+		for _, e := range watcher.Collect(200 * time.Millisecond) {
 			if strings.HasPrefix(e.UID, "after-") {
 				got = true
 			}
@@ -276,7 +276,7 @@ func TestRateLimitThroughNode(t *testing.T) {
 	if got := countAudit(t, dir, "event.rate_limited", "deny", ""); got != 1 {
 		t.Errorf("%d rate_limited audit records during the flood, want 1", got)
 	}
-	flood.conn.Close()
+	flood.Conn.Close()
 	waitFor(t, "rate-limit summary audited", 5*time.Second, func() bool {
 		return countAudit(t, dir, "event.rate_limited", "deny", "dropped on this connection in total") == 1
 	})
@@ -301,11 +301,11 @@ func TestConnCapsThroughNode(t *testing.T) {
 		var ok []*takClient
 		for range 3 {
 			c := dial(t, addr)
-			c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+			c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 			ok = append(ok, c)
 		}
 		over := dial(t, addr)
-		if !over.closed(5 * time.Second) {
+		if !over.Closed(5 * time.Second) {
 			t.Fatal("fourth connection from one IP was not refused")
 		}
 		waitFor(t, "conn_cap counted", 5*time.Second, func() bool {
@@ -317,15 +317,15 @@ func TestConnCapsThroughNode(t *testing.T) {
 		if countSecurityLog(t, dir, SecConnection, "conn_cap") != 1 {
 			t.Error("security log lacks the refusal")
 		}
-		ok[0].send(ping())
-		ok[0].expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
+		ok[0].Send(ping())
+		ok[0].Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 		// A freed slot can be used again.
-		ok[1].conn.Close()
+		ok[1].Conn.Close()
 		waitFor(t, "slot freed", 5*time.Second, func() bool {
 			return metricValue(t, httpAddr, `kizuna_connections{listener="cot-tcp"}`) == 2
 		})
 		again := dial(t, addr)
-		again.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		again.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 	})
 	t.Run("per principal", func(t *testing.T) {
 		tp := newTestPKI(t, "USA", "JPN")
@@ -337,18 +337,18 @@ func TestConnCapsThroughNode(t *testing.T) {
 		other, _ := tp.client(t, "JPN", "SAKURA-2", label.Secret)
 		for range 2 {
 			c := dialTLS(t, addr, tp.clientTLS(sakura))
-			c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+			c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		}
 		over := dialTLS(t, addr, tp.clientTLS(sakura))
-		if !over.closed(5 * time.Second) {
+		if !over.Closed(5 * time.Second) {
 			t.Fatal("third connection of one certificate was not refused")
 		}
-		for _, e := range over.collect(50 * time.Millisecond) {
+		for _, e := range over.Collect(50 * time.Millisecond) {
 			t.Errorf("refused connection received %s", e.Type)
 		}
 		// Another principal from the same address is not affected.
 		c := dialTLS(t, addr, tp.clientTLS(other))
-		c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		if got := metricValue(t, httpAddr, `kizuna_connections_refused_total{reason="conn_cap"}`); got != 1 {
 			t.Errorf("conn_cap = %v, want 1", got)
 		}
@@ -366,7 +366,7 @@ func TestConnCapsThroughNode(t *testing.T) {
 		addr := addrOf(t, n, KindCoTTLS, "")
 		sakura, _ := tp.client(t, "JPN", "SAKURA-1", label.Secret)
 		c := dialTLS(t, addr, tp.clientTLS(sakura))
-		c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 		// A raw TCP connection holding a handshake open is refused before
 		// any TLS is spoken: the server closes without a ServerHello.
 		raw, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -440,10 +440,10 @@ func TestSecurityLogThroughNode(t *testing.T) {
 	dir := n.Config().DataDir
 	usa := dial(t, addrOf(t, n, KindCoTTCP, "USA:UNCLASSIFIED"))
 	jpn := dial(t, addrOf(t, n, KindCoTTCP, "JPN:SECRET"))
-	usa.sendEvent(event("above", "a-f-G-U-C", `access="SECRET"`))
-	jpn.sendEvent(event("jpn-owned", "a-f-G-U-C", ""))
+	usa.SendEvent(event("above", "a-f-G-U-C", `access="SECRET"`))
+	jpn.SendEvent(event("jpn-owned", "a-f-G-U-C", ""))
 	waitFor(t, "jpn object", 5*time.Second, func() bool { _, ok := n.Picture().Owner("jpn-owned"); return ok })
-	usa.sendEvent(event("jpn-owned", "a-f-G-U-C", ""))
+	usa.SendEvent(event("jpn-owned", "a-f-G-U-C", ""))
 	waitFor(t, "both rejections in the security log", 5*time.Second, func() bool {
 		return countSecurityLog(t, dir, SecEvent, "above_clearance") == 1 && countSecurityLog(t, dir, SecEvent, "not_owner") == 1
 	})
@@ -578,17 +578,17 @@ func TestHostileFloodAuditedOnce(t *testing.T) {
 	dir := n.Config().DataDir
 	httpAddr := addrOf(t, n, KindHTTP, "")
 	c := dial(t, addrOf(t, n, KindCoTTCP, ""))
-	c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 	const flood = 500
 	doc := `<!DOCTYPE event [<!ENTITY x "boom">]>` + string(event("dtd-flood", "a-f-G-U-C", "").XML())
-	c.send([]byte(strings.Repeat(doc, flood)))
+	c.Send([]byte(strings.Repeat(doc, flood)))
 	waitFor(t, "every DTD counted", 10*time.Second, func() bool {
 		return metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="dtd"}`) == flood
 	})
 	if got := countAudit(t, dir, "event.dtd", "deny", ""); got != 1 {
 		t.Errorf("%d audit records during a flood of %d DTDs, want 1", got, flood)
 	}
-	c.conn.Close()
+	c.Conn.Close()
 	waitFor(t, "summary audited", 5*time.Second, func() bool {
 		return countAudit(t, dir, "event.dtd", "deny", fmt.Sprintf("%d events dropped on this connection in total", flood)) == 1
 	})

@@ -30,7 +30,7 @@ func TestSlowConsumer(t *testing.T) {
 	stalled.(*net.TCPConn).SetReadBuffer(4096)
 	t.Cleanup(func() { stalled.Close() })
 	fast := dial(t, jpnAddr)
-	fast.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+	fast.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 	pub := dial(t, usaAddr)
 
 	pad := make([]byte, 2000)
@@ -41,7 +41,7 @@ func TestSlowConsumer(t *testing.T) {
 		ev := event(uid, "a-f-G-U-C", `access="S" releasableTo="JPN"`)
 		ev.Detail = append(ev.Detail, fmt.Sprintf(`<remarks>%s</remarks>`, pad)...)
 		now := time.Now()
-		pub.sendEvent(ev)
+		pub.SendEvent(ev)
 		return now
 	}
 
@@ -52,7 +52,7 @@ func TestSlowConsumer(t *testing.T) {
 		uid := fmt.Sprintf("unit-%d", i%8)
 		sent := send(uid)
 		if i%100 == 99 {
-			fast.expect(uid, isUID(uid), 5*time.Second)
+			fast.Expect(uid, isUID(uid), 5*time.Second)
 			if d := time.Since(sent); d > worst {
 				worst = d
 			}
@@ -67,7 +67,7 @@ func TestSlowConsumer(t *testing.T) {
 		uid := fmt.Sprintf("new-%d", i)
 		sent := send(uid)
 		if i%100 == 99 {
-			fast.expect(uid, isUID(uid), 5*time.Second)
+			fast.Expect(uid, isUID(uid), 5*time.Second)
 			if d := time.Since(sent); d > worst {
 				worst = d
 			}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"io"
+	"kizuna/internal/taktest"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,9 +17,9 @@ import (
 )
 
 type testPKI struct {
-	dir  string
-	cas  map[string]*pki.CA
-	cfg  Config
+	dir string
+	cas map[string]*pki.CA
+	cfg Config
 }
 
 func writePair(t *testing.T, dir, name string, is *pki.Issued) (certFile, keyFile string) {
@@ -89,13 +90,10 @@ func (tp *testPKI) clientTLS(cert tls.Certificate) *tls.Config {
 
 func dialTLS(t *testing.T, addr string, cfg *tls.Config) *takClient {
 	t.Helper()
-	conn, err := tls.Dial("tcp", addr, cfg)
+	c, err := taktest.DialTLS(t, addr, cfg)
 	if err != nil {
 		t.Fatalf("tls dial: %v", err)
 	}
-	c := &takClient{t: t, conn: conn, events: make(chan *cot.Event, 10000), done: make(chan struct{})}
-	go c.read()
-	t.Cleanup(func() { conn.Close(); <-c.done })
 	return c
 }
 
@@ -115,16 +113,16 @@ func TestTLS(t *testing.T) {
 	usa := dialTLS(t, addr, tp.clientTLS(usaCert))
 	kor := dialTLS(t, addr, tp.clientTLS(korCert))
 	for _, c := range []*takClient{jpn, usa, kor} {
-		c.expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
+		c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
 	}
-	usa.sendEvent(event("tls-jpn-only", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
-	usa.sendEvent(event("tls-all", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
-	got := jpn.expect("tls-jpn-only", isUID("tls-jpn-only"), 5*time.Second)
+	usa.SendEvent(event("tls-jpn-only", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
+	usa.SendEvent(event("tls-all", "a-f-G-U-C", `access="U" releasableTo="JPN KOR"`))
+	got := jpn.Expect("tls-jpn-only", isUID("tls-jpn-only"), 5*time.Second)
 	if got.Origin.Nation != "USA" {
 		t.Errorf("origin from certificate = %+v", got.Origin)
 	}
-	kor.expect("tls-all", isUID("tls-all"), 5*time.Second)
-	for _, e := range kor.collect(200 * time.Millisecond) {
+	kor.Expect("tls-all", isUID("tls-all"), 5*time.Second)
+	for _, e := range kor.Collect(200 * time.Millisecond) {
 		if e.UID == "tls-jpn-only" {
 			t.Error("KOR certificate received a USA→JPN-only object over TLS")
 		}
@@ -157,7 +155,7 @@ func TestTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Reload()
-	if !kor.closed(5 * time.Second) {
+	if !kor.Closed(5 * time.Second) {
 		t.Error("connection of a revoked certificate still open")
 	}
 	// And it can no longer connect.
@@ -169,6 +167,6 @@ func TestTLS(t *testing.T) {
 			t.Error("revoked certificate reconnected")
 		}
 	}
-	jpn.sendEvent(event("still-working", "a-f-G-U-C", `access="U" releasableTo="USA"`))
-	usa.expect("still-working", isUID("still-working"), 5*time.Second)
+	jpn.SendEvent(event("still-working", "a-f-G-U-C", `access="U" releasableTo="USA"`))
+	usa.Expect("still-working", isUID("still-working"), 5*time.Second)
 }

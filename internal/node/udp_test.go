@@ -23,7 +23,7 @@ func TestUDPInput(t *testing.T) {
 	h := addrOf(t, n, KindHTTP, "")
 
 	udp.Write(event("udp-xml", "a-f-G", `access="S" releasableTo="JPN"`).XML())
-	got := jpn.expect("udp-xml", isUID("udp-xml"), 5*time.Second)
+	got := jpn.Expect("udp-xml", isUID("udp-xml"), 5*time.Second)
 	if got.Origin.Nation != "USA" {
 		t.Errorf("origin %+v, want the UDP listener's nation", got.Origin)
 	}
@@ -32,13 +32,13 @@ func TestUDPInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	udp.Write(takproto.AppendMesh(nil, 1, payload))
-	jpn.expect("udp-mesh", isUID("udp-mesh"), 5*time.Second)
+	jpn.Expect("udp-mesh", isUID("udp-mesh"), 5*time.Second)
 
 	before := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`)
 	udp.Write([]byte{0xbf, 0x01, 0xbf, 0xff, 0xff})
 	udp.Write([]byte("<event><oops>"))
 	udp.Write(event("udp-after", "a-f-G", `access="S" releasableTo="JPN"`).XML())
-	jpn.expect("udp-after", isUID("udp-after"), 5*time.Second)
+	jpn.Expect("udp-after", isUID("udp-after"), 5*time.Second)
 	if after := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`); after < before+2 {
 		t.Errorf("malformed datagrams counted %v → %v", before, after)
 	}

@@ -30,7 +30,7 @@ type wsMsg struct {
 func TestWebSocketStream(t *testing.T) {
 	n := startNode(t, baseConfig([]string{"USA:SECRET"}, []string{"JPN:SECRET"}))
 	usa := dial(t, addrOf(t, n, KindCoTTCP, ""))
-	usa.sendEvent(event("ws-before", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
+	usa.SendEvent(event("ws-before", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
 	waitFor(t, "object", 2*time.Second, func() bool { _, ok := n.Picture().Get("ws-before"); return ok })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -79,14 +79,14 @@ func TestWebSocketStream(t *testing.T) {
 	if len(snap.Objects) != 1 || snap.Objects[0].UID != "ws-before" {
 		t.Errorf("snapshot = %+v", snap.Objects)
 	}
-	usa.sendEvent(event("ws-usa-only", "a-f-G-U-C", `access="S"`))
-	usa.sendEvent(event("ws-new", "a-h-G", `access="S" releasableTo="JPN"`))
+	usa.SendEvent(event("ws-usa-only", "a-f-G-U-C", `access="S"`))
+	usa.SendEvent(event("ws-new", "a-h-G", `access="S" releasableTo="JPN"`))
 	up := next("upsert", func(m wsMsg) bool { return m.Type == "upsert" && m.Object.UID == "ws-new" })
 	if up.Object.SIDC != "SHGP-----------" || up.Object.Label.Classification != "SECRET" {
 		t.Errorf("upsert = %+v", up.Object)
 	}
 	del := event("ws-del", "t-x-d-d", `access="S" releasableTo="JPN"`)
 	del.Detail = []byte(`<link uid="ws-new" relation="none" type="none"/>`)
-	usa.sendEvent(del)
+	usa.SendEvent(del)
 	next("delete", func(m wsMsg) bool { return m.Type == "delete" && m.UID == "ws-new" })
 }
