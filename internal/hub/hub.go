@@ -57,7 +57,13 @@ type Subscriber struct {
 
 	onDrop func(superseded bool)
 	onSlow func()
+	// flashed is signalled when flash traffic is queued, so that a writer
+	// waiting to coalesce writes sends it at once.
+	flashed chan struct{}
 }
+
+// Flashed is signalled whenever flash traffic is queued.
+func (s *Subscriber) Flashed() <-chan struct{} { return s.flashed }
 
 // Format returns the subscriber's current wire format.
 func (s *Subscriber) Format() Format { return Format(s.format.Load()) }
@@ -121,6 +127,12 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 	s.mu.Unlock()
 	if n == 1 {
 		s.signal()
+	}
+	if m.Flash {
+		select {
+		case s.flashed <- struct{}{}:
+		default:
+		}
 	}
 	return true
 }
@@ -296,6 +308,7 @@ func (h *Hub) Subscribe(p label.Principal, f Format, o Options) *Subscriber {
 		onSlow:    o.OnSlow,
 		max:       h.queue,
 		wake:      make(chan struct{}, 1),
+		flashed:   make(chan struct{}, 1),
 	}
 	if o.Queue > 0 {
 		s.max = o.Queue

@@ -298,9 +298,21 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 	var bufs net.Buffers
 	var flat []byte
 	var last time.Time
+	pause := time.NewTimer(time.Hour)
+	pause.Stop()
+	defer pause.Stop()
 	for {
+		// Coalesce a busy connection's writes, but send flash traffic
+		// (missile warnings, emergencies) at once.
 		if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
-			time.Sleep(d)
+			pause.Reset(d)
+			select {
+			case <-pause.C:
+			case <-c.Sub.Flashed():
+				pause.Stop()
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		batch, err := c.Sub.Next(ctx)
 		if err != nil {
