@@ -453,6 +453,9 @@ func (n *Node) closeRevoked() {
 	if closed > 0 {
 		n.log.Warn("closed connections of revoked certificates", "count", closed)
 	}
+	if n.web != nil {
+		n.web.Revalidate()
+	}
 }
 
 // Trust returns the trust store (nil without TLS).

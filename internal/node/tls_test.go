@@ -1,8 +1,11 @@
 package node
 
 import (
+	"context"
+
 	"crypto/tls"
 	"encoding/json"
+	"github.com/coder/websocket"
 	"io"
 	"kizuna/internal/taktest"
 	"net/http"
@@ -150,6 +153,27 @@ func TestTLS(t *testing.T) {
 		t.Error("HTTPS without a client certificate was served")
 	}
 
+	// A WebSocket stream over HTTPS with KOR's certificate.
+	wsCtx, wsCancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer wsCancel()
+	ws, _, err := websocket.Dial(wsCtx, "wss://"+addrOf(t, n, KindHTTPS, "")+"/api/v1/stream", &websocket.DialOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatalf("websocket over HTTPS: %v", err)
+	}
+	defer ws.CloseNow()
+	if _, _, err := ws.Read(wsCtx); err != nil {
+		t.Fatalf("no snapshot: %v", err)
+	}
+	wsClosed := make(chan error, 1)
+	go func() {
+		for {
+			if _, _, err := ws.Read(wsCtx); err != nil {
+				wsClosed <- err
+				return
+			}
+		}
+	}()
+
 	// Revoking KOR's certificate closes its live connection after a reload.
 	if err := tp.cas["KOR"].Revoke(korIssued.Cert.SerialNumber, 0); err != nil {
 		t.Fatal(err)
@@ -157,6 +181,14 @@ func TestTLS(t *testing.T) {
 	n.Reload()
 	if !kor.Closed(5 * time.Second) {
 		t.Error("connection of a revoked certificate still open")
+	}
+	select {
+	case err := <-wsClosed:
+		if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+			t.Errorf("stream of a revoked certificate ended with %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("WebSocket stream of a revoked certificate still open")
 	}
 	// And it can no longer connect.
 	if c, err := tls.Dial("tcp", addr, tp.clientTLS(korCert)); err == nil {

@@ -75,6 +75,32 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu         sync.Mutex
+	revalidate chan struct{} // closed (and replaced) by Revalidate
+}
+
+type principalFuncKey struct{}
+
+// Revalidate makes every open WebSocket stream check its principal again
+// (after a revocation list reload): a stream whose certificate no longer
+// passes is closed.
+func (s *Server) Revalidate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revalidate != nil {
+		close(s.revalidate)
+	}
+	s.revalidate = make(chan struct{})
+}
+
+func (s *Server) revalidated() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revalidate == nil {
+		s.revalidate = make(chan struct{})
+	}
+	return s.revalidate
 }
 
 // New returns a web server.
@@ -148,7 +174,9 @@ func (s *Server) withPrincipal(principal PrincipalFunc, next http.Handler) http.
 		r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+		ctx := context.WithValue(r.Context(), ctxKey{}, p)
+		ctx = context.WithValue(ctx, principalFuncKey{}, principal)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -410,7 +438,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	s.o.Metrics.Connections.WithLabelValues("websocket").Inc()
 	defer s.o.Metrics.Connections.WithLabelValues("websocket").Dec()
-	// Keep the connection alive; the socket allows concurrent Ping and Write.
+	// Keep the connection alive (the socket allows concurrent Ping and
+	// Write), and drop it when its principal no longer passes (a client
+	// certificate revoked after the stream opened).
+	principal, _ := r.Context().Value(principalFuncKey{}).(PrincipalFunc)
 	go func() {
 		t := time.NewTicker(20 * time.Second)
 		defer t.Stop()
@@ -418,6 +449,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-ctx.Done():
 				return
+			case <-s.revalidated():
+				if principal == nil {
+					continue
+				}
+				if q, err := principal(r); err != nil || q != p {
+					s.log.Warn("closing stream: principal no longer valid", "principal", p.String(), "err", err)
+					c.Close(websocket.StatusPolicyViolation, "credentials no longer valid")
+					cancel()
+					return
+				}
 			case <-t.C:
 				pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 				err := c.Ping(pctx)
