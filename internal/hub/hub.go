@@ -150,6 +150,29 @@ func (s *Subscriber) EnqueueAll(ms []*Message) {
 	s.signal()
 }
 
+// EnqueueReplay queues the picture for a new subscriber, without the size
+// limit, skipping any object already queued live: an update published
+// between Subscribe and the snapshot is delivered once, not twice.
+func (s *Subscriber) EnqueueReplay(ms []*Message) {
+	if len(ms) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if !s.closed {
+		queued := make(map[*Message]bool, len(s.queue))
+		for _, q := range s.queue {
+			queued[q] = true
+		}
+		for _, m := range ms {
+			if !queued[m] {
+				s.queue = append(s.queue, m)
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
 // shed makes room for m by removing one superseded position update. It
 // prefers an older update of m's own uid, then any update that a later
 // queued update of the same uid supersedes. Called with s.mu held.
@@ -292,6 +315,9 @@ type Options struct {
 	Web   bool // wants KindExpire messages; see Subscriber.Web
 	Relay bool // federation link; see Subscriber.Relay
 	Queue int  // queue bound; the hub's default when zero
+	// First are queued before the subscriber becomes visible to Publish,
+	// so they precede every published message (a protocol offer).
+	First []*Message
 	// OnSlow is called (once, on the publisher's goroutine, without locks
 	// held) when the subscriber is closed as a slow consumer, so that its
 	// owner can drop the connection at once. It must not block.
@@ -313,6 +339,7 @@ func (h *Hub) Subscribe(p label.Principal, f Format, o Options) *Subscriber {
 	if o.Queue > 0 {
 		s.max = o.Queue
 	}
+	s.queue = append(s.queue, o.First...)
 	s.format.Store(uint32(f))
 	s.onDrop = func(superseded bool) {
 		if superseded {

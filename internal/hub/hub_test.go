@@ -192,3 +192,20 @@ func TestFlashJumpsTheQueue(t *testing.T) {
 		t.Errorf("order %v, want %v", got, want)
 	}
 }
+
+// TestReplayAfterLive: an object published between Subscribe and the
+// snapshot reaches the new subscriber once; First messages come first.
+func TestReplayAfterLive(t *testing.T) {
+	h := New(100)
+	l := label.Label{Classification: label.Unclassified, Originator: "JPN"}
+	old := msg("a", l, 0)
+	first := msg("offer", l, 0)
+	s := h.Subscribe(principal("JPN:S"), FormatXML, Options{First: []*Message{first}})
+	live := msg("b", l, 0)
+	h.Publish(live)
+	s.EnqueueReplay([]*Message{old, live})
+	got := drain(t, s)
+	if fmt.Sprint(got) != "[offer b a]" {
+		t.Errorf("order %v, want [offer b a]", got)
+	}
+}

@@ -99,11 +99,9 @@ func (c *Conn) serve(ctx context.Context) {
 	m.ConnectionsTotal.WithLabelValues(c.Kind).Inc()
 	defer m.Connections.WithLabelValues(c.Kind).Dec()
 
-	// Offer TAK protocol v1, then replay the picture.
-	offer := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now()}
-	offer.SetXML(takproto.Offer(time.Now()))
-	c.Sub.EnqueueAll([]*hub.Message{offer})
-	c.Sub.EnqueueAll(c.srv.replay(c.Principal))
+	// The protocol offer was queued first (see Server.handle); now replay
+	// the picture.
+	c.Sub.EnqueueReplay(c.srv.replay(c.Principal))
 
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -14,6 +14,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/takproto"
 )
 
 // Identify maps a completed TLS handshake to a principal.
@@ -200,7 +201,10 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	}
 	// A slow consumer is dropped at once: closing the socket ends both
 	// loops, and nothing more is queued for it.
-	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }})
+	// The TAK protocol offer goes first, before anything published.
+	offer := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now()}
+	offer.SetXML(takproto.Offer(time.Now()))
+	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }, First: []*hub.Message{offer}})
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
