@@ -353,13 +353,16 @@ func (c *secClient) read() {
 			if derr != nil {
 				continue
 			}
-			c.events <- ev
 			if ev.Type == "t-x-takp-r" {
+				// Switch before the test sees the response, so that what
+				// it sends next is framed.
 				c.mu.Lock()
 				c.proto = true
 				c.mu.Unlock()
+				c.events <- ev
 				break
 			}
+			c.events <- ev
 		}
 		if err != nil {
 			return

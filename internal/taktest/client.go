@@ -107,16 +107,19 @@ func (c *Client) read() {
 				if derr != nil {
 					continue
 				}
-				c.deliver(ev)
 				if ev.Type == "t-x-takp-r" {
-					// The server switches right after its response.
+					// The server switches right after its response; switch
+					// before the test sees the response, so that what it
+					// sends next is framed.
 					c.mu.Lock()
 					c.proto = true
 					c.mu.Unlock()
+					c.deliver(ev)
 					ps = takproto.NewSplitter(0)
 					ps.Feed(xs.Rest())
 					break
 				}
+				c.deliver(ev)
 			}
 		}
 		if err != nil {
