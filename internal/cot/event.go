@@ -12,7 +12,6 @@ import (
 	"errors"
 	"math"
 	"time"
-	"unique"
 
 	"kizuna/internal/label"
 )
@@ -199,14 +198,3 @@ func (e *Event) IsPosition() bool { return len(e.Type) >= 2 && e.Type[0] == 'a' 
 
 // IsStale reports whether the event is stale at now.
 func (e *Event) IsStale(now time.Time) bool { return !e.Stale.After(now) }
-
-// Intern replaces the event's small repeated strings (version, type, how,
-// label attributes, origin) with canonical copies, so that thousands of
-// live objects share them. Call it before the event is shared.
-func (e *Event) Intern() {
-	for _, s := range []*string{&e.Version, &e.Type, &e.How, &e.Access, &e.ReleasableTo, &e.Caveat, &e.QoS, &e.Opex, &e.Origin.Nation, &e.Origin.Node} {
-		if *s != "" {
-			*s = unique.Make(*s).Value()
-		}
-	}
-}

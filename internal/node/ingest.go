@@ -121,7 +121,7 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 		}
 	}
 	if persistent {
-		ev.Intern()
+		// Live objects share one copy of each releasability list.
 		l = label.Intern(l)
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
