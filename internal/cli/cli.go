@@ -51,12 +51,10 @@ func Main(ctx context.Context, args []string, env Env) int {
 			case errors.Is(err, errUsage):
 				return 2
 			}
-			var ec exitCode
-			if errors.As(err, &ec) {
-				fmt.Fprintf(env.Stderr, "kizuna %s: %v\n", c.name, err)
-				return int(ec.code)
-			}
 			fmt.Fprintf(env.Stderr, "kizuna %s: %v\n", c.name, err)
+			if ec := (exitCode{}); errors.As(err, &ec) {
+				return ec.code
+			}
 			return 1
 		}
 	}

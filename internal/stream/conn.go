@@ -101,7 +101,7 @@ func (c *Conn) serve(ctx context.Context) {
 
 	// The protocol offer was queued first (see Server.handle); now replay
 	// the picture.
-	c.Sub.EnqueueReplay(c.srv.replay(c.Principal))
+	c.Sub.EnqueueReplay(c.srv.Replay(c.Principal))
 
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -279,7 +279,7 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 		c.rateLimited()
 		return
 	}
-	if err := c.srv.ingest(c, ev, format); err != nil {
+	if err := c.srv.Ingest(c, ev, format); err != nil {
 		return
 	}
 	if c.Sub != nil && !c.identSet && ev.IsPosition() && ev.Callsign != "" {

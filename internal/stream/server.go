@@ -284,12 +284,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (s *Server) ingest(c *Conn, ev *cot.Event, format string) error {
-	return s.Ingest(c, ev, format)
-}
-
-func (s *Server) replay(p label.Principal) []*hub.Message { return s.Replay(p) }
-
 func (s *Server) reject(c *Conn, reason string, err error) {
 	s.metrics.Rejected.WithLabelValues(reason).Inc()
 	if !c.noteDrop(reason) {
