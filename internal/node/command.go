@@ -16,7 +16,7 @@ import (
 // orders, stored in DATA/command.db, audited in the node's audit log,
 // delivered to TAK devices through Inject and fed TAK receipts through
 // Observe. Its REST API is mounted on every HTTP listener.
-func (n *Node) setupCommand(ctx context.Context) error {
+func (n *Node) startCommand(ctx context.Context) error {
 	svc, err := command.New(command.Config{
 		DBPath:    filepath.Join(n.cfg.DataDir, "command.db"),
 		Orbat:     n.cfg.Orbat,
@@ -37,19 +37,20 @@ func (n *Node) setupCommand(ctx context.Context) error {
 	}
 	h := svc.Handler(principal)
 	for _, p := range []string{"/api/v1/units", "/api/v1/grants", "/api/v1/authority", "/api/v1/orders"} {
-		n.extraHTTP[p] = h
-		n.extraHTTP[p+"/"] = h
+		n.Handle(p, h)
+		n.Handle(p+"/", h)
 	}
-	n.observers = append(n.observers, svc)
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.AddObserver(svc)
+	n.commandLoop.run(ctx, func(ctx context.Context) {
 		if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("chain of command stopped", "err", err)
 		}
-	}()
-	n.closers = append(n.closers, func(context.Context) error { return svc.Close() })
+	})
 	return nil
+}
+
+func (n *Node) stopCommand(ctx context.Context) error {
+	return errors.Join(n.commandLoop.stop(ctx), n.command.Close())
 }
 
 // Command returns the chain-of-command service (nil before Start).

@@ -20,14 +20,8 @@ func (n *Node) Federation() *federation.Federation {
 // queues, the listener kind "federation" binds the mutual-TLS listener,
 // links start once the node is up, and GET /api/v1/federation and the
 // kizuna_federation_* metrics show link state. A configuration error
-// fails Start.
-func (n *Node) setupFederation() {
-	if err := n.wireFederation(); err != nil {
-		n.OnStart(func(context.Context) error { return err })
-	}
-}
-
-func (n *Node) wireFederation() error {
+// is returned from New.
+func (n *Node) setupFederation() error {
 	listener := false
 	for _, l := range n.cfg.Listeners {
 		if l.Kind == KindFederation {
@@ -74,18 +68,22 @@ func (n *Node) wireFederation() error {
 	}
 	n.federation = f
 	n.AddTap(f.Tap)
-	n.ExtraListener(KindFederation, func(_ context.Context, l ListenerConfig) (ListenerInfo, error) {
-		addr, err := f.Listen(l.Addr)
-		if err != nil {
-			return ListenerInfo{}, err
-		}
-		return ListenerInfo{Kind: KindFederation, Addr: addr.String()}, nil
-	})
-	n.OnStart(func(ctx context.Context) error {
-		return f.Start(ctx, n.Trust(), n.Certificate())
-	})
-	n.OnShutdown(func(ctx context.Context) error {
-		return f.Close(ctx)
+	n.Use(Hooks{
+		ID: "federation",
+		OnStart: func(ctx context.Context) error {
+			err := n.bindOwn(KindFederation, func(l ListenerConfig) (ListenerInfo, error) {
+				addr, err := f.Listen(l.Addr)
+				if err != nil {
+					return ListenerInfo{}, err
+				}
+				return ListenerInfo{Kind: KindFederation, Addr: addr.String()}, nil
+			})
+			if err != nil {
+				return err
+			}
+			return f.Start(ctx, n.Trust(), n.Certificate())
+		},
+		OnStop: f.Close,
 	})
 	n.Handle("/api/v1/federation", f.Handler())
 	n.metrics.Register(f)

@@ -60,23 +60,22 @@ func joinSpace(s []string) string {
 }
 
 // setupFeeds builds the feeds and the fusion engine of the configuration
-// and registers their start, shutdown, metrics and the /api/v1/tracks API.
-// A configuration error surfaces from Start.
-func (n *Node) setupFeeds() {
+// and registers them as a component, with their metrics and the
+// /api/v1/tracks API. A configuration error is returned from New.
+func (n *Node) setupFeeds() error {
 	if len(n.cfg.Feeds) == 0 {
-		return
+		return nil
 	}
 	fs, err := n.buildFeeds()
 	if err != nil {
-		n.OnStart(func(context.Context) error { return err })
-		return
+		return err
 	}
 	n.feedSet = fs
 	n.metrics.Register(fs.engine.Collector(), feed.Collector(fs.feeds...))
 	n.Handle("/api/v1/tracks", http.HandlerFunc(fs.serveTracks))
 	n.Handle("/api/v1/feeds", http.HandlerFunc(fs.serveFeeds))
-	n.OnStart(fs.start)
-	n.OnShutdown(fs.stop)
+	n.Use(Hooks{ID: "feeds", OnStart: fs.start, OnStop: fs.stop})
+	return nil
 }
 
 func (n *Node) buildFeeds() (*feedSet, error) {

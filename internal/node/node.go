@@ -70,30 +70,37 @@ type Node struct {
 	web     *web.Server
 	enc     hub.Encoders
 
-	mu        sync.Mutex
-	listeners []ListenerInfo
-	httpSrvs  []*http.Server
-	observers []Observer
-	extraHTTP map[string]http.Handler
-	closers   []func(context.Context) error
+	mu         sync.Mutex
+	listeners  []ListenerInfo // one slot per configured listener, filled as it binds
+	httpSrvs   []*http.Server
+	observers  []Observer
+	extraHTTP  map[string]http.Handler
+	extensions []Component // added by Use, started between the core and the listeners
+	running    []Component // started, in order
 
 	extraListeners map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)
 	taps           []func(*hub.Message)
-	starters       []func(context.Context) error
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
+	securityLog *rotatingFile
+	trustLoops  goroutines
+	storeLoop   goroutines
+	commandLoop goroutines
+	expiryLoop  goroutines
+	httpLoops   goroutines
+
 	started atomic.Bool
 	ready   chan struct{}
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
 }
 
-// New builds a node from cfg. It validates the configuration and opens
-// nothing yet; Start opens storage and binds the listeners.
+// New builds a node from cfg and its components. It validates the
+// configuration, the extensions' included, and opens nothing yet; Start
+// opens storage and binds the listeners.
 func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,6 +116,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		picture:   cop.New(),
 		ready:     make(chan struct{}),
 		extraHTTP: make(map[string]http.Handler),
+		listeners: make([]ListenerInfo, len(cfg.Listeners)),
 
 		extraListeners: make(map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)),
 	}
@@ -125,8 +133,12 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.metrics.Register(hubCollector{n})
 	n.setupSecurityLog()
-	n.setupFederation()
-	n.setupFeeds()
+	if err := n.setupFederation(); err != nil {
+		return nil, err
+	}
+	if err := n.setupFeeds(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -163,23 +175,6 @@ func (n *Node) Handle(pattern string, h http.Handler) {
 	n.extraHTTP[pattern] = h
 }
 
-// OnShutdown registers a function run during Shutdown, before storage
-// closes. Extensions use it to stop their goroutines.
-func (n *Node) OnShutdown(f func(context.Context) error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.closers = append(n.closers, f)
-}
-
-// OnStart registers a function run at the end of Start, once storage is
-// open and every listener is bound. ctx lives until Shutdown. Extensions
-// start their goroutines here. Call before Start.
-func (n *Node) OnStart(f func(ctx context.Context) error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.starters = append(n.starters, f)
-}
-
 // NodeID returns the node's id.
 func (n *Node) NodeID() string { return n.cfg.NodeID }
 
@@ -190,7 +185,13 @@ func (n *Node) Nation() string { return n.cfg.Nation }
 func (n *Node) Listeners() []ListenerInfo {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return append([]ListenerInfo(nil), n.listeners...)
+	out := make([]ListenerInfo, 0, len(n.listeners))
+	for _, l := range n.listeners {
+		if l.Kind != "" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // Addr returns the first bound address of the given kind, or "".
@@ -203,24 +204,43 @@ func (n *Node) Addr(kind string) string {
 	return ""
 }
 
-// Start opens storage and the audit log, restores the picture and binds
-// every listener. Background work runs until Shutdown.
+// Start walks the node's components in order (see lifecycle): storage
+// and the audit log open, the picture is restored, the extensions start
+// and every listener binds. If one fails, what had started is stopped
+// again. Background work runs until Shutdown.
 func (n *Node) Start(ctx context.Context) error {
 	if !n.started.CompareAndSwap(false, true) {
 		return errors.New("node already started")
 	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n.cancel = cancel
+	if err := n.startAll(runCtx, n.lifecycle()); err != nil {
+		cancel()
+		return err
+	}
+	if err := n.writeListeners(); err != nil {
+		return err
+	}
+	n.auditf(ctx, "node:"+n.cfg.NodeID, "node.start", n.cfg.NodeID, "info", "listeners bound")
+	close(n.ready)
+	return nil
+}
+
+func (n *Node) makeDataDir(context.Context) error {
 	if err := os.MkdirAll(n.cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("creating data directory: %w", err)
 	}
-	runCtx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
+	return nil
+}
 
-	if n.cfg.TLSCert != "" {
-		if err := n.setupTLS(runCtx); err != nil {
-			cancel()
-			return err
-		}
+func (n *Node) startTrust(ctx context.Context) error {
+	if n.cfg.TLSCert == "" {
+		return nil
 	}
+	return n.setupTLS(ctx)
+}
+
+func (n *Node) startAudit(context.Context) error {
 	var signer crypto.Signer
 	if n.cert != nil {
 		signer, _ = n.cert.PrivateKey.(crypto.Signer)
@@ -231,7 +251,21 @@ func (n *Node) Start(ctx context.Context) error {
 	}
 	n.audit = al
 	n.mountAuditAPI()
+	return nil
+}
 
+func (n *Node) stopAudit(context.Context) error {
+	// The shutdown deadline may be spent by now; the record still must
+	// be written.
+	n.auditf(context.Background(), "node:"+n.cfg.NodeID, "node.stop", n.cfg.NodeID, "info", "")
+	if err := n.audit.Close(); err != nil {
+		return fmt.Errorf("closing audit log: %w", err)
+	}
+	return nil
+}
+
+// startStore opens storage, runs its flusher and restores the picture.
+func (n *Node) startStore(ctx context.Context) error {
 	st, err := store.Open(store.Config{
 		Dir:              n.cfg.DataDir,
 		FlushInterval:    time.Duration(n.cfg.FlushInterval),
@@ -242,25 +276,31 @@ func (n *Node) Start(ctx context.Context) error {
 		return fmt.Errorf("opening store: %w", err)
 	}
 	n.store = st
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		if err := st.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+	n.storeLoop.run(ctx, func(ctx context.Context) {
+		if err := st.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("store stopped", "err", err)
 		}
-	}()
-	if err := n.restore(ctx); err != nil {
-		return err
-	}
+	})
+	return n.restore(ctx)
+}
 
-	n.mu.Lock()
-	err = n.setupCommand(runCtx)
-	n.mu.Unlock()
-	if err != nil {
-		cancel()
-		return err
+func (n *Node) stopStore(ctx context.Context) error {
+	err := n.storeLoop.stop(ctx)
+	if cerr := n.store.Close(); cerr != nil {
+		return errors.Join(err, fmt.Errorf("closing store: %w", cerr))
 	}
+	return err
+}
 
+func (n *Node) startExpiry(ctx context.Context) error {
+	n.expiryLoop.run(ctx, n.expireLoop)
+	return nil
+}
+
+// startListeners builds the TAK stream server and the web server and
+// binds every listener that no extension bound itself.
+func (n *Node) startListeners(ctx context.Context) error {
+	var err error
 	n.stream, err = stream.NewServer(stream.Options{
 		Config: stream.Config{
 			MaxEventSize: n.cfg.MaxEventSize,
@@ -302,37 +342,71 @@ func (n *Node) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-
-	for _, l := range n.cfg.Listeners {
-		info, err := n.listen(runCtx, l)
+	for i, l := range n.cfg.Listeners {
+		if n.bound(i) {
+			continue
+		}
+		info, err := n.listen(ctx, l)
 		if err != nil {
-			cancel()
 			return err
 		}
-		n.mu.Lock()
-		n.listeners = append(n.listeners, info)
-		n.mu.Unlock()
-		n.log.Info("listening", "kind", info.Kind, "addr", info.Addr, "principal", info.Principal)
+		n.setListener(i, info)
 	}
-	if err := n.writeListeners(); err != nil {
-		return err
-	}
+	return nil
+}
 
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.expireLoop(runCtx)
-	}()
+// stopListeners stops accepting, lets HTTP requests finish and drains the
+// TAK connections.
+func (n *Node) stopListeners(ctx context.Context) error {
 	n.mu.Lock()
-	starters := n.starters
+	srvs := n.httpSrvs
 	n.mu.Unlock()
-	for _, f := range starters {
-		if err := f(runCtx); err != nil {
-			return err
+	for _, s := range srvs {
+		if err := s.Shutdown(ctx); err != nil {
+			s.Close()
 		}
 	}
-	n.auditf(ctx, "node:"+n.cfg.NodeID, "node.start", n.cfg.NodeID, "info", "listeners bound")
-	close(n.ready)
+	if n.web != nil {
+		n.web.Close()
+	}
+	var err error
+	if n.stream != nil {
+		if e := n.stream.Shutdown(ctx); e != nil && !errors.Is(e, context.DeadlineExceeded) {
+			err = e
+		}
+	}
+	n.httpLoops.wg.Wait()
+	return err
+}
+
+// bound reports whether the i-th configured listener is bound already.
+func (n *Node) bound(i int) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.listeners[i].Kind != ""
+}
+
+// setListener records the i-th configured listener's bound address.
+func (n *Node) setListener(i int, info ListenerInfo) {
+	n.mu.Lock()
+	n.listeners[i] = info
+	n.mu.Unlock()
+	n.log.Info("listening", "kind", info.Kind, "addr", info.Addr, "principal", info.Principal)
+}
+
+// bindOwn binds, for an extension, every configured listener of its kind
+// with f, in configuration order.
+func (n *Node) bindOwn(kind string, f func(ListenerConfig) (ListenerInfo, error)) error {
+	for i, l := range n.cfg.Listeners {
+		if l.Kind != kind {
+			continue
+		}
+		info, err := f(l)
+		if err != nil {
+			return err
+		}
+		n.setListener(i, info)
+	}
 	return nil
 }
 
@@ -418,13 +492,8 @@ func (n *Node) setupTLS(ctx context.Context) error {
 	}
 	n.trust = trust
 	revoked := trust.Subscribe()
-	n.wg.Add(2)
-	go func() {
-		defer n.wg.Done()
-		trust.Run(ctx)
-	}()
-	go func() {
-		defer n.wg.Done()
+	n.trustLoops.run(ctx, trust.Run)
+	n.trustLoops.run(ctx, func(ctx context.Context) {
 		for {
 			select {
 			case <-ctx.Done():
@@ -433,7 +502,7 @@ func (n *Node) setupTLS(ctx context.Context) error {
 				n.closeRevoked()
 			}
 		}
-	}()
+	})
 	return nil
 }
 
@@ -487,9 +556,9 @@ func (n *Node) serveHTTP(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	n.mu.Lock()
 	n.httpSrvs = append(n.httpSrvs, srv)
 	n.mu.Unlock()
-	n.wg.Add(1)
+	n.httpLoops.wg.Add(1)
 	go func() {
-		defer n.wg.Done()
+		defer n.httpLoops.wg.Done()
 		var err error
 		if tlsCfg != nil {
 			err = srv.ServeTLS(ln, "", "")
@@ -530,53 +599,18 @@ func (n *Node) Run(ctx context.Context) error {
 	return n.Shutdown(sctx)
 }
 
-// Shutdown stops accepting connections, drains clients, stops every
-// goroutine, flushes storage and closes the audit log.
+// Shutdown stops the node's components in reverse order: the listeners
+// stop accepting and drain their clients, the extensions stop, storage
+// flushes and the audit log closes last.
 func (n *Node) Shutdown(ctx context.Context) error {
 	if !n.started.Load() {
 		return nil
 	}
-	var errs []error
-	n.mu.Lock()
-	srvs := n.httpSrvs
-	closers := n.closers
-	n.mu.Unlock()
-	for _, s := range srvs {
-		if err := s.Shutdown(ctx); err != nil {
-			s.Close()
-		}
-	}
-	if n.web != nil {
-		n.web.Close()
-	}
-	if n.stream != nil {
-		if err := n.stream.Shutdown(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			errs = append(errs, err)
-		}
-	}
-	for i := len(closers) - 1; i >= 0; i-- {
-		if err := closers[i](ctx); err != nil {
-			errs = append(errs, err)
-		}
-	}
+	err := n.stopAll(ctx)
 	if n.cancel != nil {
 		n.cancel()
 	}
-	n.wg.Wait()
-	if n.store != nil {
-		if err := n.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing store: %w", err))
-		}
-	}
-	if n.audit != nil {
-		// The shutdown deadline may be spent by now; the record still
-		// must be written.
-		n.auditf(context.Background(), "node:"+n.cfg.NodeID, "node.stop", n.cfg.NodeID, "info", "")
-		if err := n.audit.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("closing audit log: %w", err))
-		}
-	}
-	return errors.Join(errs...)
+	return err
 }
 
 // auditf appends an audit record and logs a failure to do so. Callers that

@@ -298,5 +298,9 @@ func (w *rotatingFile) Close() error {
 func (n *Node) setupSecurityLog() {
 	w := newRotatingFile(filepath.Join(n.cfg.DataDir, SecurityLogFile), SecurityLogMaxBytes, SecurityLogKeep)
 	n.log = slog.New(newSecurityHandler(n.log.Handler(), w, slog.String("node_id", n.cfg.NodeID), slog.String("node_nation", n.cfg.Nation)))
-	n.OnShutdown(func(context.Context) error { return w.Close() })
+	n.securityLog = w
 }
+
+// closeSecurityLog closes DATA/security.log; it is the last component to
+// stop, so every other component's shutdown lines reach it.
+func (n *Node) closeSecurityLog(context.Context) error { return n.securityLog.Close() }
