@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"kizuna/internal/command"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/scenario"
+	"kizuna/internal/topology"
 )
 
 // Options configure the demo.
@@ -140,7 +140,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		jpnFeeds = append(jpnFeeds, fc)
 	}
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	for i := range specs {
 		nat := specs[i].Nation
 		specs[i].Configure = func(cfg *node.Config) {
@@ -162,7 +162,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 		}
 	}
-	cl, err := fedtest.Start(ctx, o.DataDir, specs, o.Log)
+	cl, err := topology.Start(ctx, o.DataDir, specs, o.Log)
 	if err != nil {
 		return fmt.Errorf("starting the allied nodes: %w", err)
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 // injectN publishes n events at a node as fast as it takes them: markers
@@ -48,7 +48,7 @@ func receivedFrom(n *node.Node, peer string) uint64 {
 // link (JPN → USA hub), from the JPN node's publish to the hub's ingest,
 // both nodes durable.
 func BenchmarkFederationThroughput(b *testing.B) {
-	c := fedCluster(b, fedtest.Trilateral()[:2])
+	c := fedCluster(b, topology.Trilateral()[:2])
 	fedLinksUp(b, c)
 	jpn, hub := c.Node("jpn-node"), c.Node("usa-hub")
 	base := receivedFrom(hub, "jpn-node")
@@ -76,7 +76,7 @@ func BenchmarkFederationDrain100k(b *testing.B) {
 	for i := range b.N {
 		b.StopTimer()
 		var px *fedProxy
-		specs := fedtest.Trilateral()[:2]
+		specs := topology.Trilateral()[:2]
 		specs[1].Configure = viaProxy(b, "usa-hub", &px)
 		c := fedCluster(b, specs)
 		fedLinksUp(b, c)
@@ -208,7 +208,7 @@ func latencyReader(wg *sync.WaitGroup, conn net.Conn, mu *sync.Mutex, measuring 
 
 func missileWarning(b *testing.B, load string) {
 	b.StopTimer()
-	c := fedCluster(b, fedtest.Trilateral())
+	c := fedCluster(b, topology.Trilateral())
 	fedLinksUp(b, c)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

@@ -18,8 +18,8 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 // fedLogger logs warnings to stderr with -v.
@@ -31,14 +31,14 @@ func fedLogger() *slog.Logger {
 }
 
 // fedCluster starts linked nodes and stops them at cleanup.
-func fedCluster(t testing.TB, specs []fedtest.NodeSpec) *fedtest.Cluster {
+func fedCluster(t testing.TB, specs []topology.NodeSpec) *topology.Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
+	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := fedtest.StartPKI(context.Background(), p, dir, specs, fedLogger())
+	c, err := topology.StartPKI(context.Background(), p, dir, specs, fedLogger())
 	if err != nil {
 		t.Fatalf("starting cluster: %v", err)
 	}
@@ -94,7 +94,7 @@ func fedPeer(st federation.Status, name string) federation.PeerStatus {
 }
 
 // fedLinksUp waits until every declared link of every running node is up.
-func fedLinksUp(t testing.TB, c *fedtest.Cluster) {
+func fedLinksUp(t testing.TB, c *topology.Cluster) {
 	t.Helper()
 	for _, id := range c.IDs() {
 		n := c.Node(id)

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 const fedChildEnv = "KIZUNA_FED_CHILD_CONFIG"
@@ -63,11 +63,11 @@ func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.Listen
 // published reaches the KOR client exactly once.
 func TestFederationPeerKilled(t *testing.T) {
 	dir := t.TempDir()
-	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
+	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
 	if err != nil {
 		t.Fatal(err)
 	}
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	hubCfg, err := p.Config(dir, specs[0], nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestFederationPeerKilled(t *testing.T) {
 		spokes[i].Peers[0].Dial = false // the address is set by dialHub
 		spokes[i].Configure = dialHub
 	}
-	c, err := fedtest.StartPKI(context.Background(), p, dir, spokes, fedLogger())
+	c, err := topology.StartPKI(context.Background(), p, dir, spokes, fedLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/federation/fedtest"
+	"kizuna/internal/topology"
 )
 
 var versionRE = regexp.MustCompile(`<remarks>v(\d+)</remarks>`)
@@ -29,7 +29,7 @@ func version(e *cot.Event) int {
 // was down.
 func TestFederationLinkCut(t *testing.T) {
 	var px *fedProxy
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	specs[1].Configure = viaProxy(t, "usa-hub", &px)
 	c := fedCluster(t, specs)
 	fedLinksUp(t, c)
@@ -118,7 +118,7 @@ func TestFederationLinkCut(t *testing.T) {
 // first thing the hub's clients get when the link comes back.
 func TestFederationFlashFirst(t *testing.T) {
 	var px *fedProxy
-	specs := fedtest.Trilateral()[:2]
+	specs := topology.Trilateral()[:2]
 	specs[1].Configure = viaProxy(t, "usa-hub", &px)
 	c := fedCluster(t, specs)
 	fedLinksUp(t, c)

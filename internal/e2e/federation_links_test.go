@@ -11,8 +11,8 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 // TestFederationTrilateral: a missile warning published at the JPN node
@@ -20,7 +20,7 @@ import (
 // originator; a USA–JPN-only object that reaches the hub never goes on to
 // KOR; link state shows in the API.
 func TestFederationTrilateral(t *testing.T) {
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	specs[0].Configure = func(cfg *node.Config) {
 		// A JPN principal on the hub's web API sees no link internals.
 		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindHTTP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"})
@@ -105,7 +105,7 @@ func (c *fedClient) collectUntil(uid string, d time.Duration) []*cot.Event {
 // flow both ways.
 func TestFederationMutualDial(t *testing.T) {
 	dir := t.TempDir()
-	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN")
+	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +120,9 @@ func TestFederationMutualDial(t *testing.T) {
 		addr[id] = ln.Addr().String()
 		ln.Close()
 	}
-	specs := []fedtest.NodeSpec{
-		{ID: "usa-hub", Nation: "USA", Peers: []fedtest.Peer{{Name: "jpn-node", Classification: "SECRET"}}},
-		{ID: "jpn-node", Nation: "JPN", Peers: []fedtest.Peer{{Name: "usa-hub", Classification: "SECRET"}}},
+	specs := []topology.NodeSpec{
+		{ID: "usa-hub", Nation: "USA", Peers: []topology.Peer{{Name: "jpn-node", Classification: "SECRET"}}},
+		{ID: "jpn-node", Nation: "JPN", Peers: []topology.Peer{{Name: "usa-hub", Classification: "SECRET"}}},
 	}
 	for i := range specs {
 		id, other := specs[i].ID, specs[i].Peers[0].Name
@@ -135,7 +135,7 @@ func TestFederationMutualDial(t *testing.T) {
 			cfg.Peers[0].Addr = addr[other]
 		}
 	}
-	c, err := fedtest.StartPKI(context.Background(), p, dir, specs, fedLogger())
+	c, err := topology.StartPKI(context.Background(), p, dir, specs, fedLogger())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,9 +17,9 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
+	"kizuna/internal/topology"
 )
 
 // rawPeer is a hand-driven federation peer speaking the wire protocol.
@@ -87,7 +87,7 @@ func (p *rawPeer) waitAck(lane uint8, seq uint64) {
 
 // forgeNode signs a node certificate with ca's key but another nation in
 // its subject.
-func forgeNode(t testing.TB, ca *pki.CA, cn, nation string, p *fedtest.PKI) tls.Certificate {
+func forgeNode(t testing.TB, ca *pki.CA, cn, nation string, p *topology.PKI) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -117,7 +117,7 @@ func forgeNode(t testing.TB, ca *pki.CA, cn, nation string, p *fedtest.PKI) tls.
 // pinned; a wrong-nation, expired, undeclared or non-node certificate is
 // refused.
 func TestFederationRefusals(t *testing.T) {
-	c := fedCluster(t, fedtest.Trilateral()[:1]) // the hub alone, awaiting jpn-node and kor-node
+	c := fedCluster(t, topology.Trilateral()[:1]) // the hub alone, awaiting jpn-node and kor-node
 	hub := c.Node("usa-hub")
 	addr := hub.Addr("federation")
 	p := c.PKI
@@ -181,7 +181,7 @@ func TestFederationRefusals(t *testing.T) {
 // origin sequence number, an overwrite of another nation's object, and an
 // oversized frame, which closes the link.
 func TestFederationInboundRules(t *testing.T) {
-	c := fedCluster(t, fedtest.Trilateral()[:1])
+	c := fedCluster(t, topology.Trilateral()[:1])
 	hub := c.Node("usa-hub")
 	cf, kf, err := c.PKI.NodeCert("JPN", "jpn-node", pki.Validity{})
 	if err != nil {
@@ -261,7 +261,7 @@ func TestFederationInboundRules(t *testing.T) {
 // (the CRL re-read, as on SIGHUP), its live link is closed and it cannot
 // link again; the other links stay up.
 func TestFederationRevokedPeer(t *testing.T) {
-	c := fedCluster(t, fedtest.Trilateral())
+	c := fedCluster(t, topology.Trilateral())
 	fedLinksUp(t, c)
 	hub := c.Node("usa-hub")
 	pemBytes, err := os.ReadFile(c.Config("kor-node").TLSCert)

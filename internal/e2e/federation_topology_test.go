@@ -9,17 +9,17 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 // triangle links three nodes pairwise.
-func triangle() []fedtest.NodeSpec {
-	return []fedtest.NodeSpec{
-		{ID: "usa-a", Nation: "USA", Peers: []fedtest.Peer{{Name: "jpn-b", Dial: true, Classification: "SECRET"}, {Name: "kor-c", Dial: true, Classification: "SECRET"}}},
-		{ID: "jpn-b", Nation: "JPN", Peers: []fedtest.Peer{{Name: "usa-a", Classification: "SECRET"}, {Name: "kor-c", Dial: true, Classification: "SECRET"}}},
-		{ID: "kor-c", Nation: "KOR", Peers: []fedtest.Peer{{Name: "usa-a", Classification: "SECRET"}, {Name: "jpn-b", Classification: "SECRET"}}},
+func triangle() []topology.NodeSpec {
+	return []topology.NodeSpec{
+		{ID: "usa-a", Nation: "USA", Peers: []topology.Peer{{Name: "jpn-b", Dial: true, Classification: "SECRET"}, {Name: "kor-c", Dial: true, Classification: "SECRET"}}},
+		{ID: "jpn-b", Nation: "JPN", Peers: []topology.Peer{{Name: "usa-a", Classification: "SECRET"}, {Name: "kor-c", Dial: true, Classification: "SECRET"}}},
+		{ID: "kor-c", Nation: "KOR", Peers: []topology.Peer{{Name: "usa-a", Classification: "SECRET"}, {Name: "jpn-b", Classification: "SECRET"}}},
 	}
 }
 
@@ -86,7 +86,7 @@ func TestFederationReleasabilityProperty(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	specs[0].Peers[1].Classification = "CONFIDENTIAL"
 	specs[2].Peers[0].Classification = "CONFIDENTIAL"
 	c := fedCluster(t, specs)

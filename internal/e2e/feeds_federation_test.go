@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
+	"kizuna/internal/topology"
 )
 
 // TestFeedsFederated: the JPN node of the trilateral topology fuses AIS
@@ -39,7 +39,7 @@ func TestFeedsFederated(t *testing.T) {
 	}
 	defer srv.Close()
 	sourceLabel := map[string]label.Label{}
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	for i := range specs {
 		if specs[i].Nation != "JPN" {
 			continue
@@ -62,11 +62,11 @@ func TestFeedsFederated(t *testing.T) {
 		}
 	}
 	dir := t.TempDir()
-	p, err := fedtest.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
+	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := fedtest.StartPKI(context.Background(), p, dir, specs, slog.New(slog.DiscardHandler))
+	cl, err := topology.StartPKI(context.Background(), p, dir, specs, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}

@@ -1,4 +1,4 @@
-package fedtest_test
+package topology_test
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
+	"kizuna/internal/topology"
 )
 
 // Start the reference topology (a USA hub that JPN and KOR nodes dial)
@@ -16,14 +16,14 @@ import (
 func Example() {
 	dir, _ := os.MkdirTemp("", "kizuna-fed")
 	defer os.RemoveAll(dir)
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	for i := range specs {
 		specs[i].Configure = func(cfg *node.Config) {
 			// For example, a JPN:SECRET web listener on every node.
 			cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindHTTP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"})
 		}
 	}
-	c, err := fedtest.Start(context.Background(), dir, specs, nil)
+	c, err := topology.Start(context.Background(), dir, specs, nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,8 +1,8 @@
-// Package fedtest builds federated Kizuna nodes on loopback with a test
+// Package topology builds federated Kizuna nodes on loopback with a
 // PKI: one CA per nation, one node certificate per node, and nodes whose
 // federation links are wired to each other's real listener addresses. The
 // demo and the federation tests use it.
-package fedtest
+package topology
 
 import (
 	"context"
@@ -234,7 +234,7 @@ func StartPKI(ctx context.Context, p *PKI, dir string, specs []NodeSpec, log *sl
 		}
 		if !progress {
 			c.Shutdown(context.Background())
-			return nil, errors.New("fedtest: the nodes dial each other in a cycle")
+			return nil, errors.New("topology: the nodes dial each other in a cycle")
 		}
 	}
 	return c, nil
