@@ -235,7 +235,7 @@ func (f *Federation) Tap(m *hub.Message) {
 	if len(f.links) == 0 {
 		return
 	}
-	if Flash(m.Event) {
+	if m.Flash {
 		f.routeFlash(m)
 		return
 	}

@@ -91,6 +91,7 @@ func NewMessage(ev *cot.Event, l label.Label, from uint64, enc *Encoders) *Messa
 		Label:    l,
 		UID:      ev.UID,
 		Position: ev.IsPosition(),
+		Flash:    ev.Flash(),
 		From:     from,
 		Dests:    ev.Dests,
 		Received: time.Now(),

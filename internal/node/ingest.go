@@ -8,7 +8,6 @@ import (
 
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
-	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/store"
@@ -126,7 +125,6 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
 	m.Fed = fed
-	m.Flash = federation.Flash(ev)
 	if persistent {
 		m.ShareDetail()
 		o := storeObject(m, owner)

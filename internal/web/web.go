@@ -229,9 +229,13 @@ type Object struct {
 	Label    Label     `json:"label"`
 	Node     string    `json:"node,omitempty"`
 	Remarks  string    `json:"remarks,omitempty"`
-	// Missile carries launch point, predicted impact and time to go
-	// when the event describes a missile track.
+	// Missile is present for a missile track (cot.Event.IsMissile, or
+	// an event carrying missile-warning data) and carries its launch
+	// point, predicted impact and time to go where the event gives them.
 	Missile *webui.Missile `json:"missile,omitempty"`
+	// Flash marks flash traffic (cot.Event.Flash), decided once by the
+	// server for the hub, federation and the map.
+	Flash bool `json:"flash,omitempty"`
 }
 
 // Label is the JSON form of a label.
@@ -258,7 +262,10 @@ func ObjectOf(m *hub.Message) Object {
 		UID: e.UID, Type: e.Type, How: e.How, Time: e.Time, Stale: e.Stale,
 		Lat: e.Point.Lat, Lon: e.Point.Lon, HAE: finite(e.Point.HAE), Callsign: e.Callsign,
 		SIDC: symbol.SIDC(e.Type), Marking: m.Label.Marking(), Label: LabelJSON(m.Label), Node: e.Origin.Node,
-		Remarks: webui.RemarksOf(e.Detail), Missile: webui.MissileOf(e.Detail, e.Time),
+		Remarks: webui.RemarksOf(e.Detail), Missile: webui.MissileOf(e.Detail, e.Time), Flash: m.Flash,
+	}
+	if o.Missile == nil && e.IsMissile() {
+		o.Missile = &webui.Missile{}
 	}
 	if !math.IsNaN(e.Course) {
 		c := e.Course

@@ -105,7 +105,7 @@ test('filters by nation, affiliation, type and text', async (t) => {
   const hostileAir = obj('bandit', { type: 'a-h-A-M-F', sidc: 'SHAPMF---------', callsign: 'BANDIT 1', label: { classification: 'SECRET', originator: 'JPN' } });
   const friendGround = obj('inf', { callsign: 'RAKKASAN' });
   const marker = obj('spot', { type: 'b-m-p-s-m', sidc: 'GFGPGPRI-------' });
-  const missile = obj('msl', { type: 'a-h-A-W-M-S-S', sidc: 'SHAPWMSS-------' });
+  const missile = obj('msl', { type: 'a-h-A-W-M-S-S', sidc: 'SHAPWMSS-------', missile: {} });
   const cases = [
     [{ nation: 'JPN' }, ['bandit']],
     [{ affil: 'H' }, ['bandit', 'msl']],
@@ -151,16 +151,16 @@ test('stream frames: one message, newline-batched messages, garbage', async () =
 test('store keeps the set of missile tracks', () => {
   const s = new Store();
   const now = Date.now();
-  s.upsert(obj('m1', { type: 'a-h-A-W-M-S-S' }));
+  s.upsert(obj('m1', { type: 'a-h-A-W-M-S-S', missile: {} }));
   s.upsert(obj('m2', { type: 'a-f-G', missile: { launch: { lat: 1, lon: 2 } } }));
   s.upsert(obj('plane', { type: 'a-h-A-M-F' }));
   assert.deepEqual([...s.missiles].sort(), ['m1', 'm2']);
   s.upsert(obj('m2', { type: 'a-f-G' })); // no longer carries missile data
   s.delete('m1', now);
   assert.deepEqual([...s.missiles], []);
-  s.upsert(obj('m3', { type: 'a-u-A-W-M', stale: new Date(now - 1).toISOString() }));
+  s.upsert(obj('m3', { type: 'a-u-A-W-M', missile: {}, stale: new Date(now - 1).toISOString() }));
   s.expire(now + 10, 1);
-  s.replace([obj('m4', { type: 'a-h-A-W-M-S' })]);
+  s.replace([obj('m4', { type: 'a-h-A-W-M-S', missile: {} })]);
   assert.deepEqual([...s.missiles], ['m4']);
 });
 

@@ -23,12 +23,11 @@ export function affiliation(o) {
   return s[0] === 'S' || s[0] === 'G' ? s[1] : '-';
 }
 
-const MISSILE_TYPE = /^a-[a-z.]-(A-W-M|A-M-B|P-M)(-|$)/;
-
-// isMissile reports whether an object is a missile track: it carries
-// missile-warning data, or its CoT type is a missile in flight.
+// isMissile reports whether an object is a missile track. The server
+// decides (cot.Event.IsMissile) and marks such an object with "missile",
+// so the map and the server cannot disagree.
 export function isMissile(o) {
-  return Boolean(o.missile) || MISSILE_TYPE.test(o.type || '');
+  return Boolean(o.missile);
 }
 
 export class Store {

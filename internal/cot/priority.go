@@ -1,14 +1,13 @@
-package federation
+package cot
 
 import (
 	"bytes"
 	"strings"
 
-	"kizuna/internal/cot"
 )
 
-// Flash reports whether an event is flash traffic, which takes the flash
-// lane of every link and jumps every queue. The choice, from MITRE's public
+// Flash reports whether the event is flash traffic, which jumps every
+// client queue and takes the flash lane of every federation link. The choice, from MITRE's public
 // CoT type list (CoTtypes.xml) and the TAK conventions:
 //
 //   - a-?-A-W-M and below, any affiliation: Air/Weapon/Missile, a missile
@@ -25,9 +24,10 @@ import (
 //     first of "p-o-a", 0..9) is 9, or a detail carrying <emergency> (the
 //     ATAK emergency element) or Kizuna's <__flash/> marker.
 //
-// Flash events are never compacted and are sent and acknowledged without
-// waiting for the routine batching.
-func Flash(ev *cot.Event) bool {
+// It is computed once per event, where the hub message is built, and
+// read from there by the hub, federation and (as "flash" in the object
+// JSON) the web map.
+func (ev *Event) Flash() bool {
 	t := ev.Type
 	if isMissile(t) {
 		return true
@@ -49,6 +49,11 @@ func Flash(ev *cot.Event) bool {
 	return false
 }
 
+// IsMissile reports whether the event is a missile in flight: type
+// a-X-A-W-M or below, for any affiliation X. The web map raises its
+// missile warning for these (the object JSON carries "missile").
+func (ev *Event) IsMissile() bool { return isMissile(ev.Type) }
+
 // isMissile matches a-X-A-W-M and below for any affiliation X.
 func isMissile(t string) bool {
 	if len(t) < 9 || t[0] != 'a' || t[1] != '-' || t[3] != '-' {
@@ -56,11 +61,4 @@ func isMissile(t string) bool {
 	}
 	rest := t[4:]
 	return rest == "A-W-M" || strings.HasPrefix(rest, "A-W-M-")
-}
-
-// compactable reports whether a queued event may be dropped for a newer
-// one of the same uid while its link is down: position reports only
-// (atoms, a-…), never flash traffic, messages, orders, deletes or alerts.
-func compactable(ev *cot.Event, flash bool) bool {
-	return !flash && ev.IsPosition()
 }
