@@ -3,6 +3,7 @@ package cot
 import (
 	"bytes"
 	"fmt"
+	"kizuna/internal/readbuf"
 )
 
 // Splitter finds complete top-level XML documents in a byte stream. Events
@@ -10,12 +11,11 @@ import (
 // <?xml …?> declarations and with whitespace between them. The scan is
 // resumable, so a large event arriving in small pieces costs linear time.
 type Splitter struct {
-	buf   []byte
+	rb    readbuf.Buffer
 	max   int
 	pos   int // where scanning resumes
 	start int // offset of the current root's '<', or -1
 	depth int
-	done  int  // bytes already returned, trimmed on the next Feed
 	dtd   bool // a DTD preceded the current document
 }
 
@@ -32,7 +32,7 @@ func NewSplitter(max int) *Splitter {
 // invalid afterwards.
 func (s *Splitter) Feed(p []byte) {
 	s.compact()
-	s.buf = append(s.buf, p...)
+	s.rb.Append(p)
 }
 
 // Buffer returns a free tail of the internal buffer of at least n bytes to
@@ -40,42 +40,31 @@ func (s *Splitter) Feed(p []byte) {
 // read on the hot path.
 func (s *Splitter) Buffer(n int) []byte {
 	s.compact()
-	if cap(s.buf)-len(s.buf) < n {
-		nb := make([]byte, len(s.buf), 2*cap(s.buf)+n)
-		copy(nb, s.buf)
-		s.buf = nb
-	}
-	return s.buf[len(s.buf):cap(s.buf)]
+	return s.rb.Tail(n)
 }
 
 // Commit extends the buffer by n bytes written into the slice from Buffer.
-func (s *Splitter) Commit(n int) { s.buf = s.buf[:len(s.buf)+n] }
+func (s *Splitter) Commit(n int) { s.rb.Commit(n) }
 
+// compact drops the documents already returned and shifts the scan state.
 func (s *Splitter) compact() {
-	if s.done == 0 {
-		return
-	}
-	n := copy(s.buf, s.buf[s.done:])
-	s.buf = s.buf[:n]
-	s.pos -= s.done
+	d := s.rb.Compact()
+	s.pos -= d
 	if s.start >= 0 {
-		s.start -= s.done
+		s.start -= d
 	}
-	s.done = 0
 }
 
 // Rest removes and returns the bytes not yet returned as documents, for a
 // connection that switches to another framing.
 func (s *Splitter) Rest() []byte {
-	s.compact()
-	r := bytes.Clone(s.buf)
-	s.buf = s.buf[:0]
+	r := s.rb.Take()
 	s.pos, s.start, s.depth, s.dtd = 0, -1, 0, false
 	return r
 }
 
 // Buffered reports how many bytes are held.
-func (s *Splitter) Buffered() int { return len(s.buf) - s.done }
+func (s *Splitter) Buffered() int { return s.rb.Buffered() }
 
 // Next returns the next complete document, or nil when more input is
 // needed. A non-nil error with a nil document reports garbage that was
@@ -83,14 +72,14 @@ func (s *Splitter) Buffered() int { return len(s.buf) - s.done }
 // stream goes on. ErrTooLarge, for a document over the limit, is fatal for
 // the stream.
 func (s *Splitter) Next() ([]byte, error) {
-	b := s.buf
+	b := s.rb.Bytes()
 	for s.pos < len(b) {
 		if s.start < 0 {
 			// Between documents.
 			c := b[s.pos]
 			if isSpace(c) || c == 0 {
 				s.pos++
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				continue
 			}
 			if c != '<' {
@@ -100,7 +89,7 @@ func (s *Splitter) Next() ([]byte, error) {
 					skipped = lt
 				}
 				s.pos += skipped
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				return nil, fmt.Errorf("%w: %d stray bytes between events", ErrMalformed, skipped)
 			}
 			rest := b[s.pos:]
@@ -114,7 +103,7 @@ func (s *Splitter) Next() ([]byte, error) {
 					return nil, s.need()
 				}
 				s.pos += end + 2
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				continue
 			case bytes.HasPrefix(rest, []byte("<!--")):
 				end := bytes.Index(rest[4:], []byte("-->"))
@@ -122,7 +111,7 @@ func (s *Splitter) Next() ([]byte, error) {
 					return nil, s.need()
 				}
 				s.pos += 4 + end + 3
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				continue
 			case bytes.HasPrefix(rest, []byte("<!")):
 				// A DTD belongs to the document that follows: skip the whole
@@ -133,7 +122,7 @@ func (s *Splitter) Next() ([]byte, error) {
 					return nil, s.need()
 				}
 				s.pos += end
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				s.dtd = true
 				continue
 			case rest[1] == '/':
@@ -142,7 +131,7 @@ func (s *Splitter) Next() ([]byte, error) {
 					return nil, s.need()
 				}
 				s.pos += end + 1
-				s.done = s.pos
+				s.rb.SetDone(s.pos)
 				return nil, fmt.Errorf("%w: stray end tag", ErrMalformed)
 			}
 			s.start = s.pos
@@ -220,7 +209,7 @@ func (s *Splitter) Next() ([]byte, error) {
 		if s.depth <= 0 {
 			doc := b[s.start:s.pos]
 			s.start = -1
-			s.done = s.pos
+			s.rb.SetDone(s.pos)
 			if len(doc) > s.max {
 				return nil, ErrTooLarge
 			}
@@ -240,7 +229,7 @@ func (s *Splitter) Next() ([]byte, error) {
 // truncated event would swallow the rest of the stream.
 func (s *Splitter) resync() error {
 	s.start, s.depth, s.dtd = -1, 0, false
-	s.done = s.pos
+	s.rb.SetDone(s.pos)
 	return fmt.Errorf("%w: unterminated event", ErrMalformed)
 }
 
@@ -256,7 +245,7 @@ func startsWord(b []byte, w string) bool {
 
 // need reports ErrTooLarge when the pending document is over the limit.
 func (s *Splitter) need() error {
-	pending := len(s.buf) - s.done
+	pending := s.rb.Buffered()
 	if pending > s.max {
 		return ErrTooLarge
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/readbuf"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -81,10 +82,9 @@ func uvarint(b []byte) (v uint64, n int, ok bool) {
 // between frames (which some clients append to every frame) are skipped
 // silently, other stray bytes are skipped and reported with ErrStray.
 type Splitter struct {
-	buf  []byte
-	max  int
-	done int // bytes consumed, trimmed on the next Feed or Buffer
-	err  error
+	rb  readbuf.Buffer
+	max int
+	err error
 }
 
 // NewSplitter returns a splitter that refuses frames whose payload is over
@@ -99,44 +99,26 @@ func NewSplitter(max int) *Splitter {
 // Feed appends stream bytes. Payloads returned by Next before the call are
 // invalid afterwards.
 func (s *Splitter) Feed(p []byte) {
-	s.compact()
-	s.buf = append(s.buf, p...)
+	s.rb.Compact()
+	s.rb.Append(p)
 }
 
 // Buffer returns a free tail of the internal buffer of at least n bytes to
 // read into directly; call Commit with the count read. Payloads returned by
 // Next before the call are invalid afterwards.
 func (s *Splitter) Buffer(n int) []byte {
-	s.compact()
-	if cap(s.buf)-len(s.buf) < n {
-		nb := make([]byte, len(s.buf), 2*cap(s.buf)+n)
-		copy(nb, s.buf)
-		s.buf = nb
-	}
-	return s.buf[len(s.buf):cap(s.buf)]
+	s.rb.Compact()
+	return s.rb.Tail(n)
 }
 
 // Commit extends the buffer by n bytes written into the slice from Buffer.
-func (s *Splitter) Commit(n int) { s.buf = s.buf[:len(s.buf)+n] }
-
-func (s *Splitter) compact() {
-	if s.done == 0 {
-		return
-	}
-	n := copy(s.buf, s.buf[s.done:])
-	s.buf = s.buf[:n]
-	s.done = 0
-}
+func (s *Splitter) Commit(n int) { s.rb.Commit(n) }
 
 // Buffered reports how many bytes are held and not yet returned.
-func (s *Splitter) Buffered() int { return len(s.buf) - s.done }
+func (s *Splitter) Buffered() int { return s.rb.Buffered() }
 
 // Rest removes and returns the bytes not yet returned as frames.
-func (s *Splitter) Rest() []byte {
-	r := bytes.Clone(s.buf[s.done:])
-	s.buf, s.done = s.buf[:0], 0
-	return r
-}
+func (s *Splitter) Rest() []byte { return s.rb.Take() }
 
 // Next returns the payload of the next complete frame, or nil, nil when
 // more input is needed. The payload aliases the internal buffer and is
@@ -149,7 +131,7 @@ func (s *Splitter) Next() ([]byte, error) {
 		return nil, s.err
 	}
 	for {
-		b := s.buf[s.done:]
+		b := s.rb.Bytes()[s.rb.Done():]
 		if len(b) == 0 {
 			return nil, nil
 		}
@@ -159,14 +141,14 @@ func (s *Splitter) Next() ([]byte, error) {
 				i++
 			}
 			if i > 0 {
-				s.done += i
+				s.rb.Consume(i)
 				continue
 			}
 			j := bytes.IndexByte(b, Magic)
 			if j < 0 {
 				j = len(b)
 			}
-			s.done += j
+			s.rb.Consume(j)
 			return nil, fmt.Errorf("%w: skipped %d bytes", ErrStray, j)
 		}
 		n, k, ok := uvarint(b[1:])
@@ -185,7 +167,7 @@ func (s *Splitter) Next() ([]byte, error) {
 		if len(b) < end {
 			return nil, nil
 		}
-		s.done += end
+		s.rb.Consume(end)
 		return b[1+k : end : end], nil
 	}
 }
