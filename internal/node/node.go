@@ -86,6 +86,9 @@ type Node struct {
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
+	reservedOnce sync.Once
+	reserved     []string // uid prefixes only nodes generate (ownership.go)
+
 	started atomic.Bool
 	ready   chan struct{}
 	cancel  context.CancelFunc
