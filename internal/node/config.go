@@ -87,6 +87,10 @@ type Config struct {
 	TLSCert           string            `json:"tlsCert,omitempty"`
 	TLSKey            string            `json:"tlsKey,omitempty"`
 	Trust             map[string]string `json:"trust,omitempty"`
+	// HTTPHosts are extra names (NAME or NAME:PORT) every HTTP, HTTPS and
+	// enrollment listener answers to besides its own addresses (see
+	// package httpguard).
+	HTTPHosts []string `json:"httpHosts,omitempty"`
 	CRL               map[string]string `json:"crl,omitempty"`
 	CRLInterval       Duration          `json:"crlInterval,omitempty"`
 	Peers             []PeerConfig      `json:"peers,omitempty"`

@@ -479,7 +479,7 @@ func principalString(p label.Principal) string { return p.Nation + ":" + p.Clear
 
 func (n *Node) serveHTTP(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           n.guardHTTP(ln, h, tlsCfg != nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
