@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"time"
+
+	"kizuna/internal/httpguard"
 )
 
 // servePprof serves the Go profiler on a loopback address only.
@@ -28,7 +30,14 @@ func servePprof(addr string, log *slog.Logger) (stop func(), err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Behind the same Host and Origin checks as every other listener: a
+	// web page that rebinds its name to loopback reads no profile.
+	g, err := httpguard.New(httpguard.Config{Addr: ln.Addr().String(), Log: log})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	srv := &http.Server{Handler: g.Wrap(mux), ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
 	log.Info("profiling", "addr", ln.Addr().String())
 	return func() {

@@ -124,6 +124,7 @@ type serveFlags struct {
 	trust, crl mapFlag
 	peers      []node.PeerConfig
 	feeds      []node.FeedConfig
+	httpHosts  []string
 	logLevel   string
 	logFormat  string
 	pprof      string
@@ -185,6 +186,13 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 		cfg.IdleTimeout = node.Duration(d)
 		return err
 	})
+	fs.Var(funcFlag(func(v string) error {
+		if v == "" {
+			return fmt.Errorf("empty host name")
+		}
+		sf.httpHosts = append(sf.httpHosts, v)
+		return nil
+	}), "http-host", "extra host `NAME` (or NAME:PORT) the HTTP, HTTPS and enrollment listeners answer to, besides their own addresses (repeatable)")
 	fs.StringVar(&cfg.Orbat, "orbat", cfg.Orbat, "order-of-battle `file` for the chain of command")
 	fs.StringVar(&cfg.Users, "users", cfg.Users, "enrollment users `file`")
 	fs.StringVar(&cfg.EnrollCA, "enroll-ca", cfg.EnrollCA, "CA `dir`ectory that signs enrolled client certificates")
@@ -235,6 +243,9 @@ func (sf *serveFlags) parse(args []string, cfg *node.Config) error {
 	}
 	if len(sf.peers) > 0 {
 		cfg.Peers = sf.peers
+	}
+	if len(sf.httpHosts) > 0 {
+		cfg.HTTPHosts = sf.httpHosts
 	}
 	if len(sf.feeds) > 0 {
 		// A sensor's site is set in the file only: keep it for a feed the

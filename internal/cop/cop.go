@@ -1,7 +1,10 @@
 // Package cop owns the live common operational picture: the current,
-// not-yet-stale object of every uid, and which nation owns each uid. An
-// object belongs to the nation that first published it; no other nation
-// may overwrite or delete it.
+// not-yet-stale object of every uid, and which nation owns each uid. A uid
+// belongs to the nation that first published it, whatever the type of the
+// event that carried it; no other nation may overwrite or delete it. A
+// claim lasts as long as its uid is in use: until the latest stale time
+// published under it plus a retention (ExpireClaims then releases it), so
+// claims do not accumulate and a uid once used is not locked forever.
 package cop
 
 import (
@@ -9,6 +12,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kizuna/internal/cot"
@@ -33,59 +37,130 @@ func Persistent(e *cot.Event) bool {
 	return true
 }
 
+// DefaultClaimRetention is how long a claim outlives the latest stale
+// time of its uid when no retention is configured.
+const DefaultClaimRetention = 24 * time.Hour
+
+// claim is the ownership of one uid and when it lapses (Unix nanoseconds).
+type claim struct {
+	nation string
+	until  atomic.Int64
+}
+
 // Picture is the live picture. It is safe for concurrent use.
 type Picture struct {
 	mu      sync.RWMutex
 	objects map[string]*hub.Message
-	owners  map[string]string
+	owners  map[string]*claim
 }
 
 // New returns an empty picture.
 func New() *Picture {
-	return &Picture{objects: make(map[string]*hub.Message), owners: make(map[string]string)}
+	return &Picture{objects: make(map[string]*hub.Message), owners: make(map[string]*claim)}
 }
 
-// LoadOwners restores uid ownership (after a restart).
-func (p *Picture) LoadOwners(owners map[string]string) {
+// LoadOwners restores uid ownership (after a restart); until gives the
+// time each claim lapses.
+func (p *Picture) LoadOwners(owners map[string]string, until func(uid string) time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for uid, n := range owners {
 		if _, ok := p.owners[uid]; !ok {
-			p.owners[uid] = n
+			c := &claim{nation: n}
+			c.until.Store(until(uid).UnixNano())
+			p.owners[uid] = c
 		}
 	}
 }
 
-// Owner returns the nation owning uid, if any.
+// Owner returns the nation owning uid, if a claim is in force.
 func (p *Picture) Owner(uid string) (string, bool) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
-	n, ok := p.owners[uid]
-	return n, ok
+	c, ok := p.owners[uid]
+	if !ok || c.until.Load() < time.Now().UnixNano() {
+		return "", false
+	}
+	return c.nation, true
+}
+
+// Claims returns the number of claims held (in force or not yet swept).
+func (p *Picture) Claims() int {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return len(p.owners)
 }
 
 // Claim checks that nation may write uid and records it as the owner when
-// uid is new. It returns whether the claim created the ownership.
-func (p *Picture) Claim(uid, nation string) (created bool, err error) {
+// uid is unclaimed (or its claim has lapsed). until extends the claim: it
+// is the stale time of the event plus the retention. It returns whether
+// the claim created the ownership.
+func (p *Picture) Claim(uid, nation string, until time.Time) (created bool, err error) {
+	u := until.UnixNano()
 	p.mu.RLock()
-	owner, ok := p.owners[uid]
+	c, ok := p.owners[uid]
 	p.mu.RUnlock()
-	if ok {
-		if owner != nation {
-			return false, fmt.Errorf("%w: %s", ErrNotOwner, owner)
+	if ok && c.until.Load() >= time.Now().UnixNano() {
+		if c.nation != nation {
+			return false, fmt.Errorf("%w: %s", ErrNotOwner, c.nation)
 		}
+		extend(c, u)
 		return false, nil
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if owner, ok := p.owners[uid]; ok {
-		if owner != nation {
-			return false, fmt.Errorf("%w: %s", ErrNotOwner, owner)
+	if c, ok := p.owners[uid]; ok && c.until.Load() >= time.Now().UnixNano() {
+		if c.nation != nation {
+			return false, fmt.Errorf("%w: %s", ErrNotOwner, c.nation)
 		}
+		extend(c, u)
 		return false, nil
 	}
-	p.owners[uid] = nation
+	c = &claim{nation: nation}
+	c.until.Store(u)
+	p.owners[uid] = c
 	return true, nil
+}
+
+// extend moves a claim's end to u if that is later.
+func extend(c *claim, u int64) {
+	for {
+		cur := c.until.Load()
+		if u <= cur || c.until.CompareAndSwap(cur, u) {
+			return
+		}
+	}
+}
+
+// ExpireClaims releases the claims that lapsed before now and whose uid
+// has no live object. It returns how many it released.
+func (p *Picture) ExpireClaims(now time.Time) int {
+	t := now.UnixNano()
+	var lapsed []string
+	p.mu.RLock()
+	for uid, c := range p.owners {
+		if c.until.Load() < t {
+			if _, live := p.objects[uid]; !live {
+				lapsed = append(lapsed, uid)
+			}
+		}
+	}
+	p.mu.RUnlock()
+	if len(lapsed) == 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, uid := range lapsed {
+		if c, ok := p.owners[uid]; ok && c.until.Load() < t {
+			if _, live := p.objects[uid]; !live {
+				delete(p.owners, uid)
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Put stores m as the current object of its uid. The caller has claimed

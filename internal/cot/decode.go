@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -57,6 +58,50 @@ type scanner struct {
 	b   []byte
 	i   int
 	buf []byte // scratch for attribute unescaping
+
+	// strip makes content record every __origin element it meets, at any
+	// depth, in cuts (absolute offsets [start, end) into b).
+	strip bool
+	cuts  [][2]int
+}
+
+// attrSet detects a repeated attribute name in one tag: XML forbids it,
+// and a filter that reads the first of two values would disagree with one
+// that reads the last. Names alias the scanned document.
+type attrSet struct {
+	arr  [16][]byte
+	n    int
+	more [][]byte
+}
+
+// add records name and reports false when the tag already had it.
+func (a *attrSet) add(name []byte) bool {
+	for i := 0; i < a.n; i++ {
+		if bytes.Equal(a.arr[i], name) {
+			return false
+		}
+	}
+	for _, m := range a.more {
+		if bytes.Equal(m, name) {
+			return false
+		}
+	}
+	if a.n < len(a.arr) {
+		a.arr[a.n] = name
+		a.n++
+	} else {
+		a.more = append(a.more, name)
+	}
+	return true
+}
+
+// markingName folds the spellings of one marking attribute into one name,
+// so that giving both is a duplicate.
+func markingName(name []byte) []byte {
+	if string(name) == "releaseableTo" {
+		return []byte("releasableTo")
+	}
+	return name
 }
 
 func malformed(format string, args ...any) error {
@@ -302,7 +347,7 @@ func checkRefs(text []byte) error {
 // '<', tagEnd just after the start tag's '>'. If child returns handled=true
 // it must itself have consumed the child (s.i past its end).
 func (s *scanner) content(open []byte, child func(name []byte, start int, selfClose bool) (bool, error)) error {
-	type span struct{ a, b int }
+	type span struct{ a, b, cut int }
 	var stackArr [16]span
 	stack := stackArr[:0]
 	for {
@@ -338,6 +383,9 @@ func (s *scanner) content(open []byte, child func(name []byte, start int, selfCl
 			top := stack[len(stack)-1]
 			if !bytes.Equal(nm, s.b[top.a:top.b]) {
 				return malformed("end tag %s does not match %s", nm, s.b[top.a:top.b])
+			}
+			if top.cut >= 0 {
+				s.cuts[top.cut][1] = s.i
 			}
 			stack = stack[:len(stack)-1]
 		case bytes.HasPrefix(rest, []byte("<!--")):
@@ -383,8 +431,9 @@ func (s *scanner) content(open []byte, child func(name []byte, start int, selfCl
 				s.i = nmEnd
 			}
 			var selfClose bool
+			var seen attrSet
 			for {
-				_, _, done, sc, err := s.attr()
+				an, _, done, sc, err := s.attr()
 				if err != nil {
 					return err
 				}
@@ -392,12 +441,22 @@ func (s *scanner) content(open []byte, child func(name []byte, start int, selfCl
 					selfClose = sc
 					break
 				}
+				if !seen.add(an) {
+					return malformed("duplicate attribute %s", an)
+				}
+			}
+			cut := -1
+			if s.strip && string(nm) == "__origin" {
+				// A server stamp a client tried to hide below the top
+				// level of <detail>: cut it out like a top-level one.
+				cut = len(s.cuts)
+				s.cuts = append(s.cuts, [2]int{start, s.i})
 			}
 			if !selfClose {
 				if len(stack) >= 64 {
 					return malformed("nesting too deep")
 				}
-				stack = append(stack, span{nmStart, nmEnd})
+				stack = append(stack, span{nmStart, nmEnd, cut})
 			}
 		}
 	}
@@ -416,6 +475,7 @@ func (s *scanner) event(e *Event) error {
 	if string(nm) != "event" {
 		return fmt.Errorf("%w: <%s>", ErrNotEvent, nm)
 	}
+	var seen attrSet
 	for {
 		name, val, done, selfClose, err := s.attr()
 		if err != nil {
@@ -426,6 +486,9 @@ func (s *scanner) event(e *Event) error {
 				return nil
 			}
 			break
+		}
+		if !seen.add(markingName(name)) {
+			return malformed("duplicate attribute %s", name)
 		}
 		if err := e.setAttr(name, val); err != nil {
 			return err
@@ -523,6 +586,7 @@ func (s *scanner) tag(f func(name, val []byte) error) (selfClose bool, err error
 	if _, err := s.name(); err != nil {
 		return false, err
 	}
+	var seen attrSet
 	for {
 		name, val, done, sc, err := s.attr()
 		if err != nil {
@@ -530,6 +594,9 @@ func (s *scanner) tag(f func(name, val []byte) error) (selfClose bool, err error
 		}
 		if done {
 			return sc, nil
+		}
+		if !seen.add(name) {
+			return false, malformed("duplicate attribute %s", name)
 		}
 		if f != nil {
 			if err := f(name, val); err != nil {
@@ -588,7 +655,8 @@ func (s *scanner) detail(e *Event) error {
 		return err
 	}
 	inner := s.i
-	var cuts [][2]int
+	s.strip, s.cuts = true, s.cuts[:0]
+	defer func() { s.strip = false }()
 	err = s.content(s.b[nameAt:nameAt+6], func(name []byte, start int, _ bool) (bool, error) {
 		switch string(name) {
 		case "contact":
@@ -635,7 +703,7 @@ func (s *scanner) detail(e *Event) error {
 				}
 			})
 			e.Origin = o
-			cuts = append(cuts, [2]int{start - inner, s.i - inner})
+			s.cuts = append(s.cuts, [2]int{start, s.i})
 			return true, err
 		case "marti":
 			return true, s.marti(e)
@@ -648,15 +716,22 @@ func (s *scanner) detail(e *Event) error {
 	// s.i is past </detail>; find where the inner part ends.
 	end := bytes.LastIndex(s.b[inner:s.i], []byte("</"))
 	raw := s.b[inner : inner+end]
-	if len(cuts) == 0 {
+	if len(s.cuts) == 0 {
 		e.Detail = bytes.Clone(raw)
 		return nil
 	}
+	// Cuts are recorded where each element starts; a top-level __origin
+	// is recorded after the ones nested in it. Cut the outermost ones.
+	slices.SortFunc(s.cuts, func(a, b [2]int) int { return a[0] - b[0] })
 	out := make([]byte, 0, len(raw))
 	prev := 0
-	for _, c := range cuts {
-		out = append(out, raw[prev:c[0]]...)
-		prev = c[1]
+	for _, c := range s.cuts {
+		a, b := c[0]-inner, c[1]-inner
+		if a < prev {
+			continue // inside one already cut
+		}
+		out = append(out, raw[prev:a]...)
+		prev = b
 	}
 	e.Detail = append(out, raw[prev:]...)
 	return nil

@@ -38,7 +38,8 @@ var (
 
 // Reason returns a short, stable reason for a decode error, for metrics and
 // logs: "malformed", "dtd", "not_event", "missing_uid", "missing_type",
-// "missing_point", "coordinates", "time", "too_large", "label" or "other".
+// "missing_point", "coordinates", "time", "too_large", "caveat", "label" or
+// "other": names of package reject's list.
 func Reason(err error) string {
 	switch {
 	case err == nil:
@@ -61,6 +62,8 @@ func Reason(err error) string {
 		return "time"
 	case errors.Is(err, ErrTooLarge):
 		return "too_large"
+	case errors.Is(err, label.ErrCaveat):
+		return "caveat"
 	case errors.Is(err, ErrLabel), errors.Is(err, label.ErrClassification), errors.Is(err, label.ErrNation):
 		return "label"
 	}
@@ -149,7 +152,11 @@ func (e *Event) ParseLabel() (l label.Label, present bool, err error) {
 	if err != nil {
 		return label.Label{}, true, errors.Join(ErrLabel, err)
 	}
-	return label.Label{Classification: c, ReleasableTo: rel, Caveat: e.Caveat, Originator: e.Origin.Nation}, true, nil
+	cav, err := label.ParseCaveat(e.Caveat)
+	if err != nil {
+		return label.Label{}, true, errors.Join(ErrLabel, err)
+	}
+	return label.Label{Classification: c, ReleasableTo: rel, Caveat: cav, Originator: e.Origin.Nation}, true, nil
 }
 
 // SetLabel writes l into the wire attributes and the origin nation.

@@ -43,7 +43,7 @@ func TestParseLabel(t *testing.T) {
 		})
 	}
 	// SetLabel writes what ParseLabel reads.
-	want := label.Label{Classification: label.TopSecret, ReleasableTo: []string{"AUS", "GBR"}, Caveat: "X", Originator: "USA"}
+	want := label.Label{Classification: label.TopSecret, ReleasableTo: []string{"AUS", "GBR"}, Caveat: "NOFORN", Originator: "USA"}
 	var e Event
 	e.SetLabel(want)
 	if e.Access != "TOP SECRET" || e.ReleasableTo != "AUS GBR" || e.Origin.Nation != "USA" {

@@ -2,6 +2,7 @@ package label
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -15,6 +16,21 @@ func ruleAllows(p Principal, l Label) bool {
 	if p.Clearance < l.Classification {
 		return false
 	}
+	noforn := false
+	if l.Caveat != "" {
+		for _, c := range strings.Split(l.Caveat, "/") {
+			switch c {
+			case "NOFORN":
+				noforn = true
+			case "ORCON", "FOUO":
+			default:
+				return false // a caveat without a defined meaning
+			}
+		}
+	}
+	if noforn {
+		return p.Nation == l.Originator
+	}
 	return p.Nation == l.Originator || slices.Contains(l.ReleasableTo, p.Nation)
 }
 
@@ -27,6 +43,8 @@ func FuzzLabel(f *testing.F) {
 	f.Add("top secret", "usa,,kor", "KOR", "kor:top_secret", "S", "KOR USA", "USA", "USA:S", "NOFORN")
 	f.Add("", "JPN", "", ":", "RESTRICTED", "JAPAN", "JPN", "JPN:SEKRET", "x")
 	f.Add("C", "AUS GBR", "GBR", "AUS:CONFIDENTIAL", "U", "GBR", "AUS", "GBR:UNCLASSIFIED", "")
+	f.Add("S", "JPN", "USA", "JPN:S", "S", "JPN USA", "JPN", "USA:S", "NOFORN/ORCON")
+	f.Add("S", "JPN", "USA", "JPN:S", "S", "JPN USA", "USA", "JPN:S", "orcon")
 
 	f.Fuzz(func(t *testing.T, class1, rel1, orig1, principal, class2, rel2, orig2, principal2, caveat string) {
 		c1, err1 := ParseClassification(class1)
@@ -53,7 +71,7 @@ func FuzzLabel(f *testing.F) {
 			r2 = []string{rel2}
 		}
 		l1 := Label{Classification: c1, ReleasableTo: r1, Originator: orig1, Caveat: caveat}
-		l2 := Label{Classification: c2, ReleasableTo: r2, Originator: orig2}
+		l2 := Label{Classification: c2, ReleasableTo: r2, Originator: orig2, Caveat: strings.ToUpper(caveat)}
 		_ = l1.Marking()
 
 		var principals []Principal

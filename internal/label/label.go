@@ -227,14 +227,24 @@ func ParsePrincipal(s string) (Principal, error) {
 
 // Releasable is the one releasability policy of Kizuna. A principal with
 // nation N and clearance K may receive an object labelled (originator O,
-// classification C, releasable to R) only if K >= C and (N = O or N in R).
-// Anything incomplete is denied.
+// classification C, releasable to R, caveats V) only if K >= C and (N = O
+// or (N in R and NOFORN is not in V)). Anything incomplete, and any caveat
+// not in KnownCaveats, is denied.
 func Releasable(p Principal, l Label) bool {
 	if !p.Clearance.Valid() || !l.Classification.Valid() || p.Nation == "" || l.Originator == "" {
 		return false
 	}
 	if p.Clearance < l.Classification {
 		return false
+	}
+	if l.Caveat != "" {
+		known, noforn, _ := caveatRule(l.Caveat)
+		if !known {
+			return false
+		}
+		if noforn {
+			return p.Nation == l.Originator
+		}
 	}
 	if p.Nation == l.Originator {
 		return true
@@ -255,7 +265,10 @@ func Default(submitter Principal) Label {
 
 // Combine returns the label of data fused from several sources: the highest
 // classification, the intersection of releasabilities (each source's own
-// originator counts as releasable for that source), and the caveats joined.
+// originator counts as releasable for that source), and the union of the
+// caveats. A source with a caveat Kizuna does not know, or with NOFORN or
+// ORCON from another originator than the given one, makes the result
+// releasable to no one.
 // The originator is the given one (the fusing node's nation); if some source
 // was not released to that nation, or no labels are given, the result is
 // released to no one.
@@ -285,8 +298,17 @@ func Combine(originator string, ls ...Label) Label {
 		} else {
 			rel = slices.DeleteFunc(rel, func(n string) bool { return !slices.Contains(eff, n) })
 		}
-		if l.Caveat != "" && !slices.Contains(caveats, l.Caveat) {
-			caveats = append(caveats, l.Caveat)
+		known, noforn, orcon := caveatRule(l.Caveat)
+		if !known || ((noforn || orcon) && l.Originator != originator) {
+			// A caveat without meaning, or one whose originator alone may
+			// release (NOFORN, ORCON) combined by another nation: the
+			// combination is released to no one.
+			poisoned = true
+		}
+		for _, c := range splitCaveats(l.Caveat) {
+			if !slices.Contains(caveats, c) {
+				caveats = append(caveats, c)
+			}
 		}
 	}
 	if poisoned {

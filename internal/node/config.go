@@ -114,6 +114,10 @@ type Config struct {
 	// OrbatData is an order of battle given in memory (the demo's), used
 	// when Orbat is empty.
 	OrbatData []byte `json:"-"`
+	// HTTPHosts are extra names (NAME or NAME:PORT) every HTTP, HTTPS and
+	// enrollment listener answers to besides its own addresses (see
+	// package httpguard).
+	HTTPHosts []string `json:"httpHosts,omitempty"`
 	// Users is the enrollment users file; EnrollCA the CA directory that
 	// signs enrolled clients.
 	Users    string `json:"users,omitempty"`

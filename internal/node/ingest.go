@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +9,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/reject"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
 )
@@ -23,36 +23,43 @@ var (
 // ingestClient is where every event from a TAK client is checked. The
 // submitter's identity comes only from the connection (listener or client
 // certificate), never from the event: any __origin the client sent has
-// been replaced, and an unlabelled event takes the submitter's default.
+// been replaced, and an unlabelled event takes the submitter's default. A
+// refusal is reported to the connection once, as a typed rejection.
 func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error {
-	p := c.Principal
-	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
-	l, present, err := ev.ParseLabel()
-	if err != nil {
-		n.reject(c, "label", err)
-		return err
-	}
-	if !present {
-		l = label.Default(p)
-	} else if err := label.CheckSubmit(p, l); err != nil {
-		n.reject(c, "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err))
-		return err
-	}
-	ev.SetLabel(l)
 	var from uint64
 	if c.Sub != nil {
 		from = c.Sub.ID
 	}
-	if err := n.accept(ev, l, p.Nation, from); err != nil {
-		reason := "rejected"
-		if errors.Is(err, ErrNotOwner) {
-			reason = "not_owner"
-		}
-		n.reject(c, reason, err)
-		return err
+	if rej := n.ingestFrom(c.Principal, ev, from); rej != nil {
+		c.Reject(string(rej.Reason), rej)
+		return rej
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
-	n.observe(ev, p)
+	n.observe(ev, c.Principal)
+	return nil
+}
+
+// ingestFrom applies the label and write rules to one event submitted by
+// principal p and, when they pass, publishes it. It returns the rejection,
+// if any, with its reason.
+func (n *Node) ingestFrom(p label.Principal, ev *cot.Event, from uint64) *reject.Rejection {
+	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
+	l, present, err := ev.ParseLabel()
+	if err != nil {
+		return reject.New(reasonOf(err), fmt.Errorf("event %s: %w", ev.UID, err))
+	}
+	if !present {
+		l = label.Default(p)
+	} else if err := label.CheckSubmit(p, l); err != nil {
+		return reject.New(reject.AboveClearance, fmt.Errorf("event %s: %w", ev.UID, err))
+	}
+	ev.SetLabel(l)
+	if err := n.checkClientUIDs(ev); err != nil {
+		return reject.New(reject.Reserved, err)
+	}
+	if err := n.acceptAs(ev, l, p.Nation, from, nil, p.Clearance); err != nil {
+		return reject.New(reasonOf(err), err)
+	}
 	return nil
 }
 
@@ -60,7 +67,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 // is the nation claiming the uid; from the sending subscriber (0 for the
 // node itself).
 func (n *Node) accept(ev *cot.Event, l label.Label, owner string, from uint64) error {
-	return n.acceptFed(ev, l, owner, from, nil)
+	return n.acceptAs(ev, l, owner, from, nil, label.Invalid)
 }
 
 // IngestFederated accepts an event that arrived from an allied node. Its
@@ -78,11 +85,8 @@ func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) e
 		return fmt.Errorf("federated event %s: %w", ev.UID, cot.ErrLabel)
 	}
 	ev.SetLabel(l)
-	if err := n.acceptFed(ev, l, l.Originator, 0, fed); err != nil {
-		reason := "federation_rejected"
-		if errors.Is(err, ErrNotOwner) {
-			reason = "federation_not_owner"
-		}
+	if err := n.acceptAs(ev, l, l.Originator, 0, fed, label.Invalid); err != nil {
+		reason := "federation_" + string(reasonOf(err))
 		n.metrics.Rejected.WithLabelValues(reason).Inc()
 		n.auditf(context.Background(), "node:"+fed.Peer, "federation."+reason, ev.UID, "deny", err.Error())
 		return err
@@ -109,16 +113,21 @@ func (n *Node) publish(m *hub.Message) {
 	n.hub.Publish(m)
 }
 
-func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo) error {
+// acceptAs applies the write rules to an event (owner is the nation that
+// writes; clearance the writer's, label.Invalid when the node itself or a
+// peer writes) and publishes it. Every event claims its uid, whatever its
+// type: the claim lasts until its stale time plus the claim retention.
+func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
 	if ev.IsDelete() {
-		return n.acceptDelete(ev, l, owner, from, fed)
+		return n.acceptDelete(ev, l, owner, from, fed, clearance)
+	}
+	if _, err := n.picture.Claim(ev.UID, owner, n.claimUntil(ev.Stale)); err != nil {
+		return fmt.Errorf("event %s: %w", ev.UID, err)
+	}
+	if err := n.checkWriteDown(ev.UID, clearance); err != nil {
+		return err
 	}
 	persistent := cop.Persistent(ev)
-	if persistent {
-		if _, err := n.picture.Claim(ev.UID, owner); err != nil {
-			return fmt.Errorf("event %s: %w", ev.UID, err)
-		}
-	}
 	if persistent {
 		// Live objects share one copy of each releasability list.
 		l = label.Intern(l)
@@ -144,8 +153,10 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 }
 
 // acceptDelete handles t-x-d-d: every linked uid (or the event's own uid
-// when it links none) must belong to the submitter's nation.
-func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo) error {
+// when it links none) must be claimed by the submitter's nation and not
+// classified above its clearance; the delete event's own uid is claimed
+// like any other.
+func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
 	targets := make([]string, 0, len(ev.Links)+1)
 	for _, lk := range ev.Links {
 		if lk.UID != "" {
@@ -156,9 +167,19 @@ func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uin
 		targets = append(targets, ev.UID)
 	}
 	for _, uid := range targets {
-		if o, ok := n.picture.Owner(uid); ok && o != owner {
+		o, ok := n.picture.Owner(uid)
+		if !ok {
+			return fmt.Errorf("delete of %s: %w", uid, ErrUnknownUID)
+		}
+		if o != owner {
 			return fmt.Errorf("delete of %s: %w: %s", uid, ErrNotOwner, o)
 		}
+		if err := n.checkWriteDown(uid, clearance); err != nil {
+			return err
+		}
+	}
+	if _, err := n.picture.Claim(ev.UID, owner, n.claimUntil(ev.Stale)); err != nil {
+		return fmt.Errorf("event %s: %w", ev.UID, err)
 	}
 	for _, uid := range targets {
 		if old, ok := n.picture.Remove(uid); ok {
@@ -238,29 +259,15 @@ func (n *Node) history(ctx context.Context, uid string, since time.Time, limit i
 	return n.store.History(ctx, uid, since, limit)
 }
 
-// reject drops an event the ingest pipeline refused. The stream layer
-// counts every drop and reports the first of each reason per connection
-// (and a summary when it closes) to rejected, which audits it: a flood of
-// refused events cannot flood the log or the audit chain.
-func (n *Node) reject(c *stream.Conn, reason string, err error) {
-	c.Reject(reason, err)
-}
-
 func actorOf(c *stream.Conn) string {
 	return c.Principal.String() + "@" + c.Kind
 }
 
-// auditedDrops are the drop reasons that are security-relevant: hostile
-// input, abuse, and the label and ownership rules.
-var auditedDrops = map[string]bool{
-	"dtd": true, "too_large": true, "rate_limited": true,
-	"above_clearance": true, "not_owner": true, "label": true,
-}
-
 // rejected is the stream server's hook for dropped events: the first of
 // each reason on a connection, and a per-reason summary when it closes.
+// The security-relevant reasons of package reject's list are audited.
 func (n *Node) rejected(c *stream.Conn, reason string, err error) {
-	if auditedDrops[reason] {
+	if reject.Reason(reason).Security() {
 		n.auditf(context.Background(), actorOf(c), "event."+reason, c.Remote(), "deny", err.Error())
 	}
 }
@@ -283,12 +290,27 @@ func (n *Node) restore(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("restoring owners: %w", err)
 	}
-	n.picture.LoadOwners(owners)
 	objs, err := n.store.Objects(ctx)
 	if err != nil {
 		return fmt.Errorf("restoring objects: %w", err)
 	}
+	// A claim lasts until its object's stale time plus the retention; a
+	// uid without a stored object (deleted) keeps its claim for one
+	// retention from now.
 	now := time.Now()
+	until := make(map[string]time.Time, len(objs))
+	for _, o := range objs {
+		if o.Owner != "" {
+			owners[o.UID] = o.Owner
+		}
+		until[o.UID] = n.claimUntil(o.Stale)
+	}
+	n.picture.LoadOwners(owners, func(uid string) time.Time {
+		if t, ok := until[uid]; ok {
+			return t
+		}
+		return n.claimUntil(now)
+	})
 	restored := 0
 	for _, o := range objs {
 		if !o.Stale.After(now) {
@@ -313,11 +335,16 @@ func (n *Node) restore(ctx context.Context) error {
 func (n *Node) expireLoop(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	lastSweep := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if now.Sub(lastSweep) >= claimSweep {
+				n.picture.ExpireClaims(now)
+				lastSweep = now
+			}
 			for _, m := range n.picture.Expire(now) {
 				n.store.Delete(m.UID)
 				n.hub.Publish(hub.NewExpire(m.UID, m.Label, &n.enc))

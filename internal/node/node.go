@@ -93,6 +93,9 @@ type Node struct {
 	expiryLoop  goroutines
 	httpLoops   goroutines
 
+	reservedOnce sync.Once
+	reserved     []string // uid prefixes only nodes generate (ownership.go)
+
 	started atomic.Bool
 	ready   chan struct{}
 	cancel  context.CancelFunc
@@ -545,7 +548,7 @@ func principalString(p label.Principal) string { return p.Nation + ":" + p.Clear
 
 func (n *Node) serveHTTP(ln net.Listener, h http.Handler, tlsCfg *tls.Config) {
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           n.guardHTTP(ln, h, tlsCfg != nil),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,

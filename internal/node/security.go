@@ -28,6 +28,9 @@ import (
 // A log line is security-relevant when it carries the attribute
 // security=true (new call sites should add it, with "category" if they
 // like) or when its message is one of those listed in securityMessages.
+// Dropped events are classified by their reason alone: package reject
+// lists the reasons once and says which are security-relevant, and the
+// stream layer tags its log lines with reject.Reason.LogAttrs.
 
 // Security log file name, rotation size and the number of rotated files
 // kept.
@@ -54,14 +57,12 @@ const (
 // calls to their category. A "" category means: relevant only for some
 // reasons (see securityCategory).
 var securityMessages = map[string]string{
-	"TLS handshake refused":                      SecTLS,
-	"connection refused":                         SecConnection,
-	"closing connection":                         SecConnection,
-	"connection closed":                          "", // only when closed for cause (warning)
-	"event dropped":                              "", // only hostile input, see securityDropReasons
-	"events dropped":                             "", // a connection's summary, as for "event dropped"
-	"closed connections of revoked certificates": SecRevocation,
-	"CRL reload added revocations":               SecRevocation,
+	"TLS handshake refused":                                      SecTLS,
+	"connection refused":                                         SecConnection,
+	"closing connection":                                         SecConnection,
+	"connection closed":                                          "", // only when closed for cause (warning)
+	"closed connections of revoked certificates":                 SecRevocation,
+	"CRL reload added revocations":                               SecRevocation,
 	"CRL reload failed; previous revocation lists stay in force": SecRevocation,
 	"enrollment login failed":                                    SecEnrollment,
 	"enrollment login refused: too many failures":                SecEnrollment,
@@ -79,21 +80,10 @@ var securityMessages = map[string]string{
 	"security log write failed":                                  "", // never teed: it is about the stream itself
 }
 
-// securityDropReasons are the drop reasons of "event dropped" that show
-// hostile or abusive input rather than a sloppy client.
-var securityDropReasons = map[string]string{
-	"dtd":             SecEvent,
-	"too_large":       SecEvent,
-	"rate_limited":    SecRate,
-	"above_clearance": SecEvent,
-	"not_owner":       SecEvent,
-	"label":           SecEvent,
-}
-
 // securityCategory decides whether a record belongs in the security log.
 func securityCategory(r slog.Record, bound []slog.Attr) (string, bool) {
 	var flagged bool
-	var category, reason string
+	var category string
 	scan := func(a slog.Attr) {
 		switch a.Key {
 		case "security":
@@ -102,8 +92,6 @@ func securityCategory(r slog.Record, bound []slog.Attr) (string, bool) {
 			}
 		case "category":
 			category = a.Value.String()
-		case "reason":
-			reason = a.Value.String()
 		}
 	}
 	for _, a := range bound {
@@ -127,10 +115,6 @@ func securityCategory(r slog.Record, bound []slog.Attr) (string, bool) {
 	case "connection closed":
 		if r.Level >= slog.LevelWarn {
 			return SecConnection, true
-		}
-	case "event dropped", "events dropped":
-		if c, ok := securityDropReasons[reason]; ok {
-			return c, true
 		}
 	}
 	return "", false

@@ -19,6 +19,7 @@ import (
 	"kizuna/internal/audit"
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/reject"
 )
 
 func TestSecurityCategory(t *testing.T) {
@@ -35,15 +36,16 @@ func TestSecurityCategory(t *testing.T) {
 	}{
 		{"TLS refusal", rec(slog.LevelWarn, "TLS handshake refused", "remote", "127.0.0.1:1"), nil, SecTLS},
 		{"cap refusal", rec(slog.LevelWarn, "connection refused", "reason", "conn_cap"), nil, SecConnection},
-		{"label rejection", rec(slog.LevelInfo, "event dropped", "reason", "above_clearance"), nil, SecEvent},
-		{"ownership", rec(slog.LevelInfo, "event dropped", "reason", "not_owner"), nil, SecEvent},
-		{"ownership summary", rec(slog.LevelWarn, "events dropped", "reason", "not_owner", "dropped", 3), nil, SecEvent},
-		{"DTD dropped", rec(slog.LevelInfo, "event dropped", "reason", "dtd"), nil, SecEvent},
-		{"rate limited", rec(slog.LevelInfo, "event dropped", "reason", "rate_limited"), nil, SecRate},
-		{"rate summary", rec(slog.LevelWarn, "events dropped", "reason", "rate_limited", "dropped", 7), nil, SecRate},
-		{"DTD summary", rec(slog.LevelWarn, "events dropped", "reason", "dtd", "dropped", 7), nil, SecEvent},
-		{"malformed summary is not", rec(slog.LevelWarn, "events dropped", "reason", "malformed", "dropped", 7), nil, ""},
-		{"malformed XML is not", rec(slog.LevelInfo, "event dropped", "reason", "xml"), nil, ""},
+		{"label rejection", rec(slog.LevelInfo, "event dropped", reject.Reason("above_clearance").LogAttrs()...), nil, SecEvent},
+		{"ownership", rec(slog.LevelInfo, "event dropped", reject.Reason("not_owner").LogAttrs()...), nil, SecEvent},
+		{"ownership summary", rec(slog.LevelWarn, "events dropped", append(reject.Reason("not_owner").LogAttrs(), "dropped", 3)...), nil, SecEvent},
+		{"DTD dropped", rec(slog.LevelInfo, "event dropped", reject.Reason("dtd").LogAttrs()...), nil, SecEvent},
+		{"rate limited", rec(slog.LevelInfo, "event dropped", reject.Reason("rate_limited").LogAttrs()...), nil, SecRate},
+		{"rate summary", rec(slog.LevelWarn, "events dropped", append(reject.Reason("rate_limited").LogAttrs(), "dropped", 7)...), nil, SecRate},
+		{"DTD summary", rec(slog.LevelWarn, "events dropped", append(reject.Reason("dtd").LogAttrs(), "dropped", 7)...), nil, SecEvent},
+		{"malformed summary is not", rec(slog.LevelWarn, "events dropped", append(reject.Reason("malformed").LogAttrs(), "dropped", 7)...), nil, ""},
+		{"unflagged drop text is not", rec(slog.LevelInfo, "event dropped", "reason", "dtd"), nil, ""},
+		{"malformed XML is not", rec(slog.LevelInfo, "event dropped", reject.Reason("xml").LogAttrs()...), nil, ""},
 		{"closed for cause", rec(slog.LevelWarn, "connection closed", "reason", "event_timeout"), nil, SecConnection},
 		{"ordinary close is not", rec(slog.LevelInfo, "connection closed"), nil, ""},
 		{"revocation", rec(slog.LevelWarn, "closed connections of revoked certificates", "count", 1), nil, SecRevocation},
@@ -101,7 +103,7 @@ func TestSecurityHandler(t *testing.T) {
 
 	stream := log.With("component", "stream", "listener", "cot-tls")
 	stream.Info("connection accepted", "remote", "127.0.0.1:9")
-	stream.Info("event dropped", "reason", "dtd", "remote", "127.0.0.1:9")
+	stream.Info("event dropped", append(reject.DTD.LogAttrs(), "remote", "127.0.0.1:9")...)
 	stream.Warn("connection refused", "reason", "conn_cap", "remote", "127.0.0.1:9")
 	log.Info("enrollment: issued client certificate", "user", "sakura")
 	log.Debug("TLS handshake refused") // below Info: nowhere
@@ -564,7 +566,7 @@ func BenchmarkSecurityHandler(b *testing.B) {
 	b.Run("security line", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			log.Info("event dropped", "reason", "dtd", "err", "DTD not allowed")
+			log.Info("event dropped", append(reject.DTD.LogAttrs(), "err", "DTD not allowed")...)
 		}
 	})
 }

@@ -520,8 +520,9 @@ const maxOwnedCache = 200_000
 // no single write holds the lock for long.
 const retentionBatch = 2000
 
-// prune deletes history rows recorded before now-HistoryRetention and
-// objects stale since before then, in batches, for at most budget. It
+// prune deletes history rows recorded before now-HistoryRetention,
+// objects stale since before then and the owner rows of uids without an
+// object first written before then, in batches, for at most budget. It
 // reports whether old rows remain.
 func (s *Store) prune(ctx context.Context, now time.Time, budget time.Duration) (more bool, err error) {
 	if s.cfg.HistoryRetention <= 0 {
@@ -549,6 +550,15 @@ func (s *Store) prune(ctx context.Context, now time.Time, budget time.Duration) 
 	}
 	n, _ := res.RowsAffected()
 	s.pruned.Add(uint64(n))
+	// An owner row lasts as long as the claim it restores: while its uid
+	// has an object, and one retention after it was first written.
+	res, err = s.wdb.ExecContext(ctx, `DELETE FROM owners WHERE first_seen < ? AND uid NOT IN (SELECT uid FROM objects)`, cutoff)
+	if err != nil {
+		return true, fmt.Errorf("pruning owners: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		clear(s.owned) // a cache only: the next flush writes the row again
+	}
 	return false, nil
 }
 

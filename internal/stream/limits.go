@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"kizuna/internal/label"
+	"kizuna/internal/reject"
 )
 
 // Connection hardening: the per-event deadline (slowloris), the
@@ -144,7 +145,7 @@ func (c *Conn) dropSummary() {
 	slices.Sort(reasons)
 	for _, r := range reasons {
 		n := c.limits.drops[r]
-		c.log.Warn("events dropped", "reason", r, "dropped", n)
+		c.log.Warn("events dropped", append(reject.Reason(r).LogAttrs(), "dropped", n)...)
 		if c.srv.Reject != nil {
 			c.srv.Reject(c, r, fmt.Errorf("%d events dropped on this connection in total (%s)", n, r))
 		}

@@ -14,6 +14,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/reject"
 	"kizuna/internal/takproto"
 )
 
@@ -290,7 +291,8 @@ func (s *Server) reject(c *Conn, reason string, err error) {
 		c.log.Debug("event dropped", "reason", reason, "err", err)
 		return
 	}
-	c.log.Info("event dropped", "reason", reason, "err", err, "note", "further drops of this reason on this connection are counted and summed up when it closes")
+	attrs := append(reject.Reason(reason).LogAttrs(), "err", err, "note", "further drops of this reason on this connection are counted and summed up when it closes")
+	c.log.Info("event dropped", attrs...)
 	if s.Reject != nil {
 		s.Reject(c, reason, err)
 	}
