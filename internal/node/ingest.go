@@ -40,6 +40,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return err
 	}
 	ev.SetLabel(l)
+	ev.DefaultHowIfMissing()
 	var from uint64
 	if c.Sub != nil {
 		from = c.Sub.ID
@@ -206,6 +207,7 @@ func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
 		ev.Origin.Nation = n.cfg.Nation
 	}
 	ev.Origin.Node = n.cfg.NodeID
+	ev.DefaultHowIfMissing()
 	l, present, err := ev.ParseLabel()
 	if err != nil {
 		return fmt.Errorf("injecting %s: %w", ev.UID, err)
