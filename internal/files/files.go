@@ -193,8 +193,8 @@ func (s *Store) Start(ctx context.Context) error {
 // Stop has nothing to flush: every write is durable when Put returns.
 func (s *Store) Stop(ctx context.Context) error { return nil }
 
-func (s *Store) blobDir() string            { return filepath.Join(s.cfg.Dir, "blobs") }
-func (s *Store) metaDir() string            { return filepath.Join(s.cfg.Dir, "meta") }
+func (s *Store) blobDir() string             { return filepath.Join(s.cfg.Dir, "blobs") }
+func (s *Store) metaDir() string             { return filepath.Join(s.cfg.Dir, "meta") }
 func (s *Store) blobPath(hash string) string { return filepath.Join(s.blobDir(), hash) }
 func (s *Store) metaPath(hash string) string { return filepath.Join(s.metaDir(), hash+".json") }
 

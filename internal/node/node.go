@@ -33,6 +33,7 @@ import (
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
+	"kizuna/internal/files"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
@@ -83,6 +84,7 @@ type Node struct {
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds
+	files          *files.Store           // nil if unavailable
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -127,6 +129,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupSecurityLog()
 	n.setupFederation()
 	n.setupFeeds()
+	n.setupMarti()
 	return n, nil
 }
 
