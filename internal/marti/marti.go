@@ -11,7 +11,8 @@
 //	POST   /Marti/sync/upload?name=&keywords=&creatorUid=          raw body; reply: the file's metadata (JSON)
 //	GET    /Marti/sync/missionquery?hash=         the content URL, or 404
 //	GET    /Marti/sync/content?hash=              the content, or 404
-//	DELETE /Marti/api/files/{hash}                the caller's own upload
+//	GET    /Marti/sync/{hash}/metadata            the file's metadata (JSON), or 404
+//	DELETE /Marti/api/files/{hash}                the caller's own upload (also /Marti/sync/delete?hash=)
 //
 // The principal is the one package web put in the request context (the
 // listener's or the client certificate's). Every answer about a client or
@@ -100,6 +101,8 @@ func (h *Handler) Routes() map[string]http.Handler {
 		"GET /Marti/sync/missionquery":             http.HandlerFunc(h.missionQuery),
 		"GET /Marti/sync/content":                  http.HandlerFunc(h.content),
 		"DELETE /Marti/api/files/{hash}":           http.HandlerFunc(h.deleteFile),
+		"DELETE /Marti/sync/delete":                http.HandlerFunc(h.deleteFile),
+		"GET /Marti/sync/{hash}/metadata":          http.HandlerFunc(h.metadata),
 	}
 }
 
@@ -399,6 +402,9 @@ func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request) {
 	}
 	p := principal(r)
 	hash := r.PathValue("hash")
+	if hash == "" {
+		hash = r.URL.Query().Get("hash")
+	}
 	err := h.cfg.Files.Delete(p, hash)
 	switch {
 	case err == nil:
@@ -413,4 +419,17 @@ func (h *Handler) deleteFile(w http.ResponseWriter, r *http.Request) {
 		h.log.Error("file delete failed", "err", err)
 		http.Error(w, "delete failed", http.StatusInternalServerError)
 	}
+}
+
+func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.Files == nil {
+		http.NotFound(w, r)
+		return
+	}
+	m, err := h.cfg.Files.Stat(principal(r), r.PathValue("hash"))
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, fileJSON(r, m))
 }
