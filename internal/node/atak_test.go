@@ -66,6 +66,10 @@ func TestATAK5DefaultsReachTheirNation(t *testing.T) {
 				}
 				src.Offered()
 				src.SendString(atakAuth)
+				// ATAK's ping carries access="Undefined" too; it is answered.
+				ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+				src.SendString(`<event version='2.0' uid='` + transport + format + `-ping' type='t-x-c-t' how='h-g-i-g-o' time='` + ts + `' start='` + ts + `' stale='` + ts + `' access='Undefined'><point lat='0.0' lon='0.0' hae='0.0' ce='9999999.0' le='9999999.0'/><detail/></event>`)
+				src.Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 				uid := "ANDROID-" + transport + "-" + format
 				src.SendString(atak5SA(uid, "SAKURA", "h-e"))
 				noHow := uid + "-nohow"
