@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 export GOTOOLCHAIN := auto
 GO ?= go
 
-.PHONY: test test-go test-web vet lint build bench
+.PHONY: test test-go test-web test-interop vet lint build bench
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -19,13 +19,17 @@ vet:
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
-test: vet lint test-go test-web
+test: vet lint test-go test-web test-interop
 
 test-go:
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
 
 test-web:
 	@if [ -f web/test/package.json ]; then cd web/test && npm ci --no-audit --no-fund && node --test; fi
+
+# Kizuna driven by third-party TAK client code (@tak-ps/node-tak, node-cot).
+test-interop:
+	@cd interop/node-tak && npm ci --no-audit --no-fund && node --test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -43,7 +43,7 @@ func pkiSubcommands() []pkiSub {
 		{"revoke", "--ca DIR --serial N [--reason CODE]", "revoke a certificate and re-sign the CRL", pkiRevoke},
 		{"crl", "--ca DIR", "re-sign the CRL (renews its next-update time)", pkiCRL},
 		{"list", "--ca DIR", "list the certificates the CA issued", pkiList},
-		{"package", "--ca DIR [--cert DIR|FILE] --server HOST:8089 --out FILE.zip", "build an ATAK/iTAK connection data package", pkiPackage},
+		{"package", "--ca DIR [--cert DIR|FILE] --server HOST:8089 --out FILE.zip [--format atak|itak|wintak]", "build an ATAK, iTAK or WinTAK connection data package", pkiPackage},
 	}
 }
 
@@ -437,6 +437,7 @@ func pkiPackage(args []string, env Env) error {
 	password := fs.String("password", pki.DefaultPassword, "password of both .p12 files in the package")
 	name := fs.String("name", "", "connection name shown in ATAK (default: the host)")
 	force := fs.Bool("force", false, "overwrite the output file")
+	format := fs.String("format", pki.FormatATAK, "client: atak (ATAK 4/5), itak (flat zip) or wintak (outer wrapper)")
 	if err := pkiParse(fs, args, "ca", "server", "out"); err != nil {
 		return err
 	}
@@ -457,7 +458,7 @@ func pkiPackage(args []string, env Env) error {
 	if _, err := os.Stat(*out); err == nil && !*force {
 		return fmt.Errorf("%s already exists (use --force to overwrite)", *out)
 	}
-	b, err := pki.PackageBytes(pki.PackageConfig{Name: *name, Server: *server, CA: ca.Cert, Client: client, Password: *password})
+	b, err := pki.PackageBytesFor(*format, pki.PackageConfig{Name: *name, Server: *server, CA: ca.Cert, Client: client, Password: *password})
 	if err != nil {
 		return err
 	}

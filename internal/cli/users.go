@@ -30,6 +30,9 @@ func usersUsage(w io.Writer) {
 	fmt.Fprintln(w, "          unless --password is given")
 	fmt.Fprintln(w, "  list    --file F")
 	fmt.Fprintln(w, "  remove  --file F --name N")
+	fmt.Fprintln(w, "  token   --file F --name N [--ttl 24h]")
+	fmt.Fprintln(w, "          issue a single-use enrollment token (Bearer) for a user; printed once")
+	fmt.Fprintln(w, "  tokens  --file F        list tokens (ids, users, expiry, use)")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "The certificate a user enrolls for carries the nation, clearance and role")
 	fmt.Fprintln(w, "recorded here, never what the client asks for.")
@@ -50,6 +53,10 @@ func runUsers(_ context.Context, args []string, env Env) error {
 		return usersList(args[1:], env)
 	case "remove", "rm":
 		return usersRemove(args[1:], env)
+	case "token":
+		return usersToken(args[1:], env)
+	case "tokens":
+		return usersTokens(args[1:], env)
 	}
 	fmt.Fprintf(env.Stderr, "kizuna users: unknown sub-command %q\n", args[0])
 	usersUsage(env.Stderr)

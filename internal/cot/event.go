@@ -64,7 +64,7 @@ func Reason(err error) string {
 		return "too_large"
 	case errors.Is(err, label.ErrCaveat):
 		return "caveat"
-	case errors.Is(err, ErrLabel), errors.Is(err, label.ErrClassification), errors.Is(err, label.ErrNation):
+	case errors.Is(err, ErrLabel), errors.Is(err, label.ErrClassification), errors.Is(err, label.ErrNation), errors.Is(err, label.ErrForeignMarking):
 		return "label"
 	}
 	return "other"
@@ -138,13 +138,14 @@ type Event struct {
 // carries no access attribute and no releasableTo attribute; the caller then
 // applies label.Default. The originator is e.Origin.Nation.
 func (e *Event) ParseLabel() (l label.Label, present bool, err error) {
-	if e.Access == "" && e.ReleasableTo == "" && e.Caveat == "" {
+	// "Undefined" (ATAK's default) and an empty access mean no marking.
+	c, marked, err := label.ParseAccess(e.Access)
+	if !marked && e.ReleasableTo == "" && e.Caveat == "" {
 		return label.Label{}, false, nil
 	}
-	if e.Access == "" {
+	if !marked {
 		return label.Label{}, true, errors.Join(ErrLabel, errors.New("releasableTo without access"))
 	}
-	c, err := label.ParseClassification(e.Access)
 	if err != nil {
 		return label.Label{}, true, errors.Join(ErrLabel, err)
 	}

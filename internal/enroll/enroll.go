@@ -3,10 +3,13 @@
 // certificate with a user name and password.
 //
 //	GET  /Marti/api/tls/config              the subject entries to put in the CSR (XML)
-//	POST /Marti/api/tls/signClient/v2       CSR in, signed certificate and CA out
-//	GET  /Marti/api/tls/profile/enrollment  enrollment profile: none (204)
+//	POST /Marti/api/tls/signClient/v2       CSR in, signed certificate and CA out (XML or JSON)
+//	POST /Marti/api/tls/signClient          v1 (ATAK 4.x): CSR in, PKCS#12 out
+//	GET  /Marti/api/tls/profile/enrollment  the operator's enrollment profile for the user (zip), or 204
 //
-// Every request needs HTTP basic auth against the users file. The issued
+// Every request needs HTTP basic auth against the users file, or a Bearer
+// enrollment token an operator issued for one user (single use, expiring;
+// see users.Tokens and tokens.go). The issued
 // certificate's subject comes from the user record (name, nation,
 // clearance, role), never from the CSR, and its nation must be the CA's.
 // Failed logins are audited and rate-limited per user and per address.
@@ -39,6 +42,7 @@ import (
 const (
 	PathConfig  = "/Marti/api/tls/config"
 	PathSign    = "/Marti/api/tls/signClient/v2"
+	PathSignV1  = "/Marti/api/tls/signClient"
 	PathProfile = "/Marti/api/tls/profile/enrollment"
 )
 
@@ -65,6 +69,13 @@ type Config struct {
 	// AllowPlaintext serves requests that did not arrive over TLS. Never set
 	// it outside tests: the password travels in the request.
 	AllowPlaintext bool
+	// Tokens enables Bearer enrollment tokens (nil: basic auth only).
+	Tokens *users.Tokens
+	// P12Password protects the v1 PKCS#12 reply (default
+	// pki.DefaultPassword, the trust store password TAK tooling uses).
+	P12Password string
+	// ProfileDir holds enrollment/ device profiles (see marti.FindProfile).
+	ProfileDir string
 }
 
 // Handler serves the enrollment endpoints.
@@ -119,7 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case PathConfig, PathProfile:
 		method = http.MethodGet
-	case PathSign:
+	case PathSign, PathSignV1:
 		method = http.MethodPost
 	default:
 		http.NotFound(w, r)
@@ -130,7 +141,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	u, ok := h.authenticate(w, r)
+	var u users.User
+	var token string
+	var ok bool
+	if tok, isBearer := bearer(r); isBearer {
+		u, ok = h.authenticateToken(w, r, tok)
+		token = tok
+	} else {
+		u, ok = h.authenticate(w, r)
+	}
 	if !ok {
 		return
 	}
@@ -138,9 +157,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case PathConfig:
 		h.serveConfig(w, u)
 	case PathProfile:
-		w.WriteHeader(http.StatusNoContent)
-	case PathSign:
-		h.serveSign(w, r, u)
+		h.serveProfile(w, r, u)
+	case PathSign, PathSignV1:
+		h.serveSign(w, r, u, token)
 	}
 }
 
@@ -334,7 +353,7 @@ type signResponseXML struct {
 	CA         []string `xml:"ca"`
 }
 
-func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User) {
+func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User, token string) {
 	ip := remoteIP(r)
 	uid := r.URL.Query().Get("clientUid")
 	if uid == "" {
@@ -363,6 +382,17 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User
 		deny(http.StatusForbidden, "user not enrollable here", fmt.Sprintf("user's nation %s differs from the CA's nation %s", u.Nation, h.cfg.CA.Nation))
 		return
 	}
+	via := "password"
+	if token != "" {
+		// The token is used up here, before anything is signed: it can
+		// never serve twice.
+		rec, err := h.cfg.Tokens.Consume(token, "clientUid="+uid+" from "+ip)
+		if err != nil {
+			h.tokenRefused(w, r, rec, err)
+			return
+		}
+		via = "token " + rec.ID
+	}
 	var v pki.Validity
 	if h.cfg.Validity > 0 {
 		now := h.now()
@@ -381,23 +411,30 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User
 	// The record is durable before the certificate leaves the node.
 	if err := h.audit(r.Context(), audit.Record{
 		Actor: actor, Action: "enroll.issue", Object: "serial=" + cert.SerialNumber.String(), Decision: "allow",
-		Reason: fmt.Sprintf("client certificate %s for clientUid %q from %s, valid until %s", cert.Subject, uid, ip, cert.NotAfter.UTC().Format(time.RFC3339)),
+		Reason: fmt.Sprintf("client certificate %s for clientUid %q from %s by %s (%s), valid until %s", cert.Subject, uid, ip, via, r.URL.Path, cert.NotAfter.UTC().Format(time.RFC3339)),
 	}); err != nil {
 		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 		return
 	}
 	h.log.Info("enrollment: issued client certificate", "user", u.Name, "principal", actor, "serial", cert.SerialNumber, "client_uid", uid, "remote", ip)
+	if r.URL.Path == PathSignV1 {
+		h.writeV1(w, cert)
+		return
+	}
 	signed := base64.StdEncoding.EncodeToString(cert.Raw)
 	ca := base64.StdEncoding.EncodeToString(h.cfg.CA.Cert.Raw)
+	// ca0 is the issuing CA, ca1 the root of its chain: with a national
+	// CA that signs directly, the same certificate. iTAK requires ca1.
+	reply := map[string]string{"signedCert": signed, "ca0": ca, "ca1": ca}
 	accept := strings.ToLower(strings.TrimSpace(r.Header.Get("Accept")))
 	switch {
 	case accept == "text/plain":
 		// iTAK asks for text/plain and parses JSON.
 		w.Header().Set("Content-Type", "text/plain; charset=UTF-8")
-		json.NewEncoder(w).Encode(map[string]string{"signedCert": signed, "ca0": ca})
+		json.NewEncoder(w).Encode(reply)
 	case strings.Contains(accept, "application/json") || accept == "*/*":
 		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]string{"signedCert": signed, "ca0": ca})
+		json.NewEncoder(w).Encode(reply)
 	default:
 		b, err := xml.Marshal(signResponseXML{SignedCert: signed, CA: []string{ca}})
 		if err != nil {

@@ -34,7 +34,12 @@ func (n *Node) listenEnroll(ctx context.Context, l ListenerConfig) (ListenerInfo
 	if err != nil {
 		return ListenerInfo{}, fmt.Errorf("opening users file: %w", err)
 	}
-	h, err := enroll.New(enroll.Config{CA: ca, Users: us, Audit: n.audit, Log: n.log.With("component", "enroll")})
+	toks, err := users.OpenTokens(users.TokensPath(path))
+	if err != nil {
+		return ListenerInfo{}, fmt.Errorf("opening enrollment tokens: %w", err)
+	}
+	h, err := enroll.New(enroll.Config{CA: ca, Users: us, Tokens: toks, Audit: n.audit, Log: n.log.With("component", "enroll"),
+		ProfileDir: filepath.Join(n.cfg.DataDir, "profiles")})
 	if err != nil {
 		return ListenerInfo{}, err
 	}

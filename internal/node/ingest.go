@@ -54,6 +54,7 @@ func (n *Node) ingestFrom(p label.Principal, ev *cot.Event, from uint64) *reject
 		return reject.New(reject.AboveClearance, fmt.Errorf("event %s: %w", ev.UID, err))
 	}
 	ev.SetLabel(l)
+	ev.DefaultHowIfMissing()
 	if err := n.checkClientUIDs(ev); err != nil {
 		return reject.New(reject.Reserved, err)
 	}
@@ -225,6 +226,7 @@ func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
 		ev.Origin.Nation = n.cfg.Nation
 	}
 	ev.Origin.Node = n.cfg.NodeID
+	ev.DefaultHowIfMissing()
 	l, present, err := ev.ParseLabel()
 	if err != nil {
 		return fmt.Errorf("injecting %s: %w", ev.UID, err)

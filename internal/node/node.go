@@ -33,6 +33,7 @@ import (
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
+	"kizuna/internal/files"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
@@ -83,6 +84,7 @@ type Node struct {
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds
+	files          *files.Store           // nil if unavailable
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -142,6 +144,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	if err := n.setupFeeds(); err != nil {
 		return nil, err
 	}
+	n.setupMarti()
 	return n, nil
 }
 

@@ -206,6 +206,10 @@ func (c *Conn) drainXML(xs *cot.Splitter) error {
 			return nil
 		}
 		c.limits.timer.docs++
+		if cot.IsAuth(doc) {
+			c.authMessage(doc)
+			continue
+		}
 		ev, err := cot.DecodeUnchecked(doc)
 		if err != nil {
 			c.srv.reject(c, cot.Reason(err), err)

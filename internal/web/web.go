@@ -171,7 +171,7 @@ func (s *Server) withPrincipal(principal PrincipalFunc, next http.Handler) http.
 			http.Error(w, "no valid principal", http.StatusForbidden)
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBody)
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody(next, r))
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Cache-Control", "no-store")
 		ctx := context.WithValue(r.Context(), ctxKey{}, p)
