@@ -327,6 +327,35 @@ type conn struct {
 	// certsOut: origin certificates already sent on this connection
 	// (writer only).
 	certsOut map[[32]byte]bool
+	// refusedN counts unverifiable events and certificates on this
+	// connection (reader only), to bound what a flood writes to the log
+	// and the audit chain.
+	refusedN uint64
+}
+
+// auditRefusalLimit: the first refusals of a connection are each logged
+// and audited; after that, one in auditRefusalEvery, with the count so
+// far. Every refusal is counted.
+const (
+	auditRefusalLimit = 100
+	auditRefusalEvery = 1000
+)
+
+// refusal logs and audits one unverifiable event or certificate, within
+// the connection's bounds.
+func (c *conn) refusal(action string, err error, attrs ...any) {
+	c.refusedN++
+	n := c.refusedN
+	if n > auditRefusalLimit && n%auditRefusalEvery != 0 {
+		return
+	}
+	f := c.l.f
+	reason := err.Error()
+	if n > auditRefusalLimit {
+		reason = fmt.Sprintf("%d refused on this link so far; latest: %s", n, reason)
+	}
+	f.log.Warn("federated "+action+" refused", append([]any{"peer", c.peer.ID, "err", reason}, attrs...)...)
+	f.audit(action, c.peer.ID+"@"+c.peer.Nation, "deny", reason)
 }
 
 func (c *conn) wakeAck() {
@@ -589,8 +618,7 @@ func (c *conn) receiveCert(ct *Cert) {
 	if err != nil {
 		f.stats.badCerts.Add(1)
 		c.l.stats.unverified.Add(1)
-		f.log.Warn("federation origin certificate refused", "peer", c.peer.ID, "err", err)
-		f.audit("federation.bad_certificate", c.peer.ID+"@"+c.peer.Nation, "deny", err.Error())
+		c.refusal("federation.bad_certificate", err)
 		return
 	}
 	if fresh {
@@ -608,8 +636,7 @@ func (c *conn) check(e *Event) bool {
 		if err := f.verifier.verify(e); err != nil {
 			f.stats.unverified.Add(1)
 			c.l.stats.unverified.Add(1)
-			f.log.Warn("federated event refused", "peer", c.peer.ID, "origin", e.OriginNode, "err", err)
-			f.audit("federation.unverified", c.peer.ID+"@"+c.peer.Nation, "deny", err.Error())
+			c.refusal("federation.unverified", err, "origin", e.OriginNode)
 			return false
 		}
 	}
