@@ -825,6 +825,10 @@ func (f *Federation) route(rows []outRow, p pending) []outRow {
 		}
 		origin, oseq, rec = m.Fed.OriginNode, m.Fed.Seq, m.Fed.Signed
 		path = append(slices.Clone(m.Fed.Path), f.cfg.NodeID)
+		// The record is needed only here (each queued body is a copy);
+		// released, it does not stay with the live object in the picture.
+		// Only route reads it, once per message.
+		defer func() { m.Fed.Signed = nil }()
 	}
 	if len(path) > maxPath {
 		f.stats.loops.Add(1)
