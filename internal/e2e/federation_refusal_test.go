@@ -28,6 +28,11 @@ type rawPeer struct {
 	conn  *tls.Conn
 	br    *bufio.Reader
 	hello *federation.Hello
+	// signer signs the events the peer originates under its own node id
+	// with its certificate's key; certSent: its CERT frame went out.
+	id       string
+	signer   *federation.Signer
+	certSent bool
 }
 
 func loadPair(t testing.TB, cert, key string) tls.Certificate {
@@ -48,7 +53,11 @@ func dialRaw(t testing.TB, addr string, cert tls.Certificate, id, nation string)
 		return nil, err
 	}
 	t.Cleanup(func() { conn.Close() })
-	p := &rawPeer{t: t, conn: conn, br: bufio.NewReader(conn)}
+	signer, err := federation.NewSigner(id, cert)
+	if err != nil {
+		return nil, err
+	}
+	p := &rawPeer{t: t, conn: conn, br: bufio.NewReader(conn), id: id, signer: signer}
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
 	if _, err := conn.Write(federation.AppendHello(nil, federation.Hello{Version: federation.ProtocolVersion, NodeID: id, Nation: nation})); err != nil {
 		return nil, err
@@ -62,10 +71,24 @@ func dialRaw(t testing.TB, addr string, cert tls.Certificate, id, nation string)
 	return p, nil
 }
 
+// sendEvent sends e. An event without a signature that names the peer as
+// its origin is signed first (alone), and the peer's certificate goes
+// ahead of its first event, as a genuine node does.
 func (p *rawPeer) sendEvent(lane uint8, seq uint64, e *federation.Event) {
 	p.t.Helper()
+	if e.Auth.Sig == nil && e.OriginNode == p.id {
+		if err := p.signer.Sign([]*federation.Event{e}); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	var b []byte
+	if !p.certSent {
+		b = federation.AppendCert(b, p.signer.CertDER())
+		p.certSent = true
+	}
+	b = federation.AppendEvent(b, lane, seq, federation.EncodeEventBody(nil, e))
 	p.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := p.conn.Write(federation.AppendEvent(nil, lane, seq, federation.EncodeEventBody(nil, e))); err != nil {
+	if _, err := p.conn.Write(b); err != nil {
 		p.t.Fatalf("sending event: %v", err)
 	}
 }

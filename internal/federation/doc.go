@@ -22,4 +22,44 @@
 // once what it received is committed to its own durable queue, and its
 // HELLO carries the last sequence it committed per lane, from which the
 // sender resumes.
+//
+// # Origin authentication (protocol version 2)
+//
+// A node speaks for itself only, and a relay adds nothing it cannot prove.
+// Every event carries, after its label, an auth block: the SHA-256
+// fingerprint of the origin node's certificate, the size of the batch the
+// origin signed and the event's index in it, the event's Merkle inclusion
+// proof (RFC 9162 hashing: leaf = SHA-256(0x00 ‖ domain ‖ origin node ‖
+// origin sequence ‖ encoded label ‖ payload), node = SHA-256(0x01 ‖ left ‖
+// right)), and the origin's signature over SHA-256(domain ‖ origin node ‖
+// batch size ‖ root), made with the key of its node certificate (ECDSA,
+// RSA PKCS#1 v1.5 or Ed25519, whatever the certificate holds). The
+// payload is the CoT XML exactly as the origin signed it. The origin
+// signs the events of one flush (up to 4,096) under one signature; a
+// flash event is signed alone, at once.
+//
+// A CERT frame (type 5; body: one DER certificate) goes ahead of the first
+// event on a connection whose auth names a certificate not yet sent on
+// that connection. Relays keep the certificates of origins they verified
+// (table certs of the federation database) so that queued events can be
+// forwarded with their proof after a restart.
+//
+// A receiver accepts, stores or relays an event only when: the certificate
+// named by the fingerprint was received and verifies against the trusted
+// CA of the nation its subject names (that CA's revocation list, the node
+// OU, not expired); its CN is the event's origin node; its nation is the
+// label's originator; the inclusion proof leads to a root whose signature
+// verifies with that certificate's key. Each verified root is cached, so
+// a batch costs one signature verification per receiving node and a few
+// hashes per event. The origin sequence number is covered by the
+// signature and each origin's sequence numbers are remembered (the
+// duplicate windows), so a replay is refused as a duplicate and cannot be
+// made fresh. The path is not signed: it only cuts loops and is never a
+// source of authority.
+//
+// An event that fails any of these is refused (acknowledged, so that the
+// link does not stall), logged, audited as federation.unverified and
+// counted per peer (kizuna_federation_unverified_total); a certificate
+// that does not verify is audited as federation.bad_certificate. The link
+// stays up.
 package federation

@@ -2,6 +2,7 @@ package federation
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"database/sql"
 	"errors"
@@ -167,8 +168,17 @@ type Federation struct {
 	dedupMu sync.Mutex
 	windows map[windowKey]*window
 
+	// signer signs what this node originates; verifier proves the origin
+	// of what it receives (origin.go).
+	signer   *Signer
+	verifier *verifier
+
 	stats struct {
 		loops, dups, denied, badFrames, overflow, compacted, unreleasableIn, notOwnerDirect atomic.Uint64
+		// unverified: events refused because their origin could not be
+		// proven; unprovable: relayed events this node could not forward
+		// with a proof; badCerts: certificates peers sent that did not verify.
+		unverified, unprovable, badCerts atomic.Uint64
 	}
 
 	started atomic.Bool
@@ -192,6 +202,11 @@ type batch struct {
 type pending struct {
 	m     *hub.Message
 	flash bool
+	// oseq and rec are set for events this node originates once they are
+	// signed: the origin sequence and the signed record (label, auth,
+	// payload). A local event without rec is routed nowhere.
+	oseq uint64
+	rec  []byte
 }
 
 type laneMark struct {
@@ -258,9 +273,11 @@ func (f *Federation) routeFlash(m *hub.Message) {
 		f.kick()
 		return
 	}
+	p := []pending{{m: m, flash: true}}
 	f.flashMu.Lock()
+	f.signLocal(p)
 	n := len(f.flashRows)
-	f.flashRows = f.route(f.flashRows, pending{m: m, flash: true})
+	f.flashRows = f.route(f.flashRows, p[0])
 	added := f.flashRows[n:]
 	for _, r := range added {
 		r.l.pushHot(queued{seq: r.seq, body: r.body})
@@ -300,6 +317,15 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		return errors.New("federation needs the node's certificate and trust store")
 	}
 	f.trust, f.cert = trust, cert
+	signer, err := NewSigner(f.cfg.NodeID, *cert)
+	if err != nil {
+		return err
+	}
+	f.signer, f.verifier = signer, newVerifier(trust)
+	f.verifier.addOwn(signer.CertDER())
+	if _, _, err := f.verifier.addCert(signer.CertDER()); err != nil {
+		f.log.Warn("the node's own certificate does not verify: peers will refuse what it originates", "err", err)
+	}
 	db, err := openDB(filepath.Join(f.cfg.DataDir, DBFile))
 	if err != nil {
 		return err
@@ -310,6 +336,9 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 	}
 	f.originSeq.Store(f.epoch << SeqBits)
 	if err := f.loadSeen(ctx); err != nil {
+		return err
+	}
+	if err := f.loadCerts(ctx); err != nil {
 		return err
 	}
 	for _, l := range f.links {
@@ -577,6 +606,7 @@ func (f *Federation) flush() {
 		return
 	}
 	now := time.Now()
+	f.signLocal(b.msgs) // outside flashMu: hashing a large batch must not hold up flash traffic
 	for _, p := range b.msgs {
 		if p.flash {
 			// Tapped before Start: routed here, in the same order as
@@ -774,20 +804,31 @@ func (f *Federation) tx(fn func(*sql.Tx) error) error {
 // route decides which links may carry a message and appends one queued
 // row per link. The flusher routes routine events; flash events are
 // routed under flashMu. The egress policy is applied here when the peer's nation
-// is known, and again when the event is sent.
+// is known, and again when the event is sent. A local event goes with
+// the record signLocal made for it, a relayed one with the origin's
+// signed record as it arrived; an event with neither is not sent, since
+// nothing would prove its origin.
 func (f *Federation) route(rows []outRow, p pending) []outRow {
 	m := p.m
 	var origin string
 	var oseq uint64
 	var path []string
+	rec := p.rec
 	if m.Fed == nil {
-		origin, oseq, path = f.cfg.NodeID, f.originSeq.Add(1), []string{f.cfg.NodeID}
+		if rec == nil {
+			return rows
+		}
+		origin, oseq, path = f.cfg.NodeID, p.oseq, []string{f.cfg.NodeID}
 	} else {
 		if slices.Contains(m.Fed.Path, f.cfg.NodeID) {
 			return rows
 		}
-		origin, oseq = m.Fed.OriginNode, m.Fed.Seq
+		origin, oseq, rec = m.Fed.OriginNode, m.Fed.Seq, m.Fed.Signed
 		path = append(slices.Clone(m.Fed.Path), f.cfg.NodeID)
+		// The record is needed only here (each queued body is a copy);
+		// released, it does not stay with the live object in the picture.
+		// Only route reads it, once per message.
+		defer func() { m.Fed.Signed = nil }()
 	}
 	if len(path) > maxPath {
 		f.stats.loops.Add(1)
@@ -806,12 +847,84 @@ func (f *Federation) route(rows []outRow, p pending) []outRow {
 		if !l.mayQueue(m.Label) {
 			continue
 		}
+		if rec == nil {
+			f.stats.unprovable.Add(1)
+			return rows
+		}
 		if body == nil {
-			body = EncodeEventBody(nil, &Event{OriginNode: origin, OriginSeq: oseq, Path: path, Label: m.Label, Payload: m.XML()})
+			body = append(appendRoute(nil, origin, oseq, path), rec...)
 		}
 		rows = append(rows, outRow{l: l, lane: lane, seq: l.allocSeq(lane), uid: m.UID, compact: compact, body: body})
 	}
 	return rows
+}
+
+// signLocal gives every event of ps that this node originates and some
+// link may carry its origin sequence number and signs them as one batch.
+func (f *Federation) signLocal(ps []pending) {
+	var evs []*Event
+	var idx []int
+	for i := range ps {
+		p := &ps[i]
+		if p.m.Fed != nil || p.rec != nil || !f.anyLinkMay(p.m) {
+			continue
+		}
+		p.oseq = f.originSeq.Add(1)
+		evs = append(evs, &Event{OriginNode: f.cfg.NodeID, OriginSeq: p.oseq, Label: p.m.Label, Payload: p.m.XML()})
+		idx = append(idx, i)
+	}
+	if len(evs) == 0 {
+		return
+	}
+	if err := f.signer.Sign(evs); err != nil {
+		f.log.Error("signing federation events: not sent", "err", err, "events", len(evs))
+		return
+	}
+	for j, e := range evs {
+		var rec []byte
+		rec = appendLabel(rec, e.Label)
+		rec = appendAuth(rec, &e.Auth)
+		ps[idx[j]].rec = append(rec, e.Payload...)
+	}
+}
+
+// anyLinkMay reports whether some link may carry a local message.
+func (f *Federation) anyLinkMay(m *hub.Message) bool {
+	for _, l := range f.links {
+		if l.mayQueue(m.Label) {
+			return true
+		}
+	}
+	return false
+}
+
+// loadCerts restores the origin certificates this node verified before,
+// which it needs to forward queued relayed events with their proof. Each
+// is verified again; one that no longer verifies is left out.
+func (f *Federation) loadCerts(ctx context.Context) error {
+	rows, err := f.db.QueryContext(ctx, `SELECT der FROM certs`)
+	if err != nil {
+		return fmt.Errorf("reading origin certificates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var der []byte
+		if err := rows.Scan(&der); err != nil {
+			return err
+		}
+		if _, _, err := f.verifier.addCert(der); err != nil {
+			f.log.Warn("stored origin certificate no longer verifies", "err", err)
+		}
+	}
+	return rows.Err()
+}
+
+// storeCert persists a newly verified origin certificate.
+func (f *Federation) storeCert(der []byte) {
+	fp := sha256.Sum256(der)
+	if _, err := f.db.Exec(`INSERT OR IGNORE INTO certs (fp, der) VALUES (?, ?)`, fp[:], der); err != nil {
+		f.log.Warn("storing origin certificate", "err", err)
+	}
 }
 
 // waitFlushed blocks until the flush after the call has committed (tests

@@ -17,6 +17,9 @@ const (
 	FrameEvent     byte = 2
 	FrameAck       byte = 3
 	FrameHeartbeat byte = 4
+	// FrameCert carries an origin node's certificate (DER), sent on a
+	// connection before the first event that names it (see origin.go).
+	FrameCert byte = 5
 )
 
 // Lanes of a link. Flash traffic has its own lane, sent before anything
@@ -27,8 +30,9 @@ const (
 	numLanes    = 2
 )
 
-// ProtocolVersion is the version carried in HELLO.
-const ProtocolVersion = 1
+// ProtocolVersion is the version carried in HELLO. Version 2 added origin
+// signatures (the auth block of EVENT) and the CERT frame.
+const ProtocolVersion = 2
 
 // Limits of the frame decoder.
 const (
@@ -36,6 +40,9 @@ const (
 	maxCaveat  = 256
 	maxPath    = 32
 	maxRelease = 64
+	maxProof   = 24 // sibling hashes of a batch tree: 2^24 events per signature
+	maxSig     = 1024
+	maxCert    = 16 << 10
 	// HeaderSlack is added to the node's event size limit to give the
 	// largest acceptable frame.
 	HeaderSlack = 16 << 10
@@ -65,7 +72,29 @@ type Event struct {
 	OriginSeq  uint64
 	Path       []string // node ids that held the event, origin first, sender last
 	Label      label.Label
-	Payload    []byte // the event as CoT XML
+	// Auth is the origin node's proof over origin node, origin sequence,
+	// label and payload (see origin.go). Relays forward it unchanged.
+	Auth    Auth
+	Payload []byte // the event as CoT XML, exactly as the origin signed it
+	// Signed is set by the decoder: the encoded label, auth and payload
+	// as received, which a relay forwards byte for byte.
+	Signed []byte
+}
+
+// Auth is an origin's proof for one event: the event is leaf Index of a
+// batch of Size events whose Merkle tree root the origin signed with the
+// key of the certificate whose SHA-256 fingerprint is CertFP.
+type Auth struct {
+	CertFP [32]byte
+	Size   uint64
+	Index  uint64
+	Proof  [][32]byte // sibling hashes, deepest first (RFC 9162 inclusion proof)
+	Sig    []byte
+}
+
+// Cert is an origin node's certificate, DER encoded.
+type Cert struct {
+	DER []byte
 }
 
 // Ack acknowledges every event of a lane up to Seq.
@@ -86,6 +115,7 @@ type Frame struct {
 	Event     *Event
 	Ack       *Ack
 	Heartbeat *Heartbeat
+	Cert      *Cert
 }
 
 // appendHeader appends the length prefix and type for a body of n bytes.
@@ -129,24 +159,55 @@ func AppendHeartbeat(dst []byte, h Heartbeat) []byte {
 	return append(dst, b...)
 }
 
+// AppendCert encodes a CERT frame.
+func AppendCert(dst []byte, der []byte) []byte {
+	dst = appendHeader(dst, FrameCert, len(der))
+	return append(dst, der...)
+}
+
 // EncodeEventBody encodes everything of an EVENT frame but its lane and
 // link sequence number. The durable queue stores this body once per peer;
 // AppendEvent frames it when it is sent.
 func EncodeEventBody(dst []byte, e *Event) []byte {
-	dst = appendString(dst, e.OriginNode)
-	dst = binary.AppendUvarint(dst, e.OriginSeq)
-	dst = binary.AppendUvarint(dst, uint64(len(e.Path)))
-	for _, p := range e.Path {
+	dst = appendRoute(dst, e.OriginNode, e.OriginSeq, e.Path)
+	dst = appendLabel(dst, e.Label)
+	dst = appendAuth(dst, &e.Auth)
+	return append(dst, e.Payload...)
+}
+
+// appendRoute encodes the unsigned head of an event body: origin node,
+// origin sequence and path. A relay appends the origin's signed record
+// (Event.Signed) after it unchanged.
+func appendRoute(dst []byte, origin string, seq uint64, path []string) []byte {
+	dst = appendString(dst, origin)
+	dst = binary.AppendUvarint(dst, seq)
+	dst = binary.AppendUvarint(dst, uint64(len(path)))
+	for _, p := range path {
 		dst = appendString(dst, p)
 	}
-	dst = append(dst, byte(e.Label.Classification))
-	dst = appendString(dst, e.Label.Originator)
-	dst = binary.AppendUvarint(dst, uint64(len(e.Label.ReleasableTo)))
-	for _, n := range e.Label.ReleasableTo {
+	return dst
+}
+
+func appendLabel(dst []byte, l label.Label) []byte {
+	dst = append(dst, byte(l.Classification))
+	dst = appendString(dst, l.Originator)
+	dst = binary.AppendUvarint(dst, uint64(len(l.ReleasableTo)))
+	for _, n := range l.ReleasableTo {
 		dst = appendString(dst, n)
 	}
-	dst = appendString(dst, e.Label.Caveat)
-	return append(dst, e.Payload...)
+	return appendString(dst, l.Caveat)
+}
+
+func appendAuth(dst []byte, a *Auth) []byte {
+	dst = append(dst, a.CertFP[:]...)
+	dst = binary.AppendUvarint(dst, a.Size)
+	dst = binary.AppendUvarint(dst, a.Index)
+	dst = binary.AppendUvarint(dst, uint64(len(a.Proof)))
+	for _, p := range a.Proof {
+		dst = append(dst, p[:]...)
+	}
+	dst = binary.AppendUvarint(dst, uint64(len(a.Sig)))
+	return append(dst, a.Sig...)
 }
 
 // AppendEvent frames an encoded event body for a lane and sequence number.
@@ -258,6 +319,19 @@ func (r *reader) str(max int, what string) string {
 	return s
 }
 
+func (r *reader) bytesN(n int, what string) []byte {
+	if r.err != nil {
+		return nil
+	}
+	if len(r.b) < n {
+		r.fail("truncated %s", what)
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
 func (r *reader) count(max int, what string) int {
 	n := r.uvarint()
 	if r.err == nil && n > uint64(max) {
@@ -331,6 +405,12 @@ func DecodeFrame(b []byte) (*Frame, error) {
 	case FrameHeartbeat:
 		f.Heartbeat = &Heartbeat{Time: r.varint()}
 		r.end()
+	case FrameCert:
+		if len(r.b) == 0 || len(r.b) > maxCert {
+			r.fail("certificate of %d bytes", len(r.b))
+		}
+		f.Cert = &Cert{DER: append([]byte(nil), r.b...)}
+		r.b = nil
 	case FrameEvent:
 		e := &Event{}
 		e.Lane = r.lane()
@@ -364,6 +444,7 @@ func decodeEventBody(r *reader, e *Event) {
 	for i := 0; i < np && r.err == nil; i++ {
 		e.Path = append(e.Path, r.str(maxName, "path entry"))
 	}
+	signed := r.b
 	e.Label.Classification = label.Classification(r.byte1())
 	e.Label.Originator = r.str(3, "originator")
 	nr := r.count(maxRelease, "releasable nations")
@@ -371,10 +452,24 @@ func decodeEventBody(r *reader, e *Event) {
 		e.Label.ReleasableTo = append(e.Label.ReleasableTo, r.str(3, "releasable nation"))
 	}
 	e.Label.Caveat = r.str(maxCaveat, "caveat")
+	copy(e.Auth.CertFP[:], r.bytesN(32, "certificate fingerprint"))
+	e.Auth.Size = r.uvarint()
+	e.Auth.Index = r.uvarint()
+	np = r.count(maxProof, "proof hashes")
+	for i := 0; i < np && r.err == nil; i++ {
+		var h [32]byte
+		copy(h[:], r.bytesN(32, "proof hash"))
+		e.Auth.Proof = append(e.Auth.Proof, h)
+	}
+	ns := r.count(maxSig, "signature bytes")
+	if ns > 0 {
+		e.Auth.Sig = r.bytesN(ns, "signature")
+	}
 	if r.err != nil {
 		return
 	}
 	e.Payload = r.b
+	e.Signed = signed
 	r.b = nil
 	switch {
 	case !ValidNodeID(e.OriginNode):

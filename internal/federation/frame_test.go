@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"kizuna/internal/label"
 )
@@ -15,9 +16,13 @@ func sampleEvent() *Event {
 		Lane: LaneFlash, Seq: 42, OriginNode: "jpn-node", OriginSeq: 7,
 		Path:    []string{"jpn-node", "usa-hub"},
 		Label:   label.Label{Classification: label.Secret, ReleasableTo: []string{"KOR", "USA"}, Originator: "JPN", Caveat: "NOFORN-X"},
+		Auth:    Auth{CertFP: [32]byte{1, 2, 3}, Size: 3, Index: 2, Proof: [][32]byte{{4}, {5}}, Sig: []byte{6, 7, 8}},
 		Payload: []byte(`<event version="2.0" uid="x" type="a-h-A-W-M-S-S"/>`),
 	}
 }
+
+// ignoreSigned leaves out the raw signed record the decoder keeps.
+var ignoreSigned = cmpopts.IgnoreFields(Event{}, "Signed")
 
 func TestFrameRoundTrip(t *testing.T) {
 	e := sampleEvent()
@@ -31,6 +36,7 @@ func TestFrameRoundTrip(t *testing.T) {
 		{"ack", AppendAck(nil, Ack{Lane: 1, Seq: 99}), &Frame{Type: FrameAck, Ack: &Ack{Lane: 1, Seq: 99}}},
 		{"heartbeat", AppendHeartbeat(nil, Heartbeat{Time: -5}), &Frame{Type: FrameHeartbeat, Heartbeat: &Heartbeat{Time: -5}}},
 		{"event", AppendEvent(nil, e.Lane, e.Seq, EncodeEventBody(nil, e)), &Frame{Type: FrameEvent, Event: e}},
+		{"cert", AppendCert(nil, []byte{0x30, 1, 2}), &Frame{Type: FrameCert, Cert: &Cert{DER: []byte{0x30, 1, 2}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +44,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := cmp.Diff(tt.want, got); d != "" {
+			if d := cmp.Diff(tt.want, got, ignoreSigned); d != "" {
 				t.Errorf("(-want +got)\n%s", d)
 			}
 		})
@@ -69,6 +75,9 @@ func TestFrameRefused(t *testing.T) {
 		{"control char in node id", mod(func(e *Event) { e.OriginNode = "a\x00"; e.Path = []string{"a\x00"} }), ErrFrame},
 		{"zero origin seq", mod(func(e *Event) { e.OriginSeq = 0 }), ErrFrame},
 		{"no payload", mod(func(e *Event) { e.Payload = nil }), ErrFrame},
+		{"proof too long", mod(func(e *Event) { e.Auth.Proof = make([][32]byte, maxProof+1) }), ErrFrame},
+		{"signature too long", mod(func(e *Event) { e.Auth.Sig = make([]byte, maxSig+1) }), ErrFrame},
+		{"empty cert", AppendCert(nil, nil), ErrFrame},
 		{"hello bad nation", AppendHello(nil, Hello{Version: 1, NodeID: "x", Nation: "usa"}), ErrFrame},
 		{"truncated", AppendHello(nil, Hello{Version: 1, NodeID: "x", Nation: "USA"})[:8], ErrFrame},
 	}
@@ -100,7 +109,7 @@ func FuzzFrame(f *testing.F) {
 	f.Add(AppendAck(nil, Ack{Lane: 0, Seq: 1 << 40})[4:])
 	f.Add(AppendHeartbeat(nil, Heartbeat{Time: 1700000000000000000})[4:])
 	f.Add(AppendEvent(nil, e.Lane, e.Seq, EncodeEventBody(nil, e))[4:])
-	f.Add([]byte{FrameEvent, 0, 1, 1, 'a', 1, 1, 1, 'a', 3, 3, 'U', 'S', 'A', 0, 0, '<'})
+	f.Add(AppendCert(nil, []byte{0x30, 0x82, 1, 2})[4:])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, err := DecodeFrame(b)
 		if err != nil {
@@ -117,6 +126,8 @@ func FuzzFrame(f *testing.F) {
 			again = AppendAck(nil, *fr.Ack)
 		case fr.Heartbeat != nil:
 			again = AppendHeartbeat(nil, *fr.Heartbeat)
+		case fr.Cert != nil:
+			again = AppendCert(nil, fr.Cert.DER)
 		case fr.Event != nil:
 			if !fr.Event.Label.Valid() || fr.Event.Path[0] != fr.Event.OriginNode {
 				t.Fatalf("accepted an event with an invalid label or path: %+v", fr.Event)
@@ -129,7 +140,7 @@ func FuzzFrame(f *testing.F) {
 		if err != nil {
 			t.Fatalf("re-encoded frame refused: %v", err)
 		}
-		if d := cmp.Diff(fr, fr2); d != "" {
+		if d := cmp.Diff(fr, fr2, ignoreSigned); d != "" {
 			t.Fatalf("round trip differs:\n%s", d)
 		}
 	})

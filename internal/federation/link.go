@@ -57,6 +57,9 @@ type link struct {
 
 	stats struct {
 		sent, received, acked, withheld, dropped, connects atomic.Uint64
+		// unverified counts events from this peer refused because their
+		// origin could not be proven (a bad certificate included).
+		unverified atomic.Uint64
 	}
 }
 
@@ -321,6 +324,38 @@ type conn struct {
 	acked    [numLanes]atomic.Uint64
 	sent     [numLanes]uint64 // writer only
 	ackOut   [numLanes]uint64 // writer only: last ack written
+	// certsOut: origin certificates already sent on this connection
+	// (writer only).
+	certsOut map[[32]byte]bool
+	// refusedN counts unverifiable events and certificates on this
+	// connection (reader only), to bound what a flood writes to the log
+	// and the audit chain.
+	refusedN uint64
+}
+
+// auditRefusalLimit: the first refusals of a connection are each logged
+// and audited; after that, one in auditRefusalEvery, with the count so
+// far. Every refusal is counted.
+const (
+	auditRefusalLimit = 100
+	auditRefusalEvery = 1000
+)
+
+// refusal logs and audits one unverifiable event or certificate, within
+// the connection's bounds.
+func (c *conn) refusal(action string, err error, attrs ...any) {
+	c.refusedN++
+	n := c.refusedN
+	if n > auditRefusalLimit && n%auditRefusalEvery != 0 {
+		return
+	}
+	f := c.l.f
+	reason := err.Error()
+	if n > auditRefusalLimit {
+		reason = fmt.Sprintf("%d refused on this link so far; latest: %s", n, reason)
+	}
+	f.log.Warn("federated "+action+" refused", append([]any{"peer", c.peer.ID, "err", reason}, attrs...)...)
+	f.audit(action, c.peer.ID+"@"+c.peer.Nation, "deny", reason)
 }
 
 func (c *conn) wakeAck() {
@@ -522,6 +557,8 @@ func (c *conn) readLoop(br *bufio.Reader) error {
 				f.mu.Unlock()
 				l.wake()
 			}
+		case fr.Cert != nil:
+			c.receiveCert(fr.Cert)
 		case fr.Heartbeat != nil:
 			l.mu.Lock()
 			l.lastHB = time.Now()
@@ -572,11 +609,37 @@ func (c *conn) receive(e *Event) {
 	}
 }
 
-// check applies the inbound rules: no loops, the sender ends the path, a
-// node speaks for its own nation only, and nothing arrives that this node
-// may not hold at this link's accreditation.
+// receiveCert verifies an origin certificate a peer sent. One that does
+// not verify is refused, audited and counted; the link stays up, and the
+// events that name it are refused as unverified.
+func (c *conn) receiveCert(ct *Cert) {
+	f := c.l.f
+	_, fresh, err := f.verifier.addCert(ct.DER)
+	if err != nil {
+		f.stats.badCerts.Add(1)
+		c.l.stats.unverified.Add(1)
+		c.refusal("federation.bad_certificate", err)
+		return
+	}
+	if fresh {
+		f.storeCert(ct.DER)
+	}
+}
+
+// check applies the inbound rules: no loops, the sender ends the path,
+// the origin is proven (origin.go), a node speaks for its own nation only,
+// and nothing arrives that this node may not hold at this link's
+// accreditation.
 func (c *conn) check(e *Event) bool {
 	f := c.l.f
+	if len(e.Path) > 0 && !slices.Contains(e.Path, f.cfg.NodeID) && e.Path[len(e.Path)-1] == c.peer.ID && !hasRepeat(e.Path) {
+		if err := f.verifier.verify(e); err != nil {
+			f.stats.unverified.Add(1)
+			c.l.stats.unverified.Add(1)
+			c.refusal("federation.unverified", err, "origin", e.OriginNode)
+			return false
+		}
+	}
 	switch {
 	case slices.Contains(e.Path, f.cfg.NodeID):
 		f.stats.loops.Add(1)
@@ -613,7 +676,7 @@ func (c *conn) ingest(e *Event) {
 		f.log.Warn("federated event dropped", "peer", c.peer.ID, "reason", cot.Reason(err))
 		return
 	}
-	fed := &hub.FedInfo{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID}
+	fed := &hub.FedInfo{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID, Signed: e.Signed}
 	if err := f.cfg.Host.IngestFederated(ev, e.Label, fed); err != nil {
 		f.log.Warn("federated event refused", "peer", c.peer.ID, "err", err)
 	}
@@ -737,11 +800,26 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 	var drops []laneMark
 	for _, q := range qs {
 		c.sent[lane] = q.seq
-		if !f.releasable(p, q.body) {
+		e, ok := f.releasable(p, q.body)
+		if !ok {
 			l.stats.withheld.Add(1)
 			f.stats.denied.Add(1)
 			drops = append(drops, laneMark{l: l, lane: lane, seq: q.seq})
 			continue
+		}
+		if !c.certsOut[e.Auth.CertFP] {
+			der := f.verifier.der(e.Auth.CertFP)
+			if der == nil {
+				// Nothing could prove its origin to the peer.
+				f.stats.unprovable.Add(1)
+				drops = append(drops, laneMark{l: l, lane: lane, seq: q.seq})
+				continue
+			}
+			if c.certsOut == nil {
+				c.certsOut = map[[32]byte]bool{}
+			}
+			c.certsOut[e.Auth.CertFP] = true
+			buf = AppendCert(buf, der)
 		}
 		buf = AppendEvent(buf, uint8(lane), q.seq, q.body)
 		l.stats.sent.Add(1)
@@ -757,13 +835,13 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 // releasable is the egress check at send time: the one policy function,
 // for the peer node's verified nation at the link's accreditation, and
 // never back to a node the event already crossed.
-func (f *Federation) releasable(p label.Principal, body []byte) bool {
+func (f *Federation) releasable(p label.Principal, body []byte) (*Event, bool) {
 	e, err := DecodeEventBody(body)
 	if err != nil {
-		return false
+		return nil, false
 	}
 	if slices.Contains(e.Path, p.Name) {
-		return false
+		return nil, false
 	}
-	return label.Releasable(label.Principal{Nation: p.Nation, Clearance: p.Clearance}, e.Label)
+	return e, label.Releasable(label.Principal{Nation: p.Nation, Clearance: p.Clearance}, e.Label)
 }

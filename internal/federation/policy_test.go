@@ -65,7 +65,7 @@ func TestEgressCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := f.releasable(tt.p, tt.body); got != tt.want {
+			if _, got := f.releasable(tt.p, tt.body); got != tt.want {
 				t.Errorf("releasable = %v, want %v", got, tt.want)
 			}
 		})

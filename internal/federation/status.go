@@ -28,7 +28,10 @@ type PeerStatus struct {
 	Withheld       uint64  `json:"withheld"`
 	Dropped        uint64  `json:"dropped"`
 	Connects       uint64  `json:"connects"`
-	LastError      string  `json:"lastError"`
+	// Unverified counts events (and certificates) from this peer refused
+	// because their origin could not be proven.
+	Unverified uint64 `json:"unverified"`
+	LastError  string `json:"lastError"`
 }
 
 // Status is the whole federation state of a node.
@@ -64,6 +67,7 @@ func (l *link) status() PeerStatus {
 	ps.Queue = ps.QueueFlash + l.depth[LaneRoutine].Load()
 	ps.Sent, ps.Received, ps.Acked = l.stats.sent.Load(), l.stats.received.Load(), l.stats.acked.Load()
 	ps.Withheld, ps.Dropped, ps.Connects = l.stats.withheld.Load(), l.stats.dropped.Load(), l.stats.connects.Load()
+	ps.Unverified = l.stats.unverified.Load()
 	if ps.Queue > 0 && l.f.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		if at, ok := oldestQueued(ctx, l.f.db, l.name); ok {
@@ -104,12 +108,13 @@ var (
 	descWithheld = prometheus.NewDesc("kizuna_federation_withheld_total", "Queued events the egress policy withheld from the peer at send time.", []string{"peer"}, nil)
 	descDropped  = prometheus.NewDesc("kizuna_federation_overflow_total", "Events dropped because the peer's queue was full.", []string{"peer"}, nil)
 	descConnects = prometheus.NewDesc("kizuna_federation_connects_total", "Times the link came up.", []string{"peer"}, nil)
+	descUnverif  = prometheus.NewDesc("kizuna_federation_unverified_total", "Events and origin certificates from the peer refused because their origin could not be proven.", []string{"peer"}, nil)
 	descEvents   = prometheus.NewDesc("kizuna_federation_events_total", "Federation events by outcome (all peers).", []string{"outcome"}, nil)
 )
 
 // Describe implements prometheus.Collector.
 func (f *Federation) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descUp, descQueue, descLag, descSent, descReceived, descAcked, descWithheld, descDropped, descConnects, descEvents} {
+	for _, d := range []*prometheus.Desc{descUp, descQueue, descLag, descSent, descReceived, descAcked, descWithheld, descDropped, descConnects, descUnverif, descEvents} {
 		ch <- d
 	}
 }
@@ -133,6 +138,7 @@ func (f *Federation) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descWithheld, c, float64(s.Withheld), s.Name)
 		ch <- prometheus.MustNewConstMetric(descDropped, c, float64(s.Dropped), s.Name)
 		ch <- prometheus.MustNewConstMetric(descConnects, c, float64(s.Connects), s.Name)
+		ch <- prometheus.MustNewConstMetric(descUnverif, c, float64(s.Unverified), s.Name)
 	}
 	for _, o := range []struct {
 		name string
@@ -141,6 +147,7 @@ func (f *Federation) Collect(ch chan<- prometheus.Metric) {
 		{"duplicate", f.stats.dups.Load()}, {"loop", f.stats.loops.Load()}, {"withheld", f.stats.denied.Load()},
 		{"bad_frame", f.stats.badFrames.Load()}, {"overflow", f.stats.overflow.Load()}, {"compacted", f.stats.compacted.Load()},
 		{"unreleasable_inbound", f.stats.unreleasableIn.Load()}, {"foreign_originator", f.stats.notOwnerDirect.Load()},
+		{"unverified", f.stats.unverified.Load()}, {"unprovable", f.stats.unprovable.Load()}, {"bad_certificate", f.stats.badCerts.Load()},
 	} {
 		ch <- prometheus.MustNewConstMetric(descEvents, c, float64(o.v), o.name)
 	}

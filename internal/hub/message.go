@@ -32,6 +32,9 @@ type FedInfo struct {
 	Seq        uint64   // the origin node's sequence number for it
 	Path       []string // node ids it crossed, origin first
 	Peer       string   // the peer it arrived from at this node
+	// Signed is the origin's signed record (label, proof, payload) as
+	// federation received and verified it; a relay forwards it unchanged.
+	Signed []byte
 }
 
 // Encoder turns an event into the bytes of one wire format.

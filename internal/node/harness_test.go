@@ -160,6 +160,9 @@ func metricValue(t *testing.T, httpAddr, sample string) float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
 	b, _ := io.ReadAll(resp.Body)
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, sample+" ") {

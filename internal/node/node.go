@@ -344,6 +344,8 @@ func (n *Node) startListeners(ctx context.Context) error {
 		Extra:    n.extraHTTP,
 		MaxBody:  n.cfg.MaxHTTPBody,
 		UI:       webui.FS(),
+		// Metrics name the node's feeds: only who may see every feed.
+		MetricsClearance: n.metricsClearance(),
 	})
 	if err != nil {
 		return err

@@ -13,13 +13,14 @@ import (
 func TestStreaming(t *testing.T) {
 	n := startNode(t, baseConfig(
 		[]string{"USA:SECRET", "JPN:SECRET", "KOR:SECRET", "JPN:UNCLASSIFIED"},
-		[]string{"JPN:SECRET", "KOR:SECRET"}))
+		[]string{"JPN:SECRET", "KOR:SECRET", "USA:SECRET"}))
 	usaAddr := addrOf(t, n, KindCoTTCP, "USA:SECRET")
 	jpnAddr := addrOf(t, n, KindCoTTCP, "JPN:SECRET")
 	korAddr := addrOf(t, n, KindCoTTCP, "KOR:SECRET")
 	jpnUAddr := addrOf(t, n, KindCoTTCP, "JPN:UNCLASSIFIED")
 	jpnHTTP := addrOf(t, n, KindHTTP, "JPN:SECRET")
 	korHTTP := addrOf(t, n, KindHTTP, "KOR:SECRET")
+	usaHTTP := addrOf(t, n, KindHTTP, "USA:SECRET") // /metrics is the node's own nation's
 
 	t.Run("offer on connect", func(t *testing.T) {
 		c := dial(t, usaAddr)
@@ -102,11 +103,11 @@ func TestStreaming(t *testing.T) {
 	t.Run("above clearance rejected and connection stays open", func(t *testing.T) {
 		jpnU, jpn := dial(t, jpnUAddr), dial(t, jpnAddr)
 		jpn.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
-		before := metricValue(t, jpnHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`)
+		before := metricValue(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`)
 		jpnU.SendEvent(event("too-high", "a-f-G-U-C", `access="SECRET"`))
 		jpnU.SendEvent(event("fine-after", "a-f-G-U-C", `access="U"`))
 		jpn.Expect("fine-after", isUID("fine-after"), 5*time.Second)
-		if after := metricValue(t, jpnHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`); after != before+1 {
+		if after := metricValue(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`); after != before+1 {
 			t.Errorf("above_clearance rejections %v → %v", before, after)
 		}
 		var jo objectsResp

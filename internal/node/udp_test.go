@@ -11,7 +11,7 @@ import (
 // TestUDPInput: CoT XML datagrams and TAK mesh datagrams are accepted on a
 // UDP listener as its principal; garbage is dropped and counted.
 func TestUDPInput(t *testing.T) {
-	cfg := baseConfig([]string{"JPN:SECRET"}, []string{"JPN:SECRET"})
+	cfg := baseConfig([]string{"JPN:SECRET"}, []string{"USA:SECRET"}) // /metrics is the node's own nation's
 	cfg.Listeners = append(cfg.Listeners, ListenerConfig{Kind: KindCoTUDP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"})
 	n := startNode(t, cfg)
 	jpn := dial(t, addrOf(t, n, KindCoTTCP, "JPN:SECRET"))

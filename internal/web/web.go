@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"kizuna/internal/cop"
 	"kizuna/internal/hub"
@@ -66,6 +65,10 @@ type Options struct {
 	MaxBody int64
 	// Ready reports readiness for /healthz; nil means always ready.
 	Ready func() bool
+	// MetricsClearance is the clearance a principal of the node's own
+	// nation needs to read /metrics (role admin needs none); partners
+	// never may (metrics_access.go).
+	MetricsClearance label.Classification
 }
 
 // Server serves the HTTP API of one node.
@@ -128,7 +131,7 @@ func (s *Server) Close() {
 func (s *Server) Handler(principal PrincipalFunc) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.o.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.HandleFunc("GET /api/v1/whoami", s.whoami)
 	mux.HandleFunc("GET /api/v1/objects", s.objects)
 	mux.HandleFunc("GET /api/v1/objects/{uid}", s.object)
