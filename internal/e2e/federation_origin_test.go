@@ -8,10 +8,10 @@ import (
 
 	"kizuna/internal/audit"
 	"kizuna/internal/federation"
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/topology"
 )
 
 // capture reads frames from the hub, acknowledging every event, until an
@@ -62,8 +62,8 @@ func relayAs(e *federation.Event, peer string) *federation.Event {
 // the link stays up: the peer's own genuine event, sent last, arrives
 // everywhere, and so does a genuine JPN event it relays unchanged.
 func TestFederationOriginForgeries(t *testing.T) {
-	specs := fedtest.Trilateral()
-	specs[0].Peers = append(specs[0].Peers, fedtest.Peer{Name: "kor-rogue", Classification: "SECRET"})
+	specs := topology.Trilateral()
+	specs[0].Peers = append(specs[0].Peers, topology.Peer{Name: "kor-rogue", Classification: "SECRET"})
 	c := fedCluster(t, specs)
 	fedLinksUp(t, c)
 	hub, jpn, kor := c.Node("usa-hub"), c.Node("jpn-node"), c.Node("kor-node")

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
 	"kizuna/internal/taktest"
+	"kizuna/internal/topology"
 )
 
 // listenerAddr returns the address of the hub's listener of kind with
@@ -49,7 +49,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 // classification is refused too. The JSON APIs withhold the same things
 // from the partner.
 func TestSecurityMetricsPartnerScrape(t *testing.T) {
-	specs := fedtest.Trilateral()
+	specs := topology.Trilateral()
 	specs[0].Configure = func(cfg *node.Config) {
 		cfg.Listeners = append(cfg.Listeners,
 			node.ListenerConfig{Kind: node.KindHTTP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"},
