@@ -26,35 +26,43 @@ var (
 // certificate), never from the event: any __origin the client sent has
 // been replaced, and an unlabelled event takes the submitter's default.
 func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error {
-	p := c.Principal
-	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
-	l, present, err := ev.ParseLabel()
-	if err != nil {
-		n.reject(c, "label", err)
-		return err
-	}
-	if !present {
-		l = label.Default(p)
-	} else if err := label.CheckSubmit(p, l); err != nil {
-		n.reject(c, "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err))
-		return err
-	}
-	ev.SetLabel(l)
 	var from uint64
 	if c.Sub != nil {
 		from = c.Sub.ID
 	}
-	if err := n.accept(ev, l, p.Nation, from); err != nil {
-		reason := "rejected"
-		if errors.Is(err, ErrNotOwner) {
-			reason = "not_owner"
-		}
+	if reason, err := n.ingestAs(c.Principal, ev, from); err != nil {
 		n.reject(c, reason, err)
 		return err
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
-	n.observe(ev, p)
+	n.observe(ev, c.Principal)
 	return nil
+}
+
+// ingestAs applies the submitter rules to an event from principal p (a
+// TAK connection's, or an HTTP request's): the origin is stamped by the
+// node, an unlabelled event takes p's default label, a label above p's
+// clearance is refused, and so is a uid another nation owns. On refusal
+// it returns the drop reason with the error.
+func (n *Node) ingestAs(p label.Principal, ev *cot.Event, from uint64) (reason string, err error) {
+	ev.Origin = cot.Origin{Nation: p.Nation, Node: n.cfg.NodeID}
+	l, present, err := ev.ParseLabel()
+	if err != nil {
+		return "label", err
+	}
+	if !present {
+		l = label.Default(p)
+	} else if err := label.CheckSubmit(p, l); err != nil {
+		return "above_clearance", fmt.Errorf("event %s: %w", ev.UID, err)
+	}
+	ev.SetLabel(l)
+	if err := n.accept(ev, l, p.Nation, from); err != nil {
+		if errors.Is(err, ErrNotOwner) {
+			return "not_owner", err
+		}
+		return "rejected", err
+	}
+	return "", nil
 }
 
 // accept applies a labelled event to the picture and publishes it. owner

@@ -127,6 +127,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupSecurityLog()
 	n.setupFederation()
 	n.setupFeeds()
+	n.setupMapAPI()
 	return n, nil
 }
 

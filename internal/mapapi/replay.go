@@ -1,0 +1,97 @@
+package mapapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"kizuna/internal/label"
+	"kizuna/internal/store"
+	"kizuna/internal/symbol"
+	"kizuna/internal/web"
+)
+
+// MaxReplayWindow bounds one replay request.
+const MaxReplayWindow = 24 * time.Hour
+
+// ReplayRow is one stored report, as the map replays it. Times are Unix
+// milliseconds, which keeps an hour of a large picture compact.
+type ReplayRow struct {
+	UID      string    `json:"uid"`
+	Type     string    `json:"type"`
+	SIDC     string    `json:"sidc"`
+	Callsign string    `json:"callsign,omitempty"`
+	Time     int64     `json:"t"`
+	Stale    int64     `json:"stale"`
+	Lat      float64   `json:"lat"`
+	Lon      float64   `json:"lon"`
+	Label    web.Label `json:"label"`
+}
+
+var errTooMany = errors.New("too many rows")
+
+// replay answers the history rows of [since, until) that the principal
+// may see. since defaults to three hours ago, until to now.
+func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
+	p, ok := principal(r)
+	if !ok {
+		http.Error(w, "no valid principal", http.StatusForbidden)
+		return
+	}
+	now := s.cfg.Now()
+	since, until := now.Add(-3*time.Hour), now
+	q := r.URL.Query()
+	for name, dst := range map[string]*time.Time{"since": &since, "until": &until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				http.Error(w, "bad "+name, http.StatusBadRequest)
+				return
+			}
+			*dst = t
+		}
+	}
+	if !until.After(since) || until.Sub(since) > MaxReplayWindow {
+		http.Error(w, "bad window: until must follow since, by at most 24h", http.StatusBadRequest)
+		return
+	}
+	rows := make([]ReplayRow, 0, 1024)
+	truncated := false
+	// Labels repeat: convert each distinct one once.
+	labels := map[string]web.Label{}
+	err := s.cfg.History(r.Context(), p, since, until, func(o store.Object) error {
+		// The store already applied the policy; the one policy function
+		// decides again here, so that this egress path cannot depend on
+		// how the store narrows its query.
+		if !label.Releasable(p, o.Label) {
+			return nil
+		}
+		if len(rows) >= s.cfg.MaxReplayRows {
+			truncated = true
+			return errTooMany
+		}
+		key := o.Label.Marking() + "|" + o.Label.Originator
+		lj, ok := labels[key]
+		if !ok {
+			lj = web.LabelJSON(o.Label)
+			labels[key] = lj
+		}
+		rows = append(rows, ReplayRow{
+			UID: o.UID, Type: o.Type, SIDC: symbol.SIDC(o.Type), Callsign: o.Callsign,
+			Time: o.Time.UnixMilli(), Stale: o.Stale.UnixMilli(), Lat: o.Lat, Lon: o.Lon, Label: lj,
+		})
+		return nil
+	})
+	if err != nil && !errors.Is(err, errTooMany) {
+		s.log.Error("reading history for replay", "principal", p.String(), "err", err)
+		http.Error(w, "history unavailable", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(map[string]any{
+		"since": since.UTC(), "until": until.UTC(), "truncated": truncated, "rows": rows,
+	})
+}
