@@ -8,7 +8,7 @@
 //
 // Endpoints:
 //
-//	GET  /api/v1/replay?since=RFC3339&until=RFC3339   history rows in the window, oldest first
+//	GET  /api/v1/replay?since=RFC3339&until=RFC3339&step=1m   history rows in the window, oldest first
 //	POST /api/v1/drawings                             JSON drawing → CoT object (201 with its uid)
 //	POST /api/v1/export                               JSON {format, uids} → GeoJSON or KML file
 package mapapi

@@ -32,7 +32,9 @@ type ReplayRow struct {
 var errTooMany = errors.New("too many rows")
 
 // replay answers the history rows of [since, until) that the principal
-// may see. since defaults to three hours ago, until to now.
+// may see. since defaults to three hours ago, until to now; step (a Go
+// duration, at most an hour) keeps the first row of each uid per step and
+// its last in the window.
 func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 	p, ok := principal(r)
 	if !ok {
@@ -52,6 +54,15 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 			*dst = t
 		}
 	}
+	var step int64 // ms; 0 keeps every row
+	if v := q.Get("step"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			http.Error(w, "bad step", http.StatusBadRequest)
+			return
+		}
+		step = d.Milliseconds()
+	}
 	if !until.After(since) || until.Sub(since) > MaxReplayWindow {
 		http.Error(w, "bad window: until must follow since, by at most 24h", http.StatusBadRequest)
 		return
@@ -60,6 +71,14 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 	truncated := false
 	// Labels repeat: convert each distinct one once.
 	labels := map[string]web.Label{}
+	// With a step, the first row of each uid in each step, plus its last
+	// row in the window: a long window of a large picture stays small
+	// enough for a browser, and the replay still ends where the object was.
+	type thin struct {
+		bucket int64
+		tail   *ReplayRow // the latest row not kept, if any
+	}
+	thinned := map[string]*thin{}
 	err := s.cfg.History(r.Context(), p, since, until, func(o store.Object) error {
 		// The store already applied the policy; the one policy function
 		// decides again here, so that this egress path cannot depend on
@@ -77,12 +96,31 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 			lj = web.LabelJSON(o.Label)
 			labels[key] = lj
 		}
-		rows = append(rows, ReplayRow{
+		row := ReplayRow{
 			UID: o.UID, Type: o.Type, SIDC: symbol.SIDC(o.Type), Callsign: o.Callsign,
 			Time: o.Time.UnixMilli(), Stale: o.Stale.UnixMilli(), Lat: o.Lat, Lon: o.Lon, Label: lj,
-		})
+		}
+		if step > 0 {
+			b := row.Time / step
+			th := thinned[o.UID]
+			if th != nil && th.bucket == b {
+				th.tail = &row
+				return nil
+			}
+			if th == nil {
+				th = &thin{}
+				thinned[o.UID] = th
+			}
+			th.bucket, th.tail = b, nil
+		}
+		rows = append(rows, row)
 		return nil
 	})
+	for _, th := range thinned {
+		if th.tail != nil && len(rows) < s.cfg.MaxReplayRows {
+			rows = append(rows, *th.tail)
+		}
+	}
 	if err != nil && !errors.Is(err, errTooMany) {
 		s.log.Error("reading history for replay", "principal", p.String(), "err", err)
 		http.Error(w, "history unavailable", http.StatusInternalServerError)

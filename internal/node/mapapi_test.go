@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 func postJSON(t *testing.T, url, body string, hdr map[string]string) (int, http.Header, []byte) {
@@ -169,13 +168,16 @@ func TestMapExportAndReplay(t *testing.T) {
 		moved := event("rel-jpn", "a-f-G-U-C", `access="SECRET" releasableTo="JPN"`)
 		moved.Point.Lat = 36
 		usa.SendEvent(moved)
+		again := event("rel-jpn", "a-f-G-U-C", `access="SECRET" releasableTo="JPN"`)
+		again.Point.Lat = 37
+		usa.SendEvent(again)
 		var rows struct {
 			Rows []struct {
 				UID string
 				Lat float64
 			}
 		}
-		waitFor(t, "two history rows", 5*time.Second, func() bool {
+		waitFor(t, "three history rows", 5*time.Second, func() bool {
 			rows.Rows = nil
 			getJSON(t, jpn+"/api/v1/replay", &rows)
 			k := 0
@@ -184,13 +186,26 @@ func TestMapExportAndReplay(t *testing.T) {
 					k++
 				}
 			}
-			return k == 2
+			return k == 3
 		})
 		for _, r := range rows.Rows {
 			if r.UID == "usa-only" {
 				t.Fatal("JPN replay holds a USA-only object")
 			}
 		}
+		// A step keeps the first row per step and the last: start and end.
+		rows.Rows = nil
+		getJSON(t, jpn+"/api/v1/replay?step=1h", &rows)
+		var lats []float64
+		for _, r := range rows.Rows {
+			if r.UID == "rel-jpn" {
+				lats = append(lats, r.Lat)
+			}
+		}
+		if len(lats) != 2 || lats[0] != 35.5 || lats[1] != 37 {
+			t.Errorf("thinned rows of rel-jpn: %v, want [35.5 37]", lats)
+		}
+		rows.Rows = nil
 		getJSON(t, kor+"/api/v1/replay", &rows)
 		for _, r := range rows.Rows {
 			if r.UID != "rel-jpn-2" {
