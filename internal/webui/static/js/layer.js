@@ -19,6 +19,8 @@ const DECLUTTER_PX = 6;
 // important one (so that they would pile on it) are drawn as one cluster
 // mark with their count and highest marking.
 const CLUSTER_PX = 20;
+const CLUSTER_WIDE_PX = 48;
+const CROWDED_MARKS = 250;
 const CLUSTER_BELOW = 14;
 const LABEL_FONT = '11px system-ui, sans-serif';
 const LEVEL_COLOURS = { UNCLASSIFIED: ['#007a33', '#fff'], CONFIDENTIAL: ['#0033a0', '#fff'], SECRET: ['#c8102e', '#fff'], 'TOP SECRET': ['#ff8c00', '#000'], UNMARKED: ['#ff8c00', '#000'] };
@@ -158,33 +160,39 @@ export const ObjectLayer = L.Layer.extend({
     const clustered = this.clustering && map.getZoom() < this.clusterBelow && items.length > 1;
     let singles = items;
     let clusters = [];
-    if (clustered) ({ singles, clusters } = cluster(items, CLUSTER_PX, this.selected));
+    if (clustered) {
+      ({ singles, clusters } = cluster(items, CLUSTER_PX, this.selected));
+      // Still crowded (the marks alone would cover the screen): aggregate
+      // over a wider radius, so that marks stop piling on each other.
+      if (singles.length + clusters.length > CROWDED_MARKS) ({ singles, clusters } = cluster(items, CLUSTER_WIDE_PX, this.selected));
+    }
     const grid = new Grid();
     g.font = 'bold 11px system-ui, sans-serif';
     g.textAlign = 'center';
+    // Cluster marks: the count, ringed in the colour of the highest
+    // classification they hide, with its abbreviation; the full marking
+    // of what they hide is a tag placed like a label, where it fits.
+    const tags = [];
     for (const c of clusters) {
-      c.r = 11 + Math.min(10, 2 * Math.log2(c.count));
+      c.r = 12 + Math.min(8, 1.5 * Math.log2(c.count));
+      const [bg, fg] = LEVEL_COLOURS[c.level] || LEVEL_COLOURS.UNMARKED;
       g.globalAlpha = 1;
       g.beginPath();
       g.arc(c.x, c.y, c.r, 0, Math.PI * 2);
       g.fillStyle = c.hostile ? 'rgba(255,128,128,0.95)' : 'rgba(128,224,255,0.95)';
       g.fill();
-      g.lineWidth = 1.5;
-      g.strokeStyle = '#111';
+      g.lineWidth = 3;
+      g.strokeStyle = bg;
       g.stroke();
       g.fillStyle = '#111';
       g.font = 'bold 11px system-ui, sans-serif';
-      g.fillText(String(c.count), c.x, c.y);
-      // The highest marking of what the cluster hides, under it.
+      g.fillText(String(c.count), c.x, c.y - 3);
+      g.font = 'bold 8px system-ui, sans-serif';
+      g.fillText(c.marking.split('//')[0], c.x, c.y + 7);
+      const sym = { x: c.x - c.r - 1.5, y: c.y - c.r - 1.5, w: 2 * c.r + 3, h: 2 * c.r + 3 };
+      grid.add(sym);
       g.font = 'bold 9px system-ui, sans-serif';
-      const tw = g.measureText(c.marking).width + 6;
-      const [bg, fg] = LEVEL_COLOURS[c.level] || LEVEL_COLOURS.UNMARKED;
-      g.fillStyle = bg;
-      g.fillRect(c.x - tw / 2, c.y + c.r + 1, tw, 11);
-      g.fillStyle = fg;
-      g.fillText(c.marking, c.x, c.y + c.r + 7);
-      grid.add({ x: c.x - c.r, y: c.y - c.r, w: 2 * c.r, h: 2 * c.r });
-      grid.add({ x: c.x - tw / 2, y: c.y + c.r + 1, w: tw, h: 11 });
+      tags.push({ o: { uid: `cluster:${tags.length}` }, x: c.x, y: c.y, pri: 9, sym, text: c.marking, w: g.measureText(c.marking).width + 2, tag: [bg, fg] });
       for (const m of c.members) {
         drawn.set(m.o.uid, { x: m.x, y: m.y, r: 0, alpha: m.a, hidden: true, cluster: true });
         if (m.o.dirty) {
@@ -244,7 +252,22 @@ export const ObjectLayer = L.Layer.extend({
     }
     // Labels, most important first; one that would overlap another label
     // or a symbol is moved round its symbol, else hidden.
-    const labels = placeLabels(labelled, grid);
+    const tagOf = new Map(tags.map((t) => [t.o.uid, t.tag]));
+    const placed = placeLabels(labelled.concat(tags), grid);
+    const labels = placed.filter((l) => !tagOf.has(l.uid));
+    g.font = 'bold 9px system-ui, sans-serif';
+    g.textAlign = 'center';
+    for (const l of placed) {
+      const t = tagOf.get(l.uid);
+      if (!t) continue;
+      g.globalAlpha = 1;
+      g.fillStyle = t[0];
+      g.fillRect(l.x, l.y + 1, l.w, l.h - 2);
+      g.fillStyle = t[1];
+      g.fillText(l.text, l.x + l.w / 2, l.y + l.h / 2);
+    }
+    g.textAlign = 'start';
+    g.font = LABEL_FONT;
     const alphaOf = new Map(labelled.map((it) => [it.o.uid, it.a]));
     g.lineWidth = 3;
     g.strokeStyle = 'rgba(255,255,255,0.85)';
