@@ -26,7 +26,8 @@ type ReplayRow struct {
 	Stale    int64     `json:"stale"`
 	Lat      float64   `json:"lat"`
 	Lon      float64   `json:"lon"`
-	Label    web.Label `json:"label"`
+	// Label indexes the answer's labels: thousands of rows share a few.
+	Label int `json:"l"`
 }
 
 var errTooMany = errors.New("too many rows")
@@ -69,8 +70,9 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 	}
 	rows := make([]ReplayRow, 0, 1024)
 	truncated := false
-	// Labels repeat: convert each distinct one once.
-	labels := map[string]web.Label{}
+	// Labels repeat: each distinct one is sent once.
+	labelIdx := map[string]int{}
+	labels := []web.Label{}
 	// With a step, the first row of each uid in each step, plus its last
 	// row in the window: a long window of a large picture stays small
 	// enough for a browser, and the replay still ends where the object was.
@@ -91,14 +93,15 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 			return errTooMany
 		}
 		key := o.Label.Marking() + "|" + o.Label.Originator
-		lj, ok := labels[key]
+		li, ok := labelIdx[key]
 		if !ok {
-			lj = web.LabelJSON(o.Label)
-			labels[key] = lj
+			li = len(labels)
+			labels = append(labels, web.LabelJSON(o.Label))
+			labelIdx[key] = li
 		}
 		row := ReplayRow{
 			UID: o.UID, Type: o.Type, SIDC: symbol.SIDC(o.Type), Callsign: o.Callsign,
-			Time: o.Time.UnixMilli(), Stale: o.Stale.UnixMilli(), Lat: o.Lat, Lon: o.Lon, Label: lj,
+			Time: o.Time.UnixMilli(), Stale: o.Stale.UnixMilli(), Lat: o.Lat, Lon: o.Lon, Label: li,
 		}
 		if step > 0 {
 			b := row.Time / step
@@ -130,6 +133,6 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(map[string]any{
-		"since": since.UTC(), "until": until.UTC(), "truncated": truncated, "rows": rows,
+		"since": since.UTC(), "until": until.UTC(), "truncated": truncated, "labels": labels, "rows": rows,
 	})
 }

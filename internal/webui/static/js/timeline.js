@@ -113,7 +113,7 @@ export class Timeline {
     const until = Date.now();
     const since = until - hours * 3600e3;
     // At most one row per object per step keeps a long window small.
-    const step = `${Math.max(10, Math.round((hours * 3600) / 120))}s`;
+    const step = `${Math.max(10, Math.round((hours * 3600) / 60))}s`;
     const q = `since=${new Date(since).toISOString()}&until=${new Date(until + 1000).toISOString()}&step=${step}`;
     this.readout.textContent = 'loading…';
     const res = await fetch(`api/v1/replay?${q}`);
@@ -122,7 +122,10 @@ export class Timeline {
       return -1;
     }
     const body = await res.json();
-    this.index = new ReplayIndex(body.rows || []);
+    const labels = body.labels || [];
+    const rows = body.rows || [];
+    for (const r of rows) r.label = labels[r.l];
+    this.index = new ReplayIndex(rows);
     this.since = since;
     this.until = until;
     this.active = true;
