@@ -145,6 +145,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 		return nil, err
 	}
 	n.setupMarti()
+	n.setupMapAPI()
 	return n, nil
 }
 

@@ -118,7 +118,9 @@ describe('web map', { timeout: 900000 }, () => {
         const rows = document.querySelectorAll('#list .row');
         return rows.length === 1 && rows[0].dataset.uid === 'n-42';
       }));
-      assert.match(await page.textContent('#list .row'), /n-42.*SECRET \/\/ REL TO USA, JPN/);
+      // The row shows the portion marking; the full marking is its title.
+      assert.match(await page.textContent('#list .row'), /n-42.*\(S\/\/REL JPN\)/);
+      assert.equal(await page.getAttribute('#list .row .mk', 'title'), 'SECRET // REL TO USA, JPN');
 
       // Moving one moves its symbol.
       const before = await page.evaluate(() => ({ ...kizuna.layer.drawn.get('n-42') }));

@@ -5,6 +5,7 @@
 
 import { symbolFor } from './symbols.js';
 import { opacity } from './store.js';
+import { priority, cluster, Grid, placeLabels } from './declutter.js';
 
 const L = globalThis.L;
 
@@ -14,6 +15,15 @@ const CLUTTER = 800;
 // When crowded, symbols closer than this to one already painted are not
 // painted: they would be covered anyway.
 const DECLUTTER_PX = 6;
+// Below CLUSTER_BELOW zoom, symbols closer than CLUSTER_PX to a more
+// important one (so that they would pile on it) are drawn as one cluster
+// mark with their count and highest marking.
+const CLUSTER_PX = 20;
+const CLUSTER_WIDE_PX = 48;
+const CROWDED_MARKS = 250;
+const CLUSTER_BELOW = 14;
+const LABEL_FONT = '11px system-ui, sans-serif';
+const LEVEL_COLOURS = { UNCLASSIFIED: ['#007a33', '#fff'], CONFIDENTIAL: ['#0033a0', '#fff'], SECRET: ['#c8102e', '#fff'], 'TOP SECRET': ['#ff8c00', '#000'], UNMARKED: ['#ff8c00', '#000'] };
 
 export const ObjectLayer = L.Layer.extend({
   initialize(store, filter, opts) {
@@ -25,6 +35,13 @@ export const ObjectLayer = L.Layer.extend({
     this.history = null; // {uid, points:[[lat,lon]]} fetched for the selected object
     this.drawn = new Map(); // uid -> {x, y, r} in container pixels, as last drawn
     this.frames = 0;
+    this.clustering = opts.clustering ?? true;
+    this.clusterBelow = CLUSTER_BELOW;
+    this.nation = ''; // the principal's nation: own units' labels come before others'
+    this.clock = null; // () => ms; the replay sets it, else Date.now
+    this.clusters = []; // as last drawn: {x, y, r, count, uids, marking, level}
+    this.labels = []; // as last drawn: {uid, text, x, y, w, h}
+    this._widths = new Map(); // callsign -> text width in LABEL_FONT
   },
 
   onAdd(map) {
@@ -63,7 +80,7 @@ export const ObjectLayer = L.Layer.extend({
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     const size = map.getSize();
     g.clearRect(0, 0, size.x, size.y);
-    const now = Date.now();
+    const now = this.clock ? this.clock() : Date.now();
     const bounds = map.getBounds().pad(0.1);
 
     const visible = [];
@@ -130,16 +147,73 @@ export const ObjectLayer = L.Layer.extend({
     }
     g.stroke();
 
-    // Pass 2: symbols, selection and labels. When crowded, a symbol whose
-    // centre falls within DECLUTTER_PX of one already drawn is hidden under
-    // it anyway: it is placed (for clicks) but not painted.
-    const cols = Math.ceil(size.x / DECLUTTER_PX) + 2;
-    const rows = Math.ceil(size.y / DECLUTTER_PX) + 2;
-    const taken = busy ? new Uint8Array(cols * rows) : null;
+    // Pass 2: aggregation. Below clusterBelow, objects sharing a screen
+    // cell become one cluster mark (flash tracks and the selection never
+    // do); else, when crowded, a symbol whose centre falls within
+    // DECLUTTER_PX of one already drawn is placed (for clicks) but not
+    // painted.
+    const items = new Array(visible.length);
     for (let i = 0; i < visible.length; i++) {
       const o = visible[i];
-      const p = pos[i];
-      const a = alpha[i];
+      items[i] = { o, x: pos[i].x, y: pos[i].y, pri: o.uid === this.selected ? -1 : priority(o, this.nation), a: alpha[i] };
+    }
+    const clustered = this.clustering && map.getZoom() < this.clusterBelow && items.length > 1;
+    let singles = items;
+    let clusters = [];
+    if (clustered) {
+      ({ singles, clusters } = cluster(items, CLUSTER_PX, this.selected));
+      // Still crowded (the marks alone would cover the screen): aggregate
+      // over a wider radius, so that marks stop piling on each other.
+      if (singles.length + clusters.length > CROWDED_MARKS) ({ singles, clusters } = cluster(items, CLUSTER_WIDE_PX, this.selected));
+    }
+    const grid = new Grid();
+    g.font = 'bold 11px system-ui, sans-serif';
+    g.textAlign = 'center';
+    // Cluster marks: the count, ringed in the colour of the highest
+    // classification they hide, with its abbreviation; the full marking
+    // of what they hide is a tag placed like a label, where it fits.
+    const tags = [];
+    for (const c of clusters) {
+      c.r = 12 + Math.min(8, 1.5 * Math.log2(c.count));
+      const [bg, fg] = LEVEL_COLOURS[c.level] || LEVEL_COLOURS.UNMARKED;
+      g.globalAlpha = 1;
+      g.beginPath();
+      g.arc(c.x, c.y, c.r, 0, Math.PI * 2);
+      g.fillStyle = c.hostile ? 'rgba(255,128,128,0.95)' : 'rgba(128,224,255,0.95)';
+      g.fill();
+      g.lineWidth = 3;
+      g.strokeStyle = bg;
+      g.stroke();
+      g.fillStyle = '#111';
+      g.font = 'bold 11px system-ui, sans-serif';
+      g.fillText(String(c.count), c.x, c.y - 3);
+      g.font = 'bold 8px system-ui, sans-serif';
+      g.fillText(c.marking.split('//')[0], c.x, c.y + 7);
+      const sym = { x: c.x - c.r - 1.5, y: c.y - c.r - 1.5, w: 2 * c.r + 3, h: 2 * c.r + 3 };
+      grid.add(sym);
+      g.font = 'bold 9px system-ui, sans-serif';
+      tags.push({ o: { uid: `cluster:${tags.length}` }, x: c.x, y: c.y, pri: 9, sym, text: c.marking, w: g.measureText(c.marking).width + 2, tag: [bg, fg] });
+      for (const m of c.members) {
+        drawn.set(m.o.uid, { x: m.x, y: m.y, r: 0, alpha: m.a, hidden: true, cluster: true });
+        if (m.o.dirty) {
+          applied.push(now - m.o.timeMs);
+          m.o.dirty = false;
+        }
+      }
+      c.members = undefined;
+    }
+    g.textAlign = 'start';
+    g.font = LABEL_FONT;
+    // The most important symbols are painted last, on top.
+    if (clustered) singles.sort((a, b) => b.pri - a.pri);
+    const cols = Math.ceil(size.x / DECLUTTER_PX) + 2;
+    const rows = Math.ceil(size.y / DECLUTTER_PX) + 2;
+    const taken = busy && !clustered ? new Uint8Array(cols * rows) : null;
+    const labelled = [];
+    for (const it of singles) {
+      const o = it.o;
+      const p = it;
+      const a = it.a;
       const s = symbolFor(o.sidc);
       if (taken && o.uid !== this.selected) {
         const cx = Math.floor(p.x / DECLUTTER_PX) + 1;
@@ -158,31 +232,79 @@ export const ObjectLayer = L.Layer.extend({
       if (g.globalAlpha !== a) g.globalAlpha = a;
       // Whole pixels, unscaled: the rasteriser's fast path (a plain copy,
       // no resampling), which matters with thousands of symbols.
-      if (s.canvas.width === s.w) g.drawImage(s.image, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y));
-      else g.drawImage(s.image, Math.round(p.x - s.anchor.x), Math.round(p.y - s.anchor.y), s.w, s.h);
+      const sx = Math.round(p.x - s.anchor.x);
+      const sy = Math.round(p.y - s.anchor.y);
+      if (s.canvas.width === s.w) g.drawImage(s.image, sx, sy);
+      else g.drawImage(s.image, sx, sy, s.w, s.h);
       if (o.uid === this.selected) {
         g.strokeStyle = '#ffd400';
         g.lineWidth = 2;
         g.strokeRect(p.x - s.anchor.x - 3, p.y - s.anchor.y - 3, s.w + 6, s.h + 6);
       }
-      if ((!busy || o.uid === this.selected) && o.callsign) {
-        const x = p.x - s.anchor.x + s.w + 3;
-        g.lineWidth = 3;
-        g.strokeStyle = 'rgba(255,255,255,0.85)';
-        g.strokeText(o.callsign, x, p.y);
-        g.fillStyle = '#111';
-        g.fillText(o.callsign, x, p.y);
-      }
+      const sym = { x: sx, y: sy, w: s.w, h: s.h };
+      grid.add(sym);
+      if (o.callsign && (!taken || o.uid === this.selected)) labelled.push({ o, x: p.x, y: p.y, pri: p.pri, a, sym, text: o.callsign, w: this._width(g, o.callsign) });
       drawn.set(o.uid, { x: p.x, y: p.y, r: Math.max(s.w, s.h) / 2 + 2, alpha: a });
       if (o.dirty) {
         applied.push(now - o.timeMs);
         o.dirty = false;
       }
     }
+    // Labels, most important first; one that would overlap another label
+    // or a symbol is moved round its symbol, else hidden.
+    const tagOf = new Map(tags.map((t) => [t.o.uid, t.tag]));
+    const placed = placeLabels(labelled.concat(tags), grid);
+    const labels = placed.filter((l) => !tagOf.has(l.uid));
+    g.font = 'bold 9px system-ui, sans-serif';
+    g.textAlign = 'center';
+    for (const l of placed) {
+      const t = tagOf.get(l.uid);
+      if (!t) continue;
+      g.globalAlpha = 1;
+      g.fillStyle = t[0];
+      g.fillRect(l.x, l.y + 1, l.w, l.h - 2);
+      g.fillStyle = t[1];
+      g.fillText(l.text, l.x + l.w / 2, l.y + l.h / 2);
+    }
+    g.textAlign = 'start';
+    g.font = LABEL_FONT;
+    const alphaOf = new Map(labelled.map((it) => [it.o.uid, it.a]));
+    g.lineWidth = 3;
+    g.strokeStyle = 'rgba(255,255,255,0.85)';
+    g.fillStyle = '#111';
+    g.textBaseline = 'middle';
+    for (const l of labels) {
+      const a = alphaOf.get(l.uid) ?? 1;
+      if (g.globalAlpha !== a) g.globalAlpha = a;
+      g.strokeText(l.text, l.x + 2, l.y + l.h / 2);
+      g.fillText(l.text, l.x + 2, l.y + l.h / 2);
+    }
+    this.clusters = clusters;
+    this.labels = labels;
     g.globalAlpha = 1;
     this.drawn = drawn;
     this.frames++;
     this.onDraw(now, visible, applied);
+  },
+
+  _width(g, text) {
+    let w = this._widths.get(text);
+    if (w === undefined) {
+      if (this._widths.size > 20000) this._widths.clear();
+      w = g.measureText(text).width;
+      this._widths.set(text, w);
+    }
+    return w;
+  },
+
+  // hitCluster returns the cluster mark under a container point, if any.
+  hitCluster(pt) {
+    for (const c of this.clusters) {
+      const dx = c.x - pt.x;
+      const dy = c.y - pt.y;
+      if (dx * dx + dy * dy <= c.r * c.r) return c;
+    }
+    return null;
   },
 
   // hit returns the uid of the object drawn nearest to a container point, if
@@ -194,7 +316,7 @@ export const ObjectLayer = L.Layer.extend({
       const dx = d.x - pt.x;
       const dy = d.y - pt.y;
       const dist = dx * dx + dy * dy;
-      if (dist <= d.r * d.r && dist < bestD) {
+      if (!d.cluster && dist <= d.r * d.r && dist < bestD) {
         best = uid;
         bestD = dist;
       }

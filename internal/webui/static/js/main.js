@@ -8,6 +8,7 @@ import { ObjectList, renderDetail } from './panels.js';
 import { Filter, Store } from './store.js';
 import { Stream } from './stream.js';
 import { startOps } from './ops.js';
+import { startStaffTools } from './staff.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -61,7 +62,7 @@ const layer = new ObjectLayer(store, filter, {
 // Choosing a row selects the object and brings it into view.
 const list = new ObjectList(store, filter, {
   onSelect(uid) {
-    const o = store.objects.get(uid);
+    const o = layer.store.objects.get(uid);
     if (o && !map.getBounds().pad(-0.1).contains([o.lat, o.lon])) map.panTo([o.lat, o.lon], { animate: false });
     select(uid);
   },
@@ -97,7 +98,7 @@ async function select(uid) {
 }
 
 function showDetail() {
-  const o = selected ? store.objects.get(selected) : null;
+  const o = selected ? layer.store.objects.get(selected) : null;
   renderDetail(detailBox, o, { onClose: () => select(null) });
 }
 
@@ -113,7 +114,7 @@ map.on('mousemove', (ev) => {
 // Banners: the highest marking of everything the page holds.
 const banners = [document.getElementById('banner-top'), document.getElementById('banner-bottom')];
 function updateBanner() {
-  const b = store.banner();
+  const b = layer.store.banner(); // the replay's, while replaying
   for (const el of banners) {
     if (el.textContent !== b.text) el.textContent = b.text;
     el.dataset.level = b.level;
@@ -143,7 +144,7 @@ function frame() {
     lastList = lastDraw;
     list.refresh();
     if (selected) {
-      if (store.objects.has(selected)) showDetailIfChanged();
+      if (layer.store.objects.has(selected)) showDetailIfChanged();
       else select(null);
     }
   } else if (listDirty) {
@@ -155,7 +156,7 @@ function frame() {
 }
 let detailVersion = null;
 function showDetailIfChanged() {
-  const o = store.objects.get(selected);
+  const o = layer.store.objects.get(selected);
   if (o && o !== detailVersion) {
     detailVersion = o;
     showDetail();
@@ -202,6 +203,7 @@ async function whoami() {
     $('whoami').textContent = `${p.nation || '?'} · ${p.clearance || '?'} @ ${w.node || 'node'}`;
     document.title = `Kizuna · ${p.nation || ''} · ${w.node || ''}`;
     stats.whoami = w;
+    layer.nation = p.nation || '';
   } catch {
     // Shown again after the stream reconnects.
   }
@@ -263,7 +265,13 @@ function startStream() {
   }
 }
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, basemap };
+const staff = startStaffTools({
+  map, store, filter, layer, list, select, requestDraw,
+  whoami: () => stats.whoami,
+  onStore() { listDirty = true; },
+});
+
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))

@@ -75,3 +75,32 @@ export function combine(labels) {
   }
   return { level, text: render(level, cv, rel) };
 }
+
+const ABBREV = { UNCLASSIFIED: 'U', CONFIDENTIAL: 'C', SECRET: 'S', 'TOP SECRET': 'TS' };
+
+// portionOf renders one label's portion marking, short enough for a list
+// row: "(S//REL JPN)" for SECRET from USA released to JPN, "(S//USA ONLY)"
+// when it stays with its originator. The full marking stays in markingOf.
+export function portionOf(label) {
+  const level = normalizeLevel(label?.classification);
+  const parts = [level ? ABBREV[level] : 'UNMARKED'];
+  if (label?.caveat) parts.push(String(label.caveat).toUpperCase());
+  const orig = label?.originator ? String(label.originator).toUpperCase() : '';
+  const rel = relOrder(label?.releasableTo ?? []).filter((n) => n !== orig);
+  if (rel.length) parts.push(`REL ${rel.join(' ')}`);
+  else parts.push(`${orig || '?'} ONLY`);
+  return `(${parts.join('//')})`;
+}
+
+// portionOfBanner shortens a banner marking (from combine) the same way:
+// "SECRET // REL TO USA, JPN" becomes "S//REL USA JPN".
+export function portionOfBanner(text) {
+  let t = String(text ?? '');
+  for (const [name, ab] of Object.entries(ABBREV).sort((a, b) => b[0].length - a[0].length)) {
+    if (t.startsWith(name)) {
+      t = ab + t.slice(name.length);
+      break;
+    }
+  }
+  return t.replace(/ \/\/ /g, '//').replace('REL TO ', 'REL ').replace(/, /g, ' ');
+}

@@ -1,7 +1,7 @@
 // The object list (searchable, filterable, virtualised so thousands of rows
 // stay cheap) and the detail panel of the selected object.
 
-import { markingOf, normalizeLevel } from './marking.js';
+import { markingOf, normalizeLevel, portionOf } from './marking.js';
 import { symbolURL } from './symbols.js';
 import { affiliation, dimension, isMissile } from './store.js';
 
@@ -27,6 +27,15 @@ export function el(tag, attrs = {}, ...children) {
 export function markingBadge(label) {
   const level = normalizeLevel(label?.classification) || 'UNMARKED';
   return el('span', { class: 'mk', dataset: { level }, title: markingOf(label) }, markingOf(label));
+}
+
+// portionBadge is the short marking of a list row, e.g. (S//REL JPN); the
+// full marking is its title and accessible name. Short, so the callsign
+// beside it keeps its room.
+export function portionBadge(label) {
+  const level = normalizeLevel(label?.classification) || 'UNMARKED';
+  const full = markingOf(label);
+  return el('span', { class: 'mk', dataset: { level }, title: full, 'aria-label': full }, portionOf(label));
 }
 
 export class ObjectList {
@@ -125,8 +134,8 @@ export class ObjectList {
           style: `top:${i * ROW}px`,
         },
         el('img', { src: symbolURL(o.sidc), alt: '' }),
-        el('span', { class: 'cs' }, o.callsign || o.uid),
-        markingBadge(o.label),
+        el('span', { class: 'cs', title: o.callsign || o.uid }, o.callsign || o.uid),
+        portionBadge(o.label),
       );
       frag.append(row);
     }
@@ -180,7 +189,7 @@ export function renderDetail(box, o, { onClose }) {
     }
   }
   box.replaceChildren(
-    el('button', { class: 'close', title: 'Close', onclick: onClose }, '×'),
+    el('button', { class: 'close', title: 'Close', 'aria-label': 'Close details', onclick: onClose }, '×'),
     el('h2', {}, el('img', { src: symbolURL(o.sidc), alt: '' }), o.callsign || o.uid),
     el('span', { class: 'mk marking', id: 'detail-marking', dataset: { level } }, markingOf(l)),
     el('dl', {}, rows.map(([k, v]) => [el('dt', {}, k), el('dd', { dataset: { field: k } }, v)])),

@@ -1,0 +1,144 @@
+package mapapi
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+func TestPortion(t *testing.T) {
+	tests := []struct {
+		l    label.Label
+		want string
+	}{
+		{label.Label{Classification: label.Secret, Originator: "USA", ReleasableTo: []string{"JPN", "USA"}}, "(S//REL JPN)"},
+		{label.Label{Classification: label.Secret, Originator: "USA"}, "(S//USA ONLY)"},
+		{label.Label{Classification: label.TopSecret, Originator: "JPN", ReleasableTo: []string{"JPN"}, Caveat: "NOFORN"}, "(TS//NOFORN//JPN ONLY)"},
+		{label.Label{Classification: label.Unclassified, Originator: "KOR", ReleasableTo: []string{"JPN", "USA"}}, "(U//REL JPN USA)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := Portion(tc.l); got != tc.want {
+				t.Errorf("Portion = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestMarkingAndFileName(t *testing.T) {
+	s := label.Label{Classification: label.Secret, Originator: "USA", ReleasableTo: []string{"JPN", "USA"}}
+	c := label.Label{Classification: label.Confidential, Originator: "JPN", ReleasableTo: []string{"JPN", "USA", "KOR"}}
+	tests := []struct {
+		name string
+		ls   []label.Label
+		want string
+		file string
+	}{
+		{"empty", nil, "UNCLASSIFIED", "UNCLASSIFIED"},
+		{"highest and common nations", []label.Label{s, c}, "SECRET//REL TO JPN, USA", "SECRET-REL-TO-JPN-USA"},
+		{"one", []label.Label{c}, "CONFIDENTIAL//REL TO JPN, KOR, USA", "CONFIDENTIAL-REL-TO-JPN-KOR-USA"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Marking("JPN", tc.ls)
+			if got != tc.want {
+				t.Fatalf("Marking = %q, want %q", got, tc.want)
+			}
+			if f := fileMarking(got); f != tc.file {
+				t.Errorf("fileMarking = %q, want %q", f, tc.file)
+			}
+		})
+	}
+}
+
+func TestBuildEvent(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	pts := func(n int) []LatLon {
+		out := make([]LatLon, n)
+		for i := range out {
+			out[i] = LatLon{Lat: 34 + float64(i)*0.01, Lon: 129}
+		}
+		return out
+	}
+	sec := &DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"JPN"}}
+	tests := []struct {
+		name    string
+		d       Drawing
+		typ     string
+		links   int
+		wantErr bool
+	}{
+		{"point", Drawing{Kind: "point", Name: "OBJ ALPHA", Points: pts(1), Label: sec}, "b-m-p-s-m", 0, false},
+		{"line", Drawing{Kind: "line", Name: "PL RED", Points: pts(3)}, "u-d-f", 3, false},
+		{"area closes its ring", Drawing{Kind: "area", Name: "NAI 1", Points: pts(3)}, "u-d-f", 4, false},
+		{"ring", Drawing{Kind: "ring", Name: "R1", Points: pts(1), Radius: 5000}, "u-d-c-c", 0, false},
+		{"unknown kind", Drawing{Kind: "circle", Name: "x", Points: pts(1)}, "", 0, true},
+		{"line of one point", Drawing{Kind: "line", Name: "x", Points: pts(1)}, "", 0, true},
+		{"no name", Drawing{Kind: "point", Name: "  ", Points: pts(1)}, "", 0, true},
+		{"control character in name", Drawing{Kind: "point", Name: "a\x01b", Points: pts(1)}, "", 0, true},
+		{"markup in name is escaped", Drawing{Kind: "point", Name: `"/><evil x="`, Points: pts(1)}, "b-m-p-s-m", 0, false},
+		{"bad latitude", Drawing{Kind: "point", Name: "x", Points: []LatLon{{Lat: 91, Lon: 0}}}, "", 0, true},
+		{"bad uid", Drawing{UID: "a b", Kind: "point", Name: "x", Points: pts(1)}, "", 0, true},
+		{"bad classification", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "COSMIC"}}, "", 0, true},
+		{"bad nation", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"J\"PN"}}}, "", 0, true},
+		{"ring without radius", Drawing{Kind: "ring", Name: "x", Points: pts(1)}, "", 0, true},
+		{"too many vertices", Drawing{Kind: "line", Name: "x", Points: pts(maxVertices + 1)}, "", 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := BuildEvent(tc.d, "JPN", now)
+			if tc.wantErr {
+				if !errors.Is(err, ErrDrawing) {
+					t.Fatalf("err = %v, want ErrDrawing", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Type != tc.typ || len(ev.Links) != tc.links {
+				t.Errorf("type %s with %d links, want %s with %d", ev.Type, len(ev.Links), tc.typ, tc.links)
+			}
+			if ev.Callsign != strings.TrimSpace(tc.d.Name) {
+				t.Errorf("callsign %q, want %q", ev.Callsign, tc.d.Name)
+			}
+			if !strings.HasPrefix(ev.UID, "drawing-JPN-") {
+				t.Errorf("uid %q", ev.UID)
+			}
+			if tc.d.Label != nil && (ev.Access != "SECRET" || ev.ReleasableTo != "JPN") {
+				t.Errorf("label attributes %q %q", ev.Access, ev.ReleasableTo)
+			}
+		})
+	}
+}
+
+// FuzzBuildEvent: any JSON body either is refused with ErrDrawing or makes
+// an event that the CoT decoder accepts and whose callsign is the name.
+func FuzzBuildEvent(f *testing.F) {
+	f.Add(`{"kind":"point","name":"A","points":[{"lat":1,"lon":2}]}`)
+	f.Add(`{"kind":"area","name":"B<>&\"","points":[{"lat":1,"lon":2},{"lat":1,"lon":3},{"lat":2,"lon":2}],"label":{"classification":"SECRET","releasableTo":["JPN","KOR"]}}`)
+	f.Add(`{"kind":"ring","name":"R","radius":100,"points":[{"lat":1,"lon":2}],"uid":"x.y:z-1"}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var d Drawing
+		if json.Unmarshal([]byte(body), &d) != nil {
+			return
+		}
+		ev, err := BuildEvent(d, "USA", time.Unix(1e9, 0))
+		if err != nil {
+			if !errors.Is(err, ErrDrawing) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if ev.Callsign != strings.TrimSpace(d.Name) {
+			t.Fatalf("callsign %q, name %q", ev.Callsign, d.Name)
+		}
+		if err := ev.Validate(); err != nil {
+			t.Fatalf("built event invalid: %v", err)
+		}
+	})
+}

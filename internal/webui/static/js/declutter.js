@@ -1,0 +1,168 @@
+// Readability at every zoom: symbols that would pile up are aggregated into
+// clusters (a count and the highest marking of what each hides), and
+// callsign labels are placed so that no two overlap, most important first
+// (flash, then hostile, then own units, then the rest). Pure functions of
+// screen positions: no DOM, no map.
+
+import { affiliation, isMissile } from './store.js';
+import { combine, portionOfBanner } from './marking.js';
+
+// priority orders objects for labels and for staying out of clusters:
+// 0 flash (missile warnings), 1 hostile or suspect, 2 own nation's,
+// 3 other friends, 4 everything else.
+export function priority(o, nation) {
+  if (o.flash || isMissile(o)) return 0;
+  const a = affiliation(o);
+  if (a === 'H' || a === 'S' || a === 'J' || a === 'K') return 1;
+  if (nation && o.label?.originator === nation) return 2;
+  if (a === 'F' || a === 'A') return 3;
+  return 4;
+}
+
+// cluster aggregates items ({o, x, y, pri}) whose symbols would pile up:
+// in priority order, each item joins the nearest cluster seed within
+// radiusPx screen pixels, else becomes a seed itself (so a cluster sits on
+// its most important member). Flash items and the keep uid are never
+// hidden in a cluster. Returns {singles, clusters}; each cluster is
+// {x, y, count, uids, members, hostile, marking, level}, count ===
+// uids.length.
+export function cluster(items, radiusPx, keep) {
+  const order = items.slice().sort((a, b) => a.pri - b.pri);
+  const seeds = new Map(); // grid cell -> [seed]
+  const all = [];
+  const singles = [];
+  const r2 = radiusPx * radiusPx;
+  for (const it of order) {
+    if (it.pri <= 0 || it.o.uid === keep) {
+      singles.push(it);
+      continue;
+    }
+    const cx = Math.floor(it.x / radiusPx);
+    const cy = Math.floor(it.y / radiusPx);
+    let best = null;
+    let bestD = Infinity;
+    for (let gx = cx - 1; gx <= cx + 1; gx++) {
+      for (let gy = cy - 1; gy <= cy + 1; gy++) {
+        const c = seeds.get(gx * 100003 + gy);
+        if (!c) continue;
+        for (const s of c) {
+          const d = (s.x - it.x) ** 2 + (s.y - it.y) ** 2;
+          if (d <= r2 && d < bestD) {
+            best = s;
+            bestD = d;
+          }
+        }
+      }
+    }
+    if (best) {
+      best.members.push(it);
+      continue;
+    }
+    const seed = { x: it.x, y: it.y, members: [it] };
+    const k = cx * 100003 + cy;
+    const c = seeds.get(k);
+    if (c) c.push(seed);
+    else seeds.set(k, [seed]);
+    all.push(seed);
+  }
+  const clusters = [];
+  for (const seed of all) {
+    const members = seed.members;
+    if (members.length === 1) {
+      singles.push(members[0]);
+      continue;
+    }
+    let hostile = false;
+    const labels = new Map();
+    const uids = new Array(members.length);
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i];
+      if (m.pri === 1) hostile = true;
+      uids[i] = m.o.uid;
+      const k = m.o.labelKey ?? JSON.stringify(m.o.label);
+      if (!labels.has(k)) labels.set(k, m.o.label || {});
+    }
+    const b = combine([...labels.values()]);
+    clusters.push({
+      x: seed.x, y: seed.y, count: members.length, uids, members, hostile,
+      level: b.level, marking: portionOfBanner(b.text),
+    });
+  }
+  return { singles, clusters };
+}
+
+// Grid is a spatial hash of rectangles {x, y, w, h} (top-left, size).
+export class Grid {
+  constructor(bucket = 64) {
+    this.bucket = bucket;
+    this.cells = new Map();
+  }
+
+  _keys(r, fn) {
+    const b = this.bucket;
+    const x0 = Math.floor(r.x / b);
+    const x1 = Math.floor((r.x + r.w) / b);
+    const y0 = Math.floor(r.y / b);
+    const y1 = Math.floor((r.y + r.h) / b);
+    for (let gx = x0; gx <= x1; gx++) for (let gy = y0; gy <= y1; gy++) if (fn(gx * 100003 + gy) === false) return false;
+    return true;
+  }
+
+  add(r) {
+    this._keys(r, (k) => {
+      const c = this.cells.get(k);
+      if (c) c.push(r);
+      else this.cells.set(k, [r]);
+    });
+  }
+
+  // hits reports whether r overlaps a rectangle in the grid other than skip.
+  hits(r, skip) {
+    return !this._keys(r, (k) => {
+      const c = this.cells.get(k);
+      if (!c) return true;
+      for (const q of c) {
+        if (q === skip) continue;
+        if (r.x < q.x + q.w && q.x < r.x + r.w && r.y < q.y + q.h && q.y < r.y + r.h) return false;
+      }
+      return true;
+    });
+  }
+}
+
+// overlaps reports whether two rectangles overlap (touching edges do not).
+export function overlaps(a, b) {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+// placeLabels places one label per item ({o, x, y, pri, sym:{x,y,w,h},
+// w: text width}) in priority order: to the right of its symbol, else
+// left, above or below. A label never overlaps another label; it also
+// keeps off other symbols and cluster marks (symbols, a Grid), except a
+// flash track's (pri <= 0), which is placed over them rather than hidden.
+// A label that fits nowhere is hidden. Returns [{uid, text, x, y, w, h}].
+export function placeLabels(items, symbols, lineH = 13) {
+  const order = items.slice().sort((a, b) => a.pri - b.pri);
+  const placed = new Grid();
+  const out = [];
+  for (const it of order) {
+    const s = it.sym;
+    const w = it.w + 4;
+    const h = lineH;
+    const cands = [
+      { x: s.x + s.w + 2, y: it.y - h / 2 },
+      { x: s.x - w - 2, y: it.y - h / 2 },
+      { x: it.x - w / 2, y: s.y - h - 1 },
+      { x: it.x - w / 2, y: s.y + s.h + 1 },
+    ];
+    for (const c of cands) {
+      const r = { x: c.x, y: c.y, w, h };
+      if (placed.hits(r)) continue;
+      if (it.pri > 0 && symbols.hits(r, s)) continue;
+      placed.add(r);
+      out.push({ uid: it.o.uid, text: it.text, x: r.x, y: r.y, w, h });
+      break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+// Staff map benchmark: frame time with clustering and label collision
+// avoidance on, and the load time of an hour's replay.
+//
+// 1. Frames: OBJECTS live objects, each updating at 1 Hz over TAK, watched
+//    by one web map in headless Chromium. At each zoom level of the demo
+//    (the theatre, the Korea Strait, Tsushima) every map redraw is timed
+//    (ObjectLayer.redraw: projection, clustering, symbols, label placement)
+//    for SECONDS; p50/p95/max are printed per zoom.
+// 2. Replay: REPORTS reports per object spread over the past hour (event
+//    times back-dated, one every 3600/REPORTS s) are written to the node's
+//    history first; then the page's "Replay, last 1 h" is timed from the
+//    click to the picture shown (fetch, JSON parse, index, first frame).
+//
+// Usage (from the repository root, after `cd web/test && npm ci`):
+//   node web/bench/staff.mjs [--objects 5000] [--seconds 15] [--reports 60]
+// KIZUNA_BIN may name a kizuna binary built beforehand.
+
+import { parseArgs } from 'node:util';
+import os from 'node:os';
+import { Server, tempDir, pageURL, launchBrowser, TakClient, cotEvent, until } from '../test/lib.mjs';
+
+const { values: opt } = parseArgs({
+  options: {
+    objects: { type: 'string', default: '5000' },
+    seconds: { type: 'string', default: '15' },
+    reports: { type: 'string', default: '60' },
+    conns: { type: 'string', default: '10' },
+  },
+});
+const OBJECTS = Number(opt.objects);
+const SECONDS = Number(opt.seconds);
+const REPORTS = Number(opt.reports);
+const CONNS = Number(opt.conns);
+const TICK_MS = 20;
+// The demo's region: the theatre (its start view), the Korea Strait, and Tsushima.
+const ZOOMS = [
+  ['theatre', [33.5, 131], 5],
+  ['strait', [34.2, 129.5], 8],
+  ['tsushima', [34.4, 129.35], 11],
+];
+
+const q = (s, p) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN);
+const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
+
+// Positions: a third of the objects gathered around the Korea Strait and
+// Tsushima (where the demo's units pile up), the rest over the theatre.
+function position(k, phase) {
+  if (k % 3 === 0) {
+    return [34.0 + ((k * 7919) % 1000) / 1000 * 0.8 + 0.01 * Math.sin(phase), 129.0 + ((k * 104729) % 997) / 997 * 1.0 + 0.01 * Math.cos(phase)];
+  }
+  return [28 + (k % 70) * 0.16 + 0.05 * Math.sin(phase), 122 + Math.floor(k / 70) * 0.2 + 0.05 * Math.cos(phase)];
+}
+const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
+
+const server = await new Server({
+  dataDir: tempDir('kizuna-web-staff-bench-'),
+  args: ['--nation', 'USA', '--cot-tcp', '127.0.0.1:0@USA:SECRET', '--http', '127.0.0.1:0@JPN:SECRET', '--history-interval', '0'],
+}).start();
+const browser = await launchBrowser();
+let exitCode = 0;
+try {
+  const conns = [];
+  for (let i = 0; i < CONNS; i++) conns.push(await TakClient.connect(server.cot.USA));
+
+  // History first: REPORTS per object over the past hour, back-dated.
+  const h0 = Date.now();
+  const hourAgo = h0 - 3600e3;
+  for (let r = 0; r < REPORTS; r++) {
+    const t = hourAgo + (r * 3600e3) / REPORTS;
+    const parts = conns.map(() => []);
+    for (let k = 0; k < OBJECTS; k++) {
+      const [lat, lon] = position(k, r / 10 + k);
+      parts[k % CONNS].push(cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: t, staleMs: h0 - t + 120000 }));
+    }
+    await Promise.all(conns.map((c, i) => c.send(parts[i].join(''))));
+  }
+  // Wait until the store has written every row (the history API of the
+  // last object shows its last report).
+  await until('history written', async () => {
+    const res = await fetch(`${server.http.JPN}/api/v1/objects/bench-${OBJECTS - 1}/history?limit=10000`);
+    if (!res.ok) return false;
+    return (await res.json()).points.length >= REPORTS;
+  }, 600000, 500);
+  const historyS = (Date.now() - h0) / 1000;
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(await pageURL(server.http.JPN));
+  await page.waitForFunction(() => globalThis.kizuna?.stats.snapshots > 0);
+
+  // Live: every object at 1 Hz.
+  let next = 0;
+  let sent = 0;
+  const start = Date.now();
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const due = Math.min(OBJECTS, Math.floor(((now - start) * OBJECTS) / 1000) - sent);
+    const batches = new Map();
+    for (let n = 0; n < due; n++) {
+      const k = next;
+      next = (next + 1) % OBJECTS;
+      const [lat, lon] = position(k, ((now - start) / 60000) * 2 * Math.PI + k);
+      const c = conns[k % CONNS];
+      batches.set(c, (batches.get(c) || '') + cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, course: (k * 37) % 360, speed: 50, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: now, staleMs: 30000 }));
+      sent++;
+    }
+    for (const [c, xml] of batches) c.sock.write(xml);
+  }, TICK_MS);
+  await page.waitForFunction((n) => kizuna.store.objects.size >= n, OBJECTS, { timeout: 120000 });
+
+  // Time every redraw.
+  await page.evaluate(() => {
+    const layer = kizuna.layer;
+    const orig = layer.redraw;
+    globalThis.benchFrames = [];
+    layer.redraw = function timed(...a) {
+      const t0 = performance.now();
+      const r = orig.apply(this, a);
+      benchFrames.push(performance.now() - t0);
+      return r;
+    };
+  });
+  const results = [];
+  for (const [name, centre, zoom] of ZOOMS) {
+    await page.evaluate(({ centre, zoom }) => { kizuna.map.setView(centre, zoom, { animate: false }); }, { centre, zoom });
+    await new Promise((r) => setTimeout(r, 1000));
+    await page.evaluate(() => { benchFrames.length = 0; });
+    const sent0 = sent;
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const got = await page.evaluate(() => ({ frames: benchFrames.slice().sort((a, b) => a - b), clusters: kizuna.layer.clusters.length, labels: kizuna.layer.labels.length, drawn: kizuna.layer.drawn.size }));
+    const rate = (sent - sent0) / ((Date.now() - t0) / 1000);
+    results.push(`zoom=${zoom}(${name}) frames=${got.frames.length} frame_ms p50=${f1(q(got.frames, 0.5))} p95=${f1(q(got.frames, 0.95))} max=${f1(got.frames.at(-1))} in_view=${got.drawn} clusters=${got.clusters} labels=${got.labels} rate=${rate.toFixed(0)}/s`);
+  }
+  clearInterval(timer);
+
+  // Replay of the last hour: click to picture.
+  await page.selectOption('#tl-hours', '1');
+  const replayT0 = Date.now();
+  const resP = page.waitForResponse((r) => r.url().includes('/api/v1/replay'));
+  await page.click('#tl-replay');
+  const res = await resP;
+  const bytes = (await res.body()).length;
+  await page.waitForFunction(() => kizuna.staff.timeline.active && kizuna.layer.store.objects.size > 0, null, { timeout: 60000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+  const replayMs = Date.now() - replayT0;
+  const rep = await page.evaluate(() => ({ rows: kizuna.staff.timeline.index.rows, uids: kizuna.staff.timeline.index.byUID.size, shown: kizuna.layer.store.objects.size }));
+
+  for (const r of results) console.log(r);
+  console.log(`replay window=1h history_reports=${OBJECTS * REPORTS} rows_loaded=${rep.rows} objects=${rep.uids} shown=${rep.shown} bytes=${bytes} load_ms=${replayMs} (history written in ${historyS.toFixed(0)} s) cpus=${os.cpus().length} load_avg=${os.loadavg().map((x) => x.toFixed(1)).join(',')}`);
+  if (errors.length) {
+    console.error('page errors:', errors);
+    exitCode = 1;
+  }
+  for (const c of conns) c.close();
+} finally {
+  await browser.close();
+  await server.stop();
+}
+process.exit(exitCode);

@@ -1,0 +1,93 @@
+// Unit tests of the staff map's pure modules: range and bearing, portion
+// markings, clustering and label placement, and the replay index.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { range, bearing, describe as describeRange, levelsUpTo } from '../../internal/webui/static/js/measure.js';
+import { portionOf, portionOfBanner } from '../../internal/webui/static/js/marking.js';
+import { cluster, placeLabels, Grid, priority, overlaps } from '../../internal/webui/static/js/declutter.js';
+import { ReplayIndex } from '../../internal/webui/static/js/timeline.js';
+
+test('range and bearing', async (t) => {
+  const cases = [
+    // from, to, metres, bearing
+    [[35, 135], [36, 135], 111195, 0],
+    [[0, 0], [0, 1], 111195, 90],
+    [[36, 135], [35, 135], 111195, 180],
+    [[0, 1], [0, 0], 111195, 270],
+  ];
+  for (const [a, b, m, brg] of cases) {
+    await t.test(`${a} → ${b}`, () => {
+      assert.ok(Math.abs(range(a, b) - m) / m < 0.01, `range ${range(a, b)}`);
+      assert.ok(Math.abs(bearing(a, b) - brg) < 1, `bearing ${bearing(a, b)}`);
+    });
+  }
+  assert.equal(describeRange([35, 135], [36, 135]), '111.2 km (60.0 NM) · 000° T');
+  assert.deepEqual(levelsUpTo('SECRET'), ['UNCLASSIFIED', 'CONFIDENTIAL', 'SECRET']);
+  assert.deepEqual(levelsUpTo('nonsense'), []);
+});
+
+test('portion markings', () => {
+  assert.equal(portionOf({ classification: 'SECRET', releasableTo: ['JPN', 'USA'], originator: 'USA' }), '(S//REL JPN)');
+  assert.equal(portionOf({ classification: 'SECRET', releasableTo: [], originator: 'USA' }), '(S//USA ONLY)');
+  assert.equal(portionOf({ classification: 'TOP SECRET', releasableTo: ['KOR', 'JPN'], originator: 'USA', caveat: 'noforn' }), '(TS//NOFORN//REL JPN KOR)');
+  assert.equal(portionOf({ classification: 'bogus', originator: 'JPN' }), '(UNMARKED//JPN ONLY)');
+  assert.equal(portionOfBanner('SECRET // REL TO USA, JPN'), 'S//REL USA JPN');
+  assert.equal(portionOfBanner('TOP SECRET // NOFORN // USA ONLY'), 'TS//NOFORN//USA ONLY');
+});
+
+const obj = (uid, sidc, label = { classification: 'SECRET', originator: 'USA', releasableTo: ['JPN'] }) => ({ uid, sidc, label });
+
+test('priority: flash, hostile, own, friend, other', () => {
+  assert.equal(priority({ uid: 'm', type: 'a-h-A-M-B', sidc: 'SHAP' }, 'JPN'), 0);
+  assert.equal(priority(obj('h', 'SHGP'), 'JPN'), 1);
+  assert.equal(priority({ ...obj('o', 'SFGP'), label: { originator: 'JPN' } }, 'JPN'), 2);
+  assert.equal(priority(obj('f', 'SFGP'), 'JPN'), 3);
+  assert.equal(priority(obj('n', 'SNGP'), 'JPN'), 4);
+});
+
+test('clusters hold every hidden object once, never a flash track or the selection', () => {
+  const items = [];
+  for (let i = 0; i < 200; i++) items.push({ o: obj(`u${i}`, i % 5 ? 'SFGP' : 'SHGP', { classification: i === 7 ? 'TOP SECRET' : 'SECRET', originator: 'USA', releasableTo: ['JPN'] }), x: (i * 37) % 300, y: (i * 53) % 200, pri: i === 3 ? 0 : i % 5 ? 3 : 1 });
+  const { singles, clusters } = cluster(items, 20, 'u9');
+  const all = [...singles.map((s) => s.o.uid), ...clusters.flatMap((c) => c.uids)];
+  assert.equal(all.length, 200);
+  assert.equal(new Set(all).size, 200);
+  for (const c of clusters) assert.equal(c.count, c.uids.length);
+  assert.ok(singles.some((s) => s.o.uid === 'u3'), 'flash clustered');
+  assert.ok(singles.some((s) => s.o.uid === 'u9'), 'selection clustered');
+  const withTS = clusters.find((c) => c.uids.includes('u7'));
+  if (withTS) assert.equal(withTS.level, 'TOP SECRET');
+});
+
+test('labels never overlap, and the most important win', () => {
+  const items = [];
+  for (let i = 0; i < 300; i++) {
+    const x = (i * 13) % 200;
+    const y = (i * 7) % 120;
+    items.push({ o: { uid: `u${i}` }, x, y, pri: 1 + (i % 4), sym: { x: x - 5, y: y - 5, w: 10, h: 10 }, text: `UNIT ${i}`, w: 40 });
+  }
+  const symbols = new Grid();
+  for (const it of items) symbols.add(it.sym);
+  const placed = placeLabels(items, symbols);
+  for (let i = 0; i < placed.length; i++) for (let j = i + 1; j < placed.length; j++) assert.ok(!overlaps(placed[i], placed[j]), `${placed[i].uid} overlaps ${placed[j].uid}`);
+  // A flash label is placed even over symbols; the first one always fits.
+  const flash = { o: { uid: 'flash' }, x: 50, y: 50, pri: 0, sym: { x: 45, y: 45, w: 10, h: 10 }, text: 'FLASH', w: 30 };
+  assert.equal(placeLabels([...items, flash], symbols)[0].uid, 'flash');
+});
+
+test('replay index: the picture at a time, stale objects gone, trails', () => {
+  const rows = [
+    { uid: 'a', t: 1000, stale: 5000, lat: 1, lon: 1 },
+    { uid: 'a', t: 2000, stale: 6000, lat: 2, lon: 2 },
+    { uid: 'b', t: 1500, stale: 1800, lat: 9, lon: 9 },
+  ];
+  const ix = new ReplayIndex(rows);
+  assert.deepEqual(ix.at(500), []);
+  assert.deepEqual(ix.at(1600).map((r) => [r.uid, r.lat]).sort(), [['a', 1], ['b', 9]]);
+  assert.deepEqual(ix.at(2500).map((r) => [r.uid, r.lat]), [['a', 2]]);
+  assert.deepEqual(ix.at(7000), []);
+  assert.deepEqual(ix.trail('a', 2500), [[1, 1], [2, 2]]);
+  assert.equal(ix.start, 1000);
+  assert.equal(ix.end, 2000);
+});
