@@ -109,7 +109,7 @@ func TestATAK5DefaultsReachTheirNation(t *testing.T) {
 // TestATAKNATOMarkingRefused: a NATO marking is refused with the label
 // reason; the connection stays open.
 func TestATAKNATOMarkingRefused(t *testing.T) {
-	n := startNode(t, baseConfig([]string{"JPN:SECRET"}, []string{"JPN:SECRET"}))
+	n := startNode(t, baseConfig([]string{"JPN:SECRET"}, []string{"USA:SECRET"}))
 	addr := addrOf(t, n, KindCoTTCP, "JPN:SECRET")
 	src, dst := dial(t, addr), dial(t, addr)
 	src.Offered()
@@ -121,7 +121,8 @@ func TestATAKNATOMarkingRefused(t *testing.T) {
 			t.Error("NATO-marked event delivered")
 		}
 	}
-	if v := metricValue(t, addrOf(t, n, KindHTTP, "JPN:SECRET"), `kizuna_events_rejected_total{reason="label"}`); v != 1 {
+	// Metrics are the node's own nation's (a partner's scrape is refused).
+	if v := metricValue(t, addrOf(t, n, KindHTTP, "USA:SECRET"), `kizuna_events_rejected_total{reason="label"}`); v != 1 {
 		t.Errorf("rejected{label} = %v, want 1", v)
 	}
 }

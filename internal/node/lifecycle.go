@@ -69,20 +69,16 @@ func (g *goroutines) run(ctx context.Context, f func(context.Context)) {
 	}()
 }
 
-// stop cancels the loops and waits for them, or for ctx.
-func (g *goroutines) stop(ctx context.Context) error {
+// stop cancels the loops and joins them. It waits past ctx's deadline:
+// a loop's last act may be a flush that durability depends on (the
+// store's), and no goroutine outlives Shutdown.
+func (g *goroutines) stop(context.Context) error {
 	if g.cancel == nil {
 		return nil
 	}
 	g.cancel()
-	done := make(chan struct{})
-	go func() { g.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	g.wg.Wait()
+	return nil
 }
 
 // Use adds an extension component (federation, feeds, or any capability
