@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -195,6 +196,7 @@ func checkLabel(p label.Principal, l *label.Label) error {
 		return invalid("unknown caveat %q", l.Caveat)
 	}
 	l.Originator = p.Nation
+	l.ReleasableTo = slices.Compact(slices.Sorted(slices.Values(l.ReleasableTo)))
 	if l.Caveat == "NOFORN" {
 		l.ReleasableTo = []string{p.Nation}
 	}

@@ -22,9 +22,11 @@ func (l *ledger) fillSerials(m *Movement) {
 	}
 	known := l.serials[m.Item]
 	if m.Reason == Production {
-		prefix := m.Lot
-		if prefix == "" {
-			prefix = "SN"
+		// Numbered per owner and lot, so that a serial reveals nothing
+		// of another nation's stock.
+		prefix := m.ToOwner + "-" + m.Lot
+		if m.Lot == "" {
+			prefix = m.ToOwner + "-SN"
 		}
 		for n := 1; int64(len(m.Serials)) < m.Quantity; n++ {
 			s := prefix + "-" + strconv.Itoa(n)
