@@ -114,6 +114,9 @@ type Config struct {
 	// OrbatData is an order of battle given in memory (the demo's), used
 	// when Orbat is empty.
 	OrbatData []byte `json:"-"`
+	// SustainCatalogue is a JSON file of munition items added to the
+	// sustainment catalogue.
+	SustainCatalogue string `json:"sustainCatalogue,omitempty"`
 	// Users is the enrollment users file; EnrollCA the CA directory that
 	// signs enrolled clients.
 	Users    string `json:"users,omitempty"`

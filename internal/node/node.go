@@ -39,6 +39,7 @@ import (
 	"kizuna/internal/pki"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
+	"kizuna/internal/sustain"
 	"kizuna/internal/takproto"
 	"kizuna/internal/web"
 	"kizuna/internal/webui"
@@ -83,6 +84,8 @@ type Node struct {
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds
+	sustainSvc     atomic.Pointer[sustain.Service]
+	sustainH       atomic.Pointer[http.Handler]
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -127,6 +130,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupSecurityLog()
 	n.setupFederation()
 	n.setupFeeds()
+	n.setupSustain()
 	return n, nil
 }
 

@@ -119,9 +119,9 @@ type Location struct {
 	Kind   LocationKind `json:"kind"`
 	Nation string       `json:"nation"`
 	// Unit is the ORBAT unit (or CoT uid) the location belongs to, if any.
-	Unit string      `json:"unit,omitempty"`
-	Lat  float64     `json:"lat,omitempty"`
-	Lon  float64     `json:"lon,omitempty"`
+	Unit  string      `json:"unit,omitempty"`
+	Lat   float64     `json:"lat,omitempty"`
+	Lon   float64     `json:"lon,omitempty"`
 	Label label.Label `json:"label"`
 }
 

@@ -189,12 +189,12 @@ type Readiness struct {
 	Reasons   []string   `json:"reasons,omitempty"`
 	Alert     bool       `json:"alert,omitempty"`
 	// Rolled up over the subordinates the viewer may see.
-	Rollup      Colour   `json:"rollup"`
-	RollupUnits int      `json:"rollupUnits"`
-	Children    []string `json:"children,omitempty"`
-	Lat         float64  `json:"lat,omitempty"`
-	Lon         float64  `json:"lon,omitempty"`
-	Node        string   `json:"node,omitempty"`
+	Rollup      Colour      `json:"rollup"`
+	RollupUnits int         `json:"rollupUnits"`
+	Children    []string    `json:"children,omitempty"`
+	Lat         float64     `json:"lat,omitempty"`
+	Lon         float64     `json:"lon,omitempty"`
+	Node        string      `json:"node,omitempty"`
 	Label       label.Label `json:"label"`
 }
 

@@ -277,7 +277,6 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 
 func transitID(t *TransferRecord) string { return "TRANSIT-" + t.FromNation + "-" + t.ToNation }
 
-
 // Transfers returns the transfers p may see, newest first.
 func (s *Service) Transfers(p label.Principal) []TransferRecord {
 	s.mu.Lock()
