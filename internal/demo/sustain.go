@@ -123,7 +123,7 @@ func storyUnits(ctx context.Context, s *sustain.Service) error {
 		{ID: "usfj", Parent: "indopacom", Name: "US Forces Japan", Label: allies("USA")},
 		{ID: "38ada", Parent: "usfj", Name: "38th ADA Brigade", Label: allies("USA")},
 		{ID: DemoBatteryU, Parent: "38ada", Name: "1-1 ADA Patriot", Location: DemoBattery,
-			Assets: []sustain.Asset{{ID: "LS-1"}, {ID: "LS-2"}, {ID: "LS-3"}, {ID: "LS-4"}},
+			Assets:   []sustain.Asset{{ID: "LS-1"}, {ID: "LS-2"}, {ID: "LS-3"}, {ID: "LS-4"}},
 			Required: map[string]int64{"PAC-3 MSE": 16}, Safety: map[string]int64{"PAC-3 MSE": 8}, AlertBelow: sustain.Amber, Label: allies("USA")},
 		{ID: "c7f", Parent: "indopacom", Name: "US 7th Fleet", Label: allies("USA")},
 		{ID: "ctf70", Parent: "c7f", Name: "Task Force 70", Label: allies("USA")},

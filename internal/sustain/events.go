@@ -25,6 +25,9 @@ const (
 // three times as long).
 const republish = 10 * time.Minute
 
+// coalesce is how long the publisher gathers changes before one pass.
+const coalesce = 250 * time.Millisecond
+
 // publishLoop publishes a stock report for every changed balance and a
 // readiness report for every unit whose readiness changed, whenever the
 // ledger changes and every republish interval.
@@ -39,6 +42,16 @@ func (s *Service) publishLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-s.events:
+			// Coalesce a burst of changes into one pass.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(coalesce):
+			}
+			select {
+			case <-s.events:
+			default:
+			}
 		case <-t.C:
 			all = true
 		}

@@ -157,6 +157,92 @@ func (l *ledger) check(m *Movement) error {
 	return nil
 }
 
+// undo remembers what staged movements changed, to take them back.
+type undo struct {
+	bal      map[key]*balance // nil: the balance did not exist
+	serials  map[[2]string]*serialPos
+	produced map[string]int64
+	expended map[string]int64
+	spends   map[[2]string][]spend
+	keys     []string
+	lastSeq  int64
+}
+
+func newUndo(l *ledger) *undo {
+	return &undo{bal: map[key]*balance{}, serials: map[[2]string]*serialPos{}, produced: map[string]int64{},
+		expended: map[string]int64{}, spends: map[[2]string][]spend{}, lastSeq: l.lastSeq}
+}
+
+// save records the state m is about to change, once per piece.
+func (u *undo) save(l *ledger, m *Movement) {
+	if m.Key != "" {
+		u.keys = append(u.keys, m.Key)
+	}
+	if _, ok := u.produced[m.Item]; !ok {
+		u.produced[m.Item] = l.produced[m.Item]
+		u.expended[m.Item] = l.expended[m.Item]
+	}
+	for _, k := range []key{{m.Item, m.From, m.FromOwner}, {m.Item, m.To, m.ToOwner}} {
+		if _, ok := u.bal[k]; ok {
+			continue
+		}
+		if b := l.bal[k]; b != nil {
+			c := *b
+			u.bal[k] = &c
+		} else {
+			u.bal[k] = nil
+		}
+	}
+	sk := [2]string{m.Item, m.From}
+	if _, ok := u.spends[sk]; !ok {
+		u.spends[sk] = slices.Clone(l.spends[sk])
+	}
+	for _, s := range m.Serials {
+		k := [2]string{m.Item, s}
+		if _, ok := u.serials[k]; ok {
+			continue
+		}
+		if p, ok := l.serials[m.Item][s]; ok {
+			u.serials[k] = &p
+		} else {
+			u.serials[k] = nil
+		}
+	}
+}
+
+// restore takes back every change saved in u.
+func (u *undo) restore(l *ledger) {
+	for k, b := range u.bal {
+		if b == nil {
+			delete(l.bal, k)
+		} else {
+			l.bal[k] = b
+		}
+	}
+	for k, p := range u.serials {
+		if p == nil {
+			delete(l.serials[k[0]], k[1])
+		} else {
+			l.serials[k[0]][k[1]] = *p
+		}
+	}
+	for it, q := range u.produced {
+		l.produced[it] = q
+		l.expended[it] = u.expended[it]
+	}
+	for k, s := range u.spends {
+		if len(s) == 0 {
+			delete(l.spends, k)
+		} else {
+			l.spends[k] = s
+		}
+	}
+	for _, k := range u.keys {
+		delete(l.keys, k)
+	}
+	l.lastSeq = u.lastSeq
+}
+
 // apply records a checked movement in the derived state.
 func (l *ledger) apply(m *Movement) {
 	if m.Seq > l.lastSeq {

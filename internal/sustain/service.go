@@ -349,12 +349,14 @@ func putMovement(tx *sql.Tx, stmt *sql.Stmt, m *Movement) error {
 	return nil
 }
 
-// stage checks and applies movements to the live ledger in order,
+// stageLocked checks and applies movements to the live ledger in order,
 // assigning sequence numbers. Movements whose idempotency key is known
 // come back as the recorded one and are not staged. On error nothing
-// stays applied.
-func (s *Service) stageLocked(ms []Movement) (staged []*Movement, out []Movement, err error) {
+// stays applied; the returned undo takes the staged ones back if the
+// commit fails.
+func (s *Service) stageLocked(ms []Movement) (staged []*Movement, out []Movement, u *undo, err error) {
 	out = make([]Movement, len(ms))
+	u = newUndo(s.led)
 	for i := range ms {
 		m := ms[i]
 		if m.Key != "" {
@@ -365,8 +367,8 @@ func (s *Service) stageLocked(ms []Movement) (staged []*Movement, out []Movement
 			if seq, ok := s.led.keys[m.Key]; ok {
 				old, gerr := s.movement(seq)
 				if gerr != nil {
-					s.rollbackLocked()
-					return nil, nil, gerr
+					u.restore(s.led)
+					return nil, nil, nil, gerr
 				}
 				out[i] = old
 				continue
@@ -377,28 +379,16 @@ func (s *Service) stageLocked(ms []Movement) (staged []*Movement, out []Movement
 		}
 		s.led.fillSerials(&m)
 		if err := s.led.check(&m); err != nil {
-			if len(staged) > 0 {
-				s.rollbackLocked()
-			}
-			return nil, nil, err
+			u.restore(s.led)
+			return nil, nil, nil, err
 		}
 		m.Seq = s.led.lastSeq + 1
+		u.save(s.led, &m)
 		s.led.apply(&m)
 		out[i] = m
 		staged = append(staged, &out[i])
 	}
-	return staged, out, nil
-}
-
-// rollbackLocked rebuilds the live ledger from the database after a
-// staged change could not be committed.
-func (s *Service) rollbackLocked() {
-	led, err := s.replay(s.led.items, s.led.locs)
-	if err != nil {
-		s.log.Error("sustain: rebuilding the ledger failed", "err", err)
-		return
-	}
-	s.led = led
+	return staged, out, u, nil
 }
 
 func (s *Service) movement(seq int64) (Movement, error) {
@@ -459,7 +449,7 @@ func (s *Service) ownsMovement(p label.Principal, m *Movement) error {
 
 // commitLocked stages ms and commits them together with docs.
 func (s *Service) commitLocked(ctx context.Context, ms []Movement, docs func(*sql.Tx, []*Movement) error) ([]Movement, error) {
-	staged, out, err := s.stageLocked(ms)
+	staged, out, u, err := s.stageLocked(ms)
 	if err != nil {
 		return nil, err
 	}
@@ -484,9 +474,7 @@ func (s *Service) commitLocked(ctx context.Context, ms []Movement, docs func(*sq
 		return nil
 	})
 	if err != nil {
-		if len(staged) > 0 {
-			s.rollbackLocked()
-		}
+		u.restore(s.led)
 		return nil, err
 	}
 	if len(staged) > 0 {
