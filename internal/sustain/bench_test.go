@@ -39,7 +39,7 @@ func TestLedgerScale(t *testing.T) {
 	// 500 units: a tree 5 wide, each unit with a location and two items.
 	for i := 0; i < nloc; i++ {
 		u := Unit{ID: fmt.Sprintf("u%03d", i), Name: fmt.Sprintf("Unit %d", i), Location: fmt.Sprintf("loc-%03d", i),
-			Assets: []Asset{{ID: fmt.Sprintf("a%d-1", i)}, {ID: fmt.Sprintf("a%d-2", i)}},
+			Assets:   []Asset{{ID: fmt.Sprintf("a%d-1", i)}, {ID: fmt.Sprintf("a%d-2", i)}},
 			Required: map[string]int64{"20mm": 100, "JDAM": 10}, Safety: map[string]int64{"JDAM": 4}, Label: relTo("USA", "JPN")}
 		if i > 0 {
 			u.Parent = fmt.Sprintf("u%03d", (i-1)/5)

@@ -87,8 +87,9 @@ func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, al
 			esc(fmt.Sprintf("%s stock of %s at %s: %d", k.owner, k.item, loc.Name, b.qty)))
 		evs = append(evs, s.event("sustain.stock."+s.cfg.NodeID+"."+safeUID(k.item)+"."+k.loc+"."+k.owner, TypeStock, loc.Lat, loc.Lon, now, d, b.label))
 	}
+	inWork := s.inWorkLocked()
 	for id, u := range s.units {
-		r := s.ownLocked(u, now)
+		r := s.ownLocked(u, now, inWork)
 		sig := fmt.Sprintf("%s|%d/%d|%v|%v", r.Colour, r.Available, r.Assigned, r.Munitions, r.Alert)
 		if lastRdy[id] == sig && !all {
 			continue

@@ -22,9 +22,13 @@ type serialPos struct {
 	expended        bool
 }
 
+// spend is one expenditure; cum is the running total of the quantities
+// expended at its item and location, so that a window's sum is one
+// subtraction after a binary search.
 type spend struct {
 	t   time.Time
 	qty int64
+	cum int64
 }
 
 // maxSpends bounds the expenditure history kept per item and location.
@@ -256,12 +260,20 @@ func (l *ledger) apply(m *Movement) {
 	} else {
 		b := l.balance(key{m.Item, m.From, m.FromOwner})
 		b.qty -= m.Quantity
-		b.label = label.Combine(m.FromOwner, b.label, m.Label)
+		b.label = combine(m.FromOwner, b.label, m.Label)
 	}
 	if m.To == Sink {
 		l.expended[m.Item] += m.Quantity
 		k := [2]string{m.Item, m.From}
-		s := append(l.spends[k], spend{m.Time, m.Quantity})
+		old := l.spends[k]
+		sp := spend{t: m.Time, qty: m.Quantity, cum: m.Quantity}
+		if n := len(old); n > 0 {
+			sp.cum += old[n-1].cum
+			if sp.t.Before(old[n-1].t) {
+				sp.t = old[n-1].t // keep the history ordered for the search
+			}
+		}
+		s := append(old, sp)
 		if len(s) > maxSpends {
 			s = slices.Delete(s, 0, len(s)-maxSpends)
 		}
@@ -269,7 +281,7 @@ func (l *ledger) apply(m *Movement) {
 	} else {
 		b := l.balance(key{m.Item, m.To, m.ToOwner})
 		b.qty += m.Quantity
-		b.label = label.Combine(m.ToOwner, b.label, m.Label)
+		b.label = combine(m.ToOwner, b.label, m.Label)
 	}
 	if len(m.Serials) > 0 {
 		known := l.serials[m.Item]
@@ -337,13 +349,14 @@ func (l *ledger) onHand(item, loc, owner string) (int64, label.Label, bool) {
 // rate is the mean daily expenditure of item at loc over the window
 // ending at now.
 func (l *ledger) rate(item, loc string, now time.Time, window time.Duration) float64 {
-	var sum int64
+	sp := l.spends[[2]string{item, loc}]
 	from := now.Add(-window)
-	for _, s := range l.spends[[2]string{item, loc}] {
-		if !s.t.Before(from) && !s.t.After(now) {
-			sum += s.qty
-		}
+	i := sort.Search(len(sp), func(i int) bool { return !sp[i].t.Before(from) })
+	j := sort.Search(len(sp), func(i int) bool { return sp[i].t.After(now) })
+	if i >= j {
+		return 0
 	}
+	sum := sp[j-1].cum - sp[i].cum + sp[i].qty
 	return float64(sum) / (window.Hours() / 24)
 }
 
@@ -399,4 +412,24 @@ func (l *ledger) equal(o *ledger) error {
 		}
 	}
 	return nil
+}
+
+// combine is label.Combine(owner, acc, l) with a fast path for the usual
+// case where l widens nothing: acc already combines owner's labels and l
+// is no higher, has no new caveat, and releases to everyone acc does.
+func combine(owner string, acc, l label.Label) label.Label {
+	if acc.Originator == owner && acc.Classification.Valid() && l.Valid() &&
+		l.Classification <= acc.Classification && (l.Caveat == "" || l.Caveat == acc.Caveat) {
+		covered := true
+		for _, n := range acc.ReleasableTo {
+			if n != l.Originator && !slices.Contains(l.ReleasableTo, n) {
+				covered = false
+				break
+			}
+		}
+		if covered {
+			return acc
+		}
+	}
+	return label.Combine(owner, acc, l)
 }

@@ -262,3 +262,32 @@ func TestLedgerRandomInMemory(t *testing.T) {
 		t.Fatalf("only %d movements accepted", len(log))
 	}
 }
+
+// TestCombineFastPath: the fast path of combine agrees with label.Combine.
+func TestCombineFastPath(t *testing.T) {
+	nations := []string{"USA", "JPN", "KOR", "AUS"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	randLabel := func() label.Label {
+		l := label.Label{Classification: label.Classification(1 + rng.IntN(4)), Originator: nations[rng.IntN(4)]}
+		for _, n := range nations {
+			if rng.IntN(2) == 0 {
+				l.ReleasableTo = append(l.ReleasableTo, n)
+			}
+		}
+		if rng.IntN(10) == 0 {
+			l.Caveat = "NOFORN"
+		}
+		return l
+	}
+	for i := 0; i < 20000; i++ {
+		owner := nations[rng.IntN(4)]
+		acc := label.Combine(owner, randLabel())
+		for j := rng.IntN(3); j > 0; j-- {
+			acc = label.Combine(owner, acc, randLabel())
+		}
+		l := randLabel()
+		if got, want := combine(owner, acc, l), label.Combine(owner, acc, l); !got.Equal(want) {
+			t.Fatalf("combine(%s, %+v, %+v) = %+v, want %+v", owner, acc, l, got, want)
+		}
+	}
+}

@@ -200,21 +200,12 @@ type Readiness struct {
 
 // own computes one unit's readiness and label from everything it is
 // derived from. Caller holds s.mu.
-func (s *Service) ownLocked(u *Unit, now time.Time) Readiness {
+func (s *Service) ownLocked(u *Unit, now time.Time, inWork map[string]label.Label) Readiness {
 	r := Readiness{Unit: u.ID, Name: u.Name, Nation: u.Nation, Parent: u.Parent, Munitions: []Munition{}}
 	labels := []label.Label{u.Label}
 	if loc := s.led.locs[u.Location]; loc != nil {
 		r.Lat, r.Lon = loc.Lat, loc.Lon
 		labels = append(labels, loc.Label)
-	}
-	inWork := map[string]label.Label{}
-	for _, w := range s.orders {
-		if w.Status.Unavailable() {
-			inWork[w.Asset] = w.Label
-			if w.UID != "" {
-				inWork[w.UID] = w.Label
-			}
-		}
 	}
 	for _, a := range u.Assets {
 		r.Assigned++
@@ -279,14 +270,30 @@ func (s *Service) ownLocked(u *Unit, now time.Time) Readiness {
 	return r
 }
 
+// inWorkLocked maps every asset (id and CoT uid) under an open work order
+// to that order's label.
+func (s *Service) inWorkLocked() map[string]label.Label {
+	inWork := map[string]label.Label{}
+	for _, w := range s.orders {
+		if w.Status.Unavailable() {
+			inWork[w.Asset] = w.Label
+			if w.UID != "" {
+				inWork[w.UID] = w.Label
+			}
+		}
+	}
+	return inWork
+}
+
 // Readiness returns the readiness of every unit p may see, each rolled up
 // over its visible subordinates.
 func (s *Service) Readiness(p label.Principal) []Readiness {
 	s.mu.Lock()
 	now := s.now()
 	own := make(map[string]*Readiness, len(s.units))
+	inWork := s.inWorkLocked()
 	for id, u := range s.units {
-		r := s.ownLocked(u, now)
+		r := s.ownLocked(u, now, inWork)
 		if label.Releasable(p, r.Label) {
 			own[id] = &r
 		}
