@@ -8,6 +8,7 @@ import { ObjectList, renderDetail } from './panels.js';
 import { Filter, Store } from './store.js';
 import { Stream } from './stream.js';
 import { startOps } from './ops.js';
+import { startSustain } from './sustain.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -269,5 +270,10 @@ addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))
   .finally(() => requestDraw());
 whoami();
-const reprobe = startOps(store);
+const reprobeOps = startOps(store);
+const reprobeSustain = startSustain();
+const reprobe = () => {
+  reprobeOps();
+  reprobeSustain();
+};
 startStream();
