@@ -146,3 +146,37 @@ func BenchmarkBalance(b *testing.B) {
 		s.Balance(jpnP, "20mm", "d", "USA")
 	}
 }
+
+// BenchmarkReadiness500 is the roll-up of a 500-unit order of battle.
+func BenchmarkReadiness500(b *testing.B) {
+	ctx := context.Background()
+	s := newService(b, Config{Catalogue: []Item{{Name: "20mm"}, {Name: "JDAM"}}})
+	for i := 0; i < 500; i++ {
+		loc := fmt.Sprintf("loc-%03d", i)
+		mustLoc(b, s, usaP, loc, Depot, relTo("USA", "JPN"))
+		u := Unit{ID: fmt.Sprintf("u%03d", i), Location: loc, Assets: []Asset{{ID: fmt.Sprintf("a%d", i)}},
+			Required: map[string]int64{"20mm": 100, "JDAM": 10}, Safety: map[string]int64{"JDAM": 4}, Label: relTo("USA", "JPN")}
+		if i > 0 {
+			u.Parent = fmt.Sprintf("u%03d", (i-1)/5)
+		}
+		if _, err := s.PutUnit(ctx, usaP, u); err != nil {
+			b.Fatal(err)
+		}
+		var ms []Movement
+		for _, it := range []string{"20mm", "JDAM"} {
+			ms = append(ms, Movement{Item: it, From: Source, To: loc, Quantity: 200, Reason: Production, Label: relTo("USA", "JPN")})
+			for j := 0; j < 20; j++ {
+				ms = append(ms, Movement{Item: it, From: loc, To: Sink, Quantity: 1, Reason: Expenditure, Label: relTo("USA", "JPN")})
+			}
+		}
+		if _, err := s.Record(ctx, usaP, ms...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rs := s.Readiness(jpnP); len(rs) != 500 {
+			b.Fatalf("%d", len(rs))
+		}
+	}
+}

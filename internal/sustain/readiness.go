@@ -7,6 +7,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"kizuna/internal/label"
@@ -353,11 +354,20 @@ func rollup(own map[string]*Readiness, remote []Readiness) []Readiness {
 	for _, id := range roots {
 		fold(id, 0)
 	}
-	out := make([]Readiness, 0, len(own))
-	for _, r := range own {
-		out = append(out, *r)
+	keys := make([]string, 0, len(own))
+	for k := range own {
+		keys = append(keys, k)
 	}
-	sortBy(out, func(r Readiness) string { return r.Node + "|" + r.Unit })
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := strings.Compare(own[a].Node, own[b].Node); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	out := make([]Readiness, 0, len(own))
+	for _, k := range keys {
+		out = append(out, *own[k])
+	}
 	return out
 }
 

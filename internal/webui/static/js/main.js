@@ -271,7 +271,7 @@ addBaseMap(map)
   .finally(() => requestDraw());
 whoami();
 const reprobeOps = startOps(store);
-const reprobeSustain = startSustain();
+const reprobeSustain = startSustain(store);
 const reprobe = () => {
   reprobeOps();
   reprobeSustain();

@@ -67,7 +67,7 @@ export function chart(f, width = 320, height = 160) {
   return g;
 }
 
-export function startSustain() {
+export function startSustain(store) {
   const tab = $('tab-sustain');
   const pane = $('pane-sustain');
   if (!tab || !pane) return () => {};
@@ -105,6 +105,7 @@ export function startSustain() {
       return;
     }
     const f = r.body;
+    store?.setPanelLabels('sustain-forecast', [f.label]);
     boxes.forecast.replaceChildren(
       el('div', {}, markingBadge(f.label), ` ${f.item} at ${f.location} (${f.owner}): ${f.onHand} on hand, ${f.ratePerDay.toFixed(2)}/day`),
       chart(f),
@@ -132,6 +133,13 @@ export function startSustain() {
           ['Node', (x) => x.node || ''], ['Marking', (x) => markingBadge(x.label)]],
         stocks, (x) => ({ dataset: { item: x.item, location: x.location, owner: x.owner } })));
       const [rd, tr, wo] = await Promise.all([getJSON('readiness'), getJSON('transfers'), getJSON('workorders')]);
+      // What the panel shows counts for the banner.
+      store?.setPanelLabels('sustain', [
+        ...stocks.map((x) => x.label),
+        ...(rd.ok ? rd.body.readiness || [] : []).map((x) => x.label),
+        ...(tr.ok ? tr.body.transfers || [] : []).map((x) => x.label),
+        ...(wo.ok ? wo.body.workorders || [] : []).map((x) => x.label),
+      ]);
       if (rd.ok) {
         boxes.readiness.replaceChildren(table(
           [['Unit', (r) => r.name || r.unit], ['Own', (r) => colourChip(r.colour)], ['Roll-up', (r) => colourChip(r.rollup)],
