@@ -67,12 +67,22 @@ func (s *Service) publishLoop(ctx context.Context) {
 	}
 }
 
-// reports builds the events for what changed since the last call.
+// reports builds the events for what changed since the last call. It
+// takes a snapshot under the lock and builds the events outside it.
 func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, all bool) []*cot.Event {
+	type stockSnap struct {
+		k   key
+		qty int64
+		l   label.Label
+		loc Location
+	}
+	type rdySnap struct {
+		u Unit
+		r Readiness
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
-	var evs []*cot.Event
+	var stocks []stockSnap
 	for k, b := range s.led.bal {
 		if q, ok := lastStock[k]; ok && q == b.qty && !all {
 			continue
@@ -82,27 +92,36 @@ func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, al
 		if loc == nil || (loc.Lat == 0 && loc.Lon == 0) || !b.label.Valid() {
 			continue
 		}
-		d := fmt.Sprintf(`<contact callsign="%s"/><__sustain kind="stock" item="%s" location="%s" owner="%s" quantity="%d"/><remarks>%s</remarks>`,
-			esc(fmt.Sprintf("%s %s: %d", loc.Name, k.item, b.qty)), esc(k.item), esc(k.loc), esc(k.owner), b.qty,
-			esc(fmt.Sprintf("%s stock of %s at %s: %d", k.owner, k.item, loc.Name, b.qty)))
-		evs = append(evs, s.event("sustain.stock."+s.cfg.NodeID+"."+safeUID(k.item)+"."+k.loc+"."+k.owner, TypeStock, loc.Lat, loc.Lon, now, d, b.label))
+		stocks = append(stocks, stockSnap{k, b.qty, b.label, *loc})
 	}
 	inWork := s.inWorkLocked()
-	for id, u := range s.units {
-		r := s.ownLocked(u, now, inWork)
+	rdys := make([]rdySnap, 0, len(s.units))
+	for _, u := range s.units {
+		rdys = append(rdys, rdySnap{*u, s.ownLocked(u, now, inWork)})
+	}
+	s.mu.Unlock()
+
+	var evs []*cot.Event
+	for _, st := range stocks {
+		k, loc := st.k, st.loc
+		d := fmt.Sprintf(`<contact callsign="%s"/><__sustain kind="stock" item="%s" location="%s" owner="%s" quantity="%d"/><remarks>%s</remarks>`,
+			esc(fmt.Sprintf("%s %s: %d", loc.Name, k.item, st.qty)), esc(k.item), esc(k.loc), esc(k.owner), st.qty,
+			esc(fmt.Sprintf("%s stock of %s at %s: %d", k.owner, k.item, loc.Name, st.qty)))
+		evs = append(evs, s.event("sustain.stock."+s.cfg.NodeID+"."+safeUID(k.item)+"."+k.loc+"."+k.owner, TypeStock, loc.Lat, loc.Lon, now, d, st.l))
+	}
+	var alerts []Alert
+	for _, x := range rdys {
+		u, r, id := x.u, x.r, x.u.ID
 		sig := fmt.Sprintf("%s|%d/%d|%v|%v", r.Colour, r.Available, r.Assigned, r.Munitions, r.Alert)
 		if lastRdy[id] == sig && !all {
 			continue
 		}
-		prev := s.lastColor[id]
+		prev := lastRdy[id+"#colour"]
 		prevAlert := lastRdy[id+"#alert"] == "1"
 		lastRdy[id] = sig
-		s.lastColor[id] = r.Colour
-		if r.Alert && (!prevAlert || prev != r.Colour) {
-			s.alerts = append(s.alerts, Alert{Time: now, Unit: id, Colour: r.Colour, Reasons: r.Reasons, Label: r.Label})
-			if len(s.alerts) > 1000 {
-				s.alerts = s.alerts[len(s.alerts)-1000:]
-			}
+		lastRdy[id+"#colour"] = string(r.Colour)
+		if r.Alert && (!prevAlert || prev != string(r.Colour)) {
+			alerts = append(alerts, Alert{Time: now, Unit: id, Colour: r.Colour, Reasons: r.Reasons, Label: r.Label})
 			s.log.Warn("sustain: readiness alert", "unit", id, "colour", r.Colour, "reasons", r.Reasons)
 		}
 		if r.Alert {
@@ -121,6 +140,14 @@ func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, al
 			esc(fmt.Sprintf("%s %s", u.Name, r.Colour)), esc(u.ID), esc(u.Name), u.Nation, esc(u.Parent), r.Colour, r.Assigned, r.Available, r.Alert,
 			mun.String(), esc(fmt.Sprintf("Readiness %s: %s", r.Colour, strings.Join(r.Reasons, "; "))))
 		evs = append(evs, s.event("sustain.readiness."+s.cfg.NodeID+"."+u.ID, TypeReadiness, r.Lat, r.Lon, now, d, r.Label))
+	}
+	if len(alerts) > 0 {
+		s.mu.Lock()
+		s.alerts = append(s.alerts, alerts...)
+		if len(s.alerts) > 1000 {
+			s.alerts = s.alerts[len(s.alerts)-1000:]
+		}
+		s.mu.Unlock()
 	}
 	return evs
 }

@@ -238,3 +238,27 @@ func TestEgressLabels(t *testing.T) {
 		t.Error("formula cell not neutralised")
 	}
 }
+
+// TestReadinessAlert: a unit below its threshold raises one alert, seen
+// only by those its readiness is released to.
+func TestReadinessAlert(t *testing.T) {
+	s := newService(t, Config{})
+	battery(t, s)
+	if _, err := s.Engage(context.Background(), usaP, Engagement{Unit: "btry", Item: "PAC-3 MSE", Quantity: 6, Label: relTo("USA", "JPN")}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(s.Alerts(jpnP)) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no alert")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	a := s.Alerts(jpnP)[0]
+	if a.Unit != "btry" || a.Colour != Red || len(a.Reasons) == 0 {
+		t.Fatalf("alert: %+v", a)
+	}
+	if len(s.Alerts(korP)) != 0 {
+		t.Fatal("KOR sees the alert")
+	}
+}

@@ -78,7 +78,6 @@ type Service struct {
 	engages   []Engagement
 	remote    map[string]Stock // node|item|loc|owner → reported stock
 	remoteRdy map[string]Readiness
-	lastColor map[string]Colour
 	alerts    []Alert
 
 	events chan struct{}
@@ -149,7 +148,6 @@ func New(cfg Config) (*Service, error) {
 		schedules: map[string]*Scheduled{},
 		remote:    map[string]Stock{},
 		remoteRdy: map[string]Readiness{},
-		lastColor: map[string]Colour{},
 		events:    make(chan struct{}, 1),
 	}
 	s.led = newLedger(items)
