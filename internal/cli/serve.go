@@ -194,6 +194,7 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 		return nil
 	}), "http-host", "extra host `NAME` (or NAME:PORT) the HTTP, HTTPS and enrollment listeners answer to, besides their own addresses (repeatable)")
 	fs.StringVar(&cfg.Orbat, "orbat", cfg.Orbat, "order-of-battle `file` for the chain of command")
+	fs.StringVar(&cfg.SustainCatalogue, "sustain-catalogue", cfg.SustainCatalogue, "JSON `file` of munition items added to the sustainment catalogue")
 	fs.StringVar(&cfg.Users, "users", cfg.Users, "enrollment users `file`")
 	fs.StringVar(&cfg.EnrollCA, "enroll-ca", cfg.EnrollCA, "CA `dir`ectory that signs enrolled client certificates")
 	fs.StringVar(&sf.pprof, "pprof", "", "serve Go profiling on this loopback `ADDR` (for performance work)")

@@ -206,6 +206,9 @@ func Run(ctx context.Context, o Options) error {
 	run("orders", func() error {
 		return nodeOf("USA").Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
 	})
+	run("sustainment", func() error {
+		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)
+	})
 	run("missile warnings", func() error {
 		return Warnings(runCtx, nodeOf("JPN"), o.WarningEvery)
 	})
@@ -234,6 +237,10 @@ func printAddresses(w io.Writer, dir string, nodes []*node.Node) {
 	fmt.Fprintln(w, "units never reach KOR. Orders of the demonstration order of battle flow on the usa-hub.")
 	fmt.Fprintln(w, "Simulated AIS, ADS-B and two radars around the Korea Strait feed the jpn-node, which fuses them")
 	fmt.Fprintln(w, "into system tracks: AIS and ADS-B tracks reach all three, the JPN-only radar's dark ships only JPN.")
+	fmt.Fprintln(w, "Sustainment (Sustain panel): a JPN lot of PAC-3 MSE is accepted at Komaki and 8 are transferred to")
+	fmt.Fprintln(w, "the USA (export licence and receipt approved, shipped, received); the US Patriot battery on Okinawa")
+	fmt.Fprintln(w, "fires 2 per missile warning and its stock falls; DDG-65 is inducted at JMU Yokohama and unavailable.")
+	fmt.Fprintln(w, "US stock levels are releasable to JPN, never to KOR.")
 	fmt.Fprintln(w, `
 How to connect ATAK: Settings > Network Preferences > TAK Servers > Add.
 Enter the address and port of your nation's TAK listener above, protocol

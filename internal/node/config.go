@@ -118,6 +118,9 @@ type Config struct {
 	// enrollment listener answers to besides its own addresses (see
 	// package httpguard).
 	HTTPHosts []string `json:"httpHosts,omitempty"`
+	// SustainCatalogue is a JSON file of munition items added to the
+	// sustainment catalogue.
+	SustainCatalogue string `json:"sustainCatalogue,omitempty"`
 	// Users is the enrollment users file; EnrollCA the CA directory that
 	// signs enrolled clients.
 	Users    string `json:"users,omitempty"`

@@ -40,6 +40,7 @@ import (
 	"kizuna/internal/pki"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
+	"kizuna/internal/sustain"
 	"kizuna/internal/takproto"
 	"kizuna/internal/web"
 	"kizuna/internal/webui"
@@ -85,6 +86,8 @@ type Node struct {
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds
 	files          *files.Store           // nil if unavailable
+	sustainSvc     atomic.Pointer[sustain.Service]
+	sustainH       atomic.Pointer[http.Handler]
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -146,6 +149,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.setupMarti()
 	n.setupMapAPI()
+	n.setupSustain()
 	return n, nil
 }
 

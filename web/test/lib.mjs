@@ -188,9 +188,10 @@ export async function launchBrowser() {
 }
 
 // Probes for optional panels answer 404 on a node without them, and so does
-// the history of a track that has none stored yet; Chromium logs every 404
+// the history of a track that has none stored yet, and a sustainment
+// forecast computed from data hidden from the page; Chromium logs every 404
 // as a console error. These are the only errors tolerated.
-const OPTIONAL = /\/api\/v1\/((units|orders|authority|federation)|objects\/[^/]+\/history)(\?|$)/;
+const OPTIONAL = /\/api\/v1\/((units|orders|authority|federation|sustainment\/forecast)|objects\/[^/]+\/history)(\?|$)/;
 
 export function isLoopback(url) {
   if (url.startsWith('data:') || url.startsWith('blob:') || url === 'about:blank') return true;

@@ -9,6 +9,7 @@ import { Filter, Store } from './store.js';
 import { Stream } from './stream.js';
 import { startOps } from './ops.js';
 import { startStaffTools } from './staff.js';
+import { startSustain } from './sustain.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -277,5 +278,10 @@ addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))
   .finally(() => requestDraw());
 whoami();
-const reprobe = startOps(store);
+const reprobeOps = startOps(store);
+const reprobeSustain = startSustain(store);
+const reprobe = () => {
+  reprobeOps();
+  reprobeSustain();
+};
 startStream();

@@ -1,0 +1,72 @@
+package node
+
+import (
+	"context"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/sustain"
+	"kizuna/internal/web"
+)
+
+// setupSustain wires the sustainment service (package sustain): its
+// ledger in DATA/sustain.db, its REST API under /api/v1/sustainment/, its
+// stock and readiness reports published through Inject (so the hub and
+// federation release them per label), and the reports of allied nodes
+// taken from the federated messages.
+func (n *Node) setupSustain() {
+	principal := func(r *http.Request) label.Principal {
+		p, _ := web.PrincipalFrom(r.Context())
+		return p
+	}
+	start := func(ctx context.Context) error {
+		svc, err := sustain.New(sustain.Config{
+			DBPath:        filepath.Join(n.cfg.DataDir, "sustain.db"),
+			Nation:        n.cfg.Nation,
+			NodeID:        n.cfg.NodeID,
+			CatalogueFile: n.cfg.SustainCatalogue,
+			Publisher:     n,
+			Audit:         n.audit,
+			Log:           n.log.With("component", "sustain"),
+		})
+		if err != nil {
+			return err
+		}
+		h := svc.Handler(principal)
+		n.sustainH.Store(&h)
+		n.sustainSvc.Store(svc)
+		return svc.Start(ctx)
+	}
+	stop := func(ctx context.Context) error {
+		if svc := n.sustainSvc.Load(); svc != nil {
+			return svc.Stop(ctx)
+		}
+		return nil
+	}
+	n.Use(Hooks{ID: "sustainment", OnStart: start, OnStop: stop})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := n.sustainH.Load()
+		if h == nil {
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+			return
+		}
+		(*h).ServeHTTP(w, r)
+	})
+	n.Handle(sustain.Prefix, h)
+	n.AddTap(func(m *hub.Message) {
+		if m.Fed == nil || !strings.HasPrefix(m.Event.Type, "y-s-") {
+			return
+		}
+		if svc := n.sustainSvc.Load(); svc != nil {
+			if err := svc.Remote(m.Event, m.Label); err != nil {
+				n.log.Warn("sustain: allied report refused", "uid", m.UID, "err", err)
+			}
+		}
+	})
+}
+
+// Sustainment returns the sustainment service (nil before Start).
+func (n *Node) Sustainment() *sustain.Service { return n.sustainSvc.Load() }

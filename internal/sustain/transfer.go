@@ -1,0 +1,310 @@
+package sustain
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+// TransferState is a step of a transfer's lifecycle.
+type TransferState string
+
+// The lifecycle: requested → approved (both sides) → shipped → received;
+// requested or approved → rejected.
+const (
+	Requested TransferState = "requested"
+	Approved  TransferState = "approved"
+	Shipped   TransferState = "shipped"
+	Received  TransferState = "received"
+	Rejected  TransferState = "rejected"
+)
+
+// Approval is one side's decision.
+type Approval struct {
+	Nation string    `json:"nation"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Kind   string    `json:"kind"` // export-licence or receipt
+}
+
+// Step is one entry of a transfer's history.
+type Step struct {
+	At     time.Time     `json:"at"`
+	By     string        `json:"by"`
+	Action string        `json:"action"`
+	State  TransferState `json:"state"`
+	Note   string        `json:"note,omitempty"`
+}
+
+// TransferRecord is a transfer of stock from one nation to another.
+type TransferRecord struct {
+	ID         string        `json:"id"`
+	Item       string        `json:"item"`
+	Quantity   int64         `json:"quantity"`
+	Lot        string        `json:"lot,omitempty"`
+	Serials    []string      `json:"serials,omitempty"`
+	From       string        `json:"from"`
+	To         string        `json:"to"`
+	FromNation string        `json:"fromNation"`
+	ToNation   string        `json:"toNation"`
+	Expected   time.Time     `json:"expected,omitempty"`
+	State      TransferState `json:"state"`
+	Export     *Approval     `json:"export,omitempty"`
+	Receipt    *Approval     `json:"receipt,omitempty"`
+	ShippedSeq int64         `json:"shippedSeq,omitempty"`
+	RecvSeq    int64         `json:"receivedSeq,omitempty"`
+	History    []Step        `json:"history"`
+	Label      label.Label   `json:"label"`
+}
+
+// TransferRequest asks for a transfer.
+type TransferRequest struct {
+	Item     string      `json:"item"`
+	Quantity int64       `json:"quantity"`
+	Lot      string      `json:"lot,omitempty"`
+	Serials  []string    `json:"serials,omitempty"`
+	From     string      `json:"from"`
+	To       string      `json:"to"`
+	Expected time.Time   `json:"expected,omitempty"`
+	Label    label.Label `json:"label"`
+}
+
+// approver checks that p may act for nation on a transfer.
+func (s *Service) approver(ctx context.Context, p label.Principal, nation, action string, t *TransferRecord) error {
+	if !p.Valid() || p.Nation != nation {
+		return fmt.Errorf("%w: %s acts only for %s, not %s", ErrRefused, p.String(), p.Nation, nation)
+	}
+	if !slices.Contains(s.cfg.ApproverRoles, p.Role) {
+		return fmt.Errorf("%w: %s needs one of the roles %v to %s", ErrRefused, p.String(), s.cfg.ApproverRoles, action)
+	}
+	if !label.Releasable(p, t.Label) {
+		return fmt.Errorf("%w: %s is not cleared for this transfer", ErrRefused, p.String())
+	}
+	if s.cfg.Authorize != nil {
+		if err := s.cfg.Authorize(ctx, p, nation, action); err != nil {
+			return fmt.Errorf("%w: %v", ErrRefused, err)
+		}
+	}
+	return nil
+}
+
+// RequestTransfer records a transfer request made by either nation.
+func (s *Service) RequestTransfer(ctx context.Context, p label.Principal, req TransferRequest) (TransferRecord, error) {
+	if err := checkLabel(p, &req.Label); err != nil {
+		return TransferRecord{}, err
+	}
+	if req.Quantity <= 0 || req.Quantity > maxQuantity {
+		return TransferRecord{}, invalid("quantity %d out of range", req.Quantity)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	from, to := s.led.locs[req.From], s.led.locs[req.To]
+	if from == nil || to == nil {
+		return TransferRecord{}, fmt.Errorf("%w: transfer locations %q and %q", ErrNotFound, req.From, req.To)
+	}
+	if from.Nation == to.Nation {
+		return TransferRecord{}, invalid("a transfer goes from one nation to another")
+	}
+	if p.Nation != from.Nation && p.Nation != to.Nation {
+		s.audit(ctx, p, "sustain.transfer.request", req.Item, "deny", "not a party")
+		return TransferRecord{}, fmt.Errorf("%w: only %s or %s may request this transfer", ErrRefused, from.Nation, to.Nation)
+	}
+	if !releasableToNation(from.Nation, req.Label) || !releasableToNation(to.Nation, req.Label) {
+		return TransferRecord{}, invalid("a transfer's label must release it to both nations")
+	}
+	if _, ok := s.led.items[req.Item]; !ok {
+		return TransferRecord{}, invalid("unknown item %q", req.Item)
+	}
+	t := &TransferRecord{
+		ID: newID("xfer"), Item: req.Item, Quantity: req.Quantity, Lot: req.Lot, Serials: slices.Clone(req.Serials),
+		From: req.From, To: req.To, FromNation: from.Nation, ToNation: to.Nation, Expected: req.Expected.UTC(),
+		State: Requested, Label: req.Label,
+		History: []Step{{At: s.now(), By: p.String(), Action: "request", State: Requested}},
+	}
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "transfer", t.ID, t) }); err != nil {
+		return TransferRecord{}, err
+	}
+	s.transfers[t.ID] = t
+	s.audit(ctx, p, "sustain.transfer.request", t.ID, "allow", fmt.Sprintf("%d %s %s→%s", t.Quantity, t.Item, t.FromNation, t.ToNation))
+	return cloneTransfer(t), nil
+}
+
+func cloneTransfer(t *TransferRecord) TransferRecord {
+	c := *t
+	c.History = slices.Clone(t.History)
+	c.Serials = slices.Clone(t.Serials)
+	return c
+}
+
+// TransferAction is one of approve, reject, ship, receive.
+type TransferAction string
+
+// The actions on a transfer.
+const (
+	ActApprove TransferAction = "approve"
+	ActReject  TransferAction = "reject"
+	ActShip    TransferAction = "ship"
+	ActReceive TransferAction = "receive"
+)
+
+// Act applies an action of p to transfer id. Approve records p's nation's
+// side (export licence for the sender, receipt for the receiver); the
+// transfer is approved once both sides have. Ship moves the stock into
+// transit; receive moves it to the destination and changes its owner,
+// exactly once: a repeated receive answers the received transfer and
+// records nothing.
+func (s *Service) Act(ctx context.Context, p label.Principal, id string, act TransferAction, note string) (TransferRecord, error) {
+	if len(note) > 500 {
+		return TransferRecord{}, invalid("note too long")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.transfers[id]
+	if t == nil || !label.Releasable(p, t.Label) {
+		return TransferRecord{}, fmt.Errorf("%w: transfer %q", ErrNotFound, id)
+	}
+	refuse := func(err error) (TransferRecord, error) {
+		s.audit(ctx, p, "sustain.transfer."+string(act), id, "deny", err.Error())
+		return TransferRecord{}, err
+	}
+	next := cloneTransfer(t)
+	now := s.now()
+	var ms []Movement
+	switch act {
+	case ActApprove:
+		if t.State != Requested {
+			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
+		}
+		var side **Approval
+		kind := ""
+		switch p.Nation {
+		case t.FromNation:
+			side, kind = &next.Export, "export-licence"
+		case t.ToNation:
+			side, kind = &next.Receipt, "receipt"
+		default:
+			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
+		}
+		if err := s.approver(ctx, p, p.Nation, kind, t); err != nil {
+			return refuse(err)
+		}
+		if *side != nil {
+			return cloneTransfer(t), nil // already approved by this side
+		}
+		*side = &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: kind}
+		if next.Export != nil && next.Receipt != nil {
+			next.State = Approved
+		}
+	case ActReject:
+		if t.State != Requested && t.State != Approved {
+			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
+		}
+		if p.Nation != t.FromNation && p.Nation != t.ToNation {
+			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
+		}
+		if err := s.approver(ctx, p, p.Nation, "reject", t); err != nil {
+			return refuse(err)
+		}
+		next.State = Rejected
+	case ActShip:
+		if err := s.approver(ctx, p, t.FromNation, "ship", t); err != nil {
+			return refuse(err)
+		}
+		if t.State == Shipped || t.State == Received {
+			return cloneTransfer(t), nil
+		}
+		if t.State != Approved {
+			return refuse(fmt.Errorf("%w: transfer is %s, not approved by both sides", ErrState, t.State))
+		}
+		next.State = Shipped
+		ms = append(ms, Movement{Item: t.Item, From: t.From, To: transitID(t), FromOwner: t.FromNation, ToOwner: t.FromNation,
+			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":ship",
+			Actor: p.String(), Label: t.Label})
+	case ActReceive:
+		if err := s.approver(ctx, p, t.ToNation, "receive", t); err != nil {
+			return refuse(err)
+		}
+		if t.State == Received {
+			return cloneTransfer(t), nil // exactly once
+		}
+		if t.State != Shipped {
+			return refuse(fmt.Errorf("%w: transfer is %s, not shipped", ErrState, t.State))
+		}
+		next.State = Received
+		ms = append(ms, Movement{Item: t.Item, From: transitID(t), To: t.To, FromOwner: t.FromNation, ToOwner: t.ToNation,
+			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":receive",
+			Actor: p.String(), Label: t.Label})
+	default:
+		return TransferRecord{}, invalid("unknown action %q", act)
+	}
+	next.History = append(next.History, Step{At: now, By: p.String(), Action: string(act), State: next.State, Note: note})
+	var transit *Location
+	if act == ActShip {
+		if transit = s.led.locs[transitID(t)]; transit == nil {
+			transit = &Location{ID: transitID(t), Name: "In transit " + t.FromNation + "→" + t.ToNation,
+				Kind: Transit, Nation: t.FromNation, Label: label.Label{Classification: label.Unclassified,
+					Originator: t.FromNation, ReleasableTo: sortedPair(t.FromNation, t.ToNation)}}
+			s.led.locs[transit.ID] = transit
+		}
+	}
+	_, err := s.commitLocked(ctx, ms, func(tx *sql.Tx, staged []*Movement) error {
+		if transit != nil {
+			if err := putDoc(tx, "location", transit.ID, *transit); err != nil {
+				return err
+			}
+		}
+		if len(staged) == 1 {
+			if act == ActShip {
+				next.ShippedSeq = staged[0].Seq
+				next.Serials = staged[0].Serials
+			} else {
+				next.RecvSeq = staged[0].Seq
+			}
+		}
+		return putDoc(tx, "transfer", next.ID, next)
+	})
+	if err != nil {
+		return refuse(err)
+	}
+	*t = next
+	s.audit(ctx, p, "sustain.transfer."+string(act), id, "allow", string(next.State))
+	return cloneTransfer(t), nil
+}
+
+func transitID(t *TransferRecord) string { return "TRANSIT-" + t.FromNation + "-" + t.ToNation }
+
+// Transfers returns the transfers p may see, newest first.
+func (s *Service) Transfers(p label.Principal) []TransferRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := []TransferRecord{}
+	for _, t := range s.transfers {
+		if label.Releasable(p, t.Label) {
+			out = append(out, cloneTransfer(t))
+		}
+	}
+	slices.SortFunc(out, func(a, b TransferRecord) int { return b.History[0].At.Compare(a.History[0].At) })
+	return out
+}
+
+// Transfer returns one transfer p may see.
+func (s *Service) Transfer(p label.Principal, id string) (TransferRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.transfers[id]
+	if t == nil || !label.Releasable(p, t.Label) {
+		return TransferRecord{}, fmt.Errorf("%w: transfer %q", ErrNotFound, id)
+	}
+	return cloneTransfer(t), nil
+}
+
+func sortedPair(a, b string) []string {
+	if a > b {
+		a, b = b, a
+	}
+	return []string{a, b}
+}
