@@ -32,6 +32,7 @@ import (
 	"kizuna/internal/command"
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/cyber"
 	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
@@ -40,6 +41,7 @@ import (
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
 	"kizuna/internal/takproto"
+	"kizuna/internal/taxii"
 	"kizuna/internal/web"
 	"kizuna/internal/webui"
 )
@@ -82,7 +84,9 @@ type Node struct {
 	starters       []func(context.Context) error
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
-	feedSet        *feedSet               // nil without feeds
+	cyberTAXII     *taxii.Server
+	cyberEffects   *cyber.Effects
+	feedSet        *feedSet // nil without feeds
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -125,6 +129,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.metrics.Register(hubCollector{n})
 	n.setupSecurityLog()
+	n.setupCyber()
 	n.setupFederation()
 	n.setupFeeds()
 	return n, nil

@@ -1,6 +1,7 @@
 package stix
 
 import (
+	"crypto/rand"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
@@ -215,4 +216,16 @@ func MarkingDefinition(l label.Label) []byte {
 	}
 	b, _ := json.Marshal(doc)
 	return b
+}
+
+// NewIDv4 returns a fresh identifier of the given type with a random
+// (version 4) UUID.
+func NewIDv4(typ string) string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	b[6] = (b[6] & 0x0f) | 0x40
+	b[8] = (b[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%s--%x-%x-%x-%x-%x", typ, b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
