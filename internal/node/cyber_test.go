@@ -468,3 +468,81 @@ func anyStrings(v any) []string {
 	}
 	return out
 }
+
+// TestCyberSightingsAndEffects: a refused TLS handshake becomes a sighting
+// in the node's sightings collection, national by default; the operator
+// releases it to JPN with a new version; an incident naming a unit shows
+// as an effect to those who may see it and to no one else.
+func TestCyberSightingsAndEffects(t *testing.T) {
+	old := SightingsFlush
+	SightingsFlush = 50 * time.Millisecond
+	t.Cleanup(func() { SightingsFlush = old })
+	tp := newTestPKI(t, "USA", "JPN", "KOR")
+	n := startNode(t, tp.cfg)
+	usaCert, _ := tp.client(t, "USA", "CYBER-1", label.Secret)
+	jpnCert, _ := tp.client(t, "JPN", "CYBER-J", label.Secret)
+	korCert, _ := tp.client(t, "KOR", "CYBER-K", label.Secret)
+	usa, jpn, kor := newTAXIIClient(t, tp, n, usaCert), newTAXIIClient(t, tp, n, jpnCert), newTAXIIClient(t, tp, n, korCert)
+	sc := "/taxii2/" + CyberAPIRoot + "/collections/" + SightingsCollectionID(n.NodeID()) + "/"
+
+	// A client without a certificate is refused at the handshake.
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, Timeout: 5 * time.Second}
+	if _, err := hc.Get(usa.base + "/healthz"); err == nil {
+		t.Fatal("a client without a certificate was served")
+	}
+	var sighting map[string]any
+	waitFor(t, "a sighting of the refused handshake", 10*time.Second, func() bool {
+		var env struct{ Objects []map[string]any }
+		json.Unmarshal(usa.get(sc+"objects/?match[type]=sighting").body, &env)
+		for _, o := range env.Objects {
+			if strings.Contains(fmt.Sprint(o["description"]), "tls_refused from 127.0.0.1") {
+				sighting = o
+				return true
+			}
+		}
+		return false
+	})
+	if got := ids(t, usa.get(sc+"objects/?match[type]=observed-data")); len(got) == 0 {
+		t.Fatal("no observed-data beside the sighting")
+	}
+	if got := ids(t, jpn.get(sc+"objects/")); len(got) != 0 {
+		t.Fatalf("JPN sees national sightings: %v", got)
+	}
+	// The operator releases it to JPN: a new version with a marking.
+	rel := label.Label{Classification: label.Unclassified, ReleasableTo: []string{"JPN", "USA"}}
+	sighting["modified"] = stix.FormatTimestamp(time.Now().Add(time.Second))
+	sighting["object_marking_refs"] = []string{stix.MarkingID(rel)}
+	sb, _ := json.Marshal(sighting)
+	if st := usa.post(sc+"objects/", kizunaMarking(rel), string(sb)); st.FailureCount != 0 {
+		t.Fatalf("release: %+v", st)
+	}
+	if got := ids(t, jpn.get(sc+"objects/?match[type]=sighting")); !slices.Contains(got, sighting["id"].(string)) {
+		t.Fatalf("JPN does not see the released sighting: %v", got)
+	}
+	if got := ids(t, kor.get(sc+"objects/")); len(got) != 0 {
+		t.Fatalf("KOR sees %v", got)
+	}
+
+	// Effects on the picture.
+	coll := "/taxii2/" + CyberAPIRoot + "/collections/" + DefaultCollectionID(n.NodeID()) + "/"
+	incident := `{"type":"incident","spec_version":"2.1","id":"incident--dddddddd-dddd-4ddd-8ddd-dddddddddddd","created":"2026-01-01T00:00:00.000Z","modified":"2026-01-01T00:00:00.000Z","name":"intrusion attempt on the base network","x_kizuna_affected_uids":["USA-CP-7"],"object_marking_refs":["` + stix.MarkingID(rel) + `"]}`
+	usa.post(coll+"objects/", kizunaMarking(rel), incident)
+	effects := func(c *taxiiClient) []string {
+		r := c.do("GET", "/api/v1/cyber/effects", "application/json", "", nil)
+		var e struct {
+			Effects []struct{ UID, Marking string }
+		}
+		json.Unmarshal(r.body, &e)
+		var out []string
+		for _, x := range e.Effects {
+			out = append(out, x.UID+" "+x.Marking)
+		}
+		return out
+	}
+	if got := effects(jpn); !slices.Equal(got, []string{"USA-CP-7 UNCLASSIFIED//REL TO JPN, USA"}) {
+		t.Fatalf("JPN effects %v", got)
+	}
+	if got := effects(kor); len(got) != 0 {
+		t.Fatalf("KOR effects %v", got)
+	}
+}
