@@ -43,19 +43,100 @@ func (o *Object) Version() string {
 	return o.Created
 }
 
-var (
-	typeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$`)
-	uuidRe = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	propRe = regexp.MustCompile(`^[a-z0-9_]{3,250}$`)
-	tsRe   = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$`)
-)
+var typeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,248}[a-z0-9]$`)
 
-func validType(t string) bool { return typeRe.MatchString(t) && !strings.Contains(t, "--") }
+// validType reports whether t is 3-250 characters of a-z, 0-9 and '-',
+// neither starting nor ending with '-', without "--".
+func validType(t string) bool {
+	if len(t) < 3 || len(t) > 250 || t[0] == '-' || t[len(t)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+		case c == '-':
+			if t[i-1] == '-' {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+
+// validUUID checks the RFC 4122 textual form in lower case, versions 1-8,
+// the RFC 4122 variant.
+func validUUID(u string) bool {
+	if len(u) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		switch i {
+		case 8, 13, 18, 23:
+			if u[i] != '-' {
+				return false
+			}
+		default:
+			if !isHex(u[i]) {
+				return false
+			}
+		}
+	}
+	return u[14] >= '1' && u[14] <= '8' && (u[19] == '8' || u[19] == '9' || u[19] == 'a' || u[19] == 'b')
+}
+
+// validProp reports whether k is 3-250 characters of a-z, 0-9 and '_'.
+func validProp(k string) bool {
+	if len(k) < 3 || len(k) > 250 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// validTimestampForm checks YYYY-MM-DDTHH:MM:SS[.s+]Z.
+func validTimestampForm(s string) bool {
+	if len(s) < 20 || s[len(s)-1] != 'Z' {
+		return false
+	}
+	const form = "dddd-dd-ddTdd:dd:dd"
+	for i := 0; i < len(form); i++ {
+		if form[i] == 'd' {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		} else if s[i] != form[i] {
+			return false
+		}
+	}
+	rest := s[19 : len(s)-1]
+	if rest == "" {
+		return true
+	}
+	if rest[0] != '.' || len(rest) < 2 {
+		return false
+	}
+	for i := 1; i < len(rest); i++ {
+		if rest[i] < '0' || rest[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // ValidID reports whether id is TYPE--UUID with an RFC 4122 UUID.
 func ValidID(id string) bool {
 	t, u, ok := strings.Cut(id, "--")
-	return ok && validType(t) && uuidRe.MatchString(u)
+	return ok && validType(t) && validUUID(u)
 }
 
 // IDType returns the type part of an identifier.
@@ -67,7 +148,7 @@ func IDType(id string) string {
 // ParseTimestamp parses a STIX timestamp: RFC 3339 in UTC with a "Z", the
 // seconds always present and any number of fractional digits.
 func ParseTimestamp(s string) (time.Time, error) {
-	if !tsRe.MatchString(s) {
+	if !validTimestampForm(s) {
 		return time.Time{}, fmt.Errorf("timestamp %q is not YYYY-MM-DDTHH:MM:SS[.s+]Z", s)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
@@ -246,7 +327,7 @@ func Validate(raw []byte) (*Object, error) {
 		}
 	}
 	for k, v := range m {
-		if !propRe.MatchString(k) && k != "id" {
+		if !validProp(k) && k != "id" {
 			return nil, fmt.Errorf("%w: property name %q: want 3-250 characters of a-z, 0-9 and '_'", ErrInvalid, k)
 		}
 		if isNull(v) {

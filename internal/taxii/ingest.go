@@ -3,10 +3,11 @@ package taxii
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 	"time"
 
 	"kizuna/internal/label"
@@ -60,8 +61,9 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 	// brings.
 	valid := make([]*stix.Object, 0, len(objs))
 	envMarks := map[string]label.Label{}
-	for _, raw := range objs {
-		o, err := stix.Validate(raw)
+	validated := validateAll(objs)
+	for i, raw := range objs {
+		o, err := validated[i].o, validated[i].err
 		if err != nil {
 			fail(raw, nil, err)
 			continue
@@ -91,16 +93,16 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		todo = append(todo, pending{o, l})
 	}
 
-	tx, err := d.sql.BeginTx(ctx, nil)
+	w, err := d.begin(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("taxii: begin: %w", err)
+		return nil, err
 	}
-	defer tx.Rollback()
+	defer w.rollback()
 	var stored []pending
 	marksDone := map[string]bool{}
 	for _, pd := range todo {
 		o := pd.o
-		ex, err := d.existing(ctx, tx, coll, o.ID)
+		ex, err := w.existing(ctx, coll, o.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -129,13 +131,13 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		}
 		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
 			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := d.insert(ctx, tx, r); err != nil {
+		if err := w.insert(ctx, r); err != nil {
 			return nil, err
 		}
 		mid := stix.MarkingID(pd.lbl)
 		if !marksDone[mid] {
 			marksDone[mid] = true
-			if err := s.storeMarking(ctx, d, tx, coll, pd.lbl, now); err != nil {
+			if err := s.storeMarking(ctx, d, w, coll, pd.lbl, now); err != nil {
 				return nil, err
 			}
 		}
@@ -144,11 +146,11 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 	}
 	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
 	sb, _ := json.Marshal(st)
-	if err := d.putStatus(ctx, tx, st.ID, p.String(), sb); err != nil {
+	if err := d.putStatus(ctx, w.tx, st.ID, p.String(), sb); err != nil {
 		return nil, fmt.Errorf("taxii: storing status: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("taxii: commit: %w", err)
+	if err := w.commit(); err != nil {
+		return nil, err
 	}
 	if s.cfg.OnAdd != nil {
 		for _, pd := range stored {
@@ -160,13 +162,13 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 
 // storeMarking stores the marking definition of l in coll, once, labelled
 // with l itself: whoever may see an object carrying it may see it.
-func (s *Server) storeMarking(ctx context.Context, d *db, tx *sql.Tx, coll string, l label.Label, now time.Time) error {
+func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string, l label.Label, now time.Time) error {
 	id := stix.MarkingID(l)
-	if err := d.putMarking(ctx, tx, id, l); err != nil {
+	if err := d.putMarking(ctx, w.tx, id, l); err != nil {
 		return fmt.Errorf("taxii: storing marking: %w", err)
 	}
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND id = ?`, coll, id).Scan(&n); err != nil {
+	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND id = ?`, coll, id).Scan(&n); err != nil {
 		return fmt.Errorf("taxii: reading marking: %w", err)
 	}
 	if n > 0 {
@@ -177,7 +179,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, tx *sql.Tx, coll strin
 	if err != nil {
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
-	return d.insert(ctx, tx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
+	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
 		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw})
 }
 
@@ -248,11 +250,27 @@ func stamp(o *stix.Object, refs []string) error {
 	if slices.Equal(o.MarkingRefs, refs) {
 		return nil
 	}
+	b, _ := json.Marshal(refs)
+	if len(o.MarkingRefs) == 0 && !bytes.Contains(o.Raw, []byte(`"object_marking_refs"`)) {
+		// The common case, an object without markings: splice the
+		// property in after the opening brace.
+		raw := bytes.TrimSpace(o.Raw)
+		out := make([]byte, 0, len(raw)+len(b)+24)
+		out = append(out, `{"object_marking_refs":`...)
+		out = append(out, b...)
+		rest := bytes.TrimSpace(raw[1:])
+		if len(rest) > 0 && rest[0] != '}' {
+			out = append(out, ',')
+		}
+		out = append(out, rest...)
+		o.Raw = out
+		o.MarkingRefs = refs
+		return nil
+	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(o.Raw, &m); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(refs)
 	m["object_marking_refs"] = b
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -278,4 +296,36 @@ func (s *Server) Replay(ctx context.Context, types []string, f func(coll string,
 			f(coll, o, r.lbl)
 		}
 	})
+}
+
+type validation struct {
+	o   *stix.Object
+	err error
+}
+
+// validateAll validates objs, in parallel on large envelopes: validation
+// is pure and most of the cost of ingest.
+func validateAll(objs []json.RawMessage) []validation {
+	out := make([]validation, len(objs))
+	workers := runtime.GOMAXPROCS(0)
+	if len(objs) < 256 || workers < 2 {
+		for i, raw := range objs {
+			out[i].o, out[i].err = stix.Validate(raw)
+		}
+		return out
+	}
+	var wg sync.WaitGroup
+	chunk := (len(objs) + workers - 1) / workers
+	for start := 0; start < len(objs); start += chunk {
+		end := min(start+chunk, len(objs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := start; i < end; i++ {
+				out[i].o, out[i].err = stix.Validate(objs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return out
 }

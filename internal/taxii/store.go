@@ -253,10 +253,41 @@ done:
 	return out, rows.Err()
 }
 
-// existing returns every stored version of id in coll, whoever may see it:
-// for ownership checks on write, never for egress.
-func (d *db) existing(ctx context.Context, tx *sql.Tx, coll, id string) ([]record, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT nver, cls, orig, rel, caveat, body FROM taxii_objects WHERE coll = ? AND id = ?`, coll, id)
+// writer is one write transaction with its prepared statements.
+type writer struct {
+	tx         *sql.Tx
+	exist, ins *sql.Stmt
+}
+
+func (d *db) begin(ctx context.Context) (*writer, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: begin: %w", err)
+	}
+	w := &writer{tx: tx}
+	if w.exist, err = tx.PrepareContext(ctx, `SELECT nver, cls, orig FROM taxii_objects WHERE coll = ? AND id = ?`); err == nil {
+		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("taxii: preparing: %w", err)
+	}
+	return w, nil
+}
+
+func (w *writer) rollback() { w.tx.Rollback() }
+func (w *writer) commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("taxii: commit: %w", err)
+	}
+	return nil
+}
+
+// existing returns the version, classification and originator of every
+// stored version of id in coll, whoever may see it: for ownership checks
+// on write, never for egress.
+func (w *writer) existing(ctx context.Context, coll, id string) ([]record, error) {
+	rows, err := w.exist.QueryContext(ctx, coll, id)
 	if err != nil {
 		return nil, fmt.Errorf("taxii: reading versions: %w", err)
 	}
@@ -265,20 +296,17 @@ func (d *db) existing(ctx context.Context, tx *sql.Tx, coll, id string) ([]recor
 	for rows.Next() {
 		var r record
 		var cls int
-		var rel string
-		if err := rows.Scan(&r.nver, &cls, &r.lbl.Originator, &rel, &r.lbl.Caveat, &r.body); err != nil {
+		if err := rows.Scan(&r.nver, &cls, &r.lbl.Originator); err != nil {
 			return nil, err
 		}
 		r.lbl.Classification = label.Classification(cls)
-		r.lbl.ReleasableTo = relFromColumn(rel)
 		out = append(out, r)
 	}
 	return out, rows.Err()
 }
 
-func (d *db) insert(ctx context.Context, tx *sql.Tx, r *record) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`,
-		r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body)
+func (w *writer) insert(ctx context.Context, r *record) error {
+	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body)
 	if err != nil {
 		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
 	}
