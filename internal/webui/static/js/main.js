@@ -8,6 +8,7 @@ import { ObjectList, renderDetail } from './panels.js';
 import { Filter, Store } from './store.js';
 import { Stream } from './stream.js';
 import { startOps } from './ops.js';
+import { startCyber } from './cyber.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -263,7 +264,9 @@ function startStream() {
   }
 }
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, basemap };
+const cyber = startCyber({ map, store, detailBox, pane: $('pane-cyber'), tab: $('tab-cyber') });
+
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, cyber };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))
