@@ -107,9 +107,11 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 			return nil, err
 		}
 		nver := stix.NormVersion(o.Version())
-		dup := false
-		refused := false
+		dup, refused, later := false, false, false
 		for _, e := range ex {
+			if e.nver > nver {
+				later = true
+			}
 			// Ownership and write-down: one message whatever the reason,
 			// so the status reveals nothing of an object the poster may
 			// not see.
@@ -131,7 +133,7 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		}
 		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
 			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := w.insert(ctx, r); err != nil {
+		if err := w.insert(ctx, r, later); err != nil {
 			return nil, err
 		}
 		mid := stix.MarkingID(pd.lbl)
@@ -180,7 +182,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
 	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
-		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw})
+		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false)
 }
 
 // labelOf computes an object's label from the base label and its markings,

@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS taxii_objects (
 	rel     TEXT NOT NULL,
 	caveat  TEXT NOT NULL,
 	body    BLOB NOT NULL,
+	-- superseded is 1 when a later version of the id is stored, whoever
+	-- may see it: a row with 0 is the last version for every principal
+	-- who may see it, so only superseded rows need the per-principal
+	-- "last visible version" check.
+	superseded INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (coll, id, nver)
 );
 CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added);
@@ -207,6 +212,9 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 				cmp = "<"
 			}
 			var b strings.Builder
+			if v == "last" {
+				b.WriteString("o.superseded = 0 OR ")
+			}
 			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
 			a := visArgs(p)
 			if len(q.specs) > 0 {
@@ -216,7 +224,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 				}
 			}
 			b.WriteString(")")
-			vconds = append(vconds, b.String())
+			vconds = append(vconds, "("+b.String()+")")
 			vargs = append(vargs, a)
 		default:
 			vconds = append(vconds, "o.nver = ?")
@@ -255,8 +263,8 @@ done:
 
 // writer is one write transaction with its prepared statements.
 type writer struct {
-	tx         *sql.Tx
-	exist, ins *sql.Stmt
+	tx                *sql.Tx
+	exist, ins, super *sql.Stmt
 }
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
@@ -266,7 +274,10 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 	}
 	w := &writer{tx: tx}
 	if w.exist, err = tx.PrepareContext(ctx, `SELECT nver, cls, orig FROM taxii_objects WHERE coll = ? AND id = ?`); err == nil {
-		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)`)
+		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	}
+	if err == nil {
+		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND id = ? AND nver < ? AND superseded = 0`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -305,10 +316,20 @@ func (w *writer) existing(ctx context.Context, coll, id string) ([]record, error
 	return out, rows.Err()
 }
 
-func (w *writer) insert(ctx context.Context, r *record) error {
-	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body)
+// insert stores r; later is whether a later version of r's id is stored.
+func (w *writer) insert(ctx context.Context, r *record, later bool) error {
+	sup := 0
+	if later {
+		sup = 1
+	}
+	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
 	if err != nil {
 		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	if !later {
+		if _, err := w.super.ExecContext(ctx, r.coll, r.id, r.nver); err != nil {
+			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+		}
 	}
 	return nil
 }
@@ -358,7 +379,18 @@ func (d *db) deleteVersions(ctx context.Context, seqs []int64) error {
 	}
 	defer tx.Rollback()
 	for _, s := range seqs {
+		var coll, id string
+		if err := tx.QueryRowContext(ctx, `SELECT coll, id FROM taxii_objects WHERE seq = ?`, s).Scan(&coll, &id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
+			return err
+		}
+		// The latest remaining version is superseded by nothing.
+		if _, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND id = ?)`, coll, id, coll, id); err != nil {
 			return err
 		}
 	}
