@@ -78,11 +78,15 @@ func (n *Node) wireCyber() error {
 		Collections: []taxii.Collection{
 			{ID: DefaultCollectionID(n.cfg.NodeID), Title: nat + " cyber threat intelligence", Read: []string{"*"}, Write: []string{nat}},
 			{ID: SightingsCollectionID(n.cfg.NodeID), Title: nat + " node sightings (" + n.cfg.NodeID + ")", Read: []string{"*"}, Write: []string{nat}},
+			{ID: FederatedCollectionID(n.cfg.NodeID), Title: "From allied nodes (" + n.cfg.NodeID + ")", Read: []string{"*"}},
 		},
 		MaxContentLength: n.cfg.MaxHTTPBody,
 		Principal:        httpPrincipal,
-		OnAdd:            func(_ string, o *stix.Object, l label.Label) { effects.Observe(o, l) },
-		Log:              n.log.With("component", "taxii"),
+		OnAdd: func(coll string, o *stix.Object, l label.Label) {
+			effects.Observe(o, l)
+			n.federateCyber(coll, o, l)
+		},
+		Log: n.log.With("component", "taxii"),
 	})
 	if err != nil {
 		return err
@@ -107,6 +111,7 @@ func (n *Node) wireCyber() error {
 	// becomes an event for the sightings.
 	n.log = slog.New(&securityObserver{inner: n.log.Handler(), sink: sightings.Observe})
 
+	n.wireCyberFederation(srv)
 	n.Handle("/taxii2/", srv)
 	n.Handle("GET /api/v1/cyber/effects", effects.Handler(httpPrincipal))
 	n.OnStart(func(ctx context.Context) error {

@@ -20,6 +20,9 @@ type AddOptions struct {
 	// every object's label (markings on the objects still apply). Its
 	// originator is ignored: the poster's nation always originates.
 	Label *label.Label
+	// Federated marks objects arriving from an allied node: their
+	// markings were resolved at the origin, so the label is taken as is.
+	Federated bool
 }
 
 type pending struct {
@@ -81,6 +84,15 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 
 	var todo []pending
 	for _, o := range valid {
+		if opt != nil && opt.Federated {
+			refs := slices.DeleteFunc(slices.Clone(o.MarkingRefs), func(r string) bool { return r == stix.MarkingID(base) })
+			if err := stamp(o, append(refs, stix.MarkingID(base))); err != nil {
+				fail(nil, o, err)
+				continue
+			}
+			todo = append(todo, pending{o, base})
+			continue
+		}
 		l, refs, err := s.labelOf(ctx, d, p, base, o, envMarks)
 		if err != nil {
 			fail(nil, o, err)
@@ -98,6 +110,17 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		return nil, err
 	}
 	defer w.rollback()
+	// Kizuna marking definitions the envelope brings are remembered for
+	// later envelopes when their id is the one derived from their content
+	// (stix.MarkingID), so that nobody can bind a well-known id to another
+	// label. Others serve this envelope only.
+	for id, l := range envMarks {
+		if stix.MarkingID(l) == id {
+			if err := d.putMarking(ctx, w.tx, id, l); err != nil {
+				return nil, fmt.Errorf("taxii: storing marking: %w", err)
+			}
+		}
+	}
 	var stored []pending
 	marksDone := map[string]bool{}
 	for _, pd := range todo {
@@ -244,7 +267,9 @@ func (s *Server) labelOf(ctx context.Context, d *db, p label.Principal, base lab
 	if !l.Valid() {
 		return l, nil, fmt.Errorf("no valid label")
 	}
-	return l, append(kept, stix.MarkingID(l)), nil
+	mid := stix.MarkingID(l)
+	kept = slices.DeleteFunc(kept, func(r string) bool { return r == mid })
+	return l, append(kept, mid), nil
 }
 
 // stamp rewrites the object's object_marking_refs to refs, if they differ.

@@ -570,6 +570,11 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p label.Principal,
 		w.Header().Set("X-TAXII-Date-Added-Last", FormatDateAdded(recs[len(recs)-1].added))
 	}
 	var buf strings.Builder
+	size := 64
+	for _, rec := range recs {
+		size += len(rec.body) + 128
+	}
+	buf.Grow(size)
 	buf.WriteString(`{"more":`)
 	buf.WriteString(strconv.FormatBool(more))
 	if more {
