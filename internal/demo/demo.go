@@ -206,6 +206,9 @@ func Run(ctx context.Context, o Options) error {
 	run("orders", func() error {
 		return nodeOf("USA").Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
 	})
+	run("cyber", func() error {
+		return Cyber(runCtx, nodeOf("JPN"), 3*time.Second)
+	})
 	run("missile warnings", func() error {
 		return Warnings(runCtx, nodeOf("JPN"), o.WarningEvery)
 	})

@@ -111,7 +111,6 @@ func (n *Node) wireCyber() error {
 	// becomes an event for the sightings.
 	n.log = slog.New(&securityObserver{inner: n.log.Handler(), sink: sightings.Observe})
 
-	n.wireCyberFederation(srv)
 	n.Handle("/taxii2/", srv)
 	n.Handle("GET /api/v1/cyber/effects", effects.Handler(httpPrincipal))
 	n.OnStart(func(ctx context.Context) error {
@@ -130,6 +129,7 @@ func (n *Node) wireCyber() error {
 		}
 		return err
 	})
+	n.wireCyberFederation(srv)
 	return nil
 }
 

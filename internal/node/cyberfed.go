@@ -114,13 +114,23 @@ func (n *Node) wireCyberFederation(srv *taxii.Server) {
 		}
 	})
 	done := make(chan struct{})
+	var stop context.CancelFunc = func() {}
 	n.OnStart(func(ctx context.Context) error {
+		ctx, stop = context.WithCancel(ctx)
 		go func() {
 			defer close(done)
 			for {
 				select {
 				case <-ctx.Done():
-					return
+					// Drain what was queued before the stop.
+					for {
+						select {
+						case m := <-ci.q:
+							n.importCyber(context.Background(), srv, m)
+						default:
+							return
+						}
+					}
 				case m := <-ci.q:
 					n.importCyber(ctx, srv, m)
 				}
@@ -128,7 +138,11 @@ func (n *Node) wireCyberFederation(srv *taxii.Server) {
 		}()
 		return nil
 	})
+	// Registered after the TAXII server's closer, so it runs before it
+	// (closers run last first): the importer drains and stops while the
+	// store is still open.
 	n.OnShutdown(func(ctx context.Context) error {
+		stop()
 		select {
 		case <-done:
 		case <-ctx.Done():
