@@ -3,7 +3,6 @@ package cot
 import (
 	"bytes"
 	"strings"
-
 )
 
 // Flash reports whether the event is flash traffic, which jumps every

@@ -209,6 +209,9 @@ func Run(ctx context.Context, o Options) error {
 	run("sustainment", func() error {
 		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)
 	})
+	run("cyber", func() error {
+		return Cyber(runCtx, nodeOf("JPN"), 3*time.Second)
+	})
 	run("missile warnings", func() error {
 		return Warnings(runCtx, nodeOf("JPN"), o.WarningEvery)
 	})

@@ -99,6 +99,23 @@ func TestDemoViews(t *testing.T) {
 			t.Errorf("KOR node holds %s labelled %+v", m.UID, m.Label)
 		}
 	}
+	// The cyber storyline: JPN's sighting of an intrusion attempt on the
+	// ARDB base network, released to USA, marks the unit on the JPN and
+	// USA views and never on KOR's.
+	for i, nd := range nodes[:2] {
+		p := label.Principal{Nation: nations[i], Clearance: label.Secret}
+		waitFor(nations[i]+" cyber effect on "+CyberUnit, func() bool {
+			for _, e := range nd.CyberEffects().For(p) {
+				if e.UID == CyberUnit {
+					return true
+				}
+			}
+			return false
+		})
+	}
+	if effs := nodes[2].CyberEffects().For(label.Principal{Nation: "KOR", Clearance: label.TopSecret}); len(effs) != 0 {
+		t.Errorf("KOR view shows cyber effects %+v", effs)
+	}
 }
 
 func contains(list []string, s string) bool {

@@ -32,6 +32,7 @@ import (
 	"kizuna/internal/command"
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/cyber"
 	"kizuna/internal/federation"
 	"kizuna/internal/files"
 	"kizuna/internal/hub"
@@ -42,6 +43,7 @@ import (
 	"kizuna/internal/stream"
 	"kizuna/internal/sustain"
 	"kizuna/internal/takproto"
+	"kizuna/internal/taxii"
 	"kizuna/internal/web"
 	"kizuna/internal/webui"
 )
@@ -88,6 +90,8 @@ type Node struct {
 	files          *files.Store           // nil if unavailable
 	sustainSvc     atomic.Pointer[sustain.Service]
 	sustainH       atomic.Pointer[http.Handler]
+	cyberTAXII     *taxii.Server
+	cyberEffects   *cyber.Effects
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
 
@@ -141,6 +145,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	}
 	n.metrics.Register(hubCollector{n})
 	n.setupSecurityLog()
+	if err := n.setupCyber(); err != nil {
+		return nil, err
+	}
 	if err := n.setupFederation(); err != nil {
 		return nil, err
 	}

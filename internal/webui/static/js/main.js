@@ -10,6 +10,7 @@ import { Stream } from './stream.js';
 import { startOps } from './ops.js';
 import { startStaffTools } from './staff.js';
 import { startSustain } from './sustain.js';
+import { startCyber } from './cyber.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -271,8 +272,9 @@ const staff = startStaffTools({
   whoami: () => stats.whoami,
   onStore() { listDirty = true; },
 });
+const cyber = startCyber({ map, store, detailBox, pane: $('pane-cyber'), tab: $('tab-cyber') });
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff };
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff, cyber };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))

@@ -1,0 +1,424 @@
+package taxii
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"kizuna/internal/label"
+	"kizuna/internal/store"
+)
+
+// record is one stored version of one STIX object.
+type record struct {
+	seq     int64
+	coll    string
+	id      string
+	typ     string
+	spec    string
+	version string // as the object states it ("" for an SCO)
+	nver    string // normalised version, ordered as text
+	added   int64  // date_added, Unix microseconds, unique in the store
+	lbl     label.Label
+	body    []byte
+}
+
+// db is the durable store of a TAXII server: one SQLite file.
+type db struct {
+	sql *sql.DB
+
+	mu        sync.Mutex
+	lastAdded int64
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS taxii_objects (
+	seq     INTEGER PRIMARY KEY,
+	coll    TEXT NOT NULL,
+	id      TEXT NOT NULL,
+	type    TEXT NOT NULL,
+	spec    TEXT NOT NULL,
+	version TEXT NOT NULL,
+	nver    TEXT NOT NULL,
+	added   INTEGER NOT NULL,
+	cls     INTEGER NOT NULL,
+	orig    TEXT NOT NULL,
+	rel     TEXT NOT NULL,
+	caveat  TEXT NOT NULL,
+	body    BLOB NOT NULL,
+	-- superseded is 1 when a later version of the id is stored, whoever
+	-- may see it: a row with 0 is the last version for every principal
+	-- who may see it, so only superseded rows need the per-principal
+	-- "last visible version" check.
+	superseded INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (coll, id, nver)
+);
+CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added);
+CREATE TABLE IF NOT EXISTS taxii_status (
+	id      TEXT PRIMARY KEY,
+	owner   TEXT NOT NULL,
+	created INTEGER NOT NULL,
+	body    BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS taxii_markings (
+	id     TEXT PRIMARY KEY,
+	cls    INTEGER NOT NULL,
+	rel    TEXT NOT NULL,
+	orig   TEXT NOT NULL,
+	caveat TEXT NOT NULL
+);`
+
+func openDB(path string) (*db, error) {
+	s, err := store.OpenSQLite(path)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Exec(schema); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("taxii: creating schema: %w", err)
+	}
+	d := &db{sql: s}
+	if err := s.QueryRow(`SELECT COALESCE(MAX(added), 0) FROM taxii_objects`).Scan(&d.lastAdded); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("taxii: reading the store: %w", err)
+	}
+	return d, nil
+}
+
+func (d *db) close() error { return d.sql.Close() }
+
+// nextAdded returns a date_added later than every one before it, so that
+// date_added orders the store totally and a client resuming with
+// added_after neither skips nor repeats an object.
+func (d *db) nextAdded(now time.Time) int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	t := now.UnixMicro()
+	if t <= d.lastAdded {
+		t = d.lastAdded + 1
+	}
+	d.lastAdded = t
+	return t
+}
+
+// relColumn renders a releasability list for the rel column: codes
+// between spaces, so that instr(rel, ' USA ') finds one.
+func relColumn(rel []string) string {
+	if len(rel) == 0 {
+		return " "
+	}
+	return " " + strings.Join(rel, " ") + " "
+}
+
+func relFromColumn(s string) []string { return strings.Fields(s) }
+
+// visSQL is the releasability rule as a SQL predicate over an alias: the
+// same formula as label.Releasable (clearance at or above the
+// classification, and the principal's nation the originator or listed).
+// It narrows what the database reads; every row it lets through is still
+// checked with label.Releasable before it leaves.
+func visSQL(alias string) string {
+	return fmt.Sprintf("(%[1]s.cls <= ? AND (%[1]s.orig = ? OR instr(%[1]s.rel, ?) > 0))", alias)
+}
+
+func visArgs(p label.Principal) []any {
+	return []any{int(p.Clearance), p.Nation, " " + p.Nation + " "}
+}
+
+// query selects object versions.
+type query struct {
+	coll       string
+	after      int64 // added > after
+	ids        []string
+	types      []string
+	specs      []string
+	versions   []string // "first", "last", "all" or normalised timestamps
+	limit      int
+	descending bool
+}
+
+func inList(col string, n int) string {
+	return col + " IN (" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
+}
+
+// find returns up to q.limit versions visible to p, in date_added order,
+// and whether more exist. Rows the SQL predicate lets through but
+// label.Releasable refuses are skipped without a trace.
+func (d *db) find(ctx context.Context, p label.Principal, q query) ([]record, bool, error) {
+	var out []record
+	after := q.after
+	for {
+		want := q.limit + 1 - len(out)
+		rows, err := d.findRaw(ctx, p, q, after, want)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range rows {
+			after = r.added
+			if label.Releasable(p, r.lbl) {
+				out = append(out, r)
+			}
+		}
+		if len(out) > q.limit {
+			return out[:q.limit], true, nil
+		}
+		if len(rows) < want {
+			return out, false, nil
+		}
+	}
+}
+
+func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int64, limit int) ([]record, error) {
+	var sb strings.Builder
+	args := []any{q.coll, after}
+	sb.WriteString(`SELECT o.seq, o.id, o.type, o.spec, o.version, o.nver, o.added, o.cls, o.orig, o.rel, o.caveat, o.body FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
+	sb.WriteString(visSQL("o"))
+	args = append(args, visArgs(p)...)
+	if len(q.ids) > 0 {
+		sb.WriteString(" AND " + inList("o.id", len(q.ids)))
+		for _, v := range q.ids {
+			args = append(args, v)
+		}
+	}
+	if len(q.types) > 0 {
+		sb.WriteString(" AND " + inList("o.type", len(q.types)))
+		for _, v := range q.types {
+			args = append(args, v)
+		}
+	}
+	specFilter := func(alias string) {
+		if len(q.specs) > 0 {
+			sb.WriteString(" AND " + inList(alias+".spec", len(q.specs)))
+			for _, v := range q.specs {
+				args = append(args, v)
+			}
+		}
+	}
+	specFilter("o")
+	var vconds []string
+	var vargs [][]any
+	for _, v := range q.versions {
+		switch v {
+		case "all":
+			vconds, vargs = nil, nil
+			goto done
+		case "last", "first":
+			cmp := ">"
+			if v == "first" {
+				cmp = "<"
+			}
+			var b strings.Builder
+			if v == "last" {
+				b.WriteString("o.superseded = 0 OR ")
+			}
+			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
+			a := visArgs(p)
+			if len(q.specs) > 0 {
+				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
+				for _, s := range q.specs {
+					a = append(a, s)
+				}
+			}
+			b.WriteString(")")
+			vconds = append(vconds, "("+b.String()+")")
+			vargs = append(vargs, a)
+		default:
+			vconds = append(vconds, "o.nver = ?")
+			vargs = append(vargs, []any{v})
+		}
+	}
+done:
+	if len(vconds) > 0 {
+		sb.WriteString(" AND (" + strings.Join(vconds, " OR ") + ")")
+		for _, a := range vargs {
+			args = append(args, a...)
+		}
+	}
+	sb.WriteString(" ORDER BY o.added LIMIT ?")
+	args = append(args, limit)
+	rows, err := d.sql.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: querying objects: %w", err)
+	}
+	defer rows.Close()
+	var out []record
+	for rows.Next() {
+		var r record
+		var cls int
+		var rel string
+		if err := rows.Scan(&r.seq, &r.id, &r.typ, &r.spec, &r.version, &r.nver, &r.added, &cls, &r.lbl.Originator, &rel, &r.lbl.Caveat, &r.body); err != nil {
+			return nil, fmt.Errorf("taxii: reading objects: %w", err)
+		}
+		r.coll = q.coll
+		r.lbl.Classification = label.Classification(cls)
+		r.lbl.ReleasableTo = relFromColumn(rel)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// writer is one write transaction with its prepared statements.
+type writer struct {
+	tx                *sql.Tx
+	exist, ins, super *sql.Stmt
+}
+
+func (d *db) begin(ctx context.Context) (*writer, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: begin: %w", err)
+	}
+	w := &writer{tx: tx}
+	if w.exist, err = tx.PrepareContext(ctx, `SELECT nver, cls, orig FROM taxii_objects WHERE coll = ? AND id = ?`); err == nil {
+		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	}
+	if err == nil {
+		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND id = ? AND nver < ? AND superseded = 0`)
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, fmt.Errorf("taxii: preparing: %w", err)
+	}
+	return w, nil
+}
+
+func (w *writer) rollback() { w.tx.Rollback() }
+func (w *writer) commit() error {
+	if err := w.tx.Commit(); err != nil {
+		return fmt.Errorf("taxii: commit: %w", err)
+	}
+	return nil
+}
+
+// existing returns the version, classification and originator of every
+// stored version of id in coll, whoever may see it: for ownership checks
+// on write, never for egress.
+func (w *writer) existing(ctx context.Context, coll, id string) ([]record, error) {
+	rows, err := w.exist.QueryContext(ctx, coll, id)
+	if err != nil {
+		return nil, fmt.Errorf("taxii: reading versions: %w", err)
+	}
+	defer rows.Close()
+	var out []record
+	for rows.Next() {
+		var r record
+		var cls int
+		if err := rows.Scan(&r.nver, &cls, &r.lbl.Originator); err != nil {
+			return nil, err
+		}
+		r.lbl.Classification = label.Classification(cls)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// insert stores r; later is whether a later version of r's id is stored.
+func (w *writer) insert(ctx context.Context, r *record, later bool) error {
+	sup := 0
+	if later {
+		sup = 1
+	}
+	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
+	if err != nil {
+		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	if !later {
+		if _, err := w.super.ExecContext(ctx, r.coll, r.id, r.nver); err != nil {
+			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+		}
+	}
+	return nil
+}
+
+// marking returns the label a stored Kizuna marking definition carries.
+func (d *db) marking(ctx context.Context, id string) (label.Label, bool, error) {
+	var l label.Label
+	var cls int
+	var rel string
+	err := d.sql.QueryRowContext(ctx, `SELECT cls, rel, orig, caveat FROM taxii_markings WHERE id = ?`, id).Scan(&cls, &rel, &l.Originator, &l.Caveat)
+	if errors.Is(err, sql.ErrNoRows) {
+		return l, false, nil
+	}
+	if err != nil {
+		return l, false, fmt.Errorf("taxii: reading marking %s: %w", id, err)
+	}
+	l.Classification = label.Classification(cls)
+	l.ReleasableTo = relFromColumn(rel)
+	return l, true, nil
+}
+
+func (d *db) putMarking(ctx context.Context, tx *sql.Tx, id string, l label.Label) error {
+	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO taxii_markings (id, cls, rel, orig, caveat) VALUES (?,?,?,?,?)`,
+		id, int(l.Classification), relColumn(l.ReleasableTo), l.Originator, l.Caveat)
+	return err
+}
+
+func (d *db) putStatus(ctx context.Context, tx *sql.Tx, id, owner string, body []byte) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO taxii_status (id, owner, created, body) VALUES (?,?,?,?)`, id, owner, time.Now().Unix(), body)
+	return err
+}
+
+func (d *db) status(ctx context.Context, id, owner string) ([]byte, bool, error) {
+	var b []byte
+	err := d.sql.QueryRowContext(ctx, `SELECT body FROM taxii_status WHERE id = ? AND owner = ?`, id, owner).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
+
+// deleteVersions deletes the given versions (by seq).
+func (d *db) deleteVersions(ctx context.Context, seqs []int64) error {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, s := range seqs {
+		var coll, id string
+		if err := tx.QueryRowContext(ctx, `SELECT coll, id FROM taxii_objects WHERE seq = ?`, s).Scan(&coll, &id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
+			return err
+		}
+		// The latest remaining version is superseded by nothing.
+		if _, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND id = ?)`, coll, id, coll, id); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// each calls f on every stored version of the given types, in date_added
+// order. It is for rebuilding in-memory state at start, not for egress.
+func (d *db) each(ctx context.Context, types []string, f func(coll string, r record)) error {
+	args := make([]any, len(types))
+	for i, t := range types {
+		args[i] = t
+	}
+	rows, err := d.sql.QueryContext(ctx, `SELECT coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body FROM taxii_objects WHERE `+inList("type", len(types))+` ORDER BY added`, args...)
+	if err != nil {
+		return fmt.Errorf("taxii: replay: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r record
+		var cls int
+		var rel string
+		if err := rows.Scan(&r.coll, &r.id, &r.typ, &r.spec, &r.version, &r.nver, &r.added, &cls, &r.lbl.Originator, &rel, &r.lbl.Caveat, &r.body); err != nil {
+			return err
+		}
+		r.lbl.Classification = label.Classification(cls)
+		r.lbl.ReleasableTo = relFromColumn(rel)
+		f(r.coll, r)
+	}
+	return rows.Err()
+}
