@@ -1,10 +1,13 @@
 package federation
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"testing"
 
@@ -54,7 +57,7 @@ func newOriginFixture(t testing.TB) *originFixture {
 	t.Helper()
 	dir := t.TempDir()
 	fx := &originFixture{cas: map[string]*pki.CA{}}
-	trust := map[string]string{}
+	trust, crl := map[string]string{}, map[string]string{}
 	for _, n := range []string{"USA", "JPN"} {
 		ca, err := pki.InitCA(filepath.Join(dir, n), n)
 		if err != nil {
@@ -62,8 +65,9 @@ func newOriginFixture(t testing.TB) *originFixture {
 		}
 		fx.cas[n] = ca
 		trust[n] = filepath.Join(dir, n, pki.CACertFile)
+		crl[n] = filepath.Join(dir, n, pki.CRLFile)
 	}
-	ts, err := pki.NewTrustStore(pki.TrustConfig{Trust: trust}, nil)
+	ts, err := pki.NewTrustStore(pki.TrustConfig{Trust: trust, CRL: crl}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,4 +248,74 @@ func BenchmarkOriginVerify(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(all)), "ns/event")
+}
+
+// TestOriginCertsPersist: an origin certificate verified once is stored,
+// and after a restart it is back (verified again) so that queued relayed
+// events can be forwarded with it; one that no longer verifies is left
+// out.
+func TestOriginCertsPersist(t *testing.T) {
+	fx := newOriginFixture(t)
+	db, err := openDB(filepath.Join(t.TempDir(), DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	dir := t.TempDir()
+	kor, err := pki.InitCA(filepath.Join(dir, "KOR"), "KOR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	untrusted, err := kor.IssueNode("kor-node", nil, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Federation{db: db, verifier: fx.v, log: slog.New(slog.DiscardHandler)}
+	f.storeCert(fx.jpn.CertDER())
+	f.storeCert(untrusted.Cert.Raw)
+
+	f.verifier = newVerifier(fx.v.trust) // the restart
+	if err := f.loadCerts(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if f.verifier.der(fx.jpn.Fingerprint()) == nil {
+		t.Error("jpn-node's certificate not restored")
+	}
+	if f.verifier.der(sha256.Sum256(untrusted.Cert.Raw)) != nil {
+		t.Error("a certificate of an untrusted CA restored")
+	}
+	evs := jpnEvents(1)
+	if err := fx.jpn.Sign(evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.verifier.verify(roundTrip(t, evs[0])); err != nil {
+		t.Errorf("after the restart: %v", err)
+	}
+}
+
+// TestOriginRevoked: once the origin's certificate is on its CA's
+// revocation list (re-read), its events no longer verify, even from a
+// batch verified before.
+func TestOriginRevoked(t *testing.T) {
+	fx := newOriginFixture(t)
+	evs := jpnEvents(2)
+	if err := fx.jpn.Sign(evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.v.verify(roundTrip(t, evs[0])); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(fx.jpn.CertDER())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.cas["JPN"].Revoke(cert.SerialNumber, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.v.trust.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.v.verify(roundTrip(t, evs[1])); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("verify after revocation = %v, want ErrUnverified", err)
+	}
 }
