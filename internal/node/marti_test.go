@@ -272,3 +272,34 @@ func TestMartiAPI(t *testing.T) {
 		}
 	})
 }
+
+// TestMartiFilesSurviveRestart: a file uploaded through the Marti API is
+// there, with its label, after the node restarts on the same data folder.
+func TestMartiFilesSurviveRestart(t *testing.T) {
+	cfg := baseConfig(nil, []string{"JPN:SECRET", "KOR:SECRET"})
+	cfg.DataDir = t.TempDir()
+	first, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	content := []byte("PK\x03\x04 kept across restarts")
+	ct, body := multipartBody(t, "assetfile", "keep.zip", "application/zip", content)
+	r := doHTTP(t, hc, "POST", "http://"+addrOf(t, first, KindHTTP, "JPN:SECRET")+"/Marti/sync/missionupload?hash="+sha(content), ct, body)
+	if r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if err := first.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, cfg)
+	if r := doHTTP(t, hc, "GET", "http://"+addrOf(t, n, KindHTTP, "JPN:SECRET")+"/Marti/sync/content?hash="+sha(content), "", nil); r.status != 200 || !bytes.Equal(r.body, content) {
+		t.Errorf("after restart JPN: %d %q", r.status, r.body)
+	}
+	if r := doHTTP(t, hc, "GET", "http://"+addrOf(t, n, KindHTTP, "KOR:SECRET")+"/Marti/sync/content?hash="+sha(content), "", nil); r.status != 404 {
+		t.Errorf("after restart KOR: %d", r.status)
+	}
+}
