@@ -56,7 +56,9 @@ func (c *Clients) Observe(ev *cot.Event, from label.Principal) {
 	if err != nil || !present || !l.Valid() {
 		return
 	}
-	l.ReleasableTo = append([]string(nil), l.ReleasableTo...)
+	// One shared copy per releasability list: the registry holds one
+	// entry per client on the node.
+	l = label.Intern(l)
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
