@@ -2,6 +2,8 @@ package marti
 
 import (
 	"errors"
+	"fmt"
+	"runtime"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -94,4 +96,30 @@ func FuzzRequestedLabel(f *testing.F) {
 			t.Fatalf("invalid classification accepted: %q", access)
 		}
 	})
+}
+
+// BenchmarkClientsMemory reports the heap the client registry holds per
+// client (one entry per uid that sent a position report).
+func BenchmarkClientsMemory(b *testing.B) {
+	const n = 10000
+	now := time.Now()
+	evs := make([]*cot.Event, n)
+	for i := range evs {
+		evs[i] = &cot.Event{UID: fmt.Sprintf("ANDROID-%016x", i), Type: "a-f-G-U-C", Callsign: fmt.Sprintf("UNIT-%d", i),
+			Access: "SECRET", ReleasableTo: "JPN KOR", Stale: now.Add(time.Minute), Origin: cot.Origin{Nation: "JPN"}}
+	}
+	p := label.Principal{Nation: "JPN", Clearance: label.Secret, Name: "x"}
+	for it := 0; it < b.N; it++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := NewClients(n)
+		for _, ev := range evs {
+			c.Observe(ev, p)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/client")
+		runtime.KeepAlive(c)
+	}
 }
