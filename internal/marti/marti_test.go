@@ -3,10 +3,10 @@ package marti
 import (
 	"errors"
 	"fmt"
-	"runtime"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
