@@ -49,6 +49,16 @@ func NewClients(max int) *Clients {
 // Observe records the presence of the client that sent ev: a position
 // report with a callsign. The label is the one the node gave the event.
 func (c *Clients) Observe(ev *cot.Event, from label.Principal) {
+	if ev.IsDelete() {
+		// The node accepted the delete, so the sender owns these uids.
+		for _, lk := range ev.Links {
+			c.Forget(lk.UID)
+		}
+		if len(ev.Links) == 0 {
+			c.Forget(ev.UID)
+		}
+		return
+	}
 	if !ev.IsPosition() || ev.Callsign == "" {
 		return
 	}

@@ -80,6 +80,11 @@ func TestClientsVisible(t *testing.T) {
 	if got := c.Visible(label.Principal{Nation: "JPN", Clearance: label.Secret}, time.Minute); len(got) != 0 {
 		t.Errorf("secAgo filter %+v", got)
 	}
+	// A delete (t-x-d-d) of a client's uid forgets it.
+	c.Observe(&cot.Event{UID: "del", Type: "t-x-d-d", Links: []cot.Link{{UID: "k"}}}, label.Principal{Nation: "KOR", Clearance: label.Secret})
+	if got := c.Visible(label.Principal{Nation: "KOR", Clearance: label.Secret}, 0); len(got) != 0 {
+		t.Errorf("after delete %+v", got)
+	}
 }
 
 func FuzzRequestedLabel(f *testing.F) {
