@@ -48,7 +48,8 @@ func TestClientsVisible(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
 	mk := func(uid, call, access, rel, nation string) *cot.Event {
-		ev := &cot.Event{UID: uid, Type: "a-f-G-U-C", Callsign: call, Access: access, ReleasableTo: rel, Stale: now.Add(time.Minute)}
+		ev := &cot.Event{UID: uid, Type: "a-f-G-U-C", Callsign: call, Access: access, ReleasableTo: rel, Stale: now.Add(time.Minute),
+			Detail: []byte(`<contact callsign="` + call + `" endpoint="*:-1:stcp"/>`)}
 		ev.Origin.Nation = nation
 		return ev
 	}
@@ -57,6 +58,10 @@ func TestClientsVisible(t *testing.T) {
 	c.Observe(mk("k", "TIGER", "SECRET", "KOR JPN", "KOR"), label.Principal{Nation: "KOR", Clearance: label.Secret})
 	now = now.Add(time.Second)
 	c.Observe(&cot.Event{UID: "chat", Type: "b-t-f", Callsign: "X"}, label.Principal{})
+	// A marker a client placed is not a client.
+	marker := mk("marker", "HOSTILE-1", "SECRET", "JPN", "JPN")
+	marker.Type, marker.Detail = "a-h-G", []byte(`<contact callsign="HOSTILE-1"/>`)
+	c.Observe(marker, label.Principal{Nation: "JPN", Clearance: label.Secret})
 	jpn := c.Visible(label.Principal{Nation: "JPN", Clearance: label.Secret}, 0)
 	if len(jpn) != 2 || jpn[0].Callsign != "TIGER" || jpn[1].Username != "s" {
 		t.Errorf("JPN sees %+v", jpn)
@@ -111,7 +116,8 @@ func BenchmarkClientsMemory(b *testing.B) {
 	evs := make([]*cot.Event, n)
 	for i := range evs {
 		evs[i] = &cot.Event{UID: fmt.Sprintf("ANDROID-%016x", i), Type: "a-f-G-U-C", Callsign: fmt.Sprintf("UNIT-%d", i),
-			Access: "SECRET", ReleasableTo: "JPN KOR", Stale: now.Add(time.Minute), Origin: cot.Origin{Nation: "JPN"}}
+			Access: "SECRET", ReleasableTo: "JPN KOR", Stale: now.Add(time.Minute), Origin: cot.Origin{Nation: "JPN"},
+			Detail: []byte(`<takv platform="ATAK-CIV"/>`)}
 	}
 	p := label.Principal{Nation: "JPN", Clearance: label.Secret, Name: "x"}
 	for it := 0; it < b.N; it++ {

@@ -121,8 +121,10 @@ func TestMartiAPI(t *testing.T) {
 		kor.Offered()
 		jpn.SendString(atak5SA("ANDROID-sakura", "SAKURA", "h-e"))
 		kor.SendString(atak5SA("ANDROID-tiger", "TIGER", "h-e"))
-		// KOR shares one presence with JPN explicitly.
-		kor.SendString(strings.Replace(atak5SA("ANDROID-tiger2", "TIGER-SHARED", "h-e"), "access='Undefined'", "access='Secret' releasableTo='JPN'", 1))
+		// Another KOR device shares its presence with JPN explicitly.
+		kor2 := dial(t, addrOf(t, n, KindCoTTCP, "KOR:SECRET"))
+		kor2.Offered()
+		kor2.SendString(strings.Replace(atak5SA("ANDROID-tiger2", "TIGER-SHARED", "h-e"), "access='Undefined'", "access='Secret' releasableTo='JPN'", 1))
 		get := func(base string) clientEndPointsResp {
 			var c clientEndPointsResp
 			r := doHTTP(t, hc, "GET", base+"/Marti/api/clientEndPoints", "", nil)
@@ -148,6 +150,19 @@ func TestMartiAPI(t *testing.T) {
 			if _, err := time.Parse("2006-01-02T15:04:05.000Z", d.LastEventTime); err != nil || d.LastStatus != "Connected" || d.UID == "" {
 				t.Errorf("entry %+v: %v", d, err)
 			}
+		}
+		// A closed stream makes its client Disconnected.
+		kor2.Conn.Close()
+		waitFor(t, "TIGER-SHARED disconnected", 5*time.Second, func() bool {
+			for _, d := range get(korURL).Data {
+				if d.Callsign == "TIGER-SHARED" {
+					return d.LastStatus == "Disconnected"
+				}
+			}
+			return false
+		})
+		if c := get(korURL); !c.has("TIGER") {
+			t.Error("KOR's own connected client missing")
 		}
 		// Over HTTPS the principal is the client certificate.
 		korCert, _ := tp.client(t, "KOR", "TIGER-1", label.Secret)
