@@ -157,6 +157,15 @@ func (s *Store) Start(ctx context.Context) error {
 			return fmt.Errorf("file store: %w", err)
 		}
 	}
+	// Uploads and metadata writes a crash interrupted leave temporary
+	// files; they are never referenced.
+	for _, d := range []string{s.blobDir(), s.metaDir()} {
+		if tmps, err := filepath.Glob(filepath.Join(d, ".*-*")); err == nil {
+			for _, t := range tmps {
+				os.Remove(t)
+			}
+		}
+	}
 	ents, err := os.ReadDir(s.metaDir())
 	if err != nil {
 		return fmt.Errorf("file store: %w", err)

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"kizuna/internal/label"
@@ -101,8 +103,14 @@ func TestPutGetLabels(t *testing.T) {
 		t.Errorf("Delete by non-owner = %v", err)
 	}
 
-	// Survives a restart.
+	// Survives a restart; a crashed upload's temporary file is cleaned up.
+	if err := os.WriteFile(filepath.Join(dir, "blobs", ".upload-123"), []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	s2 := newStore(t, dir, 1<<20)
+	if _, err := os.Stat(filepath.Join(dir, "blobs", ".upload-123")); !os.IsNotExist(err) {
+		t.Errorf("temporary upload left after restart: %v", err)
+	}
 	if _, err := s2.Stat(jpn2, m.Hash); err != nil {
 		t.Fatalf("after restart: %v", err)
 	}

@@ -1,6 +1,7 @@
 package marti
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"sync"
@@ -11,12 +12,16 @@ import (
 )
 
 // Clients remembers the TAK clients seen on the node's streams: each
-// client's latest position report (its presence) with that report's label.
+// client's latest self-report (a position report with <takv> or a contact
+// endpoint, not a marker) as its presence, with that report's label.
 // It is a node Observer: Observe runs on the ingest path and only takes a
 // lock and updates a map entry.
 type Clients struct {
 	max int
 	now func() time.Time
+	// online, when set, returns the uids of the clients whose stream is
+	// open now; they are Connected, every other is Disconnected.
+	online func() map[string]bool
 
 	mu sync.Mutex
 	m  map[string]*client
@@ -49,14 +54,26 @@ func NewClients(max int) *Clients {
 // Observe records the presence of the client that sent ev: a position
 // report with a callsign. The label is the one the node gave the event.
 func (c *Clients) Observe(ev *cot.Event, from label.Principal) {
-	if !ev.IsPosition() || ev.Callsign == "" {
+	if ev.IsDelete() {
+		// The node accepted the delete, so the sender owns these uids.
+		for _, lk := range ev.Links {
+			c.Forget(lk.UID)
+		}
+		if len(ev.Links) == 0 {
+			c.Forget(ev.UID)
+		}
+		return
+	}
+	if !ev.IsPosition() || ev.Callsign == "" || !isSelfReport(ev) {
 		return
 	}
 	l, present, err := ev.ParseLabel()
 	if err != nil || !present || !l.Valid() {
 		return
 	}
-	l.ReleasableTo = append([]string(nil), l.ReleasableTo...)
+	// One shared copy per releasability list: the registry holds one
+	// entry per client on the node.
+	l = label.Intern(l)
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -70,6 +87,10 @@ func (c *Clients) Observe(ev *cot.Event, from label.Principal) {
 	}
 	e.callsign, e.username, e.last, e.stale, e.label = ev.Callsign, from.Name, now, ev.Stale, l
 }
+
+// SetOnline gives the registry the node's live connection state (the uids
+// announced on open streams). Without it, Connected means a fresh report.
+func (c *Clients) SetOnline(f func() map[string]bool) { c.online = f }
 
 // Forget drops a client (after a t-x-d-d of its uid, for example).
 func (c *Clients) Forget(uid string) {
@@ -91,7 +112,8 @@ func (c *Clients) evictOldest() {
 }
 
 // ConnectedWithin is how recent a report must be for a client to count as
-// Connected (and its report must not be stale).
+// Connected (and its report must not be stale) when the registry has no
+// live connection state (SetOnline).
 const ConnectedWithin = 10 * time.Minute
 
 // Visible returns the clients seen within since (0: all remembered) whose
@@ -113,9 +135,18 @@ func (c *Clients) Visible(p label.Principal, since time.Duration) []Endpoint {
 	c.mu.Unlock()
 	out := make([]Endpoint, 0, len(picked))
 	sortByLast(picked)
+	var online map[string]bool
+	if c.online != nil && len(picked) > 0 {
+		online = c.online()
+	}
 	for _, e := range picked {
 		status := "Disconnected"
-		if now.Sub(e.last) <= ConnectedWithin && now.Before(e.stale) {
+		switch {
+		case online != nil:
+			if online[e.uid] {
+				status = "Connected"
+			}
+		case now.Sub(e.last) <= ConnectedWithin && now.Before(e.stale):
 			status = "Connected"
 		}
 		out = append(out, Endpoint{
@@ -133,4 +164,11 @@ func sortByLast(cs []*client) {
 		}
 		return strings.Compare(a.uid, b.uid)
 	})
+}
+
+// isSelfReport tells a device's own position report from a marker it
+// placed: TAK clients put <takv> (client and version) and a contact
+// endpoint only in their self-report.
+func isSelfReport(ev *cot.Event) bool {
+	return bytes.Contains(ev.Detail, []byte("<takv")) || bytes.Contains(ev.Detail, []byte("endpoint="))
 }

@@ -2,9 +2,11 @@ package marti
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -46,7 +48,8 @@ func TestClientsVisible(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c.now = func() time.Time { return now }
 	mk := func(uid, call, access, rel, nation string) *cot.Event {
-		ev := &cot.Event{UID: uid, Type: "a-f-G-U-C", Callsign: call, Access: access, ReleasableTo: rel, Stale: now.Add(time.Minute)}
+		ev := &cot.Event{UID: uid, Type: "a-f-G-U-C", Callsign: call, Access: access, ReleasableTo: rel, Stale: now.Add(time.Minute),
+			Detail: []byte(`<contact callsign="` + call + `" endpoint="*:-1:stcp"/>`)}
 		ev.Origin.Nation = nation
 		return ev
 	}
@@ -55,6 +58,10 @@ func TestClientsVisible(t *testing.T) {
 	c.Observe(mk("k", "TIGER", "SECRET", "KOR JPN", "KOR"), label.Principal{Nation: "KOR", Clearance: label.Secret})
 	now = now.Add(time.Second)
 	c.Observe(&cot.Event{UID: "chat", Type: "b-t-f", Callsign: "X"}, label.Principal{})
+	// A marker a client placed is not a client.
+	marker := mk("marker", "HOSTILE-1", "SECRET", "JPN", "JPN")
+	marker.Type, marker.Detail = "a-h-G", []byte(`<contact callsign="HOSTILE-1"/>`)
+	c.Observe(marker, label.Principal{Nation: "JPN", Clearance: label.Secret})
 	jpn := c.Visible(label.Principal{Nation: "JPN", Clearance: label.Secret}, 0)
 	if len(jpn) != 2 || jpn[0].Callsign != "TIGER" || jpn[1].Username != "s" {
 		t.Errorf("JPN sees %+v", jpn)
@@ -78,6 +85,11 @@ func TestClientsVisible(t *testing.T) {
 	if got := c.Visible(label.Principal{Nation: "JPN", Clearance: label.Secret}, time.Minute); len(got) != 0 {
 		t.Errorf("secAgo filter %+v", got)
 	}
+	// A delete (t-x-d-d) of a client's uid forgets it.
+	c.Observe(&cot.Event{UID: "del", Type: "t-x-d-d", Links: []cot.Link{{UID: "k"}}}, label.Principal{Nation: "KOR", Clearance: label.Secret})
+	if got := c.Visible(label.Principal{Nation: "KOR", Clearance: label.Secret}, 0); len(got) != 0 {
+		t.Errorf("after delete %+v", got)
+	}
 }
 
 func FuzzRequestedLabel(f *testing.F) {
@@ -94,4 +106,31 @@ func FuzzRequestedLabel(f *testing.F) {
 			t.Fatalf("invalid classification accepted: %q", access)
 		}
 	})
+}
+
+// BenchmarkClientsMemory reports the heap the client registry holds per
+// client (one entry per uid that sent a position report).
+func BenchmarkClientsMemory(b *testing.B) {
+	const n = 10000
+	now := time.Now()
+	evs := make([]*cot.Event, n)
+	for i := range evs {
+		evs[i] = &cot.Event{UID: fmt.Sprintf("ANDROID-%016x", i), Type: "a-f-G-U-C", Callsign: fmt.Sprintf("UNIT-%d", i),
+			Access: "SECRET", ReleasableTo: "JPN KOR", Stale: now.Add(time.Minute), Origin: cot.Origin{Nation: "JPN"},
+			Detail: []byte(`<takv platform="ATAK-CIV"/>`)}
+	}
+	p := label.Principal{Nation: "JPN", Clearance: label.Secret, Name: "x"}
+	for it := 0; it < b.N; it++ {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c := NewClients(n)
+		for _, ev := range evs {
+			c.Observe(ev, p)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/client")
+		runtime.KeepAlive(c)
+	}
 }

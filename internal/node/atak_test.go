@@ -2,11 +2,13 @@ package node
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/takproto"
 )
 
 // atak5SA is a position report as ATAK 5 writes it: access="Undefined",
@@ -71,9 +73,26 @@ func TestATAK5DefaultsReachTheirNation(t *testing.T) {
 				src.SendString(`<event version='2.0' uid='` + transport + format + `-ping' type='t-x-c-t' how='h-g-i-g-o' time='` + ts + `' start='` + ts + `' stale='` + ts + `' access='Undefined'><point lat='0.0' lon='0.0' hae='0.0' ce='9999999.0' le='9999999.0'/><detail/></event>`)
 				src.Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 				uid := "ANDROID-" + transport + "-" + format
-				src.SendString(atak5SA(uid, "SAKURA", "h-e"))
 				noHow := uid + "-nohow"
-				src.SendString(atak5SA(noHow, "SAKURA-NOHOW", ""))
+				if format == "protobuf" {
+					// The sender speaks protobuf too: access "Undefined"
+					// arrives in CotEvent field 2.
+					src.Send(takproto.Request(time.Now()))
+					src.Expect("protocol response", func(e *cot.Event) bool { return e.Type == "t-x-takp-r" }, 5*time.Second)
+					for _, d := range []string{atak5SA(uid, "SAKURA", "h-e"), atak5SA(noHow, "SAKURA-NOHOW", "")} {
+						ev, err := cot.Decode([]byte(d[strings.Index(d, "<event"):]))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if ev.Access != "Undefined" {
+							t.Fatalf("decoded access %q", ev.Access)
+						}
+						src.SendEvent(ev)
+					}
+				} else {
+					src.SendString(atak5SA(uid, "SAKURA", "h-e"))
+					src.SendString(atak5SA(noHow, "SAKURA-NOHOW", ""))
+				}
 				// A sentinel that KOR may see, sent after both.
 				sentinel := uid + "-sentinel"
 				src.SendEvent(event(sentinel, "a-f-G-U-C", `access="U" releasableTo="KOR"`))

@@ -22,6 +22,7 @@ func (n *Node) setupMarti() {
 		fs = nil
 	}
 	clients := marti.NewClients(0)
+	clients.SetOnline(n.onlineUIDs)
 	n.AddObserver(clients)
 	h, err := marti.New(marti.Config{
 		NodeID: n.cfg.NodeID, Version: Version, Files: fs, Clients: clients,
@@ -46,3 +47,15 @@ func (n *Node) setupMarti() {
 // Files returns the node's labelled file store (nil if unavailable), for
 // extensions that keep content by hash (TAK missions).
 func (n *Node) Files() *files.Store { return n.files }
+
+// onlineUIDs are the uids the clients on open streams announced.
+func (n *Node) onlineUIDs() map[string]bool {
+	subs := n.hub.Subscribers()
+	m := make(map[string]bool, len(subs))
+	for _, s := range subs {
+		if id := s.Identity(); id.UID != "" {
+			m[id.UID] = true
+		}
+	}
+	return m
+}

@@ -121,8 +121,10 @@ func TestMartiAPI(t *testing.T) {
 		kor.Offered()
 		jpn.SendString(atak5SA("ANDROID-sakura", "SAKURA", "h-e"))
 		kor.SendString(atak5SA("ANDROID-tiger", "TIGER", "h-e"))
-		// KOR shares one presence with JPN explicitly.
-		kor.SendString(strings.Replace(atak5SA("ANDROID-tiger2", "TIGER-SHARED", "h-e"), "access='Undefined'", "access='Secret' releasableTo='JPN'", 1))
+		// Another KOR device shares its presence with JPN explicitly.
+		kor2 := dial(t, addrOf(t, n, KindCoTTCP, "KOR:SECRET"))
+		kor2.Offered()
+		kor2.SendString(strings.Replace(atak5SA("ANDROID-tiger2", "TIGER-SHARED", "h-e"), "access='Undefined'", "access='Secret' releasableTo='JPN'", 1))
 		get := func(base string) clientEndPointsResp {
 			var c clientEndPointsResp
 			r := doHTTP(t, hc, "GET", base+"/Marti/api/clientEndPoints", "", nil)
@@ -148,6 +150,19 @@ func TestMartiAPI(t *testing.T) {
 			if _, err := time.Parse("2006-01-02T15:04:05.000Z", d.LastEventTime); err != nil || d.LastStatus != "Connected" || d.UID == "" {
 				t.Errorf("entry %+v: %v", d, err)
 			}
+		}
+		// A closed stream makes its client Disconnected.
+		kor2.Conn.Close()
+		waitFor(t, "TIGER-SHARED disconnected", 5*time.Second, func() bool {
+			for _, d := range get(korURL).Data {
+				if d.Callsign == "TIGER-SHARED" {
+					return d.LastStatus == "Disconnected"
+				}
+			}
+			return false
+		})
+		if c := get(korURL); !c.has("TIGER") {
+			t.Error("KOR's own connected client missing")
 		}
 		// Over HTTPS the principal is the client certificate.
 		korCert, _ := tp.client(t, "KOR", "TIGER-1", label.Secret)
@@ -271,4 +286,35 @@ func TestMartiAPI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestMartiFilesSurviveRestart: a file uploaded through the Marti API is
+// there, with its label, after the node restarts on the same data folder.
+func TestMartiFilesSurviveRestart(t *testing.T) {
+	cfg := baseConfig(nil, []string{"JPN:SECRET", "KOR:SECRET"})
+	cfg.DataDir = t.TempDir()
+	first, err := New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	content := []byte("PK\x03\x04 kept across restarts")
+	ct, body := multipartBody(t, "assetfile", "keep.zip", "application/zip", content)
+	r := doHTTP(t, hc, "POST", "http://"+addrOf(t, first, KindHTTP, "JPN:SECRET")+"/Marti/sync/missionupload?hash="+sha(content), ct, body)
+	if r.status != 200 {
+		t.Fatalf("upload: %d %s", r.status, r.body)
+	}
+	if err := first.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, cfg)
+	if r := doHTTP(t, hc, "GET", "http://"+addrOf(t, n, KindHTTP, "JPN:SECRET")+"/Marti/sync/content?hash="+sha(content), "", nil); r.status != 200 || !bytes.Equal(r.body, content) {
+		t.Errorf("after restart JPN: %d %q", r.status, r.body)
+	}
+	if r := doHTTP(t, hc, "GET", "http://"+addrOf(t, n, KindHTTP, "KOR:SECRET")+"/Marti/sync/content?hash="+sha(content), "", nil); r.status != 404 {
+		t.Errorf("after restart KOR: %d", r.status)
+	}
 }
