@@ -416,10 +416,11 @@ func (l *ledger) equal(o *ledger) error {
 
 // combine is label.Combine(owner, acc, l) with a fast path for the usual
 // case where l widens nothing: acc already combines owner's labels and l
-// is no higher, has no new caveat, and releases to everyone acc does.
+// is no higher, carries no caveat (caveats combine by the originator
+// rules of label.Combine), and releases to everyone acc does.
 func combine(owner string, acc, l label.Label) label.Label {
 	if acc.Originator == owner && acc.Classification.Valid() && l.Valid() &&
-		l.Classification <= acc.Classification && (l.Caveat == "" || l.Caveat == acc.Caveat) {
+		l.Classification <= acc.Classification && l.Caveat == "" {
 		covered := true
 		for _, n := range acc.ReleasableTo {
 			if n != l.Originator && !slices.Contains(l.ReleasableTo, n) {
