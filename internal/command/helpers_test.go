@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ type harness struct {
 func newHarness(t testing.TB, orbat []byte) *harness {
 	t.Helper()
 	if orbat == nil {
-		orbat = DemoOrbat()
+		orbat = testOrbat(t)
 	}
 	h := &harness{audit: &fakeAudit{}, pub: &fakePub{}, clock: &clock{t: t0}, path: filepath.Join(t.TempDir(), "command.db")}
 	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit, ExpiryInterval: 20 * time.Millisecond})
@@ -242,4 +243,16 @@ func chatReply(t *testing.T, deviceUID, deviceCallsign, toUnit, toCallsign, text
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// testOrbat is the test order of battle (testdata/orbat.json): US, JSDF
+// and ROK chains, the standing COCOM grants, USFJ's OPCON and the USA–JPN
+// pair policy.
+func testOrbat(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "orbat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"kizuna/internal/command"
 	"kizuna/internal/federation/fedtest"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
@@ -156,7 +155,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 			switch nat {
 			case "USA":
-				cfg.OrbatData = command.DemoOrbat()
+				cfg.OrbatData = Orbat()
 			case "JPN":
 				cfg.Feeds = jpnFeeds
 			}
@@ -204,7 +203,7 @@ func Run(ctx context.Context, o Options) error {
 		}, o.Period)
 	})
 	run("orders", func() error {
-		return nodeOf("USA").Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
+		return RunOrders(runCtx, nodeOf("USA").Command(), OrdersConfig{Every: o.OrderEvery, Simulate: true, Log: o.Log})
 	})
 	run("missile warnings", func() error {
 		return Warnings(runCtx, nodeOf("JPN"), o.WarningEvery)

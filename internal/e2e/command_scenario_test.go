@@ -18,6 +18,7 @@ import (
 
 	"kizuna/internal/command"
 	"kizuna/internal/cot"
+	"kizuna/internal/demo"
 	"kizuna/internal/node"
 )
 
@@ -207,7 +208,7 @@ func cmdStartNode(t *testing.T) *node.Node {
 	cfg.DataDir = t.TempDir()
 	cfg.Nation = "USA"
 	cfg.NodeID = "usa-hub"
-	cfg.OrbatData = command.DemoOrbat()
+	cfg.OrbatData = demo.Orbat()
 	for _, p := range []string{"USA:SECRET", "JPN:SECRET", "KOR:SECRET"} {
 		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: p})
 	}

@@ -53,7 +53,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return err
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
-	n.observe(ev, p)
+	n.observeConn(c, ev, p)
 	return nil
 }
 
