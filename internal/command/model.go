@@ -383,13 +383,13 @@ type Delivery struct {
 
 // Order is one order and its history.
 type Order struct {
-	ID          string      `json:"id"`
-	Type        OrderType   `json:"type"`
-	IssuerUnit  string      `json:"issuerUnit"`
-	IssuedBy    string      `json:"issuedBy"`
-	Recipient   string      `json:"recipientUnit"`
-	Text        string      `json:"text"`
-	Location    *Location   `json:"location,omitempty"`
+	ID         string    `json:"id"`
+	Type       OrderType `json:"type"`
+	IssuerUnit string    `json:"issuerUnit"`
+	IssuedBy   string    `json:"issuedBy"`
+	Recipient  string    `json:"recipientUnit"`
+	Text       string    `json:"text"`
+	Location   *Location `json:"location,omitempty"`
 	// Deadline is the reply-by time: an order not answered (WILCO or
 	// CANTCO) by then expires. An order being carried out never expires;
 	// NET and NLT bound the action itself.
@@ -416,7 +416,7 @@ type Order struct {
 	// Request is the support request a national order answers.
 	Request string `json:"request,omitempty"`
 	// Reports answer a report request.
-	Reports []Report `json:"reports,omitempty"`
+	Reports     []Report    `json:"reports,omitempty"`
 	Label       label.Label `json:"label"`
 	State       State       `json:"state"`
 	StateReason string      `json:"stateReason,omitempty"`

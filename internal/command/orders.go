@@ -162,7 +162,7 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
 		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
 		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
-		Family: fam, Serial: s.serialLocked(issuer), DTG: DTG(now), Paragraphs: req.Paragraphs, NET: req.NET.UTC(), NLT: req.NLT.UTC(),
+		Family:  fam, Serial: s.serialLocked(issuer), DTG: DTG(now), Paragraphs: req.Paragraphs, NET: req.NET.UTC(), NLT: req.NLT.UTC(),
 		Changes: strings.ToUpper(req.Changes), Wanted: wanted, Request: request,
 	}
 	if req.NET.IsZero() {
