@@ -144,7 +144,7 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s %s→%s", fam, typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
 		return nil, err
 	}
-	lbl, err := orderLabel(p, issuer, recipient, req)
+	lbl, err := orderLabel(p, issuer, recipient, s.world().nationsOfUnit(issuer), req)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -220,7 +220,8 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 }
 
 // orderLabel computes an order's label.
-func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (label.Label, error) {
+// A combined command's orders are releasable to every member nation.
+func orderLabel(p label.Principal, issuer, recipient *Unit, issuerNations []string, req IssueRequest) (label.Label, error) {
 	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: strings.TrimSpace(req.Caveat)}
 	if req.Classification != "" {
 		c, err := label.ParseClassification(req.Classification)
@@ -232,7 +233,7 @@ func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (l
 	if err := label.CheckSubmit(p, l); err != nil {
 		return label.Label{}, invalid("%v", err)
 	}
-	rel := []string{issuer.Nation, recipient.Nation}
+	rel := append(slices.Clone(issuerNations), recipient.Nation)
 	if len(req.ReleasableTo) > 0 {
 		r, err := label.ParseReleasableTo(strings.Join(req.ReleasableTo, " "))
 		if err != nil {
