@@ -529,7 +529,7 @@ func TestOrbatErrors(t *testing.T) {
 	}
 }
 
-func TestDemoOrbat(t *testing.T) {
+func TestFixtureOrbat(t *testing.T) {
 	o, err := ParseOrbat(strings.NewReader(string(testOrbat(t))))
 	if err != nil {
 		t.Fatal(err)

@@ -101,3 +101,30 @@ func TestOrdersScript(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestDemoOrbat: the demo order of battle has the headquarters the
+// storyline needs, and every unit is visible to every allied nation.
+func TestDemoOrbat(t *testing.T) {
+	o, err := command.ParseOrbat(strings.NewReader(string(Orbat())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, u := range o.Units {
+		kinds[u.ID] = u.Kind
+	}
+	for _, id := range []string{"indopacom", "pacflt", "pacaf", "marforpac", "usarpac", "usfj", "usarj", "cnfj", "marforj", "usfk",
+		"mod", "jso", "jjoc", "western-army", "15bde", "adc", "rok-jcs"} {
+		if k, ok := kinds[id]; !ok || k != command.UnitForce {
+			t.Errorf("demo ORBAT lacks the force %s", id)
+		}
+	}
+	for id, want := range map[string]string{"cfc": command.UnitCombined, "acm": command.UnitCoordination, "tri-cell": command.UnitCoordination, "unc-rear": command.UnitCoordination} {
+		if kinds[id] != want {
+			t.Errorf("%s is %q, want %q", id, kinds[id], want)
+		}
+	}
+	if len(o.Policies) != 2 {
+		t.Errorf("policies %+v", o.Policies)
+	}
+}
