@@ -123,8 +123,13 @@ func TestDerivedAuthorityLapses(t *testing.T) {
 	}
 }
 
-// TestRevokeRules: the grantor and the unit's own nation may revoke; the
-// foreign grantee may not, and a JPN principal cannot even see the grant.
+// TestRevokeRules is the rule table of revoke-authority: a grant is
+// revoked by its grantor, a superior of the grantor, or the national
+// authority of the forces' nation (JP 1 IV-3: what a commander delegates,
+// that commander or its superiors withdraw; the nation can always withdraw
+// its forces). Accepted: grantor, superior, national authority. Refused:
+// the grantee, an unrelated unit of the nation (the old rules let any
+// same-nation OPCON holder revoke).
 func TestRevokeRules(t *testing.T) {
 	ctx := context.Background()
 	t.Run("grantee cannot revoke", func(t *testing.T) {
