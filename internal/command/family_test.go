@@ -231,6 +231,15 @@ func TestSupportRequestThroughCoordination(t *testing.T) {
 	if !allowed {
 		t.Fatal("the decision and its national order are not audited")
 	}
+	// When the national order is complete, so is the request.
+	for _, st := range []State{Wilco, Complete} {
+		if _, err := h.s.Respond(ctx, jpn, "adc", national.ID, st, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, _ := h.s.Order(usa, req.ID); r.State != Complete || strings.Contains(r.StateReason+r.History[len(r.History)-1].Reason, national.ID) {
+		t.Fatalf("request after the national order: %+v", r)
+	}
 	// A denial.
 	req2 := mustIssue(t, h.s, usa, IssueRequest{As: "usfj", Recipient: "escort-force", Type: "SUPPORT_REQUEST", Text: "Escort", DeadlineIn: "2h"})
 	out2, n2, err := h.s.Decide(ctx, jpn, req2.ID, DecideRequest{Outcome: Denied, Reason: "escorts committed"})

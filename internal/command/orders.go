@@ -474,6 +474,13 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	case Wilco, Cantco, Executing, Complete, Failed:
 		s.notifyUnit(ctx, out, recipient, issuer, strings.TrimSpace(fmt.Sprintf("ORDER %s %s by %s %s", out.ID, to, out.Recipient, reason)))
 	}
+	if out.Request != "" && (to == Complete || to == Failed) && issuer != nil {
+		// The requester learns the outcome, not the national order.
+		if _, rerr := s.move(ctx, out.Request, to, &actor{By: "system", Unit: issuer.ID, Via: "system"},
+			fmt.Sprintf("the %s national order carrying out the request is %s", issuer.Nation, to), nil, nil); rerr != nil {
+			s.log.Info("command: request not moved with its national order", "request", out.Request, "err", rerr)
+		}
+	}
 	return out, err
 }
 
