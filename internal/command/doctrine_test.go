@@ -173,9 +173,11 @@ func TestGrantRuleTable(t *testing.T) {
 			row{name: "to another", p: usa, req: GrantRequest{Kind: OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "31meu", Duration: "1h", Reason: "r"}},
 			row{name: "to itself", p: usa, req: GrantRequest{Kind: OPCON, Grantor: "usfj", Grantee: "usfj", Unit: "3mardiv", Duration: "1h", Reason: "r"}}},
 	}
+	h := newHarness(t, nil)
+	reset := h.snapshot()
 	for _, tc := range tests {
 		t.Run(tc.rule+"/accepted: "+tc.ok.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			t.Cleanup(reset)
 			if tc.ok.setup != nil {
 				tc.ok.setup(t, h.s)
 			}
@@ -185,7 +187,7 @@ func TestGrantRuleTable(t *testing.T) {
 			}
 		})
 		t.Run(tc.rule+"/refused: "+tc.fail.name, func(t *testing.T) {
-			h := newHarness(t, nil)
+			t.Cleanup(reset)
 			if tc.fail.setup != nil {
 				tc.fail.setup(t, h.s)
 			}

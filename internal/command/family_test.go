@@ -81,14 +81,15 @@ func TestOrderRuleTable(t *testing.T) {
 				return err
 			}},
 	}
+	h := newHarness(t, nil)
 	for _, tc := range tests {
 		t.Run(tc.rule+"/accepted", func(t *testing.T) {
-			if err := tc.ok(t, newHarness(t, nil)); err != nil {
+			if err := tc.ok(t, h); err != nil {
 				t.Fatal(err)
 			}
 		})
 		t.Run(tc.rule+"/refused", func(t *testing.T) {
-			err := tc.fail(t, newHarness(t, nil))
+			err := tc.fail(t, h)
 			var ae *AuthorityError
 			switch {
 			case tc.rule == RuleOrderAuthority:

@@ -256,3 +256,28 @@ func testOrbat(t testing.TB) []byte {
 	}
 	return b
 }
+
+// snapshot returns a function that puts the service's grants back as they
+// are now, so that one harness serves every case of a rule table (a fresh
+// database per case made the tables slow under -race).
+func (h *harness) snapshot() func() {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	base := make([]Grant, len(h.s.grants))
+	for i, g := range h.s.grants {
+		base[i] = *g
+	}
+	seq := h.s.seq
+	return func() {
+		h.s.mu.Lock()
+		defer h.s.mu.Unlock()
+		h.s.grants = h.s.grants[:0:0]
+		h.s.grantIdx = map[string]*Grant{}
+		for i := range base {
+			g := base[i]
+			h.s.grants = append(h.s.grants, &g)
+			h.s.grantIdx[g.ID] = &g
+		}
+		h.s.seq = seq
+	}
+}
