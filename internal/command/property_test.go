@@ -16,7 +16,7 @@ import (
 // step that unity of command and the nation-pair policy are never
 // violated, and that every derived authority lapses with its source.
 func TestGrantSequencesProperty(t *testing.T) {
-	seeds := 8
+	seeds := 6
 	if testing.Short() {
 		seeds = 3
 	}
