@@ -160,6 +160,14 @@ func checkInvariants(t *testing.T, s *Service, now time.Time) {
 		// authority is whole and in force.
 		for id := range w.units {
 			for _, b := range w.holders(id, at) {
+				// The chain starts at the national authority or at a
+				// commander holding the authority by the standing chain.
+				if len(b.Chain) > 0 && b.Chain[0].Grantor != "" {
+					first := b.Chain[0]
+					if k, ok := w.standing(first.Grantor, first.Unit, at, map[string]bool{}); !ok || !grantorNeeds(first.Kind).has(k) {
+						t.Errorf("%s holds %s over %s through %s, whose grantor %s holds nothing to give: %v", b.Holder, b.Kind, id, first.ID, first.Grantor, chainString(b.Chain, w))
+					}
+				}
 				for k, g := range b.Chain {
 					if !g.activeAt(at) {
 						t.Errorf("%s holds %s over %s through %s, not in force at %s", b.Holder, b.Kind, id, g.ID, at)

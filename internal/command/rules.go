@@ -195,6 +195,9 @@ func (w *world) standing(holder, unit string, t time.Time, visiting map[string]b
 			if g.Unit != x || (g.Kind != OPCON && g.Kind != COCOM) || w.within(g.Grantee, holder) {
 				continue
 			}
+			if g.Grantor != "" && w.within(g.Grantor, holder) {
+				continue // delegated from within the holder's own command
+			}
 			if w.grantInForce(g, t, visiting) {
 				displaced = true
 			}
