@@ -286,3 +286,31 @@ func TestHTTPStream(t *testing.T) {
 		t.Fatalf("JPN snapshot %v", snap)
 	}
 }
+
+// TestHTTPReportAndDecide: a report request answered over REST with a
+// SITREP; a routed request decided over REST, with a refusal for the
+// wrong headquarters.
+func TestHTTPReportAndDecide(t *testing.T) {
+	h := newHarness(t, nil)
+	srv := apiServer(t, h)
+	const US, JP = "USA:SECRET", "JPN:SECRET"
+	var o Order
+	if code := call(t, srv, US, "POST", "/api/v1/orders", IssueRequest{As: "usfj", Recipient: "12mlr", Type: "REPORT", Text: "Report readiness", DeadlineIn: "1h"}, &o); code != 201 {
+		t.Fatalf("issue: %d", code)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/report", map[string]string{"as": "12mlr", "kind": "SITREP", "text": "Ready"}, &o); code != 200 || o.State != Complete || len(o.Reports) != 1 {
+		t.Fatalf("report: %d %+v", code, o)
+	}
+	var req Order
+	if code := call(t, srv, US, "POST", "/api/v1/orders", IssueRequest{As: "usfj", Recipient: "adc", Type: "SUPPORT_REQUEST", Text: "BMD", DeadlineIn: "1h"}, &req); code != 201 || req.Via != "acm" {
+		t.Fatalf("request: %d %+v", code, req)
+	}
+	var eb errorBody
+	if code := call(t, srv, JP, "POST", "/api/v1/orders/"+req.ID+"/decide", DecideRequest{As: "adc", Outcome: Denied, Reason: "x"}, &eb); code != 422 || eb.Rule != RuleDecide {
+		t.Fatalf("decide as ADC: %d %+v", code, eb)
+	}
+	var out struct{ Request Order }
+	if code := call(t, srv, JP, "POST", "/api/v1/orders/"+req.ID+"/decide", DecideRequest{As: "jjoc", Outcome: Denied, Reason: "no capacity"}, &out); code != 200 || out.Request.Outcome != Denied {
+		t.Fatalf("decide: %d %+v", code, out)
+	}
+}
