@@ -35,7 +35,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return rej
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
-	n.observe(ev, c.Principal)
+	n.observeConn(c, ev, c.Principal)
 	return nil
 }
 
