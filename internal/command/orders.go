@@ -135,7 +135,11 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 
 // orderLabel computes an order's label.
 func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (label.Label, error) {
-	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: strings.TrimSpace(req.Caveat)}
+	cav, err := label.ParseCaveat(strings.TrimSpace(req.Caveat))
+	if err != nil {
+		return label.Label{}, invalid("%v", err) // a caveat without a defined meaning
+	}
+	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: cav}
 	if req.Classification != "" {
 		c, err := label.ParseClassification(req.Classification)
 		if err != nil {
