@@ -69,7 +69,7 @@ type scanner struct {
 // and a filter that reads the first of two values would disagree with one
 // that reads the last. Names alias the scanned document.
 type attrSet struct {
-	arr  [16][]byte
+	arr  [8][]byte
 	n    int
 	more [][]byte
 }
