@@ -95,13 +95,37 @@ func (a *attrSet) add(name []byte) bool {
 	return true
 }
 
-// markingName folds the spellings of one marking attribute into one name,
-// so that giving both is a duplicate.
-func markingName(name []byte) []byte {
-	if string(name) == "releaseableTo" {
-		return []byte("releasableTo")
+// eventAttrBit gives each attribute of <event> that Kizuna reads its own
+// bit, for the duplicate check; both spellings of the releasability
+// attribute share one, so that giving both is a duplicate. Others give 0.
+func eventAttrBit(name []byte) uint32 {
+	switch string(name) {
+	case "version":
+		return 1 << 0
+	case "uid":
+		return 1 << 1
+	case "type":
+		return 1 << 2
+	case "how":
+		return 1 << 3
+	case "time":
+		return 1 << 4
+	case "start":
+		return 1 << 5
+	case "stale":
+		return 1 << 6
+	case "qos":
+		return 1 << 7
+	case "opex":
+		return 1 << 8
+	case "access":
+		return 1 << 9
+	case "caveat":
+		return 1 << 10
+	case "releasableTo", "releaseableTo":
+		return 1 << 11
 	}
-	return name
+	return 0
 }
 
 func malformed(format string, args ...any) error {
@@ -475,7 +499,8 @@ func (s *scanner) event(e *Event) error {
 	if string(nm) != "event" {
 		return fmt.Errorf("%w: <%s>", ErrNotEvent, nm)
 	}
-	var seen attrSet
+	var known uint32
+	var other attrSet
 	for {
 		name, val, done, selfClose, err := s.attr()
 		if err != nil {
@@ -487,7 +512,12 @@ func (s *scanner) event(e *Event) error {
 			}
 			break
 		}
-		if !seen.add(markingName(name)) {
+		if bit := eventAttrBit(name); bit != 0 {
+			if known&bit != 0 {
+				return malformed("duplicate attribute %s", name)
+			}
+			known |= bit
+		} else if !other.add(name) {
 			return malformed("duplicate attribute %s", name)
 		}
 		if err := e.setAttr(name, val); err != nil {
