@@ -222,7 +222,11 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 // orderLabel computes an order's label.
 // A combined command's orders are releasable to every member nation.
 func orderLabel(p label.Principal, issuer, recipient *Unit, issuerNations []string, req IssueRequest) (label.Label, error) {
-	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: strings.TrimSpace(req.Caveat)}
+	cav, err := label.ParseCaveat(strings.TrimSpace(req.Caveat))
+	if err != nil {
+		return label.Label{}, invalid("%v", err) // a caveat without a defined meaning
+	}
+	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: cav}
 	if req.Classification != "" {
 		c, err := label.ParseClassification(req.Classification)
 		if err != nil {

@@ -119,6 +119,9 @@ func (n *Node) publish(m *hub.Message) {
 // peer writes) and publishes it. Every event claims its uid, whatever its
 // type: the claim lasts until its stale time plus the claim retention.
 func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
+	if fed != nil && n.ownNamespace(ev) {
+		return fmt.Errorf("federated event %s: %w", ev.UID, ErrReserved)
+	}
 	if ev.IsDelete() {
 		return n.acceptDelete(ev, l, owner, from, fed, clearance)
 	}
