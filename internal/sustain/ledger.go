@@ -25,8 +25,10 @@ type serialPos struct {
 // spend is one expenditure; cum is the running total of the quantities
 // expended at its item and location, so that a window's sum is one
 // subtraction after a binary search.
+// It holds no pointers (the time is in Unix nanoseconds), so the
+// garbage collector never scans these arrays.
 type spend struct {
-	t   time.Time
+	t   int64
 	qty int64
 	cum int64
 }
@@ -266,10 +268,10 @@ func (l *ledger) apply(m *Movement) {
 		l.expended[m.Item] += m.Quantity
 		k := [2]string{m.Item, m.From}
 		old := l.spends[k]
-		sp := spend{t: m.Time, qty: m.Quantity, cum: m.Quantity}
+		sp := spend{t: m.Time.UnixNano(), qty: m.Quantity, cum: m.Quantity}
 		if n := len(old); n > 0 {
 			sp.cum += old[n-1].cum
-			if sp.t.Before(old[n-1].t) {
+			if sp.t < old[n-1].t {
 				sp.t = old[n-1].t // keep the history ordered for the search
 			}
 		}
@@ -350,9 +352,9 @@ func (l *ledger) onHand(item, loc, owner string) (int64, label.Label, bool) {
 // ending at now.
 func (l *ledger) rate(item, loc string, now time.Time, window time.Duration) float64 {
 	sp := l.spends[[2]string{item, loc}]
-	from := now.Add(-window)
-	i := sort.Search(len(sp), func(i int) bool { return !sp[i].t.Before(from) })
-	j := sort.Search(len(sp), func(i int) bool { return sp[i].t.After(now) })
+	from, to := now.Add(-window).UnixNano(), now.UnixNano()
+	i := sort.Search(len(sp), func(i int) bool { return sp[i].t >= from })
+	j := sort.Search(len(sp), func(i int) bool { return sp[i].t > to })
 	if i >= j {
 		return 0
 	}
