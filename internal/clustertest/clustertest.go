@@ -106,7 +106,7 @@ func WithSchema(u, schema string) string {
 
 // NATS checks that the NATS server answers and returns its URL and a
 // unique prefix for the test's JetStream names. Streams and buckets whose
-// names start with the prefix are deleted at cleanup.
+// names contain the prefix are deleted at cleanup.
 func NATS(t testing.TB) (natsURL, prefix string) {
 	t.Helper()
 	u := NATSURL()
@@ -121,7 +121,7 @@ func NATS(t testing.TB) (natsURL, prefix string) {
 }
 
 // DeleteJetStream deletes every stream and key-value bucket whose name
-// starts with prefix.
+// contains prefix.
 func DeleteJetStream(t testing.TB, u, prefix string) {
 	nc, err := nats.Connect(u, nats.Timeout(3*time.Second))
 	if err != nil {
@@ -134,7 +134,7 @@ func DeleteJetStream(t testing.TB, u, prefix string) {
 		return
 	}
 	for name := range js.StreamNames() {
-		if strings.HasPrefix(name, prefix) || strings.HasPrefix(name, "KV_"+prefix) {
+		if strings.Contains(name, prefix) {
 			if err := js.DeleteStream(name); err != nil {
 				t.Logf("deleting stream %s: %v", name, err)
 			}

@@ -40,6 +40,12 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return err
 	}
 	ev.SetLabel(l)
+	if n.admit != nil {
+		if err := n.admit(); err != nil {
+			n.reject(c, "unavailable", err)
+			return err
+		}
+	}
 	var from uint64
 	if c.Sub != nil {
 		from = c.Sub.ID
@@ -116,6 +122,11 @@ func (n *Node) acceptFed(ev *cot.Event, l label.Label, owner string, from uint64
 	}
 	persistent := cop.Persistent(ev)
 	if persistent {
+		if n.sharedClaim != nil {
+			if err := n.sharedClaim(ev.UID, owner); err != nil {
+				return fmt.Errorf("event %s: %w", ev.UID, err)
+			}
+		}
 		if _, err := n.picture.Claim(ev.UID, owner); err != nil {
 			return fmt.Errorf("event %s: %w", ev.UID, err)
 		}

@@ -64,7 +64,7 @@ type Node struct {
 	metrics *metrics.Metrics
 	hub     *hub.Hub
 	picture *cop.Picture
-	store   *store.Store
+	store   store.Backend
 	audit   *audit.Log
 	stream  *stream.Server
 	web     *web.Server
@@ -85,6 +85,11 @@ type Node struct {
 	feedSet        *feedSet               // nil without feeds
 	cert           *tls.Certificate
 	trust          *pki.TrustStore
+
+	// Cluster mode (cluster.go); all nil in single-process mode.
+	cl          *clusterMode
+	admit       func() error
+	sharedClaim func(uid, owner string) error
 
 	started atomic.Bool
 	ready   chan struct{}
@@ -127,6 +132,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupSecurityLog()
 	n.setupFederation()
 	n.setupFeeds()
+	n.setupCluster()
 	return n, nil
 }
 
@@ -232,12 +238,7 @@ func (n *Node) Start(ctx context.Context) error {
 	n.audit = al
 	n.mountAuditAPI()
 
-	st, err := store.Open(store.Config{
-		Dir:              n.cfg.DataDir,
-		FlushInterval:    time.Duration(n.cfg.FlushInterval),
-		HistoryRetention: time.Duration(n.cfg.HistoryRetention),
-		Log:              n.log.With("component", "store"),
-	})
+	st, err := n.openStore(ctx)
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
@@ -298,6 +299,7 @@ func (n *Node) Start(ctx context.Context) error {
 		Extra:    n.extraHTTP,
 		MaxBody:  n.cfg.MaxHTTPBody,
 		UI:       webui.FS(),
+		Health:   n.healthFunc(),
 	})
 	if err != nil {
 		return err
