@@ -143,9 +143,9 @@ type Bus struct {
 	seq      atomic.Uint64
 
 	published, pubErrs, dropped, received, skipped, bytesIn, lastSeq atomic.Uint64
-	lag                                                                sync.Map // filter -> uint64
-	connected                                                          atomic.Bool
-	sendFailing                                                        atomic.Bool
+	lag                                                              sync.Map // filter -> uint64
+	connected                                                        atomic.Bool
+	sendFailing                                                      atomic.Bool
 
 	mu       sync.Mutex
 	known    []Member
@@ -327,6 +327,9 @@ func (b *Bus) Start(ctx context.Context) error {
 		}
 		filter := f
 		cc, err := cons.Consume(func(m jetstream.Msg) { b.handle(filter, m) },
+			// Short pulls: a restarted server is noticed (missed
+			// heartbeats) within seconds and the consumer resumes.
+			jetstream.PullExpiry(5*time.Second),
 			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 				b.log.Debug("consume", "filter", filter, "err", err)
 			}))
