@@ -261,7 +261,9 @@ func (b *Bus) Connect(ctx context.Context) error {
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			b.connected.Store(false)
-			b.log.Warn("NATS disconnected", "err", err)
+			if err != nil {
+				b.log.Warn("NATS disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(*nats.Conn) {
 			b.connected.Store(true)

@@ -169,16 +169,27 @@ func (n *Node) stopCluster(ctx context.Context) error {
 func (n *Node) watchStore(ctx context.Context) {
 	t := time.NewTicker(500 * time.Millisecond)
 	defer t.Stop()
-	var ticks int
+	var ticks, slow int
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		err := n.cl.pg.Ping(pctx)
 		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		// A refused connection is unavailability at once; a slow answer
+		// (a busy machine) only after several in a row, so that load does
+		// not make the instance refuse work.
+		if err != nil && errors.Is(err, context.DeadlineExceeded) {
+			if slow++; slow < 3 {
+				continue
+			}
+		}
 		if err != nil {
 			s := err.Error()
 			n.cl.storeE.Store(&s)
@@ -187,6 +198,7 @@ func (n *Node) watchStore(ctx context.Context) {
 			}
 			continue
 		}
+		slow = 0
 		if !n.cl.storeOK.Swap(true) {
 			n.log.Info("PostgreSQL available again")
 		}

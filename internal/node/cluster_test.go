@@ -230,3 +230,47 @@ func TestClusterUIDConflict(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterSubjectFilter measures what the subject design saves: with
+// half the traffic SECRET, an instance whose clients are all UNCLASSIFIED
+// receives only the UNCLASSIFIED half from JetStream (messages and bytes),
+// while a SECRET instance receives everything.
+func TestClusterSubjectFilter(t *testing.T) {
+	pgURL := clustertest.Postgres(t)
+	natsURL, prefix := clustertest.NATS(t)
+	src := startNode(t, clusterConfig(prefix, natsURL, pgURL, "src", "USA:SECRET"))
+	high := startNode(t, clusterConfig(prefix, natsURL, pgURL, "high", "USA:SECRET"))
+	low := startNode(t, clusterConfig(prefix, natsURL, pgURL, "low", "USA:UNCLASSIFIED"))
+	cl := dial(t, addrOf(t, src, KindCoTTCP, "USA:SECRET"))
+	const n = 100
+	for i := range n {
+		attrs := `access="UNCLASSIFIED"`
+		if i%2 == 1 {
+			attrs = `access="SECRET"`
+		}
+		cl.SendEvent(event(fmt.Sprintf("f-%d", i), "a-f-G-U-C", attrs))
+	}
+	waitFor(t, "high instance received all", 10*time.Second, func() bool {
+		st, _ := high.Cluster()
+		return st.Bus.Received >= n
+	})
+	waitFor(t, "low instance received the unclassified half", 10*time.Second, func() bool {
+		st, _ := low.Cluster()
+		return st.Bus.Received >= n/2
+	})
+	cl.SendEvent(event("f-last", "a-f-G-U-C", `access="UNCLASSIFIED"`))
+	waitFor(t, "low instance received the marker", 10*time.Second, func() bool {
+		_, ok := low.Picture().Get("f-last")
+		return ok
+	})
+	hs, _ := high.Cluster()
+	ls, _ := low.Cluster()
+	t.Logf("SECRET instance: %d messages, %d bytes; UNCLASSIFIED instance: %d messages, %d bytes",
+		hs.Bus.Received, hs.Bus.BytesReceived, ls.Bus.Received, ls.Bus.BytesReceived)
+	if ls.Bus.Received != n/2+1 {
+		t.Errorf("UNCLASSIFIED instance received %d messages, want %d (no SECRET ones)", ls.Bus.Received, n/2+1)
+	}
+	if hs.Bus.Received != n+1 {
+		t.Errorf("SECRET instance received %d messages, want %d", hs.Bus.Received, n+1)
+	}
+}
