@@ -257,7 +257,9 @@ func (n *Node) clusterClaim(uid, owner string) error {
 	if _, known := n.picture.Owner(uid); known || n.cl.pg == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	// Generous: a busy database answers late rather than not at all, and
+	// only this client's connection waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	winner, err := n.cl.pg.Claim(ctx, uid, owner)
 	if err != nil {

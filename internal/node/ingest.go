@@ -54,6 +54,8 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		reason := "rejected"
 		if errors.Is(err, ErrNotOwner) {
 			reason = "not_owner"
+		} else if errors.Is(err, ErrUnavailable) {
+			reason = "unavailable"
 		}
 		n.reject(c, reason, err)
 		return err

@@ -40,7 +40,8 @@ type Config struct {
 	FlushInterval    time.Duration
 	HistoryRetention time.Duration
 	MaxPending       int
-	// MaxConns bounds the connection pool (default 8).
+	// MaxConns bounds the connection pool (default 16: uid claims run
+	// concurrently with flushes).
 	MaxConns int32
 	Log      *slog.Logger
 }
@@ -97,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		cfg.MaxPending = store.DefaultMaxPending
 	}
 	if cfg.MaxConns <= 0 {
-		cfg.MaxConns = 8
+		cfg.MaxConns = 16
 	}
 	log := cfg.Log
 	if log == nil {
