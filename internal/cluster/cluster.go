@@ -69,6 +69,9 @@ const (
 	DefaultOutbox    = 65536
 	DefaultMaxAge    = time.Hour
 	DefaultMemberTTL = 10 * time.Second
+	// StartBacklog is how far back a starting instance reads the stream:
+	// well over the store's flush interval plus one write.
+	StartBacklog = 3 * time.Second
 )
 
 // Config configures a Bus.
@@ -133,10 +136,10 @@ type Bus struct {
 	subject string
 	started time.Time
 
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	members jetstream.KeyValue
-	startAt uint64 // first stream sequence to consume
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	members   jetstream.KeyValue
+	startTime time.Time // consume events stored from then on
 
 	outbox   chan Envelope
 	inflight atomic.Int64 // messages taken from the outbox, not yet acknowledged
@@ -249,9 +252,9 @@ func (b *Bus) Filters() []string {
 }
 
 // Connect connects to NATS, creates (or updates) the stream and the
-// members bucket, and records the stream's current end: consumption
-// starts after it, since everything before it is in the shared store the
-// node restores from. Call it before restoring the picture.
+// members bucket, and records where consumption will start: StartBacklog
+// before now, since everything older is in the shared store the node
+// restores from. Call it before restoring the picture.
 func (b *Bus) Connect(ctx context.Context) error {
 	nc, err := nats.Connect(b.cfg.URL,
 		nats.Name("kizuna "+b.cfg.Instance),
@@ -279,7 +282,7 @@ func (b *Bus) Connect(ctx context.Context) error {
 		nc.Close()
 		return fmt.Errorf("%w: jetstream: %w", ErrUnavailable, err)
 	}
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       b.stream,
 		Subjects:   []string{b.subject + ".ev.>"},
 		Storage:    jetstream.FileStorage,
@@ -300,7 +303,11 @@ func (b *Bus) Connect(ctx context.Context) error {
 		return fmt.Errorf("%w: creating members bucket: %w", ErrUnavailable, err)
 	}
 	b.nc, b.js, b.members = nc, js, kv
-	b.startAt = st.CachedInfo().State.LastSeq + 1
+	// Resume a little before now: events other instances accepted in the
+	// last moments may not be in the shared store yet (write-behind). The
+	// node ignores what its restored picture already holds.
+	b.startTime = time.Now().Add(-StartBacklog)
+
 	b.connected.Store(true)
 	return nil
 }
@@ -320,8 +327,8 @@ func (b *Bus) Start(ctx context.Context) error {
 	for _, f := range b.Filters() {
 		cons, err := b.js.OrderedConsumer(ctx, b.stream, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{f},
-			DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-			OptStartSeq:    b.startAt,
+			DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+			OptStartTime:   &b.startTime,
 		})
 		if err != nil {
 			b.Stop(ctx)

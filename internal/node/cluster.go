@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -316,6 +317,13 @@ func (n *Node) applyRemote(env cluster.Envelope) {
 	persistent := cop.Persistent(ev)
 	if persistent {
 		l = label.Intern(l)
+	}
+	if persistent {
+		// Already in the picture, byte for byte (restored from the store
+		// at start, and read again from the stream's recent backlog).
+		if old, ok := n.picture.Get(ev.UID); ok && bytes.Equal(old.XML(), env.XML) {
+			return
+		}
 	}
 	m := hub.NewMessage(ev, l, 0, &n.enc)
 	m.SetXML(env.XML)
