@@ -58,6 +58,11 @@ func (n *Node) ingestFrom(p label.Principal, ev *cot.Event, from uint64) *reject
 	if err := n.checkClientUIDs(ev); err != nil {
 		return reject.New(reject.Reserved, err)
 	}
+	if n.admit != nil {
+		if err := n.admit(); err != nil {
+			return reject.New(reject.Unavailable, err)
+		}
+	}
 	if err := n.acceptAs(ev, l, p.Nation, from, nil, p.Clearance); err != nil {
 		return reject.New(reasonOf(err), err)
 	}
@@ -121,6 +126,13 @@ func (n *Node) publish(m *hub.Message) {
 func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
 	if fed != nil && n.ownNamespace(ev) {
 		return fmt.Errorf("federated event %s: %w", ev.UID, ErrReserved)
+	}
+	if n.sharedClaim != nil {
+		// Cluster mode: the first claim of a uid is decided once, in the
+		// shared store, for every instance.
+		if err := n.sharedClaim(ev.UID, owner); err != nil {
+			return fmt.Errorf("event %s: %w", ev.UID, err)
+		}
 	}
 	if ev.IsDelete() {
 		return n.acceptDelete(ev, l, owner, from, fed, clearance)

@@ -140,6 +140,8 @@ func reasonOf(err error) reject.Reason {
 		return reject.Reserved
 	case errors.Is(err, ErrUnknownUID):
 		return reject.UnknownUID
+	case errors.Is(err, ErrUnavailable):
+		return reject.Unavailable
 	case errors.Is(err, ErrAboveClearance):
 		return reject.AboveClearance
 	case errors.Is(err, label.ErrCaveat):
