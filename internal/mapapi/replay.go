@@ -18,14 +18,14 @@ const MaxReplayWindow = 24 * time.Hour
 // ReplayRow is one stored report, as the map replays it. Times are Unix
 // milliseconds, which keeps an hour of a large picture compact.
 type ReplayRow struct {
-	UID      string    `json:"uid"`
-	Type     string    `json:"type"`
-	SIDC     string    `json:"sidc"`
-	Callsign string    `json:"callsign,omitempty"`
-	Time     int64     `json:"t"`
-	Stale    int64     `json:"stale"`
-	Lat      float64   `json:"lat"`
-	Lon      float64   `json:"lon"`
+	UID      string  `json:"uid"`
+	Type     string  `json:"type"`
+	SIDC     string  `json:"sidc"`
+	Callsign string  `json:"callsign,omitempty"`
+	Time     int64   `json:"t"`
+	Stale    int64   `json:"stale"`
+	Lat      float64 `json:"lat"`
+	Lon      float64 `json:"lon"`
 	// Label indexes the answer's labels: thousands of rows share a few.
 	Label int `json:"l"`
 }

@@ -54,7 +54,7 @@ const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n
 
 const server = await new Server({
   dataDir: tempDir('kizuna-web-staff-bench-'),
-  args: ['--nation', 'USA', '--cot-tcp', '127.0.0.1:0@USA:SECRET', '--http', '127.0.0.1:0@JPN:SECRET', '--history-interval', '0'],
+  args: ['--nation', 'USA', '--cot-tcp', '127.0.0.1:0@USA:SECRET', '--http', '127.0.0.1:0@JPN:SECRET', '--history-interval', '0', '--event-rate', '0'],
 }).start();
 const browser = await launchBrowser();
 let exitCode = 0;
@@ -73,6 +73,7 @@ try {
       parts[k % CONNS].push(cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: t, staleMs: h0 - t + 120000 }));
     }
     await Promise.all(conns.map((c, i) => c.send(parts[i].join(''))));
+    await new Promise((res) => setTimeout(res, 50));
   }
   // Wait until the store has written every row (the history API of the
   // last object shows its last report).
@@ -155,6 +156,10 @@ try {
     exitCode = 1;
   }
   for (const c of conns) c.close();
+} catch (err) {
+  console.error(err);
+  console.error(`server log (tail):\n${server.log.slice(-3000)}`);
+  exitCode = 1;
 } finally {
   await browser.close();
   await server.stop();
