@@ -38,7 +38,20 @@ func (s *Service) Routes(principal PrincipalFunc) map[string]http.Handler {
 				http.Error(w, "no principal", http.StatusForbidden)
 				return
 			}
-			fn(w, r, p)
+			if r.Method == http.MethodGet {
+				fn(w, r, p)
+				return
+			}
+			rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+			fn(rec, r, p)
+			decision := "allow"
+			if rec.status >= 400 {
+				decision = "deny"
+			}
+			if rec.status == http.StatusNotFound || rec.status >= 500 {
+				decision = "error"
+			}
+			s.cfg.Audit(r.Context(), p.String()+"@missions", "mission."+strings.ToLower(r.Method), r.URL.Path, decision, http.StatusText(rec.status))
 		})
 	}
 	return map[string]http.Handler{
@@ -534,4 +547,15 @@ func (h *handler) missionInvitations(w http.ResponseWriter, r *http.Request, p l
 		return
 	}
 	h.reply(w, http.StatusOK, "MissionInvitation", invs)
+}
+
+// statusRecorder keeps the status of a response, for the audit record.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
 }

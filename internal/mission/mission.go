@@ -184,8 +184,11 @@ type Config struct {
 	Objects   Objects   // nil: no CoT uid can be added
 	Files     Files     // nil: no file can be added
 	Publisher Publisher // nil: no notifications
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Audit records security-relevant acts (creations, deletions, role
+	// changes, refusals); the node passes its audit log.
+	Audit func(ctx context.Context, actor, action, object, decision, reason string)
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Service holds the missions.
@@ -213,6 +216,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = func(context.Context, string, string, string, string, string) {}
 	}
 	return &Service{cfg: cfg, log: cfg.Log}, nil
 }
@@ -745,8 +751,13 @@ func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, client
 		next.Subs[k] = v
 	}
 	sub := &Subscription{ClientUID: clientUID, Principal: p, Owner: files.OwnerOf(p), Role: role, Created: s.cfg.Now().UTC(), Token: newID()}
-	if old, ok := m.Subs[clientUID]; ok && old.Owner == sub.Owner {
-		sub.Created, sub.Token = old.Created, old.Token
+	if old, ok := m.Subs[clientUID]; ok {
+		if old.Owner != sub.Owner {
+			// Another principal's client: taking its uid over would
+			// redirect (and re-filter) that client's notices.
+			return Subscription{}, fmt.Errorf("%w: client uid subscribed by another principal", ErrForbidden)
+		}
+		sub.Created, sub.Token, sub.Role = old.Created, old.Token, old.Role
 	}
 	next.Subs[clientUID] = sub
 	if err := s.save(ctx, key(m.Name), &next); err != nil {

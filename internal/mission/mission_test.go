@@ -79,11 +79,13 @@ func fileSet() fakeFiles {
 }
 
 type fixture struct {
-	t    *testing.T
-	svc  *Service
-	srv  *httptest.Server
-	sink *sink
-	db   string
+	audit []string
+	amu   sync.Mutex
+	t     *testing.T
+	svc   *Service
+	srv   *httptest.Server
+	sink  *sink
+	db    string
 }
 
 // newFixture runs a service behind a real HTTP server; the caller's
@@ -94,7 +96,12 @@ func newFixture(t *testing.T, db string) *fixture {
 		db = filepath.Join(t.TempDir(), "missions.db")
 	}
 	f := &fixture{t: t, sink: &sink{}, db: db}
-	svc, err := New(Config{DBPath: db, NodeID: "node-1", Objects: objects(), Files: fileSet(), Publisher: f.sink})
+	svc, err := New(Config{DBPath: db, NodeID: "node-1", Objects: objects(), Files: fileSet(), Publisher: f.sink,
+		Audit: func(_ context.Context, actor, action, object, decision, _ string) {
+			f.amu.Lock()
+			defer f.amu.Unlock()
+			f.audit = append(f.audit, strings.Join([]string{actor, action, object, decision}, " "))
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +261,8 @@ func TestMissionNotices(t *testing.T) {
 	f := newFixture(t, "")
 	f.must(jpn, "PUT", "/Marti/api/missions/op?creatorUid=jpn-1&access=SECRET&releasableTo=KOR", nil, http.StatusCreated)
 	f.must(kor, "PUT", "/Marti/api/missions/op/subscription?uid=kor-1", nil, http.StatusCreated)
+	// KOR cannot take over JPN's client uid (and with it JPN's notices).
+	f.must(kor, "PUT", "/Marti/api/missions/op/subscription?uid=jpn-1", nil, http.StatusForbidden)
 	f.sink.take()
 	f.must(jpn, "PUT", "/Marti/api/missions/op/contents?creatorUid=jpn-1", Contents{UIDs: []string{"secret-jpn"}}, http.StatusOK)
 	f.must(jpn, "PUT", "/Marti/api/missions/op/contents?creatorUid=jpn-1", Contents{UIDs: []string{"shared-obj"}}, http.StatusOK)
@@ -291,6 +300,12 @@ func TestMissionNotices(t *testing.T) {
 	f.must(jpn, "PUT", "/Marti/api/missions/op/role?clientUid=kor-1&role=MISSION_READONLY_SUBSCRIBER", nil, http.StatusOK)
 	f.must(kor, "PUT", "/Marti/api/missions/op/contents", Contents{UIDs: []string{"shared-obj"}}, http.StatusForbidden)
 	f.must(kor, "DELETE", "/Marti/api/missions/op", nil, http.StatusForbidden)
+	f.amu.Lock()
+	audited := slices.Contains(f.audit, "kim@KOR:SECRET@missions mission.delete /Marti/api/missions/op deny")
+	f.amu.Unlock()
+	if !audited {
+		t.Errorf("KOR's refused delete not audited: %q", f.audit)
+	}
 	f.must(kor, "PUT", "/Marti/api/missions/op/role?clientUid=kor-1&role=MISSION_OWNER", nil, http.StatusForbidden)
 	f.sink.take()
 	f.must(jpn, "DELETE", "/Marti/api/missions/op", nil, http.StatusOK)

@@ -23,6 +23,7 @@ func (n *Node) setupMissions() error {
 		Objects:   pictureObjects{n},
 		Files:     nodeFiles{n},
 		Publisher: n,
+		Audit:     n.auditf,
 		Log:       n.log.With("component", "missions"),
 	})
 	if err != nil {
