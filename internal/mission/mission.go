@@ -125,6 +125,9 @@ type Mission struct {
 	Items       []Item                   `json:"items"`
 	Subs        map[string]*Subscription `json:"subscriptions"`
 	Invites     []Invitation             `json:"invitations,omitempty"`
+	// Origin is the node a federated replica came from ("" for a mission
+	// of this node). A replica is read-only here.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Change is one entry of a mission's change log.
@@ -540,7 +543,9 @@ func (s *Service) Create(ctx context.Context, p label.Principal, req CreateReque
 	s.missions[key(name)] = m
 	s.changes[key(name)] = []*Change{c}
 	v := s.view(p, m, ViewOptions{})
+	mc := *m
 	s.mu.Unlock()
+	s.federate(ctx, &mc, c)
 	return v, true, nil
 }
 
@@ -576,6 +581,7 @@ func (s *Service) Delete(ctx context.Context, p label.Principal, name string) er
 	subs := subscribers(m)
 	s.mu.Unlock()
 	s.notifyDelete(ctx, m, subs)
+	s.federate(ctx, m, &Change{Type: "DELETE_MISSION", Label: m.Label, At: s.cfg.Now().UTC()})
 	return nil
 }
 
@@ -594,7 +600,7 @@ func (s *Service) writable(p label.Principal, name string) (*Mission, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	if !roleOf(m, p).canWrite() {
+	if m.Origin != "" || !roleOf(m, p).canWrite() {
 		return nil, ErrForbidden
 	}
 	return m, nil
@@ -666,6 +672,7 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 	s.mu.Unlock()
 	for _, c := range cs {
 		s.notifyChange(ctx, &mc, subs, c)
+		s.federate(ctx, &mc, c)
 	}
 	return v, nil
 }
@@ -720,6 +727,7 @@ func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, c
 	s.mu.Unlock()
 	for _, c := range cs {
 		s.notifyChange(ctx, &mc, subs, c)
+		s.federate(ctx, &mc, c)
 	}
 	return v, nil
 }

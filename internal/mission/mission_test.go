@@ -49,11 +49,24 @@ func (s *sink) Inject(_ context.Context, ev *cot.Event) error {
 	return nil
 }
 
-func (s *sink) take() []*cot.Event {
+// take returns the notices to subscribers sent since the last call.
+func (s *sink) take() []*cot.Event { return s.takeWhere(func(ev *cot.Event) bool { return ev.Type != FedType }) }
+
+// takeFed returns the federated changes sent since the last call.
+func (s *sink) takeFed() []*cot.Event { return s.takeWhere(func(ev *cot.Event) bool { return ev.Type == FedType }) }
+
+func (s *sink) takeWhere(keep func(*cot.Event) bool) []*cot.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := s.evs
-	s.evs = nil
+	var out, rest []*cot.Event
+	for _, ev := range s.evs {
+		if keep(ev) {
+			out = append(out, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	s.evs = rest
 	return out
 }
 

@@ -43,6 +43,8 @@ type View struct {
 	Token             string         `json:"token,omitempty"`
 	Label             label.Label    `json:"label"`
 	Marking           string         `json:"marking"`
+	// Origin is the node a federated mission comes from.
+	Origin string `json:"origin,omitempty"`
 }
 
 // RoleView is a role with its permissions.
@@ -180,7 +182,7 @@ func (s *Service) view(p label.Principal, m *Mission, o ViewOptions) *View {
 		Keywords: slices.Clone(m.Keywords), CreatorUID: m.CreatorUID, CreateTime: ts(m.Created),
 		ExternalData: []any{}, Feeds: []any{}, MapLayers: []any{}, OwnerRole: roleView(RoleOwner),
 		Expiration: -1, GUID: m.GUID, UIDs: []UIDView{}, Contents: []ContentEntry{}, Groups: []string{"__ANON__"},
-		Label: m.Label, Marking: m.Label.Marking(),
+		Label: m.Label, Marking: m.Label.Marking(), Origin: m.Origin,
 	}
 	if v.Keywords == nil {
 		v.Keywords = []string{}
