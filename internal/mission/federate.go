@@ -204,3 +204,33 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 	}
 	return nil
 }
+
+type remoteChange struct {
+	ev *cot.Event
+	l  label.Label
+}
+
+// Enqueue hands a federated mission change to the service without
+// blocking (for the node's publish tap); false when the queue is full.
+func (s *Service) Enqueue(ev *cot.Event, l label.Label) bool {
+	select {
+	case s.remoteQ <- remoteChange{ev, l}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Service) applyRemote(ctx context.Context) {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case rc := <-s.remoteQ:
+			if err := s.Remote(ctx, rc.ev, rc.l); err != nil {
+				s.log.Warn("federated mission change refused", "uid", rc.ev.UID, "err", err)
+			}
+		}
+	}
+}

@@ -204,6 +204,10 @@ type Service struct {
 	missions map[string]*Mission  // key(name) → mission
 	changes  map[string][]*Change // key(name) → log, oldest first
 	logs     map[string]*LogEntry // id → entry
+
+	remoteQ chan remoteChange
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // New checks cfg and returns a service; Start opens its database.
@@ -223,7 +227,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = func(context.Context, string, string, string, string, string) {}
 	}
-	return &Service{cfg: cfg, log: cfg.Log}, nil
+	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 1024)}, nil
 }
 
 const schema = `
@@ -249,11 +253,19 @@ func (s *Service) Start(ctx context.Context) error {
 		s.db = nil
 		return fmt.Errorf("missions: loading: %w", err)
 	}
+	wctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.applyRemote(wctx)
 	return nil
 }
 
 // Stop closes the database.
 func (s *Service) Stop(context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {

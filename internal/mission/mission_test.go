@@ -50,10 +50,14 @@ func (s *sink) Inject(_ context.Context, ev *cot.Event) error {
 }
 
 // take returns the notices to subscribers sent since the last call.
-func (s *sink) take() []*cot.Event { return s.takeWhere(func(ev *cot.Event) bool { return ev.Type != FedType }) }
+func (s *sink) take() []*cot.Event {
+	return s.takeWhere(func(ev *cot.Event) bool { return ev.Type != FedType })
+}
 
 // takeFed returns the federated changes sent since the last call.
-func (s *sink) takeFed() []*cot.Event { return s.takeWhere(func(ev *cot.Event) bool { return ev.Type == FedType }) }
+func (s *sink) takeFed() []*cot.Event {
+	return s.takeWhere(func(ev *cot.Event) bool { return ev.Type == FedType })
+}
 
 func (s *sink) takeWhere(keep func(*cot.Event) bool) []*cot.Event {
 	s.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"kizuna/internal/files"
+	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/mission"
 	"kizuna/internal/web"
@@ -15,7 +16,8 @@ import (
 // DATA/missions.db, TAK Server's Mission API under /Marti/api/missions on
 // every HTTP listener, CoT items looked up in the picture, files in the
 // labelled file store, and change notices published through Inject (so
-// the hub checks each delivery's label again).
+// the hub checks each delivery's label again), and mission changes of
+// allied nodes taken from the federated messages.
 func (n *Node) setupMissions() error {
 	svc, err := mission.New(mission.Config{
 		DBPath:    filepath.Join(n.cfg.DataDir, "missions.db"),
@@ -38,6 +40,14 @@ func (n *Node) setupMissions() error {
 	for pattern, h := range svc.Routes(principal) {
 		n.Handle(pattern, h)
 	}
+	n.AddTap(func(m *hub.Message) {
+		if m.Fed == nil || m.Event == nil || m.Event.Type != mission.FedType {
+			return
+		}
+		if !svc.Enqueue(m.Event, m.Label) {
+			n.log.Warn("missions: federated change queue full; change dropped", "uid", m.UID)
+		}
+	})
 	return nil
 }
 
