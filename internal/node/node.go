@@ -38,6 +38,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/mission"
 	"kizuna/internal/pki"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
@@ -90,6 +91,7 @@ type Node struct {
 	files          *files.Store           // nil if unavailable
 	sustainSvc     atomic.Pointer[sustain.Service]
 	sustainH       atomic.Pointer[http.Handler]
+	missions       *mission.Service
 	cyberTAXII     *taxii.Server
 	cyberEffects   *cyber.Effects
 	cert           *tls.Certificate
@@ -163,6 +165,9 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupMapAPI()
 	n.setupSustain()
 	n.setupCluster()
+	if err := n.setupMissions(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 

@@ -208,4 +208,46 @@ test('file transfer between two node-tak clients through the server', async () =
   }
 });
 
+test('missions through node-tak: create, attach, subscribe, a change on the stream, late join; labels per item', async () => {
+  const a = await connect('SAKURA-1');
+  const k = await connect('TIGER-1');
+  try {
+    await a.tak.write([sa('NODE-TAK-M-JPN', 'M-JPN')]);
+    await a.tak.write([sa('NODE-TAK-M-SECRET', 'M-SECRET', ' releasableTo="JPN"', 'SECRET')]);
+    await a.tak.write([sa('NODE-TAK-M-SHARED', 'M-SHARED', ' releasableTo="KOR"', 'SECRET')]);
+    await k.tak.write([sa('NODE-TAK-M-KOR', 'M-KOR')]);
+    const jpn = await api('SAKURA-1');
+    const kor = await api('TIGER-1');
+    // node-tak's create sends its fields as query parameters: the label
+    // rides along as CoT's marking names.
+    const m = await jpn.Mission.create({ name: 'node-tak-op', creatorUid: 'NODE-TAK-M-JPN', description: 'shared with KOR', access: 'SECRET', releasableTo: 'KOR' });
+    assert.equal(m.name, 'node-tak-op');
+    assert.equal(m.classification, 'SECRET');
+    await jpn.Mission.create({ name: 'node-tak-jpn-only', creatorUid: 'NODE-TAK-M-JPN' });
+    const sub = await kor.Mission.subscribe('node-tak-op', { uid: 'NODE-TAK-M-KOR' });
+    assert.equal(sub.data.clientUid, 'NODE-TAK-M-KOR');
+    assert.equal(sub.data.role.type, 'MISSION_SUBSCRIBER');
+    await until('the JPN-only object is filed', async () => (await jpn.Mission.attachContents('node-tak-op', { uids: ['NODE-TAK-M-SECRET'] })).data[0].uids.length === 1);
+    await until('the shared object is filed', async () => (await jpn.Mission.attachContents('node-tak-op', { uids: ['NODE-TAK-M-SHARED'] })).data[0].uids.length === 2);
+    const change = (c, uid) => c.raw.event._attributes.type === 't-x-m-c' && JSON.stringify(c.raw).includes(uid);
+    await until('KOR gets the change on its stream', () => k.got.find((c) => change(c, 'NODE-TAK-M-SHARED')));
+    assert.equal(k.got.find((c) => change(c, 'NODE-TAK-M-SECRET')), undefined, 'KOR was told of the JPN-only object');
+    await until('JPN gets both changes', () => a.got.find((c) => change(c, 'NODE-TAK-M-SECRET')) && a.got.find((c) => change(c, 'NODE-TAK-M-SHARED')));
+
+    // Late join: KOR reads the mission, its changes and its CoT.
+    const seen = await kor.Mission.get('node-tak-op', { changes: true });
+    assert.deepEqual(seen.uids.map((u) => u.data), ['NODE-TAK-M-SHARED']);
+    const changes = await kor.Mission.changes('node-tak-op');
+    assert.deepEqual(changes.data.map((c) => c.type), ['CREATE_MISSION', 'ADD_CONTENT']);
+    const cot = await kor.fetch('/Marti/api/missions/node-tak-op/cot', { method: 'GET' });
+    assert.match(String(cot), /NODE-TAK-M-SHARED/);
+    const all = JSON.stringify([seen, changes, String(cot), await kor.Mission.list({})]);
+    assert.ok(!all.includes('NODE-TAK-M-SECRET') && !all.includes('node-tak-jpn-only'), 'KOR sees JPN-only mission data');
+    await assert.rejects(kor.Mission.get('node-tak-jpn-only', {}), (err) => err.status === 404);
+  } finally {
+    a.tak.destroy();
+    k.tak.destroy();
+  }
+});
+
 process.on('exit', (code) => { if (code !== 0 && serverLog) console.error(serverLog.slice(-5000)); });

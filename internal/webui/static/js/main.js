@@ -11,6 +11,7 @@ import { startOps } from './ops.js';
 import { startStaffTools } from './staff.js';
 import { startSustain } from './sustain.js';
 import { startCyber } from './cyber.js';
+import { startMissions } from './missions.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -274,7 +275,9 @@ const staff = startStaffTools({
 });
 const cyber = startCyber({ map, store, detailBox, pane: $('pane-cyber'), tab: $('tab-cyber') });
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff, cyber };
+const missions = startMissions({ map, pane: $('pane-missions'), tab: $('tab-missions'), selected: () => selected });
+
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff, cyber, missions };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))

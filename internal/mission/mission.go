@@ -1,0 +1,1106 @@
+package mission
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/files"
+	"kizuna/internal/label"
+	"kizuna/internal/store"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrNotFound: no such mission (or item), or none the caller may see.
+	ErrNotFound = errors.New("mission not found")
+	// ErrForbidden: the caller sees the mission but its role does not
+	// allow the act.
+	ErrForbidden = errors.New("not permitted by the caller's mission role")
+	// ErrExists: the name is taken.
+	ErrExists = errors.New("mission name not available")
+	// ErrInvalid: a malformed request (name, label, role, body).
+	ErrInvalid = errors.New("invalid mission request")
+	// ErrConfig: an invalid configuration.
+	ErrConfig = errors.New("invalid mission configuration")
+)
+
+// Role is a subscriber's role in a mission, as TAK Server names it.
+type Role string
+
+// The roles of TAK Server's Mission API.
+const (
+	RoleOwner      Role = "MISSION_OWNER"
+	RoleSubscriber Role = "MISSION_SUBSCRIBER"
+	RoleReadOnly   Role = "MISSION_READONLY_SUBSCRIBER"
+)
+
+// ParseRole accepts a TAK role name.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToUpper(strings.TrimSpace(s))); r {
+	case RoleOwner, RoleSubscriber, RoleReadOnly:
+		return r, nil
+	}
+	return "", fmt.Errorf("%w: role %q", ErrInvalid, s)
+}
+
+// permissions lists what a role may do, in TAK Server's words.
+func (r Role) permissions() []string {
+	switch r {
+	case RoleOwner:
+		return []string{"MISSION_WRITE", "MISSION_READ", "MISSION_DELETE", "MISSION_SET_ROLE", "MISSION_SET_PASSWORD", "MISSION_UPDATE_GROUPS", "MISSION_MANAGE_FEEDS", "MISSION_MANAGE_LAYERS"}
+	case RoleSubscriber:
+		return []string{"MISSION_WRITE", "MISSION_READ"}
+	}
+	return []string{"MISSION_READ"}
+}
+
+func (r Role) canWrite() bool { return r == RoleOwner || r == RoleSubscriber }
+
+// Item kinds.
+const (
+	KindUID  = "uid"
+	KindHash = "hash"
+)
+
+// Item is one thing filed in a mission, with its own label.
+type Item struct {
+	Kind       string      `json:"kind"`
+	Key        string      `json:"key"` // uid or SHA-256
+	Label      label.Label `json:"label"`
+	CreatorUID string      `json:"creatorUid,omitempty"`
+	Added      time.Time   `json:"added"`
+	// Of a CoT object, as the adder saw it.
+	Type     string  `json:"type,omitempty"`
+	Callsign string  `json:"callsign,omitempty"`
+	Lat      float64 `json:"lat,omitempty"`
+	Lon      float64 `json:"lon,omitempty"`
+	// Of a file.
+	Name      string `json:"name,omitempty"`
+	MIME      string `json:"mimeType,omitempty"`
+	Size      int64  `json:"size,omitempty"`
+	Submitter string `json:"submitter,omitempty"`
+}
+
+// Subscription is one client subscribed to a mission.
+type Subscription struct {
+	ClientUID string          `json:"clientUid"`
+	Principal label.Principal `json:"principal"`
+	Owner     string          `json:"owner"` // files.OwnerOf(Principal)
+	Role      Role            `json:"role"`
+	Created   time.Time       `json:"created"`
+	Token     string          `json:"token"`
+}
+
+// Invitation invites a client uid to a mission.
+type Invitation struct {
+	Type    string    `json:"type"`
+	Invitee string    `json:"invitee"`
+	Role    Role      `json:"role"`
+	By      string    `json:"by"`
+	Created time.Time `json:"created"`
+}
+
+// Mission is one mission's state.
+type Mission struct {
+	Name        string                   `json:"name"`
+	GUID        string                   `json:"guid"`
+	Description string                   `json:"description"`
+	Tool        string                   `json:"tool"`
+	CreatorUID  string                   `json:"creatorUid"`
+	Owner       string                   `json:"owner"`
+	Label       label.Label              `json:"label"`
+	Keywords    []string                 `json:"keywords"`
+	Created     time.Time                `json:"created"`
+	Items       []Item                   `json:"items"`
+	Subs        map[string]*Subscription `json:"subscriptions"`
+	Invites     []Invitation             `json:"invitations,omitempty"`
+	// Origin is the node a federated replica came from ("" for a mission
+	// of this node). A replica is read-only here.
+	Origin string `json:"origin,omitempty"`
+}
+
+// Change is one entry of a mission's change log.
+type Change struct {
+	id         int64
+	Type       string      `json:"type"` // CREATE_MISSION, ADD_CONTENT, REMOVE_CONTENT
+	Item       *Item       `json:"item,omitempty"`
+	Label      label.Label `json:"label"`
+	CreatorUID string      `json:"creatorUid,omitempty"`
+	At         time.Time   `json:"at"`
+}
+
+// LogEntry is one mission log entry, with its own label.
+type LogEntry struct {
+	ID         string      `json:"id"`
+	Missions   []string    `json:"missionNames"`
+	Content    string      `json:"content"`
+	CreatorUID string      `json:"creatorUid"`
+	Owner      string      `json:"owner"`
+	Label      label.Label `json:"label"`
+	DTG        time.Time   `json:"dtg"`
+	Created    time.Time   `json:"created"`
+	Keywords   []string    `json:"keywords"`
+	Hashes     []string    `json:"contentHashes"`
+}
+
+// Object is the latest report of a CoT uid, as the node's picture holds it.
+type Object struct {
+	Type     string
+	Callsign string
+	Lat, Lon float64
+	Label    label.Label
+	XML      []byte
+}
+
+// Objects looks up the latest report of a uid (the node's picture).
+type Objects interface {
+	Latest(uid string) (Object, bool)
+}
+
+// Files looks up a file as a principal sees it (package files).
+type Files interface {
+	Stat(p label.Principal, hash string) (files.Meta, error)
+}
+
+// Publisher injects a server-made event; the node labels-checks every
+// delivery again (Node.Inject).
+type Publisher interface {
+	Inject(ctx context.Context, ev *cot.Event) error
+}
+
+// Config configures a Service.
+type Config struct {
+	// DBPath is the SQLite database of missions.
+	DBPath    string
+	NodeID    string
+	Objects   Objects   // nil: no CoT uid can be added
+	Files     Files     // nil: no file can be added
+	Publisher Publisher // nil: no notifications
+	// Audit records security-relevant acts (creations, deletions, role
+	// changes, refusals); the node passes its audit log.
+	Audit func(ctx context.Context, actor, action, object, decision, reason string)
+	Log   *slog.Logger
+	Now   func() time.Time
+}
+
+// Service holds the missions.
+type Service struct {
+	cfg Config
+	log *slog.Logger
+	db  *sql.DB
+
+	mu       sync.RWMutex
+	missions map[string]*Mission  // key(name) → mission
+	changes  map[string][]*Change // key(name) → log, oldest first
+	logs     map[string]*LogEntry // id → entry
+
+	remoteQ chan remoteChange
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// New checks cfg and returns a service; Start opens its database.
+func New(cfg Config) (*Service, error) {
+	if cfg.DBPath == "" {
+		return nil, fmt.Errorf("%w: no database path", ErrConfig)
+	}
+	if cfg.NodeID == "" {
+		return nil, fmt.Errorf("%w: no node id", ErrConfig)
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Audit == nil {
+		cfg.Audit = func(context.Context, string, string, string, string, string) {}
+	}
+	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 1024)}, nil
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS missions (key TEXT PRIMARY KEY, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (id INTEGER PRIMARY KEY AUTOINCREMENT, mission TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS changes_mission ON changes(mission, id);
+CREATE TABLE IF NOT EXISTS logs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+`
+
+// Start opens the database and loads every mission, change and log entry.
+func (s *Service) Start(ctx context.Context) error {
+	db, err := store.OpenSQLite(s.cfg.DBPath)
+	if err != nil {
+		return fmt.Errorf("missions: %w", err)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return fmt.Errorf("missions: schema: %w", err)
+	}
+	s.db = db
+	if err := s.load(ctx); err != nil {
+		db.Close()
+		s.db = nil
+		return fmt.Errorf("missions: loading: %w", err)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	s.cancel = cancel
+	s.wg.Add(1)
+	go s.applyRemote(wctx)
+	return nil
+}
+
+// Stop closes the database.
+func (s *Service) Stop(context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+		s.wg.Wait()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	return err
+}
+
+func (s *Service) load(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.missions = map[string]*Mission{}
+	s.changes = map[string][]*Change{}
+	s.logs = map[string]*LogEntry{}
+	rows, err := s.db.QueryContext(ctx, "SELECT key, doc FROM missions")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var k, doc string
+		if err := rows.Scan(&k, &doc); err != nil {
+			rows.Close()
+			return err
+		}
+		m := &Mission{}
+		if err := json.Unmarshal([]byte(doc), m); err != nil {
+			rows.Close()
+			return fmt.Errorf("mission %s: %w", k, err)
+		}
+		if m.Subs == nil {
+			m.Subs = map[string]*Subscription{}
+		}
+		s.missions[k] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT id, mission, doc FROM changes ORDER BY id")
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id int64
+		var k, doc string
+		if err := rows.Scan(&id, &k, &doc); err != nil {
+			rows.Close()
+			return err
+		}
+		c := &Change{id: id}
+		if err := json.Unmarshal([]byte(doc), c); err != nil {
+			rows.Close()
+			return fmt.Errorf("change %d: %w", id, err)
+		}
+		s.changes[k] = append(s.changes[k], c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.db.QueryContext(ctx, "SELECT id, doc FROM logs")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, doc string
+		if err := rows.Scan(&id, &doc); err != nil {
+			return err
+		}
+		e := &LogEntry{}
+		if err := json.Unmarshal([]byte(doc), e); err != nil {
+			return fmt.Errorf("log %s: %w", id, err)
+		}
+		s.logs[id] = e
+	}
+	return rows.Err()
+}
+
+// save writes a mission and the given new changes in one transaction
+// (m nil deletes the mission and its changes). Called with s.mu held.
+func (s *Service) save(ctx context.Context, k string, m *Mission, cs ...*Change) error {
+	if s.db == nil {
+		return errors.New("missions: not started")
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if m == nil {
+		if _, err := tx.ExecContext(ctx, "DELETE FROM missions WHERE key = ?", k); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE mission = ?", k); err != nil {
+			return err
+		}
+	} else {
+		doc, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "INSERT INTO missions(key, doc) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET doc = excluded.doc", k, string(doc)); err != nil {
+			return err
+		}
+	}
+	for _, c := range cs {
+		doc, err := json.Marshal(c)
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, "INSERT INTO changes(mission, doc) VALUES(?, ?)", k, string(doc))
+		if err != nil {
+			return err
+		}
+		if c.id, err = res.LastInsertId(); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+func (s *Service) saveLog(ctx context.Context, e *LogEntry, del bool) error {
+	if s.db == nil {
+		return errors.New("missions: not started")
+	}
+	if del {
+		_, err := s.db.ExecContext(ctx, "DELETE FROM logs WHERE id = ?", e.ID)
+		return err
+	}
+	doc, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, "INSERT INTO logs(id, doc) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", e.ID, string(doc))
+	return err
+}
+
+// key is the lookup key of a mission name: TAK Server treats names
+// case-insensitively.
+func key(name string) string { return strings.ToLower(name) }
+
+// reserved names would be shadowed by fixed routes.
+var reserved = []string{"logs", "invitations", "guid", "all"}
+
+// CheckName validates a mission name.
+func CheckName(name string) (string, error) {
+	n := strings.TrimSpace(name)
+	if n == "" || len(n) > 128 || slices.Contains(reserved, key(n)) {
+		return "", fmt.Errorf("%w: name %q", ErrInvalid, name)
+	}
+	for _, r := range n {
+		if r < 0x20 || r == 0x7f || r == '/' || r == '\\' || r == '<' || r == '>' || r == '&' || r == '"' {
+			return "", fmt.Errorf("%w: name %q", ErrInvalid, name)
+		}
+	}
+	return n, nil
+}
+
+// LabelFor returns the label principal p may give: the requested one with
+// p's nation as originator (and releasable to it), checked against p's
+// clearance; label.Default(p) when none is requested.
+func LabelFor(p label.Principal, req *label.Label) (label.Label, error) {
+	if req == nil {
+		return label.Default(p), nil
+	}
+	l := *req
+	l.Originator = p.Nation
+	if !l.Classification.Valid() {
+		return label.Label{}, fmt.Errorf("%w: label without classification", ErrInvalid)
+	}
+	if err := label.CheckSubmit(p, l); err != nil {
+		return label.Label{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if l.Caveat != "" {
+		c, err := label.ParseCaveat(l.Caveat)
+		if err != nil {
+			return label.Label{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		l.Caveat = c
+	}
+	rel := []string{p.Nation}
+	for _, n := range l.ReleasableTo {
+		if !label.ValidNation(n) {
+			return label.Label{}, fmt.Errorf("%w: nation %q", ErrInvalid, n)
+		}
+		rel = append(rel, n)
+	}
+	slices.Sort(rel)
+	l.ReleasableTo = slices.Compact(rel)
+	return l, nil
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// visible returns the mission named name if p may see it.
+func (s *Service) visible(p label.Principal, name string) (*Mission, bool) {
+	m, ok := s.missions[key(name)]
+	if !ok || !label.Releasable(p, m.Label) {
+		return nil, false
+	}
+	return m, true
+}
+
+// roleOf is p's role in m: owner for the creator, else the best role of
+// p's subscriptions; "" when p holds none.
+func roleOf(m *Mission, p label.Principal) Role {
+	who := files.OwnerOf(p)
+	if who == m.Owner {
+		return RoleOwner
+	}
+	var best Role
+	for _, sub := range m.Subs {
+		if sub.Owner != who {
+			continue
+		}
+		switch {
+		case sub.Role == RoleOwner:
+			return RoleOwner
+		case sub.Role == RoleSubscriber:
+			best = RoleSubscriber
+		case best == "":
+			best = sub.Role
+		}
+	}
+	return best
+}
+
+// CreateRequest describes a new mission.
+type CreateRequest struct {
+	Name        string
+	Description string
+	Tool        string
+	CreatorUID  string
+	Keywords    []string
+	Label       *label.Label
+}
+
+// Create makes a mission owned by p. Creating a mission that p may see
+// returns it unchanged (TAK clients re-create on reconnect); a name taken
+// by a mission p may not see is ErrExists.
+func (s *Service) Create(ctx context.Context, p label.Principal, req CreateRequest) (*View, bool, error) {
+	name, err := CheckName(req.Name)
+	if err != nil {
+		return nil, false, err
+	}
+	if !p.Valid() {
+		return nil, false, fmt.Errorf("%w: no principal", ErrForbidden)
+	}
+	l, err := LabelFor(p, req.Label)
+	if err != nil {
+		return nil, false, err
+	}
+	tool := req.Tool
+	if tool == "" {
+		tool = "public"
+	}
+	s.mu.Lock()
+	if m, ok := s.missions[key(name)]; ok {
+		defer s.mu.Unlock()
+		if label.Releasable(p, m.Label) {
+			return s.view(p, m, ViewOptions{}), false, nil
+		}
+		return nil, false, ErrExists
+	}
+	now := s.cfg.Now().UTC()
+	m := &Mission{
+		Name: name, GUID: newID(), Description: req.Description, Tool: tool,
+		CreatorUID: req.CreatorUID, Owner: files.OwnerOf(p), Label: l,
+		Keywords: cleanKeywords(req.Keywords), Created: now, Subs: map[string]*Subscription{},
+	}
+	if req.CreatorUID != "" {
+		m.Subs[req.CreatorUID] = &Subscription{ClientUID: req.CreatorUID, Principal: p, Owner: m.Owner, Role: RoleOwner, Created: now, Token: newID()}
+	}
+	c := &Change{Type: "CREATE_MISSION", Label: l, CreatorUID: req.CreatorUID, At: now}
+	if err := s.save(ctx, key(name), m, c); err != nil {
+		s.mu.Unlock()
+		return nil, false, fmt.Errorf("saving mission: %w", err)
+	}
+	s.missions[key(name)] = m
+	s.changes[key(name)] = []*Change{c}
+	v := s.view(p, m, ViewOptions{})
+	mc := *m
+	s.mu.Unlock()
+	s.federate(ctx, &mc, c)
+	return v, true, nil
+}
+
+func cleanKeywords(kws []string) []string {
+	out := []string{}
+	for _, k := range kws {
+		k = strings.TrimSpace(k)
+		if k != "" && len(k) <= 256 && !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Delete removes a mission; only its owner may.
+func (s *Service) Delete(ctx context.Context, p label.Principal, name string) error {
+	s.mu.Lock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		s.mu.Unlock()
+		return ErrNotFound
+	}
+	if roleOf(m, p) != RoleOwner {
+		s.mu.Unlock()
+		return ErrForbidden
+	}
+	if err := s.save(ctx, key(name), nil); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("deleting mission: %w", err)
+	}
+	delete(s.missions, key(name))
+	delete(s.changes, key(name))
+	subs := subscribers(m)
+	s.mu.Unlock()
+	s.notifyDelete(ctx, m, subs)
+	s.federate(ctx, m, &Change{Type: "DELETE_MISSION", Label: m.Label, At: s.cfg.Now().UTC()})
+	return nil
+}
+
+func subscribers(m *Mission) []Subscription {
+	out := make([]Subscription, 0, len(m.Subs))
+	for _, sub := range m.Subs {
+		out = append(out, *sub)
+	}
+	slices.SortFunc(out, func(a, b Subscription) int { return strings.Compare(a.ClientUID, b.ClientUID) })
+	return out
+}
+
+// writable returns the mission if p may see it and write in it.
+func (s *Service) writable(p label.Principal, name string) (*Mission, error) {
+	m, ok := s.visible(p, name)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if m.Origin != "" || !roleOf(m, p).canWrite() {
+		return nil, ErrForbidden
+	}
+	return m, nil
+}
+
+// AddContents files CoT uids and file hashes in a mission. Each item
+// takes the label of the object or file as p sees it; a uid or hash p
+// may not see answers ErrNotFound, as one that does not exist.
+func (s *Service) AddContents(ctx context.Context, p label.Principal, name, creatorUID string, uids, hashes []string) (*View, error) {
+	now := s.cfg.Now().UTC()
+	var items []Item
+	for _, uid := range uids {
+		if uid == "" || len(uid) > 256 {
+			return nil, fmt.Errorf("%w: uid %q", ErrInvalid, uid)
+		}
+		if s.cfg.Objects == nil {
+			return nil, fmt.Errorf("object %s: %w", uid, ErrNotFound)
+		}
+		o, ok := s.cfg.Objects.Latest(uid)
+		if !ok || !label.Releasable(p, o.Label) {
+			return nil, fmt.Errorf("object %s: %w", uid, ErrNotFound)
+		}
+		items = append(items, Item{Kind: KindUID, Key: uid, Label: o.Label, CreatorUID: creatorUID, Added: now,
+			Type: o.Type, Callsign: o.Callsign, Lat: o.Lat, Lon: o.Lon})
+	}
+	for _, h := range hashes {
+		h = strings.ToLower(strings.TrimSpace(h))
+		if s.cfg.Files == nil {
+			return nil, fmt.Errorf("file %s: %w", h, ErrNotFound)
+		}
+		meta, err := s.cfg.Files.Stat(p, h)
+		if err != nil {
+			return nil, fmt.Errorf("file %s: %w", h, ErrNotFound)
+		}
+		items = append(items, Item{Kind: KindHash, Key: h, Label: meta.Label, CreatorUID: creatorUID, Added: now,
+			Name: meta.Name, MIME: meta.ContentType, Size: meta.Size, Submitter: meta.Owner})
+	}
+	s.mu.Lock()
+	m, err := s.writable(p, name)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	k := key(m.Name)
+	next := *m
+	next.Items = slices.Clone(m.Items)
+	var cs []*Change
+	for i := range items {
+		it := items[i]
+		if j := slices.IndexFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }); j >= 0 {
+			// Re-filing keeps the first label: a later adder cannot
+			// relabel what others filed.
+			continue
+		}
+		next.Items = append(next.Items, it)
+		cs = append(cs, &Change{Type: "ADD_CONTENT", Item: &it, Label: it.Label, CreatorUID: creatorUID, At: now})
+	}
+	if len(cs) > 0 {
+		if err := s.save(ctx, k, &next, cs...); err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("saving mission: %w", err)
+		}
+		*m = next
+		s.changes[k] = append(s.changes[k], cs...)
+	}
+	v := s.view(p, m, ViewOptions{})
+	subs := subscribers(m)
+	mc := *m
+	s.mu.Unlock()
+	for _, c := range cs {
+		s.notifyChange(ctx, &mc, subs, c)
+		s.federate(ctx, &mc, c)
+	}
+	return v, nil
+}
+
+// RemoveContents takes uids and hashes out of a mission. An item p may not
+// see answers ErrNotFound.
+func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, creatorUID string, uids, hashes []string) (*View, error) {
+	now := s.cfg.Now().UTC()
+	s.mu.Lock()
+	m, err := s.writable(p, name)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	k := key(m.Name)
+	next := *m
+	next.Items = slices.Clone(m.Items)
+	var cs []*Change
+	remove := func(kind, kk string) error {
+		j := slices.IndexFunc(next.Items, func(x Item) bool { return x.Kind == kind && x.Key == kk })
+		if j < 0 || !label.Releasable(p, next.Items[j].Label) {
+			return fmt.Errorf("%s %s: %w", kind, kk, ErrNotFound)
+		}
+		it := next.Items[j]
+		next.Items = slices.Delete(next.Items, j, j+1)
+		cs = append(cs, &Change{Type: "REMOVE_CONTENT", Item: &it, Label: it.Label, CreatorUID: creatorUID, At: now})
+		return nil
+	}
+	for _, u := range uids {
+		if err := remove(KindUID, u); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+	}
+	for _, h := range hashes {
+		if err := remove(KindHash, strings.ToLower(h)); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+	}
+	if len(cs) > 0 {
+		if err := s.save(ctx, k, &next, cs...); err != nil {
+			s.mu.Unlock()
+			return nil, fmt.Errorf("saving mission: %w", err)
+		}
+		*m = next
+		s.changes[k] = append(s.changes[k], cs...)
+	}
+	v := s.view(p, m, ViewOptions{})
+	subs := subscribers(m)
+	mc := *m
+	s.mu.Unlock()
+	for _, c := range cs {
+		s.notifyChange(ctx, &mc, subs, c)
+		s.federate(ctx, &mc, c)
+	}
+	return v, nil
+}
+
+// Subscribe subscribes clientUID, for principal p, to a mission. The role
+// is the one p already holds, an invitation's, or MISSION_SUBSCRIBER.
+func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, clientUID string) (Subscription, error) {
+	if clientUID == "" || len(clientUID) > 256 {
+		return Subscription{}, fmt.Errorf("%w: no client uid", ErrInvalid)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		return Subscription{}, ErrNotFound
+	}
+	role := roleOf(m, p)
+	if role == "" {
+		role = RoleSubscriber
+		for _, inv := range m.Invites {
+			if inv.Type == "clientUid" && inv.Invitee == clientUID {
+				role = inv.Role
+			}
+		}
+	}
+	next := *m
+	next.Subs = map[string]*Subscription{}
+	for k, v := range m.Subs {
+		next.Subs[k] = v
+	}
+	sub := &Subscription{ClientUID: clientUID, Principal: p, Owner: files.OwnerOf(p), Role: role, Created: s.cfg.Now().UTC(), Token: newID()}
+	if old, ok := m.Subs[clientUID]; ok {
+		if old.Owner != sub.Owner {
+			// Another principal's client: taking its uid over would
+			// redirect (and re-filter) that client's notices.
+			return Subscription{}, fmt.Errorf("%w: client uid subscribed by another principal", ErrForbidden)
+		}
+		sub.Created, sub.Token, sub.Role = old.Created, old.Token, old.Role
+	}
+	next.Subs[clientUID] = sub
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		return Subscription{}, fmt.Errorf("saving subscription: %w", err)
+	}
+	*m = next
+	return *sub, nil
+}
+
+// Unsubscribe removes clientUID's subscription; only the principal that
+// made it, or the mission's owner, may.
+func (s *Service) Unsubscribe(ctx context.Context, p label.Principal, name, clientUID string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		return ErrNotFound
+	}
+	sub, ok := m.Subs[clientUID]
+	if !ok {
+		return fmt.Errorf("subscription: %w", ErrNotFound)
+	}
+	if sub.Owner != files.OwnerOf(p) && roleOf(m, p) != RoleOwner {
+		return ErrForbidden
+	}
+	next := *m
+	next.Subs = map[string]*Subscription{}
+	for k, v := range m.Subs {
+		if k != clientUID {
+			next.Subs[k] = v
+		}
+	}
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		return fmt.Errorf("saving subscription: %w", err)
+	}
+	*m = next
+	return nil
+}
+
+// SetRole sets a subscriber's role; only the owner may.
+func (s *Service) SetRole(ctx context.Context, p label.Principal, name, clientUID string, role Role) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		return ErrNotFound
+	}
+	if roleOf(m, p) != RoleOwner {
+		return ErrForbidden
+	}
+	sub, ok := m.Subs[clientUID]
+	if !ok {
+		return fmt.Errorf("subscription: %w", ErrNotFound)
+	}
+	next := *m
+	next.Subs = map[string]*Subscription{}
+	for k, v := range m.Subs {
+		next.Subs[k] = v
+	}
+	ns := *sub
+	ns.Role = role
+	next.Subs[clientUID] = &ns
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		return fmt.Errorf("saving role: %w", err)
+	}
+	*m = next
+	return nil
+}
+
+// Subscriptions returns the subscriptions of a mission p may see, and
+// p's own role.
+func (s *Service) Subscriptions(p label.Principal, name string) ([]Subscription, Role, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		return nil, "", ErrNotFound
+	}
+	return subscribers(m), roleOf(m, p), nil
+}
+
+// SetKeywords replaces the mission's keywords (they carry its label).
+func (s *Service) SetKeywords(ctx context.Context, p label.Principal, name string, kws []string, remove string) (*View, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.writable(p, name)
+	if err != nil {
+		return nil, err
+	}
+	next := *m
+	if remove != "" {
+		next.Keywords = slices.DeleteFunc(slices.Clone(m.Keywords), func(k string) bool { return k == remove })
+	} else {
+		next.Keywords = cleanKeywords(kws)
+	}
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		return nil, fmt.Errorf("saving keywords: %w", err)
+	}
+	*m = next
+	return s.view(p, m, ViewOptions{}), nil
+}
+
+// Invite invites a client uid to a mission with a role; subscribers that
+// may write may invite, and the invitee gets a t-x-m-i.
+func (s *Service) Invite(ctx context.Context, p label.Principal, name, typ, invitee string, role Role) error {
+	if typ != "clientUid" || invitee == "" || len(invitee) > 256 {
+		return fmt.Errorf("%w: only clientUid invitations are supported", ErrInvalid)
+	}
+	if role == "" {
+		role = RoleSubscriber
+	}
+	s.mu.Lock()
+	m, err := s.writable(p, name)
+	if err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if role == RoleOwner && roleOf(m, p) != RoleOwner {
+		s.mu.Unlock()
+		return ErrForbidden
+	}
+	next := *m
+	next.Invites = slices.DeleteFunc(slices.Clone(m.Invites), func(i Invitation) bool { return i.Invitee == invitee })
+	next.Invites = append(next.Invites, Invitation{Type: typ, Invitee: invitee, Role: role, By: files.OwnerOf(p), Created: s.cfg.Now().UTC()})
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		s.mu.Unlock()
+		return fmt.Errorf("saving invitation: %w", err)
+	}
+	*m = next
+	mc := *m
+	s.mu.Unlock()
+	s.notifyInvite(ctx, &mc, invitee, role)
+	return nil
+}
+
+// Invitations lists the missions p may see to which clientUID is invited.
+func (s *Service) Invitations(p label.Principal, clientUID string) []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []string
+	for _, m := range s.missions {
+		if !label.Releasable(p, m.Label) {
+			continue
+		}
+		for _, inv := range m.Invites {
+			if inv.Invitee == clientUID {
+				out = append(out, m.Name)
+				break
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// LogRequest is a new log entry.
+type LogRequest struct {
+	Missions   []string
+	Content    string
+	CreatorUID string
+	DTG        time.Time
+	Keywords   []string
+	Hashes     []string
+	Label      *label.Label
+}
+
+// AddLog records a log entry in each named mission (p must be able to
+// write in all of them).
+func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest) (*LogEntry, error) {
+	if len(req.Missions) == 0 || len(req.Content) > 64<<10 {
+		return nil, fmt.Errorf("%w: a log entry needs missionNames and at most 64 KiB of content", ErrInvalid)
+	}
+	l, err := LabelFor(p, req.Label)
+	if err != nil {
+		return nil, err
+	}
+	now := s.cfg.Now().UTC()
+	if req.DTG.IsZero() {
+		req.DTG = now
+	}
+	e := &LogEntry{ID: newID(), Content: req.Content, CreatorUID: req.CreatorUID, Owner: files.OwnerOf(p), Label: l,
+		DTG: req.DTG.UTC(), Created: now, Keywords: cleanKeywords(req.Keywords), Hashes: cleanKeywords(req.Hashes)}
+	s.mu.Lock()
+	var ms []Mission
+	var subs [][]Subscription
+	for _, n := range req.Missions {
+		m, err := s.writable(p, n)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		e.Missions = append(e.Missions, m.Name)
+		ms = append(ms, *m)
+		subs = append(subs, subscribers(m))
+	}
+	if err := s.saveLog(ctx, e, false); err != nil {
+		s.mu.Unlock()
+		return nil, fmt.Errorf("saving log entry: %w", err)
+	}
+	s.logs[e.ID] = e
+	s.mu.Unlock()
+	for i := range ms {
+		s.notifyLog(ctx, &ms[i], subs[i], e)
+	}
+	return e, nil
+}
+
+// DeleteLog deletes a log entry; only its author may.
+func (s *Service) DeleteLog(ctx context.Context, p label.Principal, id string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.logs[id]
+	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.Missions) {
+		return ErrNotFound
+	}
+	if e.Owner != files.OwnerOf(p) {
+		return ErrForbidden
+	}
+	if err := s.saveLog(ctx, e, true); err != nil {
+		return fmt.Errorf("deleting log entry: %w", err)
+	}
+	delete(s.logs, id)
+	return nil
+}
+
+// Log returns one log entry p may see.
+func (s *Service) Log(p label.Principal, id string) (LogEntry, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e, ok := s.logs[id]
+	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.Missions) {
+		return LogEntry{}, ErrNotFound
+	}
+	return s.logView(p, e), nil
+}
+
+func (s *Service) anyVisible(p label.Principal, names []string) bool {
+	for _, n := range names {
+		if _, ok := s.visible(p, n); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// logView is e as p sees it: only the missions p may see are named.
+func (s *Service) logView(p label.Principal, e *LogEntry) LogEntry {
+	v := *e
+	v.Missions = nil
+	for _, n := range e.Missions {
+		if _, ok := s.visible(p, n); ok {
+			v.Missions = append(v.Missions, n)
+		}
+	}
+	return v
+}
+
+// Latest returns, for a mission p may see, the latest reports of its uids
+// that both the item's and the report's labels release to p.
+func (s *Service) Latest(p label.Principal, name string) ([][]byte, error) {
+	s.mu.RLock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		s.mu.RUnlock()
+		return nil, ErrNotFound
+	}
+	var uids []string
+	for _, it := range m.Items {
+		if it.Kind == KindUID && label.Releasable(p, it.Label) {
+			uids = append(uids, it.Key)
+		}
+	}
+	s.mu.RUnlock()
+	var out [][]byte
+	if s.cfg.Objects == nil {
+		return out, nil
+	}
+	for _, u := range uids {
+		if o, ok := s.cfg.Objects.Latest(u); ok && label.Releasable(p, o.Label) && len(o.XML) > 0 {
+			out = append(out, o.XML)
+		}
+	}
+	return out, nil
+}
+
+// Uninvite withdraws an invitation; subscribers that may write may.
+func (s *Service) Uninvite(ctx context.Context, p label.Principal, name, invitee string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, err := s.writable(p, name)
+	if err != nil {
+		return err
+	}
+	next := *m
+	next.Invites = slices.DeleteFunc(slices.Clone(m.Invites), func(i Invitation) bool { return i.Invitee == invitee })
+	if err := s.save(ctx, key(m.Name), &next); err != nil {
+		return fmt.Errorf("saving invitation: %w", err)
+	}
+	*m = next
+	return nil
+}
+
+// InvitationView is an invitation as TAK Server reports it.
+type InvitationView struct {
+	MissionName string    `json:"missionName"`
+	MissionGUID string    `json:"missionGuid"`
+	Invitee     string    `json:"invitee"`
+	Type        string    `json:"type"`
+	CreateTime  string    `json:"createTime"`
+	Role        *RoleView `json:"role"`
+}
+
+// MissionInvitations lists a mission's invitations.
+func (s *Service) MissionInvitations(p label.Principal, name string) ([]InvitationView, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m, ok := s.visible(p, name)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	out := []InvitationView{}
+	for _, inv := range m.Invites {
+		out = append(out, InvitationView{MissionName: m.Name, MissionGUID: m.GUID, Invitee: inv.Invitee, Type: inv.Type, CreateTime: ts(inv.Created), Role: roleView(inv.Role)})
+	}
+	return out, nil
+}

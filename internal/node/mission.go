@@ -1,0 +1,77 @@
+package node
+
+import (
+	"errors"
+	"net/http"
+	"path/filepath"
+
+	"kizuna/internal/files"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/mission"
+	"kizuna/internal/web"
+)
+
+// setupMissions wires TAK missions (package mission): their database in
+// DATA/missions.db, TAK Server's Mission API under /Marti/api/missions on
+// every HTTP listener, CoT items looked up in the picture, files in the
+// labelled file store, and change notices published through Inject (so
+// the hub checks each delivery's label again), and mission changes of
+// allied nodes taken from the federated messages.
+func (n *Node) setupMissions() error {
+	svc, err := mission.New(mission.Config{
+		DBPath:    filepath.Join(n.cfg.DataDir, "missions.db"),
+		NodeID:    n.cfg.NodeID,
+		Objects:   pictureObjects{n},
+		Files:     nodeFiles{n},
+		Publisher: n,
+		Audit:     n.auditf,
+		Log:       n.log.With("component", "missions"),
+	})
+	if err != nil {
+		return err
+	}
+	n.missions = svc
+	n.Use(Hooks{ID: "missions", OnStart: svc.Start, OnStop: svc.Stop})
+	principal := func(r *http.Request) label.Principal {
+		p, _ := web.PrincipalFrom(r.Context())
+		return p
+	}
+	for pattern, h := range svc.Routes(principal) {
+		n.Handle(pattern, h)
+	}
+	n.AddTap(func(m *hub.Message) {
+		if m.Fed == nil || m.Event == nil || m.Event.Type != mission.FedType {
+			return
+		}
+		if !svc.Enqueue(m.Event, m.Label) {
+			n.log.Warn("missions: federated change queue full; change dropped", "uid", m.UID)
+		}
+	})
+	return nil
+}
+
+// Missions returns the node's mission service.
+func (n *Node) Missions() *mission.Service { return n.missions }
+
+// pictureObjects reads the latest report of a uid from the picture.
+type pictureObjects struct{ n *Node }
+
+func (o pictureObjects) Latest(uid string) (mission.Object, bool) {
+	m, ok := o.n.picture.Get(uid)
+	if !ok || m.Event == nil {
+		return mission.Object{}, false
+	}
+	e := m.Event
+	return mission.Object{Type: e.Type, Callsign: e.Callsign, Lat: e.Point.Lat, Lon: e.Point.Lon, Label: m.Label, XML: m.XML()}, true
+}
+
+// nodeFiles reads the file store, which may be unavailable.
+type nodeFiles struct{ n *Node }
+
+func (f nodeFiles) Stat(p label.Principal, hash string) (files.Meta, error) {
+	if f.n.files == nil {
+		return files.Meta{}, errors.New("file store unavailable")
+	}
+	return f.n.files.Stat(p, hash)
+}
