@@ -39,13 +39,12 @@ type SightingsConfig struct {
 
 // Sightings batches security events into STIX objects.
 type Sightings struct {
-	cfg      SightingsConfig
-	mu       sync.Mutex
-	pending  map[batchKey]*batch
-	npending int
-	dropped  atomic.Int64
-	cancel   context.CancelFunc
-	done     chan struct{}
+	cfg     SightingsConfig
+	mu      sync.Mutex
+	pending map[batchKey]*batch
+	dropped atomic.Int64
+	cancel  context.CancelFunc
+	done    chan struct{}
 }
 
 type batchKey struct{ category, source string }

@@ -45,12 +45,10 @@ func TestMerkleProofs(t *testing.T) {
 }
 
 type originFixture struct {
-	v      *verifier
-	cas    map[string]*pki.CA
-	usa    *Signer // usa-hub of USA
-	jpn    *Signer // jpn-node of JPN
-	jpnFP  [32]byte
-	usaDER []byte
+	v   *verifier
+	cas map[string]*pki.CA
+	usa *Signer // usa-hub of USA
+	jpn *Signer // jpn-node of JPN
 }
 
 func newOriginFixture(t testing.TB) *originFixture {

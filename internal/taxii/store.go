@@ -131,14 +131,13 @@ func visArgs(p label.Principal) []any {
 
 // query selects object versions.
 type query struct {
-	coll       string
-	after      int64 // added > after
-	ids        []string
-	types      []string
-	specs      []string
-	versions   []string // "first", "last", "all" or normalised timestamps
-	limit      int
-	descending bool
+	coll     string
+	after    int64 // added > after
+	ids      []string
+	types    []string
+	specs    []string
+	versions []string // "first", "last", "all" or normalised timestamps
+	limit    int
 }
 
 func inList(col string, n int) string {
