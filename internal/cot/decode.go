@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"kizuna/internal/xmltext"
 )
 
 // Decode parses one complete CoT event document. Leading whitespace, a
@@ -136,14 +138,8 @@ func plainChars(b []byte) bool {
 	return true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
-
-func isNameByte(c byte) bool {
-	return c == '_' || c == ':' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80
-}
-
 func (s *scanner) skipSpace() {
-	for s.i < len(s.b) && isSpace(s.b[s.i]) {
+	for s.i < len(s.b) && xmltext.IsSpace(s.b[s.i]) {
 		s.i++
 	}
 }
@@ -195,7 +191,7 @@ func (s *scanner) epilog() error {
 // name reads an XML name at s.i.
 func (s *scanner) name() ([]byte, error) {
 	st := s.i
-	for s.i < len(s.b) && isNameByte(s.b[s.i]) {
+	for s.i < len(s.b) && xmltext.IsNameByte(s.b[s.i]) {
 		s.i++
 	}
 	if s.i == st {
@@ -266,79 +262,19 @@ func (s *scanner) attr() (name, val []byte, done, selfClose bool, err error) {
 // character references resolved. Any other reference is malformed: with no
 // DTD there is nothing that could define it.
 func unescape(dst, raw []byte) ([]byte, error) {
-	for len(raw) > 0 {
-		amp := bytes.IndexByte(raw, '&')
-		if amp < 0 {
-			return append(dst, raw...), nil
-		}
-		dst = append(dst, raw[:amp]...)
-		raw = raw[amp:]
-		semi := bytes.IndexByte(raw, ';')
-		if semi < 0 || semi > 12 {
-			return nil, malformed("bad character reference")
-		}
-		ref := raw[1:semi]
-		raw = raw[semi+1:]
-		switch string(ref) {
-		case "lt":
-			dst = append(dst, '<')
-		case "gt":
-			dst = append(dst, '>')
-		case "amp":
-			dst = append(dst, '&')
-		case "quot":
-			dst = append(dst, '"')
-		case "apos":
-			dst = append(dst, '\'')
-		default:
-			r, ok := charRef(ref)
-			if !ok {
-				return nil, malformed("undefined entity &%s;", ref)
-			}
-			dst = utf8.AppendRune(dst, r)
-		}
+	dst, err := xmltext.AppendUnescaped(dst, raw)
+	if err != nil {
+		return nil, malformed("%v", err)
 	}
 	return dst, nil
 }
 
-func charRef(ref []byte) (rune, bool) {
-	if len(ref) < 2 || ref[0] != '#' {
-		return 0, false
-	}
-	var n uint64
-	var err error
-	if ref[1] == 'x' {
-		n, err = strconv.ParseUint(string(ref[2:]), 16, 32)
-	} else {
-		n, err = strconv.ParseUint(string(ref[1:]), 10, 32)
-	}
-	if err != nil || n == 0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
-		return 0, false
-	}
-	return rune(n), true
-}
-
 // checkRefs verifies every '&' in text starts a valid reference.
 func checkRefs(text []byte) error {
-	for {
-		amp := bytes.IndexByte(text, '&')
-		if amp < 0 {
-			return nil
-		}
-		text = text[amp:]
-		semi := bytes.IndexByte(text, ';')
-		if semi < 0 || semi > 12 {
-			return malformed("bad character reference in text")
-		}
-		switch ref := text[1:semi]; string(ref) {
-		case "lt", "gt", "amp", "quot", "apos":
-		default:
-			if _, ok := charRef(ref); !ok {
-				return malformed("undefined entity &%s;", ref)
-			}
-		}
-		text = text[semi+1:]
+	if err := xmltext.CheckRefs(text); err != nil {
+		return malformed("%v in text", err)
 	}
+	return nil
 }
 
 // content scans element content up to and including the end tag of the
@@ -746,7 +682,7 @@ func (s *scanner) known(f func(name, val []byte)) error {
 		return err
 	}
 	nameEnd := nameAt
-	for nameEnd < len(s.b) && isNameByte(s.b[nameEnd]) {
+	for nameEnd < len(s.b) && xmltext.IsNameByte(s.b[nameEnd]) {
 		nameEnd++
 	}
 	return s.content(s.b[nameAt:nameEnd], nil)

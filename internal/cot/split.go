@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"kizuna/internal/readbuf"
+	"kizuna/internal/xmltext"
 )
 
 // Splitter finds complete top-level XML documents in a byte stream. Events
@@ -77,7 +78,7 @@ func (s *Splitter) Next() ([]byte, error) {
 		if s.start < 0 {
 			// Between documents.
 			c := b[s.pos]
-			if isSpace(c) || c == 0 {
+			if xmltext.IsSpace(c) || c == 0 {
 				s.pos++
 				s.rb.SetDone(s.pos)
 				continue
@@ -240,7 +241,7 @@ func startsWord(b []byte, w string) bool {
 		return false
 	}
 	c := b[len(w)]
-	return isSpace(c) || c == '>' || c == '/' || c == '?'
+	return xmltext.IsSpace(c) || c == '>' || c == '/' || c == '?'
 }
 
 // need reports ErrTooLarge when the pending document is over the limit.
