@@ -16,6 +16,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -82,11 +83,11 @@ func BenchmarkFederationDrain100k(b *testing.B) {
 		fedLinksUp(b, c)
 		jpn, hub := c.Node("jpn-node"), c.Node("usa-hub")
 		px.Cut()
-		fedWait(b, "link down", 10*time.Second, func() bool {
+		taktest.WaitUntil(b, "link down", 10*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").State == "down"
 		})
 		injectN(b, jpn, fmt.Sprintf("drain-%d-", i), n)
-		fedWait(b, "queue filled", 60*time.Second, func() bool {
+		taktest.WaitUntil(b, "queue filled", 60*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").Queue >= n
 		})
 		base := receivedFrom(hub, "jpn-node")
@@ -101,7 +102,7 @@ func BenchmarkFederationDrain100k(b *testing.B) {
 		if cpuUsed > 0 {
 			b.ReportMetric(cpuUsed.Seconds(), "cpu-s")
 		}
-		fedWait(b, "queue acknowledged", 60*time.Second, func() bool {
+		taktest.WaitUntil(b, "queue acknowledged", 60*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").Queue == 0
 		})
 		b.ReportMetric(el.Seconds(), "drain-s")

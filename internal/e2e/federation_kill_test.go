@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -51,7 +52,7 @@ func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.Listen
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	var ls []node.ListenerInfo
-	fedWait(t, "child listeners", 30*time.Second, func() bool {
+	taktest.WaitUntil(t, "child listeners", 30*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dataDir, "listeners.json"))
 		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 3
 	})
@@ -114,7 +115,7 @@ func TestFederationPeerKilled(t *testing.T) {
 		c.Shutdown(ctx)
 	})
 	fedLinksUp(t, c)
-	fedWait(t, "both spokes linked", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "both spokes linked", 20*time.Second, func() bool {
 		return fedPeer(c.Node("jpn-node").Federation().Status(), "usa-hub").State == "up" &&
 			fedPeer(c.Node("kor-node").Federation().Status(), "usa-hub").State == "up"
 	})

@@ -11,6 +11,7 @@ import (
 
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
 )
 
 // BenchmarkFeedsCombinedLoad is the load target of the ISR issue, on one
@@ -80,7 +81,7 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 		defer c()
 		n.Shutdown(sctx)
 	}()
-	client := feedsDial(b, n.Addr(node.KindCoTTCP))
+	client := taktest.Dial(b, n.Addr(node.KindCoTTCP))
 	start := load.Start()
 	// Wait for the generator's start, then measure over the load.
 	time.Sleep(time.Until(start))
@@ -88,7 +89,7 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	received := 0
 	end := start.Add(dur + 2*time.Second)
 	for time.Now().Before(end) {
-		if ev := client.next(time.Until(end)); ev != nil {
+		if ev := client.Next(time.Until(end)); ev != nil {
 			if strings.HasPrefix(ev.UID, "jpn-load.") {
 				received++
 			}

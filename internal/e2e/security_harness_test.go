@@ -12,11 +12,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,7 +27,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
-	"kizuna/internal/takproto"
+	"kizuna/internal/taktest"
 )
 
 // secPKI is a CA per nation, the node's certificate and a node
@@ -185,23 +182,7 @@ func (sn *secNode) stop() error {
 // metric reads one sample from the node's /metrics.
 func (sn *secNode) metric(t *testing.T, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + sn.Addr(node.KindHTTP) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			var f float64
-			fmt.Sscanf(v, "%g", &f)
-			return f
-		}
-	}
-	return 0
+	return taktest.Metric(t, sn.Addr(node.KindHTTP), sample)
 }
 
 // auditCount counts audit records with the action whose reason contains
@@ -262,222 +243,38 @@ func (sn *secNode) verifyAudit(t *testing.T) audit.Report {
 	return rep
 }
 
-func secWait(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", d, what)
-}
+// secClient is the shared test TAK client, named after its holder.
+type secClient = taktest.Client
 
-// secClient is a TAK client over TLS or TCP, speaking XML or, after
-// negotiate, TAK protocol v1.
-type secClient struct {
-	t      *testing.T
-	name   string
-	conn   net.Conn
-	mu     sync.Mutex
-	proto  bool
-	events chan *cot.Event
-	done   chan struct{}
-}
-
+// secDialTLS connects over TLS as name; the handshake error is returned so
+// that refusal tests can inspect it.
 func secDialTLS(t *testing.T, name, addr string, cfg *tls.Config) (*secClient, error) {
 	t.Helper()
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", addr, cfg)
+	c, err := taktest.DialTLS(t, addr, cfg)
 	if err != nil {
 		return nil, err
 	}
-	return secWrap(t, name, conn), nil
+	c.Name = name
+	return c, nil
 }
 
+// secDialTCP connects over plain TCP as name.
 func secDialTCP(t *testing.T, name, addr string) *secClient {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return secWrap(t, name, conn)
-}
-
-func secWrap(t *testing.T, name string, conn net.Conn) *secClient {
-	c := &secClient{t: t, name: name, conn: conn, events: make(chan *cot.Event, 4096), done: make(chan struct{})}
-	go c.read()
-	t.Cleanup(func() { conn.Close(); <-c.done })
+	c := taktest.Dial(t, addr)
+	c.Name = name
 	return c
 }
 
-func (c *secClient) read() {
-	defer close(c.done)
-	xs := cot.NewSplitter(0)
-	var ps *takproto.Splitter
-	for {
-		c.mu.Lock()
-		proto := c.proto
-		c.mu.Unlock()
-		if proto {
-			if ps == nil {
-				ps = takproto.NewSplitter(0)
-				ps.Feed(xs.Rest())
-			}
-			n, err := c.conn.Read(ps.Buffer(32 << 10))
-			ps.Commit(n)
-			for {
-				p, perr := ps.Next()
-				if p == nil && perr == nil {
-					break
-				}
-				if perr == nil {
-					if ev, err := takproto.ToEvent(p); err == nil {
-						c.events <- ev
-					}
-				}
-			}
-			if err != nil {
-				return
-			}
-			continue
-		}
-		n, err := c.conn.Read(xs.Buffer(32 << 10))
-		xs.Commit(n)
-		for {
-			doc, serr := xs.Next()
-			if doc == nil && serr == nil {
-				break
-			}
-			if serr != nil {
-				continue
-			}
-			ev, derr := cot.DecodeUnchecked(doc)
-			if derr != nil {
-				continue
-			}
-			if ev.Type == "t-x-takp-r" {
-				// Switch before the test sees the response, so that what
-				// it sends next is framed.
-				c.mu.Lock()
-				c.proto = true
-				c.mu.Unlock()
-				c.events <- ev
-				break
-			}
-			c.events <- ev
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-// expect waits for an event matching pred.
-func (c *secClient) expect(what string, pred func(*cot.Event) bool) *cot.Event {
-	c.t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case ev := <-c.events:
-			if pred(ev) {
-				return ev
-			}
-		case <-c.done:
-			// Drain what was read before the end.
-			for {
-				select {
-				case ev := <-c.events:
-					if pred(ev) {
-						return ev
-					}
-				default:
-					c.t.Fatalf("%s: connection ended waiting for %s", c.name, what)
-					return nil
-				}
-			}
-		case <-deadline:
-			c.t.Fatalf("%s: timed out waiting for %s", c.name, what)
-			return nil
-		}
-	}
-}
-
-func (c *secClient) offered() {
-	c.t.Helper()
-	c.expect("protocol offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" })
-}
-
-// negotiate switches the client to TAK protocol v1.
-func (c *secClient) negotiate() {
-	c.t.Helper()
-	c.send(takproto.Request(time.Now()))
-	c.expect("protocol response", func(e *cot.Event) bool { return e.Type == "t-x-takp-r" })
-}
-
-func (c *secClient) send(b []byte) {
-	c.t.Helper()
-	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.conn.Write(b); err != nil {
-		c.t.Fatalf("%s: send: %v", c.name, err)
-	}
-}
-
-// sendEvent writes ev in the client's current format.
-func (c *secClient) sendEvent(ev *cot.Event) {
-	c.t.Helper()
-	c.mu.Lock()
-	proto := c.proto
-	c.mu.Unlock()
-	if proto {
-		b, err := takproto.MarshalEvent(nil, ev)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		c.send(b)
-		return
-	}
-	c.send(ev.XML())
-}
-
-// refused reports whether the server ended the connection without sending
-// a single event (a refused handshake shows as a read error).
-func (c *secClient) refused(d time.Duration) bool {
-	select {
-	case <-c.done:
-		return len(c.events) == 0
-	case <-time.After(d):
-		return false
-	}
-}
-
-// until gathers every event received up to and including the one with
-// uid last (the sender's final marker), then what arrives within 100 ms.
-func (c *secClient) until(last string) map[string]*cot.Event {
-	c.t.Helper()
-	out := map[string]*cot.Event{}
-	c.expect(last, func(e *cot.Event) bool {
-		out[e.UID] = e
-		return e.UID == last
-	})
-	for uid, e := range c.seen(100 * time.Millisecond) {
+// secUntil gathers every event c receives up to and including the one
+// with uid last (the sender's final marker), then what arrives within
+// 100 ms, by uid.
+func secUntil(c *secClient, last string) map[string]*cot.Event {
+	out := taktest.ByUID(c.CollectUntil(last, 5*time.Second))
+	for uid, e := range taktest.ByUID(c.Collect(100 * time.Millisecond)) {
 		out[uid] = e
 	}
 	return out
-}
-
-// seen gathers the uids received within d.
-func (c *secClient) seen(d time.Duration) map[string]*cot.Event {
-	out := map[string]*cot.Event{}
-	deadline := time.After(d)
-	for {
-		select {
-		case ev := <-c.events:
-			out[ev.UID] = ev
-		case <-deadline:
-			return out
-		}
-	}
 }
 
 // secEvent builds a position event with extra event attributes and

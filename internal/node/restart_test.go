@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 const childEnv = "KIZUNA_NODE_CHILD_DATA"
@@ -59,7 +61,7 @@ func TestRestartAfterKill(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 	var ls []ListenerInfo
-	waitFor(t, "child listeners", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
 		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
 	})

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 // TestSustainmentSurvivesKill: every movement the REST API acknowledged
@@ -26,7 +28,7 @@ func TestSustainmentSurvivesKill(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	var ls []ListenerInfo
-	waitFor(t, "child listeners", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
 		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
 	})
@@ -40,7 +42,7 @@ func TestSustainmentSurvivesKill(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, "sustainment API", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "sustainment API", 20*time.Second, func() bool {
 		return post("locations", `{"id":"depot","kind":"depot","label":{"classification":"SECRET","releasableTo":["JPN"]}}`) == http.StatusCreated
 	})
 	acked := 0
@@ -66,7 +68,7 @@ func TestSustainmentSurvivesKill(t *testing.T) {
 			Quantity int64  `json:"quantity"`
 		} `json:"stocks"`
 	}
-	waitFor(t, "sustainment after restart", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "sustainment after restart", 20*time.Second, func() bool {
 		return getJSON(t, "http://"+addrOf(t, n, KindHTTP, "JPN:SECRET")+"/api/v1/sustainment/stocks", &st) == http.StatusOK
 	})
 	if len(st.Stocks) != 1 || st.Stocks[0].Quantity != int64(acked) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"kizuna/internal/takproto"
+	"kizuna/internal/taktest"
 )
 
 // TestUDPInput: CoT XML datagrams and TAK mesh datagrams are accepted on a
@@ -34,12 +35,12 @@ func TestUDPInput(t *testing.T) {
 	udp.Write(takproto.AppendMesh(nil, 1, payload))
 	jpn.Expect("udp-mesh", isUID("udp-mesh"), 5*time.Second)
 
-	before := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`)
+	before := taktest.Metric(t, h, `kizuna_events_rejected_total{reason="malformed"}`)
 	udp.Write([]byte{0xbf, 0x01, 0xbf, 0xff, 0xff})
 	udp.Write([]byte("<event><oops>"))
 	udp.Write(event("udp-after", "a-f-G", `access="S" releasableTo="JPN"`).XML())
 	jpn.Expect("udp-after", isUID("udp-after"), 5*time.Second)
-	if after := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`); after < before+2 {
+	if after := taktest.Metric(t, h, `kizuna_events_rejected_total{reason="malformed"}`); after < before+2 {
 		t.Errorf("malformed datagrams counted %v → %v", before, after)
 	}
 }
