@@ -2,6 +2,8 @@ package cot
 
 import (
 	"testing"
+
+	"kizuna/internal/taktest/cputime"
 )
 
 // benchSA is a realistic ATAK position report of about 650 bytes.
@@ -15,10 +17,10 @@ func benchSA(b *testing.B) []byte {
 // collection included): the per-core figure, robust on a busy machine.
 // Call it before the loop and call the result after it.
 func rate(b *testing.B) func() {
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process().Seconds()
 	return func() {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		if cpu := cputime.Process().Seconds() - cpu0; cpu > 0 {
 			b.ReportMetric(float64(b.N)/cpu, "events/cpu-s")
 		}
 	}

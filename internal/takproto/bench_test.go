@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest/cputime"
 )
 
 // benchEvent is a realistic ATAK position report (about 600 bytes of XML,
@@ -20,10 +21,10 @@ func benchEvent(b *testing.B) *cot.Event {
 // collection included): the per-core figure, robust on a busy machine.
 // Call it before the loop and call the result after it.
 func rate(b *testing.B) func() {
-	cpu0 := cpuSeconds()
+	cpu0 := cputime.Process().Seconds()
 	return func() {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		if cpu := cputime.Process().Seconds() - cpu0; cpu > 0 {
 			b.ReportMetric(float64(b.N)/cpu, "events/cpu-s")
 		}
 	}
