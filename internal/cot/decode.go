@@ -282,6 +282,10 @@ func checkRefs(text []byte) error {
 // child(name, start, tagEnd, selfClose) with offsets into s.b: start is at
 // '<', tagEnd just after the start tag's '>'. If child returns handled=true
 // it must itself have consumed the child (s.i past its end).
+//
+// Long on purpose: the element-content grammar (text, references, comments,
+// CDATA, child and end tags) read top to bottom in one loop on the decode hot
+// path.
 func (s *scanner) content(open []byte, child func(name []byte, start int, selfClose bool) (bool, error)) error {
 	type span struct{ a, b, cut int }
 	var stackArr [16]span
@@ -583,6 +587,10 @@ func (s *scanner) point(e *Event) error {
 
 // detail captures the inner XML of <detail> verbatim and extracts the
 // facts the node needs. Any top-level __origin child is cut out.
+//
+// Long on purpose: one pass over <detail> that both copies it verbatim and
+// picks out each fact the node needs; the children it knows are cases of one
+// switch.
 func (s *scanner) detail(e *Event) error {
 	e.HasDetail = true
 	nameAt := s.i + 1
