@@ -12,16 +12,13 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"kizuna/internal/cot"
 	"kizuna/internal/enroll"
-	"kizuna/internal/label"
 	"kizuna/internal/node"
-	"kizuna/internal/users"
 )
 
 // TestEnrollThroughNode: an ATAK-style enrollment against a real node.
@@ -32,16 +29,8 @@ import (
 // the configuration endpoint answers; the audit chain verifies.
 func TestEnrollThroughNode(t *testing.T) {
 	sp := newSecPKI(t, "JPN", "USA")
-	usersFile := filepath.Join(sp.dir, "users.json")
-	us, err := users.Open(usersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	us.SetCost(4) // bcrypt's minimum: the test is about the flow, not the hash cost
 	const password = "sakura-password-1"
-	if err := us.Add(users.User{Name: "sakura", Nation: "JPN", Clearance: label.Secret, Role: "operator"}, password); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := sakuraUsers(t, sp, "operator", password)
 	cfg := sp.cfg
 	cfg.Users = usersFile
 	cfg.EnrollCA = sp.cas["JPN"].Dir

@@ -207,10 +207,10 @@ func appendOrigin(dst []byte, o cot.Origin) []byte {
 		return dst
 	}
 	dst = append(dst, `<__origin nation="`...)
-	dst = appendEscaped(dst, o.Nation)
+	dst = xmltext.AppendEscaped(dst, o.Nation)
 	if o.Node != "" {
 		dst = append(dst, `" node="`...)
-		dst = appendEscaped(dst, o.Node)
+		dst = xmltext.AppendEscaped(dst, o.Node)
 	}
 	return append(dst, `"/>`...)
 }

@@ -218,9 +218,3 @@ func appendUnescaped(dst, raw []byte) ([]byte, error) {
 	}
 	return dst, nil
 }
-
-// appendEscaped appends s escaped for an XML attribute value, as the cot
-// encoder escapes (both use xmltext).
-func appendEscaped[S string | []byte](dst []byte, s S) []byte {
-	return xmltext.AppendEscaped(dst, s)
-}
