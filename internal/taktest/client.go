@@ -1,7 +1,11 @@
-// Package taktest is a TAK client for tests: it connects over TCP or TLS,
-// reads CoT XML (and TAK protocol v1 once negotiated) into a channel of
-// decoded events, and sends events in the connection's current format.
-// Tests of the node, federation, chain of command and security share it.
+// Package taktest is the one test kit of Kizuna's tests. Its TAK client
+// connects over TCP or TLS (with a certificate a test's PKI issued), reads
+// CoT XML (and TAK protocol v1 once negotiated) into a channel of decoded
+// events, and sends events in the connection's current format; UDPClient
+// sends datagrams. WaitFor and WaitUntil poll for readiness instead of
+// sleeping; Metric reads one sample of a node's /metrics as the node's
+// own nation. Subpackage cputime measures CPU time for benchmarks. Tests
+// of the node, federation, feeds, chain of command and security share it.
 package taktest
 
 import (
