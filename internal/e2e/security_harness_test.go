@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -25,6 +24,7 @@ import (
 	"kizuna/internal/cli"
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/nationca"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/taktest"
@@ -33,6 +33,7 @@ import (
 // secPKI is a CA per nation, the node's certificate and a node
 // configuration trusting every CA, with their CRLs.
 type secPKI struct {
+	*nationca.PKI
 	dir    string
 	cas    map[string]*pki.CA
 	nation string
@@ -44,26 +45,20 @@ type secPKI struct {
 // listener (for /metrics) at the node's nation and SECRET.
 func newSecPKI(t *testing.T, nations ...string) *secPKI {
 	t.Helper()
-	sp := &secPKI{dir: t.TempDir(), cas: map[string]*pki.CA{}, nation: nations[0]}
+	dir := t.TempDir()
+	p, err := nationca.New(dir, nations...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &secPKI{PKI: p, dir: dir, cas: p.CAs, nation: nations[0]}
 	cfg := node.Default()
 	cfg.DataDir = filepath.Join(sp.dir, "data")
 	cfg.Nation = nations[0]
 	cfg.NodeID = strings.ToLower(nations[0]) + "-node"
-	cfg.Trust, cfg.CRL = map[string]string{}, map[string]string{}
-	for _, n := range nations {
-		ca, err := pki.InitCA(filepath.Join(sp.dir, "ca-"+n), n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sp.cas[n] = ca
-		cfg.Trust[n] = filepath.Join(ca.Dir, pki.CACertFile)
-		cfg.CRL[n] = filepath.Join(ca.Dir, pki.CRLFile)
-	}
-	is, err := sp.cas[nations[0]].IssueNode(cfg.NodeID, []string{"127.0.0.1", "localhost"}, pki.Validity{})
-	if err != nil {
+	cfg.Trust, cfg.CRL = p.Trust(), p.CRL()
+	if cfg.TLSCert, cfg.TLSKey, err = p.NodeCert(nations[0], cfg.NodeID, pki.Validity{}); err != nil {
 		t.Fatal(err)
 	}
-	cfg.TLSCert, cfg.TLSKey = secWritePair(t, sp.dir, "node", is.Cert, is.Key)
 	cfg.Listeners = []node.ListenerConfig{
 		{Kind: node.KindCoTTLS, Addr: "127.0.0.1:0"},
 		{Kind: node.KindHTTPS, Addr: "127.0.0.1:0"},
@@ -73,30 +68,14 @@ func newSecPKI(t *testing.T, nations ...string) *secPKI {
 	return sp
 }
 
-func secWritePair(t *testing.T, dir, name string, cert *x509.Certificate, key crypto.Signer) (certFile, keyFile string) {
-	t.Helper()
-	kp, err := pki.MarshalKeyPEM(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pki.CertPEM(cert), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, kp, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
 // issue makes a client certificate of the nation's CA.
 func (sp *secPKI) issue(t *testing.T, nation, name string, cl label.Classification, v pki.Validity) (tls.Certificate, *x509.Certificate) {
 	t.Helper()
-	is, err := sp.cas[nation].IssueClient(pki.Identity{Name: name, Nation: nation, Clearance: cl}, v)
+	cert, is, err := sp.Client(nation, name, cl, v)
 	if err != nil {
-		t.Fatalf("issuing %s: %v", name, err)
+		t.Fatal(err)
 	}
-	return tls.Certificate{Certificate: [][]byte{is.Cert.Raw}, PrivateKey: is.Key, Leaf: is.Cert}, is.Cert
+	return cert, is.Cert
 }
 
 // forge signs, with the nation's CA key, a client certificate whose
@@ -126,15 +105,7 @@ func (sp *secPKI) forge(t *testing.T, nation string, subject pkix.Name) tls.Cert
 
 // clientTLS is a client configuration that verifies the node against the
 // node nation's CA and presents cert (none when nil).
-func (sp *secPKI) clientTLS(cert *tls.Certificate) *tls.Config {
-	pool := x509.NewCertPool()
-	pool.AddCert(sp.cas[sp.nation].Cert)
-	c := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
-	if cert != nil {
-		c.Certificates = []tls.Certificate{*cert}
-	}
-	return c
-}
+func (sp *secPKI) clientTLS(cert *tls.Certificate) *tls.Config { return sp.ClientTLS(sp.nation, cert) }
 
 // secNode is a running node that the test may stop before its end (to
 // verify the audit chain of a closed log).
