@@ -39,10 +39,12 @@ func runAudit(ctx context.Context, args []string, env Env) error {
 	return errUsage
 }
 
-func runAuditVerify(_ context.Context, args []string, env Env) error {
+func runAuditVerify(ctx context.Context, args []string, env Env) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)
 	data := fs.String("data", "./kizuna-data", "the node's data directory (the log is in DIR/audit)")
+	clusterStore := fs.String("store", "", "cluster mode: the shared PostgreSQL `URL`; the log must also match every\ncheckpoint the cluster recorded for --instance")
+	instance := fs.String("instance", "", "cluster mode: the `id` of the instance whose data directory --data is")
 	key := fs.String("key", "", "PEM file with the node's certificate or public key; when given, every\ncheckpoint must carry a valid signature by it (instead of the keys recorded beside the log)")
 	fs.Usage = func() {
 		fmt.Fprintln(env.Stderr, "usage: kizuna audit verify --data DIR [--key FILE]")
@@ -89,6 +91,9 @@ func runAuditVerify(_ context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "OK: %d records, head seq %d hash %s, %d checkpoints (%d signatures verified)\n",
 		rep.Records, rep.HeadSeq, rep.HeadHash, rep.Checkpoints, rep.Signed)
+	if *clusterStore != "" {
+		return verifyClusterAudit(ctx, *clusterStore, *instance, *data, env)
+	}
 	return nil
 }
 

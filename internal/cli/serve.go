@@ -200,6 +200,9 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	fs.StringVar(&sf.pprof, "pprof", "", "serve Go profiling on this loopback `ADDR` (for performance work)")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster mode: the NATS JetStream server `nats://HOST:PORT` the node's instances share (needs --store postgres://…)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "storage: sqlite (default, in --data) or a shared PostgreSQL `URL` postgres://USER@HOST/DB")
+	fs.StringVar(&cfg.Instance, "instance", cfg.Instance, "this instance's `id` in a cluster (default: host-pid-random)")
 	return sf
 }
 

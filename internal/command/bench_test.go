@@ -5,14 +5,16 @@ import (
 	"testing"
 )
 
-// BenchmarkOrderAuthority measures one authority decision on the demo ORBAT
-// (a two-grant derived chain: TACON from an OPCON from a COCOM).
+// BenchmarkOrderAuthority measures one authority decision on the test
+// ORBAT (a derived chain: the CFC ground component's TACON from USFJ's
+// OPCON from INDOPACOM's COCOM, with the standing chain and the
+// displacement checks).
 func BenchmarkOrderAuthority(b *testing.B) {
 	h := newHarness(b, nil)
 	w := h.s.world()
 	b.ReportAllocs()
 	for b.Loop() {
-		if d := w.OrderAuthority(Movement, "jjoc", "12mlr", t0); !d.Allowed {
+		if d := w.OrderAuthority(Movement, "cfc-gcc", "12mlr", t0); !d.Allowed {
 			b.Fatal(d.Reason)
 		}
 	}

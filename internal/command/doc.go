@@ -6,44 +6,54 @@
 //     devices (uid and callsign) of each unit and the positions principals
 //     hold in it. The tree is loaded from an order-of-battle (ORBAT) JSON file
 //     and can be edited through the REST API.
-//   - Grants: command relationships (COCOM, OPCON, TACON, ADCON, direct or
-//     general SUPPORT) from a grantor to a grantee over a unit and its
-//     subtree, with a validity window, a reason, and revocation.
-//   - Orders: movement, task, support-request and report-request orders from
-//     an issuing unit to a recipient unit, with a label, a deadline, an
-//     optional location (point, route or area) and a timestamped, attributed
-//     lifecycle.
+//   - Grants: command relationships (COCOM, OPCON, TACON, ADCON, SUPPORT
+//     in four categories) and coordination relationships (coordinating
+//     authority, DIRLAUTH) from a grantor to a grantee over a unit and its
+//     subtree, with a validity window, a reason, a national decision or an
+//     establishing directive where needed, and revocation.
+//   - Orders: the order family (WARNORD, OPORD, FRAGORD, EXORD) and
+//     requests (support, report) from an issuing unit to a recipient unit,
+//     with a serial and date-time group, five paragraphs, NET/NLT and a
+//     reply-by time, a label, an optional location (point, route or area)
+//     and a timestamped, attributed lifecycle.
+//
+// The order of battle also carries, per nation pair, the policy of what
+// command may cross between the two nations (alliance.go).
 //
 // # Rules
 //
-// The joint-doctrine rules live in one place, rules.go: CheckGrant decides
-// whether a grant may be made, Resolve decides whether a unit holds a given
-// authority over another at an instant and returns the chain of grants that
-// gives it, and OrderAuthority decides whether an order may be issued or
-// acknowledged. Each violated rule has its own Rule code and message.
+// The doctrine rules live in rules.go (grants, authority, revocation),
+// alliance.go (nation pairs, national decisions, unit kinds), family.go
+// (order family) and coordination.go (requests between nations). Each
+// violated rule has its own Rule code and message.
 //
-//   - COCOM belongs only to a combatant command (a unit whose echelon is
-//     CCMD), is granted only by that nation's national command authority
-//     and cannot be delegated.
-//   - OPCON is granted by a COCOM or OPCON holder; TACON by a COCOM or OPCON
-//     holder; direct or general SUPPORT by a COCOM or OPCON holder of the
-//     supporting unit. These attachments are time-bounded: they need an end.
-//   - ADCON never crosses nations.
-//   - A foreign commander receives OPCON, TACON or SUPPORT over a nation's
-//     unit only from a grantor of that nation. The nation (the grantor, any
-//     COCOM or OPCON holder of that nation over the unit, or its national
-//     authority) can revoke at any time.
-//   - Authority is derived: a grant is in force only while its grantor still
-//     holds the authority it granted from, so revoking or ending an OPCON
-//     grant also ends the TACON given out of it.
+//   - Command flows down the order of battle: a superior holds OPCON of its
+//     subordinates (ADCON within its own service) unless a unit between
+//     them has been placed under another commander's OPCON.
+//   - COCOM belongs only to a combatant command, is assigned only by the
+//     nation's national authority, one per force; a transfer names the
+//     grant it supersedes.
+//   - OPCON and TACON are delegated by a COCOM or OPCON holder, for a
+//     period, never to the unit itself or its own subordinate, one holder
+//     of each at a time unless on one line of command; a sub-grant is
+//     clipped to its source's window and lapses with it.
+//   - Command crosses nations only where the pair policy allows it (a
+//     combined command) and with a named national decision and caveats.
+//   - ADCON runs through the service chain and never crosses nations.
+//   - SUPPORT is established by a common superior, with a directive.
+//   - Coordination bodies hold and give no command; a support request to
+//     another nation's forces goes through one to that nation's
+//     headquarters, which decides and issues its own linked order.
+//   - A grant is revoked by its grantor, the grantor's superiors or the
+//     forces' national authority; an order is cancelled by its issuer or
+//     the issuer's superiors.
 //
 // Orders need, of the issuing unit over the recipient unit: TACON or more
-// for a movement order, OPCON or more for a task order, any relationship
-// (command, ADCON or support) for a report request. A support request needs
-// no authority (a support relationship is recorded when it exists) but the
-// recipient may answer CANTCO. Authority is checked when the order is issued
-// and again when the recipient acknowledges it, says WILCO or starts
-// executing it.
+// for a movement order, OPCON or more for a task order, any command, ADCON
+// or support relationship for a report request. Authority is checked when
+// the order is issued and again when the recipient acknowledges it, says
+// WILCO or starts executing it. An order not answered by its reply-by time
+// expires; an accepted or executing order does not.
 //
 // # Positions and the acting unit
 //
@@ -68,12 +78,16 @@
 // # TAK
 //
 // An order reaches each device of the recipient unit as a GeoChat (b-t-f)
-// direct message from the issuing unit, with marti dest naming the device,
+// direct message from the issuing unit, with marti dest naming the device
+// (info addressees get an untracked info copy),
 // plus a marker (b-m-p-s-p-i), route (b-m-r) or area (u-d-f) when it has a
 // location. ATAK delivery (b-t-f-d) and read (b-t-f-r) receipts move the
 // order to DELIVERED and ACKNOWLEDGED; a GeoChat reply "WILCO <id>",
 // "CANTCO <id> <reason>", "EXECUTING <id>", "COMPLETE <id>" or
-// "FAILED <id> <reason>" from a device of the recipient unit sets that state.
+// "FAILED <id> <reason>" or "SITREP <id> <text>" from a device of the
+// recipient unit sets that state. Receipts and replies count only from the
+// device the order was delivered to, recognised by the authenticated
+// identity of its connection (ObserveFrom), never by what the event claims.
 //
 // Every grant, revocation, authority decision and order transition is
 // appended to the audit log.

@@ -299,6 +299,8 @@ type reply struct {
 	To      State
 	OrderID string
 	Reason  string
+	// Report is the report kind when the reply is a report (SITREP).
+	Report string
 }
 
 // replyVerbs maps the first word of a reply to a state.
@@ -314,6 +316,8 @@ var replyVerbs = map[string]State{
 	"COMPLETED":    Complete,
 	"DONE":         Complete,
 	"FAILED":       Failed,
+	"SITREP":       Complete,
+	"READINESS":    Complete,
 }
 
 // parseReply parses "WILCO <id>", "CANTCO <id> <reason>" and the other
@@ -337,5 +341,43 @@ func parseReply(text string) (reply, bool) {
 	if !isOrderID(id) {
 		return reply{}, false
 	}
-	return reply{To: st, OrderID: id, Reason: strings.TrimSpace(strings.TrimLeft(reason, ":,- "))}, true
+	r := reply{To: st, OrderID: id, Reason: strings.TrimSpace(strings.TrimLeft(reason, ":,- "))}
+	if v := strings.ToUpper(strings.Trim(verb, ".,:;!")); v == "SITREP" || v == "READINESS" {
+		if r.Reason == "" {
+			return reply{}, false
+		}
+		r.Report = v
+	}
+	return r, true
+}
+
+// DeviceResponses builds what an ATAK operator's device sends for a
+// GeoChat order it received from unit from: a delivery receipt (b-t-f-d),
+// a read receipt (b-t-f-r) and, when answer is not empty, a GeoChat reply
+// with that text (for example "WILCO O1AB2CD"). Simulators and tests use it.
+func DeviceResponses(dev Device, from *Unit, messageID, answer string, now time.Time) []*cot.Event {
+	fromUID, fromCS := senderUID(from.ID), from.callsign()
+	var out []*cot.Event
+	for _, typ := range []string{typeDelivered, typeRead} {
+		var d bytes.Buffer
+		fmt.Fprintf(&d, `<__chatreceipt parent="RootContactGroup" groupOwner="false" messageId="%s" chatroom="%s" id="%s" senderCallsign="%s">`,
+			cot.Escape(messageID), cot.Escape(fromCS), cot.Escape(fromUID), cot.Escape(dev.Callsign))
+		fmt.Fprintf(&d, `<chatgrp uid0="%s" uid1="%s" id="%s"/></__chatreceipt>`, cot.Escape(dev.UID), cot.Escape(fromUID), cot.Escape(fromUID))
+		fmt.Fprintf(&d, `<link uid="%s" type="a-f-G-U-C" relation="p-p"/>`, cot.Escape(dev.UID))
+		fmt.Fprintf(&d, `<marti><dest callsign="%s"/></marti>`, cot.Escape(fromCS))
+		ev := &cot.Event{Version: "2.0", UID: messageID, Type: typ, How: "h-g-i-g-o", Time: now.UTC(), Start: now.UTC(), Stale: now.Add(time.Hour).UTC(),
+			Point: cot.Point{HAE: cot.Unknown, CE: cot.Unknown, LE: cot.Unknown}}
+		if err := ev.SetDetail(d.Bytes()); err == nil {
+			out = append(out, ev)
+		}
+	}
+	if answer = strings.TrimSpace(answer); answer != "" {
+		ev, err := buildChat(chatMsg{SenderUID: dev.UID, SenderCallsign: dev.Callsign, To: Device{UID: fromUID, Callsign: fromCS},
+			MessageID: newMessageID(), Text: answer, At: now, Stale: now.Add(time.Hour)}, label.Label{}, "")
+		if err == nil {
+			ev.Access, ev.ReleasableTo, ev.Caveat, ev.Origin = "", "", "", cot.Origin{}
+			out = append(out, ev)
+		}
+	}
+	return out
 }

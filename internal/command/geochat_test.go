@@ -222,7 +222,7 @@ func FuzzParseChat(f *testing.F) {
 }
 
 func FuzzParseOrbat(f *testing.F) {
-	f.Add(DemoOrbat())
+	f.Add(testOrbat(f))
 	f.Add([]byte(`{"units":[{"id":"a","nation":"USA","name":"A","label":{"classification":"S","releasableTo":["JPN"]}}]}`))
 	f.Add([]byte(`{"units":[{"id":"a","parent":"a","nation":"USA","name":"A"}]}`))
 	f.Add([]byte("units:\n  - {id: a, nation: USA, name: A}\ngrants: []\n"))

@@ -3,6 +3,7 @@ package command
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -119,7 +120,7 @@ type harness struct {
 func newHarness(t testing.TB, orbat []byte) *harness {
 	t.Helper()
 	if orbat == nil {
-		orbat = DemoOrbat()
+		orbat = testOrbat(t)
 	}
 	h := &harness{audit: &fakeAudit{}, pub: &fakePub{}, clock: &clock{t: t0}, path: filepath.Join(t.TempDir(), "command.db")}
 	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit, ExpiryInterval: 20 * time.Millisecond})
@@ -242,4 +243,41 @@ func chatReply(t *testing.T, deviceUID, deviceCallsign, toUnit, toCallsign, text
 		t.Fatal(err)
 	}
 	return ev
+}
+
+// testOrbat is the test order of battle (testdata/orbat.json): US, JSDF
+// and ROK chains, the standing COCOM grants, USFJ's OPCON and the USA–JPN
+// pair policy.
+func testOrbat(t testing.TB) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "orbat.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// snapshot returns a function that puts the service's grants back as they
+// are now, so that one harness serves every case of a rule table (a fresh
+// database per case made the tables slow under -race).
+func (h *harness) snapshot() func() {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	base := make([]Grant, len(h.s.grants))
+	for i, g := range h.s.grants {
+		base[i] = *g
+	}
+	seq := h.s.seq
+	return func() {
+		h.s.mu.Lock()
+		defer h.s.mu.Unlock()
+		h.s.grants = h.s.grants[:0:0]
+		h.s.grantIdx = map[string]*Grant{}
+		for i := range base {
+			g := base[i]
+			h.s.grants = append(h.s.grants, &g)
+			h.s.grantIdx[g.ID] = &g
+		}
+		h.s.seq = seq
+	}
 }

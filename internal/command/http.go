@@ -58,6 +58,8 @@ func (s *Service) Handler(principal func(*http.Request) label.Principal) http.Ha
 	mux.HandleFunc("GET /api/v1/orders/{id}", h.getOrder)
 	mux.HandleFunc("POST /api/v1/orders/{id}/ack", h.ack)
 	mux.HandleFunc("POST /api/v1/orders/{id}/cancel", h.cancel)
+	mux.HandleFunc("POST /api/v1/orders/{id}/decide", h.decide)
+	mux.HandleFunc("POST /api/v1/orders/{id}/report", h.report)
 	return h.guard(mux)
 }
 
@@ -407,6 +409,50 @@ func (h *api) cancel(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.principal(r)
 	o, err := h.s.Cancel(r.Context(), p, b.As, strings.ToUpper(r.PathValue("id")), b.Reason)
+	if err != nil && o == nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.orderView(p, o))
+}
+
+// decide records the other nation's decision on a routed support request:
+// {"as":"jjoc","outcome":"APPROVED","reason":"…","order":{…}}. The answer
+// is the request and, for an approval, the national order.
+func (h *api) decide(w http.ResponseWriter, r *http.Request) {
+	var b DecideRequest
+	if err := decode(r, &b); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.principal(r)
+	o, national, err := h.s.Decide(r.Context(), p, strings.ToUpper(r.PathValue("id")), b)
+	if err != nil && o == nil {
+		h.fail(w, r, err)
+		return
+	}
+	out := map[string]any{"request": h.orderView(p, o)}
+	if national != nil {
+		out["order"] = h.orderView(p, national)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+type reportBody struct {
+	As   string `json:"as,omitempty"`
+	Kind string `json:"kind,omitempty"`
+	Text string `json:"text"`
+}
+
+// report answers a report request with a report (SITREP or READINESS).
+func (h *api) report(w http.ResponseWriter, r *http.Request) {
+	var b reportBody
+	if err := decode(r, &b); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p := h.principal(r)
+	o, err := h.s.Report(r.Context(), p, b.As, strings.ToUpper(r.PathValue("id")), b.Kind, b.Text)
 	if err != nil && o == nil {
 		h.fail(w, r, err)
 		return

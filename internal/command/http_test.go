@@ -64,19 +64,19 @@ func call(t *testing.T, srv *httptest.Server, p, method, path string, body any, 
 func TestHTTPAPI(t *testing.T) {
 	h := newHarness(t, nil)
 	srv := apiServer(t, h)
-	const US, JP, KR = "USA:SECRET", "JPN:SECRET", "KOR:SECRET"
+	const US, KR, JP = "USA:SECRET", "KOR:SECRET", "JPN:SECRET"
 
 	if code := call(t, srv, "", "GET", "/api/v1/orders", nil, nil); code != http.StatusForbidden {
 		t.Fatalf("no principal: %d", code)
 	}
 	var units struct{ Units []Unit }
-	if code := call(t, srv, KR, "GET", "/api/v1/units", nil, &units); code != 200 || len(units.Units) < 20 {
+	if code := call(t, srv, JP, "GET", "/api/v1/units", nil, &units); code != 200 || len(units.Units) < 20 {
 		t.Fatalf("units: %d %d", code, len(units.Units))
 	}
 	var me struct{ Positions []HeldPosition }
-	call(t, srv, JP, "GET", "/api/v1/authority/me", nil, &me)
+	call(t, srv, KR, "GET", "/api/v1/authority/me", nil, &me)
 	if len(me.Positions) == 0 || me.Positions[0].Unit == "" {
-		t.Fatalf("JPN positions %+v", me)
+		t.Fatalf("KOR positions %+v", me)
 	}
 
 	var g Grant
@@ -84,7 +84,7 @@ func TestHTTPAPI(t *testing.T) {
 		t.Fatalf("grant: %d %+v", code, g)
 	}
 	var eb errorBody
-	if code := call(t, srv, US, "POST", "/api/v1/grants", GrantRequest{Kind: ADCON, Grantor: "indopacom", Grantee: "jjoc", Unit: "31meu", Reason: "x"}, &eb); code != 422 || eb.Rule != RuleADCONCrossNation {
+	if code := call(t, srv, US, "POST", "/api/v1/grants", GrantRequest{Kind: ADCON, Grantor: "indopacom", Grantee: "cfc-gcc", Unit: "31meu", Reason: "x"}, &eb); code != 422 || eb.Rule != RuleADCONCrossNation {
 		t.Fatalf("ADCON across nations: %d %+v", code, eb)
 	}
 	if code := call(t, srv, US, "POST", "/api/v1/grants", map[string]any{"kind": "OPCON", "bogus": 1}, &eb); code != 400 {
@@ -92,7 +92,7 @@ func TestHTTPAPI(t *testing.T) {
 	}
 
 	var ans AuthorityAnswer
-	if code := call(t, srv, US, "GET", "/api/v1/authority?unit=31meu", nil, &ans); code != 200 || len(ans.Holders) != 2 || ans.Holders[1].Holder != "usfj" {
+	if code := call(t, srv, US, "GET", "/api/v1/authority?unit=31meu", nil, &ans); code != 200 || len(ans.Holders) != 3 || ans.Holders[1].Holder != "usfj" || ans.Holders[2].Holder != "iiimef" || !ans.Holders[2].Standing {
 		t.Fatalf("authority: %d %+v", code, ans)
 	}
 
@@ -101,36 +101,36 @@ func TestHTTPAPI(t *testing.T) {
 	if code := call(t, srv, US, "POST", "/api/v1/orders", task, &o); code != 201 || o.State != Issued {
 		t.Fatalf("issue: %d %+v", code, o)
 	}
-	move := IssueRequest{As: "jjoc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}
-	if code := call(t, srv, JP, "POST", "/api/v1/orders", move, &eb); code != 403 || eb.Rule != RuleOrderAuthority || eb.Decision == nil || !strings.Contains(eb.Decision.Reason, "jjoc holds no") {
-		t.Fatalf("JJOC refused: %d %+v", code, eb)
+	move := IssueRequest{As: "cfc-gcc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}
+	if code := call(t, srv, KR, "POST", "/api/v1/orders", move, &eb); code != 403 || eb.Rule != RuleOrderAuthority || eb.Decision == nil || !strings.Contains(eb.Decision.Reason, "cfc-gcc holds no") {
+		t.Fatalf("CFC-GCC refused: %d %+v", code, eb)
 	}
 	var chk Decision
-	if code := call(t, srv, JP, "GET", "/api/v1/authority/check?as=jjoc&type=MOVEMENT&unit=12mlr", nil, &chk); code != 200 || !chk.Allowed || chk.Holds != TACON {
+	if code := call(t, srv, KR, "GET", "/api/v1/authority/check?as=cfc-gcc&type=MOVEMENT&unit=12mlr", nil, &chk); code != 200 || !chk.Allowed || chk.Holds != TACON {
 		t.Fatalf("check: %d %+v", code, chk)
 	}
-	// JPN sees the TACON grant's own link but not the USA-only COCOM one.
+	// KOR sees the TACON grant's own link but not the USA-only COCOM one.
 	for _, g := range chk.Chain {
 		if g.ID == "cocom-usa" {
-			t.Fatalf("USA-only grant shown to JPN: %+v", chk.Chain)
+			t.Fatalf("USA-only grant shown to KOR: %+v", chk.Chain)
 		}
 	}
 	var bilateral Order
-	if code := call(t, srv, JP, "POST", "/api/v1/orders", IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}, &bilateral); code != 201 {
+	if code := call(t, srv, KR, "POST", "/api/v1/orders", IssueRequest{As: "cfc-gcc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"}, &bilateral); code != 201 {
 		t.Fatalf("bilateral: %d", code)
 	}
 
 	var list struct{ Orders []Order }
-	call(t, srv, KR, "GET", "/api/v1/orders", nil, &list)
-	if len(list.Orders) != 0 {
-		t.Fatalf("KOR lists %+v", list.Orders)
-	}
 	call(t, srv, JP, "GET", "/api/v1/orders", nil, &list)
-	if len(list.Orders) != 1 || list.Orders[0].ID != bilateral.ID {
+	if len(list.Orders) != 0 {
 		t.Fatalf("JPN lists %+v", list.Orders)
 	}
-	if code := call(t, srv, KR, "GET", "/api/v1/orders/"+bilateral.ID, nil, nil); code != 404 {
-		t.Fatalf("KOR show: %d", code)
+	call(t, srv, KR, "GET", "/api/v1/orders", nil, &list)
+	if len(list.Orders) != 1 || list.Orders[0].ID != bilateral.ID {
+		t.Fatalf("KOR lists %+v", list.Orders)
+	}
+	if code := call(t, srv, JP, "GET", "/api/v1/orders/"+bilateral.ID, nil, nil); code != 404 {
+		t.Fatalf("JPN show: %d", code)
 	}
 
 	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/ack", ackBody{As: "31meu"}, &o); code != 200 || o.State != Acknowledged {
@@ -142,7 +142,7 @@ func TestHTTPAPI(t *testing.T) {
 	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/ack", ackBody{As: "31meu", State: "CANTCO", Reason: "x"}, &eb); code != 409 {
 		t.Fatalf("CANTCO after WILCO: %d", code)
 	}
-	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/cancel", cancelBody{As: "31meu"}, &eb); code != 403 || eb.Rule != RuleNoPosition {
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/cancel", cancelBody{As: "31meu"}, &eb); code != 422 || eb.Rule != RuleCancel {
 		t.Fatalf("recipient cancel: %d %+v", code, eb)
 	}
 	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/cancel", cancelBody{As: "usfj", Reason: "changed"}, &o); code != 200 || o.State != Cancelled {
@@ -162,8 +162,8 @@ func TestHTTPAPI(t *testing.T) {
 	if code := call(t, srv, US, "POST", "/api/v1/grants/"+g.ID+"/revoke", revokeBody{As: "indopacom", Reason: "done"}, &g); code != 200 || g.RevokedAt.IsZero() {
 		t.Fatalf("revoke: %d %+v", code, g)
 	}
-	if code := call(t, srv, KR, "GET", "/api/v1/grants/"+g.ID, nil, nil); code != 404 {
-		t.Fatalf("KOR sees a USA grant: %d", code)
+	if code := call(t, srv, JP, "GET", "/api/v1/grants/"+g.ID, nil, nil); code != 404 {
+		t.Fatalf("JPN sees a USA grant: %d", code)
 	}
 
 	// Units are editable.
@@ -215,14 +215,14 @@ func TestHTTPStream(t *testing.T) {
 		}
 		return ch, func() { cancel(); resp.Body.Close() }
 	}
-	korStream, stopK := open("KOR:SECRET")
+	jpnStream, stopK := open("JPN:SECRET")
 	defer stopK()
 	usaStream, stopU := open("USA:SECRET")
 	defer stopU()
 
-	bilateral := mustIssue(t, h.s, jpn, IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"})
-	mustGrant(t, h.s, kor, GrantRequest{Kind: TACON, Grantor: "rok-jcs", Grantee: "rok-goc", Unit: "rok-noc", Duration: "1h", Reason: "exercise"})
-	korOrder := mustIssue(t, h.s, kor, IssueRequest{As: "rok-goc", Recipient: "rok-noc", Type: "MOVEMENT", Text: "Sortie", DeadlineIn: "1h"})
+	bilateral := mustIssue(t, h.s, kor, IssueRequest{As: "cfc-gcc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"})
+	mustGrant(t, h.s, jpn, GrantRequest{Kind: TACON, Grantor: "jjoc", Grantee: "adc", Unit: "escort-force", Duration: "1h", Reason: "exercise"})
+	jpnOrder := mustIssue(t, h.s, jpn, IssueRequest{As: "adc", Recipient: "escort-force", Type: "MOVEMENT", Text: "Sortie", DeadlineIn: "1h"})
 
 	next := func(ch <-chan string) Order {
 		t.Helper()
@@ -245,17 +245,17 @@ func TestHTTPStream(t *testing.T) {
 			}
 		}
 	}
-	if o := next(korStream); o.ID != korOrder.ID {
-		t.Fatalf("KOR stream first saw %s (%s)", o.ID, o.Label.Marking())
+	if o := next(jpnStream); o.ID != jpnOrder.ID {
+		t.Fatalf("JPN stream first saw %s (%s)", o.ID, o.Label.Marking())
 	}
 	if o := next(usaStream); o.ID != bilateral.ID {
 		t.Fatalf("USA stream first saw %s", o.ID)
 	}
-	// A new KOR stream replays only what KOR may see.
+	// A new JPN stream replays only what JPN may see.
 	replay, stopR := func() (<-chan string, func()) {
 		ctx, cancel := context.WithCancel(context.Background())
 		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/api/v1/orders/stream", nil)
-		req.Header.Set("X-Test-Principal", "KOR:SECRET")
+		req.Header.Set("X-Test-Principal", "JPN:SECRET")
 		resp, err := srv.Client().Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -282,7 +282,35 @@ func TestHTTPStream(t *testing.T) {
 			snap = append(snap, o.ID)
 		}
 	}
-	if len(snap) != 1 || snap[0] != korOrder.ID {
-		t.Fatalf("KOR snapshot %v", snap)
+	if len(snap) != 1 || snap[0] != jpnOrder.ID {
+		t.Fatalf("JPN snapshot %v", snap)
+	}
+}
+
+// TestHTTPReportAndDecide: a report request answered over REST with a
+// SITREP; a routed request decided over REST, with a refusal for the
+// wrong headquarters.
+func TestHTTPReportAndDecide(t *testing.T) {
+	h := newHarness(t, nil)
+	srv := apiServer(t, h)
+	const US, JP = "USA:SECRET", "JPN:SECRET"
+	var o Order
+	if code := call(t, srv, US, "POST", "/api/v1/orders", IssueRequest{As: "usfj", Recipient: "12mlr", Type: "REPORT", Text: "Report readiness", DeadlineIn: "1h"}, &o); code != 201 {
+		t.Fatalf("issue: %d", code)
+	}
+	if code := call(t, srv, US, "POST", "/api/v1/orders/"+o.ID+"/report", map[string]string{"as": "12mlr", "kind": "SITREP", "text": "Ready"}, &o); code != 200 || o.State != Complete || len(o.Reports) != 1 {
+		t.Fatalf("report: %d %+v", code, o)
+	}
+	var req Order
+	if code := call(t, srv, US, "POST", "/api/v1/orders", IssueRequest{As: "usfj", Recipient: "adc", Type: "SUPPORT_REQUEST", Text: "BMD", DeadlineIn: "1h"}, &req); code != 201 || req.Via != "acm" {
+		t.Fatalf("request: %d %+v", code, req)
+	}
+	var eb errorBody
+	if code := call(t, srv, JP, "POST", "/api/v1/orders/"+req.ID+"/decide", DecideRequest{As: "adc", Outcome: Denied, Reason: "x"}, &eb); code != 422 || eb.Rule != RuleDecide {
+		t.Fatalf("decide as ADC: %d %+v", code, eb)
+	}
+	var out struct{ Request Order }
+	if code := call(t, srv, JP, "POST", "/api/v1/orders/"+req.ID+"/decide", DecideRequest{As: "jjoc", Outcome: Denied, Reason: "no capacity"}, &out); code != 200 || out.Request.Outcome != Denied {
+		t.Fatalf("decide: %d %+v", code, out)
 	}
 }

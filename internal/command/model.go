@@ -33,9 +33,15 @@ type Position struct {
 	// the unit's nation (COCOM and ADCON grants, revocation of any grant
 	// over the nation's units).
 	National bool `json:"national,omitempty"`
+	// Nation, in a combined command or coordination body, is the member
+	// nation whose principals hold the post (the unit's nation when empty).
+	Nation string `json:"nation,omitempty"`
 }
 
 func (p Position) matches(nation string, pr label.Principal) bool {
+	if p.Nation != "" {
+		nation = p.Nation
+	}
 	if pr.Nation != nation || !pr.Valid() {
 		return false
 	}
@@ -57,6 +63,11 @@ type Unit struct {
 	Echelon  string `json:"echelon,omitempty"`
 	Name     string `json:"name"`
 	Callsign string `json:"callsign,omitempty"`
+	// Kind is UnitForce (empty), UnitCombined or UnitCoordination.
+	Kind string `json:"kind,omitempty"`
+	// Members are the national headquarters taking part in a combined
+	// command or coordination body.
+	Members []string `json:"members,omitempty"`
 	// Devices are the TAK devices orders to this unit are delivered to.
 	Devices   []Device   `json:"devices,omitempty"`
 	Positions []Position `json:"positions,omitempty"`
@@ -83,22 +94,25 @@ const (
 	TACON   Kind = "TACON"
 	ADCON   Kind = "ADCON"
 	Support Kind = "SUPPORT"
+	// Coordinating authority (JP 1): a commander may require consultation
+	// among the agencies involved but may not compel agreement. Not command.
+	Coordinating Kind = "COORDINATING_AUTHORITY"
+	// DIRLAUTH, direct liaison authorized (JP 1): a commander lets a
+	// subordinate consult or coordinate directly with a command or agency
+	// inside or outside its own. Not command.
+	DirLiaison Kind = "DIRLAUTH"
 )
 
 // ParseKind accepts a relationship name case-insensitively.
 func ParseKind(s string) (Kind, error) {
 	switch k := Kind(strings.ToUpper(strings.TrimSpace(s))); k {
-	case COCOM, OPCON, TACON, ADCON, Support:
+	case COCOM, OPCON, TACON, ADCON, Support, Coordinating, DirLiaison:
 		return k, nil
+	case "COORDINATING AUTHORITY", "COORDINATING":
+		return Coordinating, nil
 	}
-	return "", fmt.Errorf("unknown relationship %q (want COCOM, OPCON, TACON, ADCON or SUPPORT)", s)
+	return "", fmt.Errorf("unknown relationship %q (want COCOM, OPCON, TACON, ADCON, SUPPORT, COORDINATING_AUTHORITY or DIRLAUTH)", s)
 }
-
-// Support modes.
-const (
-	DirectSupport  = "DIRECT"
-	GeneralSupport = "GENERAL"
-)
 
 // Grant is one relationship: Grantor gives Grantee Kind over Unit and its
 // subtree from From until Until. An empty Grantor is the national command
@@ -106,7 +120,7 @@ const (
 type Grant struct {
 	ID      string `json:"id"`
 	Kind    Kind   `json:"kind"`
-	Support string `json:"support,omitempty"` // DIRECT or GENERAL for SUPPORT
+	Support string `json:"support,omitempty"` // GENERAL, MUTUAL, DIRECT or CLOSE for SUPPORT
 	Grantor string `json:"grantor,omitempty"`
 	Grantee string `json:"grantee"`
 	Unit    string `json:"unit"`
@@ -115,6 +129,19 @@ type Grant struct {
 	Until  time.Time   `json:"until,omitzero"`
 	Reason string      `json:"reason"`
 	Label  label.Label `json:"label"`
+	// Decision is the national decision behind a grant that places forces
+	// under another nation's or a combined command's control.
+	Decision *NationalDecision `json:"decision,omitempty"`
+	// Directive establishes a SUPPORT relationship.
+	Directive *SupportDirective `json:"directive,omitempty"`
+	// Function is what a COORDINATING_AUTHORITY or DIRLAUTH covers.
+	Function string `json:"function,omitempty"`
+	// Clipped is set when the window was cut to that of the grant it
+	// derives from (that grant's id).
+	Clipped string `json:"clipped,omitempty"`
+	// Supersedes names the COCOM grant a transfer between combatant
+	// commands replaces; that grant ends when this one starts.
+	Supersedes string `json:"supersedes,omitempty"`
 
 	Created   time.Time `json:"created"`
 	CreatedBy string    `json:"createdBy"`
@@ -208,8 +235,8 @@ var transitions = map[State][]State{
 	Issued:       {Delivered, Acknowledged, Wilco, Cantco, Cancelled, Expired},
 	Delivered:    {Acknowledged, Wilco, Cantco, Cancelled, Expired},
 	Acknowledged: {Wilco, Cantco, Cancelled, Expired},
-	Wilco:        {Executing, Complete, Failed, Cancelled, Expired},
-	Executing:    {Complete, Failed, Cancelled, Expired},
+	Wilco:        {Executing, Complete, Failed, Cancelled},
+	Executing:    {Complete, Failed, Cancelled},
 	Cantco:       nil,
 	Complete:     nil,
 	Failed:       nil,
@@ -356,14 +383,40 @@ type Delivery struct {
 
 // Order is one order and its history.
 type Order struct {
-	ID          string      `json:"id"`
-	Type        OrderType   `json:"type"`
-	IssuerUnit  string      `json:"issuerUnit"`
-	IssuedBy    string      `json:"issuedBy"`
-	Recipient   string      `json:"recipientUnit"`
-	Text        string      `json:"text"`
-	Location    *Location   `json:"location,omitempty"`
-	Deadline    time.Time   `json:"deadline"`
+	ID         string    `json:"id"`
+	Type       OrderType `json:"type"`
+	IssuerUnit string    `json:"issuerUnit"`
+	IssuedBy   string    `json:"issuedBy"`
+	Recipient  string    `json:"recipientUnit"`
+	Text       string    `json:"text"`
+	Location   *Location `json:"location,omitempty"`
+	// Deadline is the reply-by time: an order not answered (WILCO or
+	// CANTCO) by then expires. An order being carried out never expires;
+	// NET and NLT bound the action itself.
+	Deadline time.Time `json:"deadline"`
+	// Family is WARNORD, OPORD, FRAGORD or EXORD (empty for requests).
+	Family Family `json:"family,omitempty"`
+	// Serial is the issuer's order number; DTG the date-time group.
+	Serial     string      `json:"serial,omitempty"`
+	DTG        string      `json:"dtg,omitempty"`
+	Paragraphs *Paragraphs `json:"paragraphs,omitempty"`
+	// NET and NLT: not earlier than, not later than (the action).
+	NET time.Time `json:"net,omitzero"`
+	NLT time.Time `json:"nlt,omitzero"`
+	// Changes is the order a FRAGORD changes (or an EXORD executes).
+	Changes string `json:"changes,omitempty"`
+	// Info lists the info addressees: the echelons the order skips.
+	Info []string `json:"info,omitempty"`
+	// Via is the coordination body a cross-nation support request went
+	// through; Wanted the foreign unit whose support was asked; Outcome
+	// the other nation's answer (APPROVED, PARTLY_APPROVED or DENIED).
+	Via     string `json:"via,omitempty"`
+	Wanted  string `json:"wanted,omitempty"`
+	Outcome string `json:"outcome,omitempty"`
+	// Request is the support request a national order answers.
+	Request string `json:"request,omitempty"`
+	// Reports answer a report request.
+	Reports     []Report    `json:"reports,omitempty"`
 	Label       label.Label `json:"label"`
 	State       State       `json:"state"`
 	StateReason string      `json:"stateReason,omitempty"`
@@ -379,6 +432,8 @@ func (o *Order) clone() *Order {
 	c := *o
 	c.History = append([]Transition(nil), o.History...)
 	c.Deliveries = append([]Delivery(nil), o.Deliveries...)
+	c.Info = append([]string(nil), o.Info...)
+	c.Reports = append([]Report(nil), o.Reports...)
 	c.Label.ReleasableTo = append([]string(nil), o.Label.ReleasableTo...)
 	c.Authority.Chain = append([]Grant(nil), o.Authority.Chain...)
 	return &c
@@ -388,6 +443,7 @@ func (u *Unit) clone() *Unit {
 	c := *u
 	c.Devices = append([]Device(nil), u.Devices...)
 	c.Positions = append([]Position(nil), u.Positions...)
+	c.Members = append([]string(nil), u.Members...)
 	if u.Label != nil {
 		l := *u.Label
 		l.ReleasableTo = append([]string(nil), u.Label.ReleasableTo...)

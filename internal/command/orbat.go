@@ -2,7 +2,6 @@ package command
 
 import (
 	"bytes"
-	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,22 +15,13 @@ import (
 	"kizuna/internal/label"
 )
 
-//go:embed demo_orbat.json
-var demoOrbat []byte
-
-// DemoOrbat returns the demonstration order of battle (public unit names
-// only): US Indo-Pacific Command with US Forces Japan, US Forces Korea, 7th
-// Fleet, III MEF and 5th Air Force; JSDF Joint Operations Command with the
-// Self-Defense Fleet, Air Defense Command and Ground Component Command; the
-// ROK Joint Chiefs of Staff with its operations commands; a few subordinate
-// units each, their TAK devices and positions, and the standing COCOM
-// grants.
-func DemoOrbat() []byte { return bytes.Clone(demoOrbat) }
-
 // Orbat is an order-of-battle file: units and standing grants.
 type Orbat struct {
 	Units  []Unit       `json:"units"`
 	Grants []OrbatGrant `json:"grants,omitempty"`
+	// Policies say, per nation pair, what command may cross between them.
+	// A pair without a policy allows no command grant across.
+	Policies []PairPolicy `json:"policies,omitempty"`
 }
 
 // OrbatGrant is a standing grant in an order-of-battle file. From defaults
@@ -48,6 +38,10 @@ type OrbatGrant struct {
 	Duration string      `json:"duration,omitempty"`
 	Reason   string      `json:"reason"`
 	Label    label.Label `json:"label"`
+
+	Decision  *NationalDecision `json:"decision,omitempty"`
+	Directive *SupportDirective `json:"directive,omitempty"`
+	Function  string            `json:"function,omitempty"`
 }
 
 // maxOrbatSize bounds an order-of-battle file.
@@ -96,6 +90,12 @@ func ParseOrbat(r io.Reader) (*Orbat, error) {
 		units[u.ID] = u
 	}
 	if err := checkTree(units); err != nil {
+		return nil, fmt.Errorf("order of battle: %w", err)
+	}
+	if err := validateMembers(units); err != nil {
+		return nil, fmt.Errorf("order of battle: %w", err)
+	}
+	if err := validatePolicies(o.Policies, units); err != nil {
 		return nil, fmt.Errorf("order of battle: %w", err)
 	}
 	seen := map[string]bool{}
@@ -153,6 +153,7 @@ func normalizeUnit(u *Unit) error {
 		return fmt.Errorf("unit %s: is its own parent", u.ID)
 	}
 	u.Echelon = strings.TrimSpace(u.Echelon)
+	u.Kind = strings.ToLower(strings.TrimSpace(u.Kind))
 	for i, d := range u.Devices {
 		if d.UID == "" && d.Callsign == "" {
 			return fmt.Errorf("unit %s device %d: needs a uid or a callsign", u.ID, i)

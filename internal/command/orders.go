@@ -22,9 +22,22 @@ type IssueRequest struct {
 	Type      string    `json:"type"`
 	Text      string    `json:"text"`
 	Location  *Location `json:"location,omitempty"`
-	// Deadline, or DeadlineIn (a duration from now such as "2h").
+	// Deadline, or DeadlineIn (a duration from now such as "2h"): the
+	// reply-by time.
 	Deadline   time.Time `json:"deadline,omitzero"`
 	DeadlineIn string    `json:"deadlineIn,omitempty"`
+	// Family is WARNORD, OPORD (the default for tasks and movements),
+	// FRAGORD (with Changes) or EXORD.
+	Family     string      `json:"family,omitempty"`
+	Paragraphs *Paragraphs `json:"paragraphs,omitempty"`
+	// NET and NLT bound the action (not earlier / not later than).
+	NET time.Time `json:"net,omitzero"`
+	NLT time.Time `json:"nlt,omitzero"`
+	// Changes is the order a FRAGORD changes or an EXORD executes.
+	Changes string `json:"changes,omitempty"`
+	// Via names the coordination body for a support request to another
+	// nation's forces (found from the order of battle when empty).
+	Via string `json:"via,omitempty"`
 	// Label overrides: the issuer's clearance and releasability to the
 	// issuer's and the recipient's nations by default.
 	Classification string   `json:"classification,omitempty"`
@@ -36,13 +49,39 @@ type IssueRequest struct {
 // committed to the database before Issue returns, then delivered to the
 // recipient unit's TAK devices. A refusal is an *AuthorityError.
 func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest) (*Order, error) {
+	return s.issue(ctx, p, req, "")
+}
+
+// issue issues an order; request, when set, is the support request the
+// order answers.
+func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest, request string) (*Order, error) {
 	typ, err := ParseOrderType(req.Type)
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
 	text := strings.TrimSpace(req.Text)
+	if text == "" && req.Paragraphs != nil {
+		text = strings.TrimSpace(req.Paragraphs.Mission)
+	}
 	if text == "" {
 		return nil, invalid("an order needs text")
+	}
+	if err := req.Paragraphs.validate(); err != nil {
+		return nil, invalid("%v", err)
+	}
+	var fam Family
+	if req.Family != "" {
+		if fam, err = ParseFamily(req.Family); err != nil {
+			return nil, invalid("%v", err)
+		}
+	} else if typ == Task || typ == Movement {
+		fam = OPORD
+	}
+	if fam != "" && (typ == SupportRequest || typ == ReportRequest) {
+		return nil, invalid("a %s is a request, not a %s", typ, fam)
+	}
+	if !req.NET.IsZero() && !req.NLT.IsZero() && !req.NLT.After(req.NET) {
+		return nil, invalid("NLT must come after NET")
 	}
 	if len(text) > maxOrderText || !utf8.ValidString(text) {
 		return nil, invalid("order text must be valid UTF-8 of at most %d bytes", maxOrderText)
@@ -68,6 +107,9 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 	if !deadline.After(now) {
 		return nil, invalid("the deadline %s has passed", deadline.UTC().Format(time.RFC3339))
 	}
+	if !req.NLT.IsZero() && !req.NLT.After(now) {
+		return nil, invalid("the NLT time %s has passed", req.NLT.UTC().Format(time.RFC3339))
+	}
 
 	s.mu.Lock()
 	if s.closed {
@@ -85,7 +127,24 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 		s.mu.Unlock()
 		return nil, fmt.Errorf("%w: unit %q", ErrNotFound, req.Recipient)
 	}
-	lbl, err := orderLabel(p, issuer, recipient, req)
+	var via *Unit
+	wanted := ""
+	if typ == SupportRequest {
+		if via, recipient, err = s.routeLocked(issuer, recipient, req.Via); err != nil {
+			s.mu.Unlock()
+			s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, req.Recipient), Decision: "deny", Reason: err.Error()})
+			return nil, err
+		}
+		if via != nil && recipient.ID != req.Recipient {
+			wanted = req.Recipient
+		}
+	}
+	if _, err := s.checkChangesLocked(issuer, recipient, fam, req.Changes); err != nil {
+		s.mu.Unlock()
+		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s %s→%s", fam, typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
+	lbl, err := orderLabel(p, issuer, recipient, s.world().nationsOfUnit(issuer), req)
 	if err != nil {
 		s.mu.Unlock()
 		return nil, err
@@ -103,6 +162,25 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
 		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
 		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
+		Family:  fam, Serial: s.serialLocked(issuer), DTG: DTG(now), Paragraphs: req.Paragraphs, NET: req.NET.UTC(), NLT: req.NLT.UTC(),
+		Changes: strings.ToUpper(req.Changes), Wanted: wanted, Request: request,
+	}
+	if req.NET.IsZero() {
+		o.NET = time.Time{}
+	}
+	if req.NLT.IsZero() {
+		o.NLT = time.Time{}
+	}
+	if via != nil {
+		o.Via = via.ID
+		o.History[0].Reason = fmt.Sprintf("routed through %s (%s) to %s, the %s headquarters that decides: %s", via.ID, via.Name, recipient.ID, recipient.Nation, d.Reason)
+	}
+	if typ != SupportRequest {
+		for _, id := range s.world().infoAddressees(issuer.ID, recipient.ID, d) {
+			if u := s.units[id]; u != nil && label.Releasable(label.Principal{Nation: u.Nation, Clearance: label.TopSecret}, lbl) {
+				o.Info = append(o.Info, id)
+			}
+		}
 	}
 	for {
 		o.ID = newID("O")
@@ -123,19 +201,32 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 		s.messages[dl.MessageID] = o.ID
 	}
 	issuerUnit, recipientUnit := issuer.clone(), recipient.clone()
+	var infoUnits []*Unit
+	for _, id := range o.Info {
+		infoUnits = append(infoUnits, s.units[id].clone())
+	}
 	out := o.clone()
 	s.notifyLocked(out)
 	s.mu.Unlock()
 
 	err = s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.transition", Object: o.ID, Decision: "allow",
-		Reason: fmt.Sprintf("→ISSUED %s %s→%s deadline %s label %s", typ, issuer.ID, recipient.ID, o.Deadline.Format(time.RFC3339), lbl.Marking())})
+		Reason: strings.TrimSpace(fmt.Sprintf("→ISSUED %s %s %s %s→%s reply by %s label %s %s", o.Serial, strings.TrimSpace(string(fam)+" "+string(typ)), o.DTG, issuer.ID, recipient.ID,
+			o.Deadline.Format(time.RFC3339), lbl.Marking(), orderLinks(o)))})
 	s.deliver(ctx, out, issuerUnit, recipientUnit)
+	for _, iu := range infoUnits {
+		s.notifyUnit(ctx, out, issuerUnit, iu, fmt.Sprintf("INFO %s %s %s to %s: %s", orFamily(out), out.ID, out.Serial, recipientUnit.callsign(), out.Text))
+	}
 	return out, err
 }
 
 // orderLabel computes an order's label.
-func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (label.Label, error) {
-	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: strings.TrimSpace(req.Caveat)}
+// A combined command's orders are releasable to every member nation.
+func orderLabel(p label.Principal, issuer, recipient *Unit, issuerNations []string, req IssueRequest) (label.Label, error) {
+	cav, err := label.ParseCaveat(strings.TrimSpace(req.Caveat))
+	if err != nil {
+		return label.Label{}, invalid("%v", err) // a caveat without a defined meaning
+	}
+	l := label.Label{Classification: p.Clearance, Originator: issuer.Nation, Caveat: cav}
 	if req.Classification != "" {
 		c, err := label.ParseClassification(req.Classification)
 		if err != nil {
@@ -146,7 +237,7 @@ func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (l
 	if err := label.CheckSubmit(p, l); err != nil {
 		return label.Label{}, invalid("%v", err)
 	}
-	rel := []string{issuer.Nation, recipient.Nation}
+	rel := append(slices.Clone(issuerNations), recipient.Nation)
 	if len(req.ReleasableTo) > 0 {
 		r, err := label.ParseReleasableTo(strings.Join(req.ReleasableTo, " "))
 		if err != nil {
@@ -165,7 +256,19 @@ func orderLabel(p label.Principal, issuer, recipient *Unit, req IssueRequest) (l
 // chatText renders an order as a GeoChat line.
 func chatText(o *Order, issuerCallsign string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "(%s) %s ORDER %s from %s: %s", o.Label.Marking(), strings.ReplaceAll(string(o.Type), "_", " "), o.ID, issuerCallsign, o.Text)
+	fmt.Fprintf(&b, "(%s) %s %s %s %s from %s: %s", o.Label.Marking(), orFamily(o), strings.ReplaceAll(string(o.Type), "_", " "), o.ID, o.DTG, issuerCallsign, o.Text)
+	if o.Changes != "" {
+		fmt.Fprintf(&b, " | changes %s", o.Changes)
+	}
+	if o.Paragraphs != nil && o.Paragraphs.Execution.Intent != "" {
+		fmt.Fprintf(&b, " | intent: %s", o.Paragraphs.Execution.Intent)
+	}
+	if !o.NET.IsZero() {
+		fmt.Fprintf(&b, " | NET %s", DTG(o.NET))
+	}
+	if !o.NLT.IsZero() {
+		fmt.Fprintf(&b, " | NLT %s", DTG(o.NLT))
+	}
 	if o.Location != nil {
 		if c, ok := o.Location.center(); ok {
 			name := o.Location.Name
@@ -175,7 +278,7 @@ func chatText(o *Order, issuerCallsign string) string {
 			fmt.Fprintf(&b, " | at %s%.5f,%.5f", name, c.Lat, c.Lon)
 		}
 	}
-	fmt.Fprintf(&b, " | deadline %s | reply WILCO %s or CANTCO %s <reason>", o.Deadline.UTC().Format("2006-01-02 15:04Z"), o.ID, o.ID)
+	fmt.Fprintf(&b, " | reply by %s: WILCO %s or CANTCO %s <reason>", o.Deadline.UTC().Format("2006-01-02 15:04Z"), o.ID, o.ID)
 	return b.String()
 }
 
@@ -298,7 +401,7 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 		}
 	}
 	from := cur.State
-	if to != Expired && !from.Terminal() && !now.Before(cur.Deadline) {
+	if to != Expired && CanMove(from, Expired) && !now.Before(cur.Deadline) {
 		// Past its deadline: it expires now, whatever was asked.
 		s.mu.Unlock()
 		if _, err := s.move(ctx, id, Expired, &actor{By: "system", Via: "system"}, "deadline passed", nil, nil); err != nil {
@@ -375,6 +478,13 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	case Wilco, Cantco, Executing, Complete, Failed:
 		s.notifyUnit(ctx, out, recipient, issuer, strings.TrimSpace(fmt.Sprintf("ORDER %s %s by %s %s", out.ID, to, out.Recipient, reason)))
 	}
+	if out.Request != "" && (to == Complete || to == Failed) && issuer != nil {
+		// The requester learns the outcome, not the national order.
+		if _, rerr := s.move(ctx, out.Request, to, &actor{By: "system", Unit: issuer.ID, Via: "system"},
+			fmt.Sprintf("the %s national order carrying out the request is %s", issuer.Nation, to), nil, nil); rerr != nil {
+			s.log.Info("command: request not moved with its national order", "request", out.Request, "err", rerr)
+		}
+	}
 	return out, err
 }
 
@@ -414,13 +524,17 @@ func (s *Service) Respond(ctx context.Context, p label.Principal, as, id string,
 		if au.ID != o.Recipient {
 			return fmt.Errorf("%w: only %s (the recipient) may answer order %s, not %s", ErrNoPosition, o.Recipient, o.ID, au.ID)
 		}
+		if err := routedAnswer(o, to); err != nil {
+			return err
+		}
 		by.Unit = au.ID
 		return nil
 	}
 	return s.move(ctx, id, to, by, reason, check, nil)
 }
 
-// Cancel cancels an order; only the issuing unit may.
+// Cancel cancels an order; only the issuing unit or one of its superiors
+// may.
 func (s *Service) Cancel(ctx context.Context, p label.Principal, as, id, reason string) (*Order, error) {
 	by := &actor{By: p.String(), Via: "api"}
 	check := func(o *Order) error {
@@ -429,13 +543,16 @@ func (s *Service) Cancel(ctx context.Context, p label.Principal, as, id, reason 
 		}
 		if as == "" {
 			as = o.IssuerUnit
+			if _, err := s.actingLocked(p, as); err != nil {
+				as = ""
+			}
 		}
 		au, err := s.actingLocked(p, as)
 		if err != nil {
 			return err
 		}
-		if au.ID != o.IssuerUnit {
-			return fmt.Errorf("%w: only %s (the issuer) may cancel order %s, not %s", ErrNoPosition, o.IssuerUnit, o.ID, au.ID)
+		if au.ID != o.IssuerUnit && !s.world().within(o.IssuerUnit, au.ID) {
+			return ruleErr(RuleCancel, "only %s (the issuer) or its superiors may cancel order %s, not %s", o.IssuerUnit, o.ID, au.ID)
 		}
 		by.Unit = au.ID
 		return nil
@@ -488,7 +605,7 @@ func (s *Service) expireDue(ctx context.Context) {
 	var due []string
 	for _, id := range s.order {
 		o := s.orders[id]
-		if o != nil && !o.State.Terminal() && !now.Before(o.Deadline) {
+		if o != nil && CanMove(o.State, Expired) && !now.Before(o.Deadline) {
 			due = append(due, id)
 		}
 	}
@@ -525,10 +642,9 @@ func (s *Service) handleReceipt(ctx context.Context, in inbound, c chatIn) {
 	if c.Type == typeRead {
 		to = Acknowledged
 	}
-	device := c.SenderUID
-	if device == "" {
-		device = c.SenderCallsign
-	}
+	// The device is the connection's authenticated identity, never what
+	// the receipt claims.
+	device := in.sender.UID
 	now := s.clock()
 	check := func(o *Order) error {
 		if !label.Releasable(in.from, o.Label) {
@@ -536,8 +652,14 @@ func (s *Service) handleReceipt(ctx context.Context, in inbound, c chatIn) {
 		}
 		for _, dl := range o.Deliveries {
 			if dl.MessageID == c.MessageID {
-				if c.SenderUID != "" && dl.DeviceUID != "" && c.SenderUID != dl.DeviceUID {
-					return fmt.Errorf("%w: receipt for %s's message came from %s", ErrNoPosition, dl.DeviceUID, c.SenderUID)
+				if in.sender.UID == "" || dl.DeviceUID == "" || in.sender.UID != dl.DeviceUID {
+					return fmt.Errorf("%w: receipt for %s's message came from %s", ErrNoPosition, orUnknown(dl.DeviceUID), orUnknown(in.sender.UID))
+				}
+				if c.SenderUID != "" && c.SenderUID != in.sender.UID {
+					return fmt.Errorf("%w: receipt claims device %s but came from %s", ErrNoPosition, c.SenderUID, in.sender.UID)
+				}
+				if rec := s.units[o.Recipient]; rec == nil || in.from.Nation != rec.Nation {
+					return fmt.Errorf("%w: %s is not of the recipient's nation", ErrNoPosition, in.from)
 				}
 				return nil
 			}
@@ -584,13 +706,12 @@ func (s *Service) handleReply(ctx context.Context, in inbound, c chatIn) {
 	if !known || recipient == nil {
 		return
 	}
-	device := c.SenderUID
-	if device == "" {
-		device = c.SenderCallsign
-	}
+	// The device is the connection's authenticated identity; the chat's
+	// own sender uid and callsign are claims and must agree with it.
+	device := in.sender.UID
 	fromDevice := false
 	for _, d := range recipient.Devices {
-		if (c.SenderUID != "" && d.UID == c.SenderUID) || (c.SenderUID == "" && c.SenderCallsign != "" && d.Callsign == c.SenderCallsign) {
+		if in.sender.UID != "" && d.UID == in.sender.UID && (c.SenderUID == "" || c.SenderUID == in.sender.UID) {
 			fromDevice, dev = true, d
 		}
 	}
@@ -605,9 +726,14 @@ func (s *Service) handleReply(ctx context.Context, in inbound, c chatIn) {
 		if !fromDevice || in.from.Nation != recipient.Nation {
 			return fmt.Errorf("%w: %s is not a device of %s, the recipient of %s", ErrNoPosition, device, recipient.ID, o.ID)
 		}
-		return nil
+		return routedAnswer(o, r.To)
 	}
-	_, err := s.move(ctx, r.OrderID, r.To, &actor{By: by, Unit: recipient.ID, Via: "tak"}, r.Reason, check, nil)
+	var err error
+	if r.Report != "" {
+		_, err = s.report(ctx, r.OrderID, Report{Kind: r.Report, Text: r.Reason}, &actor{By: by, Unit: recipient.ID, Via: "tak"}, check)
+	} else {
+		_, err = s.move(ctx, r.OrderID, r.To, &actor{By: by, Unit: recipient.ID, Via: "tak"}, r.Reason, check, nil)
+	}
 	if err != nil {
 		s.log.Info("command: GeoChat reply not applied", "order", r.OrderID, "state", r.To, "device", device, "err", err)
 		if fromDevice {

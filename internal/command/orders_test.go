@@ -26,7 +26,7 @@ func TestCanMove(t *testing.T) {
 		{Issued, Delivered}, {Delivered, Acknowledged}, {Acknowledged, Wilco}, {Acknowledged, Cantco},
 		{Wilco, Executing}, {Executing, Complete}, {Executing, Failed},
 		{Issued, Cancelled}, {Delivered, Cancelled}, {Acknowledged, Cancelled}, {Wilco, Cancelled}, {Executing, Cancelled},
-		{Issued, Expired}, {Delivered, Expired}, {Acknowledged, Expired}, {Wilco, Expired}, {Executing, Expired},
+		{Issued, Expired}, {Delivered, Expired}, {Acknowledged, Expired},
 	}
 	for _, w := range want {
 		if !CanMove(w[0], w[1]) {
@@ -36,6 +36,10 @@ func TestCanMove(t *testing.T) {
 	illegal := [][2]State{
 		{Complete, Executing}, {Cantco, Wilco}, {Cancelled, Issued}, {Expired, Wilco}, {Wilco, Acknowledged},
 		{Executing, Wilco}, {Issued, Executing}, {Issued, Complete}, {Failed, Complete}, {Delivered, Issued},
+		// The deadline is the reply-by time: an order the recipient has
+		// accepted (WILCO) or is carrying out never expires. The old
+		// lifecycle let an executing order expire.
+		{Wilco, Expired}, {Executing, Expired},
 	}
 	for _, w := range illegal {
 		if CanMove(w[0], w[1]) {
@@ -130,7 +134,7 @@ func TestLifecycleRefusals(t *testing.T) {
 	if _, err := h.s.Respond(ctx, usa, "12mlr", o.ID, Cancelled, ""); !errors.Is(err, ErrInvalid) {
 		t.Errorf("recipient cancelling: %v", err)
 	}
-	if _, err := h.s.Cancel(ctx, usa, "12mlr", o.ID, ""); !errors.Is(err, ErrNoPosition) {
+	if _, err := h.s.Cancel(ctx, usa, "12mlr", o.ID, ""); RuleOf(err) != RuleCancel {
 		t.Errorf("recipient cancelling: %v", err)
 	}
 	got, err := h.s.Respond(ctx, usa, "12mlr", o.ID, Cantco, "no transport")
@@ -219,7 +223,7 @@ func TestIssueValidation(t *testing.T) {
 			r.Location = &Location{Point: &LatLon{}, Route: []LatLon{{}, {Lat: 1}}}
 		}, ErrInvalid},
 		{"above clearance", func(r *IssueRequest) { r.Classification = "TOP SECRET" }, ErrInvalid},
-		{"label excludes recipient", func(r *IssueRequest) { r.Recipient = "12mlr"; r.As = "usfj"; r.ReleasableTo = []string{"KOR"} }, nil},
+		{"label excludes recipient", func(r *IssueRequest) { r.Recipient = "12mlr"; r.As = "usfj"; r.ReleasableTo = []string{"JPN"} }, nil},
 		{"unknown recipient", func(r *IssueRequest) { r.Recipient = "nosuch" }, ErrNotFound},
 	}
 	for _, tc := range tests {
@@ -239,7 +243,7 @@ func TestIssueValidation(t *testing.T) {
 		})
 	}
 	// A label that leaves out a foreign recipient's nation is refused.
-	_, err := h.s.Issue(context.Background(), jpn, IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "x", DeadlineIn: "1h", ReleasableTo: []string{"JPN"}})
+	_, err := h.s.Issue(context.Background(), kor, IssueRequest{As: "cfc-gcc", Recipient: "12mlr", Type: "MOVEMENT", Text: "x", DeadlineIn: "1h", ReleasableTo: []string{"KOR"}})
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("label without the recipient's nation: %v", err)
 	}
@@ -248,9 +252,9 @@ func TestIssueValidation(t *testing.T) {
 func TestLabelFiltering(t *testing.T) {
 	h := newHarness(t, nil)
 	usOnly := issueTask(t, h) // USA → USA: SECRET//USA ONLY
-	bilateral := mustIssue(t, h.s, jpn, IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"})
-	confidential := mustIssue(t, h.s, jpn, IssueRequest{As: "jjoc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h", Classification: "C"})
-	trilateral := mustIssue(t, h.s, usa, IssueRequest{As: "usfj", Recipient: "12mlr", Type: "REPORT", Text: "Report", DeadlineIn: "1h", ReleasableTo: []string{"JPN", "KOR", "USA"}, Classification: "U"})
+	bilateral := mustIssue(t, h.s, kor, IssueRequest{As: "cfc-gcc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h"})
+	confidential := mustIssue(t, h.s, kor, IssueRequest{As: "cfc-gcc", Recipient: "12mlr", Type: "MOVEMENT", Text: "Move", DeadlineIn: "1h", Classification: "C"})
+	trilateral := mustIssue(t, h.s, usa, IssueRequest{As: "usfj", Recipient: "12mlr", Type: "REPORT", Text: "Report", DeadlineIn: "1h", ReleasableTo: []string{"KOR", "JPN", "USA"}, Classification: "U"})
 	ids := func(p label.Principal) []string {
 		var out []string
 		for _, o := range h.s.Orders(p, OrderFilter{}) {
@@ -260,15 +264,15 @@ func TestLabelFiltering(t *testing.T) {
 		return out
 	}
 	sorted := func(s ...string) []string { slices.Sort(s); return s }
-	jpnConf := label.Principal{Nation: "JPN", Clearance: label.Confidential}
+	korConf := label.Principal{Nation: "KOR", Clearance: label.Confidential}
 	tests := []struct {
 		p    label.Principal
 		want []string
 	}{
 		{usa, sorted(usOnly.ID, bilateral.ID, confidential.ID, trilateral.ID)},
-		{jpn, sorted(bilateral.ID, confidential.ID, trilateral.ID)},
-		{jpnConf, sorted(confidential.ID, trilateral.ID)},
-		{kor, sorted(trilateral.ID)},
+		{kor, sorted(bilateral.ID, confidential.ID, trilateral.ID)},
+		{korConf, sorted(confidential.ID, trilateral.ID)},
+		{jpn, sorted(trilateral.ID)},
 		{label.Principal{}, nil},
 	}
 	for _, tc := range tests {
@@ -276,23 +280,23 @@ func TestLabelFiltering(t *testing.T) {
 			t.Errorf("%s sees %v, want %v", tc.p, got, tc.want)
 		}
 	}
-	if _, err := h.s.Order(kor, bilateral.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("KOR shows a USA–JPN order: %v", err)
+	if _, err := h.s.Order(jpn, bilateral.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("JPN shows a USA–KOR order: %v", err)
 	}
-	if o, err := h.s.Order(jpn, strings.ToLower(bilateral.ID)); err != nil || o.ID != bilateral.ID {
-		t.Errorf("JPN show: %v", err)
+	if o, err := h.s.Order(kor, strings.ToLower(bilateral.ID)); err != nil || o.ID != bilateral.ID {
+		t.Errorf("KOR show: %v", err)
 	}
-	// Grants are filtered too: KOR sees none of the USA–JPN grants.
-	for _, g := range h.s.Grants(kor, "") {
-		if !label.Releasable(kor, g.Label) || g.ID == "tacon-jjoc-12mlr" {
-			t.Errorf("KOR sees grant %s", g.ID)
+	// Grants are filtered too: JPN sees none of the USA–KOR grants.
+	for _, g := range h.s.Grants(jpn, "") {
+		if !label.Releasable(jpn, g.Label) || g.ID == "tacon-gcc-12mlr" {
+			t.Errorf("JPN sees grant %s", g.ID)
 		}
 	}
-	if _, err := h.s.GetGrant(kor, "tacon-jjoc-12mlr"); !errors.Is(err, ErrNotFound) {
-		t.Errorf("KOR gets a USA–JPN grant: %v", err)
+	if _, err := h.s.GetGrant(jpn, "tacon-gcc-12mlr"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("JPN gets a USA–KOR grant: %v", err)
 	}
 	// Filters by unit and state.
-	if got := h.s.Orders(usa, OrderFilter{Unit: "jjoc"}); len(got) != 2 {
+	if got := h.s.Orders(usa, OrderFilter{Unit: "cfc-gcc"}); len(got) != 2 {
 		t.Errorf("orders of jjoc: %d", len(got))
 	}
 	if got := h.s.Orders(usa, OrderFilter{State: Wilco}); len(got) != 0 {
@@ -309,19 +313,19 @@ func TestReceiptsAndReplies(t *testing.T) {
 
 	// A receipt from the wrong device, or from a principal the order is not
 	// releasable to, changes nothing and is audited as denied.
-	h.s.Observe(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa)
-	h.s.Observe(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-1", "31MEU-1"), jpn)
+	h.s.ObserveFrom(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa, Sender{UID: "ANDROID-31MEU-2", Callsign: "31MEU-2"})
+	h.s.ObserveFrom(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-1", "31MEU-1"), jpn, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "two denied receipts", func() bool { return len(h.audit.find("order.receipt", o.ID)) == 2 })
 	if st := state(); st.State != Issued || !st.Deliveries[0].DeliveredAt.IsZero() {
 		t.Fatalf("bad receipts applied: %+v", st)
 	}
 
-	h.s.Observe(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-1", "31MEU-1"), usa)
+	h.s.ObserveFrom(receipt(t, "b-t-f-d", d0.MessageID, "ANDROID-31MEU-1", "31MEU-1"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "DELIVERED", func() bool { return state().State == Delivered })
-	h.s.Observe(receipt(t, "b-t-f-r", d1.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa)
+	h.s.ObserveFrom(receipt(t, "b-t-f-r", d1.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa, Sender{UID: "ANDROID-31MEU-2", Callsign: "31MEU-2"})
 	eventually(t, "ACKNOWLEDGED", func() bool { return state().State == Acknowledged })
 	// A late delivery receipt only records the delivery.
-	h.s.Observe(receipt(t, "b-t-f-d", d1.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa)
+	h.s.ObserveFrom(receipt(t, "b-t-f-d", d1.MessageID, "ANDROID-31MEU-2", "31MEU-2"), usa, Sender{UID: "ANDROID-31MEU-2", Callsign: "31MEU-2"})
 	eventually(t, "late receipt recorded", func() bool { return len(h.audit.find("order.receipt", o.ID)) == 5 })
 	st := state()
 	if st.State != Acknowledged || st.Deliveries[1].DeliveredAt.IsZero() || st.Deliveries[1].ReadAt.IsZero() || st.Deliveries[0].ReadAt.IsZero() == false {
@@ -330,10 +334,10 @@ func TestReceiptsAndReplies(t *testing.T) {
 
 	// Replies: unknown ids and chatter are ignored; a stranger's WILCO is
 	// refused; the device's lowercase "wilco" works.
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "WILCO OZZZZZZ"), usa)
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "roger that, moving"), usa)
-	h.s.Observe(chatReply(t, "ANDROID-5AF-1", "5AF-1", "usfj", "USFJ", "WILCO "+o.ID), usa)
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-2", "31MEU-2", "usfj", "USFJ", "wilco "+strings.ToLower(o.ID)), usa)
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "WILCO OZZZZZZ"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "roger that, moving"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
+	h.s.ObserveFrom(chatReply(t, "ANDROID-5AF-1", "5AF-1", "usfj", "USFJ", "WILCO "+o.ID), usa, Sender{UID: "ANDROID-5AF-1", Callsign: "5AF-1"})
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-2", "31MEU-2", "usfj", "USFJ", "wilco "+strings.ToLower(o.ID)), usa, Sender{UID: "ANDROID-31MEU-2", Callsign: "31MEU-2"})
 	eventually(t, "WILCO", func() bool { return state().State == Wilco })
 	st = state()
 	if last := st.History[len(st.History)-1]; last.Via != "tak" || !strings.Contains(last.By, "ANDROID-31MEU-2") || last.Unit != "31meu" {
@@ -348,16 +352,16 @@ func TestReceiptsAndReplies(t *testing.T) {
 	if !denied {
 		t.Error("stranger's WILCO not audited as denied")
 	}
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "EXECUTING "+o.ID), usa)
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "EXECUTING "+o.ID), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "EXECUTING", func() bool { return state().State == Executing })
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "FAILED "+o.ID+": comms down"), usa)
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "FAILED "+o.ID+": comms down"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "FAILED", func() bool { return state().State == Failed })
 	if st := state(); st.StateReason != "comms down" {
 		t.Fatalf("reason %q", st.StateReason)
 	}
 
 	o2 := mustIssue(t, h.s, usa, IssueRequest{As: "indopacom", Recipient: "31meu", Type: "REPORT", Text: "Report fuel", DeadlineIn: "2h"})
-	h.s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "CANTCO "+o2.ID+" no fuel state available"), usa)
+	h.s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "usfj", "USFJ", "CANTCO "+o2.ID+" no fuel state available"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "CANTCO", func() bool { x, _ := h.s.Order(usa, o2.ID); return x.State == Cantco })
 	if x, _ := h.s.Order(usa, o2.ID); x.StateReason != "no fuel state available" {
 		t.Fatalf("CANTCO reason %q", x.StateReason)
@@ -401,7 +405,7 @@ func TestDurability(t *testing.T) {
 	if _, err := h.s.Respond(ctx, usa, "12mlr", o.ID, Wilco, ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.s.Revoke(ctx, usa, "indopacom", false, "tacon-jjoc-12mlr", "over"); err != nil {
+	if _, err := h.s.Revoke(ctx, usa, "indopacom", false, "tacon-gcc-12mlr", "over"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := h.s.PutUnit(ctx, usa, "iiimef", Unit{ID: "cls-3", Parent: "iiimef", Nation: "USA", Name: "Combat Logistics Regiment 3", Positions: []Position{{}}}); err != nil {
@@ -410,7 +414,7 @@ func TestDurability(t *testing.T) {
 	h.s.Close()
 
 	// Reopen with the same ORBAT: state is back, revocation included.
-	s2, err := New(Config{DBPath: h.path, OrbatData: DemoOrbat(), Nation: "USA", Clock: h.clock.Now, Audit: h.audit})
+	s2, err := New(Config{DBPath: h.path, OrbatData: testOrbat(t), Nation: "USA", Clock: h.clock.Now, Audit: h.audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +426,7 @@ func TestDurability(t *testing.T) {
 	if got.State != Wilco || len(got.History) != 2 || got.Authority.Holds != OPCON {
 		t.Fatalf("reloaded %+v", got)
 	}
-	if gg, err := s2.GetGrant(usa, "tacon-jjoc-12mlr"); err != nil || gg.RevokedAt.IsZero() {
+	if gg, err := s2.GetGrant(usa, "tacon-gcc-12mlr"); err != nil || gg.RevokedAt.IsZero() {
 		t.Fatalf("revocation lost: %+v %v", gg, err)
 	}
 	if _, err := s2.GetGrant(usa, g.ID); err != nil {
@@ -525,8 +529,8 @@ func TestOrbatErrors(t *testing.T) {
 	}
 }
 
-func TestDemoOrbat(t *testing.T) {
-	o, err := ParseOrbat(strings.NewReader(string(DemoOrbat())))
+func TestFixtureOrbat(t *testing.T) {
+	o, err := ParseOrbat(strings.NewReader(string(testOrbat(t))))
 	if err != nil {
 		t.Fatal(err)
 	}

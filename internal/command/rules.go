@@ -20,19 +20,34 @@ const (
 	RuleCOCOMCombatant    = "cocom-combatant-commander-only"
 	RuleCOCOMNotDelegable = "cocom-not-delegable"
 	RuleCOCOMNational     = "cocom-national"
+	RuleOneCOCOM          = "one-combatant-command"
 	RuleNationalGrantor   = "national-authority-grants-cocom-adcon-only"
 	RuleOPCONGrantor      = "opcon-needs-cocom-or-opcon"
 	RuleTACONGrantor      = "tacon-needs-opcon"
-	RuleSupportGrantor    = "support-needs-cocom-or-opcon"
-	RuleSupportMode       = "support-mode"
+	RuleSupportMode       = "support-category"
+	RuleSupportSuperior   = "support-established-by-common-superior"
+	RuleSupportDirective  = "support-needs-establishing-directive"
 	RuleADCONCrossNation  = "adcon-stays-national"
-	RuleADCONGrantor      = "adcon-needs-cocom-or-adcon"
+	RuleADCONGrantor      = "adcon-needs-adcon"
+	RuleADCONService      = "adcon-service-chain"
 	RuleForeignGrant      = "national-chain-only"
+	RuleNationPair        = "nation-pair-policy"
+	RuleNoPairPolicy      = "no-pair-policy"
+	RuleNationalDecision  = "national-decision-required"
+	RuleRetransfer        = "no-retransfer"
+	RuleUnity             = "unity-of-command"
+	RuleSubordinate       = "grant-to-own-subordinate"
+	RuleCoordinationBody  = "coordination-body-holds-no-command"
+	RuleCoordGrantor      = "coordination-granted-by-commander"
 	RuleTimeBounded       = "attachment-time-bounded"
 	RuleSelfGrant         = "self-grant"
 	RuleRevoke            = "revoke-authority"
 	RuleOrderAuthority    = "order-authority"
 	RuleNoPosition        = "no-position"
+	RuleCancel            = "cancel-by-issuer-or-superior"
+	RuleFragord           = "fragord-changes-open-order"
+	RuleViaCoordination   = "cross-nation-request-via-coordination"
+	RuleDecide            = "decided-by-other-nation-hq"
 )
 
 // ErrRule is wrapped by every *RuleError so callers can branch on any rule
@@ -93,18 +108,19 @@ var (
 // grant a relationship of kind k.
 func grantorNeeds(k Kind) kindSet {
 	switch k {
-	case OPCON, TACON, Support:
+	case OPCON, TACON, Support, Coordinating, DirLiaison:
 		return commandAtLeastOPCON
 	case ADCON:
-		return kindSet{COCOM, ADCON}
+		return kindSet{ADCON}
 	}
 	return nil // COCOM is never granted by a unit
 }
 
 // world is the read-only view the rules need.
 type world struct {
-	units  map[string]*Unit
-	grants []*Grant // in creation order
+	units    map[string]*Unit
+	grants   []*Grant // in creation order
+	policies []PairPolicy
 }
 
 // ancestorsOrSelf returns id and its ancestors, nearest first.
@@ -128,20 +144,88 @@ func (w *world) within(unit, root string) bool {
 	return slices.Contains(w.ancestorsOrSelf(unit), root)
 }
 
+// related reports whether one unit lies in the other's subtree.
+func (w *world) related(a, b string) bool { return w.within(a, b) || w.within(b, a) }
+
 // Basis is why a holder has authority over a unit: the chain of grants,
-// from the national command authority down to the grant to the holder.
+// from the national command authority down to the grant to the holder, or
+// the standing chain of command (Standing, no grants).
 type Basis struct {
-	Holder string  `json:"holder"`
-	Kind   Kind    `json:"kind"`
-	Chain  []Grant `json:"chain"`
+	Holder   string  `json:"holder"`
+	Kind     Kind    `json:"kind"`
+	Chain    []Grant `json:"chain"`
+	Standing bool    `json:"standing,omitempty"`
 }
 
-// resolve finds a grant chain giving holder one of kinds over unit at t.
-// visiting guards against cycles.
+// grantInForce reports whether g is in force at t: its own window, and its
+// grantor still holding the authority it granted from.
+func (w *world) grantInForce(g *Grant, t time.Time, visiting map[string]bool) bool {
+	if !g.activeAt(t) || visiting[g.ID] {
+		return false
+	}
+	if g.Grantor == "" {
+		return true
+	}
+	visiting[g.ID] = true
+	_, ok := w.resolve(g.Grantor, g.Unit, grantorNeeds(g.Kind), t, visiting)
+	delete(visiting, g.ID)
+	return ok
+}
+
+// standing is the authority holder has over unit by the assigned
+// structure (JP 1: command flows down the chain). A superior commands its
+// subordinates (OPCON) unless a unit between them has been placed under
+// the operational control of a commander outside the superior's own
+// command; a superior of the same service keeps ADCON in any case (the
+// service chain).
+func (w *world) standing(holder, unit string, t time.Time, visiting map[string]bool) (Kind, bool) {
+	hu, ok := w.units[holder]
+	uu, ok2 := w.units[unit]
+	if !ok || !ok2 || holder == unit || hu.Kind == UnitCoordination {
+		return "", false
+	}
+	path := w.ancestorsOrSelf(unit)
+	i := slices.Index(path, holder)
+	if i <= 0 {
+		return "", false
+	}
+	displaced := false
+	for _, x := range path[:i] {
+		for _, g := range w.grants {
+			if g.Unit != x || (g.Kind != OPCON && g.Kind != COCOM) || w.within(g.Grantee, holder) {
+				continue
+			}
+			if g.Grantor != "" && w.within(g.Grantor, holder) {
+				continue // delegated from within the holder's own command
+			}
+			if w.grantInForce(g, t, visiting) {
+				displaced = true
+			}
+		}
+	}
+	if !displaced {
+		return OPCON, true
+	}
+	if hu.Service != "" && hu.Service == uu.Service && hu.Service != "Joint" {
+		return ADCON, true
+	}
+	return "", false
+}
+
+// resolve finds the strongest basis giving holder one of kinds over unit
+// at t. visiting guards against cycles.
 func (w *world) resolve(holder, unit string, kinds kindSet, t time.Time, visiting map[string]bool) (Basis, bool) {
-	scope := w.ancestorsOrSelf(unit)
 	var best Basis
 	found := false
+	if k, ok := w.standing(holder, unit, t, visiting); ok {
+		switch {
+		case kinds.has(k):
+			best, found = Basis{Holder: holder, Kind: k, Chain: []Grant{}, Standing: true}, true
+		case k == OPCON && kinds.has(ADCON) && w.sameService(holder, unit):
+			best, found = Basis{Holder: holder, Kind: ADCON, Chain: []Grant{}, Standing: true}, true
+		}
+	}
+	scope := w.ancestorsOrSelf(unit)
 	for _, g := range w.grants {
 		if g.Grantee != holder || !kinds.has(g.Kind) || !slices.Contains(scope, g.Unit) || !g.activeAt(t) || visiting[g.ID] {
 			continue
@@ -160,11 +244,16 @@ func (w *world) resolve(holder, unit string, kinds kindSet, t time.Time, visitin
 		cand := Basis{Holder: holder, Kind: g.Kind, Chain: chain}
 		// Prefer the strongest relationship, then the shortest chain.
 		if !found || strength(cand.Kind) > strength(best.Kind) ||
-			(strength(cand.Kind) == strength(best.Kind) && len(cand.Chain) < len(best.Chain)) {
+			(strength(cand.Kind) == strength(best.Kind) && !best.Standing && len(cand.Chain) < len(best.Chain)) {
 			best, found = cand, true
 		}
 	}
 	return best, found
+}
+
+func (w *world) sameService(a, b string) bool {
+	ua, ub := w.units[a], w.units[b]
+	return ua != nil && ub != nil && ua.Service != "" && ua.Service == ub.Service && ua.Service != "Joint"
 }
 
 func strength(k Kind) int {
@@ -190,16 +279,24 @@ func (w *world) Resolve(holder, unit string, kinds kindSet, t time.Time) (Basis,
 }
 
 // holders lists every unit holding any relationship over unit at t, with
-// the chain for each (strongest relationship per holder).
+// the chain for each (strongest relationship per holder): its superiors in
+// the standing chain and the grantees of grants over it.
 func (w *world) holders(unit string, t time.Time) []Basis {
 	seen := map[string]bool{}
 	var out []Basis
+	cands := w.ancestorsOrSelf(unit)
+	if len(cands) > 0 {
+		cands = cands[1:]
+	}
 	for _, g := range w.grants {
-		if seen[g.Grantee] {
+		cands = append(cands, g.Grantee)
+	}
+	for _, h := range cands {
+		if seen[h] {
 			continue
 		}
-		if b, ok := w.Resolve(g.Grantee, unit, anyRelationship, t); ok {
-			seen[g.Grantee] = true
+		seen[h] = true
+		if b, ok := w.Resolve(h, unit, anyRelationship, t); ok {
 			out = append(out, b)
 		}
 	}
@@ -217,6 +314,11 @@ func (w *world) holders(unit string, t time.Time) []Basis {
 func (w *world) explainMissing(holder, unit string, kinds kindSet, t time.Time) string {
 	scope := w.ancestorsOrSelf(unit)
 	var notes []string
+	if i := slices.Index(scope, holder); i > 0 {
+		if k, ok := w.standing(holder, unit, t, map[string]bool{}); !ok || k != OPCON {
+			notes = append(notes, fmt.Sprintf("%s is a superior of %s but the unit has been placed under another commander's operational control", holder, unit))
+		}
+	}
 	for _, g := range w.grants {
 		if g.Grantee != holder || !slices.Contains(scope, g.Unit) {
 			continue
@@ -253,6 +355,52 @@ func (w *world) nationOf(id string) string {
 	return ""
 }
 
+// windowEnd is when a grant stops by its own terms (zero: open).
+func windowEnd(g *Grant) time.Time {
+	end := g.Until
+	if !g.RevokedAt.IsZero() && (end.IsZero() || g.RevokedAt.Before(end)) {
+		end = g.RevokedAt
+	}
+	return end
+}
+
+// overlap reports whether two grants' windows meet.
+func overlap(a, b *Grant) bool {
+	ea, eb := windowEnd(a), windowEnd(b)
+	if !ea.IsZero() && !ea.After(b.From) {
+		return false
+	}
+	if !eb.IsZero() && !eb.After(a.From) {
+		return false
+	}
+	return true
+}
+
+// Clip cuts g's window to that of the grant it derives from (the last
+// grant of its grantor's basis at its start), as a sub-grant cannot outlive
+// its source. It reports the source's id when it clipped.
+func (w *world) Clip(g *Grant, now time.Time) string {
+	if g.Grantor == "" || g.Kind == COCOM {
+		return ""
+	}
+	b, ok := w.Resolve(g.Grantor, g.Unit, grantorNeeds(g.Kind), effectiveFrom(g, now))
+	if !ok || len(b.Chain) == 0 {
+		return ""
+	}
+	end := time.Time{}
+	src := ""
+	for i := range b.Chain {
+		if e := windowEnd(&b.Chain[i]); !e.IsZero() && (end.IsZero() || e.Before(end)) {
+			end, src = e, b.Chain[i].ID
+		}
+	}
+	if end.IsZero() || (!g.Until.IsZero() && !g.Until.After(end)) {
+		return ""
+	}
+	g.Until = end
+	return src
+}
+
 // CheckGrant applies every grant rule to g at now. It returns nil or the
 // first violated rule, as a *RuleError.
 func (w *world) CheckGrant(g *Grant, now time.Time) error {
@@ -279,33 +427,20 @@ func (w *world) CheckGrant(g *Grant, now time.Time) error {
 	if !g.Until.IsZero() && !g.Until.After(now) {
 		return ruleErr(RuleWindow, "the validity window has already ended (%s)", g.Until.UTC().Format(time.RFC3339))
 	}
-
+	// A coordination body neither holds nor gives command and is no force
+	// (the counterpart of a DIRLAUTH may be one).
+	for _, u := range []*Unit{grantor, grantee, unit} {
+		if u != nil && u.Kind == UnitCoordination && !(g.Kind == DirLiaison && u == unit) {
+			return ruleErr(RuleCoordinationBody, "%s is a coordination body: it routes requests between national headquarters and holds or gives no %s", u.ID, g.Kind)
+		}
+	}
 	switch g.Kind {
 	case COCOM:
-		if grantee.Echelon != EchelonCCMD {
-			return ruleErr(RuleCOCOMCombatant, "COCOM belongs only to a combatant commander; %s is a %s, not a combatant command", grantee.ID, echelonName(grantee))
-		}
-		if grantor != nil {
-			return ruleErr(RuleCOCOMNotDelegable, "COCOM cannot be delegated: %s cannot pass COCOM to %s; grant OPCON instead", grantor.ID, grantee.ID)
-		}
-		if grantee.Nation != unit.Nation {
-			return ruleErr(RuleCOCOMNational, "national command is never given away: %s (%s) cannot hold COCOM of %s (%s)", grantee.ID, grantee.Nation, unit.ID, unit.Nation)
-		}
-		return nil
+		return w.checkCOCOM(g, grantor, grantee, unit)
 	case ADCON:
-		if grantee.Nation != unit.Nation {
-			return ruleErr(RuleADCONCrossNation, "ADCON stays inside national channels: %s (%s) cannot hold ADCON of %s (%s)", grantee.ID, grantee.Nation, unit.ID, unit.Nation)
-		}
-		if grantor == nil {
-			return nil
-		}
-		if grantor.Nation != unit.Nation {
-			return ruleErr(RuleADCONCrossNation, "ADCON stays inside national channels: %s (%s) cannot grant ADCON of %s (%s)", grantor.ID, grantor.Nation, unit.ID, unit.Nation)
-		}
-		if _, ok := w.Resolve(grantor.ID, unit.ID, grantorNeeds(ADCON), effectiveFrom(g, now)); !ok {
-			return ruleErr(RuleADCONGrantor, "%s cannot grant ADCON: %s", grantor.ID, w.explainMissing(grantor.ID, unit.ID, grantorNeeds(ADCON), effectiveFrom(g, now)))
-		}
-		return nil
+		return w.checkADCON(g, grantor, grantee, unit, now)
+	case Coordinating, DirLiaison:
+		return w.checkCoordination(g, grantor, grantee, unit, now)
 	case OPCON, TACON, Support:
 	default:
 		return ruleErr("kind", "unknown relationship %q", g.Kind)
@@ -316,27 +451,164 @@ func (w *world) CheckGrant(g *Grant, now time.Time) error {
 	if grantor == nil {
 		return ruleErr(RuleNationalGrantor, "the national command authority grants only COCOM and ADCON; %s must be granted by a COCOM or OPCON holder", g.Kind)
 	}
-	if g.Kind == Support && g.Support != DirectSupport && g.Support != GeneralSupport {
-		return ruleErr(RuleSupportMode, "a SUPPORT grant is DIRECT or GENERAL, not %q", g.Support)
+	if g.Grantee == g.Unit || w.within(g.Grantee, g.Unit) {
+		return ruleErr(RuleSubordinate, "%s cannot be placed under %s, its own subordinate", g.Unit, g.Grantee)
 	}
 	if g.Until.IsZero() {
 		return ruleErr(RuleTimeBounded, "attachments are time-bounded: a %s grant needs an end (until)", g.Kind)
 	}
-	if grantee.Nation != unit.Nation && grantor.Nation != unit.Nation {
+	at := effectiveFrom(g, now)
+	if g.Kind == Support {
+		return w.checkSupport(g, grantor, grantee, unit, at)
+	}
+	if !slices.Contains(w.nationsOfUnit(grantor), unit.Nation) {
 		return ruleErr(RuleForeignGrant, "national command is never given away: %s of %s (%s) can be given to %s (%s) only by %s's own chain, not by %s (%s)",
 			g.Kind, unit.ID, unit.Nation, grantee.ID, grantee.Nation, unit.Nation, grantor.ID, grantor.Nation)
 	}
-	at := effectiveFrom(g, now)
+	if foreignControl(unit, grantee) {
+		if err := w.checkPair(unit, grantee); err != nil {
+			return err
+		}
+		if err := checkDecision(g, unit, grantee); err != nil {
+			return err
+		}
+	}
 	need := grantorNeeds(g.Kind)
-	if _, ok := w.Resolve(grantor.ID, unit.ID, need, at); !ok {
+	b, ok := w.Resolve(grantor.ID, unit.ID, need, at)
+	if !ok {
 		rule := RuleOPCONGrantor
-		switch g.Kind {
-		case TACON:
+		if g.Kind == TACON {
 			rule = RuleTACONGrantor
-		case Support:
-			rule = RuleSupportGrantor
 		}
 		return ruleErr(rule, "%s can be granted only by a holder of %s: %s", g.Kind, need, w.explainMissing(grantor.ID, unit.ID, need, at))
+	}
+	for _, src := range b.Chain {
+		if src.Decision != nil && src.Decision.Caveats.NoRetransfer && !w.within(grantee.ID, src.Grantee) {
+			return ruleErr(RuleRetransfer, "%s placed %s under %s with no retransfer (%s %s): %s may pass it only within its own command, not to %s",
+				src.ID, src.Unit, src.Grantee, src.Decision.Authority, src.Decision.Reference, src.Grantee, grantee.ID)
+		}
+	}
+	return w.checkUnity(g, b)
+}
+
+// checkUnity enforces unity of command (JP 1: one OPCON and one TACON
+// holder at a time per force). A grant conflicts with another of the same
+// kind over the same force (or a force containing it, or contained in
+// it) whose window meets its own, unless the two lie on one line of
+// command: one derives from the other, or one grantee commands the other.
+func (w *world) checkUnity(g *Grant, basis Basis) error {
+	for _, e := range w.grants {
+		if e.Kind != g.Kind || e.ID == g.ID || e.Grantee == g.Grantee || !w.related(e.Unit, g.Unit) || !overlap(e, g) {
+			continue
+		}
+		if slices.ContainsFunc(basis.Chain, func(c Grant) bool { return c.ID == e.ID }) {
+			continue // g derives from e
+		}
+		if w.related(e.Grantee, g.Grantee) {
+			continue // one line of command
+		}
+		if e.Grantor != "" && !w.grantInForce(e, latest(e.From, g.From), map[string]bool{}) {
+			continue // e has lapsed with its source
+		}
+		return ruleErr(RuleUnity, "unity of command: %s is already under %s of %s (%s) until %s; revoke it first",
+			e.Unit, e.Kind, e.Grantee, e.ID, untilString(windowEnd(e)))
+	}
+	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (w *world) checkCOCOM(g *Grant, grantor, grantee, unit *Unit) error {
+	if grantee.Echelon != EchelonCCMD {
+		return ruleErr(RuleCOCOMCombatant, "COCOM belongs only to a combatant commander; %s is a %s, not a combatant command", grantee.ID, echelonName(grantee))
+	}
+	if grantor != nil {
+		return ruleErr(RuleCOCOMNotDelegable, "COCOM cannot be delegated: %s cannot pass COCOM to %s; grant OPCON instead", grantor.ID, grantee.ID)
+	}
+	if grantee.Nation != unit.Nation || grantee.Kind != UnitForce {
+		return ruleErr(RuleCOCOMNational, "national command is never given away: %s (%s) cannot hold COCOM of %s (%s)", grantee.ID, grantee.Nation, unit.ID, unit.Nation)
+	}
+	for _, e := range w.grants {
+		if e.Kind == COCOM && e.Grantee != g.Grantee && e.ID != g.Supersedes && w.related(e.Unit, g.Unit) && overlap(e, g) {
+			return ruleErr(RuleOneCOCOM, "one combatant command per force: %s is assigned to %s (%s); only the national authority transfers it, naming the grant it supersedes",
+				e.Unit, e.Grantee, e.ID)
+		}
+	}
+	return nil
+}
+
+func (w *world) checkADCON(g *Grant, grantor, grantee, unit *Unit, now time.Time) error {
+	if grantee.Nation != unit.Nation {
+		return ruleErr(RuleADCONCrossNation, "ADCON stays inside national channels: %s (%s) cannot hold ADCON of %s (%s)", grantee.ID, grantee.Nation, unit.ID, unit.Nation)
+	}
+	if grantor != nil && grantor.Nation != unit.Nation {
+		return ruleErr(RuleADCONCrossNation, "ADCON stays inside national channels: %s (%s) cannot grant ADCON of %s (%s)", grantor.ID, grantor.Nation, unit.ID, unit.Nation)
+	}
+	if !w.sameService(grantee.ID, unit.ID) {
+		return ruleErr(RuleADCONService, "ADCON runs through the service chain: %s (%s) is not of %s's service (%s)", grantee.ID, orNone(grantee.Service), unit.ID, orNone(unit.Service))
+	}
+	if g.Grantee == g.Unit || w.within(g.Grantee, g.Unit) {
+		return ruleErr(RuleSubordinate, "%s cannot hold ADCON of %s, its own superior", g.Grantee, g.Unit)
+	}
+	if grantor == nil {
+		return nil
+	}
+	at := effectiveFrom(g, now)
+	if _, ok := w.Resolve(grantor.ID, unit.ID, grantorNeeds(ADCON), at); !ok {
+		return ruleErr(RuleADCONGrantor, "%s cannot grant ADCON: %s", grantor.ID, w.explainMissing(grantor.ID, unit.ID, grantorNeeds(ADCON), at))
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// checkCoordination: coordinating authority and DIRLAUTH are given by a
+// commander to a subordinate (JP 1); they are consultation, not command,
+// and may reach across nations.
+func (w *world) checkCoordination(g *Grant, grantor, grantee, unit *Unit, now time.Time) error {
+	if grantor == nil {
+		return ruleErr(RuleCoordGrantor, "%s is given by a commander to a subordinate, not by the national authority", g.Kind)
+	}
+	if strings.TrimSpace(g.Function) == "" {
+		return ruleErr(RuleCoordGrantor, "%s names the function it covers", g.Kind)
+	}
+	at := effectiveFrom(g, now)
+	if _, ok := w.Resolve(grantor.ID, grantee.ID, commandAtLeastOPCON, at); !ok {
+		return ruleErr(RuleCoordGrantor, "%s is given by a commander to a subordinate: %s", g.Kind, w.explainMissing(grantor.ID, grantee.ID, commandAtLeastOPCON, at))
+	}
+	if g.Kind == Coordinating {
+		if _, ok := w.Resolve(grantor.ID, unit.ID, commandAtLeastOPCON, at); !ok {
+			return ruleErr(RuleCoordGrantor, "coordinating authority covers forces of the grantor's own command: %s", w.explainMissing(grantor.ID, unit.ID, commandAtLeastOPCON, at))
+		}
+	}
+	return nil
+}
+
+// checkSupport: a support relationship is established by a common
+// superior between its subordinates (JP 1), in one of four categories,
+// with an establishing directive.
+func (w *world) checkSupport(g *Grant, grantor, grantee, unit *Unit, at time.Time) error {
+	if !slices.Contains(supportCategories, g.Support) {
+		return ruleErr(RuleSupportMode, "a SUPPORT relationship is GENERAL, MUTUAL, DIRECT or CLOSE, not %q", g.Support)
+	}
+	for _, u := range []*Unit{unit, grantee} {
+		if _, ok := w.Resolve(grantor.ID, u.ID, commandAtLeastOPCON, at); !ok {
+			return ruleErr(RuleSupportSuperior, "support is established by a common superior of the supporting (%s) and the supported (%s) commander: %s",
+				unit.ID, grantee.ID, w.explainMissing(grantor.ID, u.ID, commandAtLeastOPCON, at))
+		}
+	}
+	if d := g.Directive; d == nil || strings.TrimSpace(d.Priorities) == "" || strings.TrimSpace(d.Degree) == "" {
+		return ruleErr(RuleSupportDirective, "a support relationship needs an establishing directive: priorities and the degree of authority (the window gives its duration)")
 	}
 	return nil
 }
@@ -359,9 +631,8 @@ func echelonName(u *Unit) string {
 
 // CheckRevoke decides whether the acting unit (or, when national is true,
 // the national command authority of the acting principal's nation) may
-// revoke g at now. The grantor may always revoke; so may the unit's own
-// nation: its national authority, or any of its units holding COCOM or
-// OPCON over the unit.
+// revoke g at now: only its grantor, a superior of the grantor in the
+// standing chain, or the national authority of the forces' nation.
 func (w *world) CheckRevoke(g *Grant, acting string, actingNation string, national bool, now time.Time) error {
 	unit := w.units[g.Unit]
 	if unit == nil {
@@ -373,17 +644,11 @@ func (w *world) CheckRevoke(g *Grant, acting string, actingNation string, nation
 		}
 		return ruleErr(RuleRevoke, "only %s's national authority may revoke grants over %s, not %s's", unit.Nation, unit.ID, actingNation)
 	}
-	if acting != "" && acting == g.Grantor {
+	if acting != "" && g.Grantor != "" && (acting == g.Grantor || w.within(g.Grantor, acting)) {
 		return nil
 	}
-	au := w.units[acting]
-	if au != nil && au.Nation == unit.Nation {
-		if _, ok := w.Resolve(acting, unit.ID, commandAtLeastOPCON, now); ok {
-			return nil
-		}
-	}
-	return ruleErr(RuleRevoke, "%s may be revoked only by its grantor (%s), by %s's national authority or by a %s unit holding COCOM or OPCON over %s; %s is none of these",
-		g.ID, g.grantorName(unit.Nation), unit.Nation, unit.Nation, unit.ID, acting)
+	return ruleErr(RuleRevoke, "%s may be revoked only by its grantor (%s), a superior of the grantor or %s's national authority; %s is none of these",
+		g.ID, g.grantorName(unit.Nation), unit.Nation, acting)
 }
 
 // Needed returns the authority an order type needs; empty for a support

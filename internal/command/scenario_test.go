@@ -31,7 +31,7 @@ func TestScenario(t *testing.T) {
 		t.Fatalf("step 1: COCOM chain %+v", c)
 	}
 	for _, hd := range ans.Holders {
-		if hd.Holder == "usfj" || hd.Holder == "jjoc" {
+		if hd.Holder == "usfj" || hd.Holder == "cfc-gcc" {
 			t.Fatalf("step 1: %s already holds %s over 31meu", hd.Holder, hd.Kind)
 		}
 	}
@@ -58,7 +58,7 @@ func TestScenario(t *testing.T) {
 		}
 	}
 	// The machine receipt from one device moves it to DELIVERED.
-	h.s.Observe(receipt(t, "b-t-f-d", o1.Deliveries[0].MessageID, "ANDROID-31MEU-1", "31MEU-1"), usa)
+	h.s.ObserveFrom(receipt(t, "b-t-f-d", o1.Deliveries[0].MessageID, "ANDROID-31MEU-1", "31MEU-1"), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "DELIVERED", func() bool { o, _ := s.Order(usa, o1.ID); return o.State == Delivered })
 
 	// 3. After the window ends, the same order is refused, with the reason.
@@ -66,35 +66,35 @@ func TestScenario(t *testing.T) {
 	_, err = s.Issue(ctx, usa, task)
 	wantRefused(t, err, "OPCON", opcon.ID, "ended at")
 
-	// 4. JJOC cannot order the MEU until USFJ grants it TACON; then its
+	// 4. CFC-GCC cannot order the MEU until USFJ grants it TACON; then its
 	// movement order is allowed and its task order refused.
-	move := IssueRequest{As: "jjoc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move to assembly area Camp Hansen", DeadlineIn: "3h",
+	move := IssueRequest{As: "cfc-gcc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move to assembly area Camp Hansen", DeadlineIn: "3h",
 		Location: &Location{Route: []LatLon{{Lat: 26.40, Lon: 127.80}, {Lat: 26.46, Lon: 127.88}}}}
-	_, err = s.Issue(ctx, jpn, move)
-	wantRefused(t, err, "jjoc holds no COCOM, OPCON or TACON over 31meu")
+	_, err = s.Issue(ctx, kor, move)
+	wantRefused(t, err, "cfc-gcc holds no COCOM, OPCON or TACON over 31meu")
 	mustGrant(t, s, usa, GrantRequest{Kind: OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "31meu", Duration: "4h", Reason: "second window"})
-	tacon := mustGrant(t, s, usa, GrantRequest{Kind: TACON, Grantor: "usfj", Grantee: "jjoc", Unit: "31meu", Duration: "2h", Reason: "bilateral manoeuvre"})
-	o2 := mustIssue(t, s, jpn, move)
-	if o2.Authority.Holds != TACON || !slices.Equal(o2.Label.ReleasableTo, []string{"JPN", "USA"}) || o2.Label.Originator != "JPN" {
+	tacon := mustGrant(t, s, usa, GrantRequest{Kind: TACON, Grantor: "usfj", Grantee: "cfc-gcc", Unit: "31meu", Decision: &NationalDecision{Authority: "Secretary of Defense (exercise)", Reference: "EXORD-TEST-02", Caveats: Caveats{Mission: "combined manoeuvre", NoRetransfer: true}}, Duration: "2h", Reason: "bilateral manoeuvre"})
+	o2 := mustIssue(t, s, kor, move)
+	if o2.Authority.Holds != TACON || !slices.Equal(o2.Label.ReleasableTo, []string{"KOR", "USA"}) || o2.Label.Originator != "KOR" {
 		t.Fatalf("step 4: order %+v", o2)
 	}
 	for _, ev := range h.pub.to("31MEU-1") {
-		if strings.Contains(string(ev.Detail), o2.ID) && ev.ReleasableTo != "JPN USA" {
+		if strings.Contains(string(ev.Detail), o2.ID) && ev.ReleasableTo != "KOR USA" {
 			t.Fatalf("step 4: GeoChat labelled %q", ev.ReleasableTo)
 		}
 	}
-	_, err = s.Issue(ctx, jpn, IssueRequest{As: "jjoc", Recipient: "31meu", Type: "TASK", Text: "Seize Ie Shima airfield", DeadlineIn: "3h"})
+	_, err = s.Issue(ctx, kor, IssueRequest{As: "cfc-gcc", Recipient: "31meu", Type: "TASK", Text: "Seize Ie Shima airfield", DeadlineIn: "3h"})
 	wantRefused(t, err, "needs COCOM or OPCON", "TACON from usfj is held but is not enough")
 
-	// 5. The US revokes the TACON: JJOC's next order is refused, and the
+	// 5. The US revokes the TACON: CFC-GCC's next order is refused, and the
 	// order already issued cannot be acknowledged as WILCO.
 	h.clock.Advance(time.Minute)
 	if _, err := s.Revoke(ctx, usa, "usfj", false, tacon.ID, "bilateral phase over"); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Issue(ctx, jpn, move)
+	_, err = s.Issue(ctx, kor, move)
 	wantRefused(t, err, "revoked")
-	s.Observe(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "jjoc", "JJOC", "WILCO "+o2.ID), usa)
+	s.ObserveFrom(chatReply(t, "ANDROID-31MEU-1", "31MEU-1", "cfc-gcc", "CFC-GCC", "WILCO "+o2.ID), usa, Sender{UID: "ANDROID-31MEU-1", Callsign: "31MEU-1"})
 	eventually(t, "refused WILCO in history", func() bool {
 		o, _ := s.Order(usa, o2.ID)
 		last := o.History[len(o.History)-1]
@@ -115,45 +115,45 @@ func TestScenario(t *testing.T) {
 		return false
 	})
 
-	// 6. ADCON across nations is refused; a KOR principal never sees a
-	// USA–JPN order in any list or stream.
-	_, err = s.Grant(ctx, usa, GrantRequest{Kind: ADCON, Grantor: "indopacom", Grantee: "jjoc", Unit: "31meu", Reason: "try"})
+	// 6. ADCON across nations is refused; a JPN principal never sees a
+	// USA–KOR order in any list or stream.
+	_, err = s.Grant(ctx, usa, GrantRequest{Kind: ADCON, Grantor: "indopacom", Grantee: "cfc-gcc", Unit: "31meu", Reason: "try"})
 	wantRule(t, err, RuleADCONCrossNation)
-	stream, cancel := s.Subscribe(kor)
+	stream, cancel := s.Subscribe(jpn)
 	defer cancel()
 	usaStream, cancelUSA := s.Subscribe(usa)
 	defer cancelUSA()
-	mustGrant(t, s, usa, GrantRequest{Kind: TACON, Grantor: "usfj", Grantee: "jjoc", Unit: "31meu", Duration: "1h", Reason: "again"})
-	o3 := mustIssue(t, s, jpn, move)
-	if _, err := s.Cancel(ctx, jpn, "jjoc", o3.ID, "superseded"); err != nil {
+	mustGrant(t, s, usa, GrantRequest{Kind: TACON, Grantor: "usfj", Grantee: "cfc-gcc", Unit: "31meu", Decision: &NationalDecision{Authority: "Secretary of Defense (exercise)", Reference: "EXORD-TEST-02", Caveats: Caveats{Mission: "combined manoeuvre", NoRetransfer: true}}, Duration: "1h", Reason: "again"})
+	o3 := mustIssue(t, s, kor, move)
+	if _, err := s.Cancel(ctx, kor, "cfc-gcc", o3.ID, "superseded"); err != nil {
 		t.Fatal(err)
 	}
-	// A KOR-releasable order after it: when the KOR stream sees that, it
+	// A JPN-releasable order after it: when the JPN stream sees that, it
 	// would have seen the earlier ones already.
-	mustGrant(t, s, kor, GrantRequest{Kind: TACON, Grantor: "rok-jcs", Grantee: "rok-goc", Unit: "rok-noc", Duration: "1h", Reason: "exercise"})
-	o4 := mustIssue(t, s, kor, IssueRequest{As: "rok-goc", Recipient: "rok-noc", Type: "MOVEMENT", Text: "Sortie", DeadlineIn: "1h"})
+	mustGrant(t, s, jpn, GrantRequest{Kind: TACON, Grantor: "jjoc", Grantee: "adc", Unit: "escort-force", Duration: "1h", Reason: "exercise"})
+	o4 := mustIssue(t, s, jpn, IssueRequest{As: "adc", Recipient: "escort-force", Type: "MOVEMENT", Text: "Sortie", DeadlineIn: "1h"})
 	select {
 	case o, ok := <-stream:
 		if !ok {
-			t.Fatal("KOR stream closed")
+			t.Fatal("JPN stream closed")
 		}
 		if o.ID != o4.ID {
-			t.Fatalf("step 6: KOR stream got order %s labelled %s", o.ID, o.Label.Marking())
+			t.Fatalf("step 6: JPN stream got order %s labelled %s", o.ID, o.Label.Marking())
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("KOR stream saw nothing")
+		t.Fatal("JPN stream saw nothing")
 	}
-	for _, o := range s.Orders(kor, OrderFilter{}) {
+	for _, o := range s.Orders(jpn, OrderFilter{}) {
 		if o.ID != o4.ID {
-			t.Fatalf("step 6: KOR list shows %s (%s)", o.ID, o.Label.Marking())
+			t.Fatalf("step 6: JPN list shows %s (%s)", o.ID, o.Label.Marking())
 		}
 	}
 	for _, id := range []string{o1.ID, o2.ID, o3.ID} {
-		if _, err := s.Order(kor, id); !errors.Is(err, ErrNotFound) {
-			t.Fatalf("step 6: KOR can show %s: %v", id, err)
+		if _, err := s.Order(jpn, id); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("step 6: JPN can show %s: %v", id, err)
 		}
 	}
-	// The US stream did see the USA–JPN order.
+	// The US stream did see the USA–KOR order.
 	select {
 	case o := <-usaStream:
 		if o.ID != o3.ID {
@@ -162,7 +162,7 @@ func TestScenario(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("USA stream saw nothing")
 	}
-	if !label.Releasable(jpn, o3.Label) || label.Releasable(kor, o3.Label) {
+	if !label.Releasable(kor, o3.Label) || label.Releasable(jpn, o3.Label) {
 		t.Fatalf("label %+v", o3.Label)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,7 +42,7 @@ type Config struct {
 	// standing grants, and is applied again whenever its content changes.
 	Orbat string
 	// OrbatData is an order-of-battle document given in memory (for example
-	// DemoOrbat()); used when Orbat is empty.
+	// the demo's); used when Orbat is empty.
 	OrbatData []byte
 	// Nation is this node's nation.
 	Nation string
@@ -97,8 +98,18 @@ func invalid(format string, args ...any) error {
 
 // inbound is one TAK event queued by Observe.
 type inbound struct {
-	ev   *cot.Event
-	from label.Principal
+	ev     *cot.Event
+	from   label.Principal
+	sender Sender
+}
+
+// Sender is the authenticated identity of the TAK device an event came
+// from: the identity its connection is bound to (the uid and callsign of
+// the connection's own position reports, owned by that connection), not
+// what the event itself claims.
+type Sender struct {
+	UID      string
+	Callsign string
 }
 
 // Service is the chain-of-command service.
@@ -118,6 +129,7 @@ type Service struct {
 	order    []string          // order ids in creation order
 	messages map[string]string // GeoChat messageId → order id
 	nations  []string
+	policies []PairPolicy
 	subs     map[*subscriber]struct{}
 	seq      int64 // grant sequence
 	closed   bool
@@ -204,6 +216,12 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s.nations = nationsOf(s.units)
+	if raw := l.meta["policies"]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &s.policies); err != nil {
+			d.close()
+			return nil, fmt.Errorf("command: stored nation-pair policies: %w", err)
+		}
+	}
 	if parsed != nil {
 		sum := sha256.Sum256(orbat)
 		hash := hex.EncodeToString(sum[:])
@@ -236,8 +254,11 @@ func (s *Service) applyOrbat(ctx context.Context, o *Orbat, hash string) error {
 	if err := checkTree(units); err != nil {
 		return err
 	}
-	old := s.units
-	s.units = units
+	if err := validatePolicies(o.Policies, units); err != nil {
+		return err
+	}
+	old, oldPolicies := s.units, s.policies
+	s.units, s.policies = units, o.Policies
 	wd := s.world()
 	var added []*Grant
 	for _, og := range o.Grants {
@@ -245,7 +266,8 @@ func (s *Service) applyOrbat(ctx context.Context, o *Orbat, hash string) error {
 			continue
 		}
 		g := &Grant{ID: og.ID, Kind: og.Kind, Support: strings.ToUpper(og.Support), Grantor: og.Grantor, Grantee: og.Grantee, Unit: og.Unit,
-			From: og.From, Until: og.Until, Reason: og.Reason, Label: og.Label, Created: now, CreatedBy: "orbat"}
+			From: og.From, Until: og.Until, Reason: og.Reason, Label: og.Label, Created: now, CreatedBy: "orbat",
+			Decision: og.Decision, Directive: og.Directive, Function: og.Function}
 		if g.From.IsZero() {
 			g.From = now
 		}
@@ -253,8 +275,9 @@ func (s *Service) applyOrbat(ctx context.Context, o *Orbat, hash string) error {
 			dur, _ := time.ParseDuration(og.Duration)
 			g.Until = g.From.Add(dur)
 		}
+		g.Clipped = wd.Clip(g, now)
 		if err := wd.CheckGrant(g, now); err != nil {
-			s.units = old
+			s.units, s.policies = old, oldPolicies
 			return fmt.Errorf("grant %s: %w", g.ID, err)
 		}
 		if !g.Label.Classification.Valid() {
@@ -264,14 +287,19 @@ func (s *Service) applyOrbat(ctx context.Context, o *Orbat, hash string) error {
 		added = append(added, g)
 		w.grants = append(w.grants, g)
 	}
-	w.meta = map[string]string{"orbat": hash}
+	pol, err := json.Marshal(o.Policies)
+	if err != nil {
+		s.units, s.policies = old, oldPolicies
+		return err
+	}
+	w.meta = map[string]string{"orbat": hash, "policies": string(pol)}
 	seqs := map[*Grant]int64{}
 	base := s.seq
 	for i, g := range added {
 		seqs[g] = base + int64(i) + 1
 	}
 	if err := s.db.commit(ctx, w, func(g *Grant) int64 { return seqs[g] }); err != nil {
-		s.units = old
+		s.units, s.policies = old, oldPolicies
 		return err
 	}
 	s.seq = base + int64(len(added))
@@ -295,7 +323,7 @@ func (s *Service) addGrantLocked(g *Grant) {
 
 // world returns the rules' view of the state; callers hold s.mu.
 func (s *Service) world() *world {
-	return &world{units: s.units, grants: s.grants}
+	return &world{units: s.units, grants: s.grants, policies: s.policies}
 }
 
 // Run expires orders past their deadline and handles TAK receipts and
@@ -331,10 +359,24 @@ func (s *Service) Close() error {
 	return err
 }
 
-// Observe is called by the node for every accepted event from a TAK client.
-// It queues GeoChat messages and receipts for Run and returns at once for
-// everything else.
+// Observe is called for an accepted event from a TAK client whose device
+// identity is not known. Receipts and replies need the device and are
+// refused; see ObserveFrom.
 func (s *Service) Observe(ev *cot.Event, from label.Principal) {
+	s.ObserveFrom(ev, from, Sender{})
+}
+
+// ObserveDevice is ObserveFrom for callers that carry the device identity
+// as two strings (the node's DeviceObserver hook).
+func (s *Service) ObserveDevice(ev *cot.Event, from label.Principal, uid, callsign string) {
+	s.ObserveFrom(ev, from, Sender{UID: uid, Callsign: callsign})
+}
+
+// ObserveFrom is called by the node for every accepted event from a TAK
+// client, with the connection's principal and authenticated device
+// identity. It queues GeoChat messages and receipts for Run and returns
+// at once for everything else.
+func (s *Service) ObserveFrom(ev *cot.Event, from label.Principal, sender Sender) {
 	if ev == nil || len(ev.Type) < 5 || ev.Type[:5] != typeChat {
 		return
 	}
@@ -345,7 +387,7 @@ func (s *Service) Observe(ev *cot.Event, from label.Principal) {
 		return // our own message coming back
 	}
 	select {
-	case s.inbox <- inbound{ev: ev, from: from}:
+	case s.inbox <- inbound{ev: ev, from: from, sender: sender}:
 	default:
 		s.log.Warn("command: inbound GeoChat queue full; dropping", "uid", ev.UID, "type", ev.Type)
 	}
@@ -530,7 +572,7 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, as string, u U
 	if u.Parent != "" {
 		if par, ok := s.units[u.Parent]; !ok {
 			return Unit{}, invalid("parent %q is not in the order of battle", u.Parent)
-		} else if par.Nation != u.Nation {
+		} else if par.Nation != u.Nation && !(par.Kind == UnitCombined && slices.Contains(s.world().nationsOfUnit(par), u.Nation)) {
 			return Unit{}, invalid("parent %s is a %s unit; a unit's parent is of its own nation", par.ID, par.Nation)
 		}
 	}
@@ -541,6 +583,9 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, as string, u U
 	nu := u.clone()
 	units[u.ID] = nu
 	if err := checkTree(units); err != nil {
+		return Unit{}, invalid("%v", err)
+	}
+	if err := validateMembers(units); err != nil {
 		return Unit{}, invalid("%v", err)
 	}
 	if err := s.db.commit(ctx, write{units: []*Unit{nu}}, nil); err != nil {
@@ -609,6 +654,16 @@ type GrantRequest struct {
 	// Duration bounds the grant from From when Until is not given, e.g. "72h".
 	Duration string `json:"duration,omitempty"`
 	Reason   string `json:"reason"`
+	// Decision is the named national decision a grant placing forces under
+	// another nation's or a combined command's control needs.
+	Decision *NationalDecision `json:"decision,omitempty"`
+	// Directive is the establishing directive of a SUPPORT relationship.
+	Directive *SupportDirective `json:"directive,omitempty"`
+	// Function is what a COORDINATING_AUTHORITY or DIRLAUTH covers.
+	Function string `json:"function,omitempty"`
+	// Supersedes names the COCOM grant a transfer between combatant
+	// commands replaces (national authority only).
+	Supersedes string `json:"supersedes,omitempty"`
 	// Classification of the grant record; the caller's clearance when empty.
 	Classification string `json:"classification,omitempty"`
 }
@@ -653,7 +708,8 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 	}
 	now := s.clock()
 	g := &Grant{Kind: kind, Support: strings.ToUpper(strings.TrimSpace(req.Support)), Grantor: req.Grantor, Grantee: req.Grantee, Unit: req.Unit,
-		From: req.From, Until: req.Until, Reason: strings.TrimSpace(req.Reason), Created: now, CreatedBy: p.String()}
+		From: req.From, Until: req.Until, Reason: strings.TrimSpace(req.Reason), Created: now, CreatedBy: p.String(),
+		Decision: req.Decision, Directive: req.Directive, Function: strings.TrimSpace(req.Function), Supersedes: req.Supersedes}
 	if g.From.IsZero() {
 		g.From = now
 	}
@@ -706,7 +762,16 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 	} else if _, err := s.actingLocked(p, req.Grantor); err != nil {
 		return deny(err)
 	}
+	var superseded *Grant
+	if g.Supersedes != "" {
+		e, ok := s.grantIdx[g.Supersedes]
+		if !ok || g.Kind != COCOM || e.Kind != COCOM || e.Unit != g.Unit || req.Grantor != "" || !e.RevokedAt.IsZero() {
+			return deny(invalid("only a national COCOM grant may supersede an unrevoked COCOM grant over the same unit"))
+		}
+		superseded = e
+	}
 	w := s.world()
+	g.Clipped = w.Clip(g, now)
 	if err := w.CheckGrant(g, now); err != nil {
 		return deny(err)
 	}
@@ -718,8 +783,24 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 	}
 	g.Label = s.grantLabel(g, clearance)
 	seq := s.seq + 1
-	if err := s.db.commit(ctx, write{grants: []*Grant{g}}, func(*Grant) int64 { return seq }); err != nil {
+	wr := write{grants: []*Grant{g}}
+	var ended Grant
+	if superseded != nil {
+		ended = *superseded
+		ended.RevokedAt, ended.RevokedBy, ended.RevokeReason = latest(g.From, now), p.String()+" for national", "superseded by the transfer to "+g.Grantee
+		wr.grants = append(wr.grants, &ended)
+	}
+	if err := s.db.commit(ctx, wr, func(x *Grant) int64 {
+		if x == g {
+			return seq
+		}
+		return 0
+	}); err != nil {
 		return Grant{}, err
+	}
+	if superseded != nil {
+		*superseded = ended
+		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.revoke", Object: ended.ID, Decision: "allow", Reason: ended.RevokeReason})
 	}
 	s.addGrantLocked(g)
 	if err := s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.create", Object: g.ID, Decision: "allow",

@@ -69,27 +69,39 @@ type scanner struct {
 
 // attrSet detects a repeated attribute name in one tag: XML forbids it,
 // and a filter that reads the first of two values would disagree with one
-// that reads the last. Names alias the scanned document.
+// that reads the last. Names alias the scanned document b, so the set
+// keeps only each name's offset and a signature (length, first and last
+// byte) that rules out most comparisons; it stays small on the stack.
 type attrSet struct {
-	arr  [16][]byte
+	sig  [8]uint32
+	off  [8]uint32
 	n    int
 	more [][]byte
 }
 
-// add records name and reports false when the tag already had it.
-func (a *attrSet) add(name []byte) bool {
+// add records name (a slice of b) and reports false when the tag already
+// had it.
+func (a *attrSet) add(b, name []byte) bool {
+	if len(name) == 0 {
+		return true
+	}
+	sig := uint32(len(name))<<16 | uint32(name[0])<<8 | uint32(name[len(name)-1])
 	for i := 0; i < a.n; i++ {
-		if bytes.Equal(a.arr[i], name) {
-			return false
+		if a.sig[i] == sig {
+			o := a.off[i]
+			if string(b[o:o+uint32(len(name))]) == string(name) {
+				return false
+			}
 		}
 	}
 	for _, m := range a.more {
-		if bytes.Equal(m, name) {
+		if string(m) == string(name) {
 			return false
 		}
 	}
-	if a.n < len(a.arr) {
-		a.arr[a.n] = name
+	if a.n < len(a.sig) {
+		a.sig[a.n] = sig
+		a.off[a.n] = uint32(cap(b) - cap(name))
 		a.n++
 	} else {
 		a.more = append(a.more, name)
@@ -97,13 +109,37 @@ func (a *attrSet) add(name []byte) bool {
 	return true
 }
 
-// markingName folds the spellings of one marking attribute into one name,
-// so that giving both is a duplicate.
-func markingName(name []byte) []byte {
-	if string(name) == "releaseableTo" {
-		return []byte("releasableTo")
+// eventAttrBit gives each attribute of <event> that Kizuna reads its own
+// bit, for the duplicate check; both spellings of the releasability
+// attribute share one, so that giving both is a duplicate. Others give 0.
+func eventAttrBit(name []byte) uint32 {
+	switch string(name) {
+	case "version":
+		return 1 << 0
+	case "uid":
+		return 1 << 1
+	case "type":
+		return 1 << 2
+	case "how":
+		return 1 << 3
+	case "time":
+		return 1 << 4
+	case "start":
+		return 1 << 5
+	case "stale":
+		return 1 << 6
+	case "qos":
+		return 1 << 7
+	case "opex":
+		return 1 << 8
+	case "access":
+		return 1 << 9
+	case "caveat":
+		return 1 << 10
+	case "releasableTo", "releaseableTo":
+		return 1 << 11
 	}
-	return name
+	return 0
 }
 
 func malformed(format string, args ...any) error {
@@ -381,7 +417,7 @@ func (s *scanner) content(open []byte, child func(name []byte, start int, selfCl
 					selfClose = sc
 					break
 				}
-				if !seen.add(an) {
+				if !seen.add(s.b, an) {
 					return malformed("duplicate attribute %s", an)
 				}
 			}
@@ -415,7 +451,8 @@ func (s *scanner) event(e *Event) error {
 	if string(nm) != "event" {
 		return fmt.Errorf("%w: <%s>", ErrNotEvent, nm)
 	}
-	var seen attrSet
+	var known uint32
+	var other attrSet
 	for {
 		name, val, done, selfClose, err := s.attr()
 		if err != nil {
@@ -427,7 +464,12 @@ func (s *scanner) event(e *Event) error {
 			}
 			break
 		}
-		if !seen.add(markingName(name)) {
+		if bit := eventAttrBit(name); bit != 0 {
+			if known&bit != 0 {
+				return malformed("duplicate attribute %s", name)
+			}
+			known |= bit
+		} else if !other.add(s.b, name) {
 			return malformed("duplicate attribute %s", name)
 		}
 		if err := e.setAttr(name, val); err != nil {
@@ -535,7 +577,7 @@ func (s *scanner) tag(f func(name, val []byte) error) (selfClose bool, err error
 		if done {
 			return sc, nil
 		}
-		if !seen.add(name) {
+		if !seen.add(s.b, name) {
 			return false, malformed("duplicate attribute %s", name)
 		}
 		if f != nil {

@@ -24,6 +24,9 @@ func TestDecodeStrictAttributes(t *testing.T) {
 		{"dest twice", ev("", pt+`<detail><marti><dest callsign="A" callsign="B"/></marti></detail>`)},
 		{"unknown element", ev("", pt+`<detail><x a="1" a="2"/></detail>`)},
 		{"nested unknown element", ev("", pt+`<detail><x><y b="1" b="1"></y></x></detail>`)},
+		{"many attributes, early one repeated late", ev("", pt+`<detail><x a="1" b="1" c="1" d="1" e="1" f="1" g="1" h="1" i="1" j="1" a="2"/></detail>`)},
+		{"many attributes, late one repeated", ev("", pt+`<detail><x a="1" b="1" c="1" d="1" e="1" f="1" g="1" h="1" i="1" j="1" j="2"/></detail>`)},
+		{"same signature, repeated", ev("", pt+`<detail><x ab="1" axb="1" acb="1" axb="2"/></detail>`)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,6 +35,10 @@ func TestDecodeStrictAttributes(t *testing.T) {
 				t.Fatalf("Decode = %v (reason %q), want malformed", err, Reason(err))
 			}
 		})
+	}
+	// Many distinct attributes, some with the same length and ends, are fine.
+	if _, err := Decode([]byte(ev("", pt+`<detail><x a="1" b="1" c="1" d="1" e="1" f="1" g="1" h="1" i="1" j="1" axb="1" ayb="1" azb="1"/></detail>`))); err != nil {
+		t.Fatalf("distinct attributes: %v", err)
 	}
 	// One of each is fine, in either spelling.
 	for _, attrs := range []string{`releasableTo="JPN"`, `releaseableTo="JPN"`} {

@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"kizuna/internal/command"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/scenario"
@@ -156,7 +155,7 @@ func Run(ctx context.Context, o Options) error {
 			}
 			switch nat {
 			case "USA":
-				cfg.OrbatData = command.DemoOrbat()
+				cfg.OrbatData = Orbat()
 			case "JPN":
 				cfg.Feeds = jpnFeeds
 			}
@@ -204,7 +203,7 @@ func Run(ctx context.Context, o Options) error {
 		}, o.Period)
 	})
 	run("orders", func() error {
-		return nodeOf("USA").Command().RunDemo(runCtx, command.DemoConfig{Every: o.OrderEvery, Simulate: true})
+		return RunOrders(runCtx, nodeOf("USA").Command(), OrdersConfig{Every: o.OrderEvery, Simulate: true, Log: o.Log})
 	})
 	run("sustainment", func() error {
 		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)

@@ -18,24 +18,31 @@ import (
 
 	"kizuna/internal/command"
 	"kizuna/internal/cot"
+	"kizuna/internal/demo"
 	"kizuna/internal/node"
 )
 
-// TestCommandScenario runs the chain-of-command scenario end to end: a real
-// node on loopback, TAK devices connected over plain TCP as ATAK would be,
-// and every command act over the REST API of the nation's HTTP listener.
+// TestCommandScenario runs the chain-of-command scenario end to end on the
+// demo order of battle: a real node on loopback, TAK devices connected over
+// plain TCP as ATAK would be, and every command act over the REST API of
+// the nation's HTTP listener.
 //
-//  1. INDOPACOM holds COCOM of US forces in Japan.
-//  2. INDOPACOM grants USFJ OPCON of the 31st MEU for a window; USFJ's task
-//     order is allowed and reaches the MEU's TAK device, whose delivery and
-//     read receipts move it to DELIVERED and ACKNOWLEDGED.
+//  1. INDOPACOM holds COCOM of US forces; USFJ, the joint force
+//     headquarters, holds OPCON of III MEF; MARFORPAC keeps ADCON.
+//  2. INDOPACOM grants USFJ OPCON of Task Force 70 for a window; USFJ's
+//     OPORD reaches the task force's device. A read receipt forged from
+//     another device's connection is refused; the addressee's own
+//     receipts move the order to DELIVERED and ACKNOWLEDGED.
 //  3. After the window ends, the same order is refused, with the reason.
-//  4. JJOC cannot order the MEU until USFJ grants it TACON; then its
-//     movement order is allowed and its task order refused.
-//  5. The US revokes the TACON: JJOC's next order is refused, and the
-//     device's "WILCO <id>" for the order already issued is refused.
-//  6. ADCON across nations is refused; KOR never sees a USA–JPN order in a
-//     list, a show, the order stream or its TAK connection.
+//  4. USFJ cannot place US forces under JJOC (the USA–JPN pair policy),
+//     and JJOC cannot order US Marines.
+//  5. USFJ asks for JSDF missile-defence support: the request goes through
+//     the ACM/BOCC to JJOC, which approves it with its own order to Air
+//     Defense Command; the US sees the outcome, not the Japanese order.
+//  6. USFJ's OPORD to the 12th MLR (III MEF and 3rd Marine Division as info
+//     addressees) is executing when a FRAGORD changes it.
+//  7. The CFC, holding OPCON of ROK ground forces by national decision,
+//     tasks them; JPN never sees that order, nor KOR the Japanese one.
 func TestCommandScenario(t *testing.T) {
 	n := cmdStartNode(t)
 	api := map[string]*cmdAPI{}
@@ -44,157 +51,153 @@ func TestCommandScenario(t *testing.T) {
 	}
 	us, jp, kr := api["USA"], api["JPN"], api["KOR"]
 
-	// TAK devices: the MEU's on the US listener, a ROK device on the KOR one.
-	meu := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "USA:SECRET"), "ANDROID-31MEU-1", "31MEU-1")
-	rok := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "KOR:SECRET"), "ANDROID-ROKJCS-1", "ROKJCS-1")
-	us.waitObject("ANDROID-31MEU-1")
-	kr.waitObject("ANDROID-ROKJCS-1")
-
-	// KOR's order stream, open for the whole scenario.
-	korStream := kr.stream()
+	ctf := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "USA:SECRET"), "ANDROID-CTF70-1", "CTF70-1")
+	mlr := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "USA:SECRET"), "ANDROID-12MLR-1", "12MLR-1")
+	adc := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "JPN:SECRET"), "ANDROID-ADC-1", "ADC-1")
+	for _, uid := range []string{"ANDROID-CTF70-1", "ANDROID-12MLR-1"} {
+		us.waitObject(uid)
+	}
+	jp.waitObject("ANDROID-ADC-1")
+	jpnStream := jp.stream()
 
 	// 1.
 	var ans command.AuthorityAnswer
 	us.do("GET", "/api/v1/authority?unit=31meu", nil, 200, &ans)
+	holds := map[string]command.Kind{}
+	for _, h := range ans.Holders {
+		holds[h.Holder] = h.Kind
+	}
 	if len(ans.Holders) == 0 || ans.Holders[0].Holder != "indopacom" || ans.Holders[0].Kind != command.COCOM ||
-		len(ans.Holders[0].Chain) != 1 || ans.Holders[0].Chain[0].Grantor != "" {
+		holds["usfj"] != command.OPCON || holds["marforpac"] != command.ADCON || holds["iiimef"] != command.OPCON {
 		t.Fatalf("step 1: holders of 31meu: %+v", ans.Holders)
 	}
 
 	// 2.
 	var opcon command.Grant
-	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "31meu",
-		Duration: "6s", Reason: "USFJ as joint force headquarters, first window"}, 201, &opcon)
-	task := command.IssueRequest{As: "usfj", Recipient: "31meu", Type: "TASK", Text: "Secure the landing beach at Kin Blue", DeadlineIn: "2h",
-		Location: &command.Location{Name: "Kin Blue", Point: &command.LatLon{Lat: 26.4518, Lon: 127.9221}}}
+	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "ctf70",
+		Duration: "6s", Reason: "USFJ takes Task Force 70 for the first window"}, 201, &opcon)
+	task := command.IssueRequest{As: "usfj", Recipient: "ctf70", Type: "TASK", Family: "OPORD", Text: "Station the BMD destroyer in the Sea of Japan", DeadlineIn: "2h",
+		Location: &command.Location{Name: "BMD station", Point: &command.LatLon{Lat: 38.0, Lon: 134.0}}}
 	var o1 command.Order
-	o1Marker := false
 	us.do("POST", "/api/v1/orders", task, 201, &o1)
-	if o1.Authority.Holds != command.OPCON || len(o1.Deliveries) != 2 {
+	if o1.Authority.Holds != command.OPCON || len(o1.Deliveries) != 1 || o1.Family != command.OPORD || o1.Serial == "" || o1.DTG == "" {
 		t.Fatalf("step 2: order %+v", o1)
 	}
-	var chat *cot.Event
-	meu.expect("the task order as GeoChat and its marker", func(e *cot.Event) bool {
-		if e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(o1.ID)) {
-			chat = e
-		}
-		if e.UID == "KIZUNA.order."+o1.ID && e.Type == "b-m-p-s-p-i" {
-			o1Marker = true
-		}
-		return chat != nil && o1Marker
+	chat := ctf.expect("the OPORD as GeoChat", func(e *cot.Event) bool {
+		return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(o1.ID))
 	})
-	if len(chat.Dests) != 1 || chat.Dests[0].Callsign != "31MEU-1" || chat.Access != "SECRET" || chat.ReleasableTo != "USA" {
+	if len(chat.Dests) != 1 || chat.Dests[0].Callsign != "CTF70-1" || chat.Access != "SECRET" || chat.ReleasableTo != "USA" {
 		t.Fatalf("step 2: GeoChat %s", chat.XML())
 	}
 	msgID := cmdAttr(t, chat.Detail, "messageId")
-	meu.send(cmdReceipt("b-t-f-d", msgID, "ANDROID-31MEU-1", "31MEU-1", "USFJ", "KIZUNA.usfj"))
+	// Issue 11: a read receipt for CTF 70's message, with no sender uid,
+	// from the 12th MLR's connection. The 12th MLR's next position report
+	// (a new callsign in the picture) shows it has been taken in first.
+	mlr.send(cmdReceipt("b-t-f-r", msgID, "", "CTF70-1", "USFJ", "KIZUNA.usfj"))
+	now := time.Now().UTC()
+	mlr.send(fmt.Sprintf(`<event version="2.0" uid="ANDROID-12MLR-1" type="a-f-G-U-C" how="m-g" time="%s" start="%s" stale="%s"><point lat="24.40" lon="124.20" hae="12.0" ce="9.9" le="9999999.0"/><detail><contact endpoint="*:-1:stcp" callsign="12MLR-1 ISHIGAKI"/></detail></event>`,
+		cmdTime(now), cmdTime(now), cmdTime(now.Add(10*time.Minute))))
+	us.waitObject("12MLR-1 ISHIGAKI")
+	ctf.send(cmdReceipt("b-t-f-d", msgID, "ANDROID-CTF70-1", "CTF70-1", "USFJ", "KIZUNA.usfj"))
 	us.waitState(o1.ID, command.Delivered)
-	meu.send(cmdReceipt("b-t-f-r", msgID, "ANDROID-31MEU-1", "31MEU-1", "USFJ", "KIZUNA.usfj"))
+	var got command.Order
+	us.do("GET", "/api/v1/orders/"+o1.ID, nil, 200, &got)
+	if !got.Deliveries[0].ReadAt.IsZero() {
+		t.Fatalf("step 2: the forged read receipt was applied: %+v", got.Deliveries)
+	}
+	ctf.send(cmdReceipt("b-t-f-r", msgID, "ANDROID-CTF70-1", "CTF70-1", "USFJ", "KIZUNA.usfj"))
 	us.waitState(o1.ID, command.Acknowledged)
 
 	// 3.
 	cmdPoll(t, "the OPCON window to end", 15*time.Second, func() bool {
 		var a command.AuthorityAnswer
-		us.do("GET", "/api/v1/authority?unit=31meu", nil, 200, &a)
+		us.do("GET", "/api/v1/authority?unit=ctf70", nil, 200, &a)
 		for _, h := range a.Holders {
-			if h.Holder == "usfj" {
+			if h.Holder == "usfj" && h.Kind == command.OPCON {
 				return false
 			}
 		}
 		return true
 	})
-	refused := us.refused("POST", "/api/v1/orders", task)
-	if !strings.Contains(refused, opcon.ID) || !strings.Contains(refused, "ended at") {
-		t.Fatalf("step 3: refusal %q", refused)
+	if r := us.refused("POST", "/api/v1/orders", task); !strings.Contains(r, opcon.ID) || !strings.Contains(r, "ended at") {
+		t.Fatalf("step 3: refusal %q", r)
 	}
 
 	// 4.
-	move := command.IssueRequest{As: "jjoc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move to assembly area Camp Hansen", DeadlineIn: "1h",
-		Location: &command.Location{Route: []command.LatLon{{Lat: 26.40, Lon: 127.80}, {Lat: 26.46, Lon: 127.88}}}}
-	if r := jp.refused("POST", "/api/v1/orders", move); !strings.Contains(r, "jjoc holds no COCOM, OPCON or TACON over 31meu") {
-		t.Fatalf("step 4: JJOC before TACON: %q", r)
+	var eb struct{ Error, Rule string }
+	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.OPCON, Grantor: "usfj", Grantee: "jjoc", Unit: "12mlr", Duration: "24h", Reason: "try",
+		Decision: &command.NationalDecision{Authority: "Secretary of Defense", Reference: "none", Caveats: command.Caveats{Mission: "try"}}}, 422, &eb)
+	if eb.Rule != command.RuleNationPair {
+		t.Fatalf("step 4: US→JPN grant: %+v", eb)
 	}
-	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.OPCON, Grantor: "indopacom", Grantee: "usfj", Unit: "31meu",
-		Duration: "1h", Reason: "USFJ as joint force headquarters, second window"}, 201, nil)
-	var tacon command.Grant
-	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.TACON, Grantor: "usfj", Grantee: "jjoc", Unit: "31meu",
-		Duration: "30m", Reason: "bilateral manoeuvre"}, 201, &tacon)
-	var o2 command.Order
-	jp.do("POST", "/api/v1/orders", move, 201, &o2)
-	if o2.Authority.Holds != command.TACON || strings.Join(o2.Label.ReleasableTo, " ") != "JPN USA" {
-		t.Fatalf("step 4: JJOC order %+v", o2)
-	}
-	chat2 := meu.expect("JJOC's movement order", func(e *cot.Event) bool {
-		return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(o2.ID))
-	})
-	if chat2.ReleasableTo != "JPN USA" || !bytes.Contains(chat2.Detail, []byte(`senderCallsign="JJOC"`)) {
-		t.Fatalf("step 4: GeoChat %s", chat2.XML())
-	}
-	if r := jp.refused("POST", "/api/v1/orders", command.IssueRequest{As: "jjoc", Recipient: "31meu", Type: "TASK", Text: "Seize Ie Shima airfield", DeadlineIn: "1h"}); !strings.Contains(r, "needs COCOM or OPCON") {
-		t.Fatalf("step 4: JJOC task: %q", r)
+	if r := jp.refused("POST", "/api/v1/orders", command.IssueRequest{As: "jjoc", Recipient: "31meu", Type: "MOVEMENT", Text: "Move to Camp Hansen", DeadlineIn: "1h"}); !strings.Contains(r, "jjoc holds no COCOM, OPCON or TACON over 31meu") {
+		t.Fatalf("step 4: JJOC to US Marines: %q", r)
 	}
 
 	// 5.
-	us.do("POST", "/api/v1/grants/"+tacon.ID+"/revoke", map[string]any{"as": "usfj", "reason": "bilateral phase over"}, 200, nil)
-	if r := jp.refused("POST", "/api/v1/orders", move); !strings.Contains(r, "revoked") {
-		t.Fatalf("step 5: JJOC after revocation: %q", r)
+	var req command.Order
+	us.do("POST", "/api/v1/orders", command.IssueRequest{As: "usfj", Recipient: "adc", Type: "SUPPORT_REQUEST", DeadlineIn: "2h",
+		Text: "Request Patriot coverage of Kadena for the missile defence of Japan"}, 201, &req)
+	if req.Recipient != "jjoc" || req.Via != "acm" || req.Wanted != "adc" {
+		t.Fatalf("step 5: request %+v", req)
 	}
-	meu.send(cmdChat("ANDROID-31MEU-1", "31MEU-1", "KIZUNA.jjoc", "JJOC", "WILCO "+o2.ID))
-	meu.expect("the refusal of the WILCO", func(e *cot.Event) bool {
-		return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte("WILCO "+o2.ID+" not accepted"))
+	var dec struct{ Request, Order command.Order }
+	jp.do("POST", "/api/v1/orders/"+req.ID+"/decide", command.DecideRequest{As: "jjoc", Outcome: command.Approved, Reason: "Kadena covered",
+		Order: &command.IssueRequest{Recipient: "adc", Text: "Deploy PAC-3 fire units to cover Kadena", DeadlineIn: "2h"}}, 200, &dec)
+	if dec.Request.Outcome != command.Approved || dec.Order.Request != req.ID || dec.Order.IssuerUnit != "jjoc" || strings.Join(dec.Order.Label.ReleasableTo, " ") != "JPN" {
+		t.Fatalf("step 5: decision %+v", dec)
+	}
+	adc.expect("the Japanese order", func(e *cot.Event) bool {
+		return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(dec.Order.ID)) && e.ReleasableTo == "JPN"
 	})
-	var got command.Order
-	us.do("GET", "/api/v1/orders/"+o2.ID, nil, 200, &got)
-	last := got.History[len(got.History)-1]
-	if got.State != command.Issued || !last.Refused || last.To != command.Wilco || !strings.Contains(last.Reason, "revoked") {
-		t.Fatalf("step 5: order after the refused WILCO: state %s, last %+v", got.State, last)
-	}
-	if r := us.refused("POST", "/api/v1/orders/"+o2.ID+"/ack", map[string]any{"as": "31meu", "state": "WILCO"}); !strings.Contains(r, "revoked") {
-		t.Fatalf("step 5: WILCO over REST: %q", r)
+	us.do("GET", "/api/v1/orders/"+dec.Order.ID, nil, 404, nil)
+	us.do("GET", "/api/v1/orders/"+req.ID, nil, 200, &got)
+	if got.Outcome != command.Approved || got.State != command.Wilco {
+		t.Fatalf("step 5: the requester sees %+v", got)
 	}
 
 	// 6.
-	var eb struct{ Error, Rule string }
-	us.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.ADCON, Grantor: "indopacom", Grantee: "jjoc", Unit: "31meu", Reason: "try"}, 422, &eb)
-	if eb.Rule != command.RuleADCONCrossNation {
-		t.Fatalf("step 6: ADCON across nations: %+v", eb)
+	var opord command.Order
+	us.do("POST", "/api/v1/orders", command.IssueRequest{As: "usfj", Recipient: "12mlr", Type: "TASK", DeadlineIn: "1h",
+		Paragraphs: &command.Paragraphs{Mission: "Establish an anti-ship missile battery on Ishigaki",
+			Execution: command.Execution{Intent: "Deny the Miyako Strait", Tasks: []string{"Occupy the southern site"}}}}, 201, &opord)
+	if strings.Join(opord.Info, " ") != "3mardiv iiimef" {
+		t.Fatalf("step 6: info addressees %v", opord.Info)
 	}
-	var list struct{ Orders []command.Order }
-	jp.do("GET", "/api/v1/orders", nil, 200, &list)
-	if len(list.Orders) != 1 || list.Orders[0].ID != o2.ID {
-		t.Fatalf("step 6: JPN lists %+v", list.Orders)
+	mlr.expect("the OPORD", func(e *cot.Event) bool { return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(opord.ID)) })
+	mlr.send(cmdChat("ANDROID-12MLR-1", "12MLR-1", "KIZUNA.usfj", "USFJ", "WILCO "+opord.ID))
+	us.waitState(opord.ID, command.Wilco)
+	mlr.send(cmdChat("ANDROID-12MLR-1", "12MLR-1", "KIZUNA.usfj", "USFJ", "EXECUTING "+opord.ID))
+	us.waitState(opord.ID, command.Executing)
+	var frag command.Order
+	us.do("POST", "/api/v1/orders", command.IssueRequest{As: "usfj", Recipient: "12mlr", Type: "MOVEMENT", Family: "FRAGORD", Changes: opord.ID,
+		Text: "Shift the battery to the northern site", DeadlineIn: "30m"}, 201, &frag)
+	if frag.Family != command.FRAGORD || frag.Changes != opord.ID {
+		t.Fatalf("step 6: FRAGORD %+v", frag)
 	}
-	kr.do("GET", "/api/v1/orders", nil, 200, &list)
-	if len(list.Orders) != 0 {
-		t.Fatalf("step 6: KOR lists %+v", list.Orders)
+	mlr.expect("the FRAGORD naming the OPORD", func(e *cot.Event) bool {
+		return e.Type == "b-t-f" && bytes.Contains(e.Detail, []byte(frag.ID)) && bytes.Contains(e.Detail, []byte("changes "+opord.ID))
+	})
+
+	// 7.
+	var cfcTask command.Order
+	kr.do("POST", "/api/v1/orders", command.IssueRequest{As: "cfc", Recipient: "rok-goc", Type: "TASK", Text: "Conduct the combined defensive exercise", DeadlineIn: "1h"}, 201, &cfcTask)
+	if cfcTask.Authority.Holds != command.OPCON || strings.Join(cfcTask.Label.ReleasableTo, " ") != "KOR USA" {
+		t.Fatalf("step 7: CFC order %+v", cfcTask)
 	}
-	for _, id := range []string{o1.ID, o2.ID} {
-		kr.do("GET", "/api/v1/orders/"+id, nil, 404, nil)
-	}
-	// A KOR order last: once KOR's stream shows it, anything before it
+	kr.do("GET", "/api/v1/orders/"+dec.Order.ID, nil, 404, nil)
+	kr.do("GET", "/api/v1/orders/"+req.ID, nil, 404, nil)
+	jp.do("GET", "/api/v1/orders/"+cfcTask.ID, nil, 404, nil)
+	// A JPN order last: once JPN's stream shows it, anything before it
 	// would have shown too.
-	kr.do("POST", "/api/v1/grants", command.GrantRequest{Kind: command.TACON, Grantor: "rok-jcs", Grantee: "rok-goc", Unit: "rok-noc", Duration: "1h", Reason: "exercise"}, 201, nil)
-	var o3 command.Order
-	kr.do("POST", "/api/v1/orders", command.IssueRequest{As: "rok-goc", Recipient: "rok-noc", Type: "MOVEMENT", Text: "Sortie to the picket line", DeadlineIn: "1h"}, 201, &o3)
-	seen := korStream.until(t, o3.ID)
-	for _, id := range seen {
-		if id != o3.ID {
-			t.Fatalf("step 6: KOR stream carried order %s", id)
-		}
+	var last command.Order
+	jp.do("POST", "/api/v1/orders", command.IssueRequest{As: "jjoc", Recipient: "15bde", Type: "TASK", Family: "WARNORD", Text: "Prepare to deploy to Miyako-jima", DeadlineIn: "1h"}, 201, &last)
+	if strings.Join(last.Info, " ") != "western-army" {
+		t.Fatalf("step 7: JJOC WARNORD info %v", last.Info)
 	}
-	for _, ev := range rok.drain() {
-		for _, id := range []string{o1.ID, o2.ID} {
-			if strings.Contains(string(ev.XML()), id) {
-				t.Fatalf("step 6: KOR TAK device received %s", ev.XML())
-			}
-		}
-	}
-	// A KOR device connecting now gets no order marker or route in its
-	// replay either.
-	late := cmdDial(t, cmdAddr(t, n, node.KindCoTTCP, "KOR:SECRET"), "ANDROID-ROKJCS-2", "ROKJCS-2")
-	for _, ev := range late.collect(500 * time.Millisecond) {
-		if strings.HasPrefix(ev.UID, "KIZUNA.order.") || strings.HasPrefix(ev.UID, "GeoChat.") {
-			t.Fatalf("step 6: KOR replay has %s", ev.XML())
+	for _, id := range jpnStream.until(t, last.ID) {
+		if id == cfcTask.ID || id == o1.ID || id == opord.ID {
+			t.Fatalf("step 7: JPN stream carried order %s", id)
 		}
 	}
 }
@@ -207,7 +210,7 @@ func cmdStartNode(t *testing.T) *node.Node {
 	cfg.DataDir = t.TempDir()
 	cfg.Nation = "USA"
 	cfg.NodeID = "usa-hub"
-	cfg.OrbatData = command.DemoOrbat()
+	cfg.OrbatData = demo.Orbat()
 	for _, p := range []string{"USA:SECRET", "JPN:SECRET", "KOR:SECRET"} {
 		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: p})
 	}

@@ -64,6 +64,28 @@ func TestEnrollThroughNode(t *testing.T) {
 		return resp, b
 	}
 
+	// The enrollment listener is behind the same Host and Origin checks
+	// as every HTTP listener: a rebound name or a cross-site page gets
+	// nothing, not even the login prompt.
+	for _, hdr := range []struct{ host, origin string }{{"evil.example:" + strings.Split(n.Addr(node.KindEnroll), ":")[1], ""}, {"", "https://evil.example"}} {
+		req, _ := http.NewRequest("POST", enrollURL+enroll.PathSign, strings.NewReader("x"))
+		req.SetBasicAuth("sakura", password)
+		if hdr.host != "" {
+			req.Host = hdr.host
+		}
+		if hdr.origin != "" {
+			req.Header.Set("Origin", hdr.origin)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMisdirectedRequest && resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("enrollment with Host %q Origin %q: status %d, want 421 or 403", hdr.host, hdr.origin, resp.StatusCode)
+		}
+	}
+
 	// GET /Marti/api/tls/config tells the client what to put in its CSR.
 	resp, b := do("GET", enroll.PathConfig, "sakura", password, nil)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), `name="O" value="JPN"`) || !strings.Contains(string(b), `name="OU" value="SECRET"`) {

@@ -75,7 +75,9 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 		{"SAKURA-S", "l-default", ``, ""}, // JPN:SECRET, JPN only
 		{"SAKURA-S", "l-s-usa", `access="S" releasableTo="USA"`, ""},
 		{"TIGER-S", "l-u-usa", `access="U" releasableTo="USA"`, ""},
-		{"EAGLE-S", "l-caveat", `access="CONFIDENTIAL" releasableTo="JPN" caveat="EXERCISE"`, ""},
+		{"EAGLE-S", "l-caveat", `access="CONFIDENTIAL" releasableTo="JPN" caveat="FOUO"`, ""},
+		// NOFORN: released to JPN by releasableTo, withheld by the caveat.
+		{"EAGLE-S", "l-noforn", `access="CONFIDENTIAL" releasableTo="JPN" caveat="NOFORN"`, ""},
 		// Directed to SAKURA-C only, but SECRET: nobody may have it.
 		{"EAGLE-S", "l-dir-s", `access="SECRET" releasableTo="JPN"`, `<marti><dest callsign="pos-SAKURA-C"/></marti>`},
 		// Directed to SAKURA-S, releasable: only SAKURA-S.
@@ -116,6 +118,9 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 			continue // sender of the markers
 		}
 		got := secUntil(clients[p.name], "l-end-"+p.name)
+		if _, ok := got["l-noforn"]; ok && principal[p.name].Nation != "USA" {
+			t.Errorf("%s (%s) received a NOFORN object of USA", p.name, p.nation)
+		}
 		for _, m := range msgs {
 			_, has := got[m.uid]
 			if want := mayGet(p.name, m); has != want {
@@ -123,7 +128,7 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 			}
 		}
 		if ev, ok := got["l-caveat"]; ok {
-			if l, _, _ := ev.ParseLabel(); l.Caveat != "EXERCISE" {
+			if l, _, _ := ev.ParseLabel(); l.Caveat != "FOUO" {
 				t.Errorf("%s: caveat lost: %+v", p.name, l)
 			}
 		}

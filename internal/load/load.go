@@ -52,7 +52,7 @@ var (
 
 // Config describes one load run.
 type Config struct {
-	Addr     string        // server CoT TCP address, HOST:PORT
+	Addr     string        // server CoT TCP address, HOST:PORT; a comma-separated list spreads the clients round robin (the instances of a cluster)
 	Clients  int           // number of clients, at least 2
 	Rate     float64       // position reports per second per client
 	Duration time.Duration // how long the clients send
@@ -97,8 +97,10 @@ func (c *Config) setDefaults() error {
 	case c.Proto != ProtoXML && c.Proto != ProtoProtobuf:
 		return fmt.Errorf("%w: proto %q: want xml or protobuf", ErrConfig, c.Proto)
 	}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		return fmt.Errorf("%w: address %q: %v", ErrConfig, c.Addr, err)
+	for _, a := range strings.Split(c.Addr, ",") {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("%w: address %q: %v", ErrConfig, a, err)
+		}
 	}
 	if c.Drain == 0 {
 		c.Drain = 3 * time.Second
@@ -430,9 +432,11 @@ func connectAll(ctx context.Context, cfg *Config, run string, readers *sync.Wait
 
 func connect(ctx context.Context, cfg *Config, run string, i int) (*client, error) {
 	d := net.Dialer{Timeout: cfg.ConnectTimeout}
-	conn, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	addrs := strings.Split(cfg.Addr, ",")
+	addr := addrs[i%len(addrs)]
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("connecting to %s: %w", addr, err)
 	}
 	if tc, ok := conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true) // as TAK clients do

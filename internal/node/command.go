@@ -8,7 +8,10 @@ import (
 	"path/filepath"
 
 	"kizuna/internal/command"
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/stream"
 	"kizuna/internal/web"
 )
 
@@ -55,3 +58,31 @@ func (n *Node) stopCommand(ctx context.Context) error {
 
 // Command returns the chain-of-command service (nil before Start).
 func (n *Node) Command() *command.Service { return n.command }
+
+// DeviceObserver is an Observer that also wants the authenticated device
+// identity of the connection an event came from: the uid and callsign the
+// connection is bound to (its own position reports), not what the event
+// claims. The chain-of-command service matches order receipts and replies
+// on it.
+type DeviceObserver interface {
+	ObserveDevice(ev *cot.Event, from label.Principal, uid, callsign string)
+}
+
+// observeConn hands an accepted client event to the extensions, with the
+// connection's device identity for those that want it.
+func (n *Node) observeConn(c *stream.Conn, ev *cot.Event, p label.Principal) {
+	var id hub.Identity
+	if c != nil && c.Sub != nil {
+		id = c.Sub.Identity()
+	}
+	n.mu.Lock()
+	obs := n.observers
+	n.mu.Unlock()
+	for _, o := range obs {
+		if d, ok := o.(DeviceObserver); ok {
+			d.ObserveDevice(ev, p, id.UID, id.Callsign)
+			continue
+		}
+		o.Observe(ev, p)
+	}
+}

@@ -125,6 +125,13 @@ type Config struct {
 	// signs enrolled clients.
 	Users    string `json:"users,omitempty"`
 	EnrollCA string `json:"enrollCA,omitempty"`
+
+	// Cluster and Store select cluster mode (cluster.go): the NATS server
+	// (nats://HOST:PORT) and the shared PostgreSQL database
+	// (postgres://…). Instance names this instance (default: generated).
+	Cluster  string `json:"cluster,omitempty"`
+	Store    string `json:"store,omitempty"`
+	Instance string `json:"instance,omitempty"`
 }
 
 // Default returns the defaults: one loopback CoT listener and one loopback
@@ -276,7 +283,7 @@ func (c *Config) Validate() error {
 	if c.FlushInterval <= 0 || time.Duration(c.FlushInterval) > 500*time.Millisecond {
 		return cfgErr("flush interval must be in (0, 500ms] to keep the one-second durability promise")
 	}
-	return nil
+	return c.validateCluster()
 }
 
 // principalOf returns the principal of a plain listener.

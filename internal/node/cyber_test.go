@@ -175,7 +175,7 @@ func TestTAXIIConformance(t *testing.T) {
 			} `json:"collections"`
 		}
 		json.Unmarshal(usa.get(root+"collections/").body, &cs)
-		if len(cs.Collections) != 2 || cs.Collections[0].ID != DefaultCollectionID(n.NodeID()) || !cs.Collections[0].CanRead || !cs.Collections[0].CanWrite {
+		if len(cs.Collections) != 3 || cs.Collections[0].ID != DefaultCollectionID(n.NodeID()) || !cs.Collections[0].CanRead || !cs.Collections[0].CanWrite {
 			t.Fatalf("USA collections %+v", cs)
 		}
 		json.Unmarshal(jpn.get(root+"collections/").body, &cs)

@@ -35,7 +35,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return rej
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
-	n.observe(ev, c.Principal)
+	n.observeConn(c, ev, c.Principal)
 	return nil
 }
 
@@ -57,6 +57,11 @@ func (n *Node) ingestFrom(p label.Principal, ev *cot.Event, from uint64) *reject
 	ev.DefaultHowIfMissing()
 	if err := n.checkClientUIDs(ev); err != nil {
 		return reject.New(reject.Reserved, err)
+	}
+	if n.admit != nil {
+		if err := n.admit(); err != nil {
+			return reject.New(reject.Unavailable, err)
+		}
 	}
 	if err := n.acceptAs(ev, l, p.Nation, from, nil, p.Clearance); err != nil {
 		return reject.New(reasonOf(err), err)
@@ -119,6 +124,16 @@ func (n *Node) publish(m *hub.Message) {
 // peer writes) and publishes it. Every event claims its uid, whatever its
 // type: the claim lasts until its stale time plus the claim retention.
 func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
+	if fed != nil && n.ownNamespace(ev) {
+		return fmt.Errorf("federated event %s: %w", ev.UID, ErrReserved)
+	}
+	if n.sharedClaim != nil {
+		// Cluster mode: the first claim of a uid is decided once, in the
+		// shared store, for every instance.
+		if err := n.sharedClaim(ev.UID, owner); err != nil {
+			return fmt.Errorf("event %s: %w", ev.UID, err)
+		}
+	}
 	if ev.IsDelete() {
 		return n.acceptDelete(ev, l, owner, from, fed, clearance)
 	}

@@ -68,7 +68,7 @@ type Node struct {
 	metrics *metrics.Metrics
 	hub     *hub.Hub
 	picture *cop.Picture
-	store   *store.Store
+	store   store.Backend
 	audit   *audit.Log
 	stream  *stream.Server
 	web     *web.Server
@@ -104,6 +104,11 @@ type Node struct {
 
 	reservedOnce sync.Once
 	reserved     []string // uid prefixes only nodes generate (ownership.go)
+
+	// Cluster mode (cluster.go); all nil in single-process mode.
+	cl          *clusterMode
+	admit       func() error
+	sharedClaim func(uid, owner string) error
 
 	started atomic.Bool
 	ready   chan struct{}
@@ -157,6 +162,7 @@ func New(cfg Config, log *slog.Logger) (*Node, error) {
 	n.setupMarti()
 	n.setupMapAPI()
 	n.setupSustain()
+	n.setupCluster()
 	return n, nil
 }
 
@@ -282,14 +288,10 @@ func (n *Node) stopAudit(context.Context) error {
 	return nil
 }
 
-// startStore opens storage, runs its flusher and restores the picture.
+// startStore opens storage (SQLite, or PostgreSQL in cluster mode), runs
+// its flusher and restores the picture.
 func (n *Node) startStore(ctx context.Context) error {
-	st, err := store.Open(store.Config{
-		Dir:              n.cfg.DataDir,
-		FlushInterval:    time.Duration(n.cfg.FlushInterval),
-		HistoryRetention: time.Duration(n.cfg.HistoryRetention),
-		Log:              n.log.With("component", "store"),
-	})
+	st, err := n.openStore(ctx)
 	if err != nil {
 		return fmt.Errorf("opening store: %w", err)
 	}
@@ -358,6 +360,7 @@ func (n *Node) startListeners(ctx context.Context) error {
 		UI:       webui.FS(),
 		// Metrics name the node's feeds: only who may see every feed.
 		MetricsClearance: n.metricsClearance(),
+		Health:           n.healthFunc(),
 	})
 	if err != nil {
 		return err

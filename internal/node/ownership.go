@@ -21,7 +21,8 @@ import (
 //   - node namespaces: uids a node generates (fused tracks
 //     NODE-ID.…, orders and their senders KIZUNA.…, the chat those send
 //     GeoChat.KIZUNA.…), of this node or of a declared peer, are never
-//     written or deleted by a client;
+//     written or deleted by a client, and a peer never writes or deletes
+//     this node's NODE-ID.… uids;
 //   - no write-down: an update or delete of an object classified above
 //     the submitter's clearance is refused;
 //   - a delete names only uids someone owns.
@@ -95,6 +96,26 @@ func (n *Node) checkClientUIDs(ev *cot.Event) error {
 	return nil
 }
 
+// ownNamespace reports whether ev names a uid of this node's own
+// namespace (its fused tracks): no peer may write or delete those.
+func (n *Node) ownNamespace(ev *cot.Event) bool {
+	if n.cfg.NodeID == "" {
+		return false
+	}
+	own := n.cfg.NodeID + "."
+	if strings.HasPrefix(ev.UID, own) {
+		return true
+	}
+	if ev.IsDelete() {
+		for _, lk := range ev.Links {
+			if strings.HasPrefix(lk.UID, own) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // checkWriteDown refuses a change to uid's live object when it is
 // classified above clearance (label.Invalid: not checked, for the node's
 // own events and federation, whose labels are checked at the link).
@@ -119,6 +140,8 @@ func reasonOf(err error) reject.Reason {
 		return reject.Reserved
 	case errors.Is(err, ErrUnknownUID):
 		return reject.UnknownUID
+	case errors.Is(err, ErrUnavailable):
+		return reject.Unavailable
 	case errors.Is(err, ErrAboveClearance):
 		return reject.AboveClearance
 	case errors.Is(err, label.ErrCaveat):

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
 	"kizuna/internal/taktest"
@@ -274,5 +276,30 @@ func TestClaimsExpire(t *testing.T) {
 	}
 	if rej := nd.ingestFrom(jpn, ev("chat-1", "b-t-f", now.Add(time.Minute)), 0); rej != nil {
 		t.Fatalf("JPN may not use a released uid: %v", rej)
+	}
+}
+
+// TestFederatedOwnNamespace: a peer can neither write nor delete a uid of
+// this node's own namespace (its fused tracks); a peer's own uids pass.
+func TestFederatedOwnNamespace(t *testing.T) {
+	nd := startNode(t, baseConfig(nil, nil))
+	fed := &hub.FedInfo{OriginNode: "peer-1", Seq: 1, Path: []string{"peer-1"}, Peer: "peer-1"}
+	l := label.Label{Classification: label.Unclassified, ReleasableTo: []string{"JPN", "USA"}, Originator: "JPN"}
+	for _, tc := range []struct {
+		uid, typ, link string
+		refused        bool
+	}{
+		{"test-node.ais:1", "a-n-S", "", true},
+		{"peer-1.ais:1", "a-n-S", "", false},
+		{"x-del", "t-x-d-d", "test-node.ais:2", true},
+	} {
+		ev := event(tc.uid, tc.typ, "")
+		if tc.link != "" {
+			ev.Links = []cot.Link{{UID: tc.link, Relation: "p-p"}}
+		}
+		err := nd.IngestFederated(ev, l, fed)
+		if refused := errors.Is(err, ErrReserved); refused != tc.refused {
+			t.Errorf("%s %s: %v, want refused %v", tc.uid, tc.typ, err, tc.refused)
+		}
 	}
 }

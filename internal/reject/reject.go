@@ -53,6 +53,9 @@ const (
 	// UnknownUID is a delete of a uid nobody owns: there is nothing to
 	// delete, and the deleter may not speak for whoever publishes it later.
 	UnknownUID Reason = "unknown_uid"
+	// Unavailable is new work refused while a cluster instance cannot
+	// reach NATS or PostgreSQL: refused, never silently dropped.
+	Unavailable Reason = "unavailable"
 	// Rejected is any other refusal of the ingest pipeline.
 	Rejected Reason = "rejected"
 )
@@ -96,6 +99,7 @@ var List = []Info{
 	{Reserved, true, CategoryEvent, "a client uid in a node's own namespace"},
 	{WriteDown, true, CategoryEvent, "an update or delete of an object classified above the submitter's clearance"},
 	{UnknownUID, false, "", "a delete of a uid nobody owns"},
+	{Unavailable, false, "", "a cluster instance cannot reach NATS or PostgreSQL (refused until they return)"},
 	{Rejected, false, "", "any other refusal of ingest"},
 }
 

@@ -205,7 +205,8 @@ type reportXML struct {
 // (federation has authenticated the peer and checked the label; l is the
 // event's label as stamped at its origin). Reports of this node itself are
 // ignored. The report keeps its label: every list that shows it filters
-// it again.
+// it again. A report is shown until it goes stale (its publisher repeats
+// it every ten minutes).
 func (s *Service) Remote(ev *cot.Event, l label.Label) error {
 	if ev.Type != TypeStock && ev.Type != TypeReadiness {
 		return nil
@@ -236,6 +237,7 @@ func (s *Service) Remote(ev *cot.Event, l label.Label) error {
 		if len(s.remote) > 100000 {
 			return invalid("too many remote stock reports")
 		}
+		s.staleAt["s|"+k] = ev.Stale
 		s.remote[k] = Stock{Item: r.Stock.Item, Location: r.Stock.Location, Owner: r.Stock.Owner, Quantity: q, Label: l, Node: node}
 	case ev.Type == TypeReadiness && r.Ready != nil:
 		c := Colour(r.Ready.Colour)
@@ -252,6 +254,7 @@ func (s *Service) Remote(ev *cot.Event, l label.Label) error {
 			return invalid("too many remote readiness reports")
 		}
 		s.remoteRdy[node+"|"+rd.Unit] = rd
+		s.staleAt["r|"+node+"|"+rd.Unit] = ev.Stale
 	}
 	return nil
 }

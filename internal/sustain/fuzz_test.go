@@ -24,7 +24,7 @@ func FuzzRemote(f *testing.F) {
 	s := newService(f, Config{})
 	l := relTo("USA", "JPN")
 	f.Fuzz(func(t *testing.T, typ, detail string) {
-		ev := &cot.Event{UID: "r", Type: typ, Detail: []byte(detail), Origin: cot.Origin{Nation: "USA", Node: "peer"}, Time: time.Now()}
+		ev := &cot.Event{UID: "r", Type: typ, Detail: []byte(detail), Origin: cot.Origin{Nation: "USA", Node: "peer"}, Time: time.Now(), Stale: time.Now().Add(time.Hour)}
 		_ = s.Remote(ev, l)
 		for _, st := range s.Stocks(jpnP, "", "") {
 			if !st.Label.Equal(l) && st.Node != "" {
@@ -99,4 +99,29 @@ func FuzzMovementsAPI(f *testing.F) {
 			t.Fatalf("USA stock changed to %d", st.Quantity)
 		}
 	})
+}
+
+// TestRemoteStale: an allied report is shown until it goes stale.
+func TestRemoteStale(t *testing.T) {
+	s := newService(t, Config{})
+	d := []byte(`<__sustain kind="stock" item="SM-6" location="ship-1" owner="USA" quantity="7"/>`)
+	for _, c := range []struct {
+		uid   string
+		stale time.Duration
+		want  int
+	}{{"old", -time.Minute, 0}, {"new", time.Hour, 1}} {
+		ev := &cot.Event{UID: c.uid, Type: TypeStock, Detail: d, Origin: cot.Origin{Nation: "USA", Node: "peer-" + c.uid}, Stale: time.Now().Add(c.stale)}
+		if err := s.Remote(ev, relTo("USA", "JPN")); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, st := range s.Stocks(jpnP, "SM-6", "") {
+			if st.Node == "peer-"+c.uid {
+				n++
+			}
+		}
+		if n != c.want {
+			t.Errorf("%s report: %d shown, want %d", c.uid, n, c.want)
+		}
+	}
 }

@@ -25,8 +25,10 @@ type serialPos struct {
 // spend is one expenditure; cum is the running total of the quantities
 // expended at its item and location, so that a window's sum is one
 // subtraction after a binary search.
+// It holds no pointers (the time is in Unix nanoseconds), so the
+// garbage collector never scans these arrays.
 type spend struct {
-	t   time.Time
+	t   int64
 	qty int64
 	cum int64
 }
@@ -266,10 +268,10 @@ func (l *ledger) apply(m *Movement) {
 		l.expended[m.Item] += m.Quantity
 		k := [2]string{m.Item, m.From}
 		old := l.spends[k]
-		sp := spend{t: m.Time, qty: m.Quantity, cum: m.Quantity}
+		sp := spend{t: m.Time.UnixNano(), qty: m.Quantity, cum: m.Quantity}
 		if n := len(old); n > 0 {
 			sp.cum += old[n-1].cum
-			if sp.t.Before(old[n-1].t) {
+			if sp.t < old[n-1].t {
 				sp.t = old[n-1].t // keep the history ordered for the search
 			}
 		}
@@ -350,9 +352,9 @@ func (l *ledger) onHand(item, loc, owner string) (int64, label.Label, bool) {
 // ending at now.
 func (l *ledger) rate(item, loc string, now time.Time, window time.Duration) float64 {
 	sp := l.spends[[2]string{item, loc}]
-	from := now.Add(-window)
-	i := sort.Search(len(sp), func(i int) bool { return !sp[i].t.Before(from) })
-	j := sort.Search(len(sp), func(i int) bool { return sp[i].t.After(now) })
+	from, to := now.Add(-window).UnixNano(), now.UnixNano()
+	i := sort.Search(len(sp), func(i int) bool { return sp[i].t >= from })
+	j := sort.Search(len(sp), func(i int) bool { return sp[i].t > to })
 	if i >= j {
 		return 0
 	}
@@ -416,10 +418,11 @@ func (l *ledger) equal(o *ledger) error {
 
 // combine is label.Combine(owner, acc, l) with a fast path for the usual
 // case where l widens nothing: acc already combines owner's labels and l
-// is no higher, has no new caveat, and releases to everyone acc does.
+// is no higher, carries no caveat (caveats combine by the originator
+// rules of label.Combine), and releases to everyone acc does.
 func combine(owner string, acc, l label.Label) label.Label {
 	if acc.Originator == owner && acc.Classification.Valid() && l.Valid() &&
-		l.Classification <= acc.Classification && (l.Caveat == "" || l.Caveat == acc.Caveat) {
+		l.Classification <= acc.Classification && l.Caveat == "" {
 		covered := true
 		for _, n := range acc.ReleasableTo {
 			if n != l.Originator && !slices.Contains(l.ReleasableTo, n) {

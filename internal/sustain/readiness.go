@@ -300,7 +300,10 @@ func (s *Service) Readiness(p label.Principal) []Readiness {
 		}
 	}
 	var remote []Readiness
-	for _, r := range s.remoteRdy {
+	for k, r := range s.remoteRdy {
+		if now.After(s.staleAt["r|"+k]) {
+			continue
+		}
 		if label.Releasable(p, r.Label) {
 			remote = append(remote, r)
 		}

@@ -78,6 +78,7 @@ type Service struct {
 	engages   []Engagement
 	remote    map[string]Stock // node|item|loc|owner → reported stock
 	remoteRdy map[string]Readiness
+	staleAt   map[string]time.Time // remote report key → when it goes stale
 	alerts    []Alert
 
 	events chan struct{}
@@ -148,6 +149,7 @@ func New(cfg Config) (*Service, error) {
 		schedules: map[string]*Scheduled{},
 		remote:    map[string]Stock{},
 		remoteRdy: map[string]Readiness{},
+		staleAt:   map[string]time.Time{},
 		events:    make(chan struct{}, 1),
 	}
 	s.led = newLedger(items)
@@ -588,7 +590,11 @@ func (s *Service) Stocks(p label.Principal, item, loc string) []Stock {
 		}
 	}
 	var rem []Stock
-	for _, st := range s.remote {
+	now := s.now()
+	for k, st := range s.remote {
+		if now.After(s.staleAt["s|"+k]) {
+			continue
+		}
 		if st.Quantity != 0 && (item == "" || st.Item == item) && (loc == "" || st.Location == loc) && label.Releasable(p, st.Label) {
 			rem = append(rem, st)
 		}

@@ -160,7 +160,6 @@ func TestTypedConversionRule(t *testing.T) {
 		{"empty element with end tag", `<contact callsign="A"></contact>`, &pb.Detail{Contact: &pb.Contact{Callsign: "A"}}},
 		{"element with content stays", `<contact callsign="A"> </contact>`, &pb.Detail{XmlDetail: `<contact callsign="A"> </contact>`}},
 		{"duplicates stay", `<status battery="1"/><status battery="2"/>`, &pb.Detail{XmlDetail: `<status battery="1"/><status battery="2"/>`}},
-		{"duplicate attribute stays", `<status battery="1" battery="2"/>`, &pb.Detail{XmlDetail: `<status battery="1" battery="2"/>`}},
 		{"nested element stays", `<x><contact callsign="A"/></x>`, &pb.Detail{XmlDetail: `<x><contact callsign="A"/></x>`}},
 		{"group needs both", `<__group name="Cyan"/>`, &pb.Detail{XmlDetail: `<__group name="Cyan"/>`}},
 		{"precisionlocation needs both", `<precisionlocation altsrc="DTED0"/>`, &pb.Detail{XmlDetail: `<precisionlocation altsrc="DTED0"/>`}},
@@ -178,6 +177,10 @@ func TestTypedConversionRule(t *testing.T) {
 		{"empty detail", ``, &pb.Detail{}},
 	}
 	base := mustDecode(t, []byte(`<event version="2.0" uid="u" type="a-f-G" time="2026-11-27T08:00:00Z" stale="2026-11-27T08:05:00Z"><point lat="1" lon="2"/><detail></detail></event>`))
+	// A duplicated attribute is malformed, in xmlDetail as in XML.
+	if e := *base; e.SetDetail([]byte(`<status battery="1" battery="2"/>`)) == nil {
+		t.Error("SetDetail accepted a duplicated attribute")
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := *base
@@ -358,7 +361,7 @@ func TestTypedDetailFromProtoClient(t *testing.T) {
 	// What a protobuf-only client sends: every detail child typed, no XML.
 	m := &pb.TakMessage{CotEvent: &pb.CotEvent{
 		Type: "a-f-G-U-C", Uid: "ANDROID-1", SendTime: 1795766400000, StaleTime: 1795766460000, How: "m-g",
-		Lat: 35, Lon: 139, Hae: 10, Ce: 5, Le: 9999999, Access: "SECRET", ReleaseableTo: "JPN KOR", Caveat: "X",
+		Lat: 35, Lon: 139, Hae: 10, Ce: 5, Le: 9999999, Access: "SECRET", ReleaseableTo: "JPN KOR", Caveat: "NOFORN",
 		Detail: &pb.Detail{
 			Contact: &pb.Contact{Callsign: `A<B>&"C'`, Endpoint: "192.0.2.1:4242:tcp"},
 			Status:  &pb.Status{Battery: 100},
@@ -370,7 +373,7 @@ func TestTypedDetailFromProtoClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Callsign != `A<B>&"C'` || e.Speed != 2.5 || e.Course != 359.9 || e.Access != "SECRET" || e.ReleasableTo != "JPN KOR" || e.Caveat != "X" || e.Start != e.Time {
+	if e.Callsign != `A<B>&"C'` || e.Speed != 2.5 || e.Course != 359.9 || e.Access != "SECRET" || e.ReleasableTo != "JPN KOR" || e.Caveat != "NOFORN" || e.Start != e.Time {
 		t.Errorf("event %+v", e)
 	}
 	l, present, err := e.ParseLabel()

@@ -69,6 +69,10 @@ type Options struct {
 	// nation needs to read /metrics (role admin needs none); partners
 	// never may (metrics_access.go).
 	MetricsClearance label.Classification
+	// Health, when set, reports readiness with details: /healthz answers
+	// 503 with the error while it returns one, and writes the details
+	// (cluster membership, lag, store health) as JSON either way.
+	Health func() (details any, err error)
 }
 
 // Server serves the HTTP API of one node.
@@ -186,6 +190,15 @@ func (s *Server) withPrincipal(principal PrincipalFunc, next http.Handler) http.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	if s.o.Ready != nil && !s.o.Ready() {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	if s.o.Health != nil {
+		details, err := s.o.Health()
+		if err != nil {
+			WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": err.Error(), "details": details})
+			return
+		}
+		WriteJSON(w, http.StatusOK, map[string]any{"ready": true, "details": details})
 		return
 	}
 	w.Write([]byte("ok\n"))

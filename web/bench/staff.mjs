@@ -25,6 +25,10 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '15' },
     reports: { type: 'string', default: '60' },
     conns: { type: 'string', default: '10' },
+    // tak: live updates over TAK through the server (end to end); page:
+    // generated in the page and applied to its store (the page's own frame
+    // cost alone, when the machine cannot carry both).
+    feed: { type: 'string', default: 'tak' },
   },
 });
 const OBJECTS = Number(opt.objects);
@@ -39,6 +43,8 @@ const ZOOMS = [
   ['tsushima', [34.4, 129.35], 11],
 ];
 
+const t00 = Date.now();
+const progress = (what) => console.error(`[${((Date.now() - t00) / 1000).toFixed(0)} s] ${what}`);
 const q = (s, p) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN);
 const f1 = (v) => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 
@@ -54,35 +60,49 @@ const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n
 
 const server = await new Server({
   dataDir: tempDir('kizuna-web-staff-bench-'),
-  args: ['--nation', 'USA', '--cot-tcp', '127.0.0.1:0@USA:SECRET', '--http', '127.0.0.1:0@JPN:SECRET', '--history-interval', '0'],
+  args: ['--nation', 'USA', '--cot-tcp', '127.0.0.1:0@USA:SECRET', '--http', '127.0.0.1:0@JPN:SECRET', '--history-interval', '0', '--event-rate', '0'],
 }).start();
 const browser = await launchBrowser();
 let exitCode = 0;
 try {
-  const conns = [];
-  for (let i = 0; i < CONNS; i++) conns.push(await TakClient.connect(server.cot.USA));
-
-  // History first: REPORTS per object over the past hour, back-dated.
+  // History first: REPORTS per object over the past hour, back-dated, on
+  // one connection (the sender gets nothing back, so nothing fans out;
+  // with several, each would receive the others' events and a slow one
+  // would be dropped).
+  const hist = await TakClient.connect(server.cot.USA);
   const h0 = Date.now();
   const hourAgo = h0 - 3600e3;
   for (let r = 0; r < REPORTS; r++) {
     const t = hourAgo + (r * 3600e3) / REPORTS;
-    const parts = conns.map(() => []);
+    let chunk = '';
     for (let k = 0; k < OBJECTS; k++) {
       const [lat, lon] = position(k, r / 10 + k);
-      parts[k % CONNS].push(cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: t, staleMs: h0 - t + 120000 }));
+      chunk += cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: t, staleMs: h0 - t + 120000 });
+      if (k % 100 === 99) {
+        await hist.send(chunk);
+        chunk = '';
+      }
     }
-    await Promise.all(conns.map((c, i) => c.send(parts[i].join(''))));
+    if (chunk) await hist.send(chunk);
   }
-  // Wait until the store has written every row (the history API of the
-  // last object shows its last report).
+  // Wait until the store has written the history: the last object's
+  // history stops growing. (Under a burst like this one the store may
+  // thin it; the rows it kept are what a replay loads.)
+  let lastN = -1;
   await until('history written', async () => {
     const res = await fetch(`${server.http.JPN}/api/v1/objects/bench-${OBJECTS - 1}/history?limit=10000`);
     if (!res.ok) return false;
-    return (await res.json()).points.length >= REPORTS;
-  }, 600000, 500);
+    const n = (await res.json()).points.length;
+    const done = n === lastN && n > 0;
+    lastN = n;
+    return done;
+  }, 600000, 3000);
   const historyS = (Date.now() - h0) / 1000;
+  progress(`history written: ${OBJECTS * REPORTS} reports`);
 
+  hist.close();
+  const conns = [];
+  for (let i = 0; i < CONNS; i++) conns.push(await TakClient.connect(server.cot.USA));
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await context.newPage();
   const errors = [];
@@ -90,26 +110,70 @@ try {
   await page.goto(await pageURL(server.http.JPN));
   await page.waitForFunction(() => globalThis.kizuna?.stats.snapshots > 0);
 
-  // Live: every object at 1 Hz.
-  let next = 0;
-  let sent = 0;
-  const start = Date.now();
-  const timer = setInterval(() => {
-    const now = Date.now();
-    const due = Math.min(OBJECTS, Math.floor(((now - start) * OBJECTS) / 1000) - sent);
-    const batches = new Map();
-    for (let n = 0; n < due; n++) {
-      const k = next;
-      next = (next + 1) % OBJECTS;
-      const [lat, lon] = position(k, ((now - start) / 60000) * 2 * Math.PI + k);
-      const c = conns[k % CONNS];
-      batches.set(c, (batches.get(c) || '') + cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, course: (k * 37) % 360, speed: 50, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: now, staleMs: 30000 }));
-      sent++;
-    }
-    for (const [c, xml] of batches) c.sock.write(xml);
-  }, TICK_MS);
-  await page.waitForFunction((n) => kizuna.store.objects.size >= n, OBJECTS, { timeout: 120000 });
+  // Replay of the last hour: click to picture.
+  await page.selectOption('#tl-hours', '1');
+  const replayT0 = Date.now();
+  const resP = page.waitForResponse((r) => r.url().includes('/api/v1/replay'), { timeout: 180000 });
+  await page.click('#tl-replay');
+  const res = await resP;
+  const bytes = (await res.body()).length;
+  await page.waitForFunction(() => kizuna.staff.timeline.active && kizuna.layer.store.objects.size > 0, null, { timeout: 180000 });
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
+  const replayMs = Date.now() - replayT0;
+  const rep = await page.evaluate(() => ({ rows: kizuna.staff.timeline.index.rows, uids: kizuna.staff.timeline.index.byUID.size, shown: kizuna.layer.store.objects.size }));
+  progress(`replay loaded in ${replayMs} ms`);
+  await page.click('#tl-live');
 
+  // Live: every object at 1 Hz.
+  let sent = 0;
+  let timer = null;
+  if (opt.feed === 'page') {
+    await page.evaluate(({ n, tick }) => {
+      const sidcs = ['SFAPMF---------', 'SHAPMF---------', 'SFSPC----------', 'SUSP-----------', 'SFGPUCI--------', 'SNSPCM---------', 'SHGPUCA--------'];
+      const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
+      const pos = (k, ph) => (k % 3 === 0
+        ? [34.0 + ((k * 7919) % 1000) / 1000 * 0.8 + 0.01 * Math.sin(ph), 129.0 + ((k * 104729) % 997) / 997 * 1.0 + 0.01 * Math.cos(ph)]
+        : [28 + (k % 70) * 0.16 + 0.05 * Math.sin(ph), 122 + Math.floor(k / 70) * 0.2 + 0.05 * Math.cos(ph)]);
+      const make = (k, now) => {
+        const [lat, lon] = pos(k, ((now % 60000) / 60000) * 2 * Math.PI + k);
+        return { uid: `live-${k}`, callsign: `T${k}`, type: types[k % 7], sidc: sidcs[k % 7], lat, lon, course: (k * 37) % 360, speed: 50, how: 'm-g',
+          time: new Date(now).toISOString(), stale: new Date(now + 30000).toISOString(), label: { classification: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: ['JPN'], originator: 'USA' } };
+      };
+      const now0 = Date.now();
+      kizuna.store.replace(Array.from({ length: n }, (_, k) => make(k, now0)));
+      let next = 0;
+      globalThis.benchSent = 0;
+      const start = Date.now();
+      globalThis.benchTimer = setInterval(() => {
+        const now = Date.now();
+        const due = Math.min(n, Math.floor(((now - start) * n) / 1000) - benchSent);
+        for (let i = 0; i < due; i++) {
+          kizuna.store.upsert(make(next, now));
+          next = (next + 1) % n;
+          benchSent++;
+        }
+      }, tick);
+    }, { n: OBJECTS, tick: TICK_MS });
+  } else {
+    let next = 0;
+    const start = Date.now();
+    timer = setInterval(() => {
+      const now = Date.now();
+      const due = Math.min(OBJECTS, Math.floor(((now - start) * OBJECTS) / 1000) - sent);
+      const batches = new Map();
+      for (let n = 0; n < due; n++) {
+        const k = next;
+        next = (next + 1) % OBJECTS;
+        const [lat, lon] = position(k, ((now - start) / 60000) * 2 * Math.PI + k);
+        const c = conns[k % CONNS];
+        batches.set(c, (batches.get(c) || '') + cotEvent({ uid: `bench-${k}`, callsign: `T${k}`, type: types[k % types.length], lat, lon, course: (k * 37) % 360, speed: 50, access: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', time: now, staleMs: 30000 }));
+        sent++;
+      }
+      for (const [c, xml] of batches) c.sock.write(xml);
+    }, TICK_MS);
+    await page.waitForFunction((n) => kizuna.store.objects.size >= n, OBJECTS, { timeout: 120000 });
+    progress('all objects live on the page');
+  }
   // Time every redraw.
   await page.evaluate(() => {
     const layer = kizuna.layer;
@@ -127,26 +191,16 @@ try {
     await page.evaluate(({ centre, zoom }) => { kizuna.map.setView(centre, zoom, { animate: false }); }, { centre, zoom });
     await new Promise((r) => setTimeout(r, 1000));
     await page.evaluate(() => { benchFrames.length = 0; });
-    const sent0 = sent;
+    const sentNow = async () => (opt.feed === 'page' ? page.evaluate(() => benchSent) : sent);
+    const sent0 = await sentNow();
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
     const got = await page.evaluate(() => ({ frames: benchFrames.slice().sort((a, b) => a - b), clusters: kizuna.layer.clusters.length, labels: kizuna.layer.labels.length, drawn: kizuna.layer.drawn.size }));
-    const rate = (sent - sent0) / ((Date.now() - t0) / 1000);
-    results.push(`zoom=${zoom}(${name}) frames=${got.frames.length} frame_ms p50=${f1(q(got.frames, 0.5))} p95=${f1(q(got.frames, 0.95))} max=${f1(got.frames.at(-1))} in_view=${got.drawn} clusters=${got.clusters} labels=${got.labels} rate=${rate.toFixed(0)}/s`);
+    const rate = ((await sentNow()) - sent0) / ((Date.now() - t0) / 1000);
+    progress(`zoom ${zoom} measured`);
+    results.push(`feed=${opt.feed} zoom=${zoom}(${name}) frames=${got.frames.length} frame_ms p50=${f1(q(got.frames, 0.5))} p95=${f1(q(got.frames, 0.95))} max=${f1(got.frames.at(-1))} in_view=${got.drawn} clusters=${got.clusters} labels=${got.labels} rate=${rate.toFixed(0)}/s`);
   }
-  clearInterval(timer);
-
-  // Replay of the last hour: click to picture.
-  await page.selectOption('#tl-hours', '1');
-  const replayT0 = Date.now();
-  const resP = page.waitForResponse((r) => r.url().includes('/api/v1/replay'));
-  await page.click('#tl-replay');
-  const res = await resP;
-  const bytes = (await res.body()).length;
-  await page.waitForFunction(() => kizuna.staff.timeline.active && kizuna.layer.store.objects.size > 0, null, { timeout: 60000 });
-  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-  const replayMs = Date.now() - replayT0;
-  const rep = await page.evaluate(() => ({ rows: kizuna.staff.timeline.index.rows, uids: kizuna.staff.timeline.index.byUID.size, shown: kizuna.layer.store.objects.size }));
+  if (timer) clearInterval(timer);
 
   for (const r of results) console.log(r);
   console.log(`replay window=1h history_reports=${OBJECTS * REPORTS} rows_loaded=${rep.rows} objects=${rep.uids} shown=${rep.shown} bytes=${bytes} load_ms=${replayMs} (history written in ${historyS.toFixed(0)} s) cpus=${os.cpus().length} load_avg=${os.loadavg().map((x) => x.toFixed(1)).join(',')}`);
@@ -155,6 +209,10 @@ try {
     exitCode = 1;
   }
   for (const c of conns) c.close();
+} catch (err) {
+  console.error(err);
+  console.error(`server log (tail):\n${server.log.slice(-3000)}`);
+  exitCode = 1;
 } finally {
   await browser.close();
   await server.stop();

@@ -12,7 +12,7 @@ describe('units and orders panel', { timeout: 900000 }, () => {
   let browser;
 
   before(async () => {
-    const orbat = path.join(repo, 'internal/command/demo_orbat.json');
+    const orbat = path.join(repo, 'internal/demo/orbat.json');
     server = await new Server({ dataDir: tempDir('kizuna-web-orders-'), args: [...serveArgs(), '--orbat', orbat] }).start();
     browser = await launchBrowser();
   });
@@ -46,6 +46,8 @@ describe('units and orders panel', { timeout: 900000 }, () => {
       assert.ok(['ISSUED', 'DELIVERED'].includes(first), `new order in state ${first}`);
       assert.match(await page.textContent(card), /indopacom → usfj/);
       assert.match(await page.textContent(card), /Report readiness/);
+      // The order's serial and date-time group.
+      assert.match(await page.textContent(card), /INDOPACOM-\d{4} \d{6}Z[A-Z]{3}\d{2}/);
       // The order is on screen, so the banner covers its marking.
       await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: 10000 });
       assert.equal(await page.textContent('#banner-top'), 'SECRET // USA ONLY');

@@ -169,7 +169,7 @@ describe('staff map', { timeout: 900000 }, () => {
     const names = ['ALPHA-LONG-CALLSIGN-WITH-MANY-PARTS', 'B', 'WWWWWWWWWWWWWWWWWWWW', 'MMMMMMMM', 'Kestrel 1-1 Actual'];
     let xml = '';
     names.forEach((cs, i) => {
-      xml += cotEvent({ uid: `cs-${i}`, callsign: cs, type: 'a-f-G-U-C-I', lat: 36, lon: 139 + i * 0.1, access: 'SECRET', releasableTo: 'JPN KOR GBR AUS CAN NZL', caveat: undefined });
+      xml += cotEvent({ uid: `cs-${i}`, callsign: cs, type: 'a-f-G-U-C-I', lat: 36, lon: 139 + i * 0.1, access: 'SECRET', releasableTo: 'JPN KOR GBR AUS CAN NZL', staleMs: 900000 });
     });
     await usa.send(xml);
     const { page, context } = await openPage(browser, jpnURL);
@@ -383,7 +383,10 @@ describe('staff map', { timeout: 900000 }, () => {
     const { page, context } = await openPage(browser, jpnURL);
     try {
       await page.fill('#search', 'cs-');
-      await until('rows', () => page.evaluate(() => document.querySelectorAll('#list .row').length >= 3));
+      await until('rows', () => page.evaluate(() => {
+        const rows = [...document.querySelectorAll('#list .row')];
+        return rows.length === 5 && rows.every((r) => r.dataset.uid.startsWith('cs-'));
+      }), 20000);
       await page.focus('#list .row');
       await page.keyboard.press('ArrowDown');
       const second = await page.evaluate(() => ({ uid: document.activeElement.dataset.uid, outline: getComputedStyle(document.activeElement).outlineStyle, rows: kizuna.staff && [...document.querySelectorAll('#list .row')].map((r) => r.dataset.uid) }));

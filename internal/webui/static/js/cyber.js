@@ -153,7 +153,10 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
       state.error = String(err);
     }
   }
-  poll();
-  setInterval(poll, POLL_MS);
+  // The first poll waits a moment: the page's own snapshot comes first.
+  setTimeout(() => {
+    poll();
+    setInterval(poll, POLL_MS);
+  }, 1000);
   return state;
 }

@@ -83,10 +83,19 @@ function orderCard(o, mine, act) {
     'div',
     { class: 'order', dataset: { order: o.id, state } },
     el('span', { class: 'state' }, state),
-    el('div', {}, el('b', {}, `${o.id} ${o.type || 'ORDER'}`), ' ', markingBadge(o.label)),
+    el('div', {}, el('b', {}, `${o.id} ${o.family ? o.family + ' ' : ''}${o.type || 'ORDER'}`), ' ', markingBadge(o.label)),
     el('div', { class: 'muted' }, `${o.issuerUnit || '?'} → ${o.recipientUnit || '?'}`),
+    o.serial ? el('div', { class: 'muted', dataset: { serial: o.serial } }, `${o.serial} ${o.dtg || ''}`) : null,
+    o.changes ? el('div', { class: 'muted' }, `changes ${o.changes}`) : null,
+    o.via ? el('div', { class: 'muted' }, `via ${o.via}${o.wanted ? ` for ${o.wanted}` : ''}${o.outcome ? ` · ${o.outcome}` : ''}`) : null,
+    o.request ? el('div', { class: 'muted' }, `answers request ${o.request}`) : null,
+    o.info?.length ? el('div', { class: 'muted' }, `info: ${o.info.join(', ')}`) : null,
     el('div', {}, o.text || ''),
-    o.deadline ? el('div', { class: 'muted' }, `deadline ${String(o.deadline).replace('T', ' ').slice(0, 16)}Z`) : null,
+    o.paragraphs?.execution?.intent ? el('div', { class: 'muted' }, `intent: ${o.paragraphs.execution.intent}`) : null,
+    o.net ? el('div', { class: 'muted' }, `NET ${String(o.net).replace('T', ' ').slice(0, 16)}Z`) : null,
+    o.nlt ? el('div', { class: 'muted' }, `NLT ${String(o.nlt).replace('T', ' ').slice(0, 16)}Z`) : null,
+    o.deadline ? el('div', { class: 'muted' }, `reply by ${String(o.deadline).replace('T', ' ').slice(0, 16)}Z`) : null,
+    o.reports?.length ? el('div', {}, o.reports.map((r) => el('div', { class: 'muted' }, `${r.kind}: ${r.text}`))) : null,
     o.stateReason ? el('div', { class: 'muted' }, o.stateReason) : null,
     canAnswer
       ? el('div', {}, RESPONSES.map((r) => el('button', { type: 'button', dataset: { respond: r }, onclick: () => act(o, 'ack', { as: o.recipientUnit, state: r }) }, r === 'ACKNOWLEDGED' ? 'Acknowledge' : r)))
@@ -110,8 +119,14 @@ function startOrders(store) {
       { name: 'type' },
       ['MOVEMENT', 'TASK', 'SUPPORT_REQUEST', 'REPORT_REQUEST'].map((t) => el('option', { value: t }, t)),
     ),
+    el(
+      'select',
+      { name: 'family', title: 'Order family (OPORD by default for tasks and movements)' },
+      ['', 'WARNORD', 'OPORD', 'FRAGORD', 'EXORD'].map((t) => el('option', { value: t }, t || '(family)')),
+    ),
+    el('input', { name: 'changes', placeholder: 'changes order (FRAGORD)', title: 'The order a FRAGORD changes' }),
     el('textarea', { name: 'text', rows: 2, placeholder: 'Order text', required: true }),
-    el('input', { name: 'deadlineIn', value: '2h', title: 'Deadline from now, e.g. 2h' }),
+    el('input', { name: 'deadlineIn', value: '2h', title: 'Reply by, from now, e.g. 2h' }),
     el('button', { type: 'submit' }, 'Issue order'),
   );
   const status = el('div', { class: 'muted', id: 'order-status' });
@@ -130,6 +145,8 @@ function startOrders(store) {
     const f = new FormData(form);
     const req = { recipient: f.get('recipient'), type: f.get('type'), text: f.get('text') };
     if (f.get('deadlineIn')) req.deadlineIn = f.get('deadlineIn');
+    if (f.get('family')) req.family = f.get('family');
+    if (f.get('changes')) req.changes = f.get('changes').trim();
     if (f.get('as')) req.as = f.get('as');
     try {
       const o = await sendJSON('POST', 'api/v1/orders', req);

@@ -139,7 +139,13 @@ export class ObjectList {
       );
       frag.append(row);
     }
+    // Keyboard focus stays on its object's row across repaints.
+    const active = document.activeElement;
+    const focused = active && this.inner.contains(active) ? active.dataset.uid : null;
     this.inner.replaceChildren(frag);
+    if (focused) {
+      for (const row of this.inner.children) if (row.dataset.uid === focused) row.focus({ preventScroll: true });
+    }
   }
 }
 

@@ -1,0 +1,134 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ErrSchemaTooNew reports a database migrated by a newer Kizuna.
+var ErrSchemaTooNew = errors.New("database schema is newer than this binary")
+
+// migrations[i] brings the schema from version i to i+1. Append only;
+// never edit a step that has shipped. Instances of one cluster may start
+// together: migrate serialises them with an advisory lock.
+var migrations = []string{
+	// 1: the live picture, history and uid ownership (the same columns as
+	// the SQLite store; see package store's schema for their meaning).
+	`CREATE TABLE objects (
+		uid            text PRIMARY KEY,
+		type           text NOT NULL,
+		owner          text NOT NULL,
+		classification smallint NOT NULL CHECK (classification BETWEEN 0 AND 4),
+		releasable_to  text NOT NULL,
+		caveat         text NOT NULL,
+		originator     text NOT NULL,
+		time           bigint NOT NULL,
+		stale          bigint NOT NULL,
+		lat            double precision NOT NULL,
+		lon            double precision NOT NULL,
+		hae            double precision NOT NULL,
+		callsign       text NOT NULL,
+		xml            bytea NOT NULL,
+		updated        bigint NOT NULL
+	);
+	CREATE TABLE history (
+		id             bigserial PRIMARY KEY,
+		uid            text NOT NULL,
+		type           text NOT NULL,
+		owner          text NOT NULL,
+		classification smallint NOT NULL CHECK (classification BETWEEN 0 AND 4),
+		releasable_to  text NOT NULL,
+		caveat         text NOT NULL,
+		originator     text NOT NULL,
+		time           bigint NOT NULL,
+		stale          bigint NOT NULL,
+		lat            double precision NOT NULL,
+		lon            double precision NOT NULL,
+		hae            double precision NOT NULL,
+		callsign       text NOT NULL,
+		xml            bytea NOT NULL,
+		recorded       bigint NOT NULL
+	);
+	CREATE INDEX history_uid_time ON history (uid, time);
+	CREATE INDEX history_recorded ON history (recorded);
+	CREATE TABLE owners (
+		uid        text PRIMARY KEY,
+		owner      text NOT NULL,
+		first_seen bigint NOT NULL
+	)`,
+	// 2: cluster membership and audit checkpoints: each instance's audit
+	// chain head, recorded periodically so that a verifier can check every
+	// chain against what the cluster saw.
+	`CREATE TABLE instances (
+		id        text PRIMARY KEY,
+		started   bigint NOT NULL,
+		last_seen bigint NOT NULL
+	);
+	CREATE TABLE audit_checkpoints (
+		instance text NOT NULL,
+		seq      bigint NOT NULL,
+		hash     text NOT NULL,
+		recorded bigint NOT NULL,
+		PRIMARY KEY (instance, seq)
+	)`,
+}
+
+// SchemaVersion is the schema version this binary writes.
+var SchemaVersion = len(migrations)
+
+// migrationLock is the advisory lock key that serialises migrations.
+const migrationLock = 0x6b697a756e61 // "kizuna"
+
+// migrate brings the database (the connection's search_path schema) up to
+// SchemaVersion, one step per transaction.
+func migrate(ctx context.Context, conn *pgx.Conn) error {
+	for {
+		done, err := migrateStep(ctx, conn)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, conn *pgx.Conn) (done bool, err error) {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("migrating schema: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
+		return false, fmt.Errorf("locking schema: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS kizuna_schema (version integer NOT NULL)`); err != nil {
+		return false, fmt.Errorf("migrating schema: %w", err)
+	}
+	var v int
+	err = tx.QueryRow(ctx, `SELECT version FROM kizuna_schema`).Scan(&v)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		if _, err := tx.Exec(ctx, `INSERT INTO kizuna_schema (version) VALUES (0)`); err != nil {
+			return false, fmt.Errorf("initialising schema version: %w", err)
+		}
+	case err != nil:
+		return false, fmt.Errorf("reading schema version: %w", err)
+	}
+	if v == len(migrations) {
+		return true, nil
+	}
+	if v > len(migrations) || v < 0 {
+		return false, fmt.Errorf("%w: version %d, this binary knows %d", ErrSchemaTooNew, v, len(migrations))
+	}
+	if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+		return false, fmt.Errorf("migrating schema to version %d: %w", v+1, err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE kizuna_schema SET version = $1`, v+1); err != nil {
+		return false, fmt.Errorf("setting schema version %d: %w", v+1, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("committing schema version %d: %w", v+1, err)
+	}
+	return false, nil
+}
