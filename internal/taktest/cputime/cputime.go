@@ -17,3 +17,11 @@ func Report(b *testing.B, n int, start time.Duration, unit string) {
 		b.ReportMetric(float64(n)/cpu.Seconds(), unit+"/cpu-s")
 	}
 }
+
+// Rate is Report for a whole benchmark loop: call it before the loop and
+// call the function it returns after, to report b.N units as unit/s and
+// unit/cpu-s (CPU time of the whole process, garbage collection included).
+func Rate(b *testing.B, unit string) func() {
+	start := Process()
+	return func() { Report(b, b.N, start, unit) }
+}
