@@ -44,13 +44,7 @@ func TestFedChildNode(t *testing.T) {
 func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.ListenerInfo) {
 	t.Helper()
 	os.Remove(filepath.Join(dataDir, "listeners.json"))
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFedChildNode$")
-	cmd.Env = append(os.Environ(), fedChildEnv+"="+cfgFile)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, fedChildEnv+"="+cfgFile, "-test.run=^TestFedChildNode$")
 	var ls []node.ListenerInfo
 	taktest.WaitUntil(t, "child listeners", 30*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dataDir, "listeners.json"))

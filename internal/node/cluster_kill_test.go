@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -53,12 +52,7 @@ func TestClusterSIGKILL(t *testing.T) {
 	childCfg := clusterConfig(prefix, natsURL, pgURL, "victim", "JPN:UNCLASSIFIED")
 	childCfg.DataDir = t.TempDir()
 	raw, _ := json.Marshal(childCfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), clusterChildEnv+"="+string(raw))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, clusterChildEnv+"="+string(raw), "-test.run=^TestClusterChild$", "-test.count=1")
 	var cotAddr string
 	taktest.WaitUntil(t, "child listening", 30*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(childCfg.DataDir, "listeners.json"))

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -52,13 +51,7 @@ func runChild(dir string) {
 // than one second before the kill is back, with its history and owner.
 func TestRestartAfterKill(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
 
 	var ls []ListenerInfo
 	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {

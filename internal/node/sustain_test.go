@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -20,13 +19,7 @@ import (
 // still proves conservation. Balances are label-filtered per listener.
 func TestSustainmentSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
 	var ls []ListenerInfo
 	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
