@@ -45,12 +45,7 @@ func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.Listen
 	t.Helper()
 	os.Remove(filepath.Join(dataDir, "listeners.json"))
 	cmd := taktest.StartChild(t, fedChildEnv+"="+cfgFile, "-test.run=^TestFedChildNode$")
-	var ls []node.ListenerInfo
-	taktest.WaitUntil(t, "child listeners", 30*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dataDir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 3
-	})
-	return cmd, ls
+	return cmd, taktest.Listeners[node.ListenerInfo](t, dataDir, 3, 30*time.Second)
 }
 
 // TestFederationPeerKilled: the USA hub between JPN and KOR is SIGKILLed

@@ -2,10 +2,8 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -53,11 +51,7 @@ func TestRestartAfterKill(t *testing.T) {
 	dir := t.TempDir()
 	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
 
-	var ls []ListenerInfo
-	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
-	})
+	ls := taktest.Listeners[ListenerInfo](t, dir, 2, 20*time.Second)
 	c := dial(t, ls[0].Addr)
 
 	type sent struct {

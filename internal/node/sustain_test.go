@@ -2,11 +2,8 @@ package node
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -20,11 +17,7 @@ import (
 func TestSustainmentSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
 	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
-	var ls []ListenerInfo
-	taktest.WaitUntil(t, "child listeners", 20*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
-	})
+	ls := taktest.Listeners[ListenerInfo](t, dir, 2, 20*time.Second)
 	base := "http://" + ls[1].Addr + "/api/v1/sustainment/"
 	post := func(path, body string) int {
 		t.Helper()
