@@ -3,6 +3,8 @@ package ais
 import (
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest/cputime"
 )
 
 // benchMix is a realistic AIS mix: mostly class A position reports, some
@@ -33,7 +35,7 @@ func BenchmarkDecodeAIS(b *testing.B) {
 	msgs := 0
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		m, err := d.Line(lines[i%len(lines)], now)
 		if err != nil {
@@ -43,5 +45,5 @@ func BenchmarkDecodeAIS(b *testing.B) {
 			msgs++
 		}
 	}
-	reportRates(b, msgs, cpu0)
+	cputime.Report(b, msgs, cpu0, "msgs")
 }

@@ -32,6 +32,8 @@ func DecodePayload(payload []byte, fill int) (*Message, error) {
 	return m, nil
 }
 
+// Long on purpose: one case per AIS message type, each reading its bit fields
+// in the order of ITU-R M.1371.
 func decodeBits(p *bitbuf, m *Message) error {
 	m.Type = int(p.u(0, 6))
 	m.NavStatus = NavStatusUnknown

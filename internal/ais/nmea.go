@@ -26,6 +26,9 @@ const maxLine = 1024
 // parseSentence parses and checksums one AIVDM/AIVDO sentence. Leading
 // garbage and an IEC 61162-450 tag block ("\...\") before the '!' are
 // skipped, as is anything after the two checksum digits.
+//
+// Long on purpose: the NMEA 0183 sentence read left to right (tag block,
+// fields, checksum), each step a short check.
 func parseSentence(line []byte) (sentence, error) {
 	var s sentence
 	if len(line) > maxLine {

@@ -94,6 +94,8 @@ func Append062(dst []byte, records []Record) []byte {
 	return appendBlocks(dst, 62, records, appendRecord062)
 }
 
+// Long on purpose: one block per data item, in the order of the category 062
+// user application profile.
 func appendRecord062(dst []byte, r *Record) []byte {
 	var fs fspec
 	fs.set(frn062Source)

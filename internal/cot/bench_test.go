@@ -2,33 +2,22 @@ package cot
 
 import (
 	"testing"
+
+	"kizuna/internal/taktest/cputime"
+	"kizuna/internal/taktest/testfiles"
 )
 
 // benchSA is a realistic ATAK position report of about 650 bytes.
 func benchSA(b *testing.B) []byte {
 	b.Helper()
-	return testEvents(b)["sa"]
-}
-
-// rate reports events per second of wall time and, where the platform
-// tells, events per second of CPU time used by the whole process (garbage
-// collection included): the per-core figure, robust on a busy machine.
-// Call it before the loop and call the result after it.
-func rate(b *testing.B) func() {
-	cpu0 := cpuSeconds()
-	return func() {
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		if cpu := cpuSeconds() - cpu0; cpu > 0 {
-			b.ReportMetric(float64(b.N)/cpu, "events/cpu-s")
-		}
-	}
+	return testfiles.ByName(b, "testdata/events/*.xml")["sa"]
 }
 
 func BenchmarkDecodeXML(b *testing.B) {
 	doc := benchSA(b)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
-	done := rate(b)
+	done := cputime.Rate(b, "events")
 	for b.Loop() {
 		if _, err := Decode(doc); err != nil {
 			b.Fatal(err)
@@ -46,7 +35,7 @@ func BenchmarkEncodeXML(b *testing.B) {
 	buf := e.AppendXML(nil)
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	done := rate(b)
+	done := cputime.Rate(b, "events")
 	for b.Loop() {
 		buf = e.AppendXML(buf[:0])
 	}

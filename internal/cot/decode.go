@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"kizuna/internal/xmltext"
 )
 
 // Decode parses one complete CoT event document. Leading whitespace, a
@@ -172,14 +174,8 @@ func plainChars(b []byte) bool {
 	return true
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
-
-func isNameByte(c byte) bool {
-	return c == '_' || c == ':' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80
-}
-
 func (s *scanner) skipSpace() {
-	for s.i < len(s.b) && isSpace(s.b[s.i]) {
+	for s.i < len(s.b) && xmltext.IsSpace(s.b[s.i]) {
 		s.i++
 	}
 }
@@ -231,7 +227,7 @@ func (s *scanner) epilog() error {
 // name reads an XML name at s.i.
 func (s *scanner) name() ([]byte, error) {
 	st := s.i
-	for s.i < len(s.b) && isNameByte(s.b[s.i]) {
+	for s.i < len(s.b) && xmltext.IsNameByte(s.b[s.i]) {
 		s.i++
 	}
 	if s.i == st {
@@ -302,79 +298,19 @@ func (s *scanner) attr() (name, val []byte, done, selfClose bool, err error) {
 // character references resolved. Any other reference is malformed: with no
 // DTD there is nothing that could define it.
 func unescape(dst, raw []byte) ([]byte, error) {
-	for len(raw) > 0 {
-		amp := bytes.IndexByte(raw, '&')
-		if amp < 0 {
-			return append(dst, raw...), nil
-		}
-		dst = append(dst, raw[:amp]...)
-		raw = raw[amp:]
-		semi := bytes.IndexByte(raw, ';')
-		if semi < 0 || semi > 12 {
-			return nil, malformed("bad character reference")
-		}
-		ref := raw[1:semi]
-		raw = raw[semi+1:]
-		switch string(ref) {
-		case "lt":
-			dst = append(dst, '<')
-		case "gt":
-			dst = append(dst, '>')
-		case "amp":
-			dst = append(dst, '&')
-		case "quot":
-			dst = append(dst, '"')
-		case "apos":
-			dst = append(dst, '\'')
-		default:
-			r, ok := charRef(ref)
-			if !ok {
-				return nil, malformed("undefined entity &%s;", ref)
-			}
-			dst = utf8.AppendRune(dst, r)
-		}
+	dst, err := xmltext.AppendUnescaped(dst, raw)
+	if err != nil {
+		return nil, malformed("%v", err)
 	}
 	return dst, nil
 }
 
-func charRef(ref []byte) (rune, bool) {
-	if len(ref) < 2 || ref[0] != '#' {
-		return 0, false
-	}
-	var n uint64
-	var err error
-	if ref[1] == 'x' {
-		n, err = strconv.ParseUint(string(ref[2:]), 16, 32)
-	} else {
-		n, err = strconv.ParseUint(string(ref[1:]), 10, 32)
-	}
-	if err != nil || n == 0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
-		return 0, false
-	}
-	return rune(n), true
-}
-
 // checkRefs verifies every '&' in text starts a valid reference.
 func checkRefs(text []byte) error {
-	for {
-		amp := bytes.IndexByte(text, '&')
-		if amp < 0 {
-			return nil
-		}
-		text = text[amp:]
-		semi := bytes.IndexByte(text, ';')
-		if semi < 0 || semi > 12 {
-			return malformed("bad character reference in text")
-		}
-		switch ref := text[1:semi]; string(ref) {
-		case "lt", "gt", "amp", "quot", "apos":
-		default:
-			if _, ok := charRef(ref); !ok {
-				return malformed("undefined entity &%s;", ref)
-			}
-		}
-		text = text[semi+1:]
+	if err := xmltext.CheckRefs(text); err != nil {
+		return malformed("%v in text", err)
 	}
+	return nil
 }
 
 // content scans element content up to and including the end tag of the
@@ -382,6 +318,10 @@ func checkRefs(text []byte) error {
 // child(name, start, tagEnd, selfClose) with offsets into s.b: start is at
 // '<', tagEnd just after the start tag's '>'. If child returns handled=true
 // it must itself have consumed the child (s.i past its end).
+//
+// Long on purpose: the element-content grammar (text, references, comments,
+// CDATA, child and end tags) read top to bottom in one loop on the decode hot
+// path.
 func (s *scanner) content(open []byte, child func(name []byte, start int, selfClose bool) (bool, error)) error {
 	type span struct{ a, b, cut int }
 	var stackArr [16]span
@@ -689,6 +629,10 @@ func (s *scanner) point(e *Event) error {
 
 // detail captures the inner XML of <detail> verbatim and extracts the
 // facts the node needs. Any top-level __origin child is cut out.
+//
+// Long on purpose: one pass over <detail> that both copies it verbatim and
+// picks out each fact the node needs; the children it knows are cases of one
+// switch.
 func (s *scanner) detail(e *Event) error {
 	e.HasDetail = true
 	nameAt := s.i + 1
@@ -788,7 +732,7 @@ func (s *scanner) known(f func(name, val []byte)) error {
 		return err
 	}
 	nameEnd := nameAt
-	for nameEnd < len(s.b) && isNameByte(s.b[nameEnd]) {
+	for nameEnd < len(s.b) && xmltext.IsNameByte(s.b[nameEnd]) {
 		nameEnd++
 	}
 	return s.content(s.b[nameAt:nameEnd], nil)

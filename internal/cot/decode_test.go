@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"kizuna/internal/taktest/testfiles"
 )
 
 func TestDecodeRejects(t *testing.T) {
@@ -166,7 +168,7 @@ func TestDecodeAccepts(t *testing.T) {
 }
 
 func TestDecodeFields(t *testing.T) {
-	evs := testEvents(t)
+	evs := testfiles.ByName(t, "testdata/events/*.xml")
 	sa, err := Decode(evs["sa"])
 	if err != nil {
 		t.Fatal(err)
@@ -256,7 +258,7 @@ func TestDecodeFields(t *testing.T) {
 // TestEncodeRoundTrip checks that every real event re-encodes to XML that
 // decodes to the same event.
 func TestEncodeRoundTrip(t *testing.T) {
-	for name, doc := range testEvents(t) {
+	for name, doc := range testfiles.ByName(t, "testdata/events/*.xml") {
 		t.Run(name, func(t *testing.T) {
 			e, err := Decode(doc)
 			if err != nil {

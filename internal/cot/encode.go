@@ -4,6 +4,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"kizuna/internal/xmltext"
 )
 
 // TimeLayout is the CoT timestamp layout Kizuna writes.
@@ -103,34 +105,7 @@ func appendAttr(dst []byte, name, val string) []byte {
 }
 
 // appendEscaped appends s escaped for an attribute value or text.
-func appendEscaped(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			dst = append(dst, "&amp;"...)
-		case '<':
-			dst = append(dst, "&lt;"...)
-		case '>':
-			dst = append(dst, "&gt;"...)
-		case '"':
-			dst = append(dst, "&quot;"...)
-		case '\'':
-			dst = append(dst, "&apos;"...)
-		case '\n':
-			dst = append(dst, "&#10;"...)
-		case '\r':
-			dst = append(dst, "&#13;"...)
-		case '\t':
-			dst = append(dst, "&#9;"...)
-		default:
-			if c < 0x20 {
-				continue // not allowed in XML 1.0
-			}
-			dst = append(dst, c)
-		}
-	}
-	return dst
-}
+func appendEscaped(dst []byte, s string) []byte { return xmltext.AppendEscaped(dst, s) }
 
 // Escape returns s escaped for use in XML text or attribute values.
 func Escape(s string) string { return string(appendEscaped(nil, s)) }

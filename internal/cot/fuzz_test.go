@@ -7,13 +7,15 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"kizuna/internal/taktest/testfiles"
 )
 
 // FuzzCoTXML decodes arbitrary documents. Decode must never panic; an
 // event it accepts must encode to XML that decodes to the same event, and
 // the stream splitter must return that XML whole.
 func FuzzCoTXML(f *testing.F) {
-	for _, doc := range testEvents(f) {
+	for _, doc := range testfiles.ByName(f, "testdata/events/*.xml") {
 		f.Add(doc)
 	}
 	for _, s := range []string{

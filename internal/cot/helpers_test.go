@@ -1,30 +1,5 @@
 package cot
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
-
-// testEvents returns the realistic events in testdata/events, by name.
-func testEvents(t testing.TB) map[string][]byte {
-	t.Helper()
-	files, err := filepath.Glob("testdata/events/*.xml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test events: %v", err)
-	}
-	out := make(map[string][]byte, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".xml")] = b
-	}
-	return out
-}
-
 // ev builds a minimal valid event around the given attributes and body.
 func ev(attrs, body string) string {
 	if attrs == "" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"kizuna/internal/readbuf"
+	"kizuna/internal/xmltext"
 )
 
 // Splitter finds complete top-level XML documents in a byte stream. Events
@@ -71,13 +72,18 @@ func (s *Splitter) Buffered() int { return s.rb.Buffered() }
 // skipped or a document that was dropped (ErrDTD: it came with a DTD); the
 // stream goes on. ErrTooLarge, for a document over the limit, is fatal for
 // the stream.
+//
+// Long on purpose: one byte-level state machine over the read buffer on the
+// hot path of every TAK stream; its state stays in locals, and splitting it
+// into calls per state would scatter the XML grammar it follows and cost the
+// benchmark.
 func (s *Splitter) Next() ([]byte, error) {
 	b := s.rb.Bytes()
 	for s.pos < len(b) {
 		if s.start < 0 {
 			// Between documents.
 			c := b[s.pos]
-			if isSpace(c) || c == 0 {
+			if xmltext.IsSpace(c) || c == 0 {
 				s.pos++
 				s.rb.SetDone(s.pos)
 				continue
@@ -240,7 +246,7 @@ func startsWord(b []byte, w string) bool {
 		return false
 	}
 	c := b[len(w)]
-	return isSpace(c) || c == '>' || c == '/' || c == '?'
+	return xmltext.IsSpace(c) || c == '>' || c == '/' || c == '?'
 }
 
 // need reports ErrTooLarge when the pending document is over the limit.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"kizuna/internal/taktest/testfiles"
 )
 
 // splitAll feeds the chunks one by one and collects the documents (copied)
@@ -61,7 +63,7 @@ func TestSplitterSeveralEventsInOneRead(t *testing.T) {
 // CDATA holding an end tag and every realistic event.
 func stream(t *testing.T) (data []byte, want []string) {
 	t.Helper()
-	evs := testEvents(t)
+	evs := testfiles.ByName(t, "testdata/events/*.xml")
 	for _, name := range []string{"sa", "chat", "marker", "route", "alert", "unknown"} {
 		doc := bytes.TrimSpace(evs[name])
 		// The splitter drops declarations and comments between events and

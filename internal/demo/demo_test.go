@@ -7,6 +7,7 @@ import (
 
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 )
 
 // TestDemoViews runs the exercise and checks that the three national views
@@ -75,12 +76,7 @@ func TestDemoViews(t *testing.T) {
 	// released to that nation.
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for !cond() {
-			if time.Now().After(deadline.Add(20 * time.Second)) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		taktest.WaitUntil(t, what, time.Until(deadline.Add(20*time.Second)), cond)
 	}
 	for i, nd := range nodes {
 		p := label.Principal{Nation: nations[i], Clearance: label.Secret}

@@ -9,6 +9,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/sustain"
+	"kizuna/internal/taktest"
 )
 
 // TestDemoSustainment runs the exercise and follows the sustainment
@@ -49,12 +50,7 @@ func TestDemoSustainment(t *testing.T) {
 	deadline := time.Now().Add(40 * time.Second)
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		taktest.WaitUntil(t, what, time.Until(deadline), cond)
 	}
 	s := usa.Sustainment()
 	waitFor("the transfer received", func() bool {

@@ -12,16 +12,13 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"kizuna/internal/cot"
 	"kizuna/internal/enroll"
-	"kizuna/internal/label"
 	"kizuna/internal/node"
-	"kizuna/internal/users"
 )
 
 // TestEnrollThroughNode: an ATAK-style enrollment against a real node.
@@ -32,16 +29,8 @@ import (
 // the configuration endpoint answers; the audit chain verifies.
 func TestEnrollThroughNode(t *testing.T) {
 	sp := newSecPKI(t, "JPN", "USA")
-	usersFile := filepath.Join(sp.dir, "users.json")
-	us, err := users.Open(usersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	us.SetCost(4) // bcrypt's minimum: the test is about the flow, not the hash cost
 	const password = "sakura-password-1"
-	if err := us.Add(users.User{Name: "sakura", Nation: "JPN", Clearance: label.Secret, Role: "operator"}, password); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := sakuraUsers(t, sp, "operator", password)
 	cfg := sp.cfg
 	cfg.Users = usersFile
 	cfg.EnrollCA = sp.cas["JPN"].Dir
@@ -184,18 +173,18 @@ func TestEnrollThroughNode(t *testing.T) {
 
 	// Over TLS CoT it receives exactly what JPN:SECRET may receive.
 	usa := secDialTCP(t, "usa", n.Addr(node.KindCoTTCP))
-	usa.offered()
+	usa.Offered()
 	c, err := secDialTLS(t, "enrolled", n.Addr(node.KindCoTTLS), sp.clientTLS(&enrolled))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.offered()
-	usa.sendEvent(secEvent("enr-s-jpn", `access="SECRET" releasableTo="JPN"`, ""))
-	usa.sendEvent(secEvent("enr-ts-jpn", `access="TOP SECRET" releasableTo="JPN"`, ""))
-	usa.sendEvent(secEvent("enr-s-kor", `access="SECRET" releasableTo="KOR"`, ""))
-	usa.sendEvent(secEvent("enr-u-usa", ``, "")) // default: USA only
-	usa.sendEvent(secEvent("enr-end", `access="UNCLASSIFIED" releasableTo="JPN"`, ""))
-	got := c.until("enr-end")
+	c.Offered()
+	usa.SendEvent(secEvent("enr-s-jpn", `access="SECRET" releasableTo="JPN"`, ""))
+	usa.SendEvent(secEvent("enr-ts-jpn", `access="TOP SECRET" releasableTo="JPN"`, ""))
+	usa.SendEvent(secEvent("enr-s-kor", `access="SECRET" releasableTo="KOR"`, ""))
+	usa.SendEvent(secEvent("enr-u-usa", ``, "")) // default: USA only
+	usa.SendEvent(secEvent("enr-end", `access="UNCLASSIFIED" releasableTo="JPN"`, ""))
+	got := secUntil(c, "enr-end")
 	if _, ok := got["enr-s-jpn"]; !ok {
 		t.Error("enrolled JPN:SECRET client did not receive a SECRET object releasable to JPN")
 	}
@@ -205,8 +194,8 @@ func TestEnrollThroughNode(t *testing.T) {
 		}
 	}
 	// Its own events carry JPN as originator.
-	c.sendEvent(secEvent("enr-own", `access="UNCLASSIFIED" releasableTo="USA"`, `<__origin nation="USA" node="forged"/>`))
-	ev := usa.expect("enr-own", func(e *cot.Event) bool { return e.UID == "enr-own" })
+	c.SendEvent(secEvent("enr-own", `access="UNCLASSIFIED" releasableTo="USA"`, `<__origin nation="USA" node="forged"/>`))
+	ev := usa.Expect("enr-own", func(e *cot.Event) bool { return e.UID == "enr-own" }, 5*time.Second)
 	if ev.Origin.Nation != "JPN" || ev.Origin.Node != cfg.NodeID {
 		t.Errorf("origin of the enrolled client's event = %+v", ev.Origin)
 	}

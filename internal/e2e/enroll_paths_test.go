@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"kizuna/internal/enroll"
-	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/users"
@@ -33,16 +31,8 @@ import (
 // are refused and audited.
 func TestEnrollPathsThroughNode(t *testing.T) {
 	sp := newSecPKI(t, "JPN", "USA")
-	usersFile := filepath.Join(sp.dir, "users.json")
-	us, err := users.Open(usersFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	us.SetCost(4)
 	const password = "sakura-password-1"
-	if err := us.Add(users.User{Name: "sakura", Nation: "JPN", Clearance: label.Secret}, password); err != nil {
-		t.Fatal(err)
-	}
+	usersFile := sakuraUsers(t, sp, "", password)
 	toks, err := users.OpenTokens(users.TokensPath(usersFile))
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,8 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
+	"kizuna/internal/taktest/cputime"
 	"kizuna/internal/topology"
 )
 
@@ -53,13 +55,13 @@ func BenchmarkFederationThroughput(b *testing.B) {
 	jpn, hub := c.Node("jpn-node"), c.Node("usa-hub")
 	base := receivedFrom(hub, "jpn-node")
 	b.ResetTimer()
-	start, cpu := time.Now(), fedCPUTime()
+	start, cpu := time.Now(), cputime.Process()
 	injectN(b, jpn, fmt.Sprintf("thr-%d-", b.N), b.N)
 	want := base + uint64(b.N)
 	for receivedFrom(hub, "jpn-node") < want {
 		time.Sleep(time.Millisecond)
 	}
-	el, cpuUsed := time.Since(start), fedCPUTime()-cpu
+	el, cpuUsed := time.Since(start), cputime.Process()-cpu
 	b.ReportMetric(float64(b.N)/el.Seconds(), "events/s")
 	if cpuUsed > 0 {
 		// Both nodes run in this process: the figure covers the sender's
@@ -82,26 +84,26 @@ func BenchmarkFederationDrain100k(b *testing.B) {
 		fedLinksUp(b, c)
 		jpn, hub := c.Node("jpn-node"), c.Node("usa-hub")
 		px.Cut()
-		fedWait(b, "link down", 10*time.Second, func() bool {
+		taktest.WaitUntil(b, "link down", 10*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").State == "down"
 		})
 		injectN(b, jpn, fmt.Sprintf("drain-%d-", i), n)
-		fedWait(b, "queue filled", 60*time.Second, func() bool {
+		taktest.WaitUntil(b, "queue filled", 60*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").Queue >= n
 		})
 		base := receivedFrom(hub, "jpn-node")
 		b.StartTimer()
-		start, cpu := time.Now(), fedCPUTime()
+		start, cpu := time.Now(), cputime.Process()
 		px.Restore()
 		for receivedFrom(hub, "jpn-node") < base+n {
 			time.Sleep(time.Millisecond)
 		}
-		el, cpuUsed := time.Since(start), fedCPUTime()-cpu
+		el, cpuUsed := time.Since(start), cputime.Process()-cpu
 		b.StopTimer()
 		if cpuUsed > 0 {
 			b.ReportMetric(cpuUsed.Seconds(), "cpu-s")
 		}
-		fedWait(b, "queue acknowledged", 60*time.Second, func() bool {
+		taktest.WaitUntil(b, "queue acknowledged", 60*time.Second, func() bool {
 			return fedPeer(jpn.Federation().Status(), "usa-hub").Queue == 0
 		})
 		b.ReportMetric(el.Seconds(), "drain-s")

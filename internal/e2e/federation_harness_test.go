@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,19 +51,6 @@ func fedCluster(t testing.TB, specs []topology.NodeSpec) *topology.Cluster {
 	return c
 }
 
-// fedWait polls cond until it holds or d passes.
-func fedWait(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", d, what)
-}
-
 // fedStatus reads GET /api/v1/federation on the node's HTTP listener.
 func fedStatus(t testing.TB, n *node.Node) federation.Status {
 	t.Helper()
@@ -101,7 +87,7 @@ func fedLinksUp(t testing.TB, c *topology.Cluster) {
 		if n == nil {
 			continue
 		}
-		fedWait(t, id+" links up", 20*time.Second, func() bool {
+		taktest.WaitUntil(t, id+" links up", 20*time.Second, func() bool {
 			for _, p := range n.Federation().Status().Peers {
 				if p.State != "up" && c.Node(p.Name) != nil {
 					return false
@@ -229,27 +215,4 @@ func viaProxy(t testing.TB, peer string, out **fedProxy) func(*node.Config) {
 			}
 		}
 	}
-}
-
-// fedMetric reads one sample from the node's /metrics, e.g.
-// `kizuna_federation_events_total{outcome="duplicate"}`.
-func fedMetric(t testing.TB, n *node.Node, sample string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + n.Addr(node.KindHTTP) + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, sample+" "); ok {
-			var f float64
-			fmt.Sscanf(v, "%g", &f)
-			return f
-		}
-	}
-	return 0
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -43,19 +44,8 @@ func TestFedChildNode(t *testing.T) {
 func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.ListenerInfo) {
 	t.Helper()
 	os.Remove(filepath.Join(dataDir, "listeners.json"))
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFedChildNode$")
-	cmd.Env = append(os.Environ(), fedChildEnv+"="+cfgFile)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var ls []node.ListenerInfo
-	fedWait(t, "child listeners", 30*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dataDir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 3
-	})
-	return cmd, ls
+	cmd := taktest.StartChild(t, fedChildEnv+"="+cfgFile, "-test.run=^TestFedChildNode$")
+	return cmd, taktest.Listeners[node.ListenerInfo](t, dataDir, 3, 30*time.Second)
 }
 
 // TestFederationPeerKilled: the USA hub between JPN and KOR is SIGKILLed
@@ -114,7 +104,7 @@ func TestFederationPeerKilled(t *testing.T) {
 		c.Shutdown(ctx)
 	})
 	fedLinksUp(t, c)
-	fedWait(t, "both spokes linked", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "both spokes linked", 20*time.Second, func() bool {
 		return fedPeer(c.Node("jpn-node").Federation().Status(), "usa-hub").State == "up" &&
 			fedPeer(c.Node("kor-node").Federation().Status(), "usa-hub").State == "up"
 	})

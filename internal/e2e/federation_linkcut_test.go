@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -50,7 +51,7 @@ func TestFederationLinkCut(t *testing.T) {
 	}
 	t.Logf("%v: cut", time.Now().Format("15:04:05.000"))
 	px.Cut()
-	fedWait(t, "JPN sees the link down", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "JPN sees the link down", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").State == "down"
 	})
 	for i := 100; i < 200; i++ {
@@ -58,7 +59,7 @@ func TestFederationLinkCut(t *testing.T) {
 	}
 	// While down: all 100 messages queued, position reports compacted to
 	// (at most) one per uid on top of what was queued before the cut.
-	fedWait(t, "messages queued while down", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "messages queued while down", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue >= 100
 	})
 	if q := fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue; q > 100+2*positions+100 {
@@ -108,7 +109,7 @@ func TestFederationLinkCut(t *testing.T) {
 	if st.State != "up" || st.Connects < 2 {
 		t.Errorf("after restore: %+v", st)
 	}
-	fedWait(t, "queue drained", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "queue drained", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue == 0
 	})
 }
@@ -125,7 +126,7 @@ func TestFederationFlashFirst(t *testing.T) {
 	jpnNode := c.Node("jpn-node")
 	jpn, usa := fedDial(t, jpnNode), fedDial(t, c.Node("usa-hub"))
 	px.Cut()
-	fedWait(t, "link down", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "link down", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").State == "down"
 	})
 	const routine = 500
@@ -134,7 +135,7 @@ func TestFederationFlashFirst(t *testing.T) {
 		jpn.send(fedEvent(fmt.Sprintf("queued-%d", i), "b-m-p-s-m", rel, ""))
 	}
 	jpn.send(fedEvent("tbm-launch", "b-d-l", rel, ""))
-	fedWait(t, "all queued", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "all queued", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue == routine+1
 	})
 	px.Restore()

@@ -12,6 +12,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -87,10 +88,10 @@ func TestFederationTrilateral(t *testing.T) {
 		t.Errorf("a JPN principal sees the hub's links: %+v", foreign)
 	}
 	hub := c.Node("usa-hub")
-	if v := fedMetric(t, hub, `kizuna_federation_link_up{peer="kor-node"}`); v != 1 {
+	if v := taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_link_up{peer="kor-node"}`); v != 1 {
 		t.Errorf("link_up metric %v", v)
 	}
-	if v := fedMetric(t, hub, `kizuna_federation_sent_total{peer="kor-node"}`); v < 1 {
+	if v := taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_sent_total{peer="kor-node"}`); v < 1 {
 		t.Errorf("sent metric %v", v)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -91,7 +92,7 @@ func TestFederationOriginForgeries(t *testing.T) {
 		return ok && bytes.Contains(m.XML(), []byte(part))
 	}
 	for id, n := range nodes {
-		fedWait(t, id+" has version 2", 10*time.Second, func() bool { return has(n, "jpn-unit", "version-2") })
+		taktest.WaitUntil(t, id+" has version 2", 10*time.Second, func() bool { return has(n, "jpn-unit", "version-2") })
 	}
 	fresh := v2.OriginSeq + 100 // an origin sequence number jpn-node has not used
 
@@ -162,8 +163,8 @@ func TestFederationOriginForgeries(t *testing.T) {
 		{"genuine JPN label changed after signing", "tampered-jpn", jpnTampered},
 	}
 	const unverifiable = 7 // all but the plain replay, which is a duplicate
-	before := fedMetric(t, hub, `kizuna_federation_unverified_total{peer="kor-rogue"}`)
-	dups := fedMetric(t, hub, `kizuna_federation_events_total{outcome="duplicate"}`)
+	before := taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_unverified_total{peer="kor-rogue"}`)
+	dups := taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_events_total{outcome="duplicate"}`)
 	seq := uint64(0)
 	for _, f := range forged {
 		seq++
@@ -178,10 +179,10 @@ func TestFederationOriginForgeries(t *testing.T) {
 	rogue.waitAck(federation.LaneRoutine, seq)
 
 	for id, n := range nodes {
-		fedWait(t, id+" has the rogue's genuine event", 10*time.Second, func() bool { return has(n, "rogue-genuine", "rogue-genuine") })
+		taktest.WaitUntil(t, id+" has the rogue's genuine event", 10*time.Second, func() bool { return has(n, "rogue-genuine", "rogue-genuine") })
 	}
 	for _, id := range []string{"usa-hub", "kor-node"} {
-		fedWait(t, id+" has the relayed genuine JPN event", 10*time.Second, func() bool {
+		taktest.WaitUntil(t, id+" has the relayed genuine JPN event", 10*time.Second, func() bool {
 			return has(nodes[id], "relayed-genuine", "relayed-genuine")
 		})
 	}
@@ -198,10 +199,10 @@ func TestFederationOriginForgeries(t *testing.T) {
 			}
 		})
 	}
-	if got := fedMetric(t, hub, `kizuna_federation_unverified_total{peer="kor-rogue"}`) - before; got != unverifiable {
+	if got := taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_unverified_total{peer="kor-rogue"}`) - before; got != unverifiable {
 		t.Errorf("unverified from kor-rogue: %v, want %d", got, unverifiable)
 	}
-	if fedMetric(t, hub, `kizuna_federation_events_total{outcome="duplicate"}`) <= dups {
+	if taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_federation_events_total{outcome="duplicate"}`) <= dups {
 		t.Error("the plain replay was not counted as a duplicate")
 	}
 	if st := fedPeer(hub.Federation().Status(), "kor-rogue"); st.State != "up" || st.Unverified != unverifiable {

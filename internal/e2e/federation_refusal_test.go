@@ -19,6 +19,7 @@ import (
 	"kizuna/internal/federation"
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -299,13 +300,13 @@ func TestFederationRevokedPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub.Reload()
-	fedWait(t, "revoked link closed", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "revoked link closed", 10*time.Second, func() bool {
 		return fedPeer(hub.Federation().Status(), "kor-node").State == "down"
 	})
 	// KOR redials (backoff from 100 ms); its attempts fail at the
 	// handshake (TLS 1.3: the client learns it at its first read).
 	kor := c.Node("kor-node")
-	fedWait(t, "a refused redial", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "a refused redial", 10*time.Second, func() bool {
 		return strings.Contains(fedPeer(kor.Federation().Status(), "usa-hub").LastError, "bad certificate")
 	})
 	if st := fedPeer(hub.Federation().Status(), "kor-node"); st.State != "down" || st.Connects != 1 {

@@ -11,6 +11,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -62,8 +63,8 @@ func TestFederationTriangle(t *testing.T) {
 	}
 	dups, loops := 0.0, 0.0
 	for _, id := range c.IDs() {
-		dups += fedMetric(t, c.Node(id), `kizuna_federation_events_total{outcome="duplicate"}`)
-		loops += fedMetric(t, c.Node(id), `kizuna_federation_events_total{outcome="loop"}`)
+		dups += taktest.Metric(t, c.Node(id).Addr(node.KindHTTP), `kizuna_federation_events_total{outcome="duplicate"}`)
+		loops += taktest.Metric(t, c.Node(id).Addr(node.KindHTTP), `kizuna_federation_events_total{outcome="loop"}`)
 	}
 	if dups == 0 {
 		t.Error("no duplicate was cut: the second path did not deliver")

@@ -13,6 +13,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -79,7 +80,7 @@ func TestFeedsFederated(t *testing.T) {
 	}()
 	type watch struct {
 		p    label.Principal
-		c    *feedsClient
+		c    *taktest.Client
 		want []string // a track built with all of these must arrive
 	}
 	var watches []watch
@@ -90,7 +91,7 @@ func TestFeedsFederated(t *testing.T) {
 				continue
 			}
 			pr, _ := label.ParsePrincipal(l.Principal)
-			w := watch{p: pr, c: feedsDial(t, l.Addr)}
+			w := watch{p: pr, c: taktest.Dial(t, l.Addr)}
 			switch pr.Nation {
 			case "USA":
 				w.want = []string{"radar-fukuoka"}
@@ -110,7 +111,7 @@ func TestFeedsFederated(t *testing.T) {
 			deadline := time.Now().Add(60 * time.Second)
 			seen := false
 			for time.Now().Before(deadline) {
-				ev := w.c.next(time.Until(deadline))
+				ev := w.c.Next(time.Until(deadline))
 				if ev == nil {
 					break
 				}

@@ -11,6 +11,8 @@ import (
 
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
+	"kizuna/internal/taktest/cputime"
 )
 
 // BenchmarkFeedsCombinedLoad is the load target of the ISR issue, on one
@@ -80,21 +82,21 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 		defer c()
 		n.Shutdown(sctx)
 	}()
-	client := feedsDial(b, n.Addr(node.KindCoTTCP))
+	client := taktest.Dial(b, n.Addr(node.KindCoTTCP))
 	start := load.Start()
 	// Wait for the generator's start, then measure over the load.
 	time.Sleep(time.Until(start))
-	cpu0, wall0 := feedsCPUTime(), time.Now()
+	cpu0, wall0 := cputime.Process(), time.Now()
 	received := 0
 	end := start.Add(dur + 2*time.Second)
 	for time.Now().Before(end) {
-		if ev := client.next(time.Until(end)); ev != nil {
+		if ev := client.Next(time.Until(end)); ev != nil {
 			if strings.HasPrefix(ev.UID, "jpn-load.") {
 				received++
 			}
 		}
 	}
-	cpu, wall := feedsCPUTime()-cpu0, time.Since(wall0)
+	cpu, wall := cputime.Process()-cpu0, time.Since(wall0)
 	p50, samples := n.FusionLatency(0.50)
 	p99, _ := n.FusionLatency(0.99)
 	fs := n.FusionStats()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
 )
 
 // TestFeedsScenarioToTAK points simulated receivers at a JPN node through
@@ -81,10 +81,10 @@ func TestFeedsScenarioToTAK(t *testing.T) {
 		}
 	}()
 
-	clients := map[string]*feedsClient{}
+	clients := map[string]*taktest.Client{}
 	for _, l := range n.Listeners() {
 		if l.Kind == node.KindCoTTCP {
-			clients[l.Principal] = feedsDial(t, l.Addr)
+			clients[l.Principal] = taktest.Dial(t, l.Addr)
 		}
 	}
 	// What each client must eventually see: a fused track built with the
@@ -106,7 +106,7 @@ func TestFeedsScenarioToTAK(t *testing.T) {
 			seen := false
 			tracks := 0
 			for time.Now().Before(deadline) {
-				ev := c.next(time.Until(deadline))
+				ev := c.Next(time.Until(deadline))
 				if ev == nil {
 					break
 				}
@@ -177,59 +177,4 @@ func feedsSources(ev *cot.Event) ([]string, bool) {
 	}
 	d = d[j+10:]
 	return strings.Fields(d[:strings.IndexByte(d, '"')]), true
-}
-
-// feedsClient is a plain CoT XML TAK client.
-type feedsClient struct {
-	conn   net.Conn
-	events chan *cot.Event
-}
-
-func feedsDial(t testing.TB, addr string) *feedsClient {
-	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &feedsClient{conn: conn, events: make(chan *cot.Event, 100000)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sp := cot.NewSplitter(0)
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := conn.Read(buf)
-			sp.Feed(buf[:n])
-			for {
-				doc, derr := sp.Next()
-				if doc == nil && derr == nil {
-					break
-				}
-				if doc == nil {
-					continue
-				}
-				if ev, err := cot.Decode(doc); err == nil {
-					select {
-					case c.events <- ev:
-					default:
-					}
-				}
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { conn.Close(); <-done })
-	return c
-}
-
-// next returns the next event, or nil after d.
-func (c *feedsClient) next(d time.Duration) *cot.Event {
-	select {
-	case ev := <-c.events:
-		return ev
-	case <-time.After(d):
-		return nil
-	}
 }

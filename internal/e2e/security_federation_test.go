@@ -8,6 +8,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/taktest"
 )
 
 // TestSecurityFederationRefusals: on the federation listener, a valid
@@ -43,15 +44,15 @@ func TestSecurityFederationRefusals(t *testing.T) {
 			if err == nil {
 				// The refusal may come after the client's side of the
 				// handshake: the link must end without a byte.
-				c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-				if nr, rerr := c.conn.Read(make([]byte, 1)); rerr == nil || nr > 0 {
+				c.Conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if nr, rerr := c.Conn.Read(make([]byte, 1)); rerr == nil || nr > 0 {
 					t.Fatalf("federation link of %s not refused", tc.name)
 				}
 			}
-			secWait(t, "refusal audited", 5*time.Second, func() bool {
+			taktest.WaitUntil(t, "refusal audited", 5*time.Second, func() bool {
 				return n.auditCount(t, "federation.refuse", "deny", "") == before+1
 			})
-			secWait(t, "refusal in the security log", 5*time.Second, func() bool {
+			taktest.WaitUntil(t, "refusal in the security log", 5*time.Second, func() bool {
 				return n.securityLogCount(t, tc.category, tc.text) >= 1
 			})
 		})

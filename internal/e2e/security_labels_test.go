@@ -12,6 +12,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/taktest"
 )
 
 // TestSecurityLabelsOverMTLS: clients of several nations and clearances
@@ -49,18 +50,19 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", p.name, err)
 		}
-		c.offered()
 		if p.proto {
-			c.negotiate()
+			c.Negotiate()
+		} else {
+			c.Offered()
 		}
 		// Announce a callsign for directed delivery.
-		c.sendEvent(secEvent("pos-"+p.name, `access="UNCLASSIFIED"`, ""))
+		c.SendEvent(secEvent("pos-"+p.name, `access="UNCLASSIFIED"`, ""))
 		clients[p.name] = c
 	}
 	// Each position report (default releasability: own nation) is an
 	// object; drain them.
 	for _, p := range people {
-		clients[p.name].seen(100 * time.Millisecond)
+		taktest.ByUID(clients[p.name].Collect(100 * time.Millisecond))
 	}
 
 	type sent struct {
@@ -83,12 +85,12 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 	}
 	directedTo := map[string]string{"l-dir-s": "SAKURA-C", "l-dir-ok": "SAKURA-S"}
 	for _, m := range msgs {
-		clients[m.from].sendEvent(secEvent(m.uid, m.attrs, m.detail))
+		clients[m.from].SendEvent(secEvent(m.uid, m.attrs, m.detail))
 	}
 	// A final marker everybody may see, from a client that sent nothing
 	// else, marks the end of each client's stream.
 	for _, p := range people {
-		clients["EAGLE-S"].sendEvent(secEvent("l-end-"+p.name, `access="U" releasableTo="JPN KOR"`, `<marti><dest callsign="pos-`+p.name+`"/></marti>`))
+		clients["EAGLE-S"].SendEvent(secEvent("l-end-"+p.name, `access="U" releasableTo="JPN KOR"`, `<marti><dest callsign="pos-`+p.name+`"/></marti>`))
 	}
 
 	// What each may receive follows from the rule; the sender never gets
@@ -115,7 +117,7 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 		if p.name == "EAGLE-S" {
 			continue // sender of the markers
 		}
-		got := clients[p.name].until("l-end-" + p.name)
+		got := secUntil(clients[p.name], "l-end-"+p.name)
 		if _, ok := got["l-noforn"]; ok && principal[p.name].Nation != "USA" {
 			t.Errorf("%s (%s) received a NOFORN object of USA", p.name, p.nation)
 		}
@@ -140,8 +142,8 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.offered()
-		replayed := c.seen(300 * time.Millisecond)
+		c.Offered()
+		replayed := taktest.ByUID(c.Collect(300 * time.Millisecond))
 		hc := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(&cert)}, Timeout: 5 * time.Second}
 		resp, err := hc.Get("https://" + n.Addr(node.KindHTTPS) + "/api/v1/objects")
 		if err != nil {
@@ -180,9 +182,9 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 	// to another nation's object. Both connections stay open.
 	aboveBefore := n.metric(t, `kizuna_events_rejected_total{reason="above_clearance"}`)
 	ownerBefore := n.metric(t, `kizuna_events_rejected_total{reason="not_owner"}`)
-	clients["SAKURA-C"].sendEvent(secEvent("l-too-high", `access="SECRET" releasableTo="USA"`, ""))
-	clients["TIGER-S"].sendEvent(secEvent("l-s-jpn", `access="U" releasableTo="KOR"`, "")) // USA's uid
-	secWait(t, "rejections counted", 5*time.Second, func() bool {
+	clients["SAKURA-C"].SendEvent(secEvent("l-too-high", `access="SECRET" releasableTo="USA"`, ""))
+	clients["TIGER-S"].SendEvent(secEvent("l-s-jpn", `access="U" releasableTo="KOR"`, "")) // USA's uid
+	taktest.WaitUntil(t, "rejections counted", 5*time.Second, func() bool {
 		return n.metric(t, `kizuna_events_rejected_total{reason="above_clearance"}`) == aboveBefore+1 &&
 			n.metric(t, `kizuna_events_rejected_total{reason="not_owner"}`) == ownerBefore+1
 	})
@@ -197,11 +199,11 @@ func TestSecurityLabelsOverMTLS(t *testing.T) {
 	}
 	for i, name := range []string{"SAKURA-C", "TIGER-S"} {
 		uid := fmt.Sprintf("l-after-%d", i)
-		clients[name].sendEvent(secEvent(uid, `access="U" releasableTo="USA"`, ""))
-		clients["EAGLE-S"].expect(uid, func(e *cot.Event) bool { return e.UID == uid })
+		clients[name].SendEvent(secEvent(uid, `access="U" releasableTo="USA"`, ""))
+		clients["EAGLE-S"].Expect(uid, func(e *cot.Event) bool { return e.UID == uid }, 5*time.Second)
 	}
 	for _, name := range []string{"EAGLE-S", "EAGLE-TS", "SAKURA-S", "TIGER-S"} {
-		for uid := range clients[name].seen(100 * time.Millisecond) {
+		for uid := range taktest.ByUID(clients[name].Collect(100 * time.Millisecond)) {
 			if uid == "l-too-high" {
 				t.Errorf("%s received the rejected event", name)
 			}

@@ -66,13 +66,13 @@ func TestSecurityMetricsPartnerScrape(t *testing.T) {
 	// A USA-only object, and a JPN attempt to overwrite it.
 	usa := fedDial(t, hub)
 	usa.send(fedEvent("usa-hidden", "a-f-G-U-C", `access="SECRET" releasableTo="USA"`, ""))
-	fedWait(t, "usa-hidden at the hub", 10*time.Second, func() bool { _, ok := hub.Picture().Get("usa-hidden"); return ok })
+	taktest.WaitUntil(t, "usa-hidden at the hub", 10*time.Second, func() bool { _, ok := hub.Picture().Get("usa-hidden"); return ok })
 	jpn := &fedClient{taktest.Dial(t, listenerAddr(t, hub, node.KindCoTTCP, "JPN:SECRET"))}
 	jpn.Offered()
 	jpn.send(fedEvent("usa-hidden", "a-h-G", `access="SECRET" releasableTo="USA JPN"`, ""))
 	own := "http://" + listenerAddr(t, hub, node.KindHTTP, "USA:SECRET")
-	fedWait(t, "the overwrite refused", 10*time.Second, func() bool {
-		return fedMetric(t, hub, `kizuna_events_rejected_total{reason="not_owner"}`) >= 1
+	taktest.WaitUntil(t, "the overwrite refused", 10*time.Second, func() bool {
+		return taktest.Metric(t, hub.Addr(node.KindHTTP), `kizuna_events_rejected_total{reason="not_owner"}`) >= 1
 	})
 
 	secrets := []string{"jpn-node", "kor-node", "usa-secret-radar", "not_owner", "kizuna_"}

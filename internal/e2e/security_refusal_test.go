@@ -10,6 +10,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
+	"kizuna/internal/taktest"
 )
 
 // TestSecurityRefusals: every kind of bad client certificate is refused at
@@ -67,10 +68,10 @@ func TestSecurityRefusals(t *testing.T) {
 			// the server refuses, so the refusal shows as a failed dial or
 			// as a connection that ends without a single event.
 			c, err := secDialTLS(t, "cot "+tc.name, cotAddr, sp.clientTLS(tc.cert))
-			if err == nil && !c.refused(5*time.Second) {
+			if err == nil && !c.Refused(5*time.Second) {
 				t.Fatal("TLS CoT connection was not refused")
 			}
-			secWait(t, "CoT refusal counted", 5*time.Second, func() bool {
+			taktest.WaitUntil(t, "CoT refusal counted", 5*time.Second, func() bool {
 				return n.metric(t, `kizuna_connections_refused_total{reason="tls"}`) == before+1
 			})
 
@@ -81,10 +82,10 @@ func TestSecurityRefusals(t *testing.T) {
 				t.Fatalf("HTTPS answered %d", resp.StatusCode)
 			}
 			hc.CloseIdleConnections()
-			secWait(t, "HTTPS refusal counted", 5*time.Second, func() bool {
+			taktest.WaitUntil(t, "HTTPS refusal counted", 5*time.Second, func() bool {
 				return n.metric(t, `kizuna_connections_refused_total{reason="tls"}`) >= before+2
 			})
-			secWait(t, "refusals audited with their reason", 5*time.Second, func() bool {
+			taktest.WaitUntil(t, "refusals audited with their reason", 5*time.Second, func() bool {
 				return n.auditCount(t, "tls.refuse", "deny", tc.reason) >= auditBefore+2
 			})
 			if got := n.securityLogCount(t, node.SecTLS, tc.reason); got < logBefore+2 {
@@ -98,7 +99,7 @@ func TestSecurityRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.offered()
+	c.Offered()
 	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(&good)}, Timeout: 5 * time.Second}
 	resp, err := hc.Get("https://" + httpsAddr + "/api/v1/whoami")
 	if err != nil {
@@ -118,23 +119,21 @@ func TestSecurityRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lc.offered()
+	lc.Offered()
 	if err := sp.cas["JPN"].Revoke(liveX.SerialNumber, 1); err != nil {
 		t.Fatal(err)
 	}
 	n.Reload()
-	select {
-	case <-lc.done:
-	case <-time.After(5 * time.Second):
+	if !lc.Closed(5 * time.Second) {
 		t.Fatal("connection of a certificate revoked meanwhile still open")
 	}
-	secWait(t, "revocation audited", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "revocation audited", 5*time.Second, func() bool {
 		return n.auditCount(t, "disconnect", "info", "certificate revoked") == 1
 	})
 	if n.securityLogCount(t, node.SecRevocation, "") < 1 || n.securityLogCount(t, node.SecConnection, "certificate revoked") < 1 {
 		t.Error("revocation not in the security log")
 	}
-	if c, err := secDialTLS(t, "live again", cotAddr, sp.clientTLS(&live)); err == nil && !c.refused(5*time.Second) {
+	if c, err := secDialTLS(t, "live again", cotAddr, sp.clientTLS(&live)); err == nil && !c.Refused(5*time.Second) {
 		t.Error("certificate revoked meanwhile connected again")
 	}
 

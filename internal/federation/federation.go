@@ -606,129 +606,10 @@ func (f *Federation) flush() {
 		return
 	}
 	now := time.Now()
-	f.signLocal(b.msgs) // outside flashMu: hashing a large batch must not hold up flash traffic
-	for _, p := range b.msgs {
-		if p.flash {
-			// Tapped before Start: routed here, in the same order as
-			// routeFlash would have.
-			f.flashMu.Lock()
-			n := len(rows)
-			rows = f.route(rows, p)
-			for _, r := range rows[n:] {
-				r.l.pushHot(queued{seq: r.seq, body: r.body})
-			}
-			f.flashMu.Unlock()
-			continue
-		}
-		rows = f.route(rows, p)
-	}
-	// While a link is down, only the newest queued position report of a
-	// uid is kept: older ones in this batch are skipped here, older ones
-	// already queued are deleted in the transaction.
-	type key struct {
-		l   *link
-		uid string
-	}
-	var compactKeys map[key]uint64
-	for i := len(rows) - 1; i >= 0; i-- {
-		r := &rows[i]
-		if !r.compact || r.l.isUp() {
-			continue
-		}
-		if compactKeys == nil {
-			compactKeys = map[key]uint64{}
-		}
-		k := key{r.l, r.uid}
-		if _, newer := compactKeys[k]; newer {
-			r.body = nil // superseded within the batch
-			f.stats.compacted.Add(1)
-			continue
-		}
-		compactKeys[k] = r.seq
-	}
-
+	rows = f.routeBatch(rows, b.msgs)
+	compactKeys := f.compactBatch(rows)
 	delta := map[*link]*[numLanes]int64{}
-	d := func(l *link) *[numLanes]int64 {
-		if delta[l] == nil {
-			delta[l] = new([numLanes]int64)
-		}
-		return delta[l]
-	}
-	err := f.tx(func(tx *sql.Tx) error {
-		ins, err := tx.Prepare(`INSERT OR REPLACE INTO outq (peer, lane, seq, uid, compact, at, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer ins.Close()
-		for _, r := range rows {
-			if r.body == nil {
-				continue
-			}
-			if _, err := ins.Exec(r.l.name, r.lane, int64(r.seq), r.uid, r.compact, now.UnixMicro(), r.body); err != nil {
-				return fmt.Errorf("queueing for %s: %w", r.l.name, err)
-			}
-			d(r.l)[r.lane]++
-		}
-		for k, seq := range compactKeys {
-			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND uid = ? AND compact = 1 AND seq < ?`, k.l.name, LaneRoutine, k.uid, int64(seq))
-			if err != nil {
-				return fmt.Errorf("compacting queue of %s: %w", k.l.name, err)
-			}
-			n, _ := res.RowsAffected()
-			d(k.l)[LaneRoutine] -= n
-			f.stats.compacted.Add(uint64(n))
-		}
-		for _, a := range b.acks {
-			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq <= ?`, a.l.name, a.lane, int64(a.seq))
-			if err != nil {
-				return fmt.Errorf("acknowledging %s: %w", a.l.name, err)
-			}
-			n, _ := res.RowsAffected()
-			d(a.l)[a.lane] -= n
-			a.l.stats.acked.Add(uint64(n))
-		}
-		for _, a := range b.drops {
-			res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq = ?`, a.l.name, a.lane, int64(a.seq))
-			if err != nil {
-				return err
-			}
-			n, _ := res.RowsAffected()
-			d(a.l)[a.lane] -= n
-		}
-		if len(b.seen) > 0 {
-			st, err := tx.Prepare(`INSERT OR IGNORE INTO seen (origin, seq) VALUES (?, ?)`)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			for _, s := range b.seen {
-				if _, err := st.Exec(s.origin, int64(s.seq)); err != nil {
-					return err
-				}
-			}
-		}
-		for _, l := range f.links {
-			if err := f.enforceBound(tx, l, d(l)); err != nil {
-				return err
-			}
-		}
-		recv := map[*link][numLanes]uint64{}
-		for _, r := range b.recv {
-			v := recv[r.l]
-			v[r.lane] = max(v[r.lane], r.seq)
-			recv[r.l] = v
-		}
-		for l, v := range recv {
-			rv := l.committedRecv()
-			for i := range rv {
-				rv[i] = max(rv[i], v[i])
-			}
-			if _, err := tx.Exec(`UPDATE peers SET recv0 = ?, recv1 = ? WHERE name = ?`, int64(rv[0]), int64(rv[1]), l.name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := f.tx(func(tx *sql.Tx) error { return f.writeBatch(tx, b, rows, compactKeys, now, delta) })
 	if err != nil {
 		// Nothing of the batch is committed: nothing is acknowledged, so
 		// peers resend what they sent; local events of the batch are lost
@@ -753,6 +634,59 @@ func (f *Federation) flush() {
 	for _, l := range f.links {
 		l.wake()
 	}
+}
+
+// routeBatch signs the batch's local events and routes every event to the
+// links that may carry it, after rows (the flash rows already routed).
+func (f *Federation) routeBatch(rows []outRow, msgs []pending) []outRow {
+	f.signLocal(msgs) // outside flashMu: hashing a large batch must not hold up flash traffic
+	for _, p := range msgs {
+		if p.flash {
+			// Tapped before Start: routed here, in the same order as
+			// routeFlash would have.
+			f.flashMu.Lock()
+			n := len(rows)
+			rows = f.route(rows, p)
+			for _, r := range rows[n:] {
+				r.l.pushHot(queued{seq: r.seq, body: r.body})
+			}
+			f.flashMu.Unlock()
+			continue
+		}
+		rows = f.route(rows, p)
+	}
+	return rows
+}
+
+// compactKey is a uid queued for one link.
+type compactKey struct {
+	l   *link
+	uid string
+}
+
+// compactBatch keeps, while a link is down, only the newest queued
+// position report of a uid: older ones in this batch are skipped (their
+// body set to nil), and the returned newest sequence numbers let the
+// transaction delete older ones already queued.
+func (f *Federation) compactBatch(rows []outRow) map[compactKey]uint64 {
+	var compactKeys map[compactKey]uint64
+	for i := len(rows) - 1; i >= 0; i-- {
+		r := &rows[i]
+		if !r.compact || r.l.isUp() {
+			continue
+		}
+		if compactKeys == nil {
+			compactKeys = map[compactKey]uint64{}
+		}
+		k := compactKey{r.l, r.uid}
+		if _, newer := compactKeys[k]; newer {
+			r.body = nil // superseded within the batch
+			f.stats.compacted.Add(1)
+			continue
+		}
+		compactKeys[k] = r.seq
+	}
+	return compactKeys
 }
 
 // enforceBound keeps a peer's queue within MaxQueue: first the oldest

@@ -176,3 +176,89 @@ func oldestQueued(ctx context.Context, db *sql.DB, peer string) (time.Time, bool
 	}
 	return time.UnixMicro(best), true
 }
+
+// writeBatch writes one batch in tx: the queued rows, the compaction of
+// superseded position reports, acknowledged and dropped rows, the seen
+// window and the received marks. delta collects each link's change of
+// queue depth per lane, applied by the caller once the commit succeeds.
+func (f *Federation) writeBatch(tx *sql.Tx, b batch, rows []outRow, compactKeys map[compactKey]uint64, now time.Time, delta map[*link]*[numLanes]int64) error {
+	d := func(l *link) *[numLanes]int64 {
+		if delta[l] == nil {
+			delta[l] = new([numLanes]int64)
+		}
+		return delta[l]
+	}
+	ins, err := tx.Prepare(`INSERT OR REPLACE INTO outq (peer, lane, seq, uid, compact, at, body) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer ins.Close()
+	for _, r := range rows {
+		if r.body == nil {
+			continue
+		}
+		if _, err := ins.Exec(r.l.name, r.lane, int64(r.seq), r.uid, r.compact, now.UnixMicro(), r.body); err != nil {
+			return fmt.Errorf("queueing for %s: %w", r.l.name, err)
+		}
+		d(r.l)[r.lane]++
+	}
+	for k, seq := range compactKeys {
+		res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND uid = ? AND compact = 1 AND seq < ?`, k.l.name, LaneRoutine, k.uid, int64(seq))
+		if err != nil {
+			return fmt.Errorf("compacting queue of %s: %w", k.l.name, err)
+		}
+		n, _ := res.RowsAffected()
+		d(k.l)[LaneRoutine] -= n
+		f.stats.compacted.Add(uint64(n))
+	}
+	for _, a := range b.acks {
+		res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq <= ?`, a.l.name, a.lane, int64(a.seq))
+		if err != nil {
+			return fmt.Errorf("acknowledging %s: %w", a.l.name, err)
+		}
+		n, _ := res.RowsAffected()
+		d(a.l)[a.lane] -= n
+		a.l.stats.acked.Add(uint64(n))
+	}
+	for _, a := range b.drops {
+		res, err := tx.Exec(`DELETE FROM outq WHERE peer = ? AND lane = ? AND seq = ?`, a.l.name, a.lane, int64(a.seq))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		d(a.l)[a.lane] -= n
+	}
+	if len(b.seen) > 0 {
+		st, err := tx.Prepare(`INSERT OR IGNORE INTO seen (origin, seq) VALUES (?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, s := range b.seen {
+			if _, err := st.Exec(s.origin, int64(s.seq)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, l := range f.links {
+		if err := f.enforceBound(tx, l, d(l)); err != nil {
+			return err
+		}
+	}
+	recv := map[*link][numLanes]uint64{}
+	for _, r := range b.recv {
+		v := recv[r.l]
+		v[r.lane] = max(v[r.lane], r.seq)
+		recv[r.l] = v
+	}
+	for l, v := range recv {
+		rv := l.committedRecv()
+		for i := range rv {
+			rv[i] = max(rv[i], v[i])
+		}
+		if _, err := tx.Exec(`UPDATE peers SET recv0 = ?, recv1 = ? WHERE name = ?`, int64(rv[0]), int64(rv[1]), l.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}

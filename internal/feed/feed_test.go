@@ -17,6 +17,7 @@ import (
 	"kizuna/internal/fusion"
 	"kizuna/internal/label"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
 )
 
 var feedLabel = label.Label{Classification: label.Secret, ReleasableTo: []string{"JPN", "USA"}, Originator: "JPN"}
@@ -46,17 +47,6 @@ func (c *collector) observations() []fusion.Observation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]fusion.Observation(nil), c.obs...)
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 // runFeed starts a feed and stops it at cleanup, checking that Run
@@ -250,7 +240,7 @@ func TestKindsAndTransports(t *testing.T) {
 						conn.Write(b)
 					}
 				}
-				waitFor(t, "observations", func() bool { return len(c.observations()) >= wantCount(s.kind) })
+				taktest.WaitUntil(t, "observations", 10*time.Second, func() bool { return len(c.observations()) >= wantCount(s.kind) })
 				s.check(t, c.observations())
 				if s.kind == "cot" {
 					c.mu.Lock()
@@ -304,7 +294,7 @@ func TestReconnect(t *testing.T) {
 	c := &collector{}
 	f := runFeed(t, feed.Config{Name: "f1", Kind: "ais", Transport: "tcp", Addr: ln.Addr().String(), Label: feedLabel,
 		Sink: c.sink, MinBackoff: 10 * time.Millisecond, MaxBackoff: 40 * time.Millisecond})
-	waitFor(t, "five connections", func() bool { return f.Stats().Connects >= 5 && len(c.observations()) >= 5 })
+	taktest.WaitUntil(t, "five connections", 10*time.Second, func() bool { return f.Stats().Connects >= 5 && len(c.observations()) >= 5 })
 	st := f.Stats()
 	if st.Errors["disconnected"] < 4 || st.Messages["ais"] < 5 {
 		t.Errorf("stats after reconnects: %+v", st)
@@ -313,7 +303,7 @@ func TestReconnect(t *testing.T) {
 	// connection errors, and stops cleanly at cleanup.
 	ln.Close()
 	before := f.Stats().Errors["connect"]
-	waitFor(t, "connect errors", func() bool { return f.Stats().Errors["connect"] >= before+2 })
+	taktest.WaitUntil(t, "connect errors", 10*time.Second, func() bool { return f.Stats().Errors["connect"] >= before+2 })
 	if f.Stats().Connected != 0 {
 		t.Errorf("connected = %d with no receiver", f.Stats().Connected)
 	}
@@ -334,7 +324,7 @@ func TestBadInputCounted(t *testing.T) {
 	for _, d := range []string{bad, "!AIVDM,1,1,,A,15M67FC000G?ufbE`FepT@3n00Sa,0*7F\r\n", "garbage\r\n", strings.Repeat("x", 5000) + "\n", good} {
 		conn.Write([]byte(d))
 	}
-	waitFor(t, "the good line", func() bool { return len(c.observations()) == 1 })
+	taktest.WaitUntil(t, "the good line", 10*time.Second, func() bool { return len(c.observations()) == 1 })
 	st := f.Stats()
 	if st.Errors["checksum"] < 1 || st.Errors["format"]+st.Errors["checksum"] < 2 || st.Errors["line_too_long"] != 1 {
 		t.Errorf("errors %v", st.Errors)
@@ -358,7 +348,7 @@ func TestMetricsCollector(t *testing.T) {
 	r.Set(asterix.FieldTimeOfDay)
 	conn.Write(asterix.Encode048([]asterix.Record{r})) // no site: counted
 	conn.Write([]byte{48, 0, 200, 1})                  // truncated
-	waitFor(t, "errors", func() bool { st := f.Stats(); return st.Errors["no_site"] >= 1 && st.Errors["truncated"] >= 1 })
+	taktest.WaitUntil(t, "errors", 10*time.Second, func() bool { st := f.Stats(); return st.Errors["no_site"] >= 1 && st.Errors["truncated"] >= 1 })
 	if lag := f.Stats().Lag; lag < 1.9 || lag > 3 {
 		t.Errorf("lag %.2f s, want about 2 s", lag)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kizuna/internal/label"
+	"kizuna/internal/taktest/cputime"
 )
 
 // populate creates n tracks in one engine: 60 % AIS ships, 20 % ADS-B
@@ -135,9 +136,9 @@ func BenchmarkFusion10k(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				s += 5
-				c0 := cpuTime()
+				c0 := cputime.Process()
 				updates += w.update(b, s, false)
-				cpu += cpuTime() - c0
+				cpu += cputime.Process() - c0
 				b.StopTimer()
 				w.e.Tick(t0.Add(time.Duration(s * float64(time.Second))))
 				b.StartTimer()
@@ -165,9 +166,9 @@ func BenchmarkPublish10k(b *testing.B) {
 		s += 5
 		w.update(nil, s, false) // every track updated, not yet published
 		b.StartTimer()
-		c0 := cpuTime()
+		c0 := cputime.Process()
 		events += len(w.e.Tick(t0.Add(time.Duration((s + 1.5) * float64(time.Second)))))
-		cpu += cpuTime() - c0
+		cpu += cputime.Process() - c0
 	}
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(events), "cpu-ns/event")

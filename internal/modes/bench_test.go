@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest/cputime"
 )
 
 // benchFrames is a receiver-like mix: mostly airborne positions and
@@ -42,7 +44,7 @@ func BenchmarkDecodeBeast(b *testing.B) {
 	frames := 0
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	for frames < b.N {
 		r.Feed(chunk)
 		for {
@@ -58,7 +60,7 @@ func BenchmarkDecodeBeast(b *testing.B) {
 			tr.Update(&m, now)
 		}
 	}
-	reportRates(b, frames, cpu0)
+	cputime.Report(b, frames, cpu0, "msgs")
 }
 
 // BenchmarkDecodeSBS reports SBS-1 lines per second on one core, parsed and
@@ -77,7 +79,7 @@ func BenchmarkDecodeSBS(b *testing.B) {
 	now := time.Unix(1_700_000_000, 0)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		s, err := ParseSBS(lines[i%len(lines)])
 		if err != nil {
@@ -85,5 +87,5 @@ func BenchmarkDecodeSBS(b *testing.B) {
 		}
 		tr.UpdateSBS(&s, now)
 	}
-	reportRates(b, b.N, cpu0)
+	cputime.Report(b, b.N, cpu0, "msgs")
 }

@@ -63,6 +63,9 @@ const (
 // ParseSBS parses one SBS-1 line (with or without its CR LF). Lines other
 // than MSG (SEL, ID, AIR, STA, CLK) return ErrUnsupported; a malformed MSG
 // line returns ErrFormat.
+//
+// Long on purpose: the SBS-1 fields parsed in their column order, one short
+// block per field, so that the code reads against the format.
 func ParseSBS(line []byte) (SBSMessage, error) {
 	var m SBSMessage
 	if len(line) > maxSBSLine {

@@ -9,6 +9,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/takproto"
+	"kizuna/internal/taktest"
 )
 
 // atak5SA is a position report as ATAK 5 writes it: access="Undefined",
@@ -119,7 +120,7 @@ func TestATAK5DefaultsReachTheirNation(t *testing.T) {
 		}
 	}
 	for _, reason := range []string{"malformed", "label"} {
-		if v := metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="`+reason+`"}`); v != 0 {
+		if v := taktest.Metric(t, httpAddr, `kizuna_events_rejected_total{reason="`+reason+`"}`); v != 0 {
 			t.Errorf("rejected{%s} = %v after ATAK 5 traffic", reason, v)
 		}
 	}
@@ -141,7 +142,7 @@ func TestATAKNATOMarkingRefused(t *testing.T) {
 		}
 	}
 	// Metrics are the node's own nation's (a partner's scrape is refused).
-	if v := metricValue(t, addrOf(t, n, KindHTTP, "USA:SECRET"), `kizuna_events_rejected_total{reason="label"}`); v != 1 {
+	if v := taktest.Metric(t, addrOf(t, n, KindHTTP, "USA:SECRET"), `kizuna_events_rejected_total{reason="label"}`); v != 1 {
 		t.Errorf("rejected{label} = %v, want 1", v)
 	}
 }

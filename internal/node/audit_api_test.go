@@ -3,6 +3,8 @@ package node
 import (
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 func TestAuditHead(t *testing.T) {
@@ -20,7 +22,7 @@ func TestAuditHead(t *testing.T) {
 	// Connecting is audited: the head moves.
 	c := dial(t, addrOf(t, n, KindCoTTCP, ""))
 	c.SendEvent(event("x", "a-f-G", ""))
-	waitFor(t, "head to advance", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "head to advance", 5*time.Second, func() bool {
 		var h2 struct{ Seq uint64 }
 		getJSON(t, "http://"+addrOf(t, n, KindHTTP, "USA:SECRET")+"/api/v1/audit/head", &h2)
 		return h2.Seq > head.Seq

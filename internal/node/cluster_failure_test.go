@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kizuna/internal/clustertest"
+	"kizuna/internal/taktest"
 )
 
 // healthOf returns /healthz's status code and body.
@@ -31,7 +32,7 @@ func healthOf(t *testing.T, n *Node) (int, string) {
 
 func waitHealth(t *testing.T, n *Node, code int, contains string) {
 	t.Helper()
-	waitFor(t, "healthz "+http.StatusText(code)+" "+contains, 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "healthz "+http.StatusText(code)+" "+contains, 20*time.Second, func() bool {
 		c, body := healthOf(t, n)
 		return c == code && strings.Contains(body, contains)
 	})
@@ -58,8 +59,8 @@ func TestClusterNATSRestart(t *testing.T) {
 	waitHealth(t, a, 503, "NATS")
 	waitHealth(t, b, 503, "NATS")
 	ca.SendEvent(event("during", "a-f-G-U-C", ""))
-	waitFor(t, "refusal counted", 5*time.Second, func() bool {
-		return metricValue(t, a.Addr(KindHTTP), `kizuna_events_rejected_total{reason="unavailable"}`) >= 1
+	taktest.WaitUntil(t, "refusal counted", 5*time.Second, func() bool {
+		return taktest.Metric(t, a.Addr(KindHTTP), `kizuna_events_rejected_total{reason="unavailable"}`) >= 1
 	})
 	if _, ok := a.Picture().Get("during"); ok {
 		t.Error("an event refused while NATS was down entered the picture")
@@ -104,18 +105,18 @@ func TestClusterPostgresRestart(t *testing.T) {
 	waitHealth(t, a, 200, `"ready":true`)
 
 	ca.SendEvent(event("kept", "a-f-G-U-C", ""))
-	waitFor(t, "kept accepted", 5*time.Second, func() bool { _, ok := a.Picture().Get("kept"); return ok })
+	taktest.WaitUntil(t, "kept accepted", 5*time.Second, func() bool { _, ok := a.Picture().Get("kept"); return ok })
 	px.Stop()
 	waitHealth(t, a, 503, "store")
 	ca.SendEvent(event("refused", "a-f-G-U-C", ""))
-	waitFor(t, "refusal counted", 5*time.Second, func() bool {
-		return metricValue(t, a.Addr(KindHTTP), `kizuna_events_rejected_total{reason="unavailable"}`) >= 1
+	taktest.WaitUntil(t, "refusal counted", 5*time.Second, func() bool {
+		return taktest.Metric(t, a.Addr(KindHTTP), `kizuna_events_rejected_total{reason="unavailable"}`) >= 1
 	})
 	px.Start()
 	waitHealth(t, a, 200, `"ready":true`)
 	ca.SendEvent(event("after", "a-f-G-U-C", ""))
-	waitFor(t, "after accepted", 5*time.Second, func() bool { _, ok := a.Picture().Get("after"); return ok })
-	waitFor(t, "kept and after stored", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "after accepted", 5*time.Second, func() bool { _, ok := a.Picture().Get("after"); return ok })
+	taktest.WaitUntil(t, "kept and after stored", 10*time.Second, func() bool {
 		objs, err := a.store.Objects(t.Context())
 		if err != nil {
 			return false

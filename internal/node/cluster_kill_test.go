@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"kizuna/internal/clustertest"
 	"kizuna/internal/pgstore"
+	"kizuna/internal/taktest"
 )
 
 const clusterChildEnv = "KIZUNA_CLUSTER_CHILD"
@@ -52,14 +52,9 @@ func TestClusterSIGKILL(t *testing.T) {
 	childCfg := clusterConfig(prefix, natsURL, pgURL, "victim", "JPN:UNCLASSIFIED")
 	childCfg.DataDir = t.TempDir()
 	raw, _ := json.Marshal(childCfg)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestClusterChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), clusterChildEnv+"="+string(raw))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, clusterChildEnv+"="+string(raw), "-test.run=^TestClusterChild$", "-test.count=1")
 	var cotAddr string
-	waitFor(t, "child listening", 30*time.Second, func() bool {
+	taktest.WaitUntil(t, "child listening", 30*time.Second, func() bool {
 		b, err := os.ReadFile(filepath.Join(childCfg.DataDir, "listeners.json"))
 		if err != nil {
 			return false

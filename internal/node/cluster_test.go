@@ -11,6 +11,7 @@ import (
 	"kizuna/internal/clustertest"
 	"kizuna/internal/cot"
 	"kizuna/internal/pgstore"
+	"kizuna/internal/taktest"
 )
 
 // clusterConfig is one instance of a test cluster: shared node id, NATS
@@ -149,7 +150,7 @@ func TestClusterThreeInstances(t *testing.T) {
 	if !ok || len(st.Filters) != 1 || !strings.HasSuffix(st.Filters[0], ".ev.1.>") {
 		t.Errorf("instance c filters = %v, want UNCLASSIFIED only", st.Filters)
 	}
-	waitFor(t, "three members", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "three members", 5*time.Second, func() bool {
 		st, _ := a.Cluster()
 		return len(st.Members) == 3
 	})
@@ -160,7 +161,7 @@ func TestClusterThreeInstances(t *testing.T) {
 	if code := getJSON(t, "http://"+a.Addr(KindHTTP)+"/healthz", &health); code != 200 || !health.Ready || health.Details.Instance != "a" {
 		t.Errorf("healthz = %d %+v, want 200 ready for instance a", code, health)
 	}
-	if v := metricValue(t, a.Addr(KindHTTP), "kizuna_cluster_members"); v != 3 {
+	if v := taktest.Metric(t, a.Addr(KindHTTP), "kizuna_cluster_members"); v != 3 {
 		t.Errorf("kizuna_cluster_members = %v, want 3", v)
 	}
 }
@@ -250,16 +251,16 @@ func TestClusterSubjectFilter(t *testing.T) {
 		}
 		cl.SendEvent(event(fmt.Sprintf("f-%d", i), "a-f-G-U-C", attrs))
 	}
-	waitFor(t, "high instance received all", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "high instance received all", 10*time.Second, func() bool {
 		st, _ := high.Cluster()
 		return st.Bus.Received >= n
 	})
-	waitFor(t, "low instance received the unclassified half", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "low instance received the unclassified half", 10*time.Second, func() bool {
 		st, _ := low.Cluster()
 		return st.Bus.Received >= n/2
 	})
 	cl.SendEvent(event("f-last", "a-f-G-U-C", `access="UNCLASSIFIED"`))
-	waitFor(t, "low instance received the marker", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "low instance received the marker", 10*time.Second, func() bool {
 		_, ok := low.Picture().Get("f-last")
 		return ok
 	})

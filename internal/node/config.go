@@ -185,6 +185,9 @@ func cfgErr(format string, args ...any) error {
 
 // Validate checks the configuration and fills defaults that depend on
 // other fields.
+//
+// Long on purpose: a checklist of independent checks in the order of Config's
+// fields, each a few lines.
 func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		return cfgErr("data directory is empty")

@@ -15,6 +15,7 @@ import (
 
 	"kizuna/internal/label"
 	"kizuna/internal/stix"
+	"kizuna/internal/taktest"
 	"kizuna/internal/taxii"
 )
 
@@ -491,7 +492,7 @@ func TestCyberSightingsAndEffects(t *testing.T) {
 		t.Fatal("a client without a certificate was served")
 	}
 	var sighting map[string]any
-	waitFor(t, "a sighting of the refused handshake", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "a sighting of the refused handshake", 10*time.Second, func() bool {
 		var env struct{ Objects []map[string]any }
 		json.Unmarshal(usa.get(sc+"objects/?match[type]=sighting").body, &env)
 		for _, o := range env.Objects {

@@ -16,6 +16,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/node"
 	"kizuna/internal/stix"
+	"kizuna/internal/taktest"
 	"kizuna/internal/taxii"
 	"kizuna/internal/topology"
 )
@@ -67,20 +68,15 @@ func TestCyberFederation(t *testing.T) {
 	})
 	waitLinks := func(hub *node.Node) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
+		taktest.WaitUntil(t, "links up", 30*time.Second, func() bool {
 			up := 0
 			for _, p := range hub.Federation().Status().Peers {
 				if p.State == "up" {
 					up++
 				}
 			}
-			if up == 2 {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatal("links not up")
+			return up == 2
+		})
 	}
 	waitLinks(c.Node("usa-hub"))
 	jpn := c.Node("jpn-node")
@@ -98,14 +94,7 @@ func TestCyberFederation(t *testing.T) {
 	}
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			if cond() {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("timed out waiting for %s", what)
+		taktest.WaitUntil(t, what, 30*time.Second, cond)
 	}
 	usa := c.Node("usa-hub")
 	waitFor("the incident at the USA hub", func() bool { return len(versions(usa)) == 1 })

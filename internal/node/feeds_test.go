@@ -12,6 +12,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/scenario"
+	"kizuna/internal/taktest"
 )
 
 // fusionSources returns the sources attribute of a fused track event, or
@@ -210,13 +211,13 @@ func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
 		}
 	}
 	httpAddr := addrOf(t, n, KindHTTP, "JPN:SECRET")
-	if v := metricValue(t, httpAddr, `kizuna_feed_messages_total{feed="ais",kind="ais"}`); v < 1 {
+	if v := taktest.Metric(t, httpAddr, `kizuna_feed_messages_total{feed="ais",kind="ais"}`); v < 1 {
 		t.Errorf("ais messages metric %v", v)
 	}
-	if v := metricValue(t, httpAddr, `kizuna_fusion_tracks{state="confirmed",view="v1"}`); v < 1 {
+	if v := taktest.Metric(t, httpAddr, `kizuna_fusion_tracks{state="confirmed",view="v1"}`); v < 1 {
 		t.Errorf("fusion tracks metric %v", v)
 	}
-	if v := metricValue(t, httpAddr, `kizuna_feed_connected{feed="ais"}`); v != 1 {
+	if v := taktest.Metric(t, httpAddr, `kizuna_feed_connected{feed="ais"}`); v != 1 {
 		t.Errorf("ais connected metric %v", v)
 	}
 }
@@ -347,10 +348,10 @@ func TestFeedReconnects(t *testing.T) {
 	c := dial(t, addrOf(t, n, KindCoTTCP, "JPN:UNCLASSIFIED"))
 	c.Expect("the ship", isUID("test-node.MMSI-431000005"), 10*time.Second)
 	httpAddr := addrOf(t, n, KindHTTP, "")
-	waitFor(t, "three reconnections", 20*time.Second, func() bool {
-		return metricValue(t, httpAddr, `kizuna_feed_connects_total{feed="ais"}`) >= 4
+	taktest.WaitUntil(t, "three reconnections", 20*time.Second, func() bool {
+		return taktest.Metric(t, httpAddr, `kizuna_feed_connects_total{feed="ais"}`) >= 4
 	})
-	if v := metricValue(t, httpAddr, `kizuna_feed_errors_total{feed="ais",reason="disconnected"}`); v < 3 {
+	if v := taktest.Metric(t, httpAddr, `kizuna_feed_errors_total{feed="ais",reason="disconnected"}`); v < 3 {
 		t.Errorf("disconnections counted: %v", v)
 	}
 	// Updates keep coming after the reconnections.

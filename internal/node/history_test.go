@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 // TestHistoryThinning: frequent reports of one uid keep the live object
@@ -20,7 +22,7 @@ func TestHistoryThinning(t *testing.T) {
 		c.SendEvent(ev)
 	}
 	c.SendEvent(event("thin", "a-h-G", ""))
-	waitFor(t, "last report", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "last report", 5*time.Second, func() bool {
 		m, ok := n.Picture().Get("thin")
 		return ok && m.Event.Type == "a-h-G"
 	})

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 func postJSON(t *testing.T, url, body string, hdr map[string]string) (int, http.Header, []byte) {
@@ -91,7 +93,7 @@ func TestMapDrawings(t *testing.T) {
 		})
 	}
 	// Metrics are the node's own nation's (a partner's scrape is refused).
-	if v := metricValue(t, addrOf(t, n, KindHTTP, "USA:CONFIDENTIAL"), `kizuna_events_rejected_total{reason="above_clearance"}`); v < 1 {
+	if v := taktest.Metric(t, addrOf(t, n, KindHTTP, "USA:CONFIDENTIAL"), `kizuna_events_rejected_total{reason="above_clearance"}`); v < 1 {
 		t.Errorf("above-clearance refusal not counted: %v", v)
 	}
 }
@@ -109,7 +111,7 @@ func TestMapExportAndReplay(t *testing.T) {
 	usa.SendEvent(event("rel-jpn", "a-f-G-U-C", `access="SECRET" releasableTo="JPN"`))
 	usa.SendEvent(event("rel-jpn-2", "a-h-S", `access="CONFIDENTIAL" releasableTo="JPN KOR"`))
 	usa.SendEvent(event("usa-only", "a-f-G", `access="SECRET"`))
-	waitFor(t, "objects", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "objects", 5*time.Second, func() bool {
 		var o objectsResp
 		getJSON(t, jpn+"/api/v1/objects", &o)
 		return o.has("rel-jpn") && o.has("rel-jpn-2")
@@ -178,7 +180,7 @@ func TestMapExportAndReplay(t *testing.T) {
 				Lat float64
 			}
 		}
-		waitFor(t, "three history rows", 5*time.Second, func() bool {
+		taktest.WaitUntil(t, "three history rows", 5*time.Second, func() bool {
 			rows.Rows = nil
 			getJSON(t, jpn+"/api/v1/replay", &rows)
 			k := 0

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"kizuna/internal/label"
+	"kizuna/internal/taktest"
 )
 
 type httpResult struct {
@@ -133,7 +134,7 @@ func TestMartiAPI(t *testing.T) {
 			}
 			return c
 		}
-		waitFor(t, "clients listed", 5*time.Second, func() bool {
+		taktest.WaitUntil(t, "clients listed", 5*time.Second, func() bool {
 			return get(jpnURL).has("TIGER-SHARED") && get(korURL).has("TIGER")
 		})
 		j, k := get(jpnURL), get(korURL)
@@ -153,7 +154,7 @@ func TestMartiAPI(t *testing.T) {
 		}
 		// A closed stream makes its client Disconnected.
 		kor2.Conn.Close()
-		waitFor(t, "TIGER-SHARED disconnected", 5*time.Second, func() bool {
+		taktest.WaitUntil(t, "TIGER-SHARED disconnected", 5*time.Second, func() bool {
 			for _, d := range get(korURL).Data {
 				if d.Callsign == "TIGER-SHARED" {
 					return d.LastStatus == "Disconnected"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest"
 )
 
 func TestStreaming(t *testing.T) {
@@ -103,11 +104,11 @@ func TestStreaming(t *testing.T) {
 	t.Run("above clearance rejected and connection stays open", func(t *testing.T) {
 		jpnU, jpn := dial(t, jpnUAddr), dial(t, jpnAddr)
 		jpn.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
-		before := metricValue(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`)
+		before := taktest.Metric(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`)
 		jpnU.SendEvent(event("too-high", "a-f-G-U-C", `access="SECRET"`))
 		jpnU.SendEvent(event("fine-after", "a-f-G-U-C", `access="U"`))
 		jpn.Expect("fine-after", isUID("fine-after"), 5*time.Second)
-		if after := metricValue(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`); after != before+1 {
+		if after := taktest.Metric(t, usaHTTP, `kizuna_events_rejected_total{reason="above_clearance"}`); after != before+1 {
 			t.Errorf("above_clearance rejections %v → %v", before, after)
 		}
 		var jo objectsResp
@@ -143,7 +144,7 @@ func TestStreaming(t *testing.T) {
 		del2.Detail = []byte(`<link uid="owned-by-usa" relation="none" type="none"/>`)
 		usa.SendEvent(del2)
 		kor.Expect("delete", isUID("del-2"), 5*time.Second)
-		waitFor(t, "object deleted", 2*time.Second, func() bool {
+		taktest.WaitUntil(t, "object deleted", 2*time.Second, func() bool {
 			var o objectsResp
 			getJSON(t, "http://"+korHTTP+"/api/v1/objects", &o)
 			return !o.has("owned-by-usa")
@@ -161,7 +162,7 @@ func TestStreaming(t *testing.T) {
 		usa.SendEvent(event("replay-me", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
 		usa.SendEvent(event("replay-not-jpn", "a-f-G-U-C", `access="U" releasableTo="KOR"`))
 		usa.SendEvent(event("replay-jpn", "a-f-G-U-C", `access="U" releasableTo="JPN"`))
-		waitFor(t, "objects", 2*time.Second, func() bool { _, ok := n.Picture().Get("replay-jpn"); return ok })
+		taktest.WaitUntil(t, "objects", 2*time.Second, func() bool { _, ok := n.Picture().Get("replay-jpn"); return ok })
 		late := dial(t, korAddr)
 		got := map[string]bool{}
 		for _, ev := range late.Collect(500 * time.Millisecond) {
@@ -177,7 +178,7 @@ func TestStreaming(t *testing.T) {
 		jpnA.SendEvent(event("JPN-A", "a-f-G-U-C", ``))
 		jpnB.SendEvent(event("JPN-B", "a-f-G-U-C", ``))
 		kor.SendEvent(event("KOR-A", "a-f-G-U-C", ``))
-		waitFor(t, "identities", 2*time.Second, func() bool {
+		taktest.WaitUntil(t, "identities", 2*time.Second, func() bool {
 			_, a := n.Picture().Get("JPN-A")
 			_, b := n.Picture().Get("JPN-B")
 			_, k := n.Picture().Get("KOR-A")
@@ -235,12 +236,12 @@ func TestStreaming(t *testing.T) {
 		ev := event("short-lived", "a-f-G-U-C", `access="U" releasableTo="JPN"`)
 		ev.Stale = time.Now().Add(1200 * time.Millisecond)
 		usa.SendEvent(ev)
-		waitFor(t, "object visible", 2*time.Second, func() bool {
+		taktest.WaitUntil(t, "object visible", 2*time.Second, func() bool {
 			var o objectsResp
 			getJSON(t, "http://"+jpnHTTP+"/api/v1/objects", &o)
 			return o.has("short-lived")
 		})
-		waitFor(t, "object expired", 4*time.Second, func() bool { _, ok := n.Picture().Get("short-lived"); return !ok })
+		taktest.WaitUntil(t, "object expired", 4*time.Second, func() bool { _, ok := n.Picture().Get("short-lived"); return !ok })
 		late := dial(t, jpnAddr)
 		for _, e := range late.Collect(300 * time.Millisecond) {
 			if e.UID == "short-lived" {
@@ -270,7 +271,7 @@ func TestGeoJSON(t *testing.T) {
 			} `json:"properties"`
 		} `json:"features"`
 	}
-	waitFor(t, "geojson feature", 3*time.Second, func() bool {
+	taktest.WaitUntil(t, "geojson feature", 3*time.Second, func() bool {
 		getJSON(t, "http://"+h+"/api/v1/objects?format=geojson", &fc)
 		return len(fc.Features) > 0
 	})
@@ -308,12 +309,12 @@ func TestBadInput(t *testing.T) {
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			metric := fmt.Sprintf(`kizuna_events_rejected_total{reason="%s"}`, tc.reason)
-			before := metricValue(t, h, metric)
+			before := taktest.Metric(t, h, metric)
 			usa.Send([]byte(tc.input))
 			uid := fmt.Sprintf("after-%d", i)
 			usa.Send([]byte(good(uid)))
 			jpn.Expect(uid, isUID(uid), 5*time.Second)
-			if after := metricValue(t, h, metric); after <= before {
+			if after := taktest.Metric(t, h, metric); after <= before {
 				t.Errorf("%s not counted: %v → %v", metric, before, after)
 			}
 		})

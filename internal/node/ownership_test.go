@@ -12,6 +12,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
+	"kizuna/internal/taktest"
 )
 
 // ownModel is the write rules written out independently of ingest: who
@@ -194,14 +195,14 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	}
 	// JPN squats a uid with a directed marker, then USA publishes it.
 	jpn.SendEvent(directed("squat-1"))
-	waitFor(t, "JPN's directed marker claims squat-1", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "JPN's directed marker claims squat-1", 5*time.Second, func() bool {
 		o, ok := nd.picture.Owner("squat-1")
 		return ok && o == "JPN"
 	})
 	usa.SendEvent(event("squat-1", "a-f-G-U-C", rel))
 	// USA's chat-typed event with JPN's marker uid is refused too.
 	jpn.SendEvent(event("jpn-marker", "a-f-G-U-C", rel))
-	waitFor(t, "JPN marker", 5*time.Second, func() bool { _, ok := nd.picture.Get("jpn-marker"); return ok })
+	taktest.WaitUntil(t, "JPN marker", 5*time.Second, func() bool { _, ok := nd.picture.Get("jpn-marker"); return ok })
 	usa.SendEvent(event("jpn-marker", "b-t-f", rel))
 	// A delete of a never-claimed uid, and of the node's namespace.
 	jpn.SendEvent(event("never-claimed", "t-x-d-d", ""))
@@ -209,7 +210,7 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	usa.SendEvent(event("test-node.track-1", "a-h-A", rel))
 	// A SECRET USA object; an UNCLASSIFIED USA client tries to change it.
 	usa.SendEvent(event("usa-secret", "a-f-G-U-C", `access="S" releasableTo="USA"`))
-	waitFor(t, "USA secret object", 5*time.Second, func() bool { _, ok := nd.picture.Get("usa-secret"); return ok })
+	taktest.WaitUntil(t, "USA secret object", 5*time.Second, func() bool { _, ok := nd.picture.Get("usa-secret"); return ok })
 	usaLow.SendEvent(event("usa-secret", "a-f-G-U-C", `access="U"`))
 	usaLow.SendEvent(event("usa-secret", "t-x-d-d", ""))
 	// Caveats: an unknown one is refused; NOFORN withholds from JPN
@@ -217,7 +218,7 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	usa.SendEvent(event("cav-unknown", "a-f-G-U-C", `access="U" releasableTo="USA JPN" caveat="SPECIAL"`))
 	usa.SendEvent(event("cav-noforn", "a-f-G-U-C", `access="U" releasableTo="USA JPN" caveat="NOFORN"`))
 	usa.SendEvent(event("cav-fouo", "a-f-G-U-C", `access="U" releasableTo="USA JPN" caveat="FOUO"`))
-	waitFor(t, "caveat objects", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "caveat objects", 5*time.Second, func() bool {
 		_, a := nd.picture.Get("cav-noforn")
 		_, b := nd.picture.Get("cav-fouo")
 		return a && b
@@ -228,8 +229,8 @@ func TestOwnershipOnTheWire(t *testing.T) {
 		t.Errorf("JPN sees NOFORN %v, FOUO %v, unknown %v; want false, true, false", o.has("cav-noforn"), o.has("cav-fouo"), o.has("cav-unknown"))
 	}
 	for reason, n := range map[reject.Reason]float64{reject.NotOwner: 2, reject.UnknownUID: 1, reject.Reserved: 2, reject.WriteDown: 2, reject.Caveat: 1} {
-		waitFor(t, "rejections "+string(reason), 5*time.Second, func() bool {
-			return metricValue(t, httpAddr, fmt.Sprintf(`kizuna_events_rejected_total{reason="%s"}`, reason)) == n
+		taktest.WaitUntil(t, "rejections "+string(reason), 5*time.Second, func() bool {
+			return taktest.Metric(t, httpAddr, fmt.Sprintf(`kizuna_events_rejected_total{reason="%s"}`, reason)) == n
 		})
 	}
 	if m, ok := nd.picture.Get("usa-secret"); !ok || m.Label.Classification != label.Secret {
@@ -239,7 +240,7 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	for i, c := range []*takClient{usa, jpn, usaLow} {
 		uid := fmt.Sprintf("still-%d", i)
 		c.SendEvent(event(uid, "a-f-G-U-C", ""))
-		waitFor(t, uid, 5*time.Second, func() bool { _, ok := nd.picture.Get(uid); return ok })
+		taktest.WaitUntil(t, uid, 5*time.Second, func() bool { _, ok := nd.picture.Get(uid); return ok })
 	}
 }
 

@@ -2,14 +2,13 @@ package node
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 const childEnv = "KIZUNA_NODE_CHILD_DATA"
@@ -50,19 +49,9 @@ func runChild(dir string) {
 // than one second before the kill is back, with its history and owner.
 func TestRestartAfterKill(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
 
-	var ls []ListenerInfo
-	waitFor(t, "child listeners", 20*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
-	})
+	ls := taktest.Listeners[ListenerInfo](t, dir, 2, 20*time.Second)
 	c := dial(t, ls[0].Addr)
 
 	type sent struct {

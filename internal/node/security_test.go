@@ -20,6 +20,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
+	"kizuna/internal/taktest"
 )
 
 func TestSecurityCategory(t *testing.T) {
@@ -245,12 +246,12 @@ func TestRateLimitThroughNode(t *testing.T) {
 		b.Write(event(fmt.Sprintf("flood-%d", i), "a-f-G-U-C", "").XML())
 	}
 	flood.Send(b.Bytes())
-	waitFor(t, "every flood event accepted or dropped", 10*time.Second, func() bool {
-		in := metricValue(t, httpAddr, `kizuna_events_in_total{format="xml"}`)
-		dropped := metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="rate_limited"}`)
+	taktest.WaitUntil(t, "every flood event accepted or dropped", 10*time.Second, func() bool {
+		in := taktest.Metric(t, httpAddr, `kizuna_events_in_total{format="xml"}`)
+		dropped := taktest.Metric(t, httpAddr, `kizuna_events_rejected_total{reason="rate_limited"}`)
 		return in+dropped == sent
 	})
-	in := metricValue(t, httpAddr, `kizuna_events_in_total{format="xml"}`)
+	in := taktest.Metric(t, httpAddr, `kizuna_events_in_total{format="xml"}`)
 	if in < 10 || in > 15 {
 		t.Errorf("%v of %d events passed a limit of 10/s", in, sent)
 	}
@@ -279,7 +280,7 @@ func TestRateLimitThroughNode(t *testing.T) {
 		t.Errorf("%d rate_limited audit records during the flood, want 1", got)
 	}
 	flood.Conn.Close()
-	waitFor(t, "rate-limit summary audited", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "rate-limit summary audited", 5*time.Second, func() bool {
 		return countAudit(t, dir, "event.rate_limited", "deny", "dropped on this connection in total") == 1
 	})
 	if got := countAudit(t, dir, "event.rate_limited", "", ""); got != 2 {
@@ -310,10 +311,10 @@ func TestConnCapsThroughNode(t *testing.T) {
 		if !over.Closed(5 * time.Second) {
 			t.Fatal("fourth connection from one IP was not refused")
 		}
-		waitFor(t, "conn_cap counted", 5*time.Second, func() bool {
-			return metricValue(t, httpAddr, `kizuna_connections_refused_total{reason="conn_cap"}`) == 1
+		taktest.WaitUntil(t, "conn_cap counted", 5*time.Second, func() bool {
+			return taktest.Metric(t, httpAddr, `kizuna_connections_refused_total{reason="conn_cap"}`) == 1
 		})
-		waitFor(t, "refusal audited", 5*time.Second, func() bool {
+		taktest.WaitUntil(t, "refusal audited", 5*time.Second, func() bool {
 			return countAudit(t, dir, "connect", "deny", "connection cap reached") == 1
 		})
 		if countSecurityLog(t, dir, SecConnection, "conn_cap") != 1 {
@@ -323,8 +324,8 @@ func TestConnCapsThroughNode(t *testing.T) {
 		ok[0].Expect("pong", func(e *cot.Event) bool { return e.Type == "t-x-c-t-r" }, 5*time.Second)
 		// A freed slot can be used again.
 		ok[1].Conn.Close()
-		waitFor(t, "slot freed", 5*time.Second, func() bool {
-			return metricValue(t, httpAddr, `kizuna_connections{listener="cot-tcp"}`) == 2
+		taktest.WaitUntil(t, "slot freed", 5*time.Second, func() bool {
+			return taktest.Metric(t, httpAddr, `kizuna_connections{listener="cot-tcp"}`) == 2
 		})
 		again := dial(t, addr)
 		again.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
@@ -351,10 +352,10 @@ func TestConnCapsThroughNode(t *testing.T) {
 		// Another principal from the same address is not affected.
 		c := dialTLS(t, addr, tp.clientTLS(other))
 		c.Expect("offer", func(e *cot.Event) bool { return e.Type == "t-x-takp-v" }, 5*time.Second)
-		if got := metricValue(t, httpAddr, `kizuna_connections_refused_total{reason="conn_cap"}`); got != 1 {
+		if got := taktest.Metric(t, httpAddr, `kizuna_connections_refused_total{reason="conn_cap"}`); got != 1 {
 			t.Errorf("conn_cap = %v, want 1", got)
 		}
-		waitFor(t, "refusal audited", 5*time.Second, func() bool {
+		taktest.WaitUntil(t, "refusal audited", 5*time.Second, func() bool {
 			return countAudit(t, dir, "connect", "deny", "2 connections of SAKURA-1@JPN:SECRET") == 1
 		})
 		if countSecurityLog(t, dir, SecConnection, "SAKURA-1") != 1 {
@@ -444,9 +445,9 @@ func TestSecurityLogThroughNode(t *testing.T) {
 	jpn := dial(t, addrOf(t, n, KindCoTTCP, "JPN:SECRET"))
 	usa.SendEvent(event("above", "a-f-G-U-C", `access="SECRET"`))
 	jpn.SendEvent(event("jpn-owned", "a-f-G-U-C", ""))
-	waitFor(t, "jpn object", 5*time.Second, func() bool { _, ok := n.Picture().Owner("jpn-owned"); return ok })
+	taktest.WaitUntil(t, "jpn object", 5*time.Second, func() bool { _, ok := n.Picture().Owner("jpn-owned"); return ok })
 	usa.SendEvent(event("jpn-owned", "a-f-G-U-C", ""))
-	waitFor(t, "both rejections in the security log", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "both rejections in the security log", 5*time.Second, func() bool {
 		return countSecurityLog(t, dir, SecEvent, "above_clearance") == 1 && countSecurityLog(t, dir, SecEvent, "not_owner") == 1
 	})
 	for _, l := range readSecurityLog(t, filepath.Join(dir, SecurityLogFile)) {
@@ -584,14 +585,14 @@ func TestHostileFloodAuditedOnce(t *testing.T) {
 	const flood = 500
 	doc := `<!DOCTYPE event [<!ENTITY x "boom">]>` + string(event("dtd-flood", "a-f-G-U-C", "").XML())
 	c.Send([]byte(strings.Repeat(doc, flood)))
-	waitFor(t, "every DTD counted", 10*time.Second, func() bool {
-		return metricValue(t, httpAddr, `kizuna_events_rejected_total{reason="dtd"}`) == flood
+	taktest.WaitUntil(t, "every DTD counted", 10*time.Second, func() bool {
+		return taktest.Metric(t, httpAddr, `kizuna_events_rejected_total{reason="dtd"}`) == flood
 	})
 	if got := countAudit(t, dir, "event.dtd", "deny", ""); got != 1 {
 		t.Errorf("%d audit records during a flood of %d DTDs, want 1", got, flood)
 	}
 	c.Conn.Close()
-	waitFor(t, "summary audited", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "summary audited", 5*time.Second, func() bool {
 		return countAudit(t, dir, "event.dtd", "deny", fmt.Sprintf("%d events dropped on this connection in total", flood)) == 1
 	})
 	if got := countSecurityLog(t, dir, SecEvent, "dtd"); got != 2 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest"
 )
 
 // TestSlowConsumer: one client never reads. Everyone else keeps receiving
@@ -58,8 +59,8 @@ func TestSlowConsumer(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "superseded updates shed", 5*time.Second, func() bool {
-		return metricValue(t, h, `kizuna_queue_drops_total{kind="superseded"}`) > 0
+	taktest.WaitUntil(t, "superseded updates shed", 5*time.Second, func() bool {
+		return taktest.Metric(t, h, `kizuna_queue_drops_total{kind="superseded"}`) > 0
 	})
 	// Phase 2: every update a new uid, so nothing can be shed: the stalled
 	// client is disconnected while the fast one goes on.
@@ -73,14 +74,14 @@ func TestSlowConsumer(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "slow consumer disconnected", 10*time.Second, func() bool {
-		return metricValue(t, h, `kizuna_queue_drops_total{kind="slow_consumer"}`) >= 1
+	taktest.WaitUntil(t, "slow consumer disconnected", 10*time.Second, func() bool {
+		return taktest.Metric(t, h, `kizuna_queue_drops_total{kind="slow_consumer"}`) >= 1
 	})
 	// The disconnect is real: the node holds only the other two
 	// connections and subscribers.
-	waitFor(t, "stalled connection gone", 10*time.Second, func() bool {
-		return metricValue(t, h, `kizuna_connections{listener="cot-tcp"}`) == 2 &&
-			metricValue(t, h, "kizuna_hub_subscribers") == 2
+	taktest.WaitUntil(t, "stalled connection gone", 10*time.Second, func() bool {
+		return taktest.Metric(t, h, `kizuna_connections{listener="cot-tcp"}`) == 2 &&
+			taktest.Metric(t, h, "kizuna_hub_subscribers") == 2
 	})
 	// "On time": far below the 30 s a stalled write could hold anything
 	// up. (On an idle machine the worst sample is tens of milliseconds;

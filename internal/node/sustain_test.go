@@ -2,15 +2,13 @@ package node
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"kizuna/internal/taktest"
 )
 
 // TestSustainmentSurvivesKill: every movement the REST API acknowledged
@@ -18,18 +16,8 @@ import (
 // still proves conservation. Balances are label-filtered per listener.
 func TestSustainmentSurvivesKill(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	var ls []ListenerInfo
-	waitFor(t, "child listeners", 20*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(dir, "listeners.json"))
-		return err == nil && json.Unmarshal(b, &ls) == nil && len(ls) == 2
-	})
+	cmd := taktest.StartChild(t, childEnv+"="+dir, "-test.run=^$")
+	ls := taktest.Listeners[ListenerInfo](t, dir, 2, 20*time.Second)
 	base := "http://" + ls[1].Addr + "/api/v1/sustainment/"
 	post := func(path, body string) int {
 		t.Helper()
@@ -40,7 +28,7 @@ func TestSustainmentSurvivesKill(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	waitFor(t, "sustainment API", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "sustainment API", 20*time.Second, func() bool {
 		return post("locations", `{"id":"depot","kind":"depot","label":{"classification":"SECRET","releasableTo":["JPN"]}}`) == http.StatusCreated
 	})
 	acked := 0
@@ -66,7 +54,7 @@ func TestSustainmentSurvivesKill(t *testing.T) {
 			Quantity int64  `json:"quantity"`
 		} `json:"stocks"`
 	}
-	waitFor(t, "sustainment after restart", 20*time.Second, func() bool {
+	taktest.WaitUntil(t, "sustainment after restart", 20*time.Second, func() bool {
 		return getJSON(t, "http://"+addrOf(t, n, KindHTTP, "JPN:SECRET")+"/api/v1/sustainment/stocks", &st) == http.StatusOK
 	})
 	if len(st.Stocks) != 1 || st.Stocks[0].Quantity != int64(acked) {

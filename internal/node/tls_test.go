@@ -5,65 +5,43 @@ import (
 
 	"crypto/tls"
 	"encoding/json"
-	"github.com/coder/websocket"
 	"io"
 	"kizuna/internal/taktest"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/nationca"
 	"kizuna/internal/pki"
 )
 
 type testPKI struct {
+	*nationca.PKI
 	dir string
 	cas map[string]*pki.CA
 	cfg Config
-}
-
-func writePair(t *testing.T, dir, name string, is *pki.Issued) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	kp, err := is.KeyPEM()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certFile, is.CertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, kp, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
 }
 
 // newTestPKI makes a CA per nation and a USA node certificate, and a node
 // config with a TLS CoT listener and an HTTPS listener.
 func newTestPKI(t *testing.T, nations ...string) *testPKI {
 	t.Helper()
-	tp := &testPKI{dir: t.TempDir(), cas: map[string]*pki.CA{}}
-	cfg := baseConfig(nil, nil)
-	cfg.NodeID = "usa-node"
-	cfg.Trust = map[string]string{}
-	cfg.CRL = map[string]string{}
-	for _, n := range nations {
-		ca, err := pki.InitCA(filepath.Join(tp.dir, n), n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tp.cas[n] = ca
-		cfg.Trust[n] = filepath.Join(tp.dir, n, pki.CACertFile)
-		cfg.CRL[n] = filepath.Join(tp.dir, n, pki.CRLFile)
-	}
-	srv, err := tp.cas["USA"].IssueNode("usa-node", []string{"127.0.0.1", "localhost"}, pki.Validity{})
+	dir := t.TempDir()
+	p, err := nationca.New(dir, nations...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.TLSCert, cfg.TLSKey = writePair(t, tp.dir, "node", srv)
+	tp := &testPKI{PKI: p, dir: dir, cas: p.CAs}
+	cfg := baseConfig(nil, nil)
+	cfg.NodeID = "usa-node"
+	cfg.Trust, cfg.CRL = p.Trust(), p.CRL()
+	if cfg.TLSCert, cfg.TLSKey, err = p.NodeCert("USA", "usa-node", pki.Validity{}); err != nil {
+		t.Fatal(err)
+	}
 	cfg.Listeners = []ListenerConfig{
 		{Kind: KindCoTTLS, Addr: "127.0.0.1:0"},
 		{Kind: KindHTTPS, Addr: "127.0.0.1:0"},
@@ -75,16 +53,11 @@ func newTestPKI(t *testing.T, nations ...string) *testPKI {
 
 func (tp *testPKI) client(t *testing.T, nation, name string, cl label.Classification) (tls.Certificate, *pki.Issued) {
 	t.Helper()
-	is, err := tp.cas[nation].IssueClient(pki.Identity{Name: name, Nation: nation, Clearance: cl}, pki.Validity{})
+	cert, is, err := tp.Client(nation, name, cl, pki.Validity{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, k := writePair(t, tp.dir, name, is)
-	kp, err := tls.LoadX509KeyPair(c, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kp, is
+	return cert, is
 }
 
 func (tp *testPKI) clientTLS(cert tls.Certificate) *tls.Config {

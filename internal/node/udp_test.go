@@ -1,11 +1,10 @@
 package node
 
 import (
-	"net"
 	"testing"
 	"time"
 
-	"kizuna/internal/takproto"
+	"kizuna/internal/taktest"
 )
 
 // TestUDPInput: CoT XML datagrams and TAK mesh datagrams are accepted on a
@@ -15,31 +14,23 @@ func TestUDPInput(t *testing.T) {
 	cfg.Listeners = append(cfg.Listeners, ListenerConfig{Kind: KindCoTUDP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"})
 	n := startNode(t, cfg)
 	jpn := dial(t, addrOf(t, n, KindCoTTCP, "JPN:SECRET"))
-	udp, err := net.Dial("udp", addrOf(t, n, KindCoTUDP, "USA:SECRET"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer udp.Close()
+	udp := taktest.DialUDP(t, addrOf(t, n, KindCoTUDP, "USA:SECRET"))
 	h := addrOf(t, n, KindHTTP, "")
 
-	udp.Write(event("udp-xml", "a-f-G", `access="S" releasableTo="JPN"`).XML())
+	udp.SendEvent(event("udp-xml", "a-f-G", `access="S" releasableTo="JPN"`))
 	got := jpn.Expect("udp-xml", isUID("udp-xml"), 5*time.Second)
 	if got.Origin.Nation != "USA" {
 		t.Errorf("origin %+v, want the UDP listener's nation", got.Origin)
 	}
-	payload, err := takproto.MarshalPayload(nil, event("udp-mesh", "a-f-G", `access="S" releasableTo="JPN"`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	udp.Write(takproto.AppendMesh(nil, 1, payload))
+	udp.SendMesh(event("udp-mesh", "a-f-G", `access="S" releasableTo="JPN"`))
 	jpn.Expect("udp-mesh", isUID("udp-mesh"), 5*time.Second)
 
-	before := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`)
-	udp.Write([]byte{0xbf, 0x01, 0xbf, 0xff, 0xff})
-	udp.Write([]byte("<event><oops>"))
-	udp.Write(event("udp-after", "a-f-G", `access="S" releasableTo="JPN"`).XML())
+	before := taktest.Metric(t, h, `kizuna_events_rejected_total{reason="malformed"}`)
+	udp.Send([]byte{0xbf, 0x01, 0xbf, 0xff, 0xff})
+	udp.Send([]byte("<event><oops>"))
+	udp.SendEvent(event("udp-after", "a-f-G", `access="S" releasableTo="JPN"`))
 	jpn.Expect("udp-after", isUID("udp-after"), 5*time.Second)
-	if after := metricValue(t, h, `kizuna_events_rejected_total{reason="malformed"}`); after < before+2 {
+	if after := taktest.Metric(t, h, `kizuna_events_rejected_total{reason="malformed"}`); after < before+2 {
 		t.Errorf("malformed datagrams counted %v → %v", before, after)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"kizuna/internal/taktest"
 )
 
 type wsMsg struct {
@@ -31,7 +33,7 @@ func TestWebSocketStream(t *testing.T) {
 	n := startNode(t, baseConfig([]string{"USA:SECRET"}, []string{"JPN:SECRET"}))
 	usa := dial(t, addrOf(t, n, KindCoTTCP, ""))
 	usa.SendEvent(event("ws-before", "a-f-G-U-C", `access="S" releasableTo="JPN"`))
-	waitFor(t, "object", 2*time.Second, func() bool { _, ok := n.Picture().Get("ws-before"); return ok })
+	taktest.WaitUntil(t, "object", 2*time.Second, func() bool { _, ok := n.Picture().Get("ws-before"); return ok })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"kizuna/internal/feed"
 	"kizuna/internal/fusion"
 	"kizuna/internal/label"
+	"kizuna/internal/taktest/cputime"
 )
 
 // BenchmarkLoadCapacity decodes and fuses the combined load of the ISR
@@ -50,7 +51,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		cpu0, wall0 := cpuTime(), time.Now()
+		cpu0, wall0 := cputime.Process(), time.Now()
 		var obs, events int
 		next := load.Start().Add(200 * time.Millisecond)
 		for _, m := range load.msgs {
@@ -69,7 +70,7 @@ func BenchmarkLoadCapacity(b *testing.B) {
 				eng.Process(bt)
 			}
 		}
-		cpu, wall := cpuTime()-cpu0, time.Since(wall0)
+		cpu, wall := cputime.Process()-cpu0, time.Since(wall0)
 		// CPU time, not wall time: on a shared machine the wall time
 		// includes waiting for a core. The garbage collector's background
 		// work is counted, on whichever core it ran.

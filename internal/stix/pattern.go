@@ -113,6 +113,8 @@ func isIdentStart(c byte) bool { return c == '_' || c >= 'a' && c <= 'z' || c >=
 func isIdentChar(c byte) bool  { return isIdentStart(c) || c >= '0' && c <= '9' || c == '-' }
 func isDigit(c byte) bool      { return c >= '0' && c <= '9' }
 
+// Long on purpose: a lexer, one case per token class of the STIX pattern
+// grammar.
 func lex(s string) ([]token, error) {
 	var out []token
 	i := 0

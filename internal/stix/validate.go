@@ -263,6 +263,9 @@ var commonRefs = map[string][]string{
 
 // Validate decodes and validates one STIX 2.1 object. The error names the
 // property at fault.
+//
+// Long on purpose: the common properties, then one case per STIX object type
+// naming the properties it requires.
 func Validate(raw []byte) (*Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var m map[string]json.RawMessage

@@ -13,6 +13,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/taktest"
 )
 
 func TestEventTimer(t *testing.T) {
@@ -181,18 +182,6 @@ func counter(t *testing.T, m *metrics.Metrics, family, lbl string) float64 {
 	return 0
 }
 
-func poll(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s", what)
-}
-
 func dialTest(t *testing.T, addr string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -289,7 +278,7 @@ func TestEventTimeout(t *testing.T) {
 	if err := <-busyDone; err != nil {
 		t.Errorf("busy client: %v", err)
 	}
-	poll(t, "event_timeout counted", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "event_timeout counted", 5*time.Second, func() bool {
 		return counter(t, ts.m, "kizuna_connections_refused_total", "event_timeout") == 1
 	})
 	if closedByServer(quiet, 50*time.Millisecond) || closedByServer(busy, 50*time.Millisecond) {
@@ -327,7 +316,7 @@ func TestRateLimitReports(t *testing.T) {
 	if _, err := c.Write([]byte(b.String())); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "50 events handled", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "50 events handled", 5*time.Second, func() bool {
 		ingest, _, _, _ := ts.snapshot()
 		return float64(len(ingest))+counter(t, ts.m, "kizuna_events_rejected_total", "rate_limited") == 50
 	})
@@ -343,7 +332,7 @@ func TestRateLimitReports(t *testing.T) {
 	}
 	c.Close()
 	dropped := 50 - len(ingest)
-	poll(t, "summary report", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "summary report", 5*time.Second, func() bool {
 		_, r, _, _ := ts.snapshot()
 		return len(r) == 2
 	})
@@ -359,7 +348,7 @@ func TestRateLimitReports(t *testing.T) {
 func TestConnCapReports(t *testing.T) {
 	ts := newTestServer(t, Config{}, 2)
 	a, b := dialTest(t, ts.addr), dialTest(t, ts.addr)
-	poll(t, "two connections", 5*time.Second, func() bool { return ts.srv.Conns() == 2 })
+	taktest.WaitUntil(t, "two connections", 5*time.Second, func() bool { return ts.srv.Conns() == 2 })
 	const extra = 6
 	for range extra {
 		c := dialTest(t, ts.addr)
@@ -379,9 +368,9 @@ func TestConnCapReports(t *testing.T) {
 	}
 	// A slot freed is a slot available.
 	a.Close()
-	poll(t, "slot freed", 5*time.Second, func() bool { return ts.srv.Conns() == 1 })
+	taktest.WaitUntil(t, "slot freed", 5*time.Second, func() bool { return ts.srv.Conns() == 1 })
 	dialTest(t, ts.addr)
-	poll(t, "slot reused", 5*time.Second, func() bool { return ts.srv.Conns() == 2 })
+	taktest.WaitUntil(t, "slot reused", 5*time.Second, func() bool { return ts.srv.Conns() == 2 })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -411,7 +400,7 @@ func TestDropReports(t *testing.T) {
 	if _, err := c.Write([]byte(b.String())); err != nil {
 		t.Fatal(err)
 	}
-	poll(t, "good event after the flood", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "good event after the flood", 5*time.Second, func() bool {
 		ingest, _, _, _ := ts.snapshot()
 		return len(ingest) == 1
 	})
@@ -423,7 +412,7 @@ func TestDropReports(t *testing.T) {
 		t.Fatalf("reports while connected = %q, want one dtd and one malformed", rejects)
 	}
 	c.Close()
-	poll(t, "summaries", 5*time.Second, func() bool {
+	taktest.WaitUntil(t, "summaries", 5*time.Second, func() bool {
 		_, r, _, _ := ts.snapshot()
 		return len(r) == 4
 	})

@@ -4,29 +4,17 @@ import (
 	"testing"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest/cputime"
+	"kizuna/internal/taktest/testfiles"
 )
 
 // benchEvent is a realistic ATAK position report (about 600 bytes of XML,
 // about 300 bytes of protobuf).
 func benchEvent(b *testing.B) *cot.Event {
 	b.Helper()
-	e := mustDecode(b, eventFiles(b)["sa"])
+	e := mustDecode(b, testfiles.ByName(b, "../cot/testdata/events/*.xml")["sa"])
 	e.Origin = cot.Origin{Nation: "JPN", Node: "jjoc-1"}
 	return e
-}
-
-// rate reports events per second of wall time and, where the platform
-// tells, events per second of CPU time used by the whole process (garbage
-// collection included): the per-core figure, robust on a busy machine.
-// Call it before the loop and call the result after it.
-func rate(b *testing.B) func() {
-	cpu0 := cpuSeconds()
-	return func() {
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
-		if cpu := cpuSeconds() - cpu0; cpu > 0 {
-			b.ReportMetric(float64(b.N)/cpu, "events/cpu-s")
-		}
-	}
 }
 
 func BenchmarkDecodeProto(b *testing.B) {
@@ -37,7 +25,7 @@ func BenchmarkDecodeProto(b *testing.B) {
 	}
 	b.SetBytes(int64(len(payload)))
 	b.ReportAllocs()
-	done := rate(b)
+	done := cputime.Rate(b, "events")
 	for b.Loop() {
 		if _, err := ToEvent(payload); err != nil {
 			b.Fatal(err)
@@ -54,7 +42,7 @@ func BenchmarkEncodeProto(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
-	done := rate(b)
+	done := cputime.Rate(b, "events")
 	for b.Loop() {
 		buf, err = MarshalEvent(buf[:0], e)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
+	"kizuna/internal/xmltext"
 )
 
 // kind numbers the <detail> children that have a typed Detail field.
@@ -192,7 +193,7 @@ func appendXMLDetail(dst, detail []byte, cuts [][2]int, o cot.Origin) []byte {
 
 func blank(b []byte) bool {
 	for _, c := range b {
-		if !isSpace(c) {
+		if !xmltext.IsSpace(c) {
 			return false
 		}
 	}
@@ -206,10 +207,10 @@ func appendOrigin(dst []byte, o cot.Origin) []byte {
 		return dst
 	}
 	dst = append(dst, `<__origin nation="`...)
-	dst = appendEscaped(dst, o.Nation)
+	dst = xmltext.AppendEscaped(dst, o.Nation)
 	if o.Node != "" {
 		dst = append(dst, `" node="`...)
-		dst = appendEscaped(dst, o.Node)
+		dst = xmltext.AppendEscaped(dst, o.Node)
 	}
 	return append(dst, `"/>`...)
 }

@@ -15,6 +15,7 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
+	"kizuna/internal/taktest/testfiles"
 )
 
 // viaProto sends e through the protobuf wire format: one streaming frame,
@@ -42,7 +43,7 @@ func viaProto(t *testing.T, e *cot.Event) *cot.Event {
 }
 
 func TestRoundTripRealEvents(t *testing.T) {
-	for name, doc := range eventFiles(t) {
+	for name, doc := range testfiles.ByName(t, "../cot/testdata/events/*.xml") {
 		t.Run(name, func(t *testing.T) {
 			orig := mustDecode(t, doc)
 			// XML -> event -> protobuf -> event.
@@ -66,7 +67,7 @@ func TestRoundTripRealEvents(t *testing.T) {
 
 // TestRealEventFacts pins what a protobuf receiver sees of each event.
 func TestRealEventFacts(t *testing.T) {
-	ev := eventFiles(t)
+	ev := testfiles.ByName(t, "../cot/testdata/events/*.xml")
 	t.Run("sa", func(t *testing.T) {
 		m := FromEvent(mustDecode(t, ev["sa"]))
 		want := &pb.Detail{
@@ -225,7 +226,7 @@ func checkMarshalMatches(t *testing.T, e *cot.Event) {
 }
 
 func TestMarshalMatchesGenerated(t *testing.T) {
-	for name, doc := range eventFiles(t) {
+	for name, doc := range testfiles.ByName(t, "../cot/testdata/events/*.xml") {
 		t.Run(name, func(t *testing.T) {
 			e := mustDecode(t, doc)
 			e.Origin = cot.Origin{Nation: "KOR", Node: "kjcs&1"}
@@ -264,7 +265,7 @@ func TestXMLDetailWinsOverTyped(t *testing.T) {
 }
 
 func TestToEventIgnoresUnknownFields(t *testing.T) {
-	e := mustDecode(t, eventFiles(t)["sa"])
+	e := mustDecode(t, testfiles.ByName(t, "../cot/testdata/events/*.xml")["sa"])
 	payload, err := MarshalPayload(nil, e)
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
+	"kizuna/internal/xmltext"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -514,6 +515,6 @@ func appendAttrBytes(dst []byte, name string, val []byte) []byte {
 	dst = append(dst, ' ')
 	dst = append(dst, name...)
 	dst = append(dst, `="`...)
-	dst = appendEscaped(dst, val)
+	dst = xmltext.AppendEscaped(dst, val)
 	return append(dst, '"')
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/taktest/testfiles"
 )
 
 // drain calls Next until it asks for more input, collecting payloads
@@ -252,7 +253,7 @@ func TestMesh(t *testing.T) {
 }
 
 func TestMeshEventRoundTrip(t *testing.T) {
-	e := mustDecode(t, eventFiles(t)["sa"])
+	e := mustDecode(t, testfiles.ByName(t, "../cot/testdata/events/*.xml")["sa"])
 	payload, err := MarshalPayload(nil, e)
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/takproto/pb"
+	"kizuna/internal/taktest/testfiles"
 )
 
 // FuzzTAKStream feeds arbitrary bytes through the stream splitter and every
@@ -20,7 +21,7 @@ import (
 // marshal again and decode to an equal event, and the two protobuf forms
 // must agree.
 func FuzzTAKStream(f *testing.F) {
-	for _, doc := range eventFiles(f) {
+	for _, doc := range testfiles.ByName(f, "../cot/testdata/events/*.xml") {
 		e, err := cot.Decode(doc)
 		if err != nil {
 			f.Fatal(err)
@@ -228,7 +229,7 @@ func checkAgainstGenerated(t *testing.T, p []byte) {
 // protobuf form: it must arrive, mean the same and convert back to the
 // same protobuf message.
 func FuzzXMLToProto(f *testing.F) {
-	for _, doc := range eventFiles(f) {
+	for _, doc := range testfiles.ByName(f, "../cot/testdata/events/*.xml") {
 		f.Add(doc)
 	}
 	for _, d := range []string{

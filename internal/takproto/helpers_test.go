@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -17,24 +15,6 @@ import (
 
 	"kizuna/internal/cot"
 )
-
-// eventFiles returns the realistic CoT events shared with the cot tests.
-func eventFiles(t testing.TB) map[string][]byte {
-	t.Helper()
-	files, err := filepath.Glob("../cot/testdata/events/*.xml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no test events: %v", err)
-	}
-	out := make(map[string][]byte, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out[strings.TrimSuffix(filepath.Base(f), ".xml")] = b
-	}
-	return out
-}
 
 func mustDecode(t testing.TB, doc []byte) *cot.Event {
 	t.Helper()

@@ -3,8 +3,8 @@ package takproto
 import (
 	"bytes"
 	"errors"
-	"strconv"
-	"unicode/utf8"
+
+	"kizuna/internal/xmltext"
 )
 
 // This file holds a small scanner for the children of a <detail> element.
@@ -28,12 +28,6 @@ type element struct {
 type elemScanner struct {
 	b []byte
 	i int
-}
-
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
-
-func isNameByte(c byte) bool {
-	return c == '_' || c == ':' || c == '-' || c == '.' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c >= 0x80
 }
 
 // skipMarkup skips a comment, CDATA section or processing instruction at
@@ -64,7 +58,7 @@ func skipMarkup(b []byte, i int) (int, bool, error) {
 // attribute text, the offset just past '>' and whether it self-closes.
 func startTag(b []byte, i int) (name, attrs []byte, next int, selfClosing bool, err error) {
 	j := i + 1
-	for j < len(b) && isNameByte(b[j]) {
+	for j < len(b) && xmltext.IsNameByte(b[j]) {
 		j++
 	}
 	if j == i+1 {
@@ -177,28 +171,28 @@ type attrScanner struct {
 
 // next returns the next attribute with its raw (still escaped) value.
 func (a *attrScanner) next() (name, raw []byte, ok bool, err error) {
-	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+	for a.i < len(a.b) && xmltext.IsSpace(a.b[a.i]) {
 		a.i++
 	}
 	if a.i == len(a.b) {
 		return nil, nil, false, nil
 	}
 	st := a.i
-	for a.i < len(a.b) && isNameByte(a.b[a.i]) {
+	for a.i < len(a.b) && xmltext.IsNameByte(a.b[a.i]) {
 		a.i++
 	}
 	if a.i == st {
 		return nil, nil, false, errScan
 	}
 	name = a.b[st:a.i]
-	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+	for a.i < len(a.b) && xmltext.IsSpace(a.b[a.i]) {
 		a.i++
 	}
 	if a.i == len(a.b) || a.b[a.i] != '=' {
 		return nil, nil, false, errScan
 	}
 	a.i++
-	for a.i < len(a.b) && isSpace(a.b[a.i]) {
+	for a.i < len(a.b) && xmltext.IsSpace(a.b[a.i]) {
 		a.i++
 	}
 	if a.i == len(a.b) || (a.b[a.i] != '"' && a.b[a.i] != '\'') {
@@ -216,93 +210,11 @@ func (a *attrScanner) next() (name, raw []byte, ok bool, err error) {
 }
 
 // appendUnescaped appends raw with the predefined entities and character
-// references resolved, as the cot decoder resolves them.
+// references resolved, as the cot decoder resolves them (both use xmltext).
 func appendUnescaped(dst, raw []byte) ([]byte, error) {
-	for len(raw) > 0 {
-		amp := bytes.IndexByte(raw, '&')
-		if amp < 0 {
-			return append(dst, raw...), nil
-		}
-		dst = append(dst, raw[:amp]...)
-		raw = raw[amp:]
-		semi := bytes.IndexByte(raw, ';')
-		if semi < 0 {
-			return nil, errScan
-		}
-		ref := raw[1:semi]
-		raw = raw[semi+1:]
-		switch string(ref) {
-		case "lt":
-			dst = append(dst, '<')
-		case "gt":
-			dst = append(dst, '>')
-		case "amp":
-			dst = append(dst, '&')
-		case "quot":
-			dst = append(dst, '"')
-		case "apos":
-			dst = append(dst, '\'')
-		default:
-			if len(ref) < 2 || ref[0] != '#' {
-				return nil, errScan
-			}
-			var n uint64
-			var err error
-			if ref[1] == 'x' {
-				n, err = strconv.ParseUint(string(ref[2:]), 16, 32)
-			} else {
-				n, err = strconv.ParseUint(string(ref[1:]), 10, 32)
-			}
-			if err != nil || n == 0 || n > utf8.MaxRune || (n >= 0xD800 && n <= 0xDFFF) {
-				return nil, errScan
-			}
-			dst = utf8.AppendRune(dst, rune(n))
-		}
+	dst, err := xmltext.AppendUnescaped(dst, raw)
+	if err != nil {
+		return nil, errScan
 	}
 	return dst, nil
 }
-
-// appendEscaped appends s escaped for an XML attribute value, as the cot
-// encoder escapes: characters XML 1.0 cannot carry are dropped.
-func appendEscaped[S string | []byte](dst []byte, s S) []byte {
-	// Copy runs of plain bytes at once; most values have no special byte.
-	plain := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !escapes[c] {
-			continue
-		}
-		dst = append(dst, s[plain:i]...)
-		plain = i + 1
-		switch c {
-		case '&':
-			dst = append(dst, "&amp;"...)
-		case '<':
-			dst = append(dst, "&lt;"...)
-		case '>':
-			dst = append(dst, "&gt;"...)
-		case '"':
-			dst = append(dst, "&quot;"...)
-		case '\'':
-			dst = append(dst, "&apos;"...)
-		case '\n':
-			dst = append(dst, "&#10;"...)
-		case '\r':
-			dst = append(dst, "&#13;"...)
-		case '\t':
-			dst = append(dst, "&#9;"...)
-		}
-	}
-	return append(dst, s[plain:]...)
-}
-
-// escapes marks the bytes appendEscaped does not copy as they are.
-var escapes = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	for _, c := range "&<>\"'" {
-		t[c] = true
-	}
-	return t
-}()

@@ -1,7 +1,11 @@
-// Package taktest is a TAK client for tests: it connects over TCP or TLS,
-// reads CoT XML (and TAK protocol v1 once negotiated) into a channel of
-// decoded events, and sends events in the connection's current format.
-// Tests of the node, federation, chain of command and security share it.
+// Package taktest is the one test kit of Kizuna's tests. Its TAK client
+// connects over TCP or TLS (with a certificate a test's PKI issued), reads
+// CoT XML (and TAK protocol v1 once negotiated) into a channel of decoded
+// events, and sends events in the connection's current format; UDPClient
+// sends datagrams. WaitFor and WaitUntil poll for readiness instead of
+// sleeping; Metric reads one sample of a node's /metrics as the node's
+// own nation. Subpackage cputime measures CPU time for benchmarks. Tests
+// of the node, federation, feeds, chain of command and security share it.
 package taktest
 
 import (
@@ -17,6 +21,10 @@ import (
 
 // Client is one test TAK connection.
 type Client struct {
+	// Name, when set, prefixes the client's failure messages, so that a
+	// test with many clients says which one failed.
+	Name string
+
 	t      testing.TB
 	Conn   net.Conn
 	events chan *cot.Event
@@ -160,7 +168,7 @@ func (c *Client) Send(b []byte) {
 	defer c.mu.Unlock()
 	c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Conn.Write(b); err != nil {
-		c.t.Fatalf("send: %v", err)
+		c.t.Fatalf("%ssend: %v", c.prefix(), err)
 	}
 }
 
@@ -184,7 +192,9 @@ func (c *Client) SendEvent(ev *cot.Event) {
 	c.Send(b)
 }
 
-// Expect waits for an event matching pred, skipping others.
+// Expect waits for an event matching pred, skipping others. It fails at
+// once when the connection has ended and nothing read before the end
+// matches.
 func (c *Client) Expect(what string, pred func(*cot.Event) bool, timeout time.Duration) *cot.Event {
 	c.t.Helper()
 	deadline := time.After(timeout)
@@ -194,10 +204,60 @@ func (c *Client) Expect(what string, pred func(*cot.Event) bool, timeout time.Du
 			if pred(ev) {
 				return ev
 			}
+		case <-c.done:
+			for {
+				select {
+				case ev := <-c.events:
+					if pred(ev) {
+						return ev
+					}
+				default:
+					c.t.Fatalf("%sconnection ended waiting for %s", c.prefix(), what)
+					return nil
+				}
+			}
 		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", what)
+			c.t.Fatalf("%stimed out waiting for %s", c.prefix(), what)
 			return nil
 		}
+	}
+}
+
+func (c *Client) prefix() string {
+	if c.Name == "" {
+		return ""
+	}
+	return c.Name + ": "
+}
+
+// Refused reports whether the server ended the connection within d
+// without a single event left unread: a refused TLS handshake shows as a
+// read error before anything arrives.
+func (c *Client) Refused(d time.Duration) bool {
+	select {
+	case <-c.done:
+		return len(c.events) == 0
+	case <-time.After(d):
+		return false
+	}
+}
+
+// ByUID indexes events by uid; a later event replaces an earlier one.
+func ByUID(evs []*cot.Event) map[string]*cot.Event {
+	out := make(map[string]*cot.Event, len(evs))
+	for _, e := range evs {
+		out[e.UID] = e
+	}
+	return out
+}
+
+// Next returns the next event, or nil when none arrives within d.
+func (c *Client) Next(d time.Duration) *cot.Event {
+	select {
+	case ev := <-c.events:
+		return ev
+	case <-time.After(d):
+		return nil
 	}
 }
 
@@ -238,7 +298,7 @@ func (c *Client) CollectUntil(uid string, d time.Duration) []*cot.Event {
 				return out
 			}
 		case <-deadline:
-			c.t.Fatalf("timed out waiting for %s", uid)
+			c.t.Fatalf("%stimed out waiting for %s", c.prefix(), uid)
 			return out
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"kizuna/internal/label"
 	"kizuna/internal/stix"
+	"kizuna/internal/taktest/cputime"
 )
 
 func benchObjects(start, n int) []json.RawMessage {
@@ -39,7 +40,7 @@ func BenchmarkIngest(b *testing.B) {
 		envs[i] = benchObjects(i*batch, batch)
 	}
 	b.ResetTimer()
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), cputime.Process()
 	for i := 0; i < b.N; i++ {
 		st, err := s.Add(context.Background(), "c1", p, envs[i], nil)
 		if err != nil || st.SuccessCount != batch {
@@ -47,7 +48,7 @@ func BenchmarkIngest(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*batch)/time.Since(start).Seconds(), "objects/s")
-	if cpu := processCPU() - cpu0; cpu > 0 {
+	if cpu := cputime.Process() - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N*batch), "cpu-µs/object")
 	}
 }
@@ -89,7 +90,7 @@ func TestBenchQuery(t *testing.T) {
 	usa := label.Principal{Nation: "USA", Clearance: label.Secret}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var lat []time.Duration
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for i := 0; i < 200; i++ {
 		after := first + rng.Int64N(max(1, last-first-1))
 		req, _ := http.NewRequest("GET", hs.URL+"/taxii2/kizuna/collections/c1/objects/?limit=1000&added_after="+FormatDateAdded(after), nil)
@@ -104,7 +105,7 @@ func TestBenchQuery(t *testing.T) {
 		resp.Body.Close()
 		lat = append(lat, time.Since(t1))
 	}
-	cpu := processCPU() - cpu0
+	cpu := cputime.Process() - cpu0
 	slices.Sort(lat)
 	t.Logf("CPU per request (server and client in this process): %v", cpu/200)
 	t.Logf("GET objects added_after+limit=1000 over %d objects: p50=%v p99=%v max=%v", n, lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])

@@ -9,89 +9,27 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
+	"kizuna/internal/nationca"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 )
 
-// PKI is a certificate authority per nation under one directory.
-type PKI struct {
-	Dir string
-	CAs map[string]*pki.CA
-}
+// PKI is a certificate authority per nation under one directory
+// (nationca), with the node configurations a topology needs.
+type PKI struct{ *nationca.PKI }
 
 // NewPKI creates (or reopens) a CA for each nation under dir.
 func NewPKI(dir string, nations ...string) (*PKI, error) {
-	p := &PKI{Dir: dir, CAs: map[string]*pki.CA{}}
-	for _, n := range nations {
-		cadir := filepath.Join(dir, "ca-"+n)
-		ca, err := pki.LoadCA(cadir)
-		if err != nil {
-			ca, err = pki.InitCA(cadir, n)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("CA for %s: %w", n, err)
-		}
-		p.CAs[n] = ca
-	}
-	return p, nil
-}
-
-// Trust returns the --trust map: every nation's CA.
-func (p *PKI) Trust() map[string]string {
-	m := map[string]string{}
-	for n := range p.CAs {
-		m[n] = filepath.Join(p.Dir, "ca-"+n, pki.CACertFile)
-	}
-	return m
-}
-
-// CRL returns the --crl map: every nation's revocation list.
-func (p *PKI) CRL() map[string]string {
-	m := map[string]string{}
-	for n := range p.CAs {
-		m[n] = filepath.Join(p.Dir, "ca-"+n, pki.CRLFile)
-	}
-	return m
-}
-
-// NodeCert issues a node certificate by the nation's CA for 127.0.0.1 and
-// localhost and writes it; the zero Validity is the CA's default.
-func (p *PKI) NodeCert(nation, nodeID string, v pki.Validity) (certFile, keyFile string, err error) {
-	ca := p.CAs[nation]
-	if ca == nil {
-		return "", "", fmt.Errorf("no CA for %s", nation)
-	}
-	is, err := ca.IssueNode(nodeID, []string{"127.0.0.1", "localhost"}, v)
+	p, err := nationca.New(dir, nations...)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	return p.Write(nodeID+"-"+nation, is)
-}
-
-// Write stores an issued certificate and its key as PEM files.
-func (p *PKI) Write(name string, is *pki.Issued) (certFile, keyFile string, err error) {
-	dir := filepath.Join(p.Dir, "certs")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", "", err
-	}
-	kp, err := is.KeyPEM()
-	if err != nil {
-		return "", "", err
-	}
-	certFile, keyFile = filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, is.CertPEM(), 0o600); err != nil {
-		return "", "", err
-	}
-	if err := os.WriteFile(keyFile, kp, 0o600); err != nil {
-		return "", "", err
-	}
-	return certFile, keyFile, nil
+	return &PKI{p}, nil
 }
 
 // Peer is one link of a NodeSpec.

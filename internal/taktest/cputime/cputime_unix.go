@@ -1,14 +1,15 @@
 //go:build unix
 
-package e2e
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// fedCPUTime is the CPU time (user and system) this process has used.
-func fedCPUTime() time.Duration {
+// Process is the CPU time (user and system) this process has used, or 0
+// where it cannot be read.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
