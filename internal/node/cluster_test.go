@@ -18,7 +18,10 @@ import (
 // and PostgreSQL; plain CoT listeners for the given principals and one
 // HTTP listener (with the first principal).
 func clusterConfig(nodeID, natsURL, pgURL, instance string, cots ...string) Config {
-	cfg := baseConfig(cots, cots[:1])
+	// The HTTP listener is the node's own nation's (USA), at the first
+	// CoT listener's clearance: /metrics answers only the own nation.
+	_, clearance, _ := strings.Cut(cots[0], ":")
+	cfg := baseConfig(cots, []string{"USA:" + clearance})
 	cfg.NodeID = nodeID
 	cfg.Cluster = natsURL
 	cfg.Store = pgURL

@@ -11,6 +11,7 @@ import (
 
 	"kizuna/internal/cot"
 	"kizuna/internal/mission"
+	"kizuna/internal/taktest"
 )
 
 // missionCall sends a Mission API request to an HTTP listener.
@@ -61,7 +62,7 @@ func TestMissionOverStreams(t *testing.T) {
 	jc.SendEvent(event("secret-jpn", "a-h-G", `access="SECRET" releasableTo="JPN"`))
 	jc.SendEvent(event("shared-obj", "a-f-G", `access="SECRET" releasableTo="KOR"`))
 	kc.SendEvent(event("kor-1", "a-f-G-U-C", ""))
-	waitFor(t, "objects in the picture", 10*time.Second, func() bool {
+	taktest.WaitUntil(t, "objects in the picture", 10*time.Second, func() bool {
 		var jo, ko objectsResp
 		getJSON(t, "http://"+jh+"/api/v1/objects", &jo)
 		getJSON(t, "http://"+kh+"/api/v1/objects", &ko)
