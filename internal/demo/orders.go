@@ -229,7 +229,7 @@ func simulate(ctx context.Context, svc *command.Service, cfg OrdersConfig, o *co
 				}
 			}
 			for _, ev := range command.DeviceResponses(dev, &issuer, dl.MessageID, answer, now) {
-				svc.ObserveFrom(ev, from, command.Sender{UID: dev.UID, Callsign: dev.Callsign})
+				svc.ObserveFrom(ev, from, command.Sender(dev))
 			}
 		}
 		if step.Answer != command.Wilco || step.Report != "" || len(o.Deliveries) == 0 {
@@ -248,7 +248,7 @@ func simulate(ctx context.Context, svc *command.Service, cfg OrdersConfig, o *co
 				return
 			}
 			evs := command.DeviceResponses(dev, &issuer, messageID(), fmt.Sprintf("%s %s", st, o.ID), time.Now())
-			svc.ObserveFrom(evs[len(evs)-1], from, command.Sender{UID: dev.UID, Callsign: dev.Callsign})
+			svc.ObserveFrom(evs[len(evs)-1], from, command.Sender(dev))
 		}
 	}()
 }

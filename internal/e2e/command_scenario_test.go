@@ -433,20 +433,6 @@ func (d *cmdDevice) expect(what string, pred func(*cot.Event) bool) *cot.Event {
 	return d.Expect(what, pred, 10*time.Second)
 }
 
-func (d *cmdDevice) collect(dur time.Duration) []*cot.Event { return d.Collect(dur) }
-
-func (d *cmdDevice) drain() []*cot.Event {
-	var out []*cot.Event
-	for {
-		select {
-		case ev := <-d.Events():
-			out = append(out, ev)
-		default:
-			return out
-		}
-	}
-}
-
 // cmdAttr returns the first value of attribute name in an XML fragment.
 func cmdAttr(t *testing.T, b []byte, name string) string {
 	t.Helper()
