@@ -156,6 +156,9 @@ type Federation struct {
 	pend    batch
 	urgent  chan struct{}
 	flushed chan struct{} // closed and replaced after every flush
+	// flushGen numbers the flushes as they take the pending batch;
+	// flushDone is the number of the last one finished (both under mu).
+	flushGen, flushDone uint64
 
 	epoch     uint64
 	originSeq atomic.Uint64 // last origin sequence number handed out
@@ -588,16 +591,19 @@ type outRow struct {
 // acknowledgements. After the commit it acknowledges what was received
 // and wakes the senders.
 func (f *Federation) flush() {
+	f.mu.Lock()
+	b := f.pend
+	f.pend = batch{}
+	f.flushGen++
+	gen := f.flushGen
+	f.mu.Unlock()
 	defer func() {
 		f.mu.Lock()
+		f.flushDone = gen
 		close(f.flushed)
 		f.flushed = make(chan struct{})
 		f.mu.Unlock()
 	}()
-	f.mu.Lock()
-	b := f.pend
-	f.pend = batch{}
-	f.mu.Unlock()
 	f.flashMu.Lock()
 	rows := f.flashRows
 	f.flashRows = nil
@@ -864,14 +870,24 @@ func (f *Federation) storeCert(der []byte) {
 // waitFlushed blocks until the flush after the call has committed (tests
 // and benchmarks).
 func (f *Federation) waitFlushed(ctx context.Context) error {
+	// Wait for a flush that takes the pending batch after this call: one
+	// already running when it was made may have taken its batch before
+	// the caller's events were pending.
 	f.mu.Lock()
-	ch := f.flushed
+	target := f.flushGen + 1
 	f.mu.Unlock()
-	f.kick()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+	for {
+		f.mu.Lock()
+		done, ch := f.flushDone, f.flushed
+		f.mu.Unlock()
+		if done >= target {
+			return nil
+		}
+		f.kick()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 }

