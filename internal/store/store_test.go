@@ -46,7 +46,7 @@ func obj(uid, nation string, sec int) Object {
 		UID:   uid,
 		Type:  "a-f-G-U-C",
 		Owner: nation,
-		Label: label.Label{Classification: label.Secret, ReleasableTo: []string{"JPN", "KOR"}, Caveat: "NOFORN-TEST", Originator: nation},
+		Label: label.Label{Classification: label.Secret, ReleasableTo: []string{"JPN", "KOR"}, Caveat: "FOUO", Originator: nation},
 		Time:  tm, Stale: tm.Add(5 * time.Minute),
 		Lat: 35.6 + float64(sec)/1000, Lon: 139.7, HAE: 12.5,
 		Callsign: uid + "-cs",
