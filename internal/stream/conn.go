@@ -299,9 +299,9 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 }
 
 // writeLoop drains the subscriber's queue, coalescing everything queued
-// into writes of at most maxWriteBytes of routine traffic each (see
-// inflight.go), so that a flash message never waits behind more than one
-// such write plus a small kernel send buffer.
+// into writes of at most DefaultMaxWrite bytes of routine traffic each
+// (see inflight.go), so that a flash message queued while the writer is
+// behind waits for at most one such write, not for the whole backlog.
 func (c *Conn) writeLoop(ctx context.Context) error {
 	m := c.srv.metrics
 	tcp, _ := c.Conn.(*net.TCPConn)

@@ -11,19 +11,25 @@ import (
 // A flash message (missile warning, emergency) jumps the subscriber's hub
 // queue, but bytes the writer has already handed to the kernel cannot be
 // overtaken: a warning waits behind the rest of the current write and
-// behind whatever fills the socket's send buffer. Two bounds keep that
-// wait short: the send buffer of a TCP client connection is set to a
-// modest size, and a write carries at most maxWrite bytes of routine
-// traffic. When a batch taken from the queue is larger, the rest waits in
+// behind whatever fills the socket's buffers. A write carries at most
+// maxWrite bytes of routine traffic. When a batch taken from the queue is larger, the rest waits in
 // the connection's outbox; before each further write the writer takes any
 // flash traffic queued meanwhile and writes it first. Coalescing is kept:
 // an ordinary batch (a few kilobytes every 5 ms at 800 clients) is far
 // below the bound and goes out in one write as before.
+//
+// A smaller kernel send buffer (Config.SendBuffer) is available but off by
+// default: with 64 KiB it made both fan-out and flash p99 worse at 800
+// clients in two same-run comparisons (BENCHMARKS.md, issue 15). On
+// loopback and fast links the routine bytes a slow reader has not read
+// sit mostly in that reader's receive buffer, which the sender cannot
+// bound, while a small send buffer parks the writer more often.
 
 const (
 	// DefaultSendBuffer is the SO_SNDBUF asked for on TCP client
-	// connections (the kernel doubles it for its bookkeeping).
-	DefaultSendBuffer = 64 << 10
+	// connections (the kernel doubles it for its bookkeeping); negative
+	// leaves the system default (autotuned).
+	DefaultSendBuffer = -1
 	// DefaultMaxWrite is the most routine bytes handed to the kernel in
 	// one write.
 	DefaultMaxWrite = 64 << 10
