@@ -47,12 +47,6 @@ type Config struct {
 	// connection. Everything queued meanwhile goes out in one write, which
 	// cuts system calls under load; an idle connection writes at once.
 	Coalesce time.Duration
-	// SendBuffer is the kernel send buffer (SO_SNDBUF) of a TCP client
-	// connection; 0 means DefaultSendBuffer, negative leaves the system
-	// default. MaxWrite caps the routine bytes handed to the kernel in one
-	// write; 0 means DefaultMaxWrite, negative disables. See inflight.go.
-	SendBuffer int
-	MaxWrite   int
 }
 
 // Conn is one TAK client connection.
@@ -299,66 +293,39 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 }
 
 // writeLoop drains the subscriber's queue, coalescing everything queued
-// into writes of at most DefaultMaxWrite bytes of routine traffic each
-// (see inflight.go), so that a flash message queued while the writer is
-// behind waits for at most one such write, not for the whole backlog.
+// into one write.
 func (c *Conn) writeLoop(ctx context.Context) error {
 	m := c.srv.metrics
 	tcp, _ := c.Conn.(*net.TCPConn)
-	if tcp != nil {
-		boundSendBuffer(tcp, c.srv.cfg.SendBuffer)
-	}
-	var ob outbox
-	ob.max = maxWrite(c.srv.cfg.MaxWrite)
 	var bufs net.Buffers
 	var flat []byte
 	var last time.Time
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
-	format := c.Sub.Format()
 	for {
-		if ob.empty() {
-			// Coalesce a busy connection's writes, but send flash traffic
-			// (missile warnings, emergencies) at once.
-			if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
-				pause.Reset(d)
-				select {
-				case <-pause.C:
-				case <-c.Sub.Flashed():
-					pause.Stop()
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-			batch, err := c.Sub.Next(ctx)
-			if err != nil {
-				return err
-			}
-			ob.add(batch)
-		} else {
-			// Behind: routine messages from an earlier batch are still
-			// unwritten. Flash traffic queued meanwhile goes first.
+		// Coalesce a busy connection's writes, but send flash traffic
+		// (missile warnings, emergencies) at once.
+		if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
+			pause.Reset(d)
 			select {
+			case <-pause.C:
 			case <-c.Sub.Flashed():
-				if c.Sub.Len() > 0 {
-					batch, err := c.Sub.Next(ctx)
-					if err != nil {
-						return err
-					}
-					ob.add(batch)
-				}
+				pause.Stop()
 			case <-ctx.Done():
 				return ctx.Err()
-			default:
 			}
 		}
+		batch, err := c.Sub.Next(ctx)
+		if err != nil {
+			return err
+		}
 		bufs = bufs[:0]
-		format = c.Sub.Format()
+		format := c.Sub.Format()
 		n := 0
-		sent := ob.take(func(msg *hub.Message) int {
+		for _, msg := range batch {
 			if msg.Kind != hub.KindEvent {
-				return 0
+				continue
 			}
 			var b []byte
 			if format == hub.FormatProto {
@@ -367,7 +334,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				b = msg.XML()
 			}
 			if len(b) == 0 {
-				return 0
+				continue
 			}
 			bufs = append(bufs, b)
 			if !msg.Control {
@@ -377,16 +344,13 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				format = hub.FormatProto
 				c.Sub.SetFormat(hub.FormatProto)
 			}
-			return len(b)
-		})
+		}
 		if len(bufs) == 0 {
-			ob.done()
 			continue
 		}
 		if c.srv.cfg.WriteTimeout > 0 {
 			c.Conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 		}
-		var err error
 		if tcp != nil {
 			wb := bufs
 			_, err = wb.WriteTo(tcp)
@@ -403,12 +367,11 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 		now := time.Now()
 		last = now
-		for _, msg := range sent {
+		for _, msg := range batch {
 			if !msg.Control && msg.Kind == hub.KindEvent {
 				m.Latency.Observe(now.Sub(msg.Received).Seconds())
 			}
 		}
-		ob.done()
 		m.Deliveries.Add(float64(n))
 	}
 }
