@@ -59,7 +59,7 @@ describe('cross-site and rebinding protection', { timeout: 300000 }, () => {
   const order = { as: 'indopacom', recipient: 'usfj', type: 'REPORT_REQUEST', text: 'CSRF-ORDER', deadlineIn: '2h' };
 
   before(async () => {
-    const orbat = path.join(repo, 'internal/command/demo_orbat.json');
+    const orbat = path.join(repo, 'internal/demo/orbat.json');
     server = await new Server({ dataDir: tempDir('kizuna-web-crosssite-'), args: [...serveArgs(), '--orbat', orbat] }).start();
     kizuna = server.http.USA;
     port = new URL(kizuna).port;

@@ -39,7 +39,8 @@ test('portion markings', () => {
 const obj = (uid, sidc, label = { classification: 'SECRET', originator: 'USA', releasableTo: ['JPN'] }) => ({ uid, sidc, label });
 
 test('priority: flash, hostile, own, friend, other', () => {
-  assert.equal(priority({ uid: 'm', type: 'a-h-A-M-B', sidc: 'SHAP' }, 'JPN'), 0);
+  assert.equal(priority({ uid: 'm', type: 'a-h-A-W-M-S-S', sidc: 'SHAP', missile: {} }, 'JPN'), 0); // the server marks missile tracks
+  assert.equal(priority({ uid: 'b', type: 'b-d-l', sidc: 'SHGP', flash: true }, 'JPN'), 0); // and flash traffic
   assert.equal(priority(obj('h', 'SHGP'), 'JPN'), 1);
   assert.equal(priority({ ...obj('o', 'SFGP'), label: { originator: 'JPN' } }, 'JPN'), 2);
   assert.equal(priority(obj('f', 'SFGP'), 'JPN'), 3);

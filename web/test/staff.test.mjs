@@ -104,7 +104,7 @@ describe('staff map', { timeout: 900000 }, () => {
     for (let i = 0; i < N; i++) {
       const lat = c[0] + ((i * 7919) % 1000) / 1000 * 0.45;
       const lon = c[1] + ((i * 104729) % 997) / 997 * 0.54;
-      const type = i === 0 ? 'a-h-A-M-B' : i % 10 === 0 ? 'a-h-G-U-C-A' : i % 3 ? 'a-f-G-U-C-I' : 'a-f-S-C';
+      const type = i === 0 ? 'a-h-A-W-M-S-S' : i % 10 === 0 ? 'a-h-G-U-C-A' : i % 3 ? 'a-f-G-U-C-I' : 'a-f-S-C';
       xml += cotEvent({ uid: `dense-${i}`, callsign: `UNIT ${i}`, type, lat, lon, access: i % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', staleMs: 600000 });
     }
     await usa.send(xml);
