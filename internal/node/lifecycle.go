@@ -85,8 +85,13 @@ func (g *goroutines) stop(context.Context) error {
 // built outside this package). Extensions start after the node's core
 // (storage, audit, chain of command) and before its client listeners
 // open, and stop after those listeners have drained, so nothing a client
-// sends during shutdown misses them. Call before Start.
+// sends during shutdown misses them. Call before Start (New's setup
+// functions do): a component added later would never start nor stop, so
+// that is a programming error and panics.
 func (n *Node) Use(c Component) {
+	if n.started.Load() {
+		panic("node: component " + c.Name() + " added after Start")
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.extensions = append(n.extensions, c)

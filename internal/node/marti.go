@@ -39,8 +39,7 @@ func (n *Node) setupMarti() {
 	}
 	if fs != nil {
 		n.files = fs
-		n.OnStart(fs.Start)
-		n.OnShutdown(fs.Stop)
+		n.Use(Hooks{ID: "files", OnStart: fs.Start, OnStop: fs.Stop})
 	}
 }
 
