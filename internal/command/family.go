@@ -200,18 +200,9 @@ func (s *Service) Report(ctx context.Context, p label.Principal, as, id, kind, t
 	}
 	by := &actor{By: p.String(), Via: "api"}
 	check := func(o *Order) error {
-		if !label.Releasable(p, o.Label) {
-			return fmt.Errorf("%w: order %q", ErrNotFound, id)
-		}
-		if as == "" {
-			as = o.Recipient
-		}
-		au, err := s.actingLocked(p, as)
+		au, err := s.asRecipient(p, o, id, as, "report on")
 		if err != nil {
 			return err
-		}
-		if au.ID != o.Recipient {
-			return fmt.Errorf("%w: only %s (the recipient) may report on order %s, not %s", ErrNoPosition, o.Recipient, o.ID, au.ID)
 		}
 		by.Unit = au.ID
 		return nil

@@ -511,18 +511,9 @@ func (s *Service) Respond(ctx context.Context, p label.Principal, as, id string,
 	}
 	by := &actor{By: p.String(), Via: "api"}
 	check := func(o *Order) error {
-		if !label.Releasable(p, o.Label) {
-			return fmt.Errorf("%w: order %q", ErrNotFound, id)
-		}
-		if as == "" {
-			as = o.Recipient
-		}
-		au, err := s.actingLocked(p, as)
+		au, err := s.asRecipient(p, o, id, as, "answer")
 		if err != nil {
 			return err
-		}
-		if au.ID != o.Recipient {
-			return fmt.Errorf("%w: only %s (the recipient) may answer order %s, not %s", ErrNoPosition, o.Recipient, o.ID, au.ID)
 		}
 		if err := routedAnswer(o, to); err != nil {
 			return err
@@ -806,4 +797,25 @@ func (s *Service) notifyLocked(o *Order) {
 			close(sub.ch)
 		}
 	}
+}
+
+// asRecipient checks that principal p may see order o (id as the caller
+// named it) and acts, as unit as (the recipient when empty), for o's
+// recipient: only the recipient may act on an order it was sent. verb
+// says what p tries, for the refusal.
+func (s *Service) asRecipient(p label.Principal, o *Order, id, as, verb string) (*Unit, error) {
+	if !label.Releasable(p, o.Label) {
+		return nil, fmt.Errorf("%w: order %q", ErrNotFound, id)
+	}
+	if as == "" {
+		as = o.Recipient
+	}
+	au, err := s.actingLocked(p, as)
+	if err != nil {
+		return nil, err
+	}
+	if au.ID != o.Recipient {
+		return nil, fmt.Errorf("%w: only %s (the recipient) may %s order %s, not %s", ErrNoPosition, o.Recipient, verb, o.ID, au.ID)
+	}
+	return au, nil
 }
