@@ -15,30 +15,7 @@ import (
 // to its nation, the JPN-detected missile warning reaches KOR through the
 // USA hub, and JPN–USA-only units never reach KOR.
 func TestDemoViews(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [3]*node.Node, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			DataDir: t.TempDir(), AnyPort: true, Period: 200 * time.Millisecond,
-			OrderEvery: time.Second, WarningEvery: time.Second,
-			Ready: func(usa, jpn, kor *node.Node) { ready <- [3]*node.Node{usa, jpn, kor} },
-		})
-	}()
-	var nodes [3]*node.Node
-	select {
-	case nodes = <-ready:
-	case err := <-done:
-		t.Fatalf("demo ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo: %v", err)
-		}
-	})
+	nodes := startDemo(t, Options{Period: 200 * time.Millisecond, OrderEvery: time.Second, WarningEvery: time.Second})
 	nations := []string{"USA", "JPN", "KOR"}
 	units := Units()
 	deadline := time.Now().Add(20 * time.Second)
@@ -121,4 +98,34 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// startDemo runs the exercise with o (its data directory, ports and Ready
+// hook filled in) until the test ends, and returns the USA, JPN and KOR
+// nodes once they are up.
+func startDemo(t *testing.T, o Options) [3]*node.Node {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan [3]*node.Node, 1)
+	done := make(chan error, 1)
+	o.DataDir, o.AnyPort = t.TempDir(), true
+	o.Ready = func(usa, jpn, kor *node.Node) { ready <- [3]*node.Node{usa, jpn, kor} }
+	go func() { done <- Run(ctx, o) }()
+	var nodes [3]*node.Node
+	select {
+	case nodes = <-ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("demo ended: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("demo did not start")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("demo: %v", err)
+		}
+	})
+	return nodes
 }

@@ -1,13 +1,11 @@
 package demo
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"kizuna/internal/label"
-	"kizuna/internal/node"
 	"kizuna/internal/sustain"
 	"kizuna/internal/taktest"
 )
@@ -19,30 +17,7 @@ import (
 // battery's stock through federation, KOR never does (nor its readiness),
 // but KOR sees the missile warning.
 func TestDemoSustainment(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan [3]*node.Node, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{
-			DataDir: t.TempDir(), AnyPort: true, Period: 500 * time.Millisecond,
-			OrderEvery: time.Hour, WarningEvery: time.Second,
-			Ready: func(usa, jpn, kor *node.Node) { ready <- [3]*node.Node{usa, jpn, kor} },
-		})
-	}()
-	var nodes [3]*node.Node
-	select {
-	case nodes = <-ready:
-	case err := <-done:
-		t.Fatalf("demo ended: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("demo did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("demo: %v", err)
-		}
-	})
+	nodes := startDemo(t, Options{Period: 500 * time.Millisecond, OrderEvery: time.Hour, WarningEvery: time.Second})
 	usa, jpn, kor := nodes[0], nodes[1], nodes[2]
 	usaP := label.Principal{Nation: "USA", Clearance: label.Secret}
 	jpnP := label.Principal{Nation: "JPN", Clearance: label.Secret}
