@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"kizuna/internal/seclog"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -465,7 +466,7 @@ func (l *Log) flush() {
 	}
 	if err != nil {
 		err = fmt.Errorf("%w: writing records up to seq %d: %v", ErrFailed, b.head.Seq, err)
-		l.log.Error("audit: write failed; refusing further records", "err", err)
+		l.log.Error("audit: write failed; refusing further records", seclog.Tag(seclog.Audit), "err", err)
 		l.mu.Lock()
 		l.err = err
 		l.mu.Unlock()

@@ -19,6 +19,7 @@ import (
 	"kizuna/internal/audit"
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/seclog"
 )
 
 // Publisher injects a server-made event into the node's hub. The service
@@ -396,7 +397,7 @@ func (s *Service) ObserveFrom(ev *cot.Event, from label.Principal, sender Sender
 // audit appends r; the record is durable when it returns.
 func (s *Service) auditNoLock(ctx context.Context, r audit.Record) error {
 	if _, err := s.cfg.Audit.Append(context.WithoutCancel(ctx), r); err != nil {
-		s.log.Error("command: audit append failed", "action", r.Action, "object", r.Object, "err", err)
+		s.log.Error("command: audit append failed", seclog.Tag(seclog.Audit), "action", r.Action, "object", r.Object, "err", err)
 		return fmt.Errorf("audit: %w", err)
 	}
 	return nil

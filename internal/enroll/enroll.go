@@ -35,6 +35,7 @@ import (
 
 	"kizuna/internal/audit"
 	"kizuna/internal/pki"
+	"kizuna/internal/seclog"
 	"kizuna/internal/users"
 )
 
@@ -184,7 +185,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (users.Us
 	keys := []string{"user:" + name, "addr:" + ip}
 	if wait := h.locked(keys); wait > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds()+1)))
-		h.log.Warn("enrollment login refused: too many failures", "user", name, "remote", ip)
+		h.log.Warn("enrollment login refused: too many failures", seclog.Tag(seclog.Enrollment), "user", name, "remote", ip)
 		http.Error(w, "too many failed logins; try later", http.StatusTooManyRequests)
 		return users.User{}, false
 	}
@@ -199,7 +200,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (users.Us
 		if locked {
 			reason += "; locked out for " + h.cfg.Window.String()
 		}
-		h.log.Warn("enrollment login failed", "user", name, "remote", ip, "reason", reason)
+		h.log.Warn("enrollment login failed", seclog.Tag(seclog.Enrollment), "user", name, "remote", ip, "reason", reason)
 		if aerr := h.audit(r.Context(), audit.Record{
 			Actor: "user:" + name, Action: "enroll.login", Object: ip, Decision: "deny", Reason: reason,
 		}); aerr != nil {
@@ -271,7 +272,7 @@ func (h *Handler) audit(ctx context.Context, r audit.Record) error {
 		return nil
 	}
 	if _, err := h.cfg.Audit.Append(ctx, r); err != nil {
-		h.log.Error("enrollment: audit append failed", "err", err)
+		h.log.Error("enrollment: audit append failed", seclog.Tag(seclog.Audit), "err", err)
 		return err
 	}
 	return nil
@@ -361,7 +362,7 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User
 	}
 	actor := u.Principal().String()
 	deny := func(status int, msg, reason string) {
-		h.log.Warn("enrollment refused", "user", u.Name, "remote", ip, "client_uid", uid, "reason", reason)
+		h.log.Warn("enrollment refused", seclog.Tag(seclog.Enrollment), "user", u.Name, "remote", ip, "client_uid", uid, "reason", reason)
 		if err := h.audit(r.Context(), audit.Record{Actor: actor, Action: "enroll.issue", Object: "clientUid=" + uid, Decision: "deny", Reason: reason + " (from " + ip + ")"}); err != nil {
 			http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 			return
@@ -416,7 +417,7 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User
 		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	h.log.Info("enrollment: issued client certificate", "user", u.Name, "principal", actor, "serial", cert.SerialNumber, "client_uid", uid, "remote", ip)
+	h.log.Info("enrollment: issued client certificate", seclog.Tag(seclog.Enrollment), "user", u.Name, "principal", actor, "serial", cert.SerialNumber, "client_uid", uid, "remote", ip)
 	if r.URL.Path == PathSignV1 {
 		h.writeV1(w, cert)
 		return

@@ -11,6 +11,7 @@ import (
 	"kizuna/internal/audit"
 	"kizuna/internal/marti"
 	"kizuna/internal/pki"
+	"kizuna/internal/seclog"
 	"kizuna/internal/users"
 )
 
@@ -65,7 +66,7 @@ func (h *Handler) tokenRefused(w http.ResponseWriter, r *http.Request, rec users
 		!errors.Is(err, users.ErrTokenExpired) && !errors.Is(err, users.ErrNotFound) {
 		h.log.Error("enrollment: token file", "err", err)
 	}
-	h.log.Warn("enrollment token refused", "remote", ip, "token", rec.ID, "reason", reason, "security", true)
+	h.log.Warn("enrollment token refused", "remote", ip, "token", rec.ID, "reason", reason, seclog.Tag(seclog.Enrollment))
 	if aerr := h.audit(r.Context(), audit.Record{Actor: actor, Action: "enroll.token", Object: ip, Decision: "deny", Reason: reason}); aerr != nil {
 		http.Error(w, "audit log unavailable", http.StatusServiceUnavailable)
 		return

@@ -17,6 +17,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
+	"kizuna/internal/seclog"
 )
 
 // This file holds one connection of a link, inbound or outbound: the
@@ -52,7 +53,7 @@ func (f *Federation) accept(ctx context.Context, raw net.Conn) {
 	cancel()
 	if err != nil {
 		raw.Close()
-		f.log.Warn("federation handshake refused", "remote", remote, "err", err)
+		f.log.Warn("federation handshake refused", seclog.Tag(seclog.Federation), "remote", remote, "err", err)
 		f.audit("federation.refuse", remote, "deny", "inbound handshake: "+err.Error())
 		return
 	}
@@ -64,7 +65,7 @@ func (f *Federation) accept(ctx context.Context, raw net.Conn) {
 	l := f.byID[peer.ID]
 	if l == nil {
 		tc.Close()
-		f.log.Warn("federation link refused", "remote", remote, "node", peer.ID, "nation", peer.Nation, "err", ErrNotPeer)
+		f.log.Warn("federation link refused", seclog.Tag(seclog.Federation), "remote", remote, "node", peer.ID, "nation", peer.Nation, "err", ErrNotPeer)
 		f.audit("federation.refuse", peer.ID+"@"+peer.Nation, "deny", ErrNotPeer.Error())
 		return
 	}
@@ -178,7 +179,7 @@ func (f *Federation) pinNation(l *link, peer pki.Node) error {
 	l.mu.Unlock()
 	if pinned != "" && pinned != peer.Nation {
 		err := fmt.Errorf("%w: %s was %s, now %s", ErrNationPinned, peer.ID, pinned, peer.Nation)
-		f.log.Warn("federation link refused", "peer", peer.ID, "err", err)
+		f.log.Warn("federation link refused", seclog.Tag(seclog.Federation), "peer", peer.ID, "err", err)
 		f.audit("federation.refuse", peer.ID+"@"+peer.Nation, "deny", err.Error())
 		return err
 	}
@@ -461,12 +462,12 @@ func (c *conn) ingest(e *Event) {
 	f := c.l.f
 	ev, err := cot.Decode(e.Payload)
 	if err != nil {
-		f.log.Warn("federated event dropped", "peer", c.peer.ID, "reason", cot.Reason(err))
+		f.log.Warn("federated event dropped", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "reason", cot.Reason(err))
 		return
 	}
 	fed := &hub.FedInfo{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID, Signed: e.Signed}
 	if err := f.cfg.Host.IngestFederated(ev, e.Label, fed); err != nil {
-		f.log.Warn("federated event refused", "peer", c.peer.ID, "err", err)
+		f.log.Warn("federated event refused", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "err", err)
 	}
 }
 

@@ -29,6 +29,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"kizuna/internal/seclog"
 	"log/slog"
 	"mime"
 	"net"
@@ -221,7 +222,7 @@ func isJSON(ct string) bool {
 }
 
 func (g *Guard) refuse(w http.ResponseWriter, r *http.Request, status int, reason, msg string) {
-	g.log.Warn("http request refused", "security", true, "category", "http_refused", "reason", reason,
+	g.log.Warn("http request refused", seclog.Tag(seclog.HTTP), "reason", reason,
 		"method", r.Method, "path", r.URL.Path, "host", r.Host, "origin", r.Header.Get("Origin"), "remote", r.RemoteAddr)
 	http.Error(w, msg, status)
 }

@@ -13,6 +13,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/seclog"
 	"kizuna/internal/stix"
 	"kizuna/internal/taxii"
 )
@@ -110,7 +111,7 @@ func (n *Node) wireCyberFederation(srv *taxii.Server) {
 		select {
 		case ci.q <- m:
 		default:
-			n.log.Warn("cyber: federated STIX import queue full; object dropped", "uid", m.UID, "security", true, "category", SecFederation)
+			n.log.Warn("cyber: federated STIX import queue full; object dropped", "uid", m.UID, seclog.Tag(seclog.Federation))
 		}
 	})
 	done := make(chan struct{})

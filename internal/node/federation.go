@@ -7,6 +7,7 @@ import (
 	"kizuna/internal/audit"
 	"kizuna/internal/federation"
 	"kizuna/internal/label"
+	"kizuna/internal/seclog"
 )
 
 // Federation returns the node's federation, or nil when it has no
@@ -58,7 +59,7 @@ func (n *Node) setupFederation() error {
 		Audit: func(ctx context.Context, r audit.Record) {
 			if a := n.Audit(); a != nil {
 				if _, err := a.Append(ctx, r); err != nil {
-					n.log.Error("audit append failed", "action", r.Action, "err", err)
+					n.log.Error("audit append failed", seclog.Tag(seclog.Audit), "action", r.Action, "err", err)
 				}
 			}
 		},

@@ -40,6 +40,7 @@ import (
 	"kizuna/internal/metrics"
 	"kizuna/internal/mission"
 	"kizuna/internal/pki"
+	"kizuna/internal/seclog"
 	"kizuna/internal/store"
 	"kizuna/internal/stream"
 	"kizuna/internal/sustain"
@@ -511,7 +512,7 @@ func (n *Node) setupTLS(ctx context.Context) error {
 		// below what the group-committed audit log absorbs.
 		OnRefuse: func(remote string, err error) {
 			n.metrics.Refused.WithLabelValues("tls").Inc()
-			n.log.Warn("TLS handshake refused", "remote", remote, "err", err)
+			n.log.Warn("TLS handshake refused", seclog.Tag(seclog.TLS), "remote", remote, "err", err)
 			n.auditf(context.Background(), "remote:"+remote, "tls.refuse", remote, "deny", err.Error())
 		},
 	}, n.log.With("component", "trust"))
@@ -548,7 +549,7 @@ func (n *Node) closeRevoked() {
 		return len(certs) > 0 && n.trust.Revoked(certs[0])
 	}, "certificate revoked")
 	if closed > 0 {
-		n.log.Warn("closed connections of revoked certificates", "count", closed)
+		n.log.Warn("closed connections of revoked certificates", seclog.Tag(seclog.Revocation), "count", closed)
 	}
 	if n.web != nil {
 		n.web.Revalidate()
@@ -648,7 +649,7 @@ func (n *Node) auditf(ctx context.Context, actor, action, object, decision, reas
 		return
 	}
 	if _, err := n.audit.Append(ctx, audit.Record{Actor: actor, Action: action, Object: object, Decision: decision, Reason: reason}); err != nil {
-		n.log.Error("audit append failed", "action", action, "err", err)
+		n.log.Error("audit append failed", seclog.Tag(seclog.Audit), "action", action, "err", err)
 	}
 }
 
@@ -681,7 +682,7 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 // Reload re-reads what an operator may change at run time (revocation
 // lists). main calls it on SIGHUP.
 func (n *Node) Reload() {
-	n.log.Info("reload requested")
+	n.log.Info("reload requested", seclog.Tag(seclog.Config))
 	if n.trust != nil {
 		if err := n.trust.Reload(); err != nil {
 			n.log.Error("reloading revocation lists", "err", err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"kizuna/internal/seclog"
 )
 
 // The security log stream.
@@ -25,12 +27,12 @@ import (
 // at SecurityLogMaxBytes it becomes security.log.1 (older ones shift up
 // to security.log.N, N = SecurityLogKeep) and a new file starts.
 //
-// A log line is security-relevant when it carries the attribute
-// security=true (new call sites should add it, with "category" if they
-// like) or when its message is one of those listed in securityMessages.
-// Dropped events are classified by their reason alone: package reject
-// lists the reasons once and says which are security-relevant, and the
-// stream layer tags its log lines with reject.Reason.LogAttrs.
+// A log line is security-relevant when it carries package seclog's tag
+// (seclog.Tag(category), or security=true beside a "category"); its
+// message text never decides. Dropped events are classified by their
+// reason alone: package reject lists the reasons once and says which are
+// security-relevant, and the stream layer tags its log lines with
+// reject.Reason.LogAttrs.
 
 // Security log file name, rotation size and the number of rotated files
 // kept.
@@ -40,84 +42,23 @@ const (
 	SecurityLogKeep     = 4
 )
 
-// Categories of security log lines.
+// Categories of security log lines (package seclog owns the list).
 const (
-	SecTLS        = "tls_refused"
-	SecConnection = "connection"
-	SecEvent      = "event_rejected"
-	SecRate       = "rate_limited"
-	SecRevocation = "revocation"
-	SecEnrollment = "enrollment"
-	SecFederation = "federation"
-	SecAudit      = "audit"
-	SecConfig     = "config"
+	SecTLS        = seclog.TLS
+	SecConnection = seclog.Connection
+	SecEvent      = seclog.Event
+	SecRate       = seclog.Rate
+	SecRevocation = seclog.Revocation
+	SecEnrollment = seclog.Enrollment
+	SecFederation = seclog.Federation
+	SecAudit      = seclog.Audit
+	SecConfig     = seclog.Config
 )
 
-// securityMessages maps the messages of existing security-relevant log
-// calls to their category. A "" category means: relevant only for some
-// reasons (see securityCategory).
-var securityMessages = map[string]string{
-	"TLS handshake refused":                                      SecTLS,
-	"connection refused":                                         SecConnection,
-	"closing connection":                                         SecConnection,
-	"connection closed":                                          "", // only when closed for cause (warning)
-	"closed connections of revoked certificates":                 SecRevocation,
-	"CRL reload added revocations":                               SecRevocation,
-	"CRL reload failed; previous revocation lists stay in force": SecRevocation,
-	"enrollment login failed":                                    SecEnrollment,
-	"enrollment login refused: too many failures":                SecEnrollment,
-	"enrollment refused":                                         SecEnrollment,
-	"enrollment: issued client certificate":                      SecEnrollment,
-	"enrollment: audit append failed":                            SecAudit,
-	"federation handshake refused":                               SecFederation,
-	"federation link refused":                                    SecFederation,
-	"federated event refused":                                    SecFederation,
-	"federated event dropped":                                    SecFederation,
-	"audit append failed":                                        SecAudit,
-	"audit: write failed; refusing further records":              SecAudit,
-	"command: audit append failed":                               SecAudit,
-	"reload requested":                                           SecConfig,
-	"security log write failed":                                  "", // never teed: it is about the stream itself
-}
-
-// securityCategory decides whether a record belongs in the security log.
+// securityCategory decides whether a record belongs in the security log:
+// by its attributes alone (package seclog), never by its message text.
 func securityCategory(r slog.Record, bound []slog.Attr) (string, bool) {
-	var flagged bool
-	var category string
-	scan := func(a slog.Attr) {
-		switch a.Key {
-		case "security":
-			if v := a.Value.Resolve(); v.Kind() == slog.KindBool && v.Bool() {
-				flagged = true
-			}
-		case "category":
-			category = a.Value.String()
-		}
-	}
-	for _, a := range bound {
-		scan(a)
-	}
-	r.Attrs(func(a slog.Attr) bool { scan(a); return true })
-	if flagged {
-		if category == "" {
-			category = "other"
-		}
-		return category, true
-	}
-	cat, ok := securityMessages[r.Message]
-	if !ok {
-		return "", false
-	}
-	if cat != "" {
-		return cat, true
-	}
-	switch r.Message {
-	case "connection closed":
-		if r.Level >= slog.LevelWarn {
-			return SecConnection, true
-		}
-	}
-	return "", false
+	return seclog.Classify(bound, r.Attrs)
 }
 
 // securityHandler passes every record to the node's own handler and tees

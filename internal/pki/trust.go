@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"kizuna/internal/label"
+	"kizuna/internal/seclog"
 )
 
 // Refusal reasons. Each refused handshake fails with an error wrapping one
@@ -230,10 +231,10 @@ func (t *TrustStore) reload(initial bool) (bool, error) {
 	t.crls = next
 	t.mu.Unlock()
 	if err != nil {
-		t.log.Error("CRL reload failed; previous revocation lists stay in force", "err", err)
+		t.log.Error("CRL reload failed; previous revocation lists stay in force", seclog.Tag(seclog.Revocation), "err", err)
 	}
 	if added {
-		t.log.Info("CRL reload added revocations")
+		t.log.Info("CRL reload added revocations", seclog.Tag(seclog.Revocation))
 		t.notify()
 	}
 	return added, err
@@ -580,7 +581,7 @@ func (t *TrustStore) refuse(remote string, err error) {
 		t.cfg.OnRefuse(remote, err)
 		return
 	}
-	t.log.Warn("TLS handshake refused", "remote", remote, "err", err)
+	t.log.Warn("TLS handshake refused", seclog.Tag(seclog.TLS), "remote", remote, "err", err)
 }
 
 // serverConfig builds a server config whose verification runs at the

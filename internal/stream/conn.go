@@ -21,6 +21,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/seclog"
 	"kizuna/internal/takproto"
 )
 
@@ -132,7 +133,7 @@ func (c *Conn) serve(ctx context.Context) {
 	}
 	if reason != "closed" {
 		m.Refused.WithLabelValues(reason).Inc()
-		c.log.Warn("connection closed", "reason", reason, "read_err", rerr, "write_err", werr)
+		c.log.Warn("connection closed", seclog.Tag(seclog.Connection), "reason", reason, "read_err", rerr, "write_err", werr)
 		c.srv.onClose(c, reason)
 	} else {
 		c.log.Info("connection closed")

@@ -11,6 +11,7 @@ import (
 
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
+	"kizuna/internal/seclog"
 )
 
 // Connection hardening: the per-event deadline (slowloris), the
@@ -262,7 +263,7 @@ func (s *Server) refuse(nc net.Conn, listener, reason string, p label.Principal,
 	if suppressed > 0 {
 		err = fmt.Errorf("%w (and %d more refused from %s in the last %s)", err, suppressed, host, refuseReportWindow)
 	}
-	attrs := []any{"listener", listener, "remote", remote, "reason", reason, "err", err}
+	attrs := []any{seclog.Tag(seclog.Connection), "listener", listener, "remote", remote, "reason", reason, "err", err}
 	if p.Valid() {
 		attrs = append(attrs, "principal", p.String())
 	}
@@ -305,7 +306,7 @@ func (s *Server) flushRefusals() {
 func (s *Server) reportSuppressed(due []*refusals) {
 	for _, r := range due {
 		err := fmt.Errorf("%w (%d similar refusals not reported one by one)", r.err, r.suppressed)
-		s.log.Warn("connection refused", "listener", r.listener, "remote", r.remote, "err", err, "suppressed", r.suppressed)
+		s.log.Warn("connection refused", seclog.Tag(seclog.Connection), "listener", r.listener, "remote", r.remote, "err", err, "suppressed", r.suppressed)
 		if s.Refuse != nil {
 			s.Refuse(r.remote, r.listener, err)
 		}

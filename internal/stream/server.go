@@ -15,6 +15,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
 	"kizuna/internal/reject"
+	"kizuna/internal/seclog"
 	"kizuna/internal/takproto"
 )
 
@@ -232,7 +233,7 @@ func (s *Server) CloseWhere(match func(*Conn) bool, reason string) int {
 	}
 	s.mu.Unlock()
 	for _, c := range hit {
-		c.log.Warn("closing connection", "reason", reason)
+		c.log.Warn("closing connection", seclog.Tag(seclog.Connection), "reason", reason)
 		if s.Closed != nil {
 			s.Closed(c, reason)
 		}
