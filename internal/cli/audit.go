@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,30 +18,22 @@ func init() {
 }
 
 func runAudit(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(env.Stderr, "usage: kizuna audit <sub-command> --data DIR [flags]")
-		fmt.Fprintln(env.Stderr)
-		fmt.Fprintln(env.Stderr, "  verify   check the audit chain and its signed checkpoints;")
-		fmt.Fprintln(env.Stderr, "           exit 0 if intact, 3 naming the first bad record if not")
-		fmt.Fprintln(env.Stderr, "  show     print records, optionally filtered (--since SEQ, --action PREFIX, --decision D)")
-		if len(args) == 0 {
-			return errUsage
-		}
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "verify":
-		return runAuditVerify(ctx, args[1:], env)
-	case "show":
-		return runAuditShow(args[1:], env)
-	}
-	fmt.Fprintf(env.Stderr, "kizuna audit: unknown sub-command %q (want verify or show)\n", args[0])
-	return errUsage
+	return dispatch(env, "audit", args, auditUsage,
+		subcommand{"verify", func(args []string) error { return runAuditVerify(ctx, args, env) }},
+		subcommand{"show", func(args []string) error { return runAuditShow(args, env) }},
+	)
+}
+
+func auditUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: kizuna audit <sub-command> --data DIR [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "  verify   check the audit chain and its signed checkpoints;")
+	fmt.Fprintln(w, "           exit 0 if intact, 3 naming the first bad record if not")
+	fmt.Fprintln(w, "  show     print records, optionally filtered (--since SEQ, --action PREFIX, --decision D)")
 }
 
 func runAuditVerify(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "audit verify")
 	data := fs.String("data", "./kizuna-data", "the node's data directory (the log is in DIR/audit)")
 	clusterStore := fs.String("store", "", "cluster mode: the shared PostgreSQL `URL`; the log must also match every\ncheckpoint the cluster recorded for --instance")
 	instance := fs.String("instance", "", "cluster mode: the `id` of the instance whose data directory --data is")
@@ -52,11 +44,8 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintln(env.Stderr, "and every checkpoint. Exit 0 if intact, 3 if tampered or torn.")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(env.Stderr, "kizuna audit verify: unexpected argument %q\n", fs.Arg(0))
@@ -98,8 +87,7 @@ func runAuditVerify(ctx context.Context, args []string, env Env) error {
 }
 
 func runAuditShow(args []string, env Env) error {
-	fs := flag.NewFlagSet("audit show", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "audit show")
 	data := fs.String("data", "./kizuna-data", "the node's data directory")
 	since := fs.Uint64("since", 0, "only records with a seq above this")
 	action := fs.String("action", "", "only actions starting with this, e.g. enroll. or tls.refuse")
@@ -110,11 +98,8 @@ func runAuditShow(args []string, env Env) error {
 		fmt.Fprintln(env.Stderr, "\nPrints audit records (without checking the chain: use 'audit verify').")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	enc := json.NewEncoder(env.Stdout)
 	return audit.Read(*data, func(r audit.Record) error {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -58,25 +57,16 @@ func pkiUsage(w io.Writer) {
 }
 
 func runPKI(_ context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		pkiUsage(env.Stderr)
-		return errUsage
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		pkiUsage(env.Stderr)
-		return flag.ErrHelp
-	}
-	for _, s := range pkiSubs {
-		if s.name == args[0] {
-			if err := s.run(args[1:], env); err != nil {
+	subs := make([]subcommand, len(pkiSubs))
+	for i, s := range pkiSubs {
+		subs[i] = subcommand{s.name, func(args []string) error {
+			if err := s.run(args, env); err != nil {
 				return err
 			}
-			return pkiAudit(s.name, args[1:])
-		}
+			return pkiAudit(s.name, args)
+		}}
 	}
-	fmt.Fprintf(env.Stderr, "kizuna pki: unknown sub-command %q\n", args[0])
-	pkiUsage(env.Stderr)
-	return errUsage
+	return dispatch(env, "pki", args, pkiUsage, subs...)
 }
 
 type pkiStrings []string
@@ -93,8 +83,7 @@ func (s *pkiStrings) Set(v string) error {
 
 // pkiFlags makes a flag set whose usage names the sub-command.
 func pkiFlags(env Env, sub string) *flag.FlagSet {
-	fs := flag.NewFlagSet("pki "+sub, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "pki "+sub)
 	for _, s := range pkiSubs {
 		if s.name == sub {
 			fs.Usage = func() {
@@ -104,31 +93,6 @@ func pkiFlags(env Env, sub string) *flag.FlagSet {
 		}
 	}
 	return fs
-}
-
-// parse parses flags and checks the required ones are set.
-func pkiParse(fs *flag.FlagSet, args []string, required ...string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "kizuna %s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
-		return errUsage
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for _, r := range required {
-		if !set[r] {
-			fmt.Fprintf(fs.Output(), "kizuna %s: --%s is required\n", fs.Name(), r)
-			fs.Usage()
-			return errUsage
-		}
-	}
-	return nil
 }
 
 func pkiValidity(days int) (pki.Validity, error) {
@@ -182,7 +146,7 @@ func pkiInit(args []string, env Env) error {
 	fs := pkiFlags(env, "init")
 	nation := fs.String("nation", "", "ISO 3166 alpha-3 code of the CA's nation, e.g. JPN")
 	out := fs.String("out", "", "directory for the CA (ca.pem, ca.key, crl.pem, ca.json)")
-	if err := pkiParse(fs, args, "nation", "out"); err != nil {
+	if err := parseFlags(fs, args, "nation", "out"); err != nil {
 		return err
 	}
 	ca, err := pki.InitCA(*out, *nation)
@@ -199,27 +163,21 @@ func pkiInit(args []string, env Env) error {
 
 func pkiIssue(args []string, env Env) error {
 	fs := pkiFlags(env, "issue")
-	caDir := fs.String("ca", "", "CA directory (from 'pki init')")
+	issuing := pkiIssuingFlags(fs)
 	name := fs.String("name", "", "callsign or user name: the certificate's CN")
 	nation := fs.String("nation", "", "the holder's nation; must be the CA's nation")
 	clearance := fs.String("clearance", "", "UNCLASSIFIED, CONFIDENTIAL, SECRET or TOP SECRET (U, C, S, TS)")
 	role := fs.String("role", "", "optional role: operator, commander or admin")
 	out := fs.String("out", "", "output directory for NAME.pem, NAME.key and NAME.p12")
 	password := fs.String("password", pki.DefaultPassword, "password of the .p12 bundle")
-	days := fs.Int("days", 0, "validity in days (default 730)")
-	force := fs.Bool("force", false, "overwrite existing files")
-	if err := pkiParse(fs, args, "ca", "name", "nation", "clearance", "out"); err != nil {
+	if err := parseFlags(fs, args, "ca", "name", "nation", "clearance", "out"); err != nil {
 		return err
 	}
 	cl, err := label.ParseClassification(*clearance)
 	if err != nil {
 		return fmt.Errorf("--clearance: %w", err)
 	}
-	v, err := pkiValidity(*days)
-	if err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(*caDir)
+	ca, v, err := issuing.load()
 	if err != nil {
 		return err
 	}
@@ -243,7 +201,7 @@ func pkiIssue(args []string, env Env) error {
 		return err
 	}
 	base := pkiFileBase(*name)
-	paths, err := pkiWriteOut(*out, *force,
+	paths, err := pkiWriteOut(*out, *issuing.force,
 		map[string][]byte{base + ".pem": iss.CertPEM(), base + ".key": keyPEM, base + ".p12": p12},
 		map[string]os.FileMode{base + ".key": 0o600, base + ".p12": 0o600})
 	if err != nil {
@@ -257,22 +215,41 @@ func pkiIssue(args []string, env Env) error {
 	return nil
 }
 
+// pkiIssuing holds the flags every issuing sub-command shares.
+type pkiIssuing struct {
+	caDir *string
+	days  *int
+	force *bool
+}
+
+func pkiIssuingFlags(fs *flag.FlagSet) pkiIssuing {
+	return pkiIssuing{
+		caDir: fs.String("ca", "", "CA directory (from 'pki init')"),
+		days:  fs.Int("days", 0, "validity in days (default 730)"),
+		force: fs.Bool("force", false, "overwrite existing files"),
+	}
+}
+
+// load checks the validity and loads the CA.
+func (f pkiIssuing) load() (*pki.CA, pki.Validity, error) {
+	v, err := pkiValidity(*f.days)
+	if err != nil {
+		return nil, v, err
+	}
+	ca, err := pki.LoadCA(*f.caDir)
+	return ca, v, err
+}
+
 func pkiServer(args []string, env Env) error {
 	fs := pkiFlags(env, "server")
-	caDir := fs.String("ca", "", "CA directory")
+	issuing := pkiIssuingFlags(fs)
 	var hosts pkiStrings
 	fs.Var(&hosts, "host", "DNS name or IP address for the certificate's SANs (repeatable or comma-separated); the first is the CN")
 	out := fs.String("out", "", "output directory for server.pem and server.key")
-	days := fs.Int("days", 0, "validity in days (default 730)")
-	force := fs.Bool("force", false, "overwrite existing files")
-	if err := pkiParse(fs, args, "ca", "host", "out"); err != nil {
+	if err := parseFlags(fs, args, "ca", "host", "out"); err != nil {
 		return err
 	}
-	v, err := pkiValidity(*days)
-	if err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(*caDir)
+	ca, v, err := issuing.load()
 	if err != nil {
 		return err
 	}
@@ -280,26 +257,20 @@ func pkiServer(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	return pkiWriteIssued(env, *out, "server", "server", iss, *force)
+	return pkiWriteIssued(env, *out, "server", "server", iss, *issuing.force)
 }
 
 func pkiNode(args []string, env Env) error {
 	fs := pkiFlags(env, "node")
-	caDir := fs.String("ca", "", "CA directory")
+	issuing := pkiIssuingFlags(fs)
 	name := fs.String("name", "", "node id: the certificate's CN (must equal the node's --node-id)")
 	var hosts pkiStrings
 	fs.Var(&hosts, "host", "DNS name or IP address clients and peers reach the node at (repeatable or comma-separated)")
 	out := fs.String("out", "", "output directory for NODE-ID.pem and NODE-ID.key")
-	days := fs.Int("days", 0, "validity in days (default 730)")
-	force := fs.Bool("force", false, "overwrite existing files")
-	if err := pkiParse(fs, args, "ca", "name", "out"); err != nil {
+	if err := parseFlags(fs, args, "ca", "name", "out"); err != nil {
 		return err
 	}
-	v, err := pkiValidity(*days)
-	if err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(*caDir)
+	ca, v, err := issuing.load()
 	if err != nil {
 		return err
 	}
@@ -307,7 +278,7 @@ func pkiNode(args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	return pkiWriteIssued(env, *out, pkiFileBase(*name), "node", iss, *force)
+	return pkiWriteIssued(env, *out, pkiFileBase(*name), "node", iss, *issuing.force)
 }
 
 func pkiWriteIssued(env Env, out, base, kind string, iss *pki.Issued, force bool) error {
@@ -355,7 +326,7 @@ func pkiRevoke(args []string, env Env) error {
 	caDir := fs.String("ca", "", "CA directory")
 	serial := fs.String("serial", "", "serial number of the certificate (decimal, or hex with 0x; see 'pki list')")
 	reason := fs.Int("reason", 0, "RFC 5280 reason code: 0 unspecified, 1 key compromise, 3 affiliation changed, 4 superseded, 5 cessation of operation")
-	if err := pkiParse(fs, args, "ca", "serial"); err != nil {
+	if err := parseFlags(fs, args, "ca", "serial"); err != nil {
 		return err
 	}
 	n, err := pkiParseSerial(*serial)
@@ -377,7 +348,7 @@ func pkiRevoke(args []string, env Env) error {
 func pkiCRL(args []string, env Env) error {
 	fs := pkiFlags(env, "crl")
 	caDir := fs.String("ca", "", "CA directory")
-	if err := pkiParse(fs, args, "ca"); err != nil {
+	if err := parseFlags(fs, args, "ca"); err != nil {
 		return err
 	}
 	ca, err := pki.LoadCA(*caDir)
@@ -394,7 +365,7 @@ func pkiCRL(args []string, env Env) error {
 func pkiList(args []string, env Env) error {
 	fs := pkiFlags(env, "list")
 	caDir := fs.String("ca", "", "CA directory")
-	if err := pkiParse(fs, args, "ca"); err != nil {
+	if err := parseFlags(fs, args, "ca"); err != nil {
 		return err
 	}
 	ca, err := pki.LoadCA(*caDir)
@@ -438,7 +409,7 @@ func pkiPackage(args []string, env Env) error {
 	name := fs.String("name", "", "connection name shown in ATAK (default: the host)")
 	force := fs.Bool("force", false, "overwrite the output file")
 	format := fs.String("format", pki.FormatATAK, "client: atak (ATAK 4/5), itak (flat zip) or wintak (outer wrapper)")
-	if err := pkiParse(fs, args, "ca", "server", "out"); err != nil {
+	if err := parseFlags(fs, args, "ca", "server", "out"); err != nil {
 		return err
 	}
 	ca, err := pki.LoadCA(*caDir)

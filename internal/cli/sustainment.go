@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -39,24 +38,11 @@ func sustainUsage(w io.Writer) {
 }
 
 func runSustainment(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		sustainUsage(env.Stderr)
-		if len(args) == 0 {
-			return errUsage
-		}
-		return flag.ErrHelp
-	}
-	switch args[0] {
-	case "import":
-		return sustainImport(ctx, args[1:], env)
-	case "report":
-		return sustainReport(ctx, args[1:], env)
-	case "verify":
-		return sustainVerify(args[1:], env)
-	}
-	fmt.Fprintf(env.Stderr, "kizuna sustainment: unknown sub-command %q\n", args[0])
-	sustainUsage(env.Stderr)
-	return errUsage
+	return dispatch(env, "sustainment", args, sustainUsage,
+		subcommand{"import", func(args []string) error { return sustainImport(ctx, args, env) }},
+		subcommand{"report", func(args []string) error { return sustainReport(ctx, args, env) }},
+		subcommand{"verify", func(args []string) error { return sustainVerify(args, env) }},
+	)
 }
 
 // importFile is what `kizuna sustainment import` reads.
@@ -115,14 +101,10 @@ func call(ctx context.Context, c *http.Client, base *url.URL, method, path strin
 }
 
 func sustainImport(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("sustainment import", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "sustainment import")
 	base := fs.String("url", "http://127.0.0.1:8080", "the node's HTTP `URL`")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() != 1 {
 		sustainUsage(env.Stderr)
@@ -182,8 +164,7 @@ func sustainImport(ctx context.Context, args []string, env Env) error {
 }
 
 func sustainReport(ctx context.Context, args []string, env Env) error {
-	fs := flag.NewFlagSet("sustainment report", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "sustainment report")
 	base := fs.String("url", "http://127.0.0.1:8080", "the node's HTTP `URL`")
 	asCSV := fs.Bool("csv", false, "print the node's CSV export")
 	item := fs.String("item", "", "item (stocks, movements, forecast)")
@@ -195,11 +176,8 @@ func sustainReport(ctx context.Context, args []string, env Env) error {
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		kind, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if kind == "" && fs.NArg() == 1 {
 		kind = fs.Arg(0)
@@ -320,16 +298,12 @@ func printReport(w io.Writer, kind string, b []byte) error {
 }
 
 func sustainVerify(args []string, env Env) error {
-	fs := flag.NewFlagSet("sustainment verify", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "sustainment verify")
 	data := fs.String("data", "./kizuna-data", "the node's data `directory`")
 	nation := fs.String("nation", "USA", "the node's nation")
 	catalogue := fs.String("sustain-catalogue", "", "the node's extra catalogue `file`, if it has one")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	path := filepath.Join(*data, "sustain.db")
 	if _, err := os.Stat(path); err != nil {

@@ -4,9 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -21,18 +20,15 @@ func init() {
 }
 
 func runTAXII(ctx context.Context, args []string, env Env) error {
-	if len(args) == 0 || args[0] != "pull" {
-		fmt.Fprintln(env.Stderr, "usage: kizuna taxii pull --from URL --to URL --label MARKING [flags]")
-		if len(args) == 0 {
-			return errUsage
-		}
-		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-			return flag.ErrHelp
-		}
-		return errUsage
+	usage := func(w io.Writer) {
+		fmt.Fprintln(w, "usage: kizuna taxii pull --from URL --to URL --label MARKING [flags]")
 	}
-	fs := flag.NewFlagSet("taxii pull", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	return dispatch(env, "taxii", args, usage,
+		subcommand{"pull", func(args []string) error { return taxiiPull(ctx, args, env) }})
+}
+
+func taxiiPull(ctx context.Context, args []string, env Env) error {
+	fs := newFlags(env, "taxii pull")
 	from := fs.String("from", "", "source collection URL, e.g. https://cert.example/taxii2/feed/collections/ID/")
 	to := fs.String("to", "", "destination Kizuna collection URL, e.g. http://127.0.0.1:8080/taxii2/kizuna/collections/ID/")
 	cls := fs.String("classification", "", "classification of the imported objects (U, C, S, TS)")
@@ -43,11 +39,8 @@ func runTAXII(ctx context.Context, args []string, env Env) error {
 	ca := fs.String("ca", "", "CA certificates (PEM) trusted for https URLs; default: the system's")
 	limit := fs.Int("limit", taxii.MaxPage, "page size asked of the source")
 	timeout := fs.Duration("timeout", 5*time.Minute, "give up after this long")
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
+	if err := parseArgs(fs, args); err != nil {
+		return err
 	}
 	if *from == "" || *to == "" || *cls == "" {
 		fmt.Fprintln(env.Stderr, "kizuna taxii pull: --from, --to and --classification are required")

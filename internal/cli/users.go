@@ -39,33 +39,19 @@ func usersUsage(w io.Writer) {
 }
 
 func runUsers(_ context.Context, args []string, env Env) error {
-	if len(args) == 0 {
-		usersUsage(env.Stderr)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "--help", "help":
-		usersUsage(env.Stderr)
-		return flag.ErrHelp
-	case "add":
-		return usersAdd(args[1:], env, os.Stdin)
-	case "list":
-		return usersList(args[1:], env)
-	case "remove", "rm":
-		return usersRemove(args[1:], env)
-	case "token":
-		return usersToken(args[1:], env)
-	case "tokens":
-		return usersTokens(args[1:], env)
-	}
-	fmt.Fprintf(env.Stderr, "kizuna users: unknown sub-command %q\n", args[0])
-	usersUsage(env.Stderr)
-	return errUsage
+	remove := func(args []string) error { return usersRemove(args, env) }
+	return dispatch(env, "users", args, usersUsage,
+		subcommand{"add", func(args []string) error { return usersAdd(args, env, os.Stdin) }},
+		subcommand{"list", func(args []string) error { return usersList(args, env) }},
+		subcommand{"remove", remove},
+		subcommand{"rm", remove},
+		subcommand{"token", func(args []string) error { return usersToken(args, env) }},
+		subcommand{"tokens", func(args []string) error { return usersTokens(args, env) }},
+	)
 }
 
 func usersFlags(env Env, sub string) (*flag.FlagSet, *string) {
-	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlags(env, "users "+sub)
 	fs.Usage = func() {
 		fmt.Fprintf(env.Stderr, "usage: kizuna users %s [flags]\n\nflags:\n", sub)
 		fs.PrintDefaults()
@@ -81,7 +67,7 @@ func usersAdd(args []string, env Env, stdin io.Reader) error {
 	clearance := fs.String("clearance", "", "UNCLASSIFIED, CONFIDENTIAL, SECRET or TOP SECRET (U, C, S, TS)")
 	role := fs.String("role", "", "optional role: operator, commander or admin")
 	password := fs.String("password", "", "password (visible in the process list: prefer standard input)")
-	if err := pkiParse(fs, args, "name", "nation", "clearance"); err != nil {
+	if err := parseFlags(fs, args, "name", "nation", "clearance"); err != nil {
 		return err
 	}
 	cl, err := label.ParseClassification(*clearance)
@@ -113,7 +99,7 @@ func usersAdd(args []string, env Env, stdin io.Reader) error {
 
 func usersList(args []string, env Env) error {
 	fs, file := usersFlags(env, "list")
-	if err := pkiParse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	s, err := users.Open(*file)
@@ -138,7 +124,7 @@ func usersList(args []string, env Env) error {
 func usersRemove(args []string, env Env) error {
 	fs, file := usersFlags(env, "remove")
 	name := fs.String("name", "", "user to remove")
-	if err := pkiParse(fs, args, "name"); err != nil {
+	if err := parseFlags(fs, args, "name"); err != nil {
 		return err
 	}
 	s, err := users.Open(*file)

@@ -19,7 +19,7 @@ func usersToken(args []string, env Env) error {
 	fs, file := usersFlags(env, "token")
 	name := fs.String("name", "", "the user the token enrolls")
 	ttl := fs.Duration("ttl", 24*time.Hour, "validity (at most 720h)")
-	if err := pkiParse(fs, args, "name"); err != nil {
+	if err := parseFlags(fs, args, "name"); err != nil {
 		return err
 	}
 	s, err := users.Open(*file)
@@ -71,7 +71,7 @@ func tokenAudit(usersFile string, rec users.Token) error {
 
 func usersTokens(args []string, env Env) error {
 	fs, file := usersFlags(env, "tokens")
-	if err := pkiParse(fs, args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	ts, err := users.OpenTokens(users.TokensPath(*file))

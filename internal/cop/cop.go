@@ -5,6 +5,8 @@
 // claim lasts as long as its uid is in use: until the latest stale time
 // published under it plus a retention (ExpireClaims then releases it), so
 // claims do not accumulate and a uid once used is not locked forever.
+// Beside each object it keeps when the uid's last history row was stored,
+// so that the node can thin the history of frequent reports.
 package cop
 
 import (
@@ -47,16 +49,23 @@ type claim struct {
 	until  atomic.Int64
 }
 
+// object is the current message of one uid and when the last history row
+// of that uid was stored (for thinning the history of frequent reports).
+type object struct {
+	m         *hub.Message
+	historyAt time.Time
+}
+
 // Picture is the live picture. It is safe for concurrent use.
 type Picture struct {
 	mu      sync.RWMutex
-	objects map[string]*hub.Message
+	objects map[string]object
 	owners  map[string]*claim
 }
 
 // New returns an empty picture.
 func New() *Picture {
-	return &Picture{objects: make(map[string]*hub.Message), owners: make(map[string]*claim)}
+	return &Picture{objects: make(map[string]object), owners: make(map[string]*claim)}
 }
 
 // LoadOwners restores uid ownership (after a restart); until gives the
@@ -163,31 +172,39 @@ func (p *Picture) ExpireClaims(now time.Time) int {
 	return n
 }
 
-// Put stores m as the current object of its uid. The caller has claimed
-// the uid. It returns the object it replaced, if any.
-func (p *Picture) Put(m *hub.Message) *hub.Message {
+// Put stores m as the current object of its uid; historyAt is when the
+// last history row of the uid was stored (zero when unknown). The caller
+// has claimed the uid. It returns the object it replaced, if any.
+func (p *Picture) Put(m *hub.Message, historyAt time.Time) *hub.Message {
 	p.mu.Lock()
 	old := p.objects[m.UID]
-	p.objects[m.UID] = m
+	p.objects[m.UID] = object{m: m, historyAt: historyAt}
 	p.mu.Unlock()
-	return old
+	return old.m
 }
 
 // Remove deletes the current object of uid, returning it.
 func (p *Picture) Remove(uid string) (*hub.Message, bool) {
 	p.mu.Lock()
-	m, ok := p.objects[uid]
+	o, ok := p.objects[uid]
 	delete(p.objects, uid)
 	p.mu.Unlock()
-	return m, ok
+	return o.m, ok
 }
 
 // Get returns the current object of uid.
 func (p *Picture) Get(uid string) (*hub.Message, bool) {
-	p.mu.RLock()
-	m, ok := p.objects[uid]
-	p.mu.RUnlock()
+	m, _, ok := p.GetHistory(uid)
 	return m, ok
+}
+
+// GetHistory returns the current object of uid and when the last history
+// row of the uid was stored, as given to Put.
+func (p *Picture) GetHistory(uid string) (*hub.Message, time.Time, bool) {
+	p.mu.RLock()
+	o, ok := p.objects[uid]
+	p.mu.RUnlock()
+	return o.m, o.historyAt, ok
 }
 
 // Len returns the number of live objects.
@@ -203,11 +220,11 @@ func (p *Picture) Visible(pr label.Principal, now time.Time) []*hub.Message {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make([]*hub.Message, 0, len(p.objects))
-	for _, m := range p.objects {
-		if m.Event.IsStale(now) || !label.Releasable(pr, m.Label) {
+	for _, o := range p.objects {
+		if o.m.Event.IsStale(now) || !label.Releasable(pr, o.m.Label) {
 			continue
 		}
-		out = append(out, m)
+		out = append(out, o.m)
 	}
 	return out
 }
@@ -218,8 +235,8 @@ func (p *Picture) All() []*hub.Message {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	out := make([]*hub.Message, 0, len(p.objects))
-	for _, m := range p.objects {
-		out = append(out, m)
+	for _, o := range p.objects {
+		out = append(out, o.m)
 	}
 	return out
 }
@@ -228,9 +245,9 @@ func (p *Picture) All() []*hub.Message {
 func (p *Picture) Expire(now time.Time) []*hub.Message {
 	var stale []*hub.Message
 	p.mu.RLock()
-	for _, m := range p.objects {
-		if m.Event.IsStale(now) {
-			stale = append(stale, m)
+	for _, o := range p.objects {
+		if o.m.Event.IsStale(now) {
+			stale = append(stale, o.m)
 		}
 	}
 	p.mu.RUnlock()
@@ -241,7 +258,7 @@ func (p *Picture) Expire(now time.Time) []*hub.Message {
 	out := stale[:0]
 	for _, m := range stale {
 		// Only remove it if no fresher update replaced it meanwhile.
-		if cur, ok := p.objects[m.UID]; ok && cur == m {
+		if cur, ok := p.objects[m.UID]; ok && cur.m == m {
 			delete(p.objects, m.UID)
 			out = append(out, m)
 		}

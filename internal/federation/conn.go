@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
 	"kizuna/internal/seclog"
@@ -465,7 +464,7 @@ func (c *conn) ingest(e *Event) {
 		f.log.Warn("federated event dropped", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "reason", cot.Reason(err))
 		return
 	}
-	fed := &hub.FedInfo{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID, Signed: e.Signed}
+	fed := &Provenance{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID, Signed: e.Signed}
 	if err := f.cfg.Host.IngestFederated(ev, e.Label, fed); err != nil {
 		f.log.Warn("federated event refused", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "err", err)
 	}

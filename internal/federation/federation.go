@@ -48,11 +48,23 @@ var (
 	ErrReplaced = errors.New("replaced by a new connection")
 )
 
+// Provenance is the federation provenance of an event that arrived from
+// a peer. The node passes it back to Tap beside the published message.
+type Provenance struct {
+	OriginNode string   // node id where the event entered the federation
+	Seq        uint64   // the origin node's sequence number for it
+	Path       []string // node ids it crossed, origin first
+	Peer       string   // the peer it arrived from at this node
+	// Signed is the origin's signed record (label, proof, payload) as
+	// federation received and verified it; a relay forwards it unchanged.
+	Signed []byte
+}
+
 // Host is the node as federation sees it.
 type Host interface {
 	// IngestFederated accepts an event from a peer, keeping its label and
-	// originator, and publishes it (the tap sees it again with Fed set).
-	IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) error
+	// originator, and publishes it (the tap sees it again with fed).
+	IngestFederated(ev *cot.Event, l label.Label, fed *Provenance) error
 }
 
 // PeerConfig is one declared peer (--peer NAME=[HOST:PORT][@CLASSIFICATION]).
@@ -204,6 +216,7 @@ type batch struct {
 
 type pending struct {
 	m     *hub.Message
+	fed   *Provenance // nil for a local event
 	flash bool
 	// oseq and rec are set for events this node originates once they are
 	// signed: the origin sequence and the signed record (label, auth,
@@ -244,21 +257,22 @@ func New(cfg Config) (*Federation, error) {
 	return f, nil
 }
 
-// Tap takes every message the node publishes. It never blocks: the
+// Tap takes every message the node publishes, with its provenance when it
+// arrived over federation (nil for a local event). It never blocks: the
 // message joins the batch the flusher commits next (at once for flash).
-func (f *Federation) Tap(m *hub.Message) {
-	if m.Kind != hub.KindEvent || m.Event == nil || m.Control || m.Event.IsControl() || m.Event.IsPing() || f.closing.Load() {
+func (f *Federation) Tap(m *hub.Message, fed *Provenance) {
+	if m.Kind != hub.KindEvent || m.Event == nil || m.Event.IsControl() || m.Event.IsPing() || f.closing.Load() {
 		return
 	}
 	if len(f.links) == 0 {
 		return
 	}
 	if m.Flash {
-		f.routeFlash(m)
+		f.routeFlash(pending{m: m, fed: fed, flash: true})
 		return
 	}
 	f.mu.Lock()
-	f.pend.msgs = append(f.pend.msgs, pending{m: m})
+	f.pend.msgs = append(f.pend.msgs, pending{m: m, fed: fed})
 	f.mu.Unlock()
 }
 
@@ -268,15 +282,15 @@ func (f *Federation) Tap(m *hub.Message) {
 // commit. Sequence numbers are never reused (see SeqBits), so an event
 // sent but lost in a crash before its commit cannot be confused with
 // another.
-func (f *Federation) routeFlash(m *hub.Message) {
+func (f *Federation) routeFlash(fp pending) {
 	if !f.ready.Load() {
 		f.mu.Lock()
-		f.pend.msgs = append(f.pend.msgs, pending{m: m, flash: true})
+		f.pend.msgs = append(f.pend.msgs, fp)
 		f.mu.Unlock()
 		f.kick()
 		return
 	}
-	p := []pending{{m: m, flash: true}}
+	p := []pending{fp}
 	f.flashMu.Lock()
 	f.signLocal(p)
 	n := len(f.flashRows)
@@ -754,21 +768,19 @@ func (f *Federation) route(rows []outRow, p pending) []outRow {
 	var oseq uint64
 	var path []string
 	rec := p.rec
-	if m.Fed == nil {
+	if fed := p.fed; fed == nil {
 		if rec == nil {
 			return rows
 		}
 		origin, oseq, path = f.cfg.NodeID, p.oseq, []string{f.cfg.NodeID}
 	} else {
-		if slices.Contains(m.Fed.Path, f.cfg.NodeID) {
+		// The provenance (and its signed record) lives only in the
+		// pending batch, not with the live object in the picture.
+		if slices.Contains(fed.Path, f.cfg.NodeID) {
 			return rows
 		}
-		origin, oseq, rec = m.Fed.OriginNode, m.Fed.Seq, m.Fed.Signed
-		path = append(slices.Clone(m.Fed.Path), f.cfg.NodeID)
-		// The record is needed only here (each queued body is a copy);
-		// released, it does not stay with the live object in the picture.
-		// Only route reads it, once per message.
-		defer func() { m.Fed.Signed = nil }()
+		origin, oseq, rec = fed.OriginNode, fed.Seq, fed.Signed
+		path = append(slices.Clone(fed.Path), f.cfg.NodeID)
 	}
 	if len(path) > maxPath {
 		f.stats.loops.Add(1)
@@ -806,7 +818,7 @@ func (f *Federation) signLocal(ps []pending) {
 	var idx []int
 	for i := range ps {
 		p := &ps[i]
-		if p.m.Fed != nil || p.rec != nil || !f.anyLinkMay(p.m) {
+		if p.fed != nil || p.rec != nil || !f.anyLinkMay(p.m) {
 			continue
 		}
 		p.oseq = f.originSeq.Add(1)

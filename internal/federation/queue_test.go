@@ -16,7 +16,7 @@ import (
 
 type nopHost struct{}
 
-func (nopHost) IngestFederated(*cot.Event, label.Label, *hub.FedInfo) error { return nil }
+func (nopHost) IngestFederated(*cot.Event, label.Label, *Provenance) error { return nil }
 
 // startAlone starts a federation whose one peer never answers.
 func startAlone(t *testing.T, maxQueue int) *Federation {
@@ -58,7 +58,7 @@ func tap(f *Federation, uid, typ string) {
 	ev := &cot.Event{Version: "2.0", UID: uid, Type: typ, How: "m-g", Time: now, Start: now, Stale: now.Add(time.Hour)}
 	l := label.Label{Classification: label.Secret, ReleasableTo: []string{"JPN"}, Originator: "USA"}
 	ev.SetLabel(l)
-	f.Tap(hub.NewMessage(ev, l, 0, nil))
+	f.Tap(hub.NewMessage(ev, l, 0, nil), nil)
 }
 
 // queuedUIDs lists the peer's queue, routine lane, oldest first.

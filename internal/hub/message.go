@@ -24,18 +24,17 @@ const (
 	// KindExpire tells web subscribers that an object left the picture
 	// (stale or deleted). TAK clients expire objects themselves and skip it.
 	KindExpire
+	// KindControl is connection-level protocol traffic (an offer, a pong)
+	// that a TAK connection queues for itself: written like an event but
+	// never published and not counted as a delivery.
+	KindControl
+	// KindSwitchProto is a protocol response after which the connection
+	// switches to TAK protobuf framing (TAK protocol negotiation).
+	KindSwitchProto
 )
 
-// FedInfo is the federation provenance of an event.
-type FedInfo struct {
-	OriginNode string   // node id where the event entered the federation
-	Seq        uint64   // the origin node's sequence number for it
-	Path       []string // node ids it crossed, origin first
-	Peer       string   // the peer it arrived from at this node
-	// Signed is the origin's signed record (label, proof, payload) as
-	// federation received and verified it; a relay forwards it unchanged.
-	Signed []byte
-}
+// Control reports whether m is connection-level protocol traffic.
+func (m *Message) Control() bool { return m.Kind >= KindControl }
 
 // Encoder turns an event into the bytes of one wire format.
 type Encoder func(dst []byte, m *Message) []byte
@@ -47,7 +46,11 @@ type Encoders struct {
 	JSON  Encoder // web stream frame
 }
 
-// Message is one unit of fan-out. It is immutable once published.
+// Message is one unit of fan-out. It is immutable once published. It
+// carries only what delivery needs: what to send, to whom it may be
+// released, and how it ranks in a queue. Facts for other components
+// (federation provenance, history thinning) travel beside it, owned by
+// those who need them.
 type Message struct {
 	Kind  Kind
 	Event *cot.Event
@@ -56,6 +59,9 @@ type Message struct {
 	// Position marks a position report that a newer one of the same UID
 	// supersedes in a congested queue.
 	Position bool
+	// Flash marks flash-priority traffic (missile warnings, emergencies):
+	// it jumps ahead of routine messages in every queue.
+	Flash bool
 	// From is the subscriber id of the sender, which never gets its own
 	// event back. Zero for server-made events.
 	From uint64
@@ -63,21 +69,6 @@ type Message struct {
 	Dests []cot.Dest
 	// Received is when the node accepted the event, for latency metrics.
 	Received time.Time
-	// SwitchProto asks the connection to switch to TAK protobuf framing
-	// after writing this message (TAK protocol negotiation).
-	SwitchProto bool
-	// Control marks connection-level protocol traffic (offers, responses,
-	// pongs), which is not counted as a delivery.
-	Control bool
-	// Fed is set on events that arrived over federation: where they
-	// originated and the path of nodes they crossed.
-	Fed *FedInfo
-	// Flash marks flash-priority traffic (missile warnings, emergencies):
-	// it jumps ahead of routine messages in every queue.
-	Flash bool
-	// HistoryAt is when this uid's last history row was stored (set by
-	// the node before the message is shared).
-	HistoryAt time.Time
 
 	enc *Encoders
 
@@ -100,6 +91,14 @@ func NewMessage(ev *cot.Event, l label.Label, from uint64, enc *Encoders) *Messa
 		Received: time.Now(),
 		enc:      enc,
 	}
+}
+
+// NewControl builds connection-level protocol traffic from its XML (kind
+// KindControl or KindSwitchProto).
+func NewControl(kind Kind, xml []byte) *Message {
+	m := &Message{Kind: kind, Received: time.Now()}
+	m.SetXML(xml)
+	return m
 }
 
 // NewExpire builds a message saying uid left the picture.

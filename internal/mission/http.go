@@ -316,11 +316,7 @@ func (h *handler) changes(w http.ResponseWriter, r *http.Request, p label.Princi
 		return
 	}
 	cs, err := h.s.Changes(p, r.PathValue("name"), win)
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	h.reply(w, http.StatusOK, "MissionChange", cs)
+	h.answer(w, "MissionChange", cs, err)
 }
 
 func (h *handler) cot(w http.ResponseWriter, r *http.Request, p label.Principal) {
@@ -447,11 +443,7 @@ func (h *handler) deleteKeyword(w http.ResponseWriter, r *http.Request, p label.
 
 func (h *handler) logs(w http.ResponseWriter, r *http.Request, p label.Principal) {
 	ls, err := h.s.Logs(p, r.PathValue("name"))
-	if err != nil {
-		h.fail(w, err)
-		return
-	}
-	h.reply(w, http.StatusOK, "com.bbn.marti.sync.model.LogEntry", ls)
+	h.answer(w, "com.bbn.marti.sync.model.LogEntry", ls, err)
 }
 
 type logBody struct {
@@ -542,11 +534,16 @@ func (h *handler) invitations(w http.ResponseWriter, r *http.Request, p label.Pr
 
 func (h *handler) missionInvitations(w http.ResponseWriter, r *http.Request, p label.Principal) {
 	invs, err := h.s.MissionInvitations(p, r.PathValue("name"))
+	h.answer(w, "MissionInvitation", invs, err)
+}
+
+// answer replies 200 with v, or the error.
+func (h *handler) answer(w http.ResponseWriter, typ string, v any, err error) {
 	if err != nil {
 		h.fail(w, err)
 		return
 	}
-	h.reply(w, http.StatusOK, "MissionInvitation", invs)
+	h.reply(w, http.StatusOK, typ, v)
 }
 
 // statusRecorder keeps the status of a response, for the audit record.

@@ -650,15 +650,10 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 		items = append(items, Item{Kind: KindHash, Key: h, Label: meta.Label, CreatorUID: creatorUID, Added: now,
 			Name: meta.Name, MIME: meta.ContentType, Size: meta.Size, Submitter: meta.Owner})
 	}
-	s.mu.Lock()
-	m, err := s.writable(p, name)
+	m, next, err := s.editContents(p, name)
 	if err != nil {
-		s.mu.Unlock()
 		return nil, err
 	}
-	k := key(m.Name)
-	next := *m
-	next.Items = slices.Clone(m.Items)
 	var cs []*Change
 	for i := range items {
 		it := items[i]
@@ -670,12 +665,34 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 		next.Items = append(next.Items, it)
 		cs = append(cs, &Change{Type: "ADD_CONTENT", Item: &it, Label: it.Label, CreatorUID: creatorUID, At: now})
 	}
+	return s.commitContents(ctx, p, m, next, cs)
+}
+
+// editContents locks s and returns mission name, which p may write, and a
+// copy of it whose items may change. On error s is unlocked.
+func (s *Service) editContents(p label.Principal, name string) (m, next *Mission, err error) {
+	s.mu.Lock()
+	m, err = s.writable(p, name)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	c := *m
+	c.Items = slices.Clone(m.Items)
+	return m, &c, nil
+}
+
+// commitContents saves the content changes cs that turn m into next,
+// then tells subscribers and peers. It is called with s.mu held and
+// releases it.
+func (s *Service) commitContents(ctx context.Context, p label.Principal, m, next *Mission, cs []*Change) (*View, error) {
 	if len(cs) > 0 {
-		if err := s.save(ctx, k, &next, cs...); err != nil {
+		k := key(m.Name)
+		if err := s.save(ctx, k, next, cs...); err != nil {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("saving mission: %w", err)
 		}
-		*m = next
+		*m = *next
 		s.changes[k] = append(s.changes[k], cs...)
 	}
 	v := s.view(p, m, ViewOptions{})
@@ -693,15 +710,10 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 // see answers ErrNotFound.
 func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, creatorUID string, uids, hashes []string) (*View, error) {
 	now := s.cfg.Now().UTC()
-	s.mu.Lock()
-	m, err := s.writable(p, name)
+	m, next, err := s.editContents(p, name)
 	if err != nil {
-		s.mu.Unlock()
 		return nil, err
 	}
-	k := key(m.Name)
-	next := *m
-	next.Items = slices.Clone(m.Items)
 	var cs []*Change
 	remove := func(kind, kk string) error {
 		j := slices.IndexFunc(next.Items, func(x Item) bool { return x.Kind == kind && x.Key == kk })
@@ -725,23 +737,7 @@ func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, c
 			return nil, err
 		}
 	}
-	if len(cs) > 0 {
-		if err := s.save(ctx, k, &next, cs...); err != nil {
-			s.mu.Unlock()
-			return nil, fmt.Errorf("saving mission: %w", err)
-		}
-		*m = next
-		s.changes[k] = append(s.changes[k], cs...)
-	}
-	v := s.view(p, m, ViewOptions{})
-	subs := subscribers(m)
-	mc := *m
-	s.mu.Unlock()
-	for _, c := range cs {
-		s.notifyChange(ctx, &mc, subs, c)
-		s.federate(ctx, &mc, c)
-	}
-	return v, nil
+	return s.commitContents(ctx, p, m, next, cs)
 }
 
 // Subscribe subscribes clientUID, for principal p, to a mission. The role

@@ -16,6 +16,7 @@ import (
 	"kizuna/internal/clusteraudit"
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/pgstore"
@@ -270,7 +271,7 @@ func (n *Node) clusterClaim(uid, owner string) error {
 }
 
 // clusterTap sends every event this instance accepted to the others.
-func (n *Node) clusterTap(m *hub.Message) {
+func (n *Node) clusterTap(m *hub.Message, _ *federation.Provenance) {
 	if n.cl.bus == nil || m.Kind != hub.KindEvent || m.Event == nil {
 		return
 	}
@@ -335,8 +336,7 @@ func (n *Node) applyRemote(env cluster.Envelope) {
 			return
 		}
 		m.ShareDetail()
-		m.HistoryAt = m.Received
-		n.picture.Put(m)
+		n.picture.Put(m, m.Received)
 	}
 	n.hub.Publish(m)
 }

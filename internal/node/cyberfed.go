@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/seclog"
@@ -99,17 +100,23 @@ func (n *Node) federateCyber(coll string, o *stix.Object, l label.Label) {
 // cyberImport is the tap half: STIX objects arriving from peers are queued
 // for the store (the tap must not block).
 type cyberImport struct {
-	q chan *hub.Message
+	q chan fedEvent
+}
+
+// fedEvent is an event that arrived over federation, with its provenance.
+type fedEvent struct {
+	m   *hub.Message
+	fed *federation.Provenance
 }
 
 func (n *Node) wireCyberFederation(srv *taxii.Server) {
-	ci := &cyberImport{q: make(chan *hub.Message, 4096)}
-	n.AddTap(func(m *hub.Message) {
-		if m.Fed == nil || m.Event == nil || m.Event.Type != CyberEventType {
+	ci := &cyberImport{q: make(chan fedEvent, 4096)}
+	n.AddTap(func(m *hub.Message, fed *federation.Provenance) {
+		if fed == nil || m.Event == nil || m.Event.Type != CyberEventType {
 			return
 		}
 		select {
-		case ci.q <- m:
+		case ci.q <- fedEvent{m, fed}:
 		default:
 			n.log.Warn("cyber: federated STIX import queue full; object dropped", "uid", m.UID, seclog.Tag(seclog.Federation))
 		}
@@ -126,14 +133,14 @@ func (n *Node) wireCyberFederation(srv *taxii.Server) {
 					// Drain what was queued before the stop.
 					for {
 						select {
-						case m := <-ci.q:
-							n.importCyber(context.Background(), srv, m)
+						case fe := <-ci.q:
+							n.importCyber(context.Background(), srv, fe)
 						default:
 							return
 						}
 					}
-				case m := <-ci.q:
-					n.importCyber(ctx, srv, m)
+				case fe := <-ci.q:
+					n.importCyber(ctx, srv, fe)
 				}
 			}
 		}()
@@ -152,7 +159,8 @@ func (n *Node) wireCyberFederation(srv *taxii.Server) {
 	})
 }
 
-func (n *Node) importCyber(ctx context.Context, srv *taxii.Server, m *hub.Message) {
+func (n *Node) importCyber(ctx context.Context, srv *taxii.Server, fe fedEvent) {
+	m := fe.m
 	raw, ok := stixOf(m.Event)
 	if !ok || !m.Label.Valid() {
 		n.log.Warn("cyber: federated STIX event without a valid object or label", "uid", m.UID)
@@ -160,13 +168,13 @@ func (n *Node) importCyber(ctx context.Context, srv *taxii.Server, m *hub.Messag
 	}
 	l := m.Label
 	// The originating nation posts it, under the label it came with.
-	p := label.Principal{Nation: l.Originator, Clearance: label.TopSecret, Name: "federation:" + m.Fed.OriginNode}
+	p := label.Principal{Nation: l.Originator, Clearance: label.TopSecret, Name: "federation:" + fe.fed.OriginNode}
 	st, err := srv.Add(ctx, FederatedCollectionID(n.cfg.NodeID), p, []json.RawMessage{raw}, &taxii.AddOptions{Label: &l, Federated: true})
 	if err != nil {
 		n.log.Error("cyber: storing a federated STIX object failed", "uid", m.UID, "err", err)
 		return
 	}
 	if st.FailureCount > 0 {
-		n.log.Warn("cyber: federated STIX object refused", "id", st.Failures[0].ID, "reason", st.Failures[0].Message, "peer", m.Fed.Peer)
+		n.log.Warn("cyber: federated STIX object refused", "id", st.Failures[0].ID, "reason", st.Failures[0].Message, "peer", fe.fed.Peer)
 	}
 }

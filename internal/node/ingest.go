@@ -7,6 +7,7 @@ import (
 
 	"kizuna/internal/cop"
 	"kizuna/internal/cot"
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
@@ -81,7 +82,7 @@ func (n *Node) accept(ev *cot.Event, l label.Label, owner string, from uint64) e
 // originator nation owns the uid, so no peer can overwrite another
 // nation's object. The caller (package federation) has authenticated the
 // peer and removed duplicates.
-func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) error {
+func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *federation.Provenance) error {
 	if err := ev.Validate(); err != nil {
 		n.metrics.Rejected.WithLabelValues("federation_" + cot.Reason(err)).Inc()
 		return err
@@ -101,20 +102,35 @@ func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *hub.FedInfo) e
 	return nil
 }
 
-// AddTap registers a function that sees every message the node publishes
-// (events and expiries, local and federated), after the label checks and
-// before fan-out. Federation uses it to feed its durable outbound queues.
-// It must not block. Call before Start.
-func (n *Node) AddTap(f func(*hub.Message)) {
+// Tap sees a message the node publishes and, when the event arrived over
+// federation, its provenance (nil for a local event). The provenance
+// travels beside the message: fan-out does not need it.
+type Tap func(m *hub.Message, fed *federation.Provenance)
+
+// AddTap registers a function that sees every event the node accepts
+// (local and federated), after the label checks and before fan-out.
+// Federation uses it to feed its durable outbound queues. It must not
+// block. Call before Start.
+func (n *Node) AddTap(f Tap) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.taps = append(n.taps, f)
 }
 
+// AddFederatedTap registers f for the events that arrived over
+// federation only. It must not block. Call before Start.
+func (n *Node) AddFederatedTap(f func(*hub.Message)) {
+	n.AddTap(func(m *hub.Message, fed *federation.Provenance) {
+		if fed != nil {
+			f(m)
+		}
+	})
+}
+
 // publish hands m to the taps and the hub.
-func (n *Node) publish(m *hub.Message) {
+func (n *Node) publish(m *hub.Message, fed *federation.Provenance) {
 	for _, t := range n.taps {
-		t(m)
+		t(m, fed)
 	}
 	n.hub.Publish(m)
 }
@@ -123,7 +139,7 @@ func (n *Node) publish(m *hub.Message) {
 // writes; clearance the writer's, label.Invalid when the node itself or a
 // peer writes) and publishes it. Every event claims its uid, whatever its
 // type: the claim lasts until its stale time plus the claim retention.
-func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
+func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64, fed *federation.Provenance, clearance label.Classification) error {
 	if fed != nil && n.ownNamespace(ev) {
 		return fmt.Errorf("federated event %s: %w", ev.UID, ErrReserved)
 	}
@@ -149,22 +165,21 @@ func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64,
 		l = label.Intern(l)
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
-	m.Fed = fed
 	if persistent {
 		m.ShareDetail()
 		o := storeObject(m, owner)
 		// Thin the history of frequent reports: one row per uid per
 		// history interval, and always one when the type changes.
-		m.HistoryAt = m.Received
-		if old, ok := n.picture.Get(ev.UID); ok && old.Event.Type == ev.Type &&
-			m.Received.Sub(old.HistoryAt) < time.Duration(n.cfg.HistoryInterval) {
+		historyAt := m.Received
+		if old, at, ok := n.picture.GetHistory(ev.UID); ok && old.Event.Type == ev.Type &&
+			m.Received.Sub(at) < time.Duration(n.cfg.HistoryInterval) {
 			o.NoHistory = true
-			m.HistoryAt = old.HistoryAt
+			historyAt = at
 		}
-		n.picture.Put(m)
+		n.picture.Put(m, historyAt)
 		n.store.Put(o)
 	}
-	n.publish(m)
+	n.publish(m, fed)
 	return nil
 }
 
@@ -172,7 +187,7 @@ func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64,
 // when it links none) must be claimed by the submitter's nation and not
 // classified above its clearance; the delete event's own uid is claimed
 // like any other.
-func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64, fed *hub.FedInfo, clearance label.Classification) error {
+func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uint64, fed *federation.Provenance, clearance label.Classification) error {
 	targets := make([]string, 0, len(ev.Links)+1)
 	for _, lk := range ev.Links {
 		if lk.UID != "" {
@@ -203,9 +218,7 @@ func (n *Node) acceptDelete(ev *cot.Event, l label.Label, owner string, from uin
 			n.hub.Publish(hub.NewExpire(uid, old.Label, &n.enc))
 		}
 	}
-	m := hub.NewMessage(ev, l, from, &n.enc)
-	m.Fed = fed
-	n.publish(m)
+	n.publish(hub.NewMessage(ev, l, from, &n.enc), fed)
 	return nil
 }
 
@@ -340,7 +353,7 @@ func (n *Node) restore(ctx context.Context) error {
 		}
 		m := hub.NewMessage(ev, o.Label, 0, &n.enc)
 		m.SetXML(o.XML)
-		n.picture.Put(m)
+		n.picture.Put(m, time.Time{})
 		restored++
 	}
 	n.metrics.Objects.Set(float64(n.picture.Len()))

@@ -40,8 +40,8 @@ func (n *Node) setupMissions() error {
 	for pattern, h := range svc.Routes(principal) {
 		n.Handle(pattern, h)
 	}
-	n.AddTap(func(m *hub.Message) {
-		if m.Fed == nil || m.Event == nil || m.Event.Type != mission.FedType {
+	n.AddFederatedTap(func(m *hub.Message) {
+		if m.Event == nil || m.Event.Type != mission.FedType {
 			return
 		}
 		if !svc.Enqueue(m.Event, m.Label) {

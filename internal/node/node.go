@@ -85,7 +85,7 @@ type Node struct {
 	running    []Component // started, in order
 
 	extraListeners map[string]func(context.Context, ListenerConfig) (ListenerInfo, error)
-	taps           []func(*hub.Message)
+	taps           []Tap
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
 	feedSet        *feedSet               // nil without feeds

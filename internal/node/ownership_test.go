@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"kizuna/internal/cot"
-	"kizuna/internal/hub"
+	"kizuna/internal/federation"
 	"kizuna/internal/label"
 	"kizuna/internal/reject"
 	"kizuna/internal/taktest"
@@ -283,7 +283,7 @@ func TestClaimsExpire(t *testing.T) {
 // this node's own namespace (its fused tracks); a peer's own uids pass.
 func TestFederatedOwnNamespace(t *testing.T) {
 	nd := startNode(t, baseConfig(nil, nil))
-	fed := &hub.FedInfo{OriginNode: "peer-1", Seq: 1, Path: []string{"peer-1"}, Peer: "peer-1"}
+	fed := &federation.Provenance{OriginNode: "peer-1", Seq: 1, Path: []string{"peer-1"}, Peer: "peer-1"}
 	l := label.Label{Classification: label.Unclassified, ReleasableTo: []string{"JPN", "USA"}, Originator: "JPN"}
 	for _, tc := range []struct {
 		uid, typ, link string

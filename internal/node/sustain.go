@@ -56,8 +56,8 @@ func (n *Node) setupSustain() {
 		(*h).ServeHTTP(w, r)
 	})
 	n.Handle(sustain.Prefix, h)
-	n.AddTap(func(m *hub.Message) {
-		if m.Fed == nil || !strings.HasPrefix(m.Event.Type, "y-s-") {
+	n.AddFederatedTap(func(m *hub.Message) {
+		if !strings.HasPrefix(m.Event.Type, "y-s-") {
 			return
 		}
 		if svc := n.sustainSvc.Load(); svc != nil {

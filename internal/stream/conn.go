@@ -258,8 +258,11 @@ func (c *Conn) drainProto(ps *takproto.Splitter) error {
 func (c *Conn) negotiate(ev *cot.Event) {
 	v, ok := takproto.RequestedVersion(ev)
 	ok = ok && v == 1
-	resp := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now(), SwitchProto: ok}
-	resp.SetXML(takproto.Response(time.Now(), ok))
+	kind := hub.KindControl
+	if ok {
+		kind = hub.KindSwitchProto
+	}
+	resp := hub.NewControl(kind, takproto.Response(time.Now(), ok))
 	c.Sub.EnqueueAll([]*hub.Message{resp})
 	if ok {
 		c.proto = true
@@ -325,7 +328,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		format := c.Sub.Format()
 		n := 0
 		for _, msg := range batch {
-			if msg.Kind != hub.KindEvent {
+			if msg.Kind == hub.KindExpire {
 				continue
 			}
 			var b []byte
@@ -338,10 +341,10 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				continue
 			}
 			bufs = append(bufs, b)
-			if !msg.Control {
+			if !msg.Control() {
 				n++
 			}
-			if msg.SwitchProto {
+			if msg.Kind == hub.KindSwitchProto {
 				format = hub.FormatProto
 				c.Sub.SetFormat(hub.FormatProto)
 			}
@@ -369,7 +372,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		now := time.Now()
 		last = now
 		for _, msg := range batch {
-			if !msg.Control && msg.Kind == hub.KindEvent {
+			if msg.Kind == hub.KindEvent {
 				m.Latency.Observe(now.Sub(msg.Received).Seconds())
 			}
 		}

@@ -204,8 +204,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	// A slow consumer is dropped at once: closing the socket ends both
 	// loops, and nothing more is queued for it.
 	// The TAK protocol offer goes first, before anything published.
-	offer := &hub.Message{Kind: hub.KindEvent, Control: true, Received: time.Now()}
-	offer.SetXML(takproto.Offer(time.Now()))
+	offer := hub.NewControl(hub.KindControl, takproto.Offer(time.Now()))
 	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }, First: []*hub.Message{offer}})
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -314,6 +313,6 @@ func (s *Server) pong(ping *cot.Event) *hub.Message {
 		Point: cot.Point{HAE: cot.Unknown, CE: cot.Unknown, LE: cot.Unknown},
 	}
 	m := hub.NewMessage(ev, label.Label{}, 0, s.Encoders)
-	m.Control = true
+	m.Kind = hub.KindControl
 	return m
 }

@@ -251,8 +251,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case len(seg) == 0:
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		s.discovery(w, r)
@@ -264,8 +263,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	seg = seg[1:]
 	switch {
 	case len(seg) == 0:
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		writeTAXII(w, http.StatusOK, map[string]any{
@@ -273,8 +271,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"versions": []string{MediaTAXII}, "max_content_length": s.cfg.MaxContentLength,
 		})
 	case len(seg) == 2 && seg[0] == "status":
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		s.getStatus(w, r, p, seg[1])
@@ -283,6 +280,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeError(w, http.StatusNotFound, "not found", "")
 	}
+}
+
+// getOnly answers 405 and returns false unless method is GET.
+func (s *Server) getOnly(w http.ResponseWriter, method string) bool {
+	if method != http.MethodGet {
+		s.methodNotAllowed(w, "GET")
+		return false
+	}
+	return true
 }
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, allow string) {
@@ -319,8 +325,7 @@ func (s *Server) resource(c *Collection, p label.Principal) (collectionResource,
 
 func (s *Server) collections(w http.ResponseWriter, r *http.Request, p label.Principal, method string, seg []string) {
 	if len(seg) == 0 {
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		var out []collectionResource
@@ -350,14 +355,12 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request, p label.Pri
 	seg = seg[1:]
 	switch {
 	case len(seg) == 0:
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		writeTAXII(w, http.StatusOK, cr)
 	case seg[0] == "manifest" && len(seg) == 1:
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		if !cr.CanRead {
@@ -404,8 +407,7 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request, p label.Pri
 			s.methodNotAllowed(w, "GET, DELETE")
 		}
 	case seg[0] == "objects" && len(seg) == 3 && seg[2] == "versions":
-		if method != http.MethodGet {
-			s.methodNotAllowed(w, "GET")
+		if !s.getOnly(w, method) {
 			return
 		}
 		if !cr.CanRead {
