@@ -112,15 +112,7 @@ type batch struct {
 // Open opens (or creates) the audit log under dir/audit. A torn last line
 // left by a crash is truncated and the recovery recorded as an audit record.
 func Open(dir string, cfg Config) (*Log, error) {
-	if cfg.CheckpointEvery == 0 {
-		cfg.CheckpointEvery = defaultEvery
-	}
-	if cfg.CheckpointInterval == 0 {
-		cfg.CheckpointInterval = defaultInterval
-	}
-	if cfg.Actor == "" {
-		cfg.Actor = "system"
-	}
+	cfg.defaults()
 	lg := cfg.Log
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
@@ -138,56 +130,16 @@ func Open(dir string, cfg Config) (*Log, error) {
 		return nil, fmt.Errorf("audit: %s: %w", ad, ErrLocked)
 	}
 	l := &Log{cfg: cfg, dir: ad, lock: lk, log: lg, kick: make(chan struct{}, 1), done: make(chan struct{}), stop: make(chan struct{})}
-	fail := func(err error) (*Log, error) {
+	head, torn, lastCP, err := l.openFiles()
+	if err != nil {
 		l.closeFiles()
 		return nil, err
-	}
-	l.f, err = os.OpenFile(filepath.Join(ad, LogFile), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fail(fmt.Errorf("audit: opening log: %w", err))
-	}
-	l.cp, err = os.OpenFile(filepath.Join(ad, CheckpointFile), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fail(fmt.Errorf("audit: opening checkpoints: %w", err))
-	}
-	if err := syncDir(ad); err != nil {
-		return fail(err)
-	}
-	head, torn, err := recoverTail(l.f)
-	if err != nil {
-		return fail(err)
-	}
-	if _, err := l.f.Seek(0, io.SeekEnd); err != nil {
-		return fail(fmt.Errorf("audit: %w", err))
-	}
-	lastCP, cpTorn, err := recoverCheckpointTail(l.cp)
-	if err != nil {
-		return fail(err)
-	}
-	if cpTorn > 0 {
-		lg.Warn("audit: truncated torn checkpoint line", "bytes", cpTorn)
-	}
-	if _, err := l.cp.Seek(0, io.SeekEnd); err != nil {
-		return fail(fmt.Errorf("audit: %w", err))
-	}
-	if cfg.Signer != nil {
-		id, err := recordKey(ad, cfg.Signer.Public())
-		if err != nil {
-			return fail(err)
-		}
-		l.keyID = id
 	}
 	l.head = head
 	l.durable = head
 	l.lastCP = time.Now()
 	l.cpSeq = lastCP.Seq
-	var tamper string
-	switch {
-	case lastCP.Seq > head.Seq:
-		tamper = fmt.Sprintf("log ends at seq %d but was checkpointed at seq %d: records were removed", head.Seq, lastCP.Seq)
-	case lastCP.Seq == head.Seq && lastCP.Seq > 0 && lastCP.Hash != head.Hash:
-		tamper = fmt.Sprintf("last record seq %d differs from its checkpoint", head.Seq)
-	}
+	tamper := checkpointMismatch(head, lastCP)
 	if tamper != "" {
 		l.cpSeq = 0 // that checkpoint no longer describes this chain
 	}
@@ -213,6 +165,74 @@ func Open(dir string, cfg Config) (*Log, error) {
 		}
 	}
 	return l, nil
+}
+
+// defaults fills in the zero fields of cfg.
+func (cfg *Config) defaults() {
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = defaultEvery
+	}
+	if cfg.CheckpointInterval == 0 {
+		cfg.CheckpointInterval = defaultInterval
+	}
+	if cfg.Actor == "" {
+		cfg.Actor = "system"
+	}
+}
+
+// openFiles opens the log and checkpoint files, truncates a torn last
+// line of each, and records the signer's key. It returns the last record,
+// how many bytes of the log were torn, and the last checkpoint.
+func (l *Log) openFiles() (head Record, torn int64, lastCP Checkpoint, err error) {
+	ad := l.dir
+	l.f, err = os.OpenFile(filepath.Join(ad, LogFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return head, 0, lastCP, fmt.Errorf("audit: opening log: %w", err)
+	}
+	l.cp, err = os.OpenFile(filepath.Join(ad, CheckpointFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return head, 0, lastCP, fmt.Errorf("audit: opening checkpoints: %w", err)
+	}
+	if err := syncDir(ad); err != nil {
+		return head, 0, lastCP, err
+	}
+	head, torn, err = recoverTail(l.f)
+	if err != nil {
+		return head, 0, lastCP, err
+	}
+	if _, err := l.f.Seek(0, io.SeekEnd); err != nil {
+		return head, 0, lastCP, fmt.Errorf("audit: %w", err)
+	}
+	lastCP, cpTorn, err := recoverCheckpointTail(l.cp)
+	if err != nil {
+		return head, 0, lastCP, err
+	}
+	if cpTorn > 0 {
+		l.log.Warn("audit: truncated torn checkpoint line", "bytes", cpTorn)
+	}
+	if _, err := l.cp.Seek(0, io.SeekEnd); err != nil {
+		return head, 0, lastCP, fmt.Errorf("audit: %w", err)
+	}
+	if l.cfg.Signer != nil {
+		id, err := recordKey(ad, l.cfg.Signer.Public())
+		if err != nil {
+			return head, 0, lastCP, err
+		}
+		l.keyID = id
+	}
+	return head, torn, lastCP, nil
+}
+
+// checkpointMismatch says how the log's last record contradicts its last
+// checkpoint (records removed or changed), or "" if it does not.
+func checkpointMismatch(head Record, lastCP Checkpoint) string {
+	switch {
+	case lastCP.Seq > head.Seq:
+		return fmt.Sprintf("log ends at seq %d but was checkpointed at seq %d: records were removed", head.Seq, lastCP.Seq)
+	case lastCP.Seq == head.Seq && lastCP.Seq > 0 && lastCP.Hash != head.Hash:
+		return fmt.Sprintf("last record seq %d differs from its checkpoint", head.Seq)
+	}
+	return ""
 }
 
 // recoverTail finds the last complete record and truncates anything after

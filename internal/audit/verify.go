@@ -81,9 +81,29 @@ func VerifyWithKey(dir string, keys ...crypto.PublicKey) (Report, error) {
 
 func verify(dir string, keys map[string]crypto.PublicKey, strict bool) (Report, error) {
 	ad := filepath.Join(dir, SubDir)
+	rep, hashes, err := verifyChain(ad)
+	if err != nil {
+		return rep, err
+	}
+	cf, err := os.Open(filepath.Join(ad, CheckpointFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return rep, nil
+	}
+	if err != nil {
+		return rep, fmt.Errorf("audit: %w", err)
+	}
+	defer cf.Close()
+	err = verifyCheckpoints(cf, &rep, hashes, keys, strict)
+	return rep, err
+}
+
+// verifyChain checks every record of the log in ad: its sequence, its
+// link to the previous record and its hash. It returns the report so far
+// and the hash of every record (hashes[seq-1]).
+func verifyChain(ad string) (Report, [][32]byte, error) {
 	f, err := os.Open(filepath.Join(ad, LogFile))
 	if err != nil {
-		return Report{}, fmt.Errorf("audit: %w", err)
+		return Report{}, nil, fmt.Errorf("audit: %w", err)
 	}
 	defer f.Close()
 	var rep Report
@@ -128,22 +148,21 @@ func verify(dir string, keys map[string]crypto.PublicKey, strict bool) (Report, 
 	if err != nil {
 		var te *TamperError
 		if errors.As(err, &te) {
-			return rep, err
+			return rep, hashes, err
 		}
-		return rep, fmt.Errorf("audit: reading %s: %w", LogFile, err)
+		return rep, hashes, fmt.Errorf("audit: reading %s: %w", LogFile, err)
 	}
-	cf, err := os.Open(filepath.Join(ad, CheckpointFile))
-	if errors.Is(err, os.ErrNotExist) {
-		return rep, nil
-	}
-	if err != nil {
-		return rep, fmt.Errorf("audit: %w", err)
-	}
-	defer cf.Close()
+	return rep, hashes, nil
+}
+
+// verifyCheckpoints checks every checkpoint in cf against the record
+// hashes and, when signed, against the known keys (strict: every one must
+// be signed).
+func verifyCheckpoints(cf *os.File, rep *Report, hashes [][32]byte, keys map[string]crypto.PublicKey, strict bool) error {
 	cbad := func(line int, seq uint64, format string, a ...any) error {
 		return &TamperError{File: CheckpointFile, Line: line, Seq: seq, Kind: ErrTampered, Reason: fmt.Sprintf(format, a...)}
 	}
-	err = readLines(cf, func(n int, line []byte, complete bool) error {
+	err := readLines(cf, func(n int, line []byte, complete bool) error {
 		if !complete {
 			return &TamperError{File: CheckpointFile, Line: n, Kind: ErrTorn, Reason: "incomplete last checkpoint line"}
 		}
@@ -179,11 +198,11 @@ func verify(dir string, keys map[string]crypto.PublicKey, strict bool) (Report, 
 	if err != nil {
 		var te *TamperError
 		if errors.As(err, &te) {
-			return rep, err
+			return err
 		}
-		return rep, fmt.Errorf("audit: reading %s: %w", CheckpointFile, err)
+		return fmt.Errorf("audit: reading %s: %w", CheckpointFile, err)
 	}
-	return rep, nil
+	return nil
 }
 
 func verifySig(k crypto.PublicKey, digest, sig []byte) bool {

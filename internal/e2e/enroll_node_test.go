@@ -1,15 +1,11 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"strings"
@@ -31,20 +27,8 @@ func TestEnrollThroughNode(t *testing.T) {
 	sp := newSecPKI(t, "JPN", "USA")
 	const password = "sakura-password-1"
 	usersFile := sakuraUsers(t, sp, "operator", password)
-	cfg := sp.cfg
-	cfg.Users = usersFile
-	cfg.EnrollCA = sp.cas["JPN"].Dir
-	cfg.Listeners = append(cfg.Listeners,
-		node.ListenerConfig{Kind: node.KindEnroll, Addr: "127.0.0.1:0"},
-		node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "USA:TOP SECRET"},
-	)
-	n := secStart(t, cfg)
-	enrollURL := "https://" + n.Addr(node.KindEnroll)
-
-	// The enrollment listener asks for no client certificate; the client
-	// verifies the node against the JPN CA.
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(nil)}, Timeout: 10 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
+	n, enrollURL, hc := startEnrollNode(t, sp, usersFile,
+		node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "USA:TOP SECRET"})
 	do := func(method, path, user, pw string, body io.Reader) (*http.Response, []byte) {
 		t.Helper()
 		req, err := http.NewRequest(method, enrollURL+path, body)
@@ -94,17 +78,7 @@ func TestEnrollThroughNode(t *testing.T) {
 
 	// A CSR whose subject claims to be an American TOP SECRET admin: the
 	// node must ignore it and use the user record.
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "sakura", Organization: []string{"USA"}, OrganizationalUnit: []string{"TOP SECRET", "role:admin"}},
-	}, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csrPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})
+	csrPEM, key := newCSR(t, pkix.Name{CommonName: "sakura", Organization: []string{"USA"}, OrganizationalUnit: []string{"TOP SECRET", "role:admin"}})
 
 	// A wrong password is refused and audited; nothing is signed.
 	resp, _ = do("POST", enroll.PathSign+"?clientUid=ANDROID-1", "sakura", "wrong-password", strings.NewReader(string(csrPEM)))
@@ -196,7 +170,7 @@ func TestEnrollThroughNode(t *testing.T) {
 	// Its own events carry JPN as originator.
 	c.SendEvent(secEvent("enr-own", `access="UNCLASSIFIED" releasableTo="USA"`, `<__origin nation="USA" node="forged"/>`))
 	ev := usa.Expect("enr-own", func(e *cot.Event) bool { return e.UID == "enr-own" }, 5*time.Second)
-	if ev.Origin.Nation != "JPN" || ev.Origin.Node != cfg.NodeID {
+	if ev.Origin.Nation != "JPN" || ev.Origin.Node != sp.cfg.NodeID {
 		t.Errorf("origin of the enrolled client's event = %+v", ev.Origin)
 	}
 

@@ -2,13 +2,9 @@ package e2e
 
 import (
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
@@ -19,7 +15,6 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"kizuna/internal/enroll"
-	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/users"
 )
@@ -47,26 +42,8 @@ func TestEnrollPathsThroughNode(t *testing.T) {
 	}
 	backdate(t, users.TokensPath(usersFile), expRec.ID)
 
-	cfg := sp.cfg
-	cfg.Users = usersFile
-	cfg.EnrollCA = sp.cas["JPN"].Dir
-	cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindEnroll, Addr: "127.0.0.1:0"})
-	n := secStart(t, cfg)
-	enrollURL := "https://" + n.Addr(node.KindEnroll)
-	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: sp.clientTLS(nil)}, Timeout: 10 * time.Second}
-	t.Cleanup(hc.CloseIdleConnections)
-
-	csr := func() ([]byte, *ecdsa.PrivateKey) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "sakura"}}, key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), key
-	}
+	n, enrollURL, hc := startEnrollNode(t, sp, usersFile)
+	csr := func() ([]byte, *ecdsa.PrivateKey) { return newCSR(t, pkix.Name{CommonName: "sakura"}) }
 	do := func(method, path, auth, accept string, body []byte) (int, []byte, http.Header) {
 		t.Helper()
 		req, err := http.NewRequest(method, enrollURL+path, strings.NewReader(string(body)))

@@ -138,31 +138,9 @@ func safeFileName(s string) string {
 // ATAK imports the .p12 files into its cert/ directory, which is where the
 // preferences point.
 func WritePackage(w io.Writer, cfg PackageConfig) error {
-	if cfg.CA == nil {
-		return fmt.Errorf("%w: CA certificate needed", ErrPackage)
-	}
-	host, port, err := net.SplitHostPort(cfg.Server)
+	connect, err := cfg.check()
 	if err != nil {
-		host, port = strings.Trim(cfg.Server, "[]"), "8089"
-	}
-	if host == "" || strings.ContainsAny(host, " :/<>&\"'") && net.ParseIP(host) == nil {
-		return fmt.Errorf("%w: server %q", ErrPackage, cfg.Server)
-	}
-	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
-		return fmt.Errorf("%w: server port %q", ErrPackage, port)
-	}
-	if cfg.Password == "" {
-		cfg.Password = DefaultPassword
-	}
-	if cfg.Name == "" {
-		cfg.Name = host
-	}
-	if cfg.UID == "" {
-		cfg.UID = newUUID()
-	}
-	connect := net.JoinHostPort(host, port)
-	if strings.Contains(host, ":") {
-		connect = host + ":" + port // ATAK splits on the last two colons
+		return err
 	}
 	nation := "CA"
 	if len(cfg.CA.Subject.Organization) == 1 {
@@ -173,10 +151,7 @@ func WritePackage(w io.Writer, cfg PackageConfig) error {
 	if err != nil {
 		return err
 	}
-	files := []struct {
-		name string
-		data []byte
-	}{{"certs/" + trustName, trust}}
+	files := []packageFile{{"certs/" + trustName, trust}}
 
 	streams := pref{Version: "1", Name: "cot_streams", Entries: []prefEntry{
 		{Key: "count", Class: "class java.lang.Integer", Value: "1"},
@@ -198,10 +173,7 @@ func WritePackage(w io.Writer, cfg PackageConfig) error {
 		if err != nil {
 			return err
 		}
-		files = append(files, struct {
-			name string
-			data []byte
-		}{"certs/" + clientName, p12})
+		files = append(files, packageFile{"certs/" + clientName, p12})
 		app.Entries = append(app.Entries,
 			strEntry("certificateLocation", "cert/"+clientName),
 			strEntry("clientPassword", cfg.Password),
@@ -225,11 +197,49 @@ func WritePackage(w io.Writer, cfg PackageConfig) error {
 		return err
 	}
 	prefName := "certs/" + safeFileName(cfg.Name) + ".pref"
-	files = append([]struct {
-		name string
-		data []byte
-	}{{prefName, append([]byte("<?xml version='1.0' standalone='yes'?>\n"), append(prefBytes, '\n')...)}}, files...)
+	files = append([]packageFile{{prefName, append([]byte("<?xml version='1.0' standalone='yes'?>\n"), append(prefBytes, '\n')...)}}, files...)
+	return writeZip(w, cfg, files)
+}
 
+// packageFile is one file of a data package.
+type packageFile struct {
+	name string
+	data []byte
+}
+
+// check validates cfg, fills in its defaults and returns the connect
+// string (HOST:PORT) of the server.
+func (cfg *PackageConfig) check() (string, error) {
+	if cfg.CA == nil {
+		return "", fmt.Errorf("%w: CA certificate needed", ErrPackage)
+	}
+	host, port, err := net.SplitHostPort(cfg.Server)
+	if err != nil {
+		host, port = strings.Trim(cfg.Server, "[]"), "8089"
+	}
+	if host == "" || strings.ContainsAny(host, " :/<>&\"'") && net.ParseIP(host) == nil {
+		return "", fmt.Errorf("%w: server %q", ErrPackage, cfg.Server)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return "", fmt.Errorf("%w: server port %q", ErrPackage, port)
+	}
+	if cfg.Password == "" {
+		cfg.Password = DefaultPassword
+	}
+	if cfg.Name == "" {
+		cfg.Name = host
+	}
+	if cfg.UID == "" {
+		cfg.UID = newUUID()
+	}
+	if strings.Contains(host, ":") {
+		return host + ":" + port, nil // ATAK splits on the last two colons
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+// writeZip writes the manifest listing files, then the files.
+func writeZip(w io.Writer, cfg PackageConfig, files []packageFile) error {
 	m := manifest{Version: "2", Params: []param{
 		{"uid", cfg.UID}, {"name", cfg.Name}, {"onReceiveImport", "true"}, {"onReceiveDelete", "true"},
 	}}
