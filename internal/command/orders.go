@@ -17,11 +17,13 @@ const maxOrderText = 4000
 
 // IssueRequest asks to issue an order. As is the issuing (acting) unit.
 type IssueRequest struct {
-	As        string    `json:"as,omitempty"`
-	Recipient string    `json:"recipient"`
-	Type      string    `json:"type"`
-	Text      string    `json:"text"`
-	Location  *Location `json:"location,omitempty"`
+	As        string `json:"as,omitempty"`
+	Recipient string `json:"recipient"`
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	// Mission is the order's mission type (e.g. AIR_DEFENCE).
+	Mission  string    `json:"mission,omitempty"`
+	Location *Location `json:"location,omitempty"`
 	// Deadline, or DeadlineIn (a duration from now such as "2h"): the
 	// reply-by time.
 	Deadline   time.Time `json:"deadline,omitzero"`
@@ -158,7 +160,13 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		s.mu.Unlock()
 		return nil, &AuthorityError{Decision: d}
 	}
-	o := &Order{
+	mission := normMission(req.Mission)
+	if err := checkCaveats(d.Chain, typ, mission, req.Location); err != nil {
+		s.mu.Unlock()
+		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
+	o := &Order{Mission: mission,
 		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
 		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
 		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
@@ -436,6 +444,12 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	}
 	if recheckState(to) {
 		d := s.world().OrderAuthority(n.Type, n.IssuerUnit, n.Recipient, now)
+		var cavErr error
+		if d.Allowed {
+			if cavErr = checkCaveats(d.Chain, n.Type, n.Mission, n.Location); cavErr != nil {
+				d.Allowed, d.Reason = false, cavErr.Error()
+			}
+		}
 		if err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.authority", Object: id, Decision: decisionWord(d.Allowed),
 			Reason: fmt.Sprintf("recheck before %s: %s", to, d.Reason)}); err != nil {
 			s.mu.Unlock()
@@ -451,6 +465,9 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 			}
 			s.mu.Unlock()
 			s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s refused: %s", from, to, d.Reason)})
+			if cavErr != nil {
+				return nil, cavErr
+			}
 			return nil, &AuthorityError{Decision: d}
 		}
 	}

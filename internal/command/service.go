@@ -232,6 +232,10 @@ func New(cfg Config) (*Service, error) {
 			}
 		}
 	}
+	if err := s.revalidate(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("command: re-checking stored grants: %w", err)
+	}
 	return s, nil
 }
 
