@@ -738,7 +738,7 @@ func (s *Service) handleReply(ctx context.Context, in inbound, c chatIn) {
 	}
 	var err error
 	if r.Report != "" {
-		_, err = s.report(ctx, r.OrderID, Report{Kind: r.Report, Text: r.Reason}, &actor{By: by, Unit: recipient.ID, Via: "tak"}, check)
+		_, err = s.report(ctx, in.from, r.OrderID, Report{Kind: r.Report, Text: r.Reason}, nil, &actor{By: by, Unit: recipient.ID, Via: "tak"}, check)
 	} else {
 		_, err = s.move(ctx, r.OrderID, r.To, &actor{By: by, Unit: recipient.ID, Via: "tak"}, r.Reason, check, nil)
 	}

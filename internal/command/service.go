@@ -52,6 +52,9 @@ type Config struct {
 	Clock func() time.Time
 	// Publisher delivers orders to TAK clients; nil disables TAK delivery.
 	Publisher Publisher
+	// Readiness gives the sustainment readiness of a unit for structured
+	// readiness reports; nil when the node has no sustainment.
+	Readiness ReadinessSource
 	// Audit receives every decision and transition; required.
 	Audit Auditor
 	// Log is the service's logger; a discarding logger when nil.

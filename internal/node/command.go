@@ -27,6 +27,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		Nation:    n.cfg.Nation,
 		NodeID:    n.cfg.NodeID,
 		Publisher: n,
+		Readiness: sustainReadiness{n},
 		Audit:     n.audit,
 		Log:       n.log.With("component", "command"),
 	})
