@@ -428,6 +428,12 @@ type Order struct {
 	Outcome string `json:"outcome,omitempty"`
 	// Request is the support request a national order answers.
 	Request string `json:"request,omitempty"`
+	// Answer is the national order carrying out an approved request (on
+	// the requester's node only when that order is released to it).
+	Answer string `json:"answer,omitempty"`
+	// Origin is the node a federated copy came from ("" for an order made
+	// on this node).
+	Origin string `json:"origin,omitempty"`
 	// Reports answer a report request.
 	Reports     []Report    `json:"reports,omitempty"`
 	Label       label.Label `json:"label"`

@@ -221,6 +221,7 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		Reason: strings.TrimSpace(fmt.Sprintf("→ISSUED %s %s %s %s→%s reply by %s label %s %s", o.Serial, strings.TrimSpace(string(fam)+" "+string(typ)), o.DTG, issuer.ID, recipient.ID,
 			o.Deadline.Format(time.RFC3339), lbl.Marking(), orderLinks(o)))})
 	s.deliver(ctx, out, issuerUnit, recipientUnit)
+	s.federateIssued(ctx, out, issuerUnit, recipientUnit)
 	for _, iu := range infoUnits {
 		s.notifyUnit(ctx, out, issuerUnit, iu, fmt.Sprintf("INFO %s %s %s to %s: %s", orFamily(out), out.ID, out.Serial, recipientUnit.callsign(), out.Text))
 	}
@@ -489,6 +490,7 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 
 	err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "allow",
 		Reason: strings.TrimSpace(fmt.Sprintf("%s→%s via %s %s", from, to, by.Via, reason))})
+	s.federateMoved(ctx, out, to, by)
 	switch to {
 	case Cancelled, Expired:
 		s.notifyUnit(ctx, out, issuer, recipient, fmt.Sprintf("ORDER %s %s: %s", out.ID, to, reason))

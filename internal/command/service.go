@@ -122,7 +122,8 @@ type Service struct {
 	clock func() time.Time
 	db    *db
 
-	inbox chan inbound
+	inbox  chan inbound
+	remote chan remoteMsg
 
 	mu       sync.Mutex
 	units    map[string]*Unit
@@ -193,6 +194,7 @@ func New(cfg Config) (*Service, error) {
 		clock:    cfg.Clock,
 		db:       d,
 		inbox:    make(chan inbound, 4096),
+		remote:   make(chan remoteMsg, 1024),
 		units:    map[string]*Unit{},
 		grantIdx: map[string]*Grant{},
 		orders:   map[string]*Order{},
@@ -346,6 +348,10 @@ func (s *Service) Run(ctx context.Context) error {
 			s.expireDue(ctx)
 		case in := <-s.inbox:
 			s.handleInbound(ctx, in)
+		case rm := <-s.remote:
+			if err := s.Remote(ctx, rm.ev, rm.l, rm.origin); err != nil {
+				s.log.Warn("command: federated message refused", "uid", rm.ev.UID, "origin", rm.origin, "err", err)
+			}
 		}
 	}
 }

@@ -45,6 +45,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		n.Handle(p+"/", h)
 	}
 	n.AddObserver(svc)
+	n.wireCommandFederation(svc)
 	n.commandLoop.run(ctx, func(ctx context.Context) {
 		if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("chain of command stopped", "err", err)
