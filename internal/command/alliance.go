@@ -58,8 +58,16 @@ func (p *PairPolicy) name() string { return strings.Join(p.Nations, "–") }
 // Caveats bound a transfer of forces to another nation's control. The
 // duration is the grant's window.
 type Caveats struct {
-	Area    string `json:"area,omitempty"`
-	Mission string `json:"mission"`
+	Area string `json:"area,omitempty"`
+	// Bounds is the area as a polygon: every order given under the grant
+	// must have a location inside it (caveats.go).
+	Bounds  []LatLon `json:"bounds,omitempty"`
+	Mission string   `json:"mission"`
+	// Missions lists the mission types orders under the grant may carry
+	// (e.g. AIR_DEFENCE); empty allows any.
+	Missions []string `json:"missions,omitempty"`
+	// Duration is the longest window the decision allows, e.g. "72h".
+	Duration string `json:"duration,omitempty"`
 	// NoRetransfer forbids the gaining commander to pass the forces on
 	// to any unit outside its own command.
 	NoRetransfer bool `json:"noRetransfer,omitempty"`
@@ -158,7 +166,10 @@ func checkDecision(g *Grant, unit, grantee *Unit) error {
 		return ruleErr(RuleNationalDecision, "placing %s (%s) under %s of %s needs a named national decision of %s (authority, reference) with caveats (at least the mission)",
 			unit.ID, unit.Nation, g.Kind, grantee.ID, unit.Nation)
 	}
-	return nil
+	if err := normalizeCaveats(&d.Caveats); err != nil {
+		return ruleErr(RuleNationalDecision, "%s %s: %v", d.Authority, d.Reference, err)
+	}
+	return checkCaveatDuration(g)
 }
 
 // validateMembers checks the kind and members of a unit against the tree.

@@ -161,13 +161,28 @@ func (s *Service) Decide(ctx context.Context, p label.Principal, id string, req 
 	if national != nil {
 		text += " (carried out under a " + au.Nation + " national order)"
 	}
-	out, err := s.move(ctx, o.ID, to, &actor{By: p.String(), Unit: au.ID, Via: "api"}, text, nil, func(n *Order) { n.Outcome = outcome })
+	out, err := s.move(ctx, o.ID, to, &actor{By: p.String(), Unit: au.ID, Via: "api"}, text, nil, func(n *Order) {
+		n.Outcome = outcome
+		// The requester learns which order carries it out only when that
+		// order is released to it; the decider's own copy keeps it.
+		if national != nil && (n.Origin != "" || label.Releasable(label.Principal{Nation: s.nationOfUnit(n.IssuerUnit), Clearance: label.TopSecret}, national.Label)) {
+			n.Answer = national.ID
+		}
+	})
 	if err != nil {
 		return nil, national, err
 	}
 	s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "request.decide", Object: o.ID, Decision: "allow",
 		Reason: fmt.Sprintf("%s by %s via %s: %s%s", outcome, au.ID, o.Via, reason, linkedNote(national))})
 	return out, national, nil
+}
+
+// nationOfUnit is a unit's nation; callers hold s.mu.
+func (s *Service) nationOfUnit(id string) string {
+	if u, ok := s.units[id]; ok {
+		return u.Nation
+	}
+	return ""
 }
 
 func linkedNote(n *Order) string {

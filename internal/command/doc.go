@@ -47,6 +47,18 @@
 //   - A grant is revoked by its grantor, the grantor's superiors or the
 //     forces' national authority; an order is cancelled by its issuer or
 //     the issuer's superiors.
+//   - The caveats of a national decision (area bounds, mission types,
+//     duration, no retransfer) bind every order and sub-grant under the
+//     grant (caveats.go).
+//   - At start-up every stored grant still in force is checked again
+//     against the current order of battle and policies; one that breaks a
+//     rule is suspended and audited (revalidate.go).
+//
+// Between national nodes a routed support request travels to the deciding
+// nation's node, its decision and later states come back, and the
+// national order only when released (federate.go). Readiness reports are
+// structured: P, R, S, T and C levels, equipment and supply from
+// sustainment where the node has them (readiness.go).
 //
 // Orders need, of the issuing unit over the recipient unit: TACON or more
 // for a movement order, OPCON or more for a task order, any command, ADCON

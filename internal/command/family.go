@@ -77,12 +77,14 @@ func (p *Paragraphs) validate() error {
 // Report is a report answering a report request (SITREP, or a readiness
 // report).
 type Report struct {
-	Kind string    `json:"kind"`
-	Text string    `json:"text"`
-	At   time.Time `json:"at"`
-	By   string    `json:"by"`
-	Unit string    `json:"unit,omitempty"`
-	Via  string    `json:"via"`
+	Kind string `json:"kind"`
+	Text string `json:"text"`
+	// Readiness is the structured content of a READINESS report.
+	Readiness *ReadinessLevels `json:"readiness,omitempty"`
+	At        time.Time        `json:"at"`
+	By        string           `json:"by"`
+	Unit      string           `json:"unit,omitempty"`
+	Via       string           `json:"via"`
 }
 
 // Report kinds.
@@ -187,6 +189,12 @@ func orderLinks(o *Order) string {
 // from the recipient unit (as): the report is kept with the order, which
 // becomes COMPLETE (through WILCO when not yet answered).
 func (s *Service) Report(ctx context.Context, p label.Principal, as, id, kind, text string) (*Order, error) {
+	return s.ReportWith(ctx, p, as, id, kind, text, nil)
+}
+
+// ReportWith is Report with the levels of a READINESS report (personnel
+// and training; equipment and supply when sustainment has none).
+func (s *Service) ReportWith(ctx context.Context, p label.Principal, as, id, kind, text string, levels *ReadinessLevels) (*Order, error) {
 	kind = strings.ToUpper(strings.TrimSpace(kind))
 	if kind == "" {
 		kind = "SITREP"
@@ -195,7 +203,7 @@ func (s *Service) Report(ctx context.Context, p label.Principal, as, id, kind, t
 		return nil, invalid("report kind %q (want SITREP or READINESS)", kind)
 	}
 	text = strings.TrimSpace(text)
-	if text == "" || len(text) > maxOrderText {
+	if len(text) > maxOrderText || (text == "" && kind != "READINESS") {
 		return nil, invalid("a report needs text of at most %d bytes", maxOrderText)
 	}
 	by := &actor{By: p.String(), Via: "api"}
@@ -207,26 +215,38 @@ func (s *Service) Report(ctx context.Context, p label.Principal, as, id, kind, t
 		by.Unit = au.ID
 		return nil
 	}
-	return s.report(ctx, id, Report{Kind: kind, Text: text}, by, check)
+	return s.report(ctx, p, id, Report{Kind: kind, Text: text}, levels, by, check)
 }
 
 // report records r and completes the report request.
-func (s *Service) report(ctx context.Context, id string, r Report, by *actor, check func(o *Order) error) (*Order, error) {
+func (s *Service) report(ctx context.Context, p label.Principal, id string, r Report, levels *ReadinessLevels, by *actor, check func(o *Order) error) (*Order, error) {
 	s.mu.Lock()
 	cur, ok := s.orders[strings.ToUpper(id)]
 	var st State
 	var typ OrderType
 	if ok {
-		st, typ = cur.State, cur.Type
+		st, typ, cur = cur.State, cur.Type, cur.clone()
 	}
 	s.mu.Unlock()
-	if !ok {
+	if !ok || !label.Releasable(p, cur.Label) {
 		return nil, fmt.Errorf("%w: order %q", ErrNotFound, id)
 	}
 	if typ != ReportRequest {
 		return nil, invalid("order %s is a %s, not a report request", id, typ)
 	}
 	id = cur.ID
+	if r.Kind == "READINESS" {
+		rl, err := s.readinessFor(p, cur, cur.Recipient, levels, r.Text)
+		if err != nil {
+			return nil, err
+		}
+		r.Readiness = rl
+		if r.Text == "" {
+			r.Text = rl.String()
+		} else {
+			r.Text = rl.String() + " " + r.Text
+		}
+	}
 	if CanMove(st, Wilco) {
 		if _, err := s.move(ctx, id, Wilco, by, "report follows", check, nil); err != nil {
 			return nil, err

@@ -439,9 +439,10 @@ func (h *api) decide(w http.ResponseWriter, r *http.Request) {
 }
 
 type reportBody struct {
-	As   string `json:"as,omitempty"`
-	Kind string `json:"kind,omitempty"`
-	Text string `json:"text"`
+	As        string           `json:"as,omitempty"`
+	Kind      string           `json:"kind,omitempty"`
+	Text      string           `json:"text"`
+	Readiness *ReadinessLevels `json:"readiness,omitempty"`
 }
 
 // report answers a report request with a report (SITREP or READINESS).
@@ -452,7 +453,7 @@ func (h *api) report(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := h.principal(r)
-	o, err := h.s.Report(r.Context(), p, b.As, strings.ToUpper(r.PathValue("id")), b.Kind, b.Text)
+	o, err := h.s.ReportWith(r.Context(), p, b.As, strings.ToUpper(r.PathValue("id")), b.Kind, b.Text, b.Readiness)
 	if err != nil && o == nil {
 		h.fail(w, r, err)
 		return

@@ -149,6 +149,13 @@ type Grant struct {
 	RevokedAt    time.Time `json:"revokedAt,omitzero"`
 	RevokedBy    string    `json:"revokedBy,omitempty"`
 	RevokeReason string    `json:"revokeReason,omitempty"`
+
+	// SuspendedAt is set when the grant, re-checked at start-up against
+	// the current order of battle and policies, broke a rule
+	// (SuspendRule, SuspendReason); it is not in force from then on.
+	SuspendedAt   time.Time `json:"suspendedAt,omitzero"`
+	SuspendRule   string    `json:"suspendRule,omitempty"`
+	SuspendReason string    `json:"suspendReason,omitempty"`
 }
 
 // activeAt reports whether the grant's own window and revocation allow it
@@ -161,6 +168,9 @@ func (g *Grant) activeAt(t time.Time) bool {
 		return false
 	}
 	if !g.RevokedAt.IsZero() && !t.Before(g.RevokedAt) {
+		return false
+	}
+	if !g.SuspendedAt.IsZero() && !t.Before(g.SuspendedAt) {
 		return false
 	}
 	return true
@@ -389,7 +399,10 @@ type Order struct {
 	IssuedBy   string    `json:"issuedBy"`
 	Recipient  string    `json:"recipientUnit"`
 	Text       string    `json:"text"`
-	Location   *Location `json:"location,omitempty"`
+	// Mission is the order's mission type (e.g. AIR_DEFENCE), checked
+	// against the mission caveats of the issuer's chain.
+	Mission  string    `json:"mission,omitempty"`
+	Location *Location `json:"location,omitempty"`
 	// Deadline is the reply-by time: an order not answered (WILCO or
 	// CANTCO) by then expires. An order being carried out never expires;
 	// NET and NLT bound the action itself.
@@ -415,6 +428,12 @@ type Order struct {
 	Outcome string `json:"outcome,omitempty"`
 	// Request is the support request a national order answers.
 	Request string `json:"request,omitempty"`
+	// Answer is the national order carrying out an approved request (on
+	// the requester's node only when that order is released to it).
+	Answer string `json:"answer,omitempty"`
+	// Origin is the node a federated copy came from ("" for an order made
+	// on this node).
+	Origin string `json:"origin,omitempty"`
 	// Reports answer a report request.
 	Reports     []Report    `json:"reports,omitempty"`
 	Label       label.Label `json:"label"`

@@ -17,11 +17,13 @@ const maxOrderText = 4000
 
 // IssueRequest asks to issue an order. As is the issuing (acting) unit.
 type IssueRequest struct {
-	As        string    `json:"as,omitempty"`
-	Recipient string    `json:"recipient"`
-	Type      string    `json:"type"`
-	Text      string    `json:"text"`
-	Location  *Location `json:"location,omitempty"`
+	As        string `json:"as,omitempty"`
+	Recipient string `json:"recipient"`
+	Type      string `json:"type"`
+	Text      string `json:"text"`
+	// Mission is the order's mission type (e.g. AIR_DEFENCE).
+	Mission  string    `json:"mission,omitempty"`
+	Location *Location `json:"location,omitempty"`
 	// Deadline, or DeadlineIn (a duration from now such as "2h"): the
 	// reply-by time.
 	Deadline   time.Time `json:"deadline,omitzero"`
@@ -158,7 +160,13 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		s.mu.Unlock()
 		return nil, &AuthorityError{Decision: d}
 	}
-	o := &Order{
+	mission := normMission(req.Mission)
+	if err := checkCaveats(d.Chain, typ, mission, req.Location); err != nil {
+		s.mu.Unlock()
+		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
+		return nil, err
+	}
+	o := &Order{Mission: mission,
 		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
 		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
 		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
@@ -213,6 +221,7 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 		Reason: strings.TrimSpace(fmt.Sprintf("→ISSUED %s %s %s %s→%s reply by %s label %s %s", o.Serial, strings.TrimSpace(string(fam)+" "+string(typ)), o.DTG, issuer.ID, recipient.ID,
 			o.Deadline.Format(time.RFC3339), lbl.Marking(), orderLinks(o)))})
 	s.deliver(ctx, out, issuerUnit, recipientUnit)
+	s.federateIssued(ctx, out, issuerUnit, recipientUnit)
 	for _, iu := range infoUnits {
 		s.notifyUnit(ctx, out, issuerUnit, iu, fmt.Sprintf("INFO %s %s %s to %s: %s", orFamily(out), out.ID, out.Serial, recipientUnit.callsign(), out.Text))
 	}
@@ -436,6 +445,12 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	}
 	if recheckState(to) {
 		d := s.world().OrderAuthority(n.Type, n.IssuerUnit, n.Recipient, now)
+		var cavErr error
+		if d.Allowed {
+			if cavErr = checkCaveats(d.Chain, n.Type, n.Mission, n.Location); cavErr != nil {
+				d.Allowed, d.Reason = false, cavErr.Error()
+			}
+		}
 		if err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.authority", Object: id, Decision: decisionWord(d.Allowed),
 			Reason: fmt.Sprintf("recheck before %s: %s", to, d.Reason)}); err != nil {
 			s.mu.Unlock()
@@ -451,6 +466,9 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 			}
 			s.mu.Unlock()
 			s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s refused: %s", from, to, d.Reason)})
+			if cavErr != nil {
+				return nil, cavErr
+			}
 			return nil, &AuthorityError{Decision: d}
 		}
 	}
@@ -472,6 +490,7 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 
 	err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "allow",
 		Reason: strings.TrimSpace(fmt.Sprintf("%s→%s via %s %s", from, to, by.Via, reason))})
+	s.federateMoved(ctx, out, to, by)
 	switch to {
 	case Cancelled, Expired:
 		s.notifyUnit(ctx, out, issuer, recipient, fmt.Sprintf("ORDER %s %s: %s", out.ID, to, reason))
@@ -721,7 +740,7 @@ func (s *Service) handleReply(ctx context.Context, in inbound, c chatIn) {
 	}
 	var err error
 	if r.Report != "" {
-		_, err = s.report(ctx, r.OrderID, Report{Kind: r.Report, Text: r.Reason}, &actor{By: by, Unit: recipient.ID, Via: "tak"}, check)
+		_, err = s.report(ctx, in.from, r.OrderID, Report{Kind: r.Report, Text: r.Reason}, nil, &actor{By: by, Unit: recipient.ID, Via: "tak"}, check)
 	} else {
 		_, err = s.move(ctx, r.OrderID, r.To, &actor{By: by, Unit: recipient.ID, Via: "tak"}, r.Reason, check, nil)
 	}

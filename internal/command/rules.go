@@ -361,6 +361,9 @@ func windowEnd(g *Grant) time.Time {
 	if !g.RevokedAt.IsZero() && (end.IsZero() || g.RevokedAt.Before(end)) {
 		end = g.RevokedAt
 	}
+	if !g.SuspendedAt.IsZero() && (end.IsZero() || g.SuspendedAt.Before(end)) {
+		end = g.SuspendedAt
+	}
 	return end
 }
 

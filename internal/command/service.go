@@ -53,6 +53,9 @@ type Config struct {
 	Clock func() time.Time
 	// Publisher delivers orders to TAK clients; nil disables TAK delivery.
 	Publisher Publisher
+	// Readiness gives the sustainment readiness of a unit for structured
+	// readiness reports; nil when the node has no sustainment.
+	Readiness ReadinessSource
 	// Audit receives every decision and transition; required.
 	Audit Auditor
 	// Log is the service's logger; a discarding logger when nil.
@@ -120,7 +123,8 @@ type Service struct {
 	clock func() time.Time
 	db    *db
 
-	inbox chan inbound
+	inbox  chan inbound
+	remote chan remoteMsg
 
 	mu       sync.Mutex
 	units    map[string]*Unit
@@ -191,6 +195,7 @@ func New(cfg Config) (*Service, error) {
 		clock:    cfg.Clock,
 		db:       d,
 		inbox:    make(chan inbound, 4096),
+		remote:   make(chan remoteMsg, 1024),
 		units:    map[string]*Unit{},
 		grantIdx: map[string]*Grant{},
 		orders:   map[string]*Order{},
@@ -232,6 +237,10 @@ func New(cfg Config) (*Service, error) {
 				return nil, fmt.Errorf("command: applying order of battle: %w", err)
 			}
 		}
+	}
+	if err := s.revalidate(ctx); err != nil {
+		d.close()
+		return nil, fmt.Errorf("command: re-checking stored grants: %w", err)
 	}
 	return s, nil
 }
@@ -340,6 +349,10 @@ func (s *Service) Run(ctx context.Context) error {
 			s.expireDue(ctx)
 		case in := <-s.inbox:
 			s.handleInbound(ctx, in)
+		case rm := <-s.remote:
+			if err := s.Remote(ctx, rm.ev, rm.l, rm.origin); err != nil {
+				s.log.Warn("command: federated message refused", "uid", rm.ev.UID, "origin", rm.origin, "err", err)
+			}
 		}
 	}
 }

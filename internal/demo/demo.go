@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"kizuna/internal/command"
 	"kizuna/internal/node"
 	"kizuna/internal/pki"
 	"kizuna/internal/scenario"
@@ -203,7 +204,13 @@ func Run(ctx context.Context, o Options) error {
 		}, o.Period)
 	})
 	run("orders", func() error {
-		return RunOrders(runCtx, nodeOf("USA").Command(), OrdersConfig{Every: o.OrderEvery, Simulate: true, Log: o.Log})
+		return RunOrders(runCtx, nodeOf("USA").Command(), OrdersConfig{Every: o.OrderEvery, Simulate: true, Log: o.Log,
+			ServiceOf: func(nation string) *command.Service {
+				if nd := nodeOf(nation); nd != nil {
+					return nd.Command()
+				}
+				return nil
+			}})
 	})
 	run("sustainment", func() error {
 		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)

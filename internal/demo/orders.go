@@ -122,6 +122,10 @@ type OrdersConfig struct {
 	// (default 3s).
 	AnswerAfter time.Duration
 	Log         *slog.Logger
+	// ServiceOf, when set, gives the chain of command of a nation's own
+	// node: a routed request is decided on the deciding nation's node,
+	// once the federation has brought it there (nil: on svc).
+	ServiceOf func(nation string) *command.Service
 }
 
 // RunOrders plays Script in a loop until ctx is done, through the same
@@ -155,6 +159,31 @@ func RunOrders(ctx context.Context, svc *command.Service, cfg OrdersConfig) erro
 	}
 }
 
+// deciderService is the service of the deciding principal's nation's node
+// once the request has arrived there (at most ten seconds), else svc.
+func deciderService(ctx context.Context, svc *command.Service, cfg OrdersConfig, p label.Principal, id string) *command.Service {
+	if cfg.ServiceOf == nil {
+		return svc
+	}
+	d := cfg.ServiceOf(p.Nation)
+	if d == nil || d == svc {
+		return svc
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := d.Order(p, id); err == nil {
+			return d
+		}
+		select {
+		case <-ctx.Done():
+			return svc
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	cfg.Log.Warn("demo: request did not reach the deciding node; deciding on the requester's", "order", id)
+	return svc
+}
+
 func playStep(ctx context.Context, svc *command.Service, cfg OrdersConfig, step Step, issued map[string]string) {
 	log := cfg.Log.With("step", step.Name)
 	switch {
@@ -170,13 +199,14 @@ func playStep(ctx context.Context, svc *command.Service, cfg OrdersConfig, step 
 		if id == "" {
 			return
 		}
-		_, national, err := svc.Decide(ctx, step.Principal, id, *step.Decide)
+		dsvc := deciderService(ctx, svc, cfg, step.Principal, id)
+		_, national, err := dsvc.Decide(ctx, step.Principal, id, *step.Decide)
 		if err != nil {
 			log.Warn("demo: decision not recorded", "err", err)
 			return
 		}
 		if national != nil && cfg.Simulate {
-			simulate(ctx, svc, cfg, national, step)
+			simulate(ctx, dsvc, cfg, national, step)
 		}
 	case step.Order != nil:
 		req := *step.Order

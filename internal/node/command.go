@@ -27,6 +27,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		Nation:    n.cfg.Nation,
 		NodeID:    n.cfg.NodeID,
 		Publisher: n,
+		Readiness: sustainReadiness{n},
 		Audit:     n.audit,
 		Log:       n.log.With("component", "command"),
 	})
@@ -44,6 +45,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		n.Handle(p+"/", h)
 	}
 	n.AddObserver(svc)
+	n.wireCommandFederation(svc)
 	n.commandLoop.run(ctx, func(ctx context.Context) {
 		if err := svc.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			n.log.Error("chain of command stopped", "err", err)

@@ -75,10 +75,96 @@ function unitTree(units) {
 const RESPONSES = ['ACKNOWLEDGED', 'WILCO', 'EXECUTING', 'COMPLETE', 'CANTCO', 'FAILED'];
 const FINAL = new Set(['COMPLETE', 'FAILED', 'CANCELLED', 'EXPIRED', 'CANTCO']);
 
+// Readiness levels of a structured readiness report: the C-level and the
+// four resource areas (personnel, equipment condition, supply, training).
+function readinessView(r) {
+  const x = r.readiness;
+  if (!x) return el('div', { class: 'muted' }, `${r.kind}: ${r.text}`);
+  const chip = (name, v) => el('span', { class: `rl rl-${v}`, dataset: { level: name } }, `${name}${v}`);
+  return el(
+    'div',
+    { class: 'readiness', dataset: { readiness: `C${x.c}` } },
+    el('b', {}, `READINESS C${x.c}`), ' ',
+    chip('P', x.personnel), ' ', chip('R', x.equipment), ' ', chip('S', x.supply), ' ', chip('T', x.training),
+    el('span', { class: 'muted' }, ` (equipment and supply ${x.source === 'sustainment' ? `from sustainment${x.colour ? `, ${x.colour}` : ''}` : 'as reported'})`),
+    r.text ? el('div', { class: 'muted' }, r.text) : null,
+  );
+}
+
+// drafts keeps what was typed in a card's fields across re-renders.
+const drafts = new Map();
+function draftInput(o, name, attrs, tag = 'input') {
+  const key = `${o.id}:${name}`;
+  const e = el(tag, { name, ...attrs });
+  if (drafts.has(key)) e.value = drafts.get(key);
+  e.addEventListener('input', () => drafts.set(key, e.value));
+  e.addEventListener('change', () => drafts.set(key, e.value));
+  return e;
+}
+// The deciding headquarters' answer to a routed support request: approve
+// (with its own order to the unit asked), partly approve, or deny.
+function decideBox(o, act) {
+  const reason = draftInput(o, 'reason', { placeholder: 'Reason', title: 'Reason for the decision' });
+  const text = draftInput(o, 'orderText', { placeholder: `Order to ${o.wanted || 'the unit'}`, title: 'The national order carrying out an approval' });
+  const release = el('input', { type: 'checkbox', name: 'release', title: 'Release the national order to the requester' });
+  release.checked = drafts.get(`${o.id}:releaseChecked`) === '1';
+  release.addEventListener('change', () => drafts.set(`${o.id}:releaseChecked`, release.checked ? '1' : ''));
+  const decide = (outcome) => {
+    const body = { as: o.recipientUnit, outcome, reason: reason.value.trim() };
+    if (outcome !== 'DENIED') {
+      body.order = { recipient: o.wanted || o.recipientUnit, type: 'TASK', text: text.value.trim() || o.text, deadlineIn: '2h' };
+      if (release.checked) body.order.releasableTo = [...new Set([...(o.label?.releasableTo || [])])];
+    }
+    act(o, 'decide', body);
+  };
+  return el(
+    'div',
+    { class: 'decide', dataset: { decideFor: o.id } },
+    reason, text, el('label', {}, release, ' release order to requester'),
+    el('button', { type: 'button', dataset: { decide: 'APPROVED' }, onclick: () => decide('APPROVED') }, 'Approve'),
+    el('button', { type: 'button', dataset: { decide: 'PARTLY_APPROVED' }, onclick: () => decide('PARTLY_APPROVED') }, 'Partly approve'),
+    el('button', { type: 'button', dataset: { decide: 'DENIED' }, onclick: () => decide('DENIED') }, 'Deny'),
+  );
+}
+
+// The recipient's answer to a report request: a SITREP, or a readiness
+// report with its levels (equipment and supply come from sustainment when
+// the node has them).
+function reportBox(o, act) {
+  const text = draftInput(o, 'reportText', { placeholder: 'Report text', title: 'SITREP text or readiness remarks' });
+  const sel = (name, title, optional) => {
+    const s = draftInput(o, name, { title }, 'select');
+    s.replaceChildren(...(optional ? [el('option', { value: '' }, `${title[0]}?`)] : []), ...[1, 2, 3, 4].map((n) => el('option', { value: String(n) }, `${title[0]}${n}`)));
+    const key = `${o.id}:${name}`;
+    if (drafts.has(key)) s.value = drafts.get(key);
+    return s;
+  };
+  const p = sel('personnel', 'Personnel');
+  const r = sel('equipment', 'Equipment condition (R), if sustainment has none', true);
+  const s = sel('supply', 'Supply, if sustainment has none', true);
+  const t = sel('training', 'Training');
+  const readiness = () => {
+    const lv = { personnel: Number(p.value), training: Number(t.value) };
+    if (r.value) lv.equipment = Number(r.value);
+    if (s.value) lv.supply = Number(s.value);
+    act(o, 'report', { as: o.recipientUnit, kind: 'READINESS', text: text.value.trim(), readiness: lv });
+  };
+  return el(
+    'div',
+    { class: 'report', dataset: { reportFor: o.id } },
+    text,
+    el('button', { type: 'button', dataset: { report: 'SITREP' }, onclick: () => act(o, 'report', { as: o.recipientUnit, kind: 'SITREP', text: text.value.trim() }) }, 'Send SITREP'),
+    el('div', {}, p, r, s, t, el('button', { type: 'button', dataset: { report: 'READINESS' }, onclick: readiness }, 'Send readiness report')),
+  );
+}
+
 function orderCard(o, mine, act) {
   const state = o.state || '?';
   const canAnswer = mine.has(o.recipientUnit) && !FINAL.has(state);
   const canCancel = mine.has(o.issuerUnit) && !FINAL.has(state);
+  // A routed request is answered with a decision, not WILCO or CANTCO.
+  const undecided = o.via && !o.outcome && o.type === 'SUPPORT_REQUEST';
+  const responses = undecided ? ['ACKNOWLEDGED'] : RESPONSES;
   return el(
     'div',
     { class: 'order', dataset: { order: o.id, state } },
@@ -89,16 +175,20 @@ function orderCard(o, mine, act) {
     o.changes ? el('div', { class: 'muted' }, `changes ${o.changes}`) : null,
     o.via ? el('div', { class: 'muted' }, `via ${o.via}${o.wanted ? ` for ${o.wanted}` : ''}${o.outcome ? ` · ${o.outcome}` : ''}`) : null,
     o.request ? el('div', { class: 'muted' }, `answers request ${o.request}`) : null,
+    o.answer ? el('div', { class: 'muted', dataset: { answer: o.answer } }, `carried out by order ${o.answer}`) : null,
+    o.origin ? el('div', { class: 'muted', dataset: { origin: o.origin } }, `from node ${o.origin}`) : null,
     o.info?.length ? el('div', { class: 'muted' }, `info: ${o.info.join(', ')}`) : null,
     el('div', {}, o.text || ''),
     o.paragraphs?.execution?.intent ? el('div', { class: 'muted' }, `intent: ${o.paragraphs.execution.intent}`) : null,
     o.net ? el('div', { class: 'muted' }, `NET ${String(o.net).replace('T', ' ').slice(0, 16)}Z`) : null,
     o.nlt ? el('div', { class: 'muted' }, `NLT ${String(o.nlt).replace('T', ' ').slice(0, 16)}Z`) : null,
     o.deadline ? el('div', { class: 'muted' }, `reply by ${String(o.deadline).replace('T', ' ').slice(0, 16)}Z`) : null,
-    o.reports?.length ? el('div', {}, o.reports.map((r) => el('div', { class: 'muted' }, `${r.kind}: ${r.text}`))) : null,
+    o.reports?.length ? el('div', {}, o.reports.map(readinessView)) : null,
     o.stateReason ? el('div', { class: 'muted' }, o.stateReason) : null,
+    canAnswer && undecided ? decideBox(o, act) : null,
+    canAnswer && o.type === 'REPORT_REQUEST' ? reportBox(o, act) : null,
     canAnswer
-      ? el('div', {}, RESPONSES.map((r) => el('button', { type: 'button', dataset: { respond: r }, onclick: () => act(o, 'ack', { as: o.recipientUnit, state: r }) }, r === 'ACKNOWLEDGED' ? 'Acknowledge' : r)))
+      ? el('div', {}, responses.map((r) => el('button', { type: 'button', dataset: { respond: r }, onclick: () => act(o, 'ack', { as: o.recipientUnit, state: r }) }, r === 'ACKNOWLEDGED' ? 'Acknowledge' : r)))
       : null,
     canCancel ? el('button', { type: 'button', dataset: { cancel: o.id }, onclick: () => act(o, 'cancel', { as: o.issuerUnit, reason: 'cancelled from the web map' }) }, 'Cancel') : null,
   );
@@ -161,7 +251,9 @@ function startOrders(store) {
   const act = async (o, verb, body) => {
     try {
       const r = await sendJSON('POST', `api/v1/orders/${encodeURIComponent(o.id)}/${verb}`, body);
-      say(`${o.id}: ${r?.state || verb}`, false);
+      const req = r?.request || r;
+      say(`${o.id}: ${req?.outcome || req?.state || verb}${r?.order?.id ? ` (order ${r.order.id})` : ''}`, false);
+      for (const k of [...drafts.keys()]) if (k.startsWith(`${o.id}:`)) drafts.delete(k);
     } catch (err) {
       say(`${o.id}: ${err.message}`, true);
     }
