@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { range, bearing, describe as describeRange, levelsUpTo } from '../../internal/webui/static/js/measure.js';
 import { portionOf, portionOfBanner } from '../../internal/webui/static/js/marking.js';
 import { cluster, placeLabels, Grid, priority, overlaps } from '../../internal/webui/static/js/declutter.js';
-import { ReplayIndex } from '../../internal/webui/static/js/timeline.js';
+import { ReplayIndex, rowsOf } from '../../internal/webui/static/js/timeline.js';
 
 test('range and bearing', async (t) => {
   const cases = [
@@ -91,4 +91,16 @@ test('replay index: the picture at a time, stale objects gone, trails', () => {
   assert.deepEqual(ix.trail('a', 2500), [[1, 1], [2, 2]]);
   assert.equal(ix.start, 1000);
   assert.equal(ix.end, 2000);
+});
+
+test('replay answer: compact rows expand to tracks and labels', () => {
+  const body = {
+    tracks: [['a', 'a-f-G', 'SFG-------', 'ALPHA'], ['b', 'a-h-G', 'SHG-------', '']],
+    labels: [{ classification: 'SECRET', releasableTo: ['JPN'], originator: 'USA' }],
+    rows: [[0, 1000, 5000, 1.5, 2.5, 0], [1, 1500, 1800, 9, 9, 0]],
+  };
+  const rows = rowsOf(body);
+  assert.deepEqual(rows[0], { uid: 'a', type: 'a-f-G', sidc: 'SFG-------', callsign: 'ALPHA', t: 1000, stale: 5000, lat: 1.5, lon: 2.5, label: body.labels[0] });
+  assert.equal(rows[1].uid, 'b');
+  assert.deepEqual(new ReplayIndex(rows).at(1600).map((r) => r.uid).sort(), ['a', 'b']);
 });
