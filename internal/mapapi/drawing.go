@@ -49,6 +49,9 @@ type LatLon struct {
 type DrawingLabel struct {
 	Classification string   `json:"classification"`
 	ReleasableTo   []string `json:"releasableTo"`
+	// Caveats are the label's caveats (label.KnownCaveats: NOFORN, ORCON,
+	// FOUO); an unknown one refuses the drawing.
+	Caveats []string `json:"caveats,omitempty"`
 }
 
 // Sentinel errors of drawing validation.
@@ -117,9 +120,19 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 			}
 			rel = append(rel, nat)
 		}
+		if len(d.Label.Caveats) > len(label.KnownCaveats) {
+			return bad("too many caveats")
+		}
+		cav, err := label.ParseCaveat(strings.Join(d.Label.Caveats, "/"))
+		if err != nil || strings.ContainsAny(strings.Join(d.Label.Caveats, ""), "/, \t") {
+			return bad("caveats: each one of NOFORN, ORCON, FOUO")
+		}
 		attrs = ` access="` + cot.Escape(c.String()) + `"`
 		if len(rel) > 0 {
 			attrs += ` releasableTo="` + cot.Escape(strings.Join(rel, " ")) + `"`
+		}
+		if cav != "" {
+			attrs += ` caveat="` + cot.Escape(cav) + `"`
 		}
 	}
 	var typ string

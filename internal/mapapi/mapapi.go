@@ -30,7 +30,8 @@ import (
 )
 
 // HistoryFunc passes to fn, oldest first, every stored history row in
-// [since, until) that p may receive (store.Store.ExportHistory).
+// [since, until) that p may receive (store.Backend.ExportPositions: the
+// rows' XML may be empty, a replay does not need it).
 type HistoryFunc func(ctx context.Context, p label.Principal, since, until time.Time, fn func(store.Object) error) error
 
 // IngestFunc submits an event as principal p through the node's ingest

@@ -85,6 +85,9 @@ func TestBuildEvent(t *testing.T) {
 		{"bad uid", Drawing{UID: "a b", Kind: "point", Name: "x", Points: pts(1)}, "", 0, true},
 		{"bad classification", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "COSMIC"}}, "", 0, true},
 		{"bad nation", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"J\"PN"}}}, "", 0, true},
+		{"caveats", Drawing{Kind: "line", Name: "PL NOFORN", Points: pts(2), Label: &DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"JPN"}, Caveats: []string{"noforn", "FOUO"}}}, "u-d-f", 2, false},
+		{"unknown caveat", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "SECRET", Caveats: []string{"EYES"}}}, "", 0, true},
+		{"caveat smuggling a separator", Drawing{Kind: "point", Name: "x", Points: pts(1), Label: &DrawingLabel{Classification: "SECRET", Caveats: []string{"FOUO/NOFORN"}}}, "", 0, true},
 		{"ring without radius", Drawing{Kind: "ring", Name: "x", Points: pts(1)}, "", 0, true},
 		{"too many vertices", Drawing{Kind: "line", Name: "x", Points: pts(maxVertices + 1)}, "", 0, true},
 	}
@@ -112,6 +115,9 @@ func TestBuildEvent(t *testing.T) {
 			if tc.d.Label != nil && (ev.Access != "SECRET" || ev.ReleasableTo != "JPN") {
 				t.Errorf("label attributes %q %q", ev.Access, ev.ReleasableTo)
 			}
+			if want := map[bool]string{true: "FOUO/NOFORN"}[tc.d.Label != nil && len(tc.d.Label.Caveats) > 0]; ev.Caveat != want {
+				t.Errorf("caveat %q, want %q", ev.Caveat, want)
+			}
 		})
 	}
 }
@@ -121,6 +127,7 @@ func TestBuildEvent(t *testing.T) {
 func FuzzBuildEvent(f *testing.F) {
 	f.Add(`{"kind":"point","name":"A","points":[{"lat":1,"lon":2}]}`)
 	f.Add(`{"kind":"area","name":"B<>&\"","points":[{"lat":1,"lon":2},{"lat":1,"lon":3},{"lat":2,"lon":2}],"label":{"classification":"SECRET","releasableTo":["JPN","KOR"]}}`)
+	f.Add(`{"kind":"line","name":"L","points":[{"lat":1,"lon":2},{"lat":1,"lon":3}],"label":{"classification":"CONFIDENTIAL","caveats":["ORCON","FOUO"]}}`)
 	f.Add(`{"kind":"ring","name":"R","radius":100,"points":[{"lat":1,"lon":2}],"uid":"x.y:z-1"}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		var d Drawing

@@ -1,9 +1,12 @@
 package mapapi
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
 	"time"
 
 	"kizuna/internal/label"
@@ -14,21 +17,6 @@ import (
 
 // MaxReplayWindow bounds one replay request.
 const MaxReplayWindow = 24 * time.Hour
-
-// ReplayRow is one stored report, as the map replays it. Times are Unix
-// milliseconds, which keeps an hour of a large picture compact.
-type ReplayRow struct {
-	UID      string  `json:"uid"`
-	Type     string  `json:"type"`
-	SIDC     string  `json:"sidc"`
-	Callsign string  `json:"callsign,omitempty"`
-	Time     int64   `json:"t"`
-	Stale    int64   `json:"stale"`
-	Lat      float64 `json:"lat"`
-	Lon      float64 `json:"lon"`
-	// Label indexes the answer's labels: thousands of rows share a few.
-	Label int `json:"l"`
-}
 
 var errTooMany = errors.New("too many rows")
 
@@ -68,9 +56,23 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad window: until must follow since, by at most 24h", http.StatusBadRequest)
 		return
 	}
-	rows := make([]ReplayRow, 0, 1024)
-	truncated := false
-	// Labels repeat: each distinct one is sent once.
+	s.writeReplay(w, r, p, since, until, step)
+}
+
+// writeReplay answers the replay of [since, until) for p, thinned to step
+// (ms; 0 keeps every row). The answer is compact and streamed as the
+// history is read:
+//
+//	{"rows":[[track, t, stale, lat, lon, label], …],
+//	 "tracks":[[uid, type, sidc, callsign], …], "labels":[…],
+//	 "since":…, "until":…, "truncated":false}
+//
+// A row names its track (uid, type and callsign, sent once) and its label
+// by index; times are Unix milliseconds.
+func (s *Service) writeReplay(w http.ResponseWriter, r *http.Request, p label.Principal, since, until time.Time, step int64) {
+	type trackKey struct{ uid, typ, callsign string }
+	tracks := map[trackKey]int{}
+	var trackList []trackKey
 	labelIdx := map[string]int{}
 	labels := []web.Label{}
 	// With a step, the first row of each uid in each step, plus its last
@@ -78,9 +80,14 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 	// enough for a browser, and the replay still ends where the object was.
 	type thin struct {
 		bucket int64
-		tail   *ReplayRow // the latest row not kept, if any
+		tail   []byte // the latest row not kept, encoded, if any
 	}
 	thinned := map[string]*thin{}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	n := 0
+	truncated := false
+	var row []byte
+	wroteHeader := false
 	err := s.cfg.History(r.Context(), p, since, until, func(o store.Object) error {
 		// The store already applied the policy; the one policy function
 		// decides again here, so that this egress path cannot depend on
@@ -88,7 +95,7 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 		if !label.Releasable(p, o.Label) {
 			return nil
 		}
-		if len(rows) >= s.cfg.MaxReplayRows {
+		if n >= s.cfg.MaxReplayRows {
 			truncated = true
 			return errTooMany
 		}
@@ -99,40 +106,99 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 			labels = append(labels, web.LabelJSON(o.Label))
 			labelIdx[key] = li
 		}
-		row := ReplayRow{
-			UID: o.UID, Type: o.Type, SIDC: symbol.SIDC(o.Type), Callsign: o.Callsign,
-			Time: o.Time.UnixMilli(), Stale: o.Stale.UnixMilli(), Lat: o.Lat, Lon: o.Lon, Label: li,
+		tk := trackKey{o.UID, o.Type, o.Callsign}
+		ti, ok := tracks[tk]
+		if !ok {
+			ti = len(trackList)
+			trackList = append(trackList, tk)
+			tracks[tk] = ti
 		}
+		t := o.Time.UnixMilli()
+		row = appendRow(row[:0], ti, t, o.Stale.UnixMilli(), o.Lat, o.Lon, li)
 		if step > 0 {
-			b := row.Time / step
+			b := t / step
 			th := thinned[o.UID]
 			if th != nil && th.bucket == b {
-				th.tail = &row
+				th.tail = append(th.tail[:0], row...)
 				return nil
 			}
 			if th == nil {
 				th = &thin{}
 				thinned[o.UID] = th
 			}
-			th.bucket, th.tail = b, nil
+			th.bucket, th.tail = b, th.tail[:0]
 		}
-		rows = append(rows, row)
+		if !wroteHeader {
+			w.Header().Set("Content-Type", "application/json")
+			bw.WriteString(`{"rows":[`)
+			wroteHeader = true
+		} else {
+			bw.WriteByte(',')
+		}
+		bw.Write(row)
+		n++
 		return nil
 	})
-	for _, th := range thinned {
-		if th.tail != nil && len(rows) < s.cfg.MaxReplayRows {
-			rows = append(rows, *th.tail)
-		}
-	}
 	if err != nil && !errors.Is(err, errTooMany) {
 		s.log.Error("reading history for replay", "principal", p.String(), "err", err)
-		http.Error(w, "history unavailable", http.StatusInternalServerError)
+		if !wroteHeader {
+			http.Error(w, "history unavailable", http.StatusInternalServerError)
+		}
+		// Else the answer stops short and does not parse: the page
+		// reports the replay unavailable.
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(map[string]any{
-		"since": since.UTC(), "until": until.UTC(), "truncated": truncated, "labels": labels, "rows": rows,
-	})
+	if !wroteHeader {
+		w.Header().Set("Content-Type", "application/json")
+		bw.WriteString(`{"rows":[`)
+	}
+	for _, th := range thinned {
+		if len(th.tail) > 0 && n < s.cfg.MaxReplayRows {
+			if n > 0 {
+				bw.WriteByte(',')
+			}
+			bw.Write(th.tail)
+			n++
+		}
+	}
+	bw.WriteString(`],"tracks":[`)
+	for i, tk := range trackList {
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		b, _ := json.Marshal([4]string{tk.uid, tk.typ, symbol.SIDC(tk.typ), tk.callsign})
+		bw.Write(b)
+	}
+	bw.WriteString(`],"labels":`)
+	b, _ := json.Marshal(labels)
+	bw.Write(b)
+	b, _ = json.Marshal(map[string]any{"since": since.UTC(), "until": until.UTC(), "truncated": truncated})
+	bw.WriteByte(',')
+	bw.Write(b[1:])
+	bw.WriteByte('\n')
+	bw.Flush()
+}
+
+// appendRow encodes one replay row as a JSON array.
+func appendRow(b []byte, track int, t, stale int64, lat, lon float64, lbl int) []byte {
+	b = append(b, '[')
+	b = strconv.AppendInt(b, int64(track), 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, t, 10)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, stale, 10)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, finite(lat), 'f', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendFloat(b, finite(lon), 'f', -1, 64)
+	b = append(b, ',')
+	b = strconv.AppendInt(b, int64(lbl), 10)
+	return append(b, ']')
+}
+
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
 }

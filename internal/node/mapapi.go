@@ -18,7 +18,7 @@ func (n *Node) setupMapAPI() {
 	svc, err := mapapi.New(mapapi.Config{
 		Picture: n.picture,
 		History: func(ctx context.Context, p label.Principal, since, until time.Time, fn func(store.Object) error) error {
-			return n.store.ExportHistory(ctx, p, since, until, fn)
+			return n.store.ExportPositions(ctx, p, since, until, fn)
 		},
 		Ingest: n.ingestHTTP,
 		Log:    n.log.With("component", "mapapi"),

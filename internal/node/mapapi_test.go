@@ -174,15 +174,10 @@ func TestMapExportAndReplay(t *testing.T) {
 		again := event("rel-jpn", "a-f-G-U-C", `access="SECRET" releasableTo="JPN"`)
 		again.Point.Lat = 37
 		usa.SendEvent(again)
-		var rows struct {
-			Rows []struct {
-				UID string
-				Lat float64
-			}
-		}
+		var rows struct{ Rows []replayRow }
 		taktest.WaitUntil(t, "three history rows", 5*time.Second, func() bool {
 			rows.Rows = nil
-			getJSON(t, jpn+"/api/v1/replay", &rows)
+			rows.Rows = getReplay(t, jpn+"/api/v1/replay")
 			k := 0
 			for _, r := range rows.Rows {
 				if r.UID == "rel-jpn" {
@@ -198,7 +193,7 @@ func TestMapExportAndReplay(t *testing.T) {
 		}
 		// A step keeps the first row per step and the last: start and end.
 		rows.Rows = nil
-		getJSON(t, jpn+"/api/v1/replay?step=1h", &rows)
+		rows.Rows = getReplay(t, jpn+"/api/v1/replay?step=1h")
 		var lats []float64
 		for _, r := range rows.Rows {
 			if r.UID == "rel-jpn" {
@@ -209,7 +204,7 @@ func TestMapExportAndReplay(t *testing.T) {
 			t.Errorf("thinned rows of rel-jpn: %v, want [35.5 37]", lats)
 		}
 		rows.Rows = nil
-		getJSON(t, kor+"/api/v1/replay", &rows)
+		rows.Rows = getReplay(t, kor+"/api/v1/replay")
 		for _, r := range rows.Rows {
 			if r.UID != "rel-jpn-2" {
 				t.Fatalf("KOR replay holds %s", r.UID)
@@ -219,4 +214,27 @@ func TestMapExportAndReplay(t *testing.T) {
 			t.Errorf("window over 24h: %d", code)
 		}
 	})
+}
+
+type replayRow struct {
+	UID string
+	Lat float64
+}
+
+// getReplay reads a replay answer: rows [track, t, stale, lat, lon,
+// label] naming tracks [uid, type, sidc, callsign].
+func getReplay(t *testing.T, url string) []replayRow {
+	t.Helper()
+	var a struct {
+		Rows   [][6]float64
+		Tracks [][4]string
+	}
+	if code := getJSON(t, url, &a); code != http.StatusOK {
+		t.Fatalf("GET %s: %d", url, code)
+	}
+	out := make([]replayRow, len(a.Rows))
+	for i, r := range a.Rows {
+		out[i] = replayRow{UID: a.Tracks[int(r[0])][0], Lat: r[3]}
+	}
+	return out
 }

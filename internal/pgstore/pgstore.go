@@ -505,6 +505,19 @@ func (s *Store) History(ctx context.Context, uid string, since time.Time, limit 
 // ExportHistory implements store.Backend: SQL narrows by the label
 // columns, label.Releasable decides every row.
 func (s *Store) ExportHistory(ctx context.Context, p label.Principal, since, until time.Time, fn func(store.Object) error) error {
+	return s.exportHistory(ctx, objectCols, p, since, until, fn)
+}
+
+// positionCols are objectCols with an empty XML: what a replay needs.
+const positionCols = `uid, type, owner, classification, releasable_to, caveat, originator, time, stale, lat, lon, hae, callsign, ''::bytea`
+
+// ExportPositions implements store.Backend: ExportHistory without each
+// row's XML.
+func (s *Store) ExportPositions(ctx context.Context, p label.Principal, since, until time.Time, fn func(store.Object) error) error {
+	return s.exportHistory(ctx, positionCols, p, since, until, fn)
+}
+
+func (s *Store) exportHistory(ctx context.Context, cols string, p label.Principal, since, until time.Time, fn func(store.Object) error) error {
 	if !p.Valid() {
 		return nil
 	}
@@ -512,7 +525,7 @@ func (s *Store) ExportHistory(ctx context.Context, p label.Principal, since, unt
 	if !until.IsZero() {
 		hi = store.UnixNano(until)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+objectCols+` FROM history
+	rows, err := s.pool.Query(ctx, `SELECT `+cols+` FROM history
 		WHERE recorded >= $1 AND recorded < $2
 		  AND classification BETWEEN 1 AND $3
 		  AND (originator = $4 OR $4 = ANY (string_to_array(releasable_to, ' ')))

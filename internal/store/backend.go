@@ -45,6 +45,8 @@ type Backend interface {
 	Owners(ctx context.Context) (map[string]string, error)
 	History(ctx context.Context, uid string, since time.Time, limit int) ([]Object, error)
 	ExportHistory(ctx context.Context, p label.Principal, since, until time.Time, fn func(Object) error) error
+	// ExportPositions is ExportHistory without the rows' XML.
+	ExportPositions(ctx context.Context, p label.Principal, since, until time.Time, fn func(Object) error) error
 }
 
 var _ Backend = (*Store)(nil)

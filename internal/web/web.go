@@ -252,6 +252,8 @@ type Object struct {
 	// Flash marks flash traffic (cot.Event.Flash), decided once by the
 	// server for the hub, federation and the map.
 	Flash bool `json:"flash,omitempty"`
+	// Shape is a drawing's geometry (line, area, circle), drawn as such.
+	Shape *webui.Shape `json:"shape,omitempty"`
 }
 
 // Label is the JSON form of a label.
@@ -279,6 +281,7 @@ func ObjectOf(m *hub.Message) Object {
 		Lat: e.Point.Lat, Lon: e.Point.Lon, HAE: finite(e.Point.HAE), Callsign: e.Callsign,
 		SIDC: symbol.SIDC(e.Type), Marking: m.Label.Marking(), Label: LabelJSON(m.Label), Node: e.Origin.Node,
 		Remarks: webui.RemarksOf(e.Detail), Missile: webui.MissileOf(e.Detail, e.Time), Flash: m.Flash,
+		Shape: webui.ShapeOf(e.Type, e.Detail),
 	}
 	if o.Missile == nil && e.IsMissile() {
 		o.Missile = &webui.Missile{}

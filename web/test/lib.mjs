@@ -134,7 +134,7 @@ export function serveArgs(ports = {}) {
 
 const iso = (ms) => new Date(ms).toISOString();
 
-export function cotEvent({ uid, type = 'a-f-G-U-C-I', lat, lon, hae = 0, callsign, course, speed, access, releasableTo, caveat, time = Date.now(), staleMs = 60000, how = 'm-g' }) {
+export function cotEvent({ uid, type = 'a-f-G-U-C-I', lat, lon, hae = 0, callsign, course, speed, access, releasableTo, caveat, time = Date.now(), staleMs = 60000, how = 'm-g', detail = '' }) {
   const attrs = [
     `version="2.0"`, `uid="${uid}"`, `type="${type}"`, `how="${how}"`,
     `time="${iso(time)}"`, `start="${iso(time)}"`, `stale="${iso(time + staleMs)}"`,
@@ -143,7 +143,7 @@ export function cotEvent({ uid, type = 'a-f-G-U-C-I', lat, lon, hae = 0, callsig
   if (releasableTo) attrs.push(`releasableTo="${releasableTo}"`);
   if (caveat) attrs.push(`caveat="${caveat}"`);
   const track = course !== undefined ? `<track course="${course}" speed="${speed ?? 0}"/>` : '';
-  return `<event ${attrs.join(' ')}><point lat="${lat}" lon="${lon}" hae="${hae}" ce="10" le="10"/><detail><contact callsign="${callsign ?? uid}"/>${track}</detail></event>`;
+  return `<event ${attrs.join(' ')}><point lat="${lat}" lon="${lon}" hae="${hae}" ce="10" le="10"/><detail><contact callsign="${callsign ?? uid}"/>${track}${detail}</detail></event>`;
 }
 
 // TakClient is a plain-TCP CoT publisher.

@@ -5,8 +5,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { range, bearing, describe as describeRange, levelsUpTo } from '../../internal/webui/static/js/measure.js';
 import { portionOf, portionOfBanner } from '../../internal/webui/static/js/marking.js';
-import { cluster, placeLabels, Grid, priority, overlaps } from '../../internal/webui/static/js/declutter.js';
-import { ReplayIndex } from '../../internal/webui/static/js/timeline.js';
+import { cluster, Clusterer, placeLabels, Grid, priority, overlaps } from '../../internal/webui/static/js/declutter.js';
+import { ReplayIndex, rowsOf } from '../../internal/webui/static/js/timeline.js';
 
 test('range and bearing', async (t) => {
   const cases = [
@@ -61,6 +61,51 @@ test('clusters hold every hidden object once, never a flash track or the selecti
   if (withTS) assert.equal(withTS.level, 'TOP SECRET');
 });
 
+test('Clusterer: updates re-bin only what moved, and keep every object exactly once', () => {
+  const mk = (i, x, y) => ({ o: obj(`u${i}`, i % 5 ? 'SFGP' : 'SHGP', { classification: i === 7 ? 'TOP SECRET' : 'SECRET', originator: 'USA', releasableTo: ['JPN'] }), x, y, pri: i === 3 ? 0 : i % 5 ? 3 : 1 });
+  let items = [];
+  for (let i = 0; i < 300; i++) items.push(mk(i, (i * 37) % 400, (i * 53) % 300));
+  const cl = new Clusterer(20, 'u9');
+  cl.build(items);
+  const check = (live) => {
+    const { singles, clusters } = cl.result();
+    const all = [...singles.map((s) => s.o.uid), ...clusters.flatMap((c) => c.uids)];
+    assert.deepEqual(all.slice().sort(), live.map((it) => it.o.uid).sort(), 'every object exactly once');
+    for (const c of clusters) {
+      assert.equal(c.count, c.uids.length);
+      assert.ok(c.count >= 2);
+      for (const m of c.members) assert.ok((m.x - c.x) ** 2 + (m.y - c.y) ** 2 <= 400 + 1e-9, 'a member out of its cluster\'s reach');
+      assert.equal(c.level, c.uids.includes('u7') ? 'TOP SECRET' : 'SECRET');
+    }
+    for (const u of ['u3', 'u9']) if (live.some((it) => it.o.uid === u)) assert.ok(singles.some((s) => s.o.uid === u), `${u} (flash or selection) clustered`);
+    return clusters.length;
+  };
+  assert.ok(check(items) > 0);
+  // Ten rounds: a third of the objects move far, a few leave, a few come.
+  for (let round = 1; round <= 10; round++) {
+    const next = [];
+    for (const it of items) {
+      const i = Number(it.o.uid.slice(1));
+      if ((i + round) % 17 === 0) {
+        cl.remove(it.o.uid);
+        continue;
+      }
+      if ((i + round) % 3 === 0) {
+        const m = mk(i, (it.x + 45 * round) % 400, (it.y + 31) % 300);
+        cl.update(m);
+        next.push(m);
+      } else next.push(it);
+    }
+    for (let k = 0; k < 5; k++) {
+      const m = mk(1000 + round * 10 + k, (round * 41 + k * 13) % 400, (k * 61) % 300);
+      cl.update(m);
+      next.push(m);
+    }
+    items = next;
+    check(items);
+  }
+});
+
 test('labels never overlap, and the most important win', () => {
   const items = [];
   for (let i = 0; i < 300; i++) {
@@ -91,4 +136,16 @@ test('replay index: the picture at a time, stale objects gone, trails', () => {
   assert.deepEqual(ix.trail('a', 2500), [[1, 1], [2, 2]]);
   assert.equal(ix.start, 1000);
   assert.equal(ix.end, 2000);
+});
+
+test('replay answer: compact rows expand to tracks and labels', () => {
+  const body = {
+    tracks: [['a', 'a-f-G', 'SFG-------', 'ALPHA'], ['b', 'a-h-G', 'SHG-------', '']],
+    labels: [{ classification: 'SECRET', releasableTo: ['JPN'], originator: 'USA' }],
+    rows: [[0, 1000, 5000, 1.5, 2.5, 0], [1, 1500, 1800, 9, 9, 0]],
+  };
+  const rows = rowsOf(body);
+  assert.deepEqual(rows[0], { uid: 'a', type: 'a-f-G', sidc: 'SFG-------', callsign: 'ALPHA', t: 1000, stale: 5000, lat: 1.5, lon: 2.5, label: body.labels[0] });
+  assert.equal(rows[1].uid, 'b');
+  assert.deepEqual(new ReplayIndex(rows).at(1600).map((r) => r.uid).sort(), ['a', 'b']);
 });

@@ -225,10 +225,11 @@ describe('staff map', { timeout: 900000 }, () => {
       await page.waitForFunction(() => kizuna.staff.timeline.active && kizuna.layer.store !== kizuna.store);
       // Nothing the JPN principal may not see, in the answer or on the page.
       assert.ok(body.rows.length > 0);
-      for (const r of body.rows) {
-        const l = body.labels[r.l];
-        assert.ok(l.originator === 'JPN' || l.releasableTo.includes('JPN'), `replay row ${r.uid} not releasable to JPN`);
-        assert.notEqual(r.uid, 'rp-usa');
+      for (const [k, , , , , li] of body.rows) {
+        const l = body.labels[li];
+        const uid = body.tracks[k][0];
+        assert.ok(l.originator === 'JPN' || l.releasableTo.includes('JPN'), `replay row ${uid} not releasable to JPN`);
+        assert.notEqual(uid, 'rp-usa');
       }
       const first = await page.evaluate(() => {
         const rows = kizuna.staff.timeline.index.byUID.get('rp-1');
@@ -322,12 +323,80 @@ describe('staff map', { timeout: 900000 }, () => {
       assert.match(ev, /<contact callsign="NAI KESTREL"\/>/);
       assert.match(ev, /<__origin nation="JPN"/);
       assert.equal((ev.match(/<link point=/g) || []).length, 4);
-      // The page itself shows it (the stream delivers it back).
-      await page.waitForFunction((u) => kizuna.store.objects.has(u), uid);
+      // The page itself shows it (the stream delivers it back), as an area.
+      await page.waitForFunction((u) => kizuna.store.objects.has(u) && kizuna.shapes.byUID.has(u), uid);
+      assert.equal(await page.evaluate((u) => kizuna.shapes.byUID.get(u).layer.getLatLngs()[0].length, uid), 3);
       // KOR: an event released to KOR after the drawing arrives; the drawing never does.
       await usa.send(cotEvent({ uid: 'kor-marker', lat: 37, lon: 127, access: 'UNCLASSIFIED', releasableTo: 'KOR' }));
       await until('the marker at the KOR TAK client', () => korTAK.find('kor-marker'), 10000);
       assert.equal(korTAK.find(uid), undefined, 'KOR received a drawing not released to it');
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      jpnTAK.close();
+      korTAK.close();
+      await context.close();
+    }
+  });
+
+  it('draws lines, areas and circles as shapes, from TAK clients and from the page; caveats reach only whom they allow', async () => {
+    // Shapes from a TAK client: a rectangle (u-d-r) and a circle (u-d-c-c).
+    const rect = [[30.1, 125.1], [30.1, 125.3], [30.0, 125.3], [30.0, 125.1]];
+    await usa.send(cotEvent({ uid: 'sh-rect', callsign: 'BOX', type: 'u-d-r', lat: 30.1, lon: 125.1, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000, detail: rect.map(([a, b]) => `<link point="${a},${b}"/>`).join('') }));
+    await usa.send(cotEvent({ uid: 'sh-circle', callsign: 'RING', type: 'u-d-c-c', lat: 30.05, lon: 125.5, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000, detail: '<shape><ellipse major="4000" minor="4000" angle="0"/></shape>' }));
+    const jpnTAK = await TakReader.connect(server.cot.JPN);
+    const korTAK = await TakReader.connect(server.cot.KOR);
+    const { page, context, rec } = await openPage(browser, jpnURL);
+    try {
+      await page.waitForFunction(() => kizuna.shapes.byUID.has('sh-rect') && kizuna.shapes.byUID.has('sh-circle'), null, { timeout: 15000 });
+      const got = await page.evaluate(() => {
+        const r = kizuna.shapes.byUID.get('sh-rect').layer;
+        const c = kizuna.shapes.byUID.get('sh-circle').layer;
+        return { rect: r.getLatLngs()[0].map((p) => [p.lat, p.lng]), radius: c.getRadius(), centre: [c.getLatLng().lat, c.getLatLng().lng], areas: document.querySelectorAll('path.kz-shape-area').length, circles: document.querySelectorAll('path.kz-shape-circle').length };
+      });
+      assert.deepEqual(got.rect, rect);
+      assert.equal(got.radius, 4000);
+      assert.deepEqual(got.centre, [30.05, 125.5]);
+      assert.ok(got.areas >= 1 && got.circles >= 1, `paths on the map: ${JSON.stringify(got)}`);
+
+      // A line drawn in the page: NOFORN, though released to KOR, reaches
+      // the JPN TAK client only; FOUO released to KOR reaches KOR.
+      await page.evaluate(() => { kizuna.map.setView([31, 126], 9, { animate: false }); });
+      const box = await page.locator('#map').boundingBox();
+      const draw = async (name, caveat) => {
+        await page.click('[data-tool=line]');
+        for (const [dx, dy] of [[380, 300], [520, 340], [600, 260]]) await page.mouse.click(box.x + dx, box.y + dy);
+        await page.click('#tool-finish');
+        // Every caveat the server knows is offered.
+        assert.deepEqual(await page.$$eval('input[name=caveat]', (cs) => cs.map((c) => c.value)), ['NOFORN', 'ORCON', 'FOUO']);
+        await page.fill('#draw-name', name);
+        await page.selectOption('#draw-class', 'SECRET');
+        await page.fill('#draw-rel', 'KOR');
+        await page.check(`#draw-cav-${caveat}`);
+        await page.evaluate(() => { delete document.getElementById('draw-status').dataset.uid; });
+        await page.click('#draw-publish');
+        await page.waitForFunction(() => document.getElementById('draw-status').dataset.uid);
+        return page.evaluate(() => document.getElementById('draw-status').dataset.uid);
+      };
+      const nf = await draw('PL NOFORN', 'NOFORN');
+      assert.match(await page.textContent('#draw-status'), /Published PL NOFORN \(SECRET\/\/NOFORN/);
+      const fouo = await draw('PL FOUO', 'FOUO');
+      assert.match(await page.textContent('#draw-status'), /Published PL FOUO \(SECRET\/\/FOUO/);
+      const ev = await until('the NOFORN line at the JPN TAK client', () => jpnTAK.find(nf), 10000);
+      assert.equal(attr(ev, 'type'), 'u-d-f');
+      assert.equal(attr(ev, 'caveat'), 'NOFORN');
+      assert.equal((ev.match(/<link point=/g) || []).length, 3);
+      const kev = await until('the FOUO line at the KOR TAK client', () => korTAK.find(fouo), 10000);
+      assert.equal(attr(kev, 'caveat'), 'FOUO');
+      assert.equal(korTAK.find(nf), undefined, 'KOR received a NOFORN drawing of JPN');
+      // The page draws its own line as a line with its three vertices.
+      await page.waitForFunction((u) => kizuna.shapes.byUID.has(u), nf);
+      assert.equal(await page.evaluate((u) => kizuna.shapes.byUID.get(u).layer.getLatLngs().length, nf), 3);
+      // The server refuses a label above the page's clearance (SECRET).
+      const refused = await page.evaluate(async () => {
+        const res = await fetch('api/v1/drawings', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: 'line', name: 'TOO HIGH', points: [{ lat: 31, lon: 126 }, { lat: 31.1, lon: 126.1 }], label: { classification: 'TOP SECRET', releasableTo: [], caveats: ['NOFORN'] } }) });
+        return res.status;
+      });
+      assert.equal(refused, 403);
       assert.deepEqual(rec.errors, []);
     } finally {
       jpnTAK.close();

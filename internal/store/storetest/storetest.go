@@ -287,6 +287,25 @@ func testExport(t *testing.T, o Opener) {
 			if d := cmp.Diff(want, got, equate); d != "" {
 				t.Errorf("exported uids (-policy +got):\n%s", d)
 			}
+			// ExportPositions: the same rows, positions and labels, no XML.
+			var pos []string
+			err = b.ExportPositions(context.Background(), p, time.Time{}, time.Time{}, func(x store.Object) error {
+				if len(x.XML) != 0 {
+					t.Errorf("%s: positions carry XML", x.UID)
+				}
+				if !label.Releasable(p, x.Label) || x.Lat == 0 && x.Lon == 0 {
+					t.Errorf("%s: label %v, position %v,%v", x.UID, x.Label, x.Lat, x.Lon)
+				}
+				pos = append(pos, x.UID)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("ExportPositions: %v", err)
+			}
+			sort.Strings(pos)
+			if d := cmp.Diff(want, pos, equate); d != "" {
+				t.Errorf("exported positions (-policy +got):\n%s", d)
+			}
 		})
 	}
 }

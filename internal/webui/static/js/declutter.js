@@ -166,3 +166,128 @@ export function placeLabels(items, symbols, lineH = 13) {
   }
   return out;
 }
+
+// Clusterer keeps the clusters of one view (one zoom level) in absolute
+// pixel coordinates, so that a frame does not re-cluster everything: build
+// clusters all items once (after a pan or zoom, as cluster does), and
+// update re-bins only the items that moved, came or left. An item joins
+// the nearest cluster seed within radius pixels, else becomes a seed;
+// flash items (pri <= 0) and the keep uid are never clustered. A cluster's
+// mark stays where its seed was put.
+export class Clusterer {
+  constructor(radius, keep) {
+    this.r = radius;
+    this.keep = keep;
+    this.cells = new Map(); // grid cell -> [seed]
+    this.entries = new Map(); // uid -> {it, seed}
+    this.seeds = new Set();
+  }
+
+  // build clusters items ({o, x, y, pri}) from scratch, in priority order.
+  build(items) {
+    this.cells.clear();
+    this.entries.clear();
+    this.seeds.clear();
+    const order = items.slice().sort((a, b) => a.pri - b.pri);
+    for (const it of order) this.insert(it);
+  }
+
+  insert(it) {
+    const uid = it.o.uid;
+    if (it.pri <= 0 || uid === this.keep) {
+      this.entries.set(uid, { it, seed: null });
+      return;
+    }
+    const r = this.r;
+    const cx = Math.floor(it.x / r);
+    const cy = Math.floor(it.y / r);
+    let best = null;
+    let bestD = r * r;
+    for (let gx = cx - 1; gx <= cx + 1; gx++) {
+      for (let gy = cy - 1; gy <= cy + 1; gy++) {
+        const c = this.cells.get(gx * 100003 + gy);
+        if (!c) continue;
+        for (const s of c) {
+          const d = (s.x - it.x) ** 2 + (s.y - it.y) ** 2;
+          if (d <= bestD) {
+            best = s;
+            bestD = d;
+          }
+        }
+      }
+    }
+    if (!best) {
+      best = { x: it.x, y: it.y, k: cx * 100003 + cy, members: new Map(), rev: 0, mark: null };
+      const c = this.cells.get(best.k);
+      if (c) c.push(best);
+      else this.cells.set(best.k, [best]);
+      this.seeds.add(best);
+    }
+    best.members.set(uid, it);
+    best.rev++;
+    this.entries.set(uid, { it, seed: best });
+  }
+
+  remove(uid) {
+    const e = this.entries.get(uid);
+    if (!e) return;
+    this.entries.delete(uid);
+    const s = e.seed;
+    if (!s) return;
+    s.members.delete(uid);
+    s.rev++;
+    if (s.members.size === 0) {
+      this.seeds.delete(s);
+      const c = this.cells.get(s.k);
+      const i = c.indexOf(s);
+      if (i >= 0) c.splice(i, 1);
+      if (c.length === 0) this.cells.delete(s.k);
+    }
+  }
+
+  // update puts an item that changed (moved, relabelled) or came into
+  // view: it stays in its cluster while within reach of the seed, else it
+  // is re-binned.
+  update(it) {
+    const e = this.entries.get(it.o.uid);
+    if (e && e.seed && (e.seed.x - it.x) ** 2 + (e.seed.y - it.y) ** 2 <= this.r * this.r && it.pri > 0) {
+      e.it = it;
+      e.seed.members.set(it.o.uid, it);
+      e.seed.rev++;
+      return;
+    }
+    if (e) this.remove(it.o.uid);
+    this.insert(it);
+  }
+
+  // result returns {singles, clusters} as cluster does; a cluster's
+  // marking is computed again only when its members changed.
+  result() {
+    const singles = [];
+    const clusters = [];
+    for (const e of this.entries.values()) if (!e.seed) singles.push(e.it);
+    for (const s of this.seeds) {
+      if (s.members.size === 1) {
+        for (const it of s.members.values()) singles.push(it);
+        continue;
+      }
+      if (!s.mark || s.mark.rev !== s.rev) {
+        let hostile = false;
+        const labels = new Map();
+        for (const m of s.members.values()) {
+          if (m.pri === 1) hostile = true;
+          const k = m.o.labelKey ?? JSON.stringify(m.o.label);
+          if (!labels.has(k)) labels.set(k, m.o.label || {});
+        }
+        const b = combine([...labels.values()]);
+        s.mark = { rev: s.rev, hostile, level: b.level, marking: portionOfBanner(b.text) };
+      }
+      const members = [...s.members.values()];
+      clusters.push({
+        x: s.x, y: s.y, count: members.length, uids: members.map((m) => m.o.uid), members,
+        hostile: s.mark.hostile, level: s.mark.level, marking: s.mark.marking,
+      });
+    }
+    return { singles, clusters };
+  }
+}

@@ -5,7 +5,7 @@
 
 import { symbolFor } from './symbols.js';
 import { opacity } from './store.js';
-import { priority, cluster, Grid, placeLabels } from './declutter.js';
+import { priority, Clusterer, Grid, placeLabels } from './declutter.js';
 
 const L = globalThis.L;
 
@@ -42,6 +42,17 @@ export const ObjectLayer = L.Layer.extend({
     this.clusters = []; // as last drawn: {x, y, r, count, uids, marking, level}
     this.labels = []; // as last drawn: {uid, text, x, y, w, h}
     this._widths = new Map(); // callsign -> text width in LABEL_FONT
+    // Kept between frames: each object's absolute pixel position at the
+    // current zoom (projected again only when the object changed), and
+    // the clusters of the view, built once per pan or zoom and then
+    // updated for the objects that moved, came or left.
+    this._proj = new Map(); // uid -> {o, x, y}
+    this._projZoom = null;
+    this._clusterer = null;
+    this._ckey = '';
+    this._cstore = null;
+    this._rebuild = true;
+    this._cframe = 0;
   },
 
   onAdd(map) {
@@ -51,12 +62,19 @@ export const ObjectLayer = L.Layer.extend({
     map.getPanes().overlayPane.appendChild(c);
     this._resize();
     map.on('move zoomend viewreset', this.redraw, this);
+    map.on('moveend zoomend viewreset resize', this._recluster, this);
     map.on('resize', this._resize, this);
+  },
+
+  // _recluster makes the next frame cluster the view from scratch.
+  _recluster() {
+    this._rebuild = true;
   },
 
   onRemove(map) {
     L.DomUtil.remove(this._canvas);
     map.off('move zoomend viewreset', this.redraw, this);
+    map.off('moveend zoomend viewreset resize', this._recluster, this);
     map.off('resize', this._resize, this);
   },
 
@@ -82,12 +100,33 @@ export const ObjectLayer = L.Layer.extend({
     g.clearRect(0, 0, size.x, size.y);
     const now = this.clock ? this.clock() : Date.now();
     const bounds = map.getBounds().pad(0.1);
+    const south = bounds.getSouth();
+    const north = bounds.getNorth();
+    const west = bounds.getWest();
+    const east = bounds.getEast();
+    const zoom = map.getZoom();
+    const origin = map.getPixelOrigin();
+    const offX = origin.x + topLeft.x;
+    const offY = origin.y + topLeft.y;
+    const proj = this._proj;
+    if (zoom !== this._projZoom || proj.size > 2 * this.store.objects.size + 1000) {
+      proj.clear();
+      this._projZoom = zoom;
+    }
 
     const visible = [];
+    const abs = []; // absolute pixel positions of visible, at this zoom
     for (const o of this.store.objects.values()) {
+      if (!(o.lat >= south && o.lat <= north && o.lon >= west && o.lon <= east) && o.uid !== this.selected) continue;
       if (!this.filter.matches(o)) continue;
-      if (!bounds.contains([o.lat, o.lon]) && o.uid !== this.selected) continue;
+      let e = proj.get(o.uid);
+      if (!e || e.o !== o) {
+        const p = map.project([o.lat, o.lon], zoom);
+        e = { o, x: Math.round(p.x), y: Math.round(p.y) };
+        proj.set(o.uid, e);
+      }
       visible.push(o);
+      abs.push(e);
     }
     const busy = visible.length > CLUTTER;
     const drawn = new Map();
@@ -112,33 +151,64 @@ export const ObjectLayer = L.Layer.extend({
 
     g.font = '11px system-ui, sans-serif';
     g.textBaseline = 'middle';
-    // Pass 1: positions and heading vectors. Vectors of current objects go
-    // into one path with one stroke (thousands of strokes cost more than
-    // everything else in a frame); those of fading objects are drawn alone.
+    // Pass 1: positions and opacity.
     const pos = new Array(visible.length);
     const alpha = new Array(visible.length);
+    for (let i = 0; i < visible.length; i++) {
+      pos[i] = { x: abs[i].x - offX, y: abs[i].y - offY };
+      alpha[i] = opacity(visible[i], now, this.fadeMs);
+    }
+
+    // Pass 2: aggregation. Below clusterBelow, objects sharing a screen
+    // cell become one cluster mark (flash tracks and the selection never
+    // do); else, when crowded, a symbol whose centre falls within
+    // DECLUTTER_PX of one already drawn is placed (for clicks) but not
+    // painted.
+    const clustered = this.clustering && zoom < this.clusterBelow && visible.length > 1;
+    let singles;
+    let clusters = [];
+    if (clustered) {
+      ({ singles, clusters } = this._clusters(visible, abs, zoom));
+      // Back to this frame's container pixels.
+      const alphaOf = new Map();
+      for (let i = 0; i < visible.length; i++) alphaOf.set(visible[i].uid, alpha[i]);
+      const here = (it) => ({ o: it.o, x: it.x - offX, y: it.y - offY, pri: it.pri, a: alphaOf.get(it.o.uid) ?? 1 });
+      singles = singles.map(here);
+      for (const c of clusters) {
+        c.x -= offX;
+        c.y -= offY;
+        c.members = c.members.map(here);
+      }
+    } else {
+      singles = new Array(visible.length);
+      for (let i = 0; i < visible.length; i++) {
+        const o = visible[i];
+        singles[i] = { o, x: pos[i].x, y: pos[i].y, pri: o.uid === this.selected ? -1 : priority(o, this.nation), a: alpha[i] };
+      }
+    }
+    // Heading vectors of the symbols drawn (not of those hidden in a
+    // cluster), under the symbols. Vectors of current objects go into one
+    // path with one stroke (thousands of strokes cost more than everything
+    // else in a frame); those of fading objects are drawn alone.
     g.strokeStyle = '#111';
     g.lineWidth = 2;
     g.globalAlpha = 1;
     g.beginPath();
-    for (let i = 0; i < visible.length; i++) {
-      const o = visible[i];
-      const p = map.latLngToContainerPoint([o.lat, o.lon]);
-      pos[i] = p;
-      const a = (alpha[i] = opacity(o, now, this.fadeMs));
+    for (const it of singles) {
+      const o = it.o;
       if (typeof o.course !== 'number' || !Number.isFinite(o.course)) continue;
       const len = 18 + Math.min(30, (o.speed || 0) / 10);
       const rad = (o.course * Math.PI) / 180;
-      const x2 = p.x + Math.sin(rad) * len;
-      const y2 = p.y - Math.cos(rad) * len;
-      if (a === 1) {
-        g.moveTo(p.x, p.y);
+      const x2 = it.x + Math.sin(rad) * len;
+      const y2 = it.y - Math.cos(rad) * len;
+      if (it.a === 1) {
+        g.moveTo(it.x, it.y);
         g.lineTo(x2, y2);
       } else {
         g.stroke();
-        g.globalAlpha = a;
+        g.globalAlpha = it.a;
         g.beginPath();
-        g.moveTo(p.x, p.y);
+        g.moveTo(it.x, it.y);
         g.lineTo(x2, y2);
         g.stroke();
         g.globalAlpha = 1;
@@ -147,25 +217,6 @@ export const ObjectLayer = L.Layer.extend({
     }
     g.stroke();
 
-    // Pass 2: aggregation. Below clusterBelow, objects sharing a screen
-    // cell become one cluster mark (flash tracks and the selection never
-    // do); else, when crowded, a symbol whose centre falls within
-    // DECLUTTER_PX of one already drawn is placed (for clicks) but not
-    // painted.
-    const items = new Array(visible.length);
-    for (let i = 0; i < visible.length; i++) {
-      const o = visible[i];
-      items[i] = { o, x: pos[i].x, y: pos[i].y, pri: o.uid === this.selected ? -1 : priority(o, this.nation), a: alpha[i] };
-    }
-    const clustered = this.clustering && map.getZoom() < this.clusterBelow && items.length > 1;
-    let singles = items;
-    let clusters = [];
-    if (clustered) {
-      ({ singles, clusters } = cluster(items, CLUSTER_PX, this.selected));
-      // Still crowded (the marks alone would cover the screen): aggregate
-      // over a wider radius, so that marks stop piling on each other.
-      if (singles.length + clusters.length > CROWDED_MARKS) ({ singles, clusters } = cluster(items, CLUSTER_WIDE_PX, this.selected));
-    }
     const grid = new Grid();
     g.font = 'bold 11px system-ui, sans-serif';
     g.textAlign = 'center';
@@ -285,6 +336,48 @@ export const ObjectLayer = L.Layer.extend({
     this.drawn = drawn;
     this.frames++;
     this.onDraw(now, visible, applied);
+  },
+
+  // _clusters returns the view's {singles, clusters} in absolute pixels:
+  // clustered from scratch after a pan, a zoom, a change of filter,
+  // selection or store; else updated for the objects that changed, came
+  // into view or left it since the last frame.
+  _clusters(visible, abs, zoom) {
+    const f = this.filter;
+    const key = `${zoom}|${f.text}|${f.nation}|${f.affil}|${f.dim}|${this.selected}|${this.nation}`;
+    const item = (o, e) => ({ o, x: e.x, y: e.y, pri: o.uid === this.selected ? -1 : priority(o, this.nation) });
+    let cl = this._clusterer;
+    if (!cl || this._rebuild || key !== this._ckey || this._cstore !== this.store) {
+      const items = visible.map((o, i) => item(o, abs[i]));
+      cl = new Clusterer(CLUSTER_PX, this.selected);
+      cl.build(items);
+      // Still crowded (the marks alone would cover the screen): aggregate
+      // over a wider radius, so that marks stop piling on each other.
+      if (cl.entries.size - [...cl.seeds].reduce((n, s) => n + s.members.size - 1, 0) > CROWDED_MARKS) {
+        cl = new Clusterer(CLUSTER_WIDE_PX, this.selected);
+        cl.build(items);
+      }
+      this._clusterer = cl;
+      this._ckey = key;
+      this._cstore = this.store;
+      this._rebuild = false;
+      this.fullClusters = (this.fullClusters || 0) + 1;
+      return cl.result();
+    }
+    const stamp = ++this._cframe;
+    for (let i = 0; i < visible.length; i++) {
+      const o = visible[i];
+      let e = cl.entries.get(o.uid);
+      if (!e || e.it.o !== o) {
+        cl.update(item(o, abs[i]));
+        e = cl.entries.get(o.uid);
+      }
+      e.seen = stamp;
+    }
+    const gone = [];
+    for (const [uid, e] of cl.entries) if (e.seen !== stamp) gone.push(uid);
+    for (const uid of gone) cl.remove(uid);
+    return cl.result();
   },
 
   _width(g, text) {

@@ -12,6 +12,7 @@ import { startStaffTools } from './staff.js';
 import { startSustain } from './sustain.js';
 import { startCyber } from './cyber.js';
 import { startMissions } from './missions.js';
+import { ShapeLayer } from './shapes.js';
 
 const L = globalThis.L;
 const params = new URLSearchParams(location.search);
@@ -61,6 +62,9 @@ const layer = new ObjectLayer(store, filter, {
     }
   },
 }).addTo(map);
+
+// Drawings (lines, areas, circles) as shapes under the symbols.
+const shapes = new ShapeLayer(map, () => layer.store, filter);
 
 // Choosing a row selects the object and brings it into view.
 const list = new ObjectList(store, filter, {
@@ -139,6 +143,7 @@ function frame() {
   drawPending = false;
   const t0 = (lastDraw = performance.now());
   layer.redraw();
+  shapes.sync();
   updateBanner();
   missiles.update();
   // The list and the detail panel follow at a calmer pace.
@@ -277,7 +282,7 @@ const cyber = startCyber({ map, store, detailBox, pane: $('pane-cyber'), tab: $(
 
 const missions = startMissions({ map, pane: $('pane-missions'), tab: $('tab-missions'), selected: () => selected });
 
-globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff, cyber, missions };
+globalThis.kizuna = { map, store, filter, layer, stats, select, basemap, staff, cyber, missions, shapes };
 
 addBaseMap(map)
   .catch((err) => console.warn('base map unavailable:', err))

@@ -41,6 +41,14 @@ export function levelsUpTo(clearance) {
   return top < 0 ? [] : LEVELS.slice(0, top + 1);
 }
 
+// CAVEATS are the caveats a drawing may carry, with the meaning the
+// server gives them (label.KnownCaveats); any user may apply them.
+export const CAVEATS = [
+  ['NOFORN', 'Not releasable to other nations, whatever Releasable to says'],
+  ['ORCON', 'Originator controlled: only your nation may release it further'],
+  ['FOUO', 'For official use only: a handling marking'],
+];
+
 const VERTICES = { point: [1, 1], ring: [1, 1], line: [2, 500], area: [3, 500] };
 
 export class Tools {
@@ -178,6 +186,8 @@ export class Tools {
       el('label', {}, 'Classification ', el('select', { id: 'draw-class', name: 'classification' },
         levels.map((l, i) => el('option', { value: l, selected: i === levels.length - 1 }, l)))),
       el('label', {}, 'Releasable to ', el('input', { id: 'draw-rel', name: 'rel', placeholder: 'e.g. JPN, KOR', autocomplete: 'off', title: 'Nations besides your own, comma separated' })),
+      el('fieldset', { class: 'draw-caveats' }, el('legend', {}, 'Caveats'),
+        CAVEATS.map(([c, title]) => el('label', { title }, el('input', { type: 'checkbox', id: `draw-cav-${c}`, name: 'caveat', value: c }), ` ${c}`))),
       el('div', { class: 'tool-row' },
         el('button', { type: 'submit', id: 'draw-publish' }, 'Publish'),
         el('button', { type: 'button', onclick: () => this.cancel() }, 'Cancel')),
@@ -193,7 +203,10 @@ export class Tools {
       kind: this.mode,
       name: f.querySelector('#draw-name').value,
       points: this.pts.map(([lat, lon]) => ({ lat, lon })),
-      label: { classification: f.querySelector('#draw-class').value, releasableTo: rel },
+      label: {
+        classification: f.querySelector('#draw-class').value, releasableTo: rel,
+        caveats: [...f.querySelectorAll('input[name=caveat]:checked')].map((c) => c.value),
+      },
     };
     if (this.mode === 'ring') body.radius = this.radius;
     try {

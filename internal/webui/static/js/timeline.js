@@ -59,6 +59,22 @@ export class ReplayIndex {
   }
 }
 
+// rowsOf expands the compact answer of /api/v1/replay: rows
+// [track, t, stale, lat, lon, label] naming tracks [uid, type, sidc,
+// callsign] and labels by index.
+export function rowsOf(body) {
+  const labels = body.labels || [];
+  const tracks = (body.tracks || []).map(([uid, type, sidc, callsign]) => ({ uid, type, sidc, callsign }));
+  const rows = body.rows || [];
+  const out = new Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const [k, t, stale, lat, lon, l] = rows[i];
+    const tr = tracks[k];
+    out[i] = { uid: tr.uid, type: tr.type, sidc: tr.sidc, callsign: tr.callsign, t, stale, lat, lon, label: labels[l] };
+  }
+  return out;
+}
+
 function objectOf(r) {
   return {
     uid: r.uid, type: r.type, sidc: r.sidc, callsign: r.callsign || '', lat: r.lat, lon: r.lon, how: 'replay',
@@ -122,10 +138,7 @@ export class Timeline {
       return -1;
     }
     const body = await res.json();
-    const labels = body.labels || [];
-    const rows = body.rows || [];
-    for (const r of rows) r.label = labels[r.l];
-    this.index = new ReplayIndex(rows);
+    this.index = new ReplayIndex(rowsOf(body));
     this.since = since;
     this.until = until;
     this.active = true;
