@@ -99,6 +99,7 @@ type Config struct {
 	QueueSize            int      `json:"queueSize,omitempty"`
 	WriteTimeout         Duration `json:"writeTimeout,omitempty"`
 	WriteCoalesce        Duration `json:"writeCoalesce,omitempty"`
+	WriteBudget          int      `json:"writeBudget,omitempty"` // writes/s over all TAK connections; see stream.Config
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
 	EventTimeout         Duration `json:"eventTimeout,omitempty"`
 	EventRate            int      `json:"eventRate,omitempty"`
@@ -145,6 +146,7 @@ func Default() Config {
 		QueueSize:        4096,
 		WriteTimeout:     Duration(10 * time.Second),
 		WriteCoalesce:    Duration(5 * time.Millisecond),
+		WriteBudget:      80_000,
 		IdleTimeout:      Duration(10 * time.Minute),
 		HistoryRetention: Duration(24 * time.Hour),
 		HistoryInterval:  Duration(5 * time.Second),
@@ -279,6 +281,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4096
+	}
+	if c.WriteBudget < 0 {
+		return cfgErr("write budget must be zero (off) or a number of writes per second")
 	}
 	if c.FlushInterval <= 0 || time.Duration(c.FlushInterval) > 500*time.Millisecond {
 		return cfgErr("flush interval must be in (0, 500ms] to keep the one-second durability promise")

@@ -331,6 +331,7 @@ func (n *Node) startListeners(ctx context.Context) error {
 			MaxEventSize: n.cfg.MaxEventSize,
 			WriteTimeout: time.Duration(n.cfg.WriteTimeout),
 			Coalesce:     time.Duration(n.cfg.WriteCoalesce),
+			WriteBudget:  n.cfg.WriteBudget,
 			IdleTimeout:  time.Duration(n.cfg.IdleTimeout),
 			EventRate:    n.cfg.EventRate,
 			EventTimeout: time.Duration(n.cfg.EventTimeout),

@@ -21,6 +21,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/metrics"
 	"kizuna/internal/takproto"
 )
 
@@ -47,6 +48,13 @@ type Config struct {
 	// connection. Everything queued meanwhile goes out in one write, which
 	// cuts system calls under load; an idle connection writes at once.
 	Coalesce time.Duration
+	// WriteBudget, when positive, is the number of writes per second the
+	// node aims at over all its connections: with more connections than
+	// WriteBudget × Coalesce, the pause between two writes to one busy
+	// connection grows to connections / WriteBudget, so that the system
+	// calls per second stay bounded and each write carries more events
+	// (flash traffic still cuts the pause short).
+	WriteBudget int
 }
 
 // Conn is one TAK client connection.
@@ -303,18 +311,25 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
+	var lat metrics.LatencyBatch
+	done := ctx.Done()
 	for {
 		// Coalesce a busy connection's writes, but send flash traffic
-		// (missile warnings, emergencies) at once.
-		if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
+		// (missile warnings, emergencies) at once. The pause is short and
+		// bounded, so the context is checked by Next (a closed subscriber
+		// or a cancelled context ends the loop there).
+		if d := c.srv.coalesce() - time.Since(last); d > 0 {
 			pause.Reset(d)
 			select {
 			case <-pause.C:
 			case <-c.Sub.Flashed():
 				pause.Stop()
-			case <-ctx.Done():
-				return ctx.Err()
 			}
+		}
+		select {
+		case <-done:
+			return ctx.Err()
+		default:
 		}
 		batch, err := c.Sub.Next(ctx)
 		if err != nil {
@@ -369,9 +384,10 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		last = now
 		for _, msg := range batch {
 			if !msg.Control && msg.Kind == hub.KindEvent {
-				m.Latency.Observe(now.Sub(msg.Received).Seconds())
+				lat.Add(m.Latency, now.Sub(msg.Received))
 			}
 		}
+		lat.Flush(m.Latency)
 		m.Deliveries.Add(float64(n))
 	}
 }
