@@ -332,6 +332,8 @@ func (n *Node) startListeners(ctx context.Context) error {
 			WriteTimeout: time.Duration(n.cfg.WriteTimeout),
 			Coalesce:     time.Duration(n.cfg.WriteCoalesce),
 			WriteBudget:  n.cfg.WriteBudget,
+			WriteChunk:   n.cfg.WriteChunk,
+			NotSentLowat: n.cfg.NotSentLowat,
 			IdleTimeout:  time.Duration(n.cfg.IdleTimeout),
 			EventRate:    n.cfg.EventRate,
 			EventTimeout: time.Duration(n.cfg.EventTimeout),

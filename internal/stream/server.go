@@ -154,6 +154,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 		tc.SetKeepAlive(true)
+		if s.cfg.NotSentLowat > 0 {
+			if err := setNotSentLowat(tc, s.cfg.NotSentLowat); err != nil {
+				s.log.Debug("TCP_NOTSENT_LOWAT not set", "err", err)
+			}
+		}
 	}
 	remote := nc.RemoteAddr().String()
 	host, _, _ := net.SplitHostPort(remote)
