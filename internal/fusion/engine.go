@@ -135,7 +135,7 @@ type Stats struct {
 	UnknownSrc   uint64 // from a source not configured
 	Invalid      uint64 // refused by the sanity checks (position, values, age)
 	NewTracks    uint64 // tentative tracks started (all views)
-	Confirmed    uint64
+	Confirmed    uint64 // tracks confirmed: identity tracks when started, anonymous ones after M of N
 	Deleted      uint64
 	Merged       uint64 // anonymous tracks merged into identity tracks
 	Published    uint64
@@ -398,6 +398,9 @@ func (e *Engine) newTrack(v *view, key Key, o *Observation) *track {
 		v.byKey[key] = t
 	}
 	e.stats.newT.Add(1)
+	if t.confirmed {
+		e.stats.conf.Add(1)
+	}
 	return t
 }
 

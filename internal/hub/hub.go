@@ -254,6 +254,23 @@ func (s *Subscriber) Next(ctx context.Context) ([]*Message, error) {
 	}
 }
 
+// TakeFlash appends the flash messages queued at the head of the queue to
+// dst and removes them, leaving routine messages queued. A writer that is
+// behind (still writing an earlier batch) uses it to send flash traffic
+// before the rest of that batch.
+func (s *Subscriber) TakeFlash(dst []*Message) []*Message {
+	s.mu.Lock()
+	if s.flash > 0 && s.flash <= len(s.queue) {
+		dst = append(dst, s.queue[:s.flash]...)
+		n := copy(s.queue, s.queue[s.flash:])
+		clear(s.queue[n:])
+		s.queue = s.queue[:n]
+		s.flash = 0
+	}
+	s.mu.Unlock()
+	return dst
+}
+
 // Close closes the subscriber with the given reason; queued messages are
 // discarded and Next returns the reason.
 func (s *Subscriber) Close(reason error) {
@@ -262,6 +279,7 @@ func (s *Subscriber) Close(reason error) {
 		s.closed = true
 		s.err = reason
 		s.queue = nil
+		s.flash = 0
 	}
 	s.mu.Unlock()
 	s.signal()

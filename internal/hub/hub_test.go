@@ -209,3 +209,44 @@ func TestReplayAfterLive(t *testing.T) {
 		t.Errorf("order %v, want [offer b a]", got)
 	}
 }
+
+// TestTakeFlash: a writer still busy with an earlier batch takes only the
+// flash messages at the head of the queue; routine ones stay queued in
+// order, and a closed subscriber has none.
+func TestTakeFlash(t *testing.T) {
+	h := New(100)
+	s := h.Subscribe(principal("JPN:S"), FormatXML, Options{})
+	l := label.Label{Classification: label.Unclassified, Originator: "JPN"}
+	if got := s.TakeFlash(nil); len(got) != 0 {
+		t.Fatalf("empty queue gave %d flash messages", len(got))
+	}
+	h.Publish(msg("r0", l, 0))
+	f1 := msg("flash1", l, 0)
+	f1.Flash = true
+	h.Publish(f1)
+	h.Publish(msg("r1", l, 0))
+	f2 := msg("flash2", l, 0)
+	f2.Flash = true
+	h.Publish(f2)
+	var uids []string
+	for _, m := range s.TakeFlash(nil) {
+		uids = append(uids, m.UID)
+	}
+	if fmt.Sprint(uids) != "[flash1 flash2]" {
+		t.Errorf("TakeFlash gave %v, want [flash1 flash2]", uids)
+	}
+	if got := s.TakeFlash(nil); len(got) != 0 {
+		t.Errorf("second TakeFlash gave %d", len(got))
+	}
+	f3 := msg("flash3", l, 0)
+	f3.Flash = true
+	h.Publish(f3)
+	if got := fmt.Sprint(drain(t, s)); got != "[flash3 r0 r1]" {
+		t.Errorf("left queued %v, want [flash3 r0 r1]", got)
+	}
+	h.Publish(f3)
+	s.Close(ErrClosed)
+	if got := s.TakeFlash(nil); len(got) != 0 {
+		t.Errorf("closed subscriber gave %d flash messages", len(got))
+	}
+}

@@ -17,7 +17,7 @@ type Metrics struct {
 	EventsIn         *prometheus.CounterVec // by wire format
 	Rejected         *prometheus.CounterVec // events dropped, by reason
 	Deliveries       prometheus.Counter     // events written to recipients
-	Latency          prometheus.Histogram   // accepted → written to the socket
+	Latency          *LatencyHistogram      // accepted → written to the socket
 	Objects          prometheus.Gauge
 }
 
@@ -46,11 +46,8 @@ func New() *Metrics {
 		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kizuna_events_out_total", Help: "Event deliveries written to recipients.",
 		}),
-		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "kizuna_delivery_latency_seconds",
-			Help:    "Time from accepting an event to writing it to a recipient.",
-			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
-		}),
+		Latency: NewLatencyHistogram("kizuna_delivery_latency_seconds",
+			"Time from accepting an event to writing it to a recipient.", deliveryBuckets),
 		Objects: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "kizuna_cop_objects", Help: "Live objects in the common operational picture.",
 		}),

@@ -99,6 +99,9 @@ type Config struct {
 	QueueSize            int      `json:"queueSize,omitempty"`
 	WriteTimeout         Duration `json:"writeTimeout,omitempty"`
 	WriteCoalesce        Duration `json:"writeCoalesce,omitempty"`
+	WriteBudget          int      `json:"writeBudget,omitempty"`  // writes/s over all TAK connections; see stream.Config
+	WriteChunk           int      `json:"writeChunk,omitempty"`   // routine bytes per write, flash first between parts; 0 off
+	NotSentLowat         int      `json:"notSentLowat,omitempty"` // TCP_NOTSENT_LOWAT of TAK connections, bytes; 0 off
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
 	EventTimeout         Duration `json:"eventTimeout,omitempty"`
 	EventRate            int      `json:"eventRate,omitempty"`
@@ -145,6 +148,9 @@ func Default() Config {
 		QueueSize:        4096,
 		WriteTimeout:     Duration(10 * time.Second),
 		WriteCoalesce:    Duration(5 * time.Millisecond),
+		WriteBudget:      80_000,
+		WriteChunk:       64 << 10,
+		NotSentLowat:     16 << 10,
 		IdleTimeout:      Duration(10 * time.Minute),
 		HistoryRetention: Duration(24 * time.Hour),
 		HistoryInterval:  Duration(5 * time.Second),
@@ -279,6 +285,9 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4096
+	}
+	if c.WriteBudget < 0 || c.WriteChunk < 0 || c.NotSentLowat < 0 {
+		return cfgErr("writeBudget, writeChunk and notSentLowat must be zero (off) or positive")
 	}
 	if c.FlushInterval <= 0 || time.Duration(c.FlushInterval) > 500*time.Millisecond {
 		return cfgErr("flush interval must be in (0, 500ms] to keep the one-second durability promise")

@@ -21,6 +21,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
+	"kizuna/internal/metrics"
 	"kizuna/internal/seclog"
 	"kizuna/internal/takproto"
 )
@@ -48,6 +49,21 @@ type Config struct {
 	// connection. Everything queued meanwhile goes out in one write, which
 	// cuts system calls under load; an idle connection writes at once.
 	Coalesce time.Duration
+	// WriteBudget, when positive, is the number of writes per second the
+	// node aims at over all its connections: with more connections than
+	// WriteBudget × Coalesce, the pause between two writes to one busy
+	// connection grows to connections / WriteBudget, so that the system
+	// calls per second stay bounded and each write carries more events
+	// (flash traffic still cuts the pause short).
+	WriteBudget int
+	// WriteChunk, when positive, caps the routine bytes of one write: a
+	// larger batch is written in parts, flash traffic first between them.
+	WriteChunk int
+	// NotSentLowat, when positive, sets TCP_NOTSENT_LOWAT on TCP client
+	// connections (Linux): the kernel accepts more bytes only while fewer
+	// than this many are unsent, so routine bytes wait in the process,
+	// where flash traffic can pass them, rather than in the socket.
+	NotSentLowat int
 }
 
 // Conn is one TAK client connection.
@@ -297,37 +313,71 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 }
 
 // writeLoop drains the subscriber's queue, coalescing everything queued
-// into one write.
+// into one write. A batch with more routine bytes than Config.WriteChunk
+// goes out in parts, and flash traffic queued meanwhile is written before
+// the next part: a warning waits behind at most one part (and the few
+// unsent bytes TCP_NOTSENT_LOWAT lets the kernel hold), not behind a whole
+// backlog or a new client's replay.
 func (c *Conn) writeLoop(ctx context.Context) error {
 	m := c.srv.metrics
 	tcp, _ := c.Conn.(*net.TCPConn)
+	chunk := c.srv.cfg.WriteChunk
 	var bufs net.Buffers
 	var flat []byte
 	var last time.Time
+	var pending []*hub.Message // the unwritten rest of a split batch
+	var flash []*hub.Message
 	pause := time.NewTimer(time.Hour)
 	pause.Stop()
 	defer pause.Stop()
+	var lat metrics.LatencyBatch
+	done := ctx.Done()
 	for {
-		// Coalesce a busy connection's writes, but send flash traffic
-		// (missile warnings, emergencies) at once.
-		if d := c.srv.cfg.Coalesce - time.Since(last); d > 0 {
-			pause.Reset(d)
-			select {
-			case <-pause.C:
-			case <-c.Sub.Flashed():
-				pause.Stop()
-			case <-ctx.Done():
-				return ctx.Err()
+		var batch []*hub.Message
+		fromFlash := false
+		if len(pending) == 0 {
+			// Coalesce a busy connection's writes, but send flash traffic
+			// (missile warnings, emergencies) at once. The pause is short
+			// and bounded, so the context is checked after it.
+			if d := c.srv.coalesce() - time.Since(last); d > 0 {
+				pause.Reset(d)
+				select {
+				case <-pause.C:
+				case <-c.Sub.Flashed():
+					pause.Stop()
+				}
 			}
-		}
-		batch, err := c.Sub.Next(ctx)
-		if err != nil {
-			return err
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+			var err error
+			if batch, err = c.Sub.Next(ctx); err != nil {
+				return err
+			}
+		} else {
+			// Behind: flash traffic queued since goes before the rest.
+			select {
+			case <-done:
+				return ctx.Err()
+			default:
+			}
+			clear(flash)
+			if flash = c.Sub.TakeFlash(flash[:0]); len(flash) > 0 {
+				batch, fromFlash = flash, true
+			} else {
+				batch = pending
+			}
 		}
 		bufs = bufs[:0]
 		format := c.Sub.Format()
-		n := 0
+		n, size, used := 0, 0, 0
 		for _, msg := range batch {
+			if chunk > 0 && size >= chunk && !msg.Flash {
+				break
+			}
+			used++
 			if msg.Kind == hub.KindExpire {
 				continue
 			}
@@ -341,6 +391,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				continue
 			}
 			bufs = append(bufs, b)
+			size += len(b)
 			if !msg.Control() {
 				n++
 			}
@@ -349,12 +400,17 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 				c.Sub.SetFormat(hub.FormatProto)
 			}
 		}
+		written := batch[:used]
+		if !fromFlash {
+			pending = batch[used:]
+		}
 		if len(bufs) == 0 {
 			continue
 		}
 		if c.srv.cfg.WriteTimeout > 0 {
 			c.Conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 		}
+		var err error
 		if tcp != nil {
 			wb := bufs
 			_, err = wb.WriteTo(tcp)
@@ -371,11 +427,12 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 		now := time.Now()
 		last = now
-		for _, msg := range batch {
+		for _, msg := range written {
 			if msg.Kind == hub.KindEvent {
-				m.Latency.Observe(now.Sub(msg.Received).Seconds())
+				lat.Add(m.Latency, now.Sub(msg.Received))
 			}
 		}
+		lat.Flush(m.Latency)
 		m.Deliveries.Add(float64(n))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kizuna/internal/cot"
@@ -71,6 +72,7 @@ type Server struct {
 	listeners []net.Listener
 	packets   []net.PacketConn
 	conns     map[*Conn]struct{}
+	nconns    atomic.Int64 // len(conns), read by every write loop
 	closing   bool
 	wg        sync.WaitGroup
 
@@ -153,6 +155,11 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 		tc.SetKeepAlive(true)
+		if s.cfg.NotSentLowat > 0 {
+			if err := setNotSentLowat(tc, s.cfg.NotSentLowat); err != nil {
+				s.log.Debug("TCP_NOTSENT_LOWAT not set", "err", err)
+			}
+		}
 	}
 	remote := nc.RemoteAddr().String()
 	host, _, _ := net.SplitHostPort(remote)
@@ -207,10 +214,12 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	offer := hub.NewControl(hub.KindControl, takproto.Offer(time.Now()))
 	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }, First: []*hub.Message{offer}})
 	s.conns[c] = struct{}{}
+	s.nconns.Add(1)
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
+		s.nconns.Add(-1)
 		s.mu.Unlock()
 	}()
 	c.log.Info("connection accepted")
@@ -239,6 +248,20 @@ func (s *Server) CloseWhere(match func(*Conn) bool, reason string) int {
 		c.Conn.Close()
 	}
 	return len(hit)
+}
+
+// coalesce returns the shortest time between two writes to one busy
+// connection: Config.Coalesce, lengthened when the node has so many
+// connections that Config.WriteBudget writes per second would be exceeded
+// if every one wrote at that pace.
+func (s *Server) coalesce() time.Duration {
+	d := s.cfg.Coalesce
+	if b := s.cfg.WriteBudget; b > 0 {
+		if e := time.Duration(s.nconns.Load()) * time.Second / time.Duration(b); e > d {
+			d = e
+		}
+	}
+	return d
 }
 
 // Conns returns the number of open connections.

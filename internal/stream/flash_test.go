@@ -1,0 +1,120 @@
+package stream
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"kizuna/internal/cot"
+	"kizuna/internal/hub"
+	"kizuna/internal/label"
+	"kizuna/internal/metrics"
+)
+
+// rawMessage is a published message with the given XML.
+func rawMessage(uid string, flash bool, pad int) *hub.Message {
+	l := label.Label{Classification: label.Unclassified, Originator: "USA"}
+	m := &hub.Message{Kind: hub.KindEvent, Label: l, UID: uid, Flash: flash, Received: time.Now()}
+	m.SetXML(fmt.Appendf(nil, `<event version="2.0" uid="%s" type="a-f-G" how="m-g"><detail><remarks>%s</remarks></detail></event>`,
+		uid, strings.Repeat("x", pad)))
+	return m
+}
+
+// TestFlashPassesBacklog: a new client that does not read yet is sent a
+// replay far larger than its socket buffers, which its writer takes as one
+// batch; a warning published meanwhile reaches it before the end of that
+// replay when writes are chunked, and only after all of it otherwise.
+func TestFlashPassesBacklog(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		chunk, lowat int
+		wantBefore   bool
+	}{
+		{"chunked, low unsent mark", 8 << 10, 16 << 10, true},
+		{"one write per batch", 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// 8 MB of routine events: far more than the socket buffers of a
+			// client that does not read.
+			const n = 4000
+			var picture []*hub.Message
+			for i := range n {
+				picture = append(picture, rawMessage(fmt.Sprintf("r%d", i), false, 2000))
+			}
+			h := hub.New(100_000)
+			srv, err := NewServer(Options{
+				Config:   Config{Coalesce: 5 * time.Millisecond, WriteChunk: tc.chunk, NotSentLowat: tc.lowat},
+				Hub:      h,
+				Metrics:  metrics.New(),
+				Encoders: &hub.Encoders{},
+				Ingest:   func(*Conn, *cot.Event, string) error { return nil },
+				Replay:   func(label.Principal) []*hub.Message { return picture },
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			addr, err := srv.Listen(ctx, Listener{Kind: "cot-tcp", Addr: "127.0.0.1:0", Principal: label.Principal{Nation: "USA", Clearance: label.Secret}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer scancel()
+				srv.Shutdown(sctx)
+				cancel()
+			})
+			c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { c.Close() })
+			waitTrue(t, "subscribed", func() bool { return len(h.Subscribers()) == 1 })
+			sub := h.Subscribers()[0]
+			if tc.lowat > 0 {
+				srv.mu.Lock()
+				for conn := range srv.conns {
+					if v, err := notSentLowat(conn.Conn.(*net.TCPConn)); err == nil && v != tc.lowat {
+						t.Errorf("TCP_NOTSENT_LOWAT = %d, want %d", v, tc.lowat)
+					}
+				}
+				srv.mu.Unlock()
+			}
+			waitTrue(t, "replay taken by the writer", func() bool { return sub.Len() == 0 })
+			h.Publish(rawMessage("flash", true, 10))
+			// Read everything: the flash event and the last routine one.
+			c.SetReadDeadline(time.Now().Add(60 * time.Second))
+			var got []byte
+			buf := make([]byte, 256<<10)
+			last := []byte(fmt.Sprintf(`uid="r%d"`, n-1))
+			for !(bytes.Contains(got, []byte(`uid="flash"`)) && bytes.Contains(got, last)) {
+				k, err := c.Read(buf)
+				got = append(got, buf[:k]...)
+				if err == io.EOF || err != nil {
+					t.Fatalf("read after %d bytes: %v", len(got), err)
+				}
+			}
+			before := bytes.Index(got, []byte(`uid="flash"`)) < bytes.Index(got, last)
+			if before != tc.wantBefore {
+				t.Errorf("flash before the end of the backlog: %v, want %v", before, tc.wantBefore)
+			}
+		})
+	}
+}
+
+// waitTrue polls cond until it holds (at most 10 s).
+func waitTrue(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
