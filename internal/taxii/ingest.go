@@ -121,44 +121,43 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 			}
 		}
 	}
-	var stored []pending
+	// The versions already stored, read per namespace in a few queries.
+	// A namespace is the label's originator and classification: the
+	// poster's own nation at or below its clearance, so every version met
+	// here is one the poster may see (see the schema).
+	ids := map[nsKey][]string{}
+	for _, pd := range todo {
+		k := nsOf(pd.lbl)
+		ids[k] = append(ids[k], pd.o.ID)
+	}
+	have := make(map[nsKey]map[string][]string, len(ids))
+	for k, list := range ids {
+		if have[k], err = w.versionsIn(ctx, coll, k, list); err != nil {
+			return nil, err
+		}
+	}
+	stored := make([]pending, 0, len(todo))
 	marksDone := map[string]bool{}
 	for _, pd := range todo {
 		o := pd.o
-		ex, err := w.existing(ctx, coll, o.ID)
-		if err != nil {
-			return nil, err
-		}
+		k := nsOf(pd.lbl)
 		nver := stix.NormVersion(o.Version())
-		dup, refused, later := false, false, false
-		for _, e := range ex {
-			if e.nver > nver {
-				later = true
-			}
-			// Ownership and write-down: one message whatever the reason,
-			// so the status reveals nothing of an object the poster may
-			// not see.
-			if e.lbl.Originator != p.Nation || e.lbl.Classification > p.Clearance {
-				refused = true
-				break
-			}
-			if e.nver == nver {
-				dup = true
-			}
-		}
-		switch {
-		case refused:
-			fail(nil, o, errNotWritable)
-			continue
-		case dup:
+		vers := have[k][o.ID]
+		if slices.Contains(vers, nver) {
 			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
 			continue
 		}
+		later, earlier := false, false
+		for _, v := range vers {
+			later = later || v > nver
+			earlier = earlier || v < nver
+		}
 		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
 			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := w.insert(ctx, r, later); err != nil {
+		if err := w.insert(ctx, r, later, earlier); err != nil {
 			return nil, err
 		}
+		have[k][o.ID] = append(vers, nver)
 		mid := stix.MarkingID(pd.lbl)
 		if !marksDone[mid] {
 			marksDone[mid] = true
@@ -193,7 +192,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: storing marking: %w", err)
 	}
 	var n int
-	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND id = ?`, coll, id).Scan(&n); err != nil {
+	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`, coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
 		return fmt.Errorf("taxii: reading marking: %w", err)
 	}
 	if n > 0 {
@@ -205,7 +204,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
 	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
-		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false)
+		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false, false)
 }
 
 // labelOf computes an object's label from the base label and its markings,

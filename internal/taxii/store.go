@@ -35,6 +35,15 @@ type db struct {
 	lastAdded int64
 }
 
+// The objects table is keyed by namespace as well as by STIX id: the
+// originating nation and the classification of the label (orig, cls). An
+// id is one object per namespace, so a poster only ever meets versions it
+// may see itself (its own nation, at or below its clearance), and posting
+// an id that an object it cannot see already holds is answered exactly
+// as posting a fresh id: nobody learns that an id is taken. A reader who
+// may see two namespaces sees two objects with the same id.
+const schemaVersion = 2
+
 const schema = `
 CREATE TABLE IF NOT EXISTS taxii_objects (
 	seq     INTEGER PRIMARY KEY,
@@ -50,14 +59,18 @@ CREATE TABLE IF NOT EXISTS taxii_objects (
 	rel     TEXT NOT NULL,
 	caveat  TEXT NOT NULL,
 	body    BLOB NOT NULL,
-	-- superseded is 1 when a later version of the id is stored, whoever
-	-- may see it: a row with 0 is the last version for every principal
+	-- superseded is 1 when a later version of the id is stored in the
+	-- same namespace: a row with 0 is the last version for every principal
 	-- who may see it, so only superseded rows need the per-principal
 	-- "last visible version" check.
 	superseded INTEGER NOT NULL DEFAULT 0,
-	UNIQUE (coll, id, nver)
+	UNIQUE (coll, orig, cls, id, nver)
 );
-CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added);
+-- Listings walk this index in date_added order; it carries the label
+-- columns, so the releasability prefilter (visSQL) reads withheld rows
+-- from the index alone and never from the table.
+CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added, cls, orig, rel);
+CREATE INDEX IF NOT EXISTS taxii_objects_id ON taxii_objects (coll, id, nver);
 CREATE TABLE IF NOT EXISTS taxii_status (
 	id      TEXT PRIMARY KEY,
 	owner   TEXT NOT NULL,
@@ -72,12 +85,63 @@ CREATE TABLE IF NOT EXISTS taxii_markings (
 	caveat TEXT NOT NULL
 );`
 
+// migrate brings a store of schema version 1 (objects keyed by id alone)
+// to version 2 (keyed by namespace and id).
+func migrate(s *sql.DB) error {
+	var v int
+	if err := s.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v >= schemaVersion {
+		return nil
+	}
+	var n int
+	if err := s.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'taxii_objects'`).Scan(&n); err != nil {
+		return err
+	}
+	tx, err := s.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if n > 0 {
+		for _, q := range []string{
+			`ALTER TABLE taxii_objects RENAME TO taxii_objects_v1`,
+			`DROP INDEX IF EXISTS taxii_objects_added`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if n > 0 {
+		for _, q := range []string{
+			`INSERT INTO taxii_objects (seq, coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded)
+			 SELECT seq, coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, 0 FROM taxii_objects_v1`,
+			`DROP TABLE taxii_objects_v1`,
+			`UPDATE taxii_objects SET superseded = 1 WHERE EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = taxii_objects.coll
+			 AND o2.orig = taxii_objects.orig AND o2.cls = taxii_objects.cls AND o2.id = taxii_objects.id AND o2.nver > taxii_objects.nver)`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 func openDB(path string) (*db, error) {
 	s, err := store.OpenSQLite(path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Exec(schema); err != nil {
+	if err := migrate(s); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("taxii: creating schema: %w", err)
 	}
@@ -214,7 +278,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 			if v == "last" {
 				b.WriteString("o.superseded = 0 OR ")
 			}
-			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
+			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
 			a := visArgs(p)
 			if len(q.specs) > 0 {
 				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
@@ -262,8 +326,8 @@ done:
 
 // writer is one write transaction with its prepared statements.
 type writer struct {
-	tx                *sql.Tx
-	exist, ins, super *sql.Stmt
+	tx         *sql.Tx
+	ins, super *sql.Stmt
 }
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
@@ -272,11 +336,9 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 		return nil, fmt.Errorf("taxii: begin: %w", err)
 	}
 	w := &writer{tx: tx}
-	if w.exist, err = tx.PrepareContext(ctx, `SELECT nver, cls, orig FROM taxii_objects WHERE coll = ? AND id = ?`); err == nil {
-		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	}
+	w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err == nil {
-		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND id = ? AND nver < ? AND superseded = 0`)
+		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -293,30 +355,54 @@ func (w *writer) commit() error {
 	return nil
 }
 
-// existing returns the version, classification and originator of every
-// stored version of id in coll, whoever may see it: for ownership checks
-// on write, never for egress.
-func (w *writer) existing(ctx context.Context, coll, id string) ([]record, error) {
-	rows, err := w.exist.QueryContext(ctx, coll, id)
-	if err != nil {
-		return nil, fmt.Errorf("taxii: reading versions: %w", err)
-	}
-	defer rows.Close()
-	var out []record
-	for rows.Next() {
-		var r record
-		var cls int
-		if err := rows.Scan(&r.nver, &cls, &r.lbl.Originator); err != nil {
-			return nil, err
-		}
-		r.lbl.Classification = label.Classification(cls)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// nsKey names one namespace of ids: the originating nation and the
+// classification of the label.
+type nsKey struct {
+	orig string
+	cls  label.Classification
 }
 
-// insert stores r; later is whether a later version of r's id is stored.
-func (w *writer) insert(ctx context.Context, r *record, later bool) error {
+func nsOf(l label.Label) nsKey { return nsKey{l.Originator, l.Classification} }
+
+// versionsIn returns the normalised versions stored for each of ids in one
+// namespace of coll, in a few queries whatever the number of ids. Every
+// version in the poster's own namespace is one it may see: this is for
+// duplicate and ordering checks on write, never for egress.
+func (w *writer) versionsIn(ctx context.Context, coll string, ns nsKey, ids []string) (map[string][]string, error) {
+	out := make(map[string][]string)
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, 0, len(part)+3)
+		args = append(args, coll, ns.orig, int(ns.cls))
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := w.tx.QueryContext(ctx, `SELECT id, nver FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND `+inList("id", len(part)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("taxii: reading versions: %w", err)
+		}
+		for rows.Next() {
+			var id, nver string
+			if err := rows.Scan(&id, &nver); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("taxii: reading versions: %w", err)
+			}
+			out[id] = append(out[id], nver)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("taxii: reading versions: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// insert stores r; later is whether a later version of r's id is stored
+// in its namespace, earlier whether an earlier one is (which r then
+// supersedes).
+func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) error {
 	sup := 0
 	if later {
 		sup = 1
@@ -325,8 +411,8 @@ func (w *writer) insert(ctx context.Context, r *record, later bool) error {
 	if err != nil {
 		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
 	}
-	if !later {
-		if _, err := w.super.ExecContext(ctx, r.coll, r.id, r.nver); err != nil {
+	if !later && earlier {
+		if _, err := w.super.ExecContext(ctx, r.coll, r.lbl.Originator, int(r.lbl.Classification), r.id, r.nver); err != nil {
 			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
 		}
 	}
@@ -370,30 +456,77 @@ func (d *db) status(ctx context.Context, id, owner string) ([]byte, bool, error)
 	return b, err == nil, err
 }
 
-// deleteVersions deletes the given versions (by seq).
-func (d *db) deleteVersions(ctx context.Context, seqs []int64) error {
+// Deleted is one object version a deletion removed.
+type Deleted struct {
+	ID      string
+	Version string // normalised
+	Label   label.Label
+}
+
+// deleteVersions deletes the given versions (by seq) and returns what it
+// deleted.
+func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback()
+	var out []Deleted
 	for _, s := range seqs {
-		var coll, id string
-		if err := tx.QueryRowContext(ctx, `SELECT coll, id FROM taxii_objects WHERE seq = ?`, s).Scan(&coll, &id); err != nil {
+		var coll, rel string
+		var cls int
+		var del Deleted
+		if err := tx.QueryRowContext(ctx, `SELECT coll, id, nver, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`, s).
+			Scan(&coll, &del.ID, &del.Version, &cls, &del.Label.Originator, &rel, &del.Label.Caveat); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
-			return err
+			return nil, err
 		}
+		del.Label.Classification = label.Classification(cls)
+		del.Label.ReleasableTo = relFromColumn(rel)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
-			return err
+			return nil, err
 		}
-		// The latest remaining version is superseded by nothing.
-		if _, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND id = ?)`, coll, id, coll, id); err != nil {
-			return err
+		if err := unsupersede(ctx, tx, coll, nsOf(del.Label), del.ID); err != nil {
+			return nil, err
 		}
+		out = append(out, del)
 	}
-	return tx.Commit()
+	return out, tx.Commit()
+}
+
+// unsupersede marks the latest remaining version of an id in a namespace
+// as superseded by nothing.
+func unsupersede(ctx context.Context, tx *sql.Tx, coll string, ns nsKey, id string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?)`,
+		coll, ns.orig, int(ns.cls), id, coll, ns.orig, int(ns.cls), id)
+	return err
+}
+
+// deleteIn deletes version nver ("" for every version) of id in one
+// namespace of coll, and returns how many versions it deleted.
+func (d *db) deleteIn(ctx context.Context, coll string, ns nsKey, id, nver string) (int64, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	q := `DELETE FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`
+	args := []any{coll, ns.orig, int(ns.cls), id}
+	if nver != "" {
+		q += ` AND nver = ?`
+		args = append(args, nver)
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	n, _ := res.RowsAffected()
+	if err := unsupersede(ctx, tx, coll, ns, id); err != nil {
+		return 0, err
+	}
+	return n, tx.Commit()
 }
 
 // each calls f on every stored version of the given types, in date_added
