@@ -201,15 +201,7 @@ func (n *Node) cyberRelease(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "want {collection, id, releasableTo: [nations]}", http.StatusBadRequest)
 		return
 	}
-	if req.Collection == "" {
-		req.Collection = SightingsCollectionID(n.cfg.NodeID)
-	}
-	if req.Collection == FederatedCollectionID(n.cfg.NodeID) {
-		req.Collection = "" // received objects are released by their originator's node
-	}
-	actor := p.String()
-	obj := req.Collection + "/" + req.ID
-	out, err := n.cyberTAXII.Release(r.Context(), req.Collection, req.ID, p, req.ReleasableTo)
+	out, err := n.ReleaseCyber(r.Context(), p, req.Collection, req.ID, req.ReleasableTo)
 	status := http.StatusOK
 	switch {
 	case err == nil:
@@ -224,7 +216,6 @@ func (n *Node) cyberRelease(w http.ResponseWriter, r *http.Request) {
 		status = http.StatusInternalServerError
 	}
 	if err != nil {
-		n.auditf(r.Context(), actor, "cyber.release", obj, "deny", err.Error())
 		msg := err.Error()
 		if status == http.StatusNotFound {
 			msg = "no such object"
@@ -232,12 +223,32 @@ func (n *Node) cyberRelease(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	for _, x := range out {
-		n.auditf(r.Context(), actor, "cyber.release", obj, "allow", "version "+x.Version+" released as "+x.Marking)
-	}
 	if out == nil {
 		out = []taxii.Released{}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"released": out})
+}
+
+// ReleaseCyber widens the releasability of object id in collection coll
+// (the node's sightings collection when empty) as principal p, and audits
+// the decision (see taxii.Server.Release).
+func (n *Node) ReleaseCyber(ctx context.Context, p label.Principal, coll, id string, to []string) ([]taxii.Released, error) {
+	if coll == "" {
+		coll = SightingsCollectionID(n.cfg.NodeID)
+	}
+	obj := coll + "/" + id
+	var out []taxii.Released
+	err := taxii.ErrNoCollection
+	if coll != FederatedCollectionID(n.cfg.NodeID) { // received objects are released by their originator's node
+		out, err = n.cyberTAXII.Release(ctx, coll, id, p, to)
+	}
+	if err != nil {
+		n.auditf(ctx, p.String(), "cyber.release", obj, "deny", err.Error())
+		return nil, err
+	}
+	for _, x := range out {
+		n.auditf(ctx, p.String(), "cyber.release", obj, "allow", "version "+x.Version+" released as "+x.Marking)
+	}
+	return out, nil
 }

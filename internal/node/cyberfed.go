@@ -3,7 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
-	"crypto/sha1"
+	"crypto/rand"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -46,9 +46,19 @@ type stixPayload struct {
 	JSON    string   `xml:",chardata"`
 }
 
+func randomUID() []byte {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return b
+}
+
 // cyberEvent wraps one STIX object version in a CoT event.
 func cyberEvent(o *stix.Object, l label.Label, now time.Time) (*cot.Event, error) {
-	h := sha1.Sum([]byte(o.ID + "\x00" + stix.NormVersion(o.Version())))
+	// The uid is random: uids are claimed by the first nation to use
+	// them, so a predictable one could be claimed first by another nation
+	// and the object never delivered. Duplicates are recognised by STIX
+	// id and version on arrival, not by uid.
+	h := randomUID()
 	var body bytes.Buffer
 	if err := xml.NewEncoder(&body).Encode(stixPayload{Version: o.Version(), JSON: string(o.Raw)}); err != nil {
 		return nil, err
@@ -128,7 +138,7 @@ type stixDeletePayload struct {
 }
 
 func cyberDeleteEvent(id, nver string, l label.Label, now time.Time) (*cot.Event, error) {
-	h := sha1.Sum([]byte("delete\x00" + id + "\x00" + nver))
+	h := randomUID()
 	var body bytes.Buffer
 	if err := xml.NewEncoder(&body).Encode(stixDeletePayload{ID: id, Version: nver}); err != nil {
 		return nil, err
