@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -159,11 +160,22 @@ CREATE TABLE IF NOT EXISTS taxii_objects (
 	superseded INTEGER NOT NULL DEFAULT 0,
 	UNIQUE (coll, orig, cls, id, nver)
 );
--- Listings walk this index in date_added order; it carries the label
--- columns, so the releasability prefilter (visSQL) reads withheld rows
--- from the index alone and never from the table.
-CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added, cls, orig, rel);
+CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added);
 CREATE INDEX IF NOT EXISTS taxii_objects_id ON taxii_objects (coll, id, nver);
+-- taxii_vis lists, per nation that the releasability part of the rule
+-- lets see a stored version (its originator and every nation of its
+-- releasability list), that version's date_added and classification. A
+-- listing walks the principal's nation's rows in date_added order and
+-- never reads a row withheld from that nation; label.Releasable still
+-- decides on every row it returns (the table only narrows).
+CREATE TABLE IF NOT EXISTS taxii_vis (
+	nation TEXT NOT NULL,
+	coll   TEXT NOT NULL,
+	added  INTEGER NOT NULL,
+	cls    INTEGER NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (nation, coll, added)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS taxii_status (
 	id      TEXT PRIMARY KEY,
 	owner   TEXT NOT NULL,
@@ -223,10 +235,66 @@ func migrate(s *sql.DB) error {
 			}
 		}
 	}
+	if n > 0 {
+		if err := fillVis(tx); err != nil {
+			return err
+		}
+	}
 	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// fillVis builds taxii_vis for every stored version.
+func fillVis(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT seq, coll, added, cls, orig, rel FROM taxii_objects`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		seq, added int64
+		cls        int
+		coll       string
+		nations    []string
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var orig, rel string
+		if err := rows.Scan(&r.seq, &r.coll, &r.added, &r.cls, &orig, &rel); err != nil {
+			rows.Close()
+			return err
+		}
+		r.nations = visNations(orig, relFromColumn(rel))
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		for _, nat := range r.nations {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`, nat, r.coll, r.added, r.cls, r.seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// visNations are the nations the releasability part of the rule admits
+// for a label: the originator and every listed nation, once each. (A
+// caveat only ever narrows further, which label.Releasable decides.)
+func visNations(orig string, rel []string) []string {
+	out := make([]string, 0, len(rel)+1)
+	out = append(out, orig)
+	for _, n := range rel {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 func openDB(path string) (*db, error) {
@@ -331,7 +399,18 @@ func (d *db) find(ctx context.Context, p label.Principal, q query) ([]record, bo
 func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int64, limit int) ([]record, error) {
 	var sb strings.Builder
 	args := []any{q.coll, after}
-	sb.WriteString(`SELECT o.seq, o.id, o.type, o.spec, o.version, o.nver, o.added, o.cls, o.orig, o.rel, o.caveat, o.body FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
+	const cols = `SELECT o.seq, o.id, o.type, o.spec, o.version, o.nver, o.added, o.cls, o.orig, o.rel, o.caveat, o.body`
+	order := " ORDER BY o.added LIMIT ?"
+	if len(q.ids) == 0 {
+		// A listing: walk the nation's visibility rows in date_added
+		// order (CROSS JOIN keeps taxii_vis the outer loop).
+		sb.WriteString(cols + ` FROM taxii_vis v CROSS JOIN taxii_objects o ON o.seq = v.seq WHERE v.nation = ? AND v.coll = ? AND v.added > ? AND v.cls <= ? AND `)
+		args = []any{p.Nation, q.coll, after, int(p.Clearance)}
+		order = " ORDER BY v.added LIMIT ?"
+	} else {
+		// Given ids: the (coll, id, nver) index.
+		sb.WriteString(cols + ` FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
+	}
 	sb.WriteString(visSQL("o"))
 	args = append(args, visArgs(p)...)
 	if len(q.ids) > 0 {
@@ -394,7 +473,7 @@ done:
 			args = append(args, a...)
 		}
 	}
-	sb.WriteString(" ORDER BY o.added LIMIT ?")
+	sb.WriteString(order)
 	args = append(args, limit)
 	rows, err := d.sql.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
@@ -419,8 +498,8 @@ done:
 
 // writer is one write transaction with its prepared statements.
 type writer struct {
-	tx         *sql.Tx
-	ins, super *sql.Stmt
+	tx              *sql.Tx
+	ins, super, vis *sql.Stmt
 }
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
@@ -432,6 +511,9 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 	w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err == nil {
 		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`)
+	}
+	if err == nil {
+		w.vis, err = tx.PrepareContext(ctx, `INSERT INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -500,9 +582,18 @@ func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) err
 	if later {
 		sup = 1
 	}
-	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
+	res, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
 	if err != nil {
 		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	for _, nat := range visNations(r.lbl.Originator, r.lbl.ReleasableTo) {
+		if _, err := w.vis.ExecContext(ctx, nat, r.coll, r.added, int(r.lbl.Classification), seq); err != nil {
+			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+		}
 	}
 	if !later && earlier {
 		if _, err := w.super.ExecContext(ctx, r.coll, r.lbl.Originator, int(r.lbl.Classification), r.id, r.nver); err != nil {
@@ -564,13 +655,24 @@ func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error
 		return nil, err
 	}
 	defer tx.Rollback()
+	out, err := deleteSeqs(ctx, tx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
+// deleteSeqs deletes versions by seq, with their visibility rows, and
+// marks the latest remaining version of each id as superseded by nothing.
+func deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error) {
 	var out []Deleted
 	for _, s := range seqs {
 		var coll, rel string
 		var cls int
+		var added int64
 		var del Deleted
-		if err := tx.QueryRowContext(ctx, `SELECT coll, id, nver, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`, s).
-			Scan(&coll, &del.ID, &del.Version, &cls, &del.Label.Originator, &rel, &del.Label.Caveat); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT coll, id, nver, added, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`, s).
+			Scan(&coll, &del.ID, &del.Version, &added, &cls, &del.Label.Originator, &rel, &del.Label.Caveat); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
@@ -581,12 +683,17 @@ func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error
 		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
 			return nil, err
 		}
+		for _, nat := range visNations(del.Label.Originator, del.Label.ReleasableTo) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_vis WHERE nation = ? AND coll = ? AND added = ?`, nat, coll, added); err != nil {
+				return nil, err
+			}
+		}
 		if err := unsupersede(ctx, tx, coll, nsOf(del.Label), del.ID); err != nil {
 			return nil, err
 		}
 		out = append(out, del)
 	}
-	return out, tx.Commit()
+	return out, nil
 }
 
 // unsupersede marks the latest remaining version of an id in a namespace
@@ -605,20 +712,34 @@ func (d *db) deleteIn(ctx context.Context, coll string, ns nsKey, id, nver strin
 		return 0, err
 	}
 	defer tx.Rollback()
-	q := `DELETE FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`
+	q := `SELECT seq FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`
 	args := []any{coll, ns.orig, int(ns.cls), id}
 	if nver != "" {
 		q += ` AND nver = ?`
 		args = append(args, nver)
 	}
-	res, err := tx.ExecContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	if err != nil {
 		return 0, err
 	}
-	n, _ := res.RowsAffected()
-	if err := unsupersede(ctx, tx, coll, ns, id); err != nil {
+	var seqs []int64
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		seqs = append(seqs, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
 		return 0, err
 	}
+	gone, err := deleteSeqs(ctx, tx, seqs)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(len(gone))
 	return n, tx.Commit()
 }
 
