@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/stix"
@@ -165,5 +166,25 @@ func TestCyberReleaseAPI(t *testing.T) {
 	dir := n.cfg.DataDir
 	taktest.WaitUntil(t, "the release decisions in the audit log", 10*time.Second, func() bool {
 		return countAudit(t, dir, "cyber.release", "allow", "REL TO JPN, USA") == 1 && countAudit(t, dir, "cyber.release", "deny", "") == 3
+	})
+}
+
+// FuzzStixDeleteOf: the deletion payload of a federated event is outside
+// input; whatever it holds, an accepted one names a valid STIX id and a
+// normalised version or none.
+func FuzzStixDeleteOf(f *testing.F) {
+	f.Add([]byte(`<__kizuna_stix_delete id="incident--abababab-abab-4bab-8bab-abababababab" version=""/>`))
+	f.Add([]byte(`<__kizuna_stix_delete id="incident--abababab-abab-4bab-8bab-abababababab" version="2026-01-01T00:00:00.000000000Z"/>`))
+	f.Add([]byte(`<__kizuna_stix_delete id="x" version="y">`))
+	f.Add([]byte(`<marti/><__kizuna_stix_delete`))
+	f.Fuzz(func(t *testing.T, detail []byte) {
+		ev := &cot.Event{Detail: detail}
+		p, ok := stixDeleteOf(ev)
+		if !ok {
+			return
+		}
+		if !stix.ValidID(p.ID) || (p.Version != "" && stix.NormVersion(p.Version) != p.Version) {
+			t.Fatalf("accepted %+v", p)
+		}
 	})
 }
