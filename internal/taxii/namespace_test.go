@@ -179,6 +179,12 @@ func TestRelease(t *testing.T) {
 	if code, _ := get(t, hs, kor, "/taxii2/kizuna/collections/c1/objects/"+id+"/"); code != 404 {
 		t.Fatalf("KOR sees it: %d", code)
 	}
+	// A collection the caller may not write: refused whatever the id.
+	s.colls["c1"].Write = []string{"USA"}
+	defer func() { s.colls["c1"].Write = []string{"*"} }()
+	if _, err := s.Release(ctx, "c1", id, jpn, []string{"KOR"}); !errors.Is(err, ErrForbidden) {
+		t.Fatalf("release in a collection JPN may not write: %v", err)
+	}
 }
 
 // TestDeleteFederated: a deletion applies only in the namespace of the

@@ -35,8 +35,14 @@ type Released struct {
 // object is not released; an SCO (which has no versions) is not. The new
 // version goes through Add, so OnAdd (effects, federation) sees it.
 func (s *Server) Release(ctx context.Context, coll, id string, p label.Principal, to []string) ([]Released, error) {
-	if _, ok := s.colls[coll]; !ok {
+	c, ok := s.colls[coll]
+	if !ok {
 		return nil, ErrNoCollection
+	}
+	if !allowed(c.Write, p.Nation) || !allowed(c.Read, p.Nation) {
+		// The same answer for every id: the collection's permissions are
+		// public to the principal, the ids in it are not.
+		return nil, fmt.Errorf("%w: collection not writable", ErrForbidden)
 	}
 	if !stix.ValidID(id) {
 		return nil, ErrNotFound
