@@ -81,6 +81,12 @@ func (n *Node) setupCyber() error {
 			effects.Observe(o, l)
 			n.federateCyber(coll, o, l)
 		},
+		OnDelete: func(coll string, gone []taxii.Deleted) {
+			for _, g := range gone {
+				effects.Forget(g.Label, g.ID, g.Version)
+			}
+			n.federateCyberDelete(coll, gone)
+		},
 		Log: n.log.With("component", "taxii"),
 	})
 	if err != nil {
@@ -108,6 +114,7 @@ func (n *Node) setupCyber() error {
 
 	n.Handle("/taxii2/", srv)
 	n.Handle("GET /api/v1/cyber/effects", effects.Handler(httpPrincipal))
+	n.Handle("POST /api/v1/cyber/release", http.HandlerFunc(n.cyberRelease))
 	n.Use(Hooks{
 		ID: "cyber",
 		OnStart: func(ctx context.Context) error {
@@ -171,4 +178,77 @@ func (h *securityObserver) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *securityObserver) WithGroup(name string) slog.Handler {
 	return &securityObserver{inner: h.inner.WithGroup(name), bound: h.bound, sink: h.sink}
+}
+
+// cyberRelease serves POST /api/v1/cyber/release {"collection", "id",
+// "releasableTo"}: it widens the releasability of the caller's nation's
+// object (a sighting, typically) by storing a new version under the wider
+// label (taxii.Server.Release), which federates it. The collection
+// defaults to the node's sightings collection. Every decision is audited.
+// An id the caller may not see is answered like an id nobody holds.
+func (n *Node) cyberRelease(w http.ResponseWriter, r *http.Request) {
+	p, ok := httpPrincipal(r)
+	if !ok || !p.Valid() {
+		http.Error(w, "no principal", http.StatusForbidden)
+		return
+	}
+	var req struct {
+		Collection   string   `json:"collection"`
+		ID           string   `json:"id"`
+		ReleasableTo []string `json:"releasableTo"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10)).Decode(&req); err != nil || req.ID == "" || len(req.ReleasableTo) == 0 || len(req.ReleasableTo) > 64 {
+		http.Error(w, "want {collection, id, releasableTo: [nations]}", http.StatusBadRequest)
+		return
+	}
+	out, err := n.ReleaseCyber(r.Context(), p, req.Collection, req.ID, req.ReleasableTo)
+	status := http.StatusOK
+	switch {
+	case err == nil:
+	case errors.Is(err, taxii.ErrNotFound), errors.Is(err, taxii.ErrNoCollection):
+		status = http.StatusNotFound
+	case errors.Is(err, taxii.ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, taxii.ErrBadRelease):
+		status = http.StatusUnprocessableEntity
+	default:
+		n.log.Error("cyber: release failed", "id", req.ID, "err", err)
+		status = http.StatusInternalServerError
+	}
+	if err != nil {
+		msg := err.Error()
+		if status == http.StatusNotFound {
+			msg = "no such object"
+		}
+		http.Error(w, msg, status)
+		return
+	}
+	if out == nil {
+		out = []taxii.Released{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{"released": out})
+}
+
+// ReleaseCyber widens the releasability of object id in collection coll
+// (the node's sightings collection when empty) as principal p, and audits
+// the decision (see taxii.Server.Release).
+func (n *Node) ReleaseCyber(ctx context.Context, p label.Principal, coll, id string, to []string) ([]taxii.Released, error) {
+	if coll == "" {
+		coll = SightingsCollectionID(n.cfg.NodeID)
+	}
+	obj := coll + "/" + id
+	var out []taxii.Released
+	err := taxii.ErrNoCollection
+	if coll != FederatedCollectionID(n.cfg.NodeID) { // received objects are released by their originator's node
+		out, err = n.cyberTAXII.Release(ctx, coll, id, p, to)
+	}
+	if err != nil {
+		n.auditf(ctx, p.String(), "cyber.release", obj, "deny", err.Error())
+		return nil, err
+	}
+	for _, x := range out {
+		n.auditf(ctx, p.String(), "cyber.release", obj, "allow", "version "+x.Version+" released as "+x.Marking)
+	}
+	return out, nil
 }

@@ -51,7 +51,8 @@ func incidentV(modified string) string {
 // TestCyberFederation: JPN's incident released to USA reaches the USA
 // hub's federated collection and not KOR's; JPN's national indicator
 // stays home; a second version sent while the link is cut arrives after
-// it is back, once, with versions ordered by modified.
+// it is back, once, with versions ordered by modified; JPN's deletion of
+// the incident deletes it at the hub.
 func TestCyberFederation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three federated nodes and restarts one")
@@ -131,6 +132,14 @@ func TestCyberFederation(t *testing.T) {
 	kor := c.Node("kor-node")
 	if b := taxiiDo(t, "GET", collURL(kor, node.FederatedCollectionID("kor-node"))+"objects/", ""); strings.Contains(string(b), "incident--") {
 		t.Fatalf("KOR received %s", b)
+	}
+
+	// JPN deletes the incident: the deletion reaches the hub, and its
+	// effect goes.
+	taxiiDo(t, "DELETE", collURL(jpn, node.DefaultCollectionID("jpn-node"))+"objects/incident--e1e1e1e1-e1e1-4e1e-8e1e-e1e1e1e1e1e1/", "")
+	waitFor("the deletion at the USA hub", func() bool { return len(versions(usa)) == 0 })
+	if eb := taxiiDo(t, "GET", "http://"+usa.Addr(node.KindHTTP)+"/api/v1/cyber/effects", ""); strings.Contains(string(eb), "demo-jpn-escflot2") {
+		t.Fatalf("USA effects after the deletion %s", eb)
 	}
 }
 

@@ -31,6 +31,7 @@ func (n *Node) setupSustain() {
 			Publisher:     n,
 			Audit:         n.audit,
 			Log:           n.log.With("component", "sustain"),
+			Cyber:         n.cyberStatus(),
 		})
 		if err != nil {
 			return err
@@ -70,3 +71,12 @@ func (n *Node) setupSustain() {
 
 // Sustainment returns the sustainment service (nil before Start).
 func (n *Node) Sustainment() *sustain.Service { return n.sustainSvc.Load() }
+
+// cyberStatus is the cyber effects tracker as readiness sees it (nil when
+// the node has none).
+func (n *Node) cyberStatus() sustain.CyberStatus {
+	if n.cyberEffects == nil {
+		return nil
+	}
+	return n.cyberEffects
+}

@@ -267,9 +267,8 @@ var commonRefs = map[string][]string{
 // Long on purpose: the common properties, then one case per STIX object type
 // naming the properties it requires.
 func Validate(raw []byte) (*Object, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
 	var m map[string]json.RawMessage
-	if err := dec.Decode(&m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrInvalid, err)
 	}
 	if m == nil {
@@ -432,11 +431,29 @@ func str(m map[string]json.RawMessage, k string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: required property %q is missing", ErrInvalid, k)
 	}
+	if s, ok := plainString(v); ok {
+		return s, nil
+	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
 		return "", fmt.Errorf("%w: property %q must be a string", ErrInvalid, k)
 	}
 	return s, nil
+}
+
+// plainString decodes a JSON string without escapes or control
+// characters (ASCII only) without the cost of encoding/json; anything else
+// is left to it.
+func plainString(v json.RawMessage) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	for _, c := range v[1 : len(v)-1] {
+		if c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(v[1 : len(v)-1]), true
 }
 
 func timestamp(m map[string]json.RawMessage, k string, required bool) (string, error) {

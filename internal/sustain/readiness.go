@@ -106,6 +106,14 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, u Unit) (Unit,
 	return u, nil
 }
 
+// CyberStatus reports the active cyber effects on a unit (package
+// cyber's Effects satisfies it): the labels of the effects on the unit
+// id. A unit with any is rated at best AMBER, and its readiness carries
+// their labels, since the rating reveals them.
+type CyberStatus interface {
+	Labels(uid string) []label.Label
+}
+
 // Colour is a readiness rating.
 type Colour string
 
@@ -261,6 +269,13 @@ func (s *Service) ownLocked(u *Unit, now time.Time, inWork map[string]label.Labe
 	}
 	if d < greenD {
 		r.Reasons = append(r.Reasons, fmt.Sprintf("%.1f days of supply", d))
+	}
+	if s.cfg.Cyber != nil {
+		if ls := s.cfg.Cyber.Labels(u.ID); len(ls) > 0 {
+			r.Colour = worse(r.Colour, Amber)
+			r.Reasons = append(r.Reasons, fmt.Sprintf("cyber: %d active effect(s) on the unit's networks", len(ls)))
+			labels = append(labels, ls...)
+		}
 	}
 	if u.AlertBelow != "" && r.Colour.rank() > u.AlertBelow.rank() {
 		r.Alert = true

@@ -56,6 +56,9 @@ type Config struct {
 	Publisher Publisher
 	// Audit records every decision; nil disables auditing (tests).
 	Audit Auditor
+	// Cyber, if set, lowers the readiness of units with an active cyber
+	// effect (see CyberStatus).
+	Cyber CyberStatus
 	// RateWindow is the window of the recent expenditure rate (default 7 days).
 	RateWindow time.Duration
 	// Now returns the current time (tests); time.Now when nil.

@@ -105,76 +105,79 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		todo = append(todo, pending{o, l})
 	}
 
-	w, err := d.begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer w.rollback()
-	// Kizuna marking definitions the envelope brings are remembered for
-	// later envelopes when their id is the one derived from their content
-	// (stix.MarkingID), so that nobody can bind a well-known id to another
-	// label. Others serve this envelope only.
-	for id, l := range envMarks {
-		if stix.MarkingID(l) == id {
-			if err := d.putMarking(ctx, w.tx, id, l); err != nil {
-				return nil, fmt.Errorf("taxii: storing marking: %w", err)
-			}
-		}
-	}
+	// The writes run in a group commit: one transaction, one sync, for
+	// every Add waiting at the time (see db.group).
+	nSucc := len(st.Successes)
 	var stored []pending
-	marksDone := map[string]bool{}
-	for _, pd := range todo {
-		o := pd.o
-		ex, err := w.existing(ctx, coll, o.ID)
-		if err != nil {
-			return nil, err
-		}
-		nver := stix.NormVersion(o.Version())
-		dup, refused, later := false, false, false
-		for _, e := range ex {
-			if e.nver > nver {
-				later = true
-			}
-			// Ownership and write-down: one message whatever the reason,
-			// so the status reveals nothing of an object the poster may
-			// not see.
-			if e.lbl.Originator != p.Nation || e.lbl.Classification > p.Clearance {
-				refused = true
-				break
-			}
-			if e.nver == nver {
-				dup = true
+	err = d.group(func(w *writer) error {
+		st.Successes = st.Successes[:nSucc]
+		stored = stored[:0]
+		// Kizuna marking definitions the envelope brings are remembered for
+		// later envelopes when their id is the one derived from their content
+		// (stix.MarkingID), so that nobody can bind a well-known id to another
+		// label. Others serve this envelope only.
+		for id, l := range envMarks {
+			if stix.MarkingID(l) == id {
+				if err := d.putMarking(ctx, w.tx, id, l); err != nil {
+					return fmt.Errorf("taxii: storing marking: %w", err)
+				}
 			}
 		}
-		switch {
-		case refused:
-			fail(nil, o, errNotWritable)
-			continue
-		case dup:
-			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
-			continue
+		// The versions already stored, read per namespace in a few queries.
+		// A namespace is the label's originator and classification: the
+		// poster's own nation at or below its clearance, so every version met
+		// here is one the poster may see (see the schema).
+		ids := map[nsKey][]string{}
+		for _, pd := range todo {
+			k := nsOf(pd.lbl)
+			ids[k] = append(ids[k], pd.o.ID)
 		}
-		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
-			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := w.insert(ctx, r, later); err != nil {
-			return nil, err
-		}
-		mid := stix.MarkingID(pd.lbl)
-		if !marksDone[mid] {
-			marksDone[mid] = true
-			if err := s.storeMarking(ctx, d, w, coll, pd.lbl, now); err != nil {
-				return nil, err
+		have := make(map[nsKey]map[string][]string, len(ids))
+		for k, list := range ids {
+			var err error
+			if have[k], err = w.versionsIn(ctx, coll, k, list); err != nil {
+				return err
 			}
 		}
-		stored = append(stored, pd)
-		st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version()})
-	}
-	st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
-	sb, _ := json.Marshal(st)
-	if err := d.putStatus(ctx, w.tx, st.ID, p.String(), sb); err != nil {
-		return nil, fmt.Errorf("taxii: storing status: %w", err)
-	}
-	if err := w.commit(); err != nil {
+		marksDone := map[string]bool{}
+		for _, pd := range todo {
+			o := pd.o
+			k := nsOf(pd.lbl)
+			nver := stix.NormVersion(o.Version())
+			vers := have[k][o.ID]
+			if slices.Contains(vers, nver) {
+				st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
+				continue
+			}
+			later, earlier := false, false
+			for _, v := range vers {
+				later = later || v > nver
+				earlier = earlier || v < nver
+			}
+			r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
+				added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
+			if err := w.insert(ctx, r, later, earlier); err != nil {
+				return err
+			}
+			have[k][o.ID] = append(vers, nver)
+			mid := stix.MarkingID(pd.lbl)
+			if !marksDone[mid] {
+				marksDone[mid] = true
+				if err := s.storeMarking(ctx, d, w, coll, pd.lbl, now); err != nil {
+					return err
+				}
+			}
+			stored = append(stored, pd)
+			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version()})
+		}
+		st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
+		sb, _ := json.Marshal(st)
+		if err := d.putStatus(ctx, w.tx, st.ID, p.String(), sb); err != nil {
+			return fmt.Errorf("taxii: storing status: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if s.cfg.OnAdd != nil {
@@ -193,7 +196,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: storing marking: %w", err)
 	}
 	var n int
-	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND id = ?`, coll, id).Scan(&n); err != nil {
+	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`, coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
 		return fmt.Errorf("taxii: reading marking: %w", err)
 	}
 	if n > 0 {
@@ -205,7 +208,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
 	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
-		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false)
+		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false, false)
 }
 
 // labelOf computes an object's label from the base label and its markings,

@@ -91,8 +91,11 @@ func TestLabelsNeverReveal(t *testing.T) {
 		poster := principals[rng.IntN(len(principals))]
 		id := fmt.Sprintf("indicator--%08x-0000-4000-8000-%012x", i, i)
 		versions := 1 + rng.IntN(2)
+		// One classification per id: an id is one object per originator
+		// and classification (a version at another classification is
+		// another object, see TestIDNamespaces).
+		cls := classes[rng.IntN(int(poster.Clearance))]
 		for v := 0; v < versions; v++ {
-			cls := classes[rng.IntN(int(poster.Clearance))]
 			var rel []string
 			for _, n := range nations {
 				if rng.IntN(2) == 0 {

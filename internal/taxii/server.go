@@ -38,7 +38,6 @@ var (
 	ErrForbidden     = errors.New("taxii: not allowed")
 	ErrBadEnvelope   = errors.New("taxii: bad envelope")
 	ErrNotStarted    = errors.New("taxii: server not started")
-	errNotWritable   = errors.New("the identifier is not writable by this principal")
 	errAboveClearnce = errors.New("the object's marking is above the poster's clearance")
 )
 
@@ -74,7 +73,10 @@ type Config struct {
 	// OnAdd is told of every object version stored, after commit. It must
 	// return quickly.
 	OnAdd func(coll string, o *stix.Object, l label.Label)
-	Log   *slog.Logger
+	// OnDelete is told of the object versions a TAXII DELETE removed,
+	// after commit. It must return quickly.
+	OnDelete func(coll string, gone []Deleted)
+	Log      *slog.Logger
 }
 
 // Server is a TAXII 2.1 server.
@@ -654,21 +656,28 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, p label.Principa
 		writeError(w, http.StatusNotFound, "no such object", "")
 		return
 	}
+	// Only the principal's own nation's versions (its namespaces), at or
+	// below its clearance (visible ones already are): another nation's
+	// object with the same id is another object.
 	var seqs []int64
 	for _, rec := range recs {
-		// Write-down: only objects of the principal's own nation, at or
-		// below its clearance (visible ones already are).
-		if rec.lbl.Originator != p.Nation {
-			writeError(w, http.StatusForbidden, "not yours", "an object can be deleted only by its originating nation")
-			return
+		if rec.lbl.Originator == p.Nation {
+			seqs = append(seqs, rec.seq)
 		}
-		seqs = append(seqs, rec.seq)
 	}
-	if err := d.deleteVersions(r.Context(), seqs); err != nil {
+	if len(seqs) == 0 {
+		writeError(w, http.StatusForbidden, "not yours", "an object can be deleted only by its originating nation")
+		return
+	}
+	gone, err := d.deleteVersions(r.Context(), seqs)
+	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal error", "")
 		return
 	}
-	s.log.Info("taxii: object deleted", "collection", c.ID, "id", id, "versions", len(seqs), "principal", p.String())
+	s.log.Info("taxii: object deleted", "collection", c.ID, "id", id, "versions", len(gone), "principal", p.String())
+	if s.cfg.OnDelete != nil {
+		s.cfg.OnDelete(c.ID, gone)
+	}
 	w.Header().Set("Content-Type", MediaTAXII)
 	w.WriteHeader(http.StatusOK)
 }

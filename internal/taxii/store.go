@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -33,7 +34,109 @@ type db struct {
 
 	mu        sync.Mutex
 	lastAdded int64
+
+	// Group commit (see group).
+	gmu   sync.Mutex
+	queue []*job
+	busy  bool
 }
+
+// groupCommit is off only in the benchmark that compares both ways.
+var groupCommit = true
+
+// job is one writer's part of a group commit.
+type job struct {
+	run  func(*writer) error
+	done chan error    // the job's outcome, once its group committed
+	lead chan struct{} // closed when this job's goroutine is to lead the next group
+}
+
+// group runs run in a write transaction shared with every other job
+// waiting at the time, and returns once that transaction is durable (or
+// failed): one commit, one sync for all of them. A job that fails is
+// rolled back to its savepoint alone. There is no committer goroutine:
+// the first caller leads; when its group is done, it hands the lead to the
+// first job that queued meanwhile.
+func (d *db) group(run func(*writer) error) error {
+	j := &job{run: run, done: make(chan error, 1), lead: make(chan struct{})}
+	if !groupCommit {
+		d.runGroup([]*job{j})
+		return <-j.done
+	}
+	d.gmu.Lock()
+	d.queue = append(d.queue, j)
+	lead := !d.busy
+	d.busy = true
+	d.gmu.Unlock()
+	if !lead {
+		select {
+		case err := <-j.done:
+			return err
+		case <-j.lead:
+		}
+	}
+	d.gmu.Lock()
+	batch := d.queue
+	d.queue = nil
+	d.gmu.Unlock()
+	d.runGroup(batch)
+	d.gmu.Lock()
+	if len(d.queue) > 0 {
+		close(d.queue[0].lead)
+	} else {
+		d.busy = false
+	}
+	d.gmu.Unlock()
+	return <-j.done
+}
+
+func (d *db) runGroup(batch []*job) {
+	ctx := context.Background()
+	fail := func(err error) {
+		for _, j := range batch {
+			j.done <- err
+		}
+	}
+	w, err := d.begin(ctx)
+	if err != nil {
+		fail(err)
+		return
+	}
+	defer w.rollback()
+	errs := make([]error, len(batch))
+	for i, j := range batch {
+		if _, err := w.tx.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+			fail(fmt.Errorf("taxii: savepoint: %w", err))
+			return
+		}
+		if errs[i] = j.run(w); errs[i] != nil {
+			if _, err := w.tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+				fail(fmt.Errorf("taxii: rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := w.tx.ExecContext(ctx, `RELEASE job`); err != nil {
+			fail(fmt.Errorf("taxii: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := w.commit(); err != nil {
+		fail(err)
+		return
+	}
+	for i, j := range batch {
+		j.done <- errs[i]
+	}
+}
+
+// The objects table is keyed by namespace as well as by STIX id: the
+// originating nation and the classification of the label (orig, cls). An
+// id is one object per namespace, so a poster only ever meets versions it
+// may see itself (its own nation, at or below its clearance), and posting
+// an id that an object it cannot see already holds is answered exactly
+// as posting a fresh id: nobody learns that an id is taken. A reader who
+// may see two namespaces sees two objects with the same id.
+const schemaVersion = 2
 
 const schema = `
 CREATE TABLE IF NOT EXISTS taxii_objects (
@@ -50,14 +153,29 @@ CREATE TABLE IF NOT EXISTS taxii_objects (
 	rel     TEXT NOT NULL,
 	caveat  TEXT NOT NULL,
 	body    BLOB NOT NULL,
-	-- superseded is 1 when a later version of the id is stored, whoever
-	-- may see it: a row with 0 is the last version for every principal
+	-- superseded is 1 when a later version of the id is stored in the
+	-- same namespace: a row with 0 is the last version for every principal
 	-- who may see it, so only superseded rows need the per-principal
 	-- "last visible version" check.
 	superseded INTEGER NOT NULL DEFAULT 0,
-	UNIQUE (coll, id, nver)
+	UNIQUE (coll, orig, cls, id, nver)
 );
 CREATE INDEX IF NOT EXISTS taxii_objects_added ON taxii_objects (coll, added);
+CREATE INDEX IF NOT EXISTS taxii_objects_id ON taxii_objects (coll, id, nver);
+-- taxii_vis lists, per nation that the releasability part of the rule
+-- lets see a stored version (its originator and every nation of its
+-- releasability list), that version's date_added and classification. A
+-- listing walks the principal's nation's rows in date_added order and
+-- never reads a row withheld from that nation; label.Releasable still
+-- decides on every row it returns (the table only narrows).
+CREATE TABLE IF NOT EXISTS taxii_vis (
+	nation TEXT NOT NULL,
+	coll   TEXT NOT NULL,
+	added  INTEGER NOT NULL,
+	cls    INTEGER NOT NULL,
+	seq    INTEGER NOT NULL,
+	PRIMARY KEY (nation, coll, added)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS taxii_status (
 	id      TEXT PRIMARY KEY,
 	owner   TEXT NOT NULL,
@@ -72,12 +190,119 @@ CREATE TABLE IF NOT EXISTS taxii_markings (
 	caveat TEXT NOT NULL
 );`
 
+// migrate brings a store of schema version 1 (objects keyed by id alone)
+// to version 2 (keyed by namespace and id).
+func migrate(s *sql.DB) error {
+	var v int
+	if err := s.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	if v >= schemaVersion {
+		return nil
+	}
+	var n int
+	if err := s.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'taxii_objects'`).Scan(&n); err != nil {
+		return err
+	}
+	tx, err := s.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if n > 0 {
+		for _, q := range []string{
+			`ALTER TABLE taxii_objects RENAME TO taxii_objects_v1`,
+			`DROP INDEX IF EXISTS taxii_objects_added`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.Exec(schema); err != nil {
+		return err
+	}
+	if n > 0 {
+		for _, q := range []string{
+			`INSERT INTO taxii_objects (seq, coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded)
+			 SELECT seq, coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, 0 FROM taxii_objects_v1`,
+			`DROP TABLE taxii_objects_v1`,
+			`UPDATE taxii_objects SET superseded = 1 WHERE EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = taxii_objects.coll
+			 AND o2.orig = taxii_objects.orig AND o2.cls = taxii_objects.cls AND o2.id = taxii_objects.id AND o2.nver > taxii_objects.nver)`,
+		} {
+			if _, err := tx.Exec(q); err != nil {
+				return err
+			}
+		}
+	}
+	if n > 0 {
+		if err := fillVis(tx); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// fillVis builds taxii_vis for every stored version.
+func fillVis(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT seq, coll, added, cls, orig, rel FROM taxii_objects`)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		seq, added int64
+		cls        int
+		coll       string
+		nations    []string
+	}
+	var all []row
+	for rows.Next() {
+		var r row
+		var orig, rel string
+		if err := rows.Scan(&r.seq, &r.coll, &r.added, &r.cls, &orig, &rel); err != nil {
+			rows.Close()
+			return err
+		}
+		r.nations = visNations(orig, relFromColumn(rel))
+		all = append(all, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range all {
+		for _, nat := range r.nations {
+			if _, err := tx.Exec(`INSERT OR IGNORE INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`, nat, r.coll, r.added, r.cls, r.seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// visNations are the nations the releasability part of the rule admits
+// for a label: the originator and every listed nation, once each. (A
+// caveat only ever narrows further, which label.Releasable decides.)
+func visNations(orig string, rel []string) []string {
+	out := make([]string, 0, len(rel)+1)
+	out = append(out, orig)
+	for _, n := range rel {
+		if !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 func openDB(path string) (*db, error) {
 	s, err := store.OpenSQLite(path)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.Exec(schema); err != nil {
+	if err := migrate(s); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("taxii: creating schema: %w", err)
 	}
@@ -174,7 +399,18 @@ func (d *db) find(ctx context.Context, p label.Principal, q query) ([]record, bo
 func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int64, limit int) ([]record, error) {
 	var sb strings.Builder
 	args := []any{q.coll, after}
-	sb.WriteString(`SELECT o.seq, o.id, o.type, o.spec, o.version, o.nver, o.added, o.cls, o.orig, o.rel, o.caveat, o.body FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
+	const cols = `SELECT o.seq, o.id, o.type, o.spec, o.version, o.nver, o.added, o.cls, o.orig, o.rel, o.caveat, o.body`
+	order := " ORDER BY o.added LIMIT ?"
+	if len(q.ids) == 0 {
+		// A listing: walk the nation's visibility rows in date_added
+		// order (CROSS JOIN keeps taxii_vis the outer loop).
+		sb.WriteString(cols + ` FROM taxii_vis v CROSS JOIN taxii_objects o ON o.seq = v.seq WHERE v.nation = ? AND v.coll = ? AND v.added > ? AND v.cls <= ? AND `)
+		args = []any{p.Nation, q.coll, after, int(p.Clearance)}
+		order = " ORDER BY v.added LIMIT ?"
+	} else {
+		// Given ids: the (coll, id, nver) index.
+		sb.WriteString(cols + ` FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
+	}
 	sb.WriteString(visSQL("o"))
 	args = append(args, visArgs(p)...)
 	if len(q.ids) > 0 {
@@ -214,7 +450,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 			if v == "last" {
 				b.WriteString("o.superseded = 0 OR ")
 			}
-			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
+			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
 			a := visArgs(p)
 			if len(q.specs) > 0 {
 				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
@@ -237,7 +473,7 @@ done:
 			args = append(args, a...)
 		}
 	}
-	sb.WriteString(" ORDER BY o.added LIMIT ?")
+	sb.WriteString(order)
 	args = append(args, limit)
 	rows, err := d.sql.QueryContext(ctx, sb.String(), args...)
 	if err != nil {
@@ -262,8 +498,8 @@ done:
 
 // writer is one write transaction with its prepared statements.
 type writer struct {
-	tx                *sql.Tx
-	exist, ins, super *sql.Stmt
+	tx              *sql.Tx
+	ins, super, vis *sql.Stmt
 }
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
@@ -272,11 +508,12 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 		return nil, fmt.Errorf("taxii: begin: %w", err)
 	}
 	w := &writer{tx: tx}
-	if w.exist, err = tx.PrepareContext(ctx, `SELECT nver, cls, orig FROM taxii_objects WHERE coll = ? AND id = ?`); err == nil {
-		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	if err == nil {
+		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`)
 	}
 	if err == nil {
-		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND id = ? AND nver < ? AND superseded = 0`)
+		w.vis, err = tx.PrepareContext(ctx, `INSERT INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -293,40 +530,73 @@ func (w *writer) commit() error {
 	return nil
 }
 
-// existing returns the version, classification and originator of every
-// stored version of id in coll, whoever may see it: for ownership checks
-// on write, never for egress.
-func (w *writer) existing(ctx context.Context, coll, id string) ([]record, error) {
-	rows, err := w.exist.QueryContext(ctx, coll, id)
-	if err != nil {
-		return nil, fmt.Errorf("taxii: reading versions: %w", err)
-	}
-	defer rows.Close()
-	var out []record
-	for rows.Next() {
-		var r record
-		var cls int
-		if err := rows.Scan(&r.nver, &cls, &r.lbl.Originator); err != nil {
-			return nil, err
-		}
-		r.lbl.Classification = label.Classification(cls)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+// nsKey names one namespace of ids: the originating nation and the
+// classification of the label.
+type nsKey struct {
+	orig string
+	cls  label.Classification
 }
 
-// insert stores r; later is whether a later version of r's id is stored.
-func (w *writer) insert(ctx context.Context, r *record, later bool) error {
+func nsOf(l label.Label) nsKey { return nsKey{l.Originator, l.Classification} }
+
+// versionsIn returns the normalised versions stored for each of ids in one
+// namespace of coll, in a few queries whatever the number of ids. Every
+// version in the poster's own namespace is one it may see: this is for
+// duplicate and ordering checks on write, never for egress.
+func (w *writer) versionsIn(ctx context.Context, coll string, ns nsKey, ids []string) (map[string][]string, error) {
+	out := make(map[string][]string)
+	const chunk = 500
+	for start := 0; start < len(ids); start += chunk {
+		part := ids[start:min(start+chunk, len(ids))]
+		args := make([]any, 0, len(part)+3)
+		args = append(args, coll, ns.orig, int(ns.cls))
+		for _, id := range part {
+			args = append(args, id)
+		}
+		rows, err := w.tx.QueryContext(ctx, `SELECT id, nver FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND `+inList("id", len(part)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("taxii: reading versions: %w", err)
+		}
+		for rows.Next() {
+			var id, nver string
+			if err := rows.Scan(&id, &nver); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("taxii: reading versions: %w", err)
+			}
+			out[id] = append(out[id], nver)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("taxii: reading versions: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// insert stores r; later is whether a later version of r's id is stored
+// in its namespace, earlier whether an earlier one is (which r then
+// supersedes).
+func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) error {
 	sup := 0
 	if later {
 		sup = 1
 	}
-	_, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
+	res, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
 	if err != nil {
 		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
 	}
-	if !later {
-		if _, err := w.super.ExecContext(ctx, r.coll, r.id, r.nver); err != nil {
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	for _, nat := range visNations(r.lbl.Originator, r.lbl.ReleasableTo) {
+		if _, err := w.vis.ExecContext(ctx, nat, r.coll, r.added, int(r.lbl.Classification), seq); err != nil {
+			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+		}
+	}
+	if !later && earlier {
+		if _, err := w.super.ExecContext(ctx, r.coll, r.lbl.Originator, int(r.lbl.Classification), r.id, r.nver); err != nil {
 			return fmt.Errorf("taxii: storing %s: %w", r.id, err)
 		}
 	}
@@ -370,30 +640,107 @@ func (d *db) status(ctx context.Context, id, owner string) ([]byte, bool, error)
 	return b, err == nil, err
 }
 
-// deleteVersions deletes the given versions (by seq).
-func (d *db) deleteVersions(ctx context.Context, seqs []int64) error {
+// Deleted is one object version a deletion removed.
+type Deleted struct {
+	ID      string
+	Version string // normalised
+	Label   label.Label
+}
+
+// deleteVersions deletes the given versions (by seq) and returns what it
+// deleted.
+func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer tx.Rollback()
+	out, err := deleteSeqs(ctx, tx, seqs)
+	if err != nil {
+		return nil, err
+	}
+	return out, tx.Commit()
+}
+
+// deleteSeqs deletes versions by seq, with their visibility rows, and
+// marks the latest remaining version of each id as superseded by nothing.
+func deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error) {
+	var out []Deleted
 	for _, s := range seqs {
-		var coll, id string
-		if err := tx.QueryRowContext(ctx, `SELECT coll, id FROM taxii_objects WHERE seq = ?`, s).Scan(&coll, &id); err != nil {
+		var coll, rel string
+		var cls int
+		var added int64
+		var del Deleted
+		if err := tx.QueryRowContext(ctx, `SELECT coll, id, nver, added, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`, s).
+			Scan(&coll, &del.ID, &del.Version, &added, &cls, &del.Label.Originator, &rel, &del.Label.Caveat); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
-			return err
+			return nil, err
 		}
+		del.Label.Classification = label.Classification(cls)
+		del.Label.ReleasableTo = relFromColumn(rel)
 		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
-			return err
+			return nil, err
 		}
-		// The latest remaining version is superseded by nothing.
-		if _, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND id = ?)`, coll, id, coll, id); err != nil {
-			return err
+		for _, nat := range visNations(del.Label.Originator, del.Label.ReleasableTo) {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_vis WHERE nation = ? AND coll = ? AND added = ?`, nat, coll, added); err != nil {
+				return nil, err
+			}
 		}
+		if err := unsupersede(ctx, tx, coll, nsOf(del.Label), del.ID); err != nil {
+			return nil, err
+		}
+		out = append(out, del)
 	}
-	return tx.Commit()
+	return out, nil
+}
+
+// unsupersede marks the latest remaining version of an id in a namespace
+// as superseded by nothing.
+func unsupersede(ctx context.Context, tx *sql.Tx, coll string, ns nsKey, id string) error {
+	_, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?)`,
+		coll, ns.orig, int(ns.cls), id, coll, ns.orig, int(ns.cls), id)
+	return err
+}
+
+// deleteIn deletes version nver ("" for every version) of id in one
+// namespace of coll, and returns how many versions it deleted.
+func (d *db) deleteIn(ctx context.Context, coll string, ns nsKey, id, nver string) (int64, error) {
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	q := `SELECT seq FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`
+	args := []any{coll, ns.orig, int(ns.cls), id}
+	if nver != "" {
+		q += ` AND nver = ?`
+		args = append(args, nver)
+	}
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	var seqs []int64
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		seqs = append(seqs, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	gone, err := deleteSeqs(ctx, tx, seqs)
+	if err != nil {
+		return 0, err
+	}
+	n := int64(len(gone))
+	return n, tx.Commit()
 }
 
 // each calls f on every stored version of the given types, in date_added

@@ -104,4 +104,41 @@ describe('cyber panel', { timeout: 900000 }, () => {
       await context.close();
     }
   });
+
+  it('releases a national USA sighting to JPN with the Release button', async () => {
+    const usa = server.http.USA;
+    const root = new URL((await taxii(usa, '/taxii2/')).default).pathname;
+    const cols = (await taxii(usa, `${root}collections/`)).collections;
+    const sc = cols.find((c) => c.can_write && /sightings/.test(c.title));
+    const id = 'sighting--7c2d8e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+    const sighting = {
+      type: 'sighting', spec_version: '2.1', id, created: '2026-01-01T00:00:00.000Z', modified: '2026-01-01T00:00:00.000Z',
+      sighting_of_ref: 'attack-pattern--0a0a0a0a-0a0a-4a0a-8a0a-0a0a0a0a0a0a', description: 'VPN brute force on CP 7', x_kizuna_affected_uids: ['USA-CP-7'],
+    };
+    const st = await taxii(usa, `${root}collections/${sc.id}/objects/`, { method: 'POST', body: JSON.stringify({ objects: [sighting] }) });
+    assert.equal(st.failure_count, 0, JSON.stringify(st.failures));
+    const jpnSees = async () => {
+      const env = await taxii(server.http.JPN, `${root}collections/${sc.id}/objects/`);
+      return (env.objects || []).some((o) => o.id === id);
+    };
+    assert.equal(await jpnSees(), false, 'JPN sees the national sighting');
+    const { page, context, rec } = await openPage(browser, await pageURL(usa));
+    try {
+      await until('cyber tab', () => page.evaluate(() => !document.getElementById('tab-cyber').hidden), 15000);
+      await page.click('#tab-cyber');
+      const row = page.locator(`.cyber-row[data-id="${id}"]`);
+      await row.waitFor({ timeout: 15000 });
+      assert.match(await row.textContent(), /USA ONLY|REL TO USA\b/);
+      await row.locator('.cyber-release-to').fill('JPN');
+      await row.locator('.cyber-release-btn').click();
+      await until('released', () => page.evaluate(() => kizuna.cyber.released === 1), 15000);
+      await until('the new marking on the row', async () => /REL TO (JPN, USA|USA, JPN)/.test(await page.locator(`.cyber-row[data-id="${id}"]`).textContent()), 15000);
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await context.close();
+    }
+    assert.equal(await jpnSees(), true, 'JPN does not see the released sighting');
+    const kor = await taxii(server.http.KOR, `${root}collections/${sc.id}/objects/`);
+    assert.equal((kor.objects || []).some((o) => o.id === id), false, 'KOR sees the sighting');
+  });
 });

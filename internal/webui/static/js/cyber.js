@@ -7,6 +7,10 @@
 // objects) and a banner of everything the panel shows. Units named by an
 // incident or a sighting (x_kizuna_affected_uids) get a cyber ring on the
 // map and a "Cyber" row in their detail panel, from /api/v1/cyber/effects.
+// A sighting the viewer's nation originated, in a collection it may write,
+// has a Release control: it widens the sighting's releasability to the
+// nations typed (POST /api/v1/cyber/release), which the server audits
+// and federates.
 
 import { combine, normalizeLevel } from './marking.js';
 import { el, markingBadge } from './panels.js';
@@ -64,7 +68,34 @@ function summary(o) {
 }
 
 export function startCyber({ map, store, detailBox, pane, tab }) {
-  const state = { collections: [], objects: [], effects: [], banner: null, polls: 0 };
+  const state = { collections: [], objects: [], effects: [], banner: null, polls: 0, nation: '', drafts: new Map(), released: 0 };
+
+  function canRelease(x) {
+    const c = state.collections.find((k) => k.id === x.collection);
+    return x.o.type === 'sighting' && x.label && state.nation && x.label.originator === state.nation && c && c.can_write;
+  }
+
+  async function release(x, input) {
+    const to = input.value.split(/[\s,]+/).map((n) => n.trim().toUpperCase()).filter(Boolean);
+    if (!to.length) return;
+    const res = await fetch('api/v1/cyber/release', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ collection: x.collection, id: x.o.id, releasableTo: to }) });
+    state.lastRelease = { id: x.o.id, status: res.status, text: await res.text() };
+    if (res.ok) {
+      state.released++;
+      state.drafts.delete(x.o.id);
+      input.value = '';
+    }
+    await poll();
+  }
+
+  function releaseControl(x) {
+    if (!canRelease(x)) return null;
+    const input = el('input', { class: 'cyber-release-to', placeholder: 'nations, e.g. USA', size: 12, 'aria-label': 'Release to nations',
+      oninput: (e) => state.drafts.set(x.o.id, e.target.value) });
+    input.value = state.drafts.get(x.o.id) || '';
+    return el('span', { class: 'cyber-release' }, input,
+      el('button', { class: 'cyber-release-btn', type: 'button', onclick: () => release(x, input) }, 'Release'));
+  }
   const rings = L.layerGroup().addTo(map);
 
   function render() {
@@ -80,6 +111,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
           tlpOf(x.o).map((t2) => el('span', { class: 'tlp' }, t2)),
           el('span', { class: 'cyber-summary' }, summary(x.o)),
           (x.o.x_kizuna_affected_uids || []).length ? el('span', { class: 'cyber-units' }, ` → ${(x.o.x_kizuna_affected_uids || []).join(', ')}`) : null,
+          releaseControl(x),
         )),
       );
     });
@@ -125,6 +157,10 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
 
   async function poll() {
     try {
+      if (!state.nation) {
+        const who = await fetch('api/v1/whoami');
+        if (who.ok) state.nation = ((await who.json()).principal || {}).nation || '';
+      }
       const disc = await taxii('/taxii2/');
       const root = new URL(disc.default).pathname;
       const cols = (await taxii(`${root}collections/`)).collections || [];
@@ -145,7 +181,8 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
       const res = await fetch('api/v1/cyber/effects');
       if (res.ok) state.effects = (await res.json()).effects || [];
       tab.hidden = false;
-      render();
+      // Not while the operator types nations to release to.
+      if (!pane.contains(document.activeElement) || !document.activeElement.classList.contains('cyber-release-to')) render();
       drawRings();
       decorateDetail();
       state.polls++;
