@@ -88,7 +88,7 @@ type Service struct {
 	alerts    []Alert
 	fedDirty  map[string]bool // federated transfers to send to the peer
 	fedIn     chan fedIn      // federated transfer facts to merge
-	cpSeq     int64 // sequence number of the last checkpoint
+	cpSeq     int64           // sequence number of the last checkpoint
 
 	events chan struct{}
 	stop   context.CancelFunc

@@ -91,13 +91,13 @@ func (t *TransferRecord) derive() TransferState {
 
 // TransferRequest asks for a transfer.
 type TransferRequest struct {
-	Item     string      `json:"item"`
-	Quantity int64       `json:"quantity"`
-	Lot      string      `json:"lot,omitempty"`
-	Serials  []string    `json:"serials,omitempty"`
-	From     string      `json:"from"`
-	To       string      `json:"to"`
-	Expected time.Time   `json:"expected,omitempty"`
+	Item     string    `json:"item"`
+	Quantity int64     `json:"quantity"`
+	Lot      string    `json:"lot,omitempty"`
+	Serials  []string  `json:"serials,omitempty"`
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Expected time.Time `json:"expected,omitempty"`
 	// FromNation or ToNation name the nation of a location held on an
 	// allied node (a federated transfer); the node's own side must be a
 	// location of this node.
