@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -29,6 +30,7 @@ func (n *Node) setupSustain() {
 			NodeID:        n.cfg.NodeID,
 			CatalogueFile: n.cfg.SustainCatalogue,
 			Publisher:     n,
+			Authorize:     n.stockAuthority,
 			Audit:         n.audit,
 			Log:           n.log.With("component", "sustain"),
 		})
@@ -57,7 +59,18 @@ func (n *Node) setupSustain() {
 	})
 	n.Handle(sustain.Prefix, h)
 	n.AddTap(func(m *hub.Message) {
-		if m.Fed == nil || !strings.HasPrefix(m.Event.Type, "y-s-") {
+		if m.Fed == nil || m.Event == nil {
+			return
+		}
+		if m.Event.Type == sustain.FedType {
+			// A transfer's facts from the allied node that is its other
+			// party; the label is as federation authenticated it.
+			if svc := n.sustainSvc.Load(); svc == nil || !svc.Enqueue(m.Event, m.Label, m.Fed.OriginNode) {
+				n.log.Warn("sustain: federated transfer not taken (the sender sends it again)", "uid", m.UID)
+			}
+			return
+		}
+		if !strings.HasPrefix(m.Event.Type, "y-s-") {
 			return
 		}
 		if svc := n.sustainSvc.Load(); svc != nil {
@@ -66,6 +79,16 @@ func (n *Node) setupSustain() {
 			}
 		}
 	})
+}
+
+// stockAuthority asks the chain of command whether p acts for a command
+// with authority over the stocks a transfer moves.
+func (n *Node) stockAuthority(ctx context.Context, p label.Principal, a sustain.StockAuthority) error {
+	if n.command == nil {
+		return errors.New("no chain of command on this node")
+	}
+	_, err := n.command.StockAuthority(ctx, p, a.Nation, a.Units, a.Action+" "+a.Location)
+	return err
 }
 
 // Sustainment returns the sustainment service (nil before Start).
