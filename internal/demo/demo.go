@@ -206,7 +206,7 @@ func Run(ctx context.Context, o Options) error {
 		return RunOrders(runCtx, nodeOf("USA").Command(), OrdersConfig{Every: o.OrderEvery, Simulate: true, Log: o.Log})
 	})
 	run("sustainment", func() error {
-		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)
+		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR"), 500*time.Millisecond)
 	})
 	run("cyber", func() error {
 		return Cyber(runCtx, nodeOf("JPN"), 3*time.Second)
