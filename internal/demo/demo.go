@@ -158,6 +158,9 @@ func Run(ctx context.Context, o Options) error {
 				cfg.OrbatData = Orbat()
 			case "JPN":
 				cfg.Feeds = jpnFeeds
+				// Its chain of command decides who approves Japan's side
+				// of a transfer (the national stock of the Komaki plant).
+				cfg.OrbatData = Orbat()
 			}
 		}
 	}
