@@ -159,6 +159,9 @@ func Run(ctx context.Context, o Options) error {
 				cfg.OrbatData = Orbat()
 			case "JPN":
 				cfg.Feeds = jpnFeeds
+				// Its chain of command decides who approves Japan's side
+				// of a transfer (the national stock of the Komaki plant).
+				cfg.OrbatData = Orbat()
 			}
 		}
 	}
@@ -213,7 +216,7 @@ func Run(ctx context.Context, o Options) error {
 			}})
 	})
 	run("sustainment", func() error {
-		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("KOR"), 500*time.Millisecond)
+		return SustainmentStory(runCtx, nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR"), 500*time.Millisecond)
 	})
 	run("cyber", func() error {
 		return Cyber(runCtx, nodeOf("JPN"), 3*time.Second)

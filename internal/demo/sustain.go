@@ -47,23 +47,30 @@ const (
 	DemoYard       = "jpn-jmu-yokohama"
 )
 
-// SustainmentStory plays the sustainment storyline on the USA hub's
-// ledger: a JPN production lot of PAC-3 MSE accepted at the Komaki plant,
-// a transfer to the USA approved by both sides and received, a USA
-// Patriot battery engaging each simulated missile (its stock falling at
-// once), and a US destroyer inducted for repair at a Japanese yard
-// (unavailable to its squadron). A KOR battery's own stock is kept on the
-// KOR node. Then it engages every missile warning the USA node sees.
-func SustainmentStory(ctx context.Context, usa, kor *node.Node, poll time.Duration) error {
+// SustainmentStory plays the sustainment storyline across the national
+// nodes: a JPN production lot of PAC-3 MSE accepted at the Komaki plant
+// on the JPN node; a transfer of 8 to the USA's Kadena depot on the USA
+// hub, requested by the USA, approved by each nation on its own node and
+// carried between them by federation, shipped by JPN and received by the
+// USA (each ledger moving the stock once); a USA Patriot battery engaging
+// each simulated missile (its stock falling at once); and a US destroyer
+// inducted for repair at a Japanese yard (unavailable to its squadron). A
+// KOR battery's own stock is kept on the KOR node. Then it engages every
+// missile warning the USA node sees.
+func SustainmentStory(ctx context.Context, usa, jpn, kor *node.Node, poll time.Duration) error {
 	s := usa.Sustainment()
 	if s == nil {
 		return errors.New("the USA node has no sustainment service")
 	}
+	js := jpn.Sustainment()
+	if js == nil {
+		return errors.New("the JPN node has no sustainment service")
+	}
 	steps := []func() error{
-		func() error { return storyLocations(ctx, s) },
+		func() error { return storyLocations(ctx, s, js) },
 		func() error { return storyUnits(ctx, s) },
-		func() error { return storyStock(ctx, s) },
-		func() error { return storyTransfer(ctx, s) },
+		func() error { return storyStock(ctx, s, js) },
+		func() error { return storyTransfer(ctx, s, js) },
 		func() error { return storyRepair(ctx, s) },
 	}
 	if ks := kor.Sustainment(); ks != nil {
@@ -100,12 +107,16 @@ func SustainmentStory(ctx context.Context, usa, kor *node.Node, poll time.Durati
 	}
 }
 
-func storyLocations(ctx context.Context, s *sustain.Service) error {
+func storyLocations(ctx context.Context, s, js *sustain.Service) error {
+	// The plant is on the JPN node: its stock is Japan's ledger.
+	if _, err := js.PutLocation(ctx, jpnLog, sustain.Location{ID: DemoFactory, Name: "MHI Komaki South", Kind: sustain.Factory,
+		Lat: 35.2855, Lon: 136.9236, Label: jpnUs()}); err != nil {
+		return err
+	}
 	for _, l := range []struct {
 		p   label.Principal
 		loc sustain.Location
 	}{
-		{jpnLog, sustain.Location{ID: DemoFactory, Name: "MHI Komaki South", Kind: sustain.Factory, Lat: 35.2855, Lon: 136.9236, Label: jpnUs()}},
 		{jpnLog, sustain.Location{ID: DemoYard, Name: "JMU Yokohama yard", Kind: sustain.Facility, Lat: 35.4544, Lon: 139.6522, Label: jpnUs()}},
 		{usaLog, sustain.Location{ID: DemoDepot, Name: "Kadena ammunition supply point", Kind: sustain.Depot, Lat: 26.3556, Lon: 127.7681, Label: usJpn()}},
 		{usaLog, sustain.Location{ID: DemoBattery, Name: "D/1-1 ADA Patriot battery", Kind: sustain.Battery, Unit: DemoBatteryU, Lat: 26.3705, Lon: 127.7406, Label: usJpn()}},
@@ -137,7 +148,7 @@ func storyUnits(ctx context.Context, s *sustain.Service) error {
 	return nil
 }
 
-func storyStock(ctx context.Context, s *sustain.Service) error {
+func storyStock(ctx context.Context, s, js *sustain.Service) error {
 	// The US battery holds 12 from US production, issued from Kadena.
 	if _, err := s.Record(ctx, usaLog,
 		sustain.Movement{Item: "PAC-3 MSE", From: sustain.Source, To: DemoDepot, Quantity: 12, Reason: sustain.Production, Lot: "LM-24", Key: "demo-us-lot", Label: usJpn()},
@@ -146,44 +157,83 @@ func storyStock(ctx context.Context, s *sustain.Service) error {
 		return err
 	}
 	// A JPN production lot accepted into JPN stock at the Komaki plant.
-	_, err := s.Record(ctx, jpnLog, sustain.Movement{Item: "PAC-3 MSE", From: sustain.Source, To: DemoFactory, Quantity: 16,
+	_, err := js.Record(ctx, jpnLog, sustain.Movement{Item: "PAC-3 MSE", From: sustain.Source, To: DemoFactory, Quantity: 16,
 		Reason: sustain.Production, Lot: "MHI-2026-07", Key: "demo-jpn-lot", Label: jpnUs()})
 	if err != nil {
 		return err
 	}
-	_, err = s.Schedule(ctx, jpnLog, sustain.Scheduled{Item: "PAC-3 MSE", Location: DemoFactory, Date: time.Now().Add(20 * 24 * time.Hour),
+	_, err = js.Schedule(ctx, jpnLog, sustain.Scheduled{Item: "PAC-3 MSE", Location: DemoFactory, Date: time.Now().Add(20 * 24 * time.Hour),
 		Quantity: 16, Lot: "MHI-2026-08", Label: jpnUs()})
 	return err
 }
 
-func storyTransfer(ctx context.Context, s *sustain.Service) error {
-	for _, t := range s.Transfers(usaLog) {
-		if t.Item == "PAC-3 MSE" && t.From == DemoFactory {
-			return nil // told before (a restarted demo on the same data)
+func storyTransfer(ctx context.Context, s, js *sustain.Service) error {
+	var t sustain.TransferRecord
+	for _, x := range s.Transfers(usaLog) {
+		if x.Item == "PAC-3 MSE" && x.From == DemoFactory {
+			t = x // told before (a restarted demo on the same data)
 		}
 	}
-	t, err := s.RequestTransfer(ctx, usaLog, sustain.TransferRequest{Item: "PAC-3 MSE", Quantity: 8, From: DemoFactory, To: DemoDepot,
-		Expected: time.Now().Add(24 * time.Hour), Label: usJpn()})
-	if err != nil {
-		return err
-	}
-	for _, a := range []struct {
-		p   label.Principal
-		act sustain.TransferAction
-		why string
-	}{
-		{jpnLog, sustain.ActApprove, "METI export licence granted"},
-		{usaLog, sustain.ActApprove, "receipt confirmed by USFJ J4"},
-		{jpnLog, sustain.ActShip, "shipped from Nagoya"},
-		{usaLog, sustain.ActReceive, "received at Kadena"},
-	} {
-		if _, err := s.Act(ctx, a.p, t.ID, a.act, a.why); err != nil {
+	if t.ID == "" {
+		var err error
+		t, err = s.RequestTransfer(ctx, usaLog, sustain.TransferRequest{Item: "PAC-3 MSE", Quantity: 8, From: DemoFactory, FromNation: "JPN",
+			To: DemoDepot, Expected: time.Now().Add(24 * time.Hour), Label: usJpn()})
+		if err != nil {
 			return err
 		}
 	}
-	_, err = s.Record(ctx, usaLog, sustain.Movement{Item: "PAC-3 MSE", From: DemoDepot, To: DemoBattery, Quantity: 8, Reason: sustain.Issue,
+	// Each nation acts on its own node once it has learnt, over
+	// federation, what the other did.
+	for _, a := range []struct {
+		s    *sustain.Service
+		p    label.Principal
+		act  sustain.TransferAction
+		when sustain.TransferState
+		why  string
+	}{
+		{js, jpnLog, sustain.ActApprove, sustain.Requested, "METI export licence granted"},
+		{s, usaLog, sustain.ActApprove, sustain.Requested, "receipt confirmed by USFJ J4"},
+		{js, jpnLog, sustain.ActShip, sustain.Approved, "shipped from Nagoya"},
+		{s, usaLog, sustain.ActReceive, sustain.Shipped, "received at Kadena"},
+	} {
+		if err := waitTransfer(ctx, a.s, a.p, t.ID, a.when); err != nil {
+			return err
+		}
+		if _, err := a.s.Act(ctx, a.p, t.ID, a.act, a.why); err != nil && !errors.Is(err, sustain.ErrState) {
+			return err
+		}
+	}
+	_, err := s.Record(ctx, usaLog, sustain.Movement{Item: "PAC-3 MSE", From: DemoDepot, To: DemoBattery, Quantity: 8, Reason: sustain.Issue,
 		Key: "demo-us-issue-2", Label: usJpn()})
 	return err
+}
+
+// waitTransfer waits until the transfer is at least at state on s.
+func waitTransfer(ctx context.Context, s *sustain.Service, p label.Principal, id string, state sustain.TransferState) error {
+	order := []sustain.TransferState{sustain.Requested, sustain.Approved, sustain.Shipped, sustain.Received}
+	at := func(st sustain.TransferState) int {
+		for i, x := range order {
+			if x == st {
+				return i
+			}
+		}
+		return len(order)
+	}
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if tr, err := s.Transfer(p, id); err == nil && at(tr.State) >= at(state) {
+			if tr.State == sustain.Rejected {
+				return fmt.Errorf("transfer %s was rejected", id)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func storyRepair(ctx context.Context, s *sustain.Service) error {

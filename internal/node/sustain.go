@@ -2,10 +2,12 @@ package node
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
 
+	"kizuna/internal/federation"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/sustain"
@@ -29,6 +31,7 @@ func (n *Node) setupSustain() {
 			NodeID:        n.cfg.NodeID,
 			CatalogueFile: n.cfg.SustainCatalogue,
 			Publisher:     n,
+			Authorize:     n.stockAuthority,
 			Audit:         n.audit,
 			Log:           n.log.With("component", "sustain"),
 			Cyber:         n.cyberStatus(),
@@ -57,7 +60,18 @@ func (n *Node) setupSustain() {
 		(*h).ServeHTTP(w, r)
 	})
 	n.Handle(sustain.Prefix, h)
-	n.AddFederatedTap(func(m *hub.Message) {
+	n.AddTap(func(m *hub.Message, fed *federation.Provenance) {
+		if fed == nil || m.Event == nil {
+			return
+		}
+		if m.Event.Type == sustain.FedType {
+			// A transfer's facts from the allied node that is its other
+			// party; the label is as federation authenticated it.
+			if svc := n.sustainSvc.Load(); svc == nil || !svc.Enqueue(m.Event, m.Label, fed.OriginNode) {
+				n.log.Warn("sustain: federated transfer not taken (the sender sends it again)", "uid", m.UID)
+			}
+			return
+		}
 		if !strings.HasPrefix(m.Event.Type, "y-s-") {
 			return
 		}
@@ -67,6 +81,16 @@ func (n *Node) setupSustain() {
 			}
 		}
 	})
+}
+
+// stockAuthority asks the chain of command whether p acts for a command
+// with authority over the stocks a transfer moves.
+func (n *Node) stockAuthority(ctx context.Context, p label.Principal, a sustain.StockAuthority) error {
+	if n.command == nil {
+		return errors.New("no chain of command on this node")
+	}
+	_, err := n.command.StockAuthority(ctx, p, a.Nation, a.Units, a.Action+" "+a.Location)
+	return err
 }
 
 // Sustainment returns the sustainment service (nil before Start).

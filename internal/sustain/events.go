@@ -55,7 +55,10 @@ func (s *Service) publishLoop(ctx context.Context) {
 		case <-t.C:
 			all = true
 		}
-		evs := s.reports(lastStock, lastRdy, all)
+		if all {
+			s.markUnsettled()
+		}
+		evs := append(s.reports(lastStock, lastRdy, all), s.fedEvents()...)
 		if s.cfg.Publisher == nil {
 			continue
 		}

@@ -125,3 +125,21 @@ func TestRemoteStale(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseFed: a federated transfer's detail from a peer never panics
+// and what it accepts is a well-formed transfer between two nations.
+func FuzzParseFed(f *testing.F) {
+	f.Add([]byte(`<kizunaSustain>{"node":"usa-node","nation":"USA","transfer":{"id":"xfer-1","item":"PAC-3 MSE","quantity":2,"from":"usa-depot","to":"jpn-btry","fromNation":"USA","toNation":"JPN","state":"requested","history":[{"at":"2026-01-01T00:00:00Z","by":"USA:SECRET","action":"request","state":"requested"}],"label":{"classification":"SECRET","originator":"USA","releasableTo":["JPN"]}}}</kizunaSustain>`))
+	f.Add([]byte(`<kizunaSustain>{&amp;}</kizunaSustain>`))
+	f.Add([]byte(`<marti/><kizunaSustain></kizunaSustain>`))
+	f.Fuzz(func(t *testing.T, detail []byte) {
+		m, err := parseFed(detail)
+		if err != nil {
+			return
+		}
+		tr := m.Transfer
+		if tr.FromNation == tr.ToNation || tr.Quantity <= 0 || !validID(tr.ID) || !tr.Label.Valid() || len(tr.History) == 0 {
+			t.Fatalf("accepted %+v", m)
+		}
+	})
+}

@@ -46,6 +46,8 @@ type ledger struct {
 	serials  map[string]map[string]serialPos // item → serial → position
 	produced map[string]int64
 	expended map[string]int64
+	imported map[string]int64
+	exported map[string]int64
 	spends   map[[2]string][]spend // (item, location) → recent expenditures
 	keys     map[string]int64      // idempotency key → seq
 	lastSeq  int64
@@ -59,6 +61,8 @@ func newLedger(items []Item) *ledger {
 		serials:  map[string]map[string]serialPos{},
 		produced: map[string]int64{},
 		expended: map[string]int64{},
+		imported: map[string]int64{},
+		exported: map[string]int64{},
 		spends:   map[[2]string][]spend{},
 		keys:     map[string]int64{},
 	}
@@ -91,16 +95,25 @@ func (l *ledger) check(m *Movement) error {
 	}
 	switch {
 	case m.Reason == Production:
-		if m.From != Source || m.To == Sink || m.To == Source {
+		if m.From != Source || pseudo(m.To) {
 			return invalid("production acceptance moves from %s into a real location", Source)
 		}
 	case m.Reason == Expenditure:
-		if m.To != Sink || m.From == Source || m.From == Sink {
+		if m.To != Sink || pseudo(m.From) {
 			return invalid("expenditure moves from a real location to %s", Sink)
 		}
+	case m.Reason == Transfer && (m.From == Import || m.To == Export):
+		// A transfer between two nodes' ledgers: the receipt from
+		// IMPORTED, the delivery into EXPORTED, both changing the owner.
+		if (m.From == Import) == (m.To == Export) || pseudo(m.From) && m.From != Import || pseudo(m.To) && m.To != Export {
+			return invalid("a transfer moves from %s into a real location or from a real location into %s", Import, Export)
+		}
+		if m.FromOwner == m.ToOwner || m.Ref == "" || m.Key == "" {
+			return invalid("a transfer across nodes changes the owner and names its transfer and key")
+		}
 	default:
-		if m.From == Source || m.From == Sink || m.To == Source || m.To == Sink {
-			return invalid("only production acceptance and expenditure touch %s and %s", Source, Sink)
+		if pseudo(m.From) || pseudo(m.To) {
+			return invalid("only production acceptance, expenditure and transfers across nodes touch the pseudo-locations")
 		}
 	}
 	if m.FromOwner != m.ToOwner && m.Reason != Transfer {
@@ -113,14 +126,14 @@ func (l *ledger) check(m *Movement) error {
 		return invalid("a movement goes somewhere")
 	}
 	for _, loc := range []string{m.From, m.To} {
-		if loc == Source || loc == Sink {
+		if pseudo(loc) {
 			continue
 		}
 		if _, ok := l.locs[loc]; !ok {
 			return fmt.Errorf("%w: location %q", ErrNotFound, loc)
 		}
 	}
-	if m.From != Source {
+	if m.From != Source && m.From != Import {
 		b := l.bal[key{m.Item, m.From, m.FromOwner}]
 		if b == nil || b.qty < m.Quantity {
 			have := int64(0)
@@ -150,7 +163,10 @@ func (l *ledger) check(m *Movement) error {
 		}
 		seen[s] = true
 		pos, ok := known[s]
-		if m.Reason == Production {
+		if m.Reason == Production || m.From == Import {
+			if ok && m.From == Import && pos.loc == Export {
+				continue // a round coming back from an ally
+			}
 			if ok {
 				return invalid("serial %s %q already exists", m.Item, s)
 			}
@@ -169,6 +185,8 @@ type undo struct {
 	serials  map[[2]string]*serialPos
 	produced map[string]int64
 	expended map[string]int64
+	imported map[string]int64
+	exported map[string]int64
 	spends   map[[2]string][]spend
 	keys     []string
 	lastSeq  int64
@@ -176,7 +194,7 @@ type undo struct {
 
 func newUndo(l *ledger) *undo {
 	return &undo{bal: map[key]*balance{}, serials: map[[2]string]*serialPos{}, produced: map[string]int64{},
-		expended: map[string]int64{}, spends: map[[2]string][]spend{}, lastSeq: l.lastSeq}
+		expended: map[string]int64{}, imported: map[string]int64{}, exported: map[string]int64{}, spends: map[[2]string][]spend{}, lastSeq: l.lastSeq}
 }
 
 // save records the state m is about to change, once per piece.
@@ -187,6 +205,8 @@ func (u *undo) save(l *ledger, m *Movement) {
 	if _, ok := u.produced[m.Item]; !ok {
 		u.produced[m.Item] = l.produced[m.Item]
 		u.expended[m.Item] = l.expended[m.Item]
+		u.imported[m.Item] = l.imported[m.Item]
+		u.exported[m.Item] = l.exported[m.Item]
 	}
 	for _, k := range []key{{m.Item, m.From, m.FromOwner}, {m.Item, m.To, m.ToOwner}} {
 		if _, ok := u.bal[k]; ok {
@@ -235,6 +255,8 @@ func (u *undo) restore(l *ledger) {
 	for it, q := range u.produced {
 		l.produced[it] = q
 		l.expended[it] = u.expended[it]
+		l.imported[it] = u.imported[it]
+		l.exported[it] = u.exported[it]
 	}
 	for k, s := range u.spends {
 		if len(s) == 0 {
@@ -257,14 +279,19 @@ func (l *ledger) apply(m *Movement) {
 	if m.Key != "" {
 		l.keys[m.Key] = m.Seq
 	}
-	if m.From == Source {
+	switch m.From {
+	case Source:
 		l.produced[m.Item] += m.Quantity
-	} else {
+	case Import:
+		l.imported[m.Item] += m.Quantity
+	default:
 		b := l.balance(key{m.Item, m.From, m.FromOwner})
 		b.qty -= m.Quantity
 		b.label = combine(m.FromOwner, b.label, m.Label)
 	}
-	if m.To == Sink {
+	if m.To == Export {
+		l.exported[m.Item] += m.Quantity
+	} else if m.To == Sink {
 		l.expended[m.Item] += m.Quantity
 		k := [2]string{m.Item, m.From}
 		old := l.spends[k]
@@ -296,7 +323,7 @@ func (l *ledger) apply(m *Movement) {
 			if old, ok := known[s]; ok && lot == "" {
 				lot = old.lot
 			}
-			known[s] = serialPos{loc: m.To, owner: m.ToOwner, lot: lot, expended: m.To == Sink}
+			known[s] = serialPos{loc: m.To, owner: m.ToOwner, lot: lot, expended: m.To == Sink || m.To == Export}
 		}
 	}
 }
@@ -373,8 +400,9 @@ func (l *ledger) conservation() error {
 		sums[k.item] += b.qty
 	}
 	for item := range l.items {
-		if want := l.produced[item] - l.expended[item]; sums[item] != want {
-			return fmt.Errorf("%s: balances add to %d, produced %d - expended %d = %d", item, sums[item], l.produced[item], l.expended[item], want)
+		if want := l.produced[item] + l.imported[item] - l.expended[item] - l.exported[item]; sums[item] != want {
+			return fmt.Errorf("%s: balances add to %d, produced %d + imported %d - expended %d - exported %d = %d",
+				item, sums[item], l.produced[item], l.imported[item], l.expended[item], l.exported[item], want)
 		}
 	}
 	for item, known := range l.serials {
@@ -393,8 +421,31 @@ func (l *ledger) conservation() error {
 	return nil
 }
 
-// equal compares the balances of two ledgers.
+// equal compares the balances, counters and serials of two ledgers.
 func (l *ledger) equal(o *ledger) error {
+	if l.lastSeq != o.lastSeq {
+		return fmt.Errorf("live ledger at movement %d, replay at %d", l.lastSeq, o.lastSeq)
+	}
+	for item := range l.items {
+		a := [4]int64{l.produced[item], l.imported[item], l.expended[item], l.exported[item]}
+		b := [4]int64{o.produced[item], o.imported[item], o.expended[item], o.exported[item]}
+		if a != b {
+			return fmt.Errorf("%s: live produced/imported/expended/exported %v, replay %v", item, a, b)
+		}
+	}
+	for item, known := range l.serials {
+		if len(known) != len(o.serials[item]) {
+			return fmt.Errorf("%s: live %d serials, replay %d", item, len(known), len(o.serials[item]))
+		}
+		for s, p := range known {
+			if o.serials[item][s] != p {
+				return fmt.Errorf("%s serial %s: live at %s (%s), replay elsewhere", item, s, p.loc, p.owner)
+			}
+		}
+	}
+	if len(l.keys) != len(o.keys) {
+		return fmt.Errorf("live %d idempotency keys, replay %d", len(l.keys), len(o.keys))
+	}
 	for k, b := range l.bal {
 		ob := o.bal[k]
 		oq := int64(0)

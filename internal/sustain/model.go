@@ -47,11 +47,21 @@ func (r Reason) Valid() bool {
 	return false
 }
 
-// The two pseudo-locations: the only source and the only sink.
+// The pseudo-locations. PRODUCTION is the only source and EXPENDED the
+// only sink of the alliance's stock. IMPORTED and EXPORTED bound one
+// node's ledger for a transfer between two nodes: the receiving node
+// records its receipt from IMPORTED, the sending node the delivery into
+// EXPORTED, each exactly once per transfer, so that what one ledger
+// exports another imports.
 const (
 	Source = "PRODUCTION"
 	Sink   = "EXPENDED"
+	Import = "IMPORTED"
+	Export = "EXPORTED"
 )
+
+// pseudo reports whether id is one of the pseudo-locations.
+func pseudo(id string) bool { return id == Source || id == Sink || id == Import || id == Export }
 
 // LocationKind is what a location is.
 type LocationKind string

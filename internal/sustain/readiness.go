@@ -186,13 +186,15 @@ type Munition struct {
 
 // Readiness is one unit's readiness, its own and rolled up.
 type Readiness struct {
-	Unit      string     `json:"unit"`
-	Name      string     `json:"name"`
-	Nation    string     `json:"nation"`
-	Parent    string     `json:"parent,omitempty"`
-	Assigned  int        `json:"assigned"`
-	Available int        `json:"available"`
-	InWork    []string   `json:"inWork,omitempty"`
+	Unit      string   `json:"unit"`
+	Name      string   `json:"name"`
+	Nation    string   `json:"nation"`
+	Parent    string   `json:"parent,omitempty"`
+	Assigned  int      `json:"assigned"`
+	Available int      `json:"available"`
+	InWork    []string `json:"inWork,omitempty"`
+	// UIDs are the CoT uids of the unit's assets, for the map's unit panel.
+	UIDs      []string   `json:"uids,omitempty"`
 	Munitions []Munition `json:"munitions"`
 	Colour    Colour     `json:"colour"`
 	Reasons   []string   `json:"reasons,omitempty"`
@@ -218,6 +220,9 @@ func (s *Service) ownLocked(u *Unit, now time.Time, inWork map[string]label.Labe
 	}
 	for _, a := range u.Assets {
 		r.Assigned++
+		if a.UID != "" {
+			r.UIDs = append(r.UIDs, a.UID)
+		}
 		l, down := inWork[a.ID]
 		if !down && a.UID != "" {
 			l, down = inWork[a.UID]

@@ -31,10 +31,12 @@ type Auditor interface {
 	Append(ctx context.Context, r audit.Record) (audit.Record, error)
 }
 
-// Authorizer is an optional extra check of who may approve a transfer for
-// a nation (for example the chain of command's authority rules). It runs
-// after the package's own nation, role and clearance check.
-type Authorizer func(ctx context.Context, p label.Principal, nation, action string) error
+// Authorizer decides whether p may approve, reject, ship or receive a
+// transfer for the stocks a names: on a node, the chain of command's
+// authority rules (the principals acting for the commands with authority
+// over the stock). It runs after the package's own nation and clearance
+// check; without one, the ApproverRoles decide.
+type Authorizer func(ctx context.Context, p label.Principal, a StockAuthority) error
 
 // Config configures a Service.
 type Config struct {
@@ -59,6 +61,10 @@ type Config struct {
 	// Cyber, if set, lowers the readiness of units with an active cyber
 	// effect (see CyberStatus).
 	Cyber CyberStatus
+	// CheckpointEvery is how many movements after the last checkpoint
+	// trigger a new one (default DefaultCheckpointEvery; negative: only
+	// when the service stops).
+	CheckpointEvery int
 	// RateWindow is the window of the recent expenditure rate (default 7 days).
 	RateWindow time.Duration
 	// Now returns the current time (tests); time.Now when nil.
@@ -83,6 +89,9 @@ type Service struct {
 	remoteRdy map[string]Readiness
 	staleAt   map[string]time.Time // remote report key → when it goes stale
 	alerts    []Alert
+	fedDirty  map[string]bool // federated transfers to send to the peer
+	fedIn     chan fedIn      // federated transfer facts to merge
+	cpSeq     int64           // sequence number of the last checkpoint
 
 	events chan struct{}
 	stop   context.CancelFunc
@@ -140,7 +149,10 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sustain: %w", err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if cfg.CheckpointEvery == 0 {
+		cfg.CheckpointEvery = DefaultCheckpointEvery
+	}
+	if _, err := db.Exec(schema + checkpointSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sustain: creating tables: %w", err)
 	}
@@ -154,6 +166,8 @@ func New(cfg Config) (*Service, error) {
 		remoteRdy: map[string]Readiness{},
 		staleAt:   map[string]time.Time{},
 		events:    make(chan struct{}, 1),
+		fedDirty:  map[string]bool{},
+		fedIn:     make(chan fedIn, 4096),
 	}
 	s.led = newLedger(items)
 	if err := s.load(); err != nil {
@@ -212,12 +226,33 @@ func (s *Service) load() error {
 	if docErr != nil {
 		return fmt.Errorf("sustain: loading documents: %w", docErr)
 	}
-	led, err := s.replay(s.led.items, s.led.locs)
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sustain: loading: %w", err)
+	}
+	// The checkpoint, then the movements recorded after it.
+	seq, doc, err := s.loadCheckpoint()
+	if err != nil {
+		return err
+	}
+	items, locs := s.led.items, s.led.locs
+	if doc != nil {
+		l := newLedger(nil)
+		l.items, l.locs = items, locs
+		if err := l.restore(doc); err != nil {
+			s.log.Error("sustain: unreadable checkpoint; replaying every movement", "seq", seq, "err", err)
+		} else if err := s.replayInto(l, seq); err == nil {
+			s.led, s.cpSeq = l, seq
+			return nil
+		} else {
+			s.log.Error("sustain: the movements after the checkpoint do not apply; replaying every movement", "seq", seq, "err", err)
+		}
+	}
+	led, err := s.replay(items, locs)
 	if err != nil {
 		return err
 	}
 	s.led = led
-	return rows.Err()
+	return nil
 }
 
 // replay builds a fresh ledger from every stored movement.
@@ -225,36 +260,54 @@ func (s *Service) replay(items map[string]Item, locs map[string]*Location) (*led
 	l := newLedger(nil)
 	l.items = items
 	l.locs = locs
-	rows, err := s.db.Query(`SELECT doc FROM sustain_movements ORDER BY seq`)
+	return l, s.replayInto(l, 0)
+}
+
+// replayInto applies to l every stored movement after sequence number after.
+func (s *Service) replayInto(l *ledger, after int64) error {
+	rows, err := s.db.Query(`SELECT doc FROM sustain_movements WHERE seq > ? ORDER BY seq`, after)
 	if err != nil {
-		return nil, fmt.Errorf("sustain: replaying: %w", err)
+		return fmt.Errorf("sustain: replaying: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var doc []byte
 		if err := rows.Scan(&doc); err != nil {
-			return nil, fmt.Errorf("sustain: replaying: %w", err)
+			return fmt.Errorf("sustain: replaying: %w", err)
 		}
 		var m Movement
 		if err := json.Unmarshal(doc, &m); err != nil {
-			return nil, fmt.Errorf("sustain: replaying: %w", err)
+			return fmt.Errorf("sustain: replaying: %w", err)
 		}
 		if err := l.check(&m); err != nil {
-			return nil, fmt.Errorf("sustain: replaying movement %d: %w", m.Seq, err)
+			return fmt.Errorf("sustain: replaying movement %d: %w", m.Seq, err)
 		}
 		l.apply(&m)
 	}
-	return l, rows.Err()
+	return rows.Err()
 }
 
 // Start runs the event publisher until Stop.
 func (s *Service) Start(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	s.stop = cancel
-	s.wg.Add(1)
+	// Every federated transfer is sent again at start: a change committed
+	// just before a crash may not have reached the federation's queue.
+	s.mu.Lock()
+	for id, t := range s.transfers {
+		if t.Federated {
+			s.fedDirty[id] = true
+		}
+	}
+	s.mu.Unlock()
+	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
 		s.publishLoop(ctx)
+	}()
+	go func() {
+		defer s.wg.Done()
+		s.mergeLoop(ctx)
 	}()
 	s.kick()
 	return nil
@@ -266,6 +319,12 @@ func (s *Service) Stop(ctx context.Context) error {
 		s.stop()
 	}
 	s.wg.Wait()
+	s.mu.Lock()
+	err := s.checkpointLocked()
+	s.mu.Unlock()
+	if err != nil {
+		s.log.Error("sustain: checkpoint at stop", "err", err)
+	}
 	return s.db.Close()
 }
 
@@ -482,6 +541,11 @@ func (s *Service) commitLocked(ctx context.Context, ms []Movement, docs func(*sq
 	}
 	if len(staged) > 0 {
 		s.kick()
+		if s.cfg.CheckpointEvery > 0 && s.led.lastSeq-s.cpSeq >= int64(s.cfg.CheckpointEvery) {
+			if err := s.checkpointLocked(); err != nil {
+				s.log.Error("sustain: checkpoint", "err", err)
+			}
+		}
 	}
 	return out, nil
 }

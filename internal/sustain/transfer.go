@@ -57,39 +57,104 @@ type TransferRecord struct {
 	Receipt    *Approval     `json:"receipt,omitempty"`
 	ShippedSeq int64         `json:"shippedSeq,omitempty"`
 	RecvSeq    int64         `json:"receivedSeq,omitempty"`
-	History    []Step        `json:"history"`
-	Label      label.Label   `json:"label"`
+	// The facts of the lifecycle, each set once by the side it belongs
+	// to: the sender ships, the receiver receives, either rejects.
+	Ship    *Approval `json:"ship,omitempty"`
+	Receive *Approval `json:"receive,omitempty"`
+	Reject  *Approval `json:"reject,omitempty"`
+	// Federated: the two parties' stocks are on two nodes; each node
+	// records its own side and learns the other's over federation.
+	Federated bool `json:"federated,omitempty"`
+	// Settled (sender's node of a federated transfer): the shipment left
+	// this ledger, delivered into EXPORTED or returned after a late
+	// rejection (Returned).
+	Settled  bool        `json:"settled,omitempty"`
+	Returned bool        `json:"returned,omitempty"`
+	History  []Step      `json:"history"`
+	Label    label.Label `json:"label"`
+}
+
+// derive is the state the facts give.
+func (t *TransferRecord) derive() TransferState {
+	switch {
+	case t.Receive != nil:
+		return Received
+	case t.Reject != nil:
+		return Rejected
+	case t.Ship != nil:
+		return Shipped
+	case t.Export != nil && t.Receipt != nil:
+		return Approved
+	}
+	return Requested
 }
 
 // TransferRequest asks for a transfer.
 type TransferRequest struct {
-	Item     string      `json:"item"`
-	Quantity int64       `json:"quantity"`
-	Lot      string      `json:"lot,omitempty"`
-	Serials  []string    `json:"serials,omitempty"`
-	From     string      `json:"from"`
-	To       string      `json:"to"`
-	Expected time.Time   `json:"expected,omitempty"`
-	Label    label.Label `json:"label"`
+	Item     string    `json:"item"`
+	Quantity int64     `json:"quantity"`
+	Lot      string    `json:"lot,omitempty"`
+	Serials  []string  `json:"serials,omitempty"`
+	From     string    `json:"from"`
+	To       string    `json:"to"`
+	Expected time.Time `json:"expected,omitempty"`
+	// FromNation or ToNation name the nation of a location held on an
+	// allied node (a federated transfer); the node's own side must be a
+	// location of this node.
+	FromNation string      `json:"fromNation,omitempty"`
+	ToNation   string      `json:"toNation,omitempty"`
+	Label      label.Label `json:"label"`
 }
 
-// approver checks that p may act for nation on a transfer.
-func (s *Service) approver(ctx context.Context, p label.Principal, nation, action string, t *TransferRecord) error {
+// approver checks that p may act for nation on a transfer: p is of that
+// nation and cleared for the transfer, and then either the Authorizer
+// (the chain of command: p acts for a command with authority over the
+// stock at loc) or, without one, one of the approver roles.
+func (s *Service) approver(ctx context.Context, p label.Principal, nation, action, loc string, t *TransferRecord) error {
 	if !p.Valid() || p.Nation != nation {
 		return fmt.Errorf("%w: %s acts only for %s, not %s", ErrRefused, p.String(), p.Nation, nation)
-	}
-	if !slices.Contains(s.cfg.ApproverRoles, p.Role) {
-		return fmt.Errorf("%w: %s needs one of the roles %v to %s", ErrRefused, p.String(), s.cfg.ApproverRoles, action)
 	}
 	if !label.Releasable(p, t.Label) {
 		return fmt.Errorf("%w: %s is not cleared for this transfer", ErrRefused, p.String())
 	}
-	if s.cfg.Authorize != nil {
-		if err := s.cfg.Authorize(ctx, p, nation, action); err != nil {
-			return fmt.Errorf("%w: %v", ErrRefused, err)
+	if s.cfg.Authorize == nil {
+		if !slices.Contains(s.cfg.ApproverRoles, p.Role) {
+			return fmt.Errorf("%w: %s needs one of the roles %v to %s", ErrRefused, p.String(), s.cfg.ApproverRoles, action)
 		}
+		return nil
+	}
+	if err := s.cfg.Authorize(ctx, p, s.stockAuthorityLocked(nation, action, loc)); err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
 	}
 	return nil
+}
+
+// StockAuthority is what an approver must hold authority over: the
+// stocks of a nation at a location, held by a unit (the location's unit,
+// then its superiors as the sustainment profiles record them, nearest
+// first) or by no unit (the nation's own, such as a factory's).
+type StockAuthority struct {
+	Nation   string   `json:"nation"`
+	Action   string   `json:"action"`
+	Location string   `json:"location"`
+	Units    []string `json:"units,omitempty"`
+}
+
+func (s *Service) stockAuthorityLocked(nation, action, loc string) StockAuthority {
+	a := StockAuthority{Nation: nation, Action: action, Location: loc}
+	l := s.led.locs[loc]
+	if l == nil || l.Unit == "" {
+		return a
+	}
+	for u := l.Unit; u != "" && len(a.Units) < 64 && !slices.Contains(a.Units, u); {
+		a.Units = append(a.Units, u)
+		pu := s.units[u]
+		if pu == nil || pu.Nation != nation {
+			break
+		}
+		u = pu.Parent
+	}
+	return a
 }
 
 // RequestTransfer records a transfer request made by either nation.
@@ -103,17 +168,28 @@ func (s *Service) RequestTransfer(ctx context.Context, p label.Principal, req Tr
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	from, to := s.led.locs[req.From], s.led.locs[req.To]
-	if from == nil || to == nil {
-		return TransferRecord{}, fmt.Errorf("%w: transfer locations %q and %q", ErrNotFound, req.From, req.To)
+	fromN, toN, federated := "", "", false
+	switch {
+	case from != nil && to != nil:
+		fromN, toN = from.Nation, to.Nation
+	case from != nil && validID(req.To) && label.ValidNation(req.ToNation):
+		fromN, toN, federated = from.Nation, req.ToNation, true
+	case to != nil && validID(req.From) && label.ValidNation(req.FromNation):
+		fromN, toN, federated = req.FromNation, to.Nation, true
+	default:
+		return TransferRecord{}, fmt.Errorf("%w: transfer locations %q and %q (name the nation of a location on an allied node)", ErrNotFound, req.From, req.To)
 	}
-	if from.Nation == to.Nation {
+	if fromN == toN {
 		return TransferRecord{}, invalid("a transfer goes from one nation to another")
 	}
-	if p.Nation != from.Nation && p.Nation != to.Nation {
+	if p.Nation != fromN && p.Nation != toN {
 		s.audit(ctx, p, "sustain.transfer.request", req.Item, "deny", "not a party")
-		return TransferRecord{}, fmt.Errorf("%w: only %s or %s may request this transfer", ErrRefused, from.Nation, to.Nation)
+		return TransferRecord{}, fmt.Errorf("%w: only %s or %s may request this transfer", ErrRefused, fromN, toN)
 	}
-	if !releasableToNation(from.Nation, req.Label) || !releasableToNation(to.Nation, req.Label) {
+	if federated && (p.Nation != s.cfg.Nation || (from != nil && from.Nation != s.cfg.Nation) || (to != nil && to.Nation != s.cfg.Nation)) {
+		return TransferRecord{}, fmt.Errorf("%w: a transfer with an allied node is requested on the node of the requesting nation, from or to its own location", ErrRefused)
+	}
+	if !releasableToNation(fromN, req.Label) || !releasableToNation(toN, req.Label) {
 		return TransferRecord{}, invalid("a transfer's label must release it to both nations")
 	}
 	if _, ok := s.led.items[req.Item]; !ok {
@@ -121,14 +197,17 @@ func (s *Service) RequestTransfer(ctx context.Context, p label.Principal, req Tr
 	}
 	t := &TransferRecord{
 		ID: newID("xfer"), Item: req.Item, Quantity: req.Quantity, Lot: req.Lot, Serials: slices.Clone(req.Serials),
-		From: req.From, To: req.To, FromNation: from.Nation, ToNation: to.Nation, Expected: req.Expected.UTC(),
-		State: Requested, Label: req.Label,
+		From: req.From, To: req.To, FromNation: fromN, ToNation: toN, Expected: req.Expected.UTC(),
+		State: Requested, Label: req.Label, Federated: federated,
 		History: []Step{{At: s.now(), By: p.String(), Action: "request", State: Requested}},
 	}
 	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "transfer", t.ID, t) }); err != nil {
 		return TransferRecord{}, err
 	}
 	s.transfers[t.ID] = t
+	if federated {
+		s.markFed(t.ID)
+	}
 	s.audit(ctx, p, "sustain.transfer.request", t.ID, "allow", fmt.Sprintf("%d %s %s→%s", t.Quantity, t.Item, t.FromNation, t.ToNation))
 	return cloneTransfer(t), nil
 }
@@ -137,6 +216,12 @@ func cloneTransfer(t *TransferRecord) TransferRecord {
 	c := *t
 	c.History = slices.Clone(t.History)
 	c.Serials = slices.Clone(t.Serials)
+	for _, a := range []**Approval{&c.Export, &c.Receipt, &c.Ship, &c.Receive, &c.Reject} {
+		if *a != nil {
+			x := **a
+			*a = &x
+		}
+	}
 	return c
 }
 
@@ -174,58 +259,65 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 	next := cloneTransfer(t)
 	now := s.now()
 	var ms []Movement
+	// On a federated transfer this node speaks only for its own nation.
+	if t.Federated && p.Nation != s.cfg.Nation {
+		return refuse(fmt.Errorf("%w: %s acts on this transfer on its own node", ErrRefused, p.Nation))
+	}
+	fact := func() *Approval { return &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: string(act)} }
 	switch act {
 	case ActApprove:
 		if t.State != Requested {
 			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
 		}
 		var side **Approval
-		kind := ""
+		kind, loc := "", ""
 		switch p.Nation {
 		case t.FromNation:
-			side, kind = &next.Export, "export-licence"
+			side, kind, loc = &next.Export, "export-licence", t.From
 		case t.ToNation:
-			side, kind = &next.Receipt, "receipt"
+			side, kind, loc = &next.Receipt, "receipt", t.To
 		default:
 			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
 		}
-		if err := s.approver(ctx, p, p.Nation, kind, t); err != nil {
+		if err := s.approver(ctx, p, p.Nation, kind, loc, t); err != nil {
 			return refuse(err)
 		}
 		if *side != nil {
 			return cloneTransfer(t), nil // already approved by this side
 		}
 		*side = &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: kind}
-		if next.Export != nil && next.Receipt != nil {
-			next.State = Approved
-		}
 	case ActReject:
 		if t.State != Requested && t.State != Approved {
 			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
 		}
-		if p.Nation != t.FromNation && p.Nation != t.ToNation {
+		loc := t.To
+		switch p.Nation {
+		case t.FromNation:
+			loc = t.From
+		case t.ToNation:
+		default:
 			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
 		}
-		if err := s.approver(ctx, p, p.Nation, "reject", t); err != nil {
+		if err := s.approver(ctx, p, p.Nation, "reject", loc, t); err != nil {
 			return refuse(err)
 		}
-		next.State = Rejected
+		next.Reject = fact()
 	case ActShip:
-		if err := s.approver(ctx, p, t.FromNation, "ship", t); err != nil {
+		if err := s.approver(ctx, p, t.FromNation, "ship", t.From, t); err != nil {
 			return refuse(err)
 		}
-		if t.State == Shipped || t.State == Received {
+		if t.State == Shipped || t.State == Received || t.Ship != nil {
 			return cloneTransfer(t), nil
 		}
 		if t.State != Approved {
 			return refuse(fmt.Errorf("%w: transfer is %s, not approved by both sides", ErrState, t.State))
 		}
-		next.State = Shipped
+		next.Ship = fact()
 		ms = append(ms, Movement{Item: t.Item, From: t.From, To: transitID(t), FromOwner: t.FromNation, ToOwner: t.FromNation,
 			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":ship",
 			Actor: p.String(), Label: t.Label})
 	case ActReceive:
-		if err := s.approver(ctx, p, t.ToNation, "receive", t); err != nil {
+		if err := s.approver(ctx, p, t.ToNation, "receive", t.To, t); err != nil {
 			return refuse(err)
 		}
 		if t.State == Received {
@@ -234,13 +326,21 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 		if t.State != Shipped {
 			return refuse(fmt.Errorf("%w: transfer is %s, not shipped", ErrState, t.State))
 		}
-		next.State = Received
-		ms = append(ms, Movement{Item: t.Item, From: transitID(t), To: t.To, FromOwner: t.FromNation, ToOwner: t.ToNation,
+		next.Receive = fact()
+		from := transitID(t)
+		if t.Federated {
+			// The shipment is in the sender's ledger on its node: this
+			// ledger imports it; the sender's exports it when it learns of
+			// the receipt.
+			from = Import
+		}
+		ms = append(ms, Movement{Item: t.Item, From: from, To: t.To, FromOwner: t.FromNation, ToOwner: t.ToNation,
 			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":receive",
 			Actor: p.String(), Label: t.Label})
 	default:
 		return TransferRecord{}, invalid("unknown action %q", act)
 	}
+	next.State = next.derive()
 	next.History = append(next.History, Step{At: now, By: p.String(), Action: string(act), State: next.State, Note: note})
 	var transit *Location
 	if act == ActShip {
@@ -271,6 +371,9 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 		return refuse(err)
 	}
 	*t = next
+	if t.Federated {
+		s.markFed(t.ID)
+	}
 	s.audit(ctx, p, "sustain.transfer."+string(act), id, "allow", string(next.State))
 	return cloneTransfer(t), nil
 }

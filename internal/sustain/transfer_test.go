@@ -131,7 +131,9 @@ func TestTransferReject(t *testing.T) {
 
 // TestAuthorizer: the optional chain-of-command check can refuse.
 func TestAuthorizer(t *testing.T) {
-	s := newService(t, Config{Authorize: func(_ context.Context, p label.Principal, nation, action string) error {
+	var asked []StockAuthority
+	s := newService(t, Config{Authorize: func(_ context.Context, p label.Principal, a StockAuthority) error {
+		asked = append(asked, a)
 		if p.Name != "approved-officer" {
 			return errors.New("no logistics authority")
 		}
@@ -150,6 +152,15 @@ func TestAuthorizer(t *testing.T) {
 	ok.Name = "approved-officer"
 	if _, err := s.Act(ctx, ok, tr.ID, ActApprove, ""); err != nil {
 		t.Fatal(err)
+	}
+	// The authority asked about is the sender's stock at the factory.
+	if len(asked) != 2 || asked[1].Nation != "JPN" || asked[1].Location != "jpn-komaki" || asked[1].Action != "export-licence" {
+		t.Fatalf("authority asked: %+v", asked)
+	}
+	// Without an authorizer the roles decide; with one, a role is not enough.
+	operator := label.Principal{Nation: "USA", Clearance: label.Secret, Name: "approved-officer", Role: "operator"}
+	if _, err := s.Act(ctx, operator, tr.ID, ActApprove, ""); err != nil {
+		t.Fatalf("the chain of command's approver refused for its role: %v", err)
 	}
 }
 

@@ -39,6 +39,10 @@ type Peer struct {
 	// peer has started); otherwise it only accepts the peer's link.
 	Dial           bool
 	Classification string
+	// Cuttable puts a loopback relay between this node and the peer it
+	// dials, which Cluster.Link can cut and restore (a real link drop:
+	// the TCP connections are closed and new ones refused).
+	Cuttable bool
 }
 
 // NodeSpec is one node of a cluster.
@@ -61,6 +65,7 @@ type Cluster struct {
 	cfgs  map[string]node.Config
 	nodes map[string]*node.Node
 	order []string
+	links map[string]*Link
 }
 
 // Trilateral is the reference topology: a USA hub that JPN and KOR nodes
@@ -136,7 +141,7 @@ func StartPKI(ctx context.Context, p *PKI, dir string, specs []NodeSpec, log *sl
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Cluster{PKI: p, Dir: dir, log: log, specs: map[string]NodeSpec{}, cfgs: map[string]node.Config{}, nodes: map[string]*node.Node{}}
+	c := &Cluster{PKI: p, Dir: dir, log: log, specs: map[string]NodeSpec{}, cfgs: map[string]node.Config{}, nodes: map[string]*node.Node{}, links: map[string]*Link{}}
 	for _, s := range specs {
 		c.specs[s.ID] = s
 	}
@@ -155,7 +160,12 @@ func StartPKI(ctx context.Context, p *PKI, dir string, specs []NodeSpec, log *sl
 			if !ready {
 				continue
 			}
-			cfg, err := p.Config(dir, s, addrs)
+			dial, err := c.relays(s, addrs)
+			if err != nil {
+				c.Shutdown(context.Background())
+				return nil, err
+			}
+			cfg, err := p.Config(dir, s, dial)
 			if err != nil {
 				c.Shutdown(context.Background())
 				return nil, err
@@ -256,5 +266,10 @@ func (c *Cluster) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("%s: %w", ids[i], err))
 		}
 	}
+	c.mu.Lock()
+	for _, l := range c.links {
+		l.close()
+	}
+	c.mu.Unlock()
 	return errors.Join(errs...)
 }

@@ -6,7 +6,18 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, ensureArtifacts } from './lib.mjs';
+
+// Every principal of USA and JPN holds its nation's national position:
+// the approvers of national stock (stock of no unit) under the chain of
+// command. KOR holds none.
+const ORBAT = {
+  units: [
+    { id: 'usa-nca', nation: 'USA', echelon: 'CCMD', name: 'USA national command', positions: [{ title: 'J4', national: true }] },
+    { id: 'jpn-nca', nation: 'JPN', echelon: 'CCMD', name: 'JPN national command', positions: [{ title: 'J4', national: true }] },
+  ],
+};
 
 const S = '/api/v1/sustainment/';
 const usJpn = { classification: 'SECRET', releasableTo: ['JPN'] };
@@ -27,7 +38,10 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   let browser;
 
   before(async () => {
-    server = await new Server({ dataDir: tempDir('kizuna-web-sustain-'), args: serveArgs() }).start();
+    const dataDir = tempDir('kizuna-web-sustain-');
+    const orbat = path.join(dataDir, 'orbat.json');
+    writeFileSync(orbat, JSON.stringify(ORBAT));
+    server = await new Server({ dataDir, args: [...serveArgs(), '--orbat', orbat] }).start();
     const usa = server.http.USA;
     const jpn = server.http.JPN;
     // The panel appears once the service has started.
@@ -99,7 +113,12 @@ describe('sustainment panel', { timeout: 900000 }, () => {
       await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await page.click('#tab-sustain');
       await page.waitForFunction(() => /No stock to forecast/.test(document.getElementById('sus-forecast').textContent), null, { timeout: 10000 });
-      const text = await page.textContent('#pane-sustain');
+      // The forms list the public catalogue: the check is on what the panel shows of stock.
+      const text = await page.$eval('#pane-sustain', (p) => {
+        const c = p.cloneNode(true);
+        c.querySelectorAll('form, datalist').forEach((f) => f.remove());
+        return c.textContent;
+      });
       for (const secret of ['usa-patriot-btry', 'jpn-komaki', 'PAC-3 MSE', 'DDG-65', 'btry']) {
         assert.ok(!text.includes(secret), `KOR panel shows ${secret}: ${text}`);
       }
@@ -115,6 +134,106 @@ describe('sustainment panel', { timeout: 900000 }, () => {
       assert.deepEqual(rec.errors, []);
     } finally {
       await context.close();
+    }
+  });
+  it('shows readiness in the unit panel and raises a map alert below the safety level', async () => {
+    const { page, context, rec } = await openPage(browser, await pageURL(server.http.USA));
+    try {
+      // The alert needs no open tab: the battery is at 6 of a safety level of 8.
+      await page.waitForSelector('#sus-alerts .sus-map-alert[data-unit="btry"]', { timeout: 20000 });
+      assert.match(await page.textContent('#sus-alerts .sus-map-alert[data-unit="btry"]'), /READINESS RED.*below safety level/);
+      await page.waitForSelector('path.kz-sus-alert', { state: 'attached', timeout: 10000 });
+      // The unit panel: select the battery's readiness report on the map.
+      const uid = await page.waitForFunction(() => [...globalThis.kizuna.store.objects.keys()]
+        .find((u) => u.startsWith('sustain.readiness.') && u.endsWith('.btry')), null, { timeout: 20000 });
+      await page.evaluate((u) => globalThis.kizuna.select(u), await uid.jsonValue());
+      await page.waitForSelector('#detail #detail-readiness[data-colour="RED"]', { timeout: 10000 });
+      assert.match(await page.textContent('#detail-readiness'), /Why: .*munitions at \d+% of required load/);
+      await page.screenshot({ path: path.join(ensureArtifacts(), 'sustainment-unit-panel.png') });
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await context.close();
+    }
+    const kor = await openPage(browser, await pageURL(server.http.KOR));
+    try {
+      await kor.page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await kor.page.waitForFunction(() => document.getElementById('sus-readiness')?.textContent.length > 0, null, { timeout: 10000 });
+      assert.equal(await kor.page.$$eval('#sus-alerts .sus-map-alert', (x) => x.length), 0);
+      assert.equal(await kor.page.$('path.kz-sus-alert'), null);
+    } finally {
+      await kor.context.close();
+    }
+  });
+
+  it('acts from the panels: approve on both sides, ship, receive, expend, open and close a work order', async () => {
+    const usa = await openPage(browser, await pageURL(server.http.USA));
+    const jpn = await openPage(browser, await pageURL(server.http.JPN));
+    const open = async (p) => {
+      await p.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await p.click('#tab-sustain');
+    };
+    const click = async (p, sel, msg) => {
+      await p.click(sel);
+      await p.waitForFunction((m) => new RegExp(m).test(document.getElementById('sus-msg').textContent), msg, { timeout: 15000 });
+    };
+    try {
+      await open(usa.page);
+      await open(jpn.page);
+      const row = '#sus-transfers tr[data-state="requested"]';
+      await usa.page.waitForSelector(row, { timeout: 10000 });
+      // Shipping is not offered before approval; receiving by the sender is refused by the server.
+      await click(usa.page, `${row} button[data-act="approve"]`, 'Approve.*done');
+      await click(jpn.page, `${row} button[data-act="approve"]`, 'Approve.*done');
+      await jpn.page.waitForSelector('#sus-transfers tr[data-state="approved"] button[data-act="ship"]', { timeout: 10000 });
+      await click(jpn.page, '#sus-transfers tr[data-state="approved"] button[data-act="ship"]', 'Ship.*done');
+      await jpn.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: 10000 });
+      await click(jpn.page, '#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', 'Receive.*refused');
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: 10000 });
+      await click(usa.page, '#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', 'Receive.*done');
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="received"]', { timeout: 10000 });
+      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*8/.test(document.querySelector('#sus-stocks tr[data-location="usa-kadena"]')?.textContent || ''), null, { timeout: 10000 });
+
+      // Request a transfer from the form, and deny it.
+      await usa.page.fill('#sus-xf-qty', '2');
+      await usa.page.fill('#sus-xf-from', 'jpn-komaki');
+      await usa.page.fill('#sus-xf-to', 'usa-patriot-btry');
+      await usa.page.fill('#sus-xf-rel', 'JPN');
+      await click(usa.page, '#sus-xf-form button[type="submit"]', 'Transfer request: done');
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="requested"]', { timeout: 10000 });
+      await click(usa.page, '#sus-transfers tr[data-state="requested"] button[data-act="reject"]', 'Deny.*done');
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="rejected"]', { timeout: 10000 });
+      // A refused request: a quantity of nothing.
+      await usa.page.fill('#sus-xf-from', 'usa-nowhere');
+      await click(usa.page, '#sus-xf-form button[type="submit"]', 'Transfer request: not found');
+
+      // Record an expenditure from the battery: 6 → 4.
+      await usa.page.selectOption('#sus-ex-unit', 'btry');
+      await usa.page.selectOption('#sus-ex-item', 'PAC-3 MSE');
+      await usa.page.fill('#sus-ex-qty', '2');
+      await usa.page.fill('#sus-ex-track', 'MW-002');
+      await usa.page.fill('#sus-ex-rel', 'JPN');
+      await click(usa.page, '#sus-ex-form button[type="submit"]', 'Expenditure: done');
+      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*4/.test(document.querySelector('#sus-stocks tr[data-location="usa-patriot-btry"]')?.textContent || ''), null, { timeout: 10000 });
+      // JPN may not record a US unit's expenditure.
+      await jpn.page.waitForSelector('#sus-ex-unit option[value="btry"]', { state: 'attached', timeout: 10000 });
+      await jpn.page.selectOption('#sus-ex-unit', 'btry');
+      await click(jpn.page, '#sus-ex-form button[type="submit"]', 'Expenditure: refused');
+
+      // Open a work order and close it.
+      await usa.page.fill('#sus-wo-asset', 'DDG-85');
+      await usa.page.fill('#sus-wo-facility', 'JMU Maizuru');
+      await usa.page.fill('#sus-wo-type', 'sonar dome repair');
+      await usa.page.fill('#sus-wo-rel', 'JPN');
+      await click(usa.page, '#sus-wo-form button[type="submit"]', 'Work order: done');
+      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="inducted"] button[data-act="close"]', { timeout: 10000 });
+      await click(usa.page, '#sus-workorders tr[data-asset="DDG-85"] button[data-act="close"]', 'Close work order: done');
+      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="complete"]', { timeout: 10000 });
+      await usa.page.screenshot({ path: path.join(ensureArtifacts(), 'sustainment-actions.png') });
+      assert.deepEqual(usa.rec.outside, []);
+      assert.deepEqual(usa.rec.errors.filter((e) => !/ 40[034] /.test(e)), []);
+    } finally {
+      await usa.context.close();
+      await jpn.context.close();
     }
   });
 });

@@ -289,7 +289,7 @@ addBaseMap(map)
   .finally(() => requestDraw());
 whoami();
 const reprobeOps = startOps(store);
-const reprobeSustain = startSustain(store);
+const reprobeSustain = startSustain(store, { map, detailBox });
 const reprobe = () => {
   reprobeOps();
   reprobeSustain();
