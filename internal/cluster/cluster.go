@@ -106,6 +106,9 @@ type Envelope struct {
 	Label    label.Label
 	XML      []byte // canonical CoT XML with label and __origin
 	Seq      uint64 // stream sequence (on receipt)
+	// Fed is set for an event that arrived from an allied node, so that
+	// the instance holding federation relays it as such (fed.go).
+	Fed *Fed
 }
 
 // Stats are the bus's counters.
@@ -146,6 +149,7 @@ type Bus struct {
 	seq      atomic.Uint64
 
 	published, pubErrs, dropped, received, skipped, bytesIn, lastSeq atomic.Uint64
+	enqueued                                                         atomic.Uint64
 	lag                                                              sync.Map // filter -> uint64
 	connected                                                        atomic.Bool
 	sendFailing                                                      atomic.Bool
@@ -380,7 +384,7 @@ func (b *Bus) handle(filter string, m jetstream.Msg) {
 		b.log.Warn("dropping malformed cluster message", "subject", m.Subject(), "err", err)
 		return
 	}
-	env := Envelope{Instance: inst, Owner: h.Get(HdrOwner), Kind: h.Get(HdrKind), XML: data}
+	env := Envelope{Instance: inst, Owner: h.Get(HdrOwner), Kind: h.Get(HdrKind), XML: data, Fed: fedFromHeader(h)}
 	if md != nil {
 		env.Seq = md.Sequence.Stream
 	}
@@ -424,9 +428,11 @@ func (b *Bus) Health() error { return b.Admit() }
 // blocks; a full outbox drops the event and counts it (Admit refuses work
 // well before that).
 func (b *Bus) Publish(env Envelope) {
+	b.enqueued.Add(1) // before the send: Synced never waits for less than was queued
 	select {
 	case b.outbox <- env:
 	default:
+		b.enqueued.Add(^uint64(0))
 		b.dropped.Add(1)
 	}
 }
@@ -513,6 +519,9 @@ func (b *Bus) msg(env Envelope) *nats.Msg {
 	m.Header.Set(HdrOwner, env.Owner)
 	if env.Kind != "" {
 		m.Header.Set(HdrKind, env.Kind)
+	}
+	if env.Fed != nil {
+		env.Fed.setHeader(m.Header)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, b.cfg.Instance+"-"+strconv.FormatUint(b.seq.Add(1), 10))
 	return m

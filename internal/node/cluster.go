@@ -57,9 +57,6 @@ func (c *Config) validateCluster() error {
 		if !isPostgres(c.Store) {
 			return cfgErr("cluster mode needs a shared store: --store postgres://…")
 		}
-		if len(c.Peers) > 0 {
-			return cfgErr("federation peers are not supported in cluster mode yet")
-		}
 	}
 	return nil
 }
@@ -156,6 +153,11 @@ func (n *Node) stopCluster(ctx context.Context) error {
 	n.cl.loops.stop(ctx)
 	if n.cl.bus == nil {
 		return nil
+	}
+	if n.fedc != nil {
+		if err := n.fedc.stop(ctx); err != nil {
+			n.log.Warn("stopping federation", "err", err)
+		}
 	}
 	n.checkpointAudit(context.Background())
 	return n.cl.bus.Stop(ctx)
@@ -275,7 +277,7 @@ func (n *Node) clusterTap(m *hub.Message) {
 		return
 	}
 	owner, _ := n.picture.Owner(m.UID)
-	n.cl.bus.Publish(cluster.Envelope{Owner: owner, Label: m.Label, XML: m.XML()})
+	n.cl.bus.Publish(cluster.Envelope{Owner: owner, Label: m.Label, XML: m.XML(), Fed: fedEnvelope(m.Fed)})
 }
 
 // applyRemote applies an event accepted by another instance: the picture
