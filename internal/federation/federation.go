@@ -208,7 +208,7 @@ type Federation struct {
 // batch is what the tap and the links hand to the flusher.
 type batch struct {
 	msgs  []pending
-	input uint64 // position in the node's shared log (cluster mode)
+	input uint64     // position in the node's shared log (cluster mode)
 	recv  []laneMark // events received, to acknowledge once committed
 	seen  []seenMark
 	acks  []laneMark // the peer acknowledged: delete up to seq
