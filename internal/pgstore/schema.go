@@ -101,6 +101,13 @@ var migrations = []string{
 		seq    bigint NOT NULL,
 		PRIMARY KEY (origin, seq)
 	)`,
+	// 4: the chain of command in cluster mode (package command, shared.go):
+	// units, grants, orders and settings as JSON documents, as in its
+	// SQLite file.
+	`CREATE TABLE command_units (id text PRIMARY KEY, doc bytea NOT NULL);
+	CREATE TABLE command_grants (id text PRIMARY KEY, seq bigint NOT NULL, doc bytea NOT NULL);
+	CREATE TABLE command_orders (id text PRIMARY KEY, created bigint NOT NULL, doc bytea NOT NULL);
+	CREATE TABLE command_meta (key text PRIMARY KEY, value text NOT NULL)`,
 }
 
 // SchemaVersion is the schema version this binary writes.
