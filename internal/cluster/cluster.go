@@ -86,6 +86,11 @@ type Config struct {
 	// MaxClearance is the highest clearance any client of this instance
 	// can hold; the instance receives no level above it.
 	MaxClearance label.Classification
+	// Nations, when set, are the node's release tokens (the same list on
+	// every instance) and Serve the nations this instance's clients
+	// belong to (nil: any nation); see nations.go.
+	Nations []string
+	Serve   []string
 	// Outbox bounds messages accepted but not yet stored by JetStream.
 	Outbox int
 	// MaxAge is how long the stream keeps events (default 1h).
@@ -224,7 +229,11 @@ func (b *Bus) Instance() string { return b.cfg.Instance }
 
 // Subject returns the subject an event with label l is published on.
 func (b *Bus) Subject(l label.Label) string {
-	return b.subject + ".ev." + strconv.Itoa(level(l.Classification)) + "." + sanitize(l.Originator)
+	s := b.subject + ".ev." + strconv.Itoa(level(l.Classification)) + "." + sanitize(l.Originator)
+	if len(b.cfg.Nations) > 0 {
+		s += releaseTokens(b.cfg.Nations, l)
+	}
+	return s
 }
 
 func level(c label.Classification) int {
@@ -244,6 +253,9 @@ func level(c label.Classification) int {
 // Filters returns the subject filters this instance consumes: every level
 // at or below MaxClearance (one filter for all when that is TOP SECRET).
 func (b *Bus) Filters() []string {
+	if len(b.cfg.Nations) > 0 {
+		return nationFilters(b.subject, b.cfg.MaxClearance, b.cfg.Nations, b.cfg.Serve)
+	}
 	top := level(b.cfg.MaxClearance)
 	if top >= 4 {
 		return []string{b.subject + ".ev.>"}
@@ -393,14 +405,14 @@ func (b *Bus) handle(filter string, m jetstream.Msg) {
 }
 
 // levelFromSubject checks that a subject has the PREFIX.ev.LEVEL.NATION
-// form. The label itself travels in the event's XML, which the receiving
+// form (followed by the release tokens when the node has them). The label itself travels in the event's XML, which the receiving
 // node parses and checks again.
 func levelFromSubject(s string) (int, error) {
 	parts := strings.Split(s, ".")
-	if len(parts) < 4 || parts[len(parts)-3] != "ev" {
+	if len(parts) < 4 || parts[1] != "ev" {
 		return 0, fmt.Errorf("unexpected subject %q", s)
 	}
-	lv, err := strconv.Atoi(parts[len(parts)-2])
+	lv, err := strconv.Atoi(parts[2])
 	if err != nil || lv < 1 || lv > 4 {
 		return 0, fmt.Errorf("bad level in subject %q", s)
 	}

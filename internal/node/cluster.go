@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,11 @@ func (c *Config) validateCluster() error {
 		if !isPostgres(c.Store) {
 			return cfgErr("cluster mode needs a shared store: --store postgres://…")
 		}
+		for _, nat := range c.ClusterNations {
+			if !label.ValidNation(nat) {
+				return cfgErr("cluster nation %q", nat)
+			}
+		}
 	}
 	return nil
 }
@@ -77,6 +83,25 @@ func (c *Config) maxClearance() label.Classification {
 		}
 	}
 	return top
+}
+
+// servedNations are the nations this instance's clients can belong to:
+// the principals of the plain listeners; nil (any nation) behind a
+// certificate listener.
+func (c *Config) servedNations() []string {
+	var out []string
+	for _, l := range c.Listeners {
+		switch l.Kind {
+		case KindCoTTCP, KindCoTUDP, KindHTTP:
+			if p := c.principalOf(l); !slices.Contains(out, p.Nation) {
+				out = append(out, p.Nation)
+			}
+		case KindFederation: // peers, not clients (the holder reads the whole stream)
+		default:
+			return nil
+		}
+	}
+	return out
 }
 
 // setupCluster wires cluster mode in (called by New): the bus, the
@@ -126,6 +151,8 @@ func (n *Node) openStore(ctx context.Context) (store.Backend, error) {
 		Name:         "kizuna_" + n.cfg.NodeID,
 		Instance:     n.cfg.Instance,
 		MaxClearance: n.cfg.maxClearance(),
+		Nations:      n.cfg.ClusterNations,
+		Serve:        n.cfg.servedNations(),
 		Deliver:      n.applyRemote,
 		Log:          n.log,
 	})
