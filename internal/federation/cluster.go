@@ -197,3 +197,25 @@ func (f *Federation) retry(b batch, err error) {
 	f.pend.drops = append(b.drops, f.pend.drops...)
 	f.mu.Unlock()
 }
+
+// ErrHostUnavailable, wrapped by the Host's IngestFederated error, means
+// the node cannot take events now (cluster mode: NATS or PostgreSQL
+// unreachable). The event is then not marked received, nothing after it
+// on that connection is handled, and the connection is closed: the peer
+// sends it again on the next link, from what this node acknowledged.
+var ErrHostUnavailable = errors.New("node cannot take events now")
+
+// hostUnavailable undoes the receipt of e and ends the connection.
+func (c *conn) hostUnavailable(e *Event) {
+	f, l, lane := c.l.f, c.l, int(e.Lane)
+	c.unavailable = true
+	f.dedupMu.Lock()
+	f.window(e.OriginNode, e.OriginSeq).remove(e.OriginSeq)
+	f.dedupMu.Unlock()
+	l.mu.Lock()
+	if l.recvMem[lane] == e.Seq {
+		l.recvMem[lane] = e.Seq - 1
+	}
+	l.mu.Unlock()
+	c.close(ErrHostUnavailable)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -257,4 +258,13 @@ func (fc *fedCluster) Collect(ch chan<- prometheus.Metric) {
 	if f := fc.current(); f != nil {
 		f.Collect(ch)
 	}
+}
+
+// federatedErr marks a refusal for want of NATS or PostgreSQL so that
+// federation does not acknowledge the event and the peer sends it again.
+func federatedErr(err error) error {
+	if errors.Is(err, ErrUnavailable) {
+		return fmt.Errorf("%w: %w", federation.ErrHostUnavailable, err)
+	}
+	return err
 }
