@@ -99,6 +99,7 @@ func TestClusterFederationTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	killedAt := time.Now()
 	t.Logf("holder killed with %d of %d sent events received by the partner", len(got), n/2)
 	if len(got) == 0 || len(got) >= n/2 {
 		t.Fatalf("kill not mid-stream: the partner had %d of %d", len(got), n/2)
@@ -107,6 +108,7 @@ func TestClusterFederationTakeover(t *testing.T) {
 	taktest.WaitUntil(t, "the survivor taking the link over", 30*time.Second, func() bool {
 		return survivor.Federation() != nil && partnerUp()
 	})
+	t.Logf("link up again from the survivor %v after the kill", time.Since(killedAt).Round(100*time.Millisecond))
 	deadline = time.Now().Add(60 * time.Second)
 	for len(got) < n && time.Now().Before(deadline) {
 		collect(200 * time.Millisecond)
