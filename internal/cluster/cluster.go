@@ -86,6 +86,11 @@ type Config struct {
 	// MaxClearance is the highest clearance any client of this instance
 	// can hold; the instance receives no level above it.
 	MaxClearance label.Classification
+	// Nations, when set, are the node's release tokens (the same list on
+	// every instance) and Serve the nations this instance's clients
+	// belong to (nil: any nation); see nations.go.
+	Nations []string
+	Serve   []string
 	// Outbox bounds messages accepted but not yet stored by JetStream.
 	Outbox int
 	// MaxAge is how long the stream keeps events (default 1h).
@@ -106,6 +111,9 @@ type Envelope struct {
 	Label    label.Label
 	XML      []byte // canonical CoT XML with label and __origin
 	Seq      uint64 // stream sequence (on receipt)
+	// Fed is set for an event that arrived from an allied node, so that
+	// the instance holding federation relays it as such (fed.go).
+	Fed *Fed
 }
 
 // Stats are the bus's counters.
@@ -146,6 +154,7 @@ type Bus struct {
 	seq      atomic.Uint64
 
 	published, pubErrs, dropped, received, skipped, bytesIn, lastSeq atomic.Uint64
+	enqueued                                                         atomic.Uint64
 	lag                                                              sync.Map // filter -> uint64
 	connected                                                        atomic.Bool
 	sendFailing                                                      atomic.Bool
@@ -220,7 +229,11 @@ func (b *Bus) Instance() string { return b.cfg.Instance }
 
 // Subject returns the subject an event with label l is published on.
 func (b *Bus) Subject(l label.Label) string {
-	return b.subject + ".ev." + strconv.Itoa(level(l.Classification)) + "." + sanitize(l.Originator)
+	s := b.subject + ".ev." + strconv.Itoa(level(l.Classification)) + "." + sanitize(l.Originator)
+	if len(b.cfg.Nations) > 0 {
+		s += releaseTokens(b.cfg.Nations, l)
+	}
+	return s
 }
 
 func level(c label.Classification) int {
@@ -240,6 +253,9 @@ func level(c label.Classification) int {
 // Filters returns the subject filters this instance consumes: every level
 // at or below MaxClearance (one filter for all when that is TOP SECRET).
 func (b *Bus) Filters() []string {
+	if len(b.cfg.Nations) > 0 {
+		return nationFilters(b.subject, b.cfg.MaxClearance, b.cfg.Nations, b.cfg.Serve)
+	}
 	top := level(b.cfg.MaxClearance)
 	if top >= 4 {
 		return []string{b.subject + ".ev.>"}
@@ -380,7 +396,7 @@ func (b *Bus) handle(filter string, m jetstream.Msg) {
 		b.log.Warn("dropping malformed cluster message", "subject", m.Subject(), "err", err)
 		return
 	}
-	env := Envelope{Instance: inst, Owner: h.Get(HdrOwner), Kind: h.Get(HdrKind), XML: data}
+	env := Envelope{Instance: inst, Owner: h.Get(HdrOwner), Kind: h.Get(HdrKind), XML: data, Fed: fedFromHeader(h)}
 	if md != nil {
 		env.Seq = md.Sequence.Stream
 	}
@@ -389,14 +405,14 @@ func (b *Bus) handle(filter string, m jetstream.Msg) {
 }
 
 // levelFromSubject checks that a subject has the PREFIX.ev.LEVEL.NATION
-// form. The label itself travels in the event's XML, which the receiving
+// form (followed by the release tokens when the node has them). The label itself travels in the event's XML, which the receiving
 // node parses and checks again.
 func levelFromSubject(s string) (int, error) {
 	parts := strings.Split(s, ".")
-	if len(parts) < 4 || parts[len(parts)-3] != "ev" {
+	if len(parts) < 4 || parts[1] != "ev" {
 		return 0, fmt.Errorf("unexpected subject %q", s)
 	}
-	lv, err := strconv.Atoi(parts[len(parts)-2])
+	lv, err := strconv.Atoi(parts[2])
 	if err != nil || lv < 1 || lv > 4 {
 		return 0, fmt.Errorf("bad level in subject %q", s)
 	}
@@ -424,9 +440,11 @@ func (b *Bus) Health() error { return b.Admit() }
 // blocks; a full outbox drops the event and counts it (Admit refuses work
 // well before that).
 func (b *Bus) Publish(env Envelope) {
+	b.enqueued.Add(1) // before the send: Synced never waits for less than was queued
 	select {
 	case b.outbox <- env:
 	default:
+		b.enqueued.Add(^uint64(0))
 		b.dropped.Add(1)
 	}
 }
@@ -513,6 +531,9 @@ func (b *Bus) msg(env Envelope) *nats.Msg {
 	m.Header.Set(HdrOwner, env.Owner)
 	if env.Kind != "" {
 		m.Header.Set(HdrKind, env.Kind)
+	}
+	if env.Fed != nil {
+		env.Fed.setHeader(m.Header)
 	}
 	m.Header.Set(jetstream.MsgIDHeader, b.cfg.Instance+"-"+strconv.FormatUint(b.seq.Add(1), 10))
 	return m

@@ -14,6 +14,8 @@ import (
 // write is one transaction, committed (synchronous=FULL) before it returns.
 type db struct {
 	sql *sql.DB
+	// pg: the database is the cluster's PostgreSQL, shared (shared.go).
+	pg bool
 }
 
 const schema = `
@@ -49,7 +51,12 @@ func openDB(path string) (*db, error) {
 	return &db{sql: s}, nil
 }
 
-func (d *db) close() error { return d.sql.Close() }
+func (d *db) close() error {
+	if d.pg {
+		return nil // the node's
+	}
+	return d.sql.Close()
+}
 
 // loaded is what load returns.
 type loaded struct {
@@ -62,7 +69,7 @@ type loaded struct {
 func (d *db) load(ctx context.Context) (*loaded, error) {
 	var l loaded
 	l.meta = map[string]string{}
-	if err := scanDocs(ctx, d.sql, `SELECT doc FROM command_units ORDER BY id`, func(b []byte) error {
+	if err := scanDocs(ctx, d, `SELECT doc FROM command_units ORDER BY id`, func(b []byte) error {
 		var u Unit
 		if err := json.Unmarshal(b, &u); err != nil {
 			return err
@@ -72,7 +79,7 @@ func (d *db) load(ctx context.Context) (*loaded, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("loading units: %w", err)
 	}
-	if err := scanDocs(ctx, d.sql, `SELECT doc FROM command_grants ORDER BY seq`, func(b []byte) error {
+	if err := scanDocs(ctx, d, `SELECT doc FROM command_grants ORDER BY seq`, func(b []byte) error {
 		var g Grant
 		if err := json.Unmarshal(b, &g); err != nil {
 			return err
@@ -82,7 +89,7 @@ func (d *db) load(ctx context.Context) (*loaded, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("loading grants: %w", err)
 	}
-	if err := scanDocs(ctx, d.sql, `SELECT doc FROM command_orders ORDER BY created, id`, func(b []byte) error {
+	if err := scanDocs(ctx, d, `SELECT doc FROM command_orders ORDER BY created, id`, func(b []byte) error {
 		var o Order
 		if err := json.Unmarshal(b, &o); err != nil {
 			return err
@@ -107,8 +114,8 @@ func (d *db) load(ctx context.Context) (*loaded, error) {
 	return &l, rows.Err()
 }
 
-func scanDocs(ctx context.Context, q *sql.DB, query string, f func([]byte) error) error {
-	rows, err := q.QueryContext(ctx, query)
+func scanDocs(ctx context.Context, d *db, query string, f func([]byte) error) error {
+	rows, err := d.sql.QueryContext(ctx, query)
 	if err != nil {
 		return err
 	}
@@ -145,12 +152,12 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO command_units(id, doc) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`, u.ID, b); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO command_units(id, doc) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`), u.ID, b); err != nil {
 				return err
 			}
 		}
 		for _, id := range w.deleteUnits {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM command_units WHERE id=?`, id); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM command_units WHERE id=?`), id); err != nil {
 				return err
 			}
 		}
@@ -159,7 +166,7 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO command_grants(id, seq, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`, g.ID, grantSeq(g), b); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO command_grants(id, seq, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`), g.ID, grantSeq(g), b); err != nil {
 				return err
 			}
 		}
@@ -168,12 +175,12 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO command_orders(id, created, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`, o.ID, o.Created.UnixNano(), b); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO command_orders(id, created, doc) VALUES(?, ?, ?) ON CONFLICT(id) DO UPDATE SET doc=excluded.doc`), o.ID, o.Created.UnixNano(), b); err != nil {
 				return err
 			}
 		}
 		for k, v := range w.meta {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO command_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`, k, v); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO command_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value`), k, v); err != nil {
 				return err
 			}
 		}
@@ -181,6 +188,11 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 	}()
 	if err != nil {
 		return errors.Join(fmt.Errorf("writing command state: %w", err), tx.Rollback())
+	}
+	if d.pg {
+		if err := bumpVersion(ctx, tx); err != nil {
+			return errors.Join(fmt.Errorf("writing command state: %w", err), tx.Rollback())
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing command state: %w", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,9 @@ type Config struct {
 	// ExpiryInterval is how often Run looks for orders past their deadline
 	// (default one second).
 	ExpiryInterval time.Duration
+	// Shared, when set, is the cluster's PostgreSQL, used instead of
+	// DBPath (shared.go).
+	Shared *sql.DB
 }
 
 // Sentinel errors callers branch on.
@@ -185,7 +189,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		parsed = o
 	}
-	d, err := openDB(cfg.DBPath)
+	d, err := openStore(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("command: %w", err)
 	}

@@ -96,6 +96,9 @@ type conn struct {
 	// connection (reader only), to bound what a flood writes to the log
 	// and the audit chain.
 	refusedN uint64
+	// unavailable: the node could not take an event now (reader only);
+	// nothing after it on this connection is handled (cluster.go).
+	unavailable bool
 }
 
 // auditRefusalLimit: the first refusals of a connection are each logged
@@ -365,6 +368,9 @@ func (c *conn) readLoop(br *bufio.Reader) error {
 func (c *conn) receive(e *Event) {
 	f, l := c.l.f, c.l
 	lane := int(e.Lane)
+	if c.unavailable {
+		return // neither handled nor marked: the peer sends it again
+	}
 	l.mu.Lock()
 	dup := e.Seq <= l.recvMem[lane]
 	if !dup {
@@ -383,7 +389,10 @@ func (c *conn) receive(e *Event) {
 			f.stats.dups.Add(1)
 		} else {
 			seen = &seenMark{origin: e.OriginNode, seq: e.OriginSeq}
-			c.ingest(e)
+			if errors.Is(c.ingest(e), ErrHostUnavailable) {
+				c.hostUnavailable(e)
+				return
+			}
 		}
 	}
 	f.mu.Lock()
@@ -457,17 +466,19 @@ func hasRepeat(p []string) bool {
 	return false
 }
 
-func (c *conn) ingest(e *Event) {
+func (c *conn) ingest(e *Event) error {
 	f := c.l.f
 	ev, err := cot.Decode(e.Payload)
 	if err != nil {
 		f.log.Warn("federated event dropped", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "reason", cot.Reason(err))
-		return
+		return nil
 	}
 	fed := &Provenance{OriginNode: e.OriginNode, Seq: e.OriginSeq, Path: e.Path, Peer: c.peer.ID, Signed: e.Signed}
 	if err := f.cfg.Host.IngestFederated(ev, e.Label, fed); err != nil {
 		f.log.Warn("federated event refused", seclog.Tag(seclog.Federation), "peer", c.peer.ID, "err", err)
+		return err
 	}
+	return nil
 }
 
 // writeLoop sends acknowledgements, heartbeats and the queue: flash lane

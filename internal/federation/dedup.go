@@ -51,3 +51,12 @@ func (w *window) floor() uint64 {
 	}
 	return w.high - DedupWindow + 1
 }
+
+// remove forgets seq (an event that was not taken after all).
+func (w *window) remove(seq uint64) {
+	if seq > w.high || w.high-seq >= DedupWindow {
+		return
+	}
+	i := seq % DedupWindow
+	w.bits[i/64] &^= 1 << (i % 64)
+}

@@ -100,6 +100,13 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// MaxInFlight bounds unacknowledged events per lane of a link.
 	MaxInFlight int
+
+	// Cluster mode (see cluster.go): the queue lives in Shared, events
+	// come through Input, and BeforeAck guards acknowledgements.
+	Shared    *sql.DB
+	Input     bool
+	InputID   uint64
+	BeforeAck func(context.Context) error
 }
 
 func (c *Config) defaults() error {
@@ -159,7 +166,7 @@ type Federation struct {
 	links []*link
 	byID  map[string]*link
 
-	db    *sql.DB
+	db    *fdb
 	trust *pki.TrustStore
 	cert  *tls.Certificate
 	ln    net.Listener
@@ -174,6 +181,11 @@ type Federation struct {
 
 	epoch     uint64
 	originSeq atomic.Uint64 // last origin sequence number handed out
+	// Cluster mode (cluster.go): the epoch of origin sequence numbers
+	// derived from input positions, the input position restored at Start,
+	// and whether another holder took over.
+	originEpoch, inputPos uint64
+	fenced                atomic.Bool
 
 	// flashMu orders flash routing: the flash lane's sequence numbers are
 	// handed out and the rows queued for the flusher under it.
@@ -208,6 +220,7 @@ type Federation struct {
 // batch is what the tap and the links hand to the flusher.
 type batch struct {
 	msgs  []pending
+	input uint64     // position in the node's shared log (cluster mode)
 	recv  []laneMark // events received, to acknowledge once committed
 	seen  []seenMark
 	acks  []laneMark // the peer acknowledged: delete up to seq
@@ -261,7 +274,7 @@ func New(cfg Config) (*Federation, error) {
 // arrived over federation (nil for a local event). It never blocks: the
 // message joins the batch the flusher commits next (at once for flash).
 func (f *Federation) Tap(m *hub.Message, fed *Provenance) {
-	if m.Kind != hub.KindEvent || m.Event == nil || m.Event.IsControl() || m.Event.IsPing() || f.closing.Load() {
+	if f.cfg.Input || !federable(m) || f.closing.Load() {
 		return
 	}
 	if len(f.links) == 0 {
@@ -274,6 +287,12 @@ func (f *Federation) Tap(m *hub.Message, fed *Provenance) {
 	f.mu.Lock()
 	f.pend.msgs = append(f.pend.msgs, pending{m: m, fed: fed})
 	f.mu.Unlock()
+}
+
+// federable reports whether a published message may cross a federation
+// link at all.
+func federable(m *hub.Message) bool {
+	return m.Kind == hub.KindEvent && m.Event != nil && !m.Event.IsControl() && !m.Event.IsPing()
 }
 
 // routeFlash routes a flash event at once: its rows go to the flusher to
@@ -343,8 +362,10 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 	if _, _, err := f.verifier.addCert(signer.CertDER()); err != nil {
 		f.log.Warn("the node's own certificate does not verify: peers will refuse what it originates", "err", err)
 	}
-	db, err := openDB(filepath.Join(f.cfg.DataDir, DBFile))
-	if err != nil {
+	var db *fdb
+	if f.cfg.Shared != nil {
+		db = &fdb{DB: f.cfg.Shared, pg: true}
+	} else if db, err = openDB(filepath.Join(f.cfg.DataDir, DBFile)); err != nil {
 		return err
 	}
 	f.db = db
@@ -352,6 +373,11 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		return err
 	}
 	f.originSeq.Store(f.epoch << SeqBits)
+	if f.cfg.Input {
+		if err := f.loadInput(ctx); err != nil {
+			return err
+		}
+	}
 	if err := f.loadSeen(ctx); err != nil {
 		return err
 	}
@@ -418,7 +444,7 @@ func (f *Federation) Close(ctx context.Context) error {
 		if f.ln != nil {
 			f.ln.Close()
 		}
-		if f.db != nil {
+		if f.db != nil && f.cfg.Shared == nil {
 			return f.db.Close()
 		}
 		return nil
@@ -438,6 +464,9 @@ func (f *Federation) Close(ctx context.Context) error {
 		return fmt.Errorf("closing federation: %w", ctx.Err())
 	}
 	f.flush() // whatever the links and the tap left
+	if f.cfg.Shared != nil {
+		return nil // the node's
+	}
 	return f.db.Close()
 }
 
@@ -622,19 +651,25 @@ func (f *Federation) flush() {
 	rows := f.flashRows
 	f.flashRows = nil
 	f.flashMu.Unlock()
-	if len(rows) == 0 && len(b.msgs) == 0 && len(b.recv) == 0 && len(b.acks) == 0 && len(b.drops) == 0 && len(b.seen) == 0 {
+	if f.cfg.BeforeAck != nil {
+		f.guardAcks(&b)
+	}
+	if len(rows) == 0 && len(b.msgs) == 0 && len(b.recv) == 0 && len(b.acks) == 0 && len(b.drops) == 0 && len(b.seen) == 0 && b.input == 0 {
 		return
 	}
 	now := time.Now()
 	rows = f.routeBatch(rows, b.msgs)
 	compactKeys := f.compactBatch(rows)
 	delta := map[*link]*[numLanes]int64{}
-	err := f.tx(func(tx *sql.Tx) error { return f.writeBatch(tx, b, rows, compactKeys, now, delta) })
+	err := f.tx(func(tx *ftx) error { return f.writeBatch(tx, b, rows, compactKeys, now, delta) })
 	if err != nil {
 		// Nothing of the batch is committed: nothing is acknowledged, so
 		// peers resend what they sent; local events of the batch are lost
 		// to federation, which is logged.
 		f.log.Error("committing federation batch", "err", err, "events", len(b.msgs))
+		if f.cfg.Input {
+			f.retry(b, err)
+		}
 		return
 	}
 	for l, dd := range delta {
@@ -712,7 +747,7 @@ func (f *Federation) compactBatch(rows []outRow) map[compactKey]uint64 {
 // enforceBound keeps a peer's queue within MaxQueue: first the oldest
 // position reports go, then the oldest routine events, then the oldest
 // flash events. Every drop is counted and logged.
-func (f *Federation) enforceBound(tx *sql.Tx, l *link, d *[numLanes]int64) error {
+func (f *Federation) enforceBound(tx *ftx, l *link, d *[numLanes]int64) error {
 	depth := l.depth[0].Load() + l.depth[1].Load() + d[0] + d[1]
 	excess := depth - int64(f.cfg.MaxQueue)
 	if excess <= 0 {
@@ -743,7 +778,7 @@ func (f *Federation) enforceBound(tx *sql.Tx, l *link, d *[numLanes]int64) error
 	return nil
 }
 
-func (f *Federation) tx(fn func(*sql.Tx) error) error {
+func (f *Federation) tx(fn func(*ftx) error) error {
 	tx, err := f.db.Begin()
 	if err != nil {
 		return err
@@ -821,7 +856,9 @@ func (f *Federation) signLocal(ps []pending) {
 		if p.fed != nil || p.rec != nil || !f.anyLinkMay(p.m) {
 			continue
 		}
-		p.oseq = f.originSeq.Add(1)
+		if p.oseq == 0 {
+			p.oseq = f.originSeq.Add(1)
+		}
 		evs = append(evs, &Event{OriginNode: f.cfg.NodeID, OriginSeq: p.oseq, Label: p.m.Label, Payload: p.m.XML()})
 		idx = append(idx, i)
 	}

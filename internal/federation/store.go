@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS seen (
 // killed process (synchronous NORMAL in WAL mode, as the COP store): an
 // event is acknowledged to the peer that sent it only once it is
 // committed here, in the outbound queues of the next hops.
-func openDB(path string) (*sql.DB, error) {
+func openDB(path string) (*fdb, error) {
 	db, err := store.OpenSQLiteSync(path, store.SyncNormal)
 	if err != nil {
 		return nil, err
@@ -57,7 +57,7 @@ func openDB(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating federation schema: %w", err)
 	}
-	return db, nil
+	return &fdb{DB: db}, nil
 }
 
 // SeqBits is how many low bits of a sequence number count events within
@@ -78,7 +78,7 @@ func epochStart() uint64 {
 }
 
 // nextEpoch takes and persists the epoch of this run.
-func nextEpoch(ctx context.Context, db *sql.DB) (uint64, error) {
+func nextEpoch(ctx context.Context, db *fdb) (uint64, error) {
 	var v int64
 	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&v)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -100,7 +100,7 @@ type peerRow struct {
 }
 
 // loadPeer returns a peer's durable state, creating it.
-func loadPeer(ctx context.Context, db *sql.DB, name string) (peerRow, error) {
+func loadPeer(ctx context.Context, db *fdb, name string) (peerRow, error) {
 	var r peerRow
 	var r0, r1 int64
 	err := db.QueryRowContext(ctx, `SELECT nation, recv0, recv1 FROM peers WHERE name = ?`, name).Scan(&r.nation, &r0, &r1)
@@ -115,7 +115,7 @@ func loadPeer(ctx context.Context, db *sql.DB, name string) (peerRow, error) {
 }
 
 // queueDepth counts a peer's queued events per lane.
-func queueDepth(ctx context.Context, db *sql.DB, peer string) ([numLanes]int64, error) {
+func queueDepth(ctx context.Context, db *fdb, peer string) ([numLanes]int64, error) {
 	var d [numLanes]int64
 	rows, err := db.QueryContext(ctx, `SELECT lane, COUNT(*) FROM outq WHERE peer = ? GROUP BY lane`, peer)
 	if err != nil {
@@ -141,7 +141,7 @@ type queued struct {
 }
 
 // readQueue returns up to limit events of a peer's lane after seq.
-func readQueue(ctx context.Context, db *sql.DB, peer string, lane int, after uint64, limit int) ([]queued, error) {
+func readQueue(ctx context.Context, db *fdb, peer string, lane int, after uint64, limit int) ([]queued, error) {
 	rows, err := db.QueryContext(ctx, `SELECT seq, body FROM outq WHERE peer = ? AND lane = ? AND seq > ? ORDER BY seq LIMIT ?`, peer, lane, int64(after), limit)
 	if err != nil {
 		return nil, fmt.Errorf("reading queue of %s: %w", peer, err)
@@ -161,7 +161,7 @@ func readQueue(ctx context.Context, db *sql.DB, peer string, lane int, after uin
 }
 
 // oldestQueued returns when the oldest event queued for peer was queued.
-func oldestQueued(ctx context.Context, db *sql.DB, peer string) (time.Time, bool) {
+func oldestQueued(ctx context.Context, db *fdb, peer string) (time.Time, bool) {
 	var best int64
 	found := false
 	for lane := range numLanes {
@@ -181,7 +181,12 @@ func oldestQueued(ctx context.Context, db *sql.DB, peer string) (time.Time, bool
 // superseded position reports, acknowledged and dropped rows, the seen
 // window and the received marks. delta collects each link's change of
 // queue depth per lane, applied by the caller once the commit succeeds.
-func (f *Federation) writeBatch(tx *sql.Tx, b batch, rows []outRow, compactKeys map[compactKey]uint64, now time.Time, delta map[*link]*[numLanes]int64) error {
+func (f *Federation) writeBatch(tx *ftx, b batch, rows []outRow, compactKeys map[compactKey]uint64, now time.Time, delta map[*link]*[numLanes]int64) error {
+	if f.cfg.Shared != nil {
+		if err := f.fence(tx, b.input); err != nil {
+			return err
+		}
+	}
 	d := func(l *link) *[numLanes]int64 {
 		if delta[l] == nil {
 			delta[l] = new([numLanes]int64)

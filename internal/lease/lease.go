@@ -13,8 +13,10 @@
 // acknowledged position is the key "ack.NAME" in a second bucket without
 // TTL, written by the holder after renewing the lease.
 //
-// This package is the building block for federation in cluster mode; the
-// node does not use it yet (see the README's scale-out section).
+// The node holds its federation links with one lease (node/fedcluster.go,
+// TryAcquire and Stop); the acknowledged position of those links lives in
+// the shared PostgreSQL queue, committed with the queue itself, so Ack is
+// not used there.
 package lease
 
 import (
@@ -232,4 +234,16 @@ func (l *Lease) Abandon() {
 		l.stop()
 		<-l.done
 	}
+}
+
+// Holder returns the instance that holds the lease ("" when none).
+func (l *Lease) Holder(ctx context.Context) (string, error) {
+	e, err := l.cfg.KV.Get(ctx, l.key())
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading lease %s: %w", l.cfg.Name, err)
+	}
+	return string(e.Value()), nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -58,8 +59,10 @@ func (c *Config) validateCluster() error {
 		if !isPostgres(c.Store) {
 			return cfgErr("cluster mode needs a shared store: --store postgres://…")
 		}
-		if len(c.Peers) > 0 {
-			return cfgErr("federation peers are not supported in cluster mode yet")
+		for _, nat := range c.ClusterNations {
+			if !label.ValidNation(nat) {
+				return cfgErr("cluster nation %q", nat)
+			}
 		}
 	}
 	return nil
@@ -81,6 +84,25 @@ func (c *Config) maxClearance() label.Classification {
 		}
 	}
 	return top
+}
+
+// servedNations are the nations this instance's clients can belong to:
+// the principals of the plain listeners; nil (any nation) behind a
+// certificate listener.
+func (c *Config) servedNations() []string {
+	var out []string
+	for _, l := range c.Listeners {
+		switch l.Kind {
+		case KindCoTTCP, KindCoTUDP, KindHTTP:
+			if p := c.principalOf(l); !slices.Contains(out, p.Nation) {
+				out = append(out, p.Nation)
+			}
+		case KindFederation: // peers, not clients (the holder reads the whole stream)
+		default:
+			return nil
+		}
+	}
+	return out
 }
 
 // setupCluster wires cluster mode in (called by New): the bus, the
@@ -130,6 +152,8 @@ func (n *Node) openStore(ctx context.Context) (store.Backend, error) {
 		Name:         "kizuna_" + n.cfg.NodeID,
 		Instance:     n.cfg.Instance,
 		MaxClearance: n.cfg.maxClearance(),
+		Nations:      n.cfg.ClusterNations,
+		Serve:        n.cfg.servedNations(),
 		Deliver:      n.applyRemote,
 		Log:          n.log,
 	})
@@ -157,6 +181,11 @@ func (n *Node) stopCluster(ctx context.Context) error {
 	n.cl.loops.stop(ctx)
 	if n.cl.bus == nil {
 		return nil
+	}
+	if n.fedc != nil {
+		if err := n.fedc.stop(ctx); err != nil {
+			n.log.Warn("stopping federation", "err", err)
+		}
 	}
 	n.checkpointAudit(context.Background())
 	return n.cl.bus.Stop(ctx)
@@ -271,12 +300,12 @@ func (n *Node) clusterClaim(uid, owner string) error {
 }
 
 // clusterTap sends every event this instance accepted to the others.
-func (n *Node) clusterTap(m *hub.Message, _ *federation.Provenance) {
+func (n *Node) clusterTap(m *hub.Message, fed *federation.Provenance) {
 	if n.cl.bus == nil || m.Kind != hub.KindEvent || m.Event == nil {
 		return
 	}
 	owner, _ := n.picture.Owner(m.UID)
-	n.cl.bus.Publish(cluster.Envelope{Owner: owner, Label: m.Label, XML: m.XML()})
+	n.cl.bus.Publish(cluster.Envelope{Owner: owner, Label: m.Label, XML: m.XML(), Fed: fedEnvelope(fed)})
 }
 
 // applyRemote applies an event accepted by another instance: the picture

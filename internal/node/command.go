@@ -30,6 +30,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		Readiness: sustainReadiness{n},
 		Audit:     n.audit,
 		Log:       n.log.With("component", "command"),
+		Shared:    n.commandShared(),
 	})
 	if err != nil {
 		return fmt.Errorf("starting chain of command: %w", err)
@@ -51,6 +52,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 			n.log.Error("chain of command stopped", "err", err)
 		}
 	})
+	n.watchCommand(ctx, svc)
 	return nil
 }
 

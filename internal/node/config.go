@@ -135,6 +135,10 @@ type Config struct {
 	Cluster  string `json:"cluster,omitempty"`
 	Store    string `json:"store,omitempty"`
 	Instance string `json:"instance,omitempty"`
+	// ClusterNations are the node's release tokens in event subjects (the
+	// same list on every instance): an instance then consumes only what
+	// some nation of its clients may see (cluster/nations.go).
+	ClusterNations []string `json:"clusterNations,omitempty"`
 }
 
 // Default returns the defaults: one loopback CoT listener and one loopback

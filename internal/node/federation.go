@@ -13,6 +13,9 @@ import (
 // Federation returns the node's federation, or nil when it has no
 // federation listener and no peers.
 func (n *Node) Federation() *federation.Federation {
+	if n.fedc != nil {
+		return n.fedc.current() // nil while another instance holds it
+	}
 	return n.federation
 }
 
@@ -47,7 +50,7 @@ func (n *Node) setupFederation() error {
 		}
 		peers = append(peers, federation.PeerConfig{Name: p.Name, Addr: p.Addr, Classification: cl})
 	}
-	f, err := federation.New(federation.Config{
+	fcfg := federation.Config{
 		MaxQueue: n.cfg.FederationQueue,
 		NodeID:   n.cfg.NodeID,
 		Nation:   n.cfg.Nation,
@@ -63,9 +66,14 @@ func (n *Node) setupFederation() error {
 				}
 			}
 		},
-	})
+	}
+	f, err := federation.New(fcfg)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	if n.cfg.Cluster != "" {
+		n.setupClusterFederation(fcfg)
+		return nil
 	}
 	n.federation = f
 	n.AddTap(f.Tap)

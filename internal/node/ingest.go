@@ -96,7 +96,7 @@ func (n *Node) IngestFederated(ev *cot.Event, l label.Label, fed *federation.Pro
 		reason := "federation_" + string(reasonOf(err))
 		n.metrics.Rejected.WithLabelValues(reason).Inc()
 		n.auditf(context.Background(), "node:"+fed.Peer, "federation."+reason, ev.UID, "deny", err.Error())
-		return err
+		return federatedErr(err)
 	}
 	n.metrics.EventsIn.WithLabelValues("federation").Inc()
 	return nil

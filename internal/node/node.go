@@ -88,6 +88,7 @@ type Node struct {
 	taps           []Tap
 	command        *command.Service
 	federation     *federation.Federation // nil without federation
+	fedc           *fedCluster            // federation in cluster mode (fedcluster.go)
 	feedSet        *feedSet               // nil without feeds
 	files          *files.Store           // nil if unavailable
 	sustainSvc     atomic.Pointer[sustain.Service]

@@ -74,6 +74,40 @@ var migrations = []string{
 		recorded bigint NOT NULL,
 		PRIMARY KEY (instance, seq)
 	)`,
+	// 3: federation in cluster mode (package federation, cluster.go): the
+	// same tables as a single node's federation database, shared by the
+	// instance that holds the federation lease and the ones after it.
+	`CREATE TABLE fed_meta (key text PRIMARY KEY, value bigint NOT NULL);
+	CREATE TABLE fed_peers (
+		name   text PRIMARY KEY,
+		nation text NOT NULL DEFAULT '',
+		recv0  bigint NOT NULL DEFAULT 0,
+		recv1  bigint NOT NULL DEFAULT 0
+	);
+	CREATE TABLE fed_outq (
+		peer    text NOT NULL,
+		lane    smallint NOT NULL,
+		seq     bigint NOT NULL,
+		uid     text NOT NULL,
+		compact boolean NOT NULL,
+		at      bigint NOT NULL,
+		body    bytea NOT NULL,
+		PRIMARY KEY (peer, lane, seq)
+	);
+	CREATE INDEX fed_outq_uid ON fed_outq (peer, uid) WHERE compact;
+	CREATE TABLE fed_certs (fp bytea PRIMARY KEY, der bytea NOT NULL);
+	CREATE TABLE fed_seen (
+		origin text NOT NULL,
+		seq    bigint NOT NULL,
+		PRIMARY KEY (origin, seq)
+	)`,
+	// 4: the chain of command in cluster mode (package command, shared.go):
+	// units, grants, orders and settings as JSON documents, as in its
+	// SQLite file.
+	`CREATE TABLE command_units (id text PRIMARY KEY, doc bytea NOT NULL);
+	CREATE TABLE command_grants (id text PRIMARY KEY, seq bigint NOT NULL, doc bytea NOT NULL);
+	CREATE TABLE command_orders (id text PRIMARY KEY, created bigint NOT NULL, doc bytea NOT NULL);
+	CREATE TABLE command_meta (key text PRIMARY KEY, value text NOT NULL)`,
 }
 
 // SchemaVersion is the schema version this binary writes.

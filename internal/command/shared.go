@@ -1,0 +1,107 @@
+package command
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The chain of command in cluster mode. Units, grants, orders and the
+// nation-pair policies live in the cluster's PostgreSQL (tables of the
+// same names, created by package pgstore's migrations) instead of a
+// SQLite file, and every instance keeps the whole state in memory as in
+// single-process mode. Each commit also increments command_meta's
+// "version" in the same transaction; an instance that sees the version
+// move (Version, polled by the node) reloads the state (Reload), so that
+// an order issued on one instance is acknowledged, reported on or
+// cancelled on another. Two instances changing the same order at the same
+// moment: the later commit wins, as two requests on one instance would
+// in the other order.
+
+// openStore opens the SQLite file, or takes the shared PostgreSQL.
+func openStore(cfg Config) (*db, error) {
+	if cfg.Shared != nil {
+		return &db{sql: cfg.Shared, pg: true}, nil
+	}
+	return openDB(cfg.DBPath)
+}
+
+// q rewrites a query's ? placeholders for PostgreSQL.
+func (d *db) q(query string) string {
+	if !d.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// bumpVersion increments the shared state's version in tx.
+func bumpVersion(ctx context.Context, tx *sql.Tx) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO command_meta (key, value) VALUES ('version', '1')
+		ON CONFLICT (key) DO UPDATE SET value = (command_meta.value::bigint + 1)::text`)
+	return err
+}
+
+// Version returns the shared state's version (0 outside cluster mode).
+func (s *Service) Version(ctx context.Context) (int64, error) {
+	if !s.db.pg {
+		return 0, nil
+	}
+	var v string
+	err := s.db.sql.QueryRowContext(ctx, `SELECT value FROM command_meta WHERE key = 'version'`).Scan(&v)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reading command state version: %w", err)
+	}
+	return strconv.ParseInt(v, 10, 64)
+}
+
+// Reload replaces the in-memory state with the shared store's (cluster
+// mode: after another instance committed).
+func (s *Service) Reload(ctx context.Context) error {
+	l, err := s.db.load(ctx)
+	if err != nil {
+		return fmt.Errorf("reloading command state: %w", err)
+	}
+	var policies []PairPolicy
+	if raw := l.meta["policies"]; raw != "" {
+		if err := json.Unmarshal([]byte(raw), &policies); err != nil {
+			return fmt.Errorf("reloading nation-pair policies: %w", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.units = map[string]*Unit{}
+	for _, u := range l.units {
+		s.units[u.ID] = u
+	}
+	s.grants, s.grantIdx, s.seq = nil, map[string]*Grant{}, 0
+	for _, g := range l.grants {
+		s.addGrantLocked(g)
+	}
+	s.orders, s.order, s.messages = map[string]*Order{}, nil, map[string]string{}
+	for _, o := range l.orders {
+		s.orders[o.ID] = o
+		s.order = append(s.order, o.ID)
+		for _, dl := range o.Deliveries {
+			s.messages[dl.MessageID] = o.ID
+		}
+	}
+	s.nations = nationsOf(s.units)
+	s.policies = policies
+	return nil
+}
