@@ -137,7 +137,7 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 		c.At = s.cfg.Now().UTC()
 	}
 	s.mu.Lock()
-	k := key(fm.Mission.Name)
+	k := fm.Mission.GUID
 	m, ok := s.missions[k]
 	if ok && (m.GUID != fm.Mission.GUID || m.Origin == "") {
 		s.mu.Unlock()

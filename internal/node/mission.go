@@ -25,6 +25,7 @@ func (n *Node) setupMissions() error {
 		Objects:   pictureObjects{n},
 		Files:     nodeFiles{n},
 		Publisher: n,
+		Clients:   n.streamPrincipals,
 		Audit:     n.auditf,
 		Log:       n.log.With("component", "missions"),
 	})
@@ -74,4 +75,16 @@ func (f nodeFiles) Stat(p label.Principal, hash string) (files.Meta, error) {
 		return files.Meta{}, errors.New("file store unavailable")
 	}
 	return f.n.files.Stat(p, hash)
+}
+
+// streamPrincipals returns the principals of the live TAK streams that
+// announced uid (federation links excluded).
+func (n *Node) streamPrincipals(uid string) []label.Principal {
+	var out []label.Principal
+	for _, s := range n.hub.Subscribers() {
+		if !s.Relay && s.Identity().UID == uid {
+			out = append(out, s.Principal)
+		}
+	}
+	return out
 }
