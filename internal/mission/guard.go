@@ -94,5 +94,7 @@ func (s *Service) SetPassword(ctx context.Context, p label.Principal, ref, passw
 		return fmt.Errorf("saving password: %w", err)
 	}
 	*m = next
+	mc := *m
+	s.federate(ctx, &mc, &Change{Type: fedUpdate, Label: m.Label, At: s.cfg.Now().UTC()})
 	return nil
 }

@@ -89,7 +89,9 @@ func (s *Service) AddLayer(ctx context.Context, p label.Principal, ref string, r
 	if len(m.Layers) >= maxItems {
 		return nil, fmt.Errorf("%w: too many layers", ErrInvalid)
 	}
-	has := func(uid string) bool { return slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.UID == uid }) }
+	has := func(uid string) bool {
+		return slices.ContainsFunc(m.Layers, func(l Layer) bool { return l.UID == uid })
+	}
 	if has(req.UID) {
 		return nil, fmt.Errorf("%w: layer %q exists", ErrInvalid, req.UID)
 	}

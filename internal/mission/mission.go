@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kizuna/internal/cot"
@@ -196,8 +197,12 @@ type Publisher interface {
 // Config configures a Service.
 type Config struct {
 	// DBPath is the SQLite database of missions.
-	DBPath    string
-	NodeID    string
+	DBPath string
+	NodeID string
+	// Nation is the node's nation, and Nations the nations it trusts: a
+	// request to send missions whole is releasable to them.
+	Nation    string
+	Nations   func() []string
 	Objects   Objects   // nil: no CoT uid can be added
 	Files     Files     // nil: no file can be added
 	Publisher Publisher // nil: no notifications
@@ -225,8 +230,13 @@ type Service struct {
 	logs     map[string]*LogEntry // id → entry
 
 	remoteQ chan remoteChange
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	syncs   map[string]*pendingSync // guid → a replica being sent whole
+
+	resyncC     chan struct{}
+	needRequest atomic.Bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New checks cfg and returns a service; Start opens its database.
@@ -246,7 +256,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = func(context.Context, string, string, string, string, string) {}
 	}
-	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 1024)}, nil
+	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 4096), syncs: map[string]*pendingSync{}, resyncC: make(chan struct{}, 1)}, nil
 }
 
 const schema = `
@@ -274,8 +284,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.applyRemote(wctx)
+	go s.resyncLoop(wctx)
 	return nil
 }
 
@@ -1022,6 +1033,8 @@ func (s *Service) SetKeywords(ctx context.Context, p label.Principal, name strin
 		return nil, fmt.Errorf("saving keywords: %w", err)
 	}
 	*m = next
+	mc := *m
+	s.federate(ctx, &mc, &Change{Type: fedUpdate, Label: m.Label, At: s.cfg.Now().UTC()})
 	return s.view(p, m, ViewOptions{}), nil
 }
 
@@ -1127,6 +1140,7 @@ func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest)
 	s.mu.Unlock()
 	for i := range ms {
 		s.notifyLog(ctx, &ms[i], subs[i], e)
+		s.federateLog(ctx, &ms[i], &Change{Type: fedAddLog, At: now}, e)
 	}
 	return e, nil
 }
@@ -1139,13 +1153,19 @@ func (s *Service) DeleteLog(ctx context.Context, p label.Principal, id string) e
 	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.GUIDs) {
 		return ErrNotFound
 	}
-	if e.Owner != files.OwnerOf(p) {
+	if e.Owner != files.OwnerOf(p) || e.Origin != "" {
 		return ErrForbidden
 	}
 	if err := s.saveLog(ctx, e, true); err != nil {
 		return fmt.Errorf("deleting log entry: %w", err)
 	}
 	delete(s.logs, id)
+	for _, g := range e.GUIDs {
+		if m, ok := s.missions[g]; ok {
+			mc := *m
+			s.federateLog(ctx, &mc, &Change{Type: fedDeleteLog, At: s.cfg.Now().UTC()}, e)
+		}
+	}
 	return nil
 }
 

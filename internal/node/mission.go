@@ -17,11 +17,19 @@ import (
 // every HTTP listener, CoT items looked up in the picture, files in the
 // labelled file store, and change notices published through Inject (so
 // the hub checks each delivery's label again), and mission changes of
-// allied nodes taken from the federated messages.
+// allied nodes taken from the federated messages; each federation link
+// that comes up has the missions sent whole.
 func (n *Node) setupMissions() error {
 	svc, err := mission.New(mission.Config{
-		DBPath:    filepath.Join(n.cfg.DataDir, "missions.db"),
-		NodeID:    n.cfg.NodeID,
+		DBPath: filepath.Join(n.cfg.DataDir, "missions.db"),
+		NodeID: n.cfg.NodeID,
+		Nation: n.cfg.Nation,
+		Nations: func() []string {
+			if t := n.Trust(); t != nil {
+				return t.Nations()
+			}
+			return nil
+		},
 		Objects:   pictureObjects{n},
 		Files:     nodeFiles{n},
 		Publisher: n,
@@ -40,6 +48,11 @@ func (n *Node) setupMissions() error {
 	}
 	for pattern, h := range svc.Routes(principal) {
 		n.Handle(pattern, h)
+	}
+	if n.federation != nil {
+		// A link that comes up gets every mission whole (see package
+		// mission, FedType).
+		n.federation.OnLinkUp(func(string) { svc.LinkUp() })
 	}
 	n.AddTap(func(m *hub.Message) {
 		if m.Fed == nil || m.Event == nil || m.Event.Type != mission.FedType {
