@@ -1,8 +1,10 @@
 package mission
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -10,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"kizuna/internal/files"
 	"kizuna/internal/label"
 )
 
@@ -263,4 +266,90 @@ func TestMissionLayers(t *testing.T) {
 	if ls := decode[layersResp](t, f.must(kor, "GET", "/Marti/api/missions/lay/layers", nil, http.StatusOK)).Data; len(ls) != 0 {
 		t.Fatalf("after delete %+v", ls)
 	}
+}
+
+// TestMissionPackage: a data package imported into a mission becomes its
+// contents under the label asked for; the mission's archive holds, for
+// each caller, only the files and CoT its labels release to it.
+func TestMissionPackage(t *testing.T) {
+	f := newFixture(t, "")
+	st, err := files.New(files.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.cfg.Store, f.svc.cfg.Files = storeAdapter{st}, st
+	f.must(jpn, "PUT", "/Marti/api/missions/pkg?creatorUid=jpn-1&access=SECRET&releasableTo=KOR", nil, http.StatusCreated)
+	f.must(jpn, "PUT", "/Marti/api/missions/pkg/contents", Contents{UIDs: []string{"shared-obj", "secret-jpn"}}, http.StatusOK)
+	zipOf := func(entries map[string]string) []byte {
+		var b bytes.Buffer
+		zw := zip.NewWriter(&b)
+		for n, c := range entries {
+			w, _ := zw.Create(n)
+			w.Write([]byte(c))
+		}
+		zw.Close()
+		return b.Bytes()
+	}
+	put := func(who, query string, body []byte, want int) {
+		t.Helper()
+		req, _ := http.NewRequest("PUT", f.srv.URL+"/Marti/api/missions/pkg/contents/missionpackage?creatorUid=x"+query, bytes.NewReader(body))
+		req.Header.Set("X-Principal", who)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("import as %s%s: %d, want %d", who, query, resp.StatusCode, want)
+		}
+	}
+	put(jpn, "&access=SECRET&releasableTo=KOR", zipOf(map[string]string{"MANIFEST/manifest.xml": "<m/>", "plan/shared.txt": "shared plan"}), http.StatusOK)
+	put(jpn, "", zipOf(map[string]string{"jpn.txt": "jpn only plan"}), http.StatusOK)
+	put(jpn, "", []byte("not a zip"), http.StatusBadRequest)
+	put(usa, "", zipOf(map[string]string{"x.txt": "x"}), http.StatusNotFound)
+	archive := func(who string) map[string]string {
+		t.Helper()
+		code, b := f.do(who, "GET", "/Marti/api/missions/pkg/archive", nil)
+		if code != http.StatusOK {
+			t.Fatalf("archive as %s: %d", who, code)
+		}
+		zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, zf := range zr.File {
+			rc, _ := zf.Open()
+			c, _ := io.ReadAll(rc)
+			rc.Close()
+			out[zf.Name] = string(c)
+		}
+		return out
+	}
+	has := func(a map[string]string, content string) bool {
+		for _, c := range a {
+			if strings.Contains(c, content) {
+				return true
+			}
+		}
+		return false
+	}
+	k := archive(kor)
+	if !has(k, "shared plan") || has(k, "jpn only plan") || !has(k, `uid="shared-obj"`) || has(k, "secret-jpn") || k["MANIFEST/manifest.xml"] == "" {
+		t.Fatalf("KOR's archive %v", k)
+	}
+	j := archive(jpn)
+	if !has(j, "shared plan") || !has(j, "jpn only plan") || !has(j, `uid="secret-jpn"`) {
+		t.Fatalf("JPN's archive %v", j)
+	}
+	f.must(usa, "GET", "/Marti/api/missions/pkg/archive", nil, http.StatusNotFound)
+}
+
+type storeAdapter struct{ *files.Store }
+
+func (a storeAdapter) Open(p label.Principal, hash string) (io.ReadCloser, files.Meta, error) {
+	return a.Store.Open(p, hash)
 }

@@ -1,6 +1,7 @@
 package mission
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +72,11 @@ func (s *Service) routes(principal PrincipalFunc) map[string]http.Handler {
 	h := &handler{s: s, p: principal}
 	f := func(fn func(http.ResponseWriter, *http.Request, label.Principal)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			limit := int64(maxBody)
+			if strings.HasSuffix(r.URL.Path, "/contents/missionpackage") {
+				limit = maxPackage
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			p := principal(r)
 			if !p.Valid() {
 				http.Error(w, "no principal", http.StatusForbidden)
@@ -128,6 +133,8 @@ func (s *Service) routes(principal PrincipalFunc) map[string]http.Handler {
 		"PUT " + Prefix + "/{name}/layers":                     f(h.addLayer),
 		"PUT " + Prefix + "/{name}/layers/{layer}/name":        f(h.renameLayer),
 		"DELETE " + Prefix + "/{name}/layers":                  f(h.deleteLayers),
+		"GET " + Prefix + "/{name}/archive":                    f(h.archive),
+		"PUT " + Prefix + "/{name}/contents/missionpackage":    f(h.importPackage),
 	}
 }
 
@@ -699,4 +706,35 @@ func (h *handler) deleteLayers(w http.ResponseWriter, r *http.Request, p label.P
 		return
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+func (h *handler) archive(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	var b bytes.Buffer
+	if err := h.s.Archive(p, r.PathValue("name"), &b); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="mission.zip"`)
+	w.Write(b.Bytes())
+}
+
+func (h *handler) importPackage(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	q := r.URL.Query()
+	l, err := QueryLabel(q)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPackage))
+	if err != nil {
+		h.fail(w, fmt.Errorf("%w: package over %d bytes", ErrInvalid, maxPackage))
+		return
+	}
+	v, err := h.s.ImportPackage(r.Context(), p, r.PathValue("name"), q.Get("creatorUid"), l, body)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.reply(w, http.StatusOK, "Mission", []*View{v})
 }

@@ -205,6 +205,7 @@ type Config struct {
 	Nations   func() []string
 	Objects   Objects   // nil: no CoT uid can be added
 	Files     Files     // nil: no file can be added
+	Store     FileStore // nil: no mission packages
 	Publisher Publisher // nil: no notifications
 	// Clients returns the authenticated principals of the live TAK
 	// streams that announced uid (nil: no check). A client uid may be

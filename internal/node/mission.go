@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
 
@@ -32,6 +34,7 @@ func (n *Node) setupMissions() error {
 		},
 		Objects:   pictureObjects{n},
 		Files:     nodeFiles{n},
+		Store:     nodeFiles{n},
 		Publisher: n,
 		Clients:   n.streamPrincipals,
 		Audit:     n.auditf,
@@ -100,4 +103,18 @@ func (n *Node) streamPrincipals(uid string) []label.Principal {
 		}
 	}
 	return out
+}
+
+func (f nodeFiles) Open(p label.Principal, hash string) (io.ReadCloser, files.Meta, error) {
+	if f.n.files == nil {
+		return nil, files.Meta{}, errors.New("file store unavailable")
+	}
+	return f.n.files.Open(p, hash)
+}
+
+func (f nodeFiles) Put(ctx context.Context, p label.Principal, req files.PutRequest, r io.Reader) (files.Meta, error) {
+	if f.n.files == nil {
+		return files.Meta{}, errors.New("file store unavailable")
+	}
+	return f.n.files.Put(ctx, p, req, r)
 }
