@@ -267,6 +267,7 @@ func (f *Federation) install(c *conn, resume [numLanes]uint64) error {
 	}
 	f.mu.Unlock()
 	f.kick()
+	f.linkUp(peer.ID)
 	return nil
 }
 

@@ -208,6 +208,9 @@ type Federation struct {
 		unverified, unprovable, badCerts atomic.Uint64
 	}
 
+	hookMu sync.Mutex
+	onUp   []func(peer string)
+
 	started atomic.Bool
 	ready   atomic.Bool // queue open, links loaded: flash events route at once
 	closing atomic.Bool

@@ -33,7 +33,7 @@ func BenchmarkAddContents(b *testing.B) {
 	}
 	for i := 0; i < 200; i++ {
 		p := label.Principal{Nation: []string{"JPN", "KOR"}[i%2], Clearance: label.Secret, Name: fmt.Sprint(i)}
-		if _, err := svc.Subscribe(ctx, p, "bench", fmt.Sprintf("c-%d", i)); err != nil {
+		if _, err := svc.Subscribe(ctx, p, "bench", fmt.Sprintf("c-%d", i), ""); err != nil {
 			b.Fatal(err)
 		}
 	}

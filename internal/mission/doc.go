@@ -46,4 +46,16 @@
 //	DELETE /Marti/api/missions/logs/entries/{id}          delete one's own entry
 //	PUT    /Marti/api/missions/{name}/invite/{type}/{invitee}  invite a clientUid (t-x-m-i)
 //	GET    /Marti/api/missions/invitations?clientUid=     missions a uid is invited to
+//	…      /Marti/api/missions/guid/{guid}/…              every route above, by guid; DELETE /Marti/api/missions?guid=
+//	PUT    /Marti/api/missions/{name}/password?password=  set (owner); DELETE removes; subscribe then needs ?password=
+//	GET    /Marti/api/missions/{name}/layers              layers (PUT creates, DELETE ?uid= deletes, PUT …/layers/{uid}/name renames)
+//	GET    /Marti/api/missions/{name}/archive             the mission as a data package zip
+//	PUT    /Marti/api/missions/{name}/contents/missionpackage  import a data package's files as contents
+//
+// Missions are keyed by guid: a name taken only by missions the caller
+// cannot see makes a new mission, so a create never reveals a hidden one.
+// Roles are kept per (mission, principal) and outlive subscriptions. A
+// client uid may be subscribed only by the principal whose live streams
+// hold it, and notices go to a uid only while that holds. Missions
+// federate change by change and, when a link comes up, whole (FedType).
 package mission

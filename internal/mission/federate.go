@@ -14,13 +14,25 @@ import (
 	"kizuna/internal/label"
 )
 
-// FedType is the CoT type that carries one mission change between nodes.
-// Its detail holds the mission's header and the change as JSON in a
+// FedType is the CoT type that carries one mission message between nodes.
+// Its detail holds the mission's header and the message as JSON in a
 // <kizunaMission> element; it is directed to no TAK recipient (a <dest>
 // no client has), so only federation links carry it. Its label is the
-// combination of the mission's and the item's labels, so every hop
-// releases it only to a peer entitled to both; a withheld item never
-// leaves the node.
+// combination of the mission's and the item's (or log entry's) labels, so
+// every hop releases it only to a peer entitled to both; a withheld item
+// never leaves the node.
+//
+// Live messages follow each change made here: CREATE_MISSION,
+// ADD_CONTENT, REMOVE_CONTENT, DELETE_MISSION, ADD_LOG, DELETE_LOG and
+// UPDATE_MISSION (keywords, description, password). When a federation
+// link comes up, each end sends SYNC_REQUEST (to the nodes beyond too),
+// and every node answers it, and its own link-up, by sending each of its
+// missions whole: SYNC_BEGIN, a SYNC_CHANGE per change of its change log
+// and a SYNC_LOG per log entry (each labelled as its live message), then
+// SYNC_END. A replica replaces its change log, items and log entries with
+// what arrived between SYNC_BEGIN and SYNC_END, so a node that joined
+// late, or missed changes, catches up, and each hop still withholds what
+// its peer may not see.
 const FedType = "t-x-k-mission"
 
 const fedDest = "kizuna-mission-federation"
@@ -29,19 +41,74 @@ const fedDest = "kizuna-mission-federation"
 var ErrRemote = errors.New("federated mission change refused")
 
 type fedMission struct {
-	Name        string      `json:"name"`
-	GUID        string      `json:"guid"`
-	Description string      `json:"description"`
-	Tool        string      `json:"tool"`
-	CreatorUID  string      `json:"creatorUid"`
-	Label       label.Label `json:"label"`
-	Created     time.Time   `json:"created"`
-	Node        string      `json:"node"`
+	Name         string      `json:"name"`
+	GUID         string      `json:"guid"`
+	Description  string      `json:"description"`
+	Tool         string      `json:"tool"`
+	CreatorUID   string      `json:"creatorUid"`
+	Label        label.Label `json:"label"`
+	Created      time.Time   `json:"created"`
+	Node         string      `json:"node"`
+	Keywords     []string    `json:"keywords,omitempty"`
+	PasswordHash string      `json:"passwordHash,omitempty"`
 }
 
 type fedMsg struct {
 	Mission fedMission `json:"mission"`
 	Change  Change     `json:"change"`
+	Log     *LogEntry  `json:"log,omitempty"`
+	// Record is the change-log entry a SYNC_CHANGE carries.
+	Record *Change `json:"record,omitempty"`
+	Sync   string  `json:"sync,omitempty"`
+}
+
+// Message types beyond the change log's.
+const (
+	fedUpdate    = "UPDATE_MISSION"
+	fedAddLog    = "ADD_LOG"
+	fedDeleteLog = "DELETE_LOG"
+	fedRequest   = "SYNC_REQUEST"
+	fedBegin     = "SYNC_BEGIN"
+	fedChange    = "SYNC_CHANGE"
+	fedLog       = "SYNC_LOG"
+	fedEnd       = "SYNC_END"
+)
+
+func (s *Service) header(m *Mission) fedMission {
+	return fedMission{Name: m.Name, GUID: m.GUID, Description: m.Description, Tool: m.Tool, CreatorUID: m.CreatorUID,
+		Label: m.Label, Created: m.Created, Node: s.cfg.NodeID, Keywords: slices.Clone(m.Keywords), PasswordHash: m.PasswordHash}
+}
+
+// fedOut is one message ready to send, with its label.
+type fedOut struct {
+	msg fedMsg
+	l   label.Label
+}
+
+// fedFor builds the message of a change of m; false when no label
+// releases it to anyone.
+func (s *Service) fedFor(m *Mission, c *Change, e *LogEntry) (fedOut, bool) {
+	var il *label.Label
+	switch {
+	case e != nil:
+		il = &e.Label
+	case c.Item != nil:
+		il = &c.Label
+	}
+	l, ok := notifyLabel(m.Label, il)
+	if !ok {
+		return fedOut{}, false
+	}
+	msg := fedMsg{Mission: s.header(m), Change: *c}
+	if !msg.Change.Label.Valid() {
+		msg.Change.Label = m.Label
+	}
+	if e != nil {
+		le := *e
+		le.Missions, le.GUIDs, le.Origin = []string{m.Name}, []string{m.GUID}, ""
+		msg.Log = &le
+	}
+	return fedOut{msg: msg, l: l}, true
 }
 
 // federate sends a change of a mission made on this node to the allied
@@ -49,19 +116,20 @@ type fedMsg struct {
 // other nodes' missions are not sent on: federation relays their
 // origin's events itself.
 func (s *Service) federate(ctx context.Context, m *Mission, c *Change) {
+	s.federateLog(ctx, m, c, nil)
+}
+
+func (s *Service) federateLog(ctx context.Context, m *Mission, c *Change, e *LogEntry) {
 	if s.cfg.Publisher == nil || m.Origin != "" {
 		return
 	}
-	var il *label.Label
-	if c.Item != nil {
-		il = &c.Label
+	if o, ok := s.fedFor(m, c, e); ok {
+		s.sendFed(ctx, o, 24*time.Hour)
 	}
-	l, ok := notifyLabel(m.Label, il)
-	if !ok {
-		return
-	}
-	body, err := json.Marshal(fedMsg{Mission: fedMission{Name: m.Name, GUID: m.GUID, Description: m.Description, Tool: m.Tool,
-		CreatorUID: m.CreatorUID, Label: m.Label, Created: m.Created, Node: s.cfg.NodeID}, Change: *c})
+}
+
+func (s *Service) sendFed(ctx context.Context, o fedOut, stale time.Duration) {
+	body, err := json.Marshal(o.msg)
 	if err != nil {
 		s.log.Warn("mission change not federated", "err", err)
 		return
@@ -69,17 +137,17 @@ func (s *Service) federate(ctx context.Context, m *Mission, c *Change) {
 	now := s.cfg.Now().UTC()
 	doc := fmt.Sprintf(`<event version="2.0"%s%s how="h-g-i-g-o" time="%s" start="%s" stale="%s"><point lat="0" lon="0" hae="0" ce="9999999" le="9999999"/><detail><marti><dest%s/></marti><kizunaMission>%s</kizunaMission></detail></event>`,
 		attr("uid", "kizuna-mission-"+newID()), attr("type", FedType), now.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano),
-		now.Add(24*time.Hour).Format(time.RFC3339Nano), attr("callsign", fedDest), esc(string(body)))
+		now.Add(stale).Format(time.RFC3339Nano), attr("callsign", fedDest), esc(string(body)))
 	ev, err := cot.Decode([]byte(doc))
 	if err != nil {
 		s.log.Warn("mission change not federated", "err", err)
 		return
 	}
-	ev.SetLabel(l)
+	ev.SetLabel(o.l)
 	s.inject(ctx, ev, nil)
 }
 
-// ParseFederated reads the mission change a federated event carries.
+// ParseFederated reads the mission message a federated event carries.
 func ParseFederated(detail []byte) (fedMsg, error) {
 	var out fedMsg
 	i := bytes.Index(detail, []byte("<kizunaMission>"))
@@ -96,141 +164,71 @@ func ParseFederated(detail []byte) (fedMsg, error) {
 	if err := json.Unmarshal([]byte(txt.Text), &out); err != nil {
 		return out, fmt.Errorf("%w: %v", ErrRemote, err)
 	}
-	if _, err := CheckName(out.Mission.Name); err != nil || out.Mission.GUID == "" || out.Mission.Node == "" || !out.Mission.Label.Valid() {
+	if out.Change.Type == fedRequest {
+		if out.Mission.Node == "" || len(out.Mission.Node) > 256 {
+			return out, fmt.Errorf("%w: bad sync request", ErrRemote)
+		}
+		return out, nil
+	}
+	if _, err := CheckName(out.Mission.Name); err != nil || out.Mission.GUID == "" || len(out.Mission.GUID) > 64 || out.Mission.Node == "" || !out.Mission.Label.Valid() {
 		return out, fmt.Errorf("%w: bad mission header", ErrRemote)
 	}
-	switch out.Change.Type {
-	case "CREATE_MISSION", "DELETE_MISSION":
-		out.Change.Item = nil
-		out.Change.Label = out.Mission.Label
-	case "ADD_CONTENT", "REMOVE_CONTENT":
+	out.Mission.Keywords = cleanKeywords(out.Mission.Keywords)
+	if len(out.Mission.Keywords) > maxItems || len(out.Sync) > 64 {
+		return out, fmt.Errorf("%w: bad mission header", ErrRemote)
+	}
+	checkItem := func() error {
 		it := out.Change.Item
 		if it == nil || (it.Kind != KindUID && it.Kind != KindHash) || it.Key == "" || len(it.Key) > 256 || !it.Label.Valid() {
-			return out, fmt.Errorf("%w: bad item", ErrRemote)
+			return fmt.Errorf("%w: bad item", ErrRemote)
 		}
 		out.Change.Label = it.Label
+		return nil
+	}
+	if out.Change.Type != fedChange {
+		out.Record = nil
+	}
+	switch out.Change.Type {
+	case "CREATE_MISSION", "DELETE_MISSION", fedUpdate, fedBegin, fedEnd:
+		out.Change.Item = nil
+		out.Change.Label = out.Mission.Label
+		out.Log = nil
+	case "ADD_CONTENT", "REMOVE_CONTENT":
+		out.Log = nil
+		if err := checkItem(); err != nil {
+			return out, err
+		}
+	case fedChange:
+		out.Log = nil
+		out.Change.Item = nil
+		out.Change.Label = out.Mission.Label
+		r := out.Record
+		if r == nil {
+			return out, fmt.Errorf("%w: sync change without a record", ErrRemote)
+		}
+		switch r.Type {
+		case "CREATE_MISSION":
+			r.Item = nil
+			r.Label = out.Mission.Label
+		case "ADD_CONTENT", "REMOVE_CONTENT":
+			it := r.Item
+			if it == nil || (it.Kind != KindUID && it.Kind != KindHash) || it.Key == "" || len(it.Key) > 256 || !it.Label.Valid() {
+				return out, fmt.Errorf("%w: bad item", ErrRemote)
+			}
+			r.Label = it.Label
+			out.Change.Label = it.Label
+		default:
+			return out, fmt.Errorf("%w: recorded change type %q", ErrRemote, r.Type)
+		}
+	case fedAddLog, fedDeleteLog, fedLog:
+		e := out.Log
+		if e == nil || e.ID == "" || len(e.ID) > 64 || !e.Label.Valid() || len(e.Content) > 64<<10 || len(e.Keywords) > maxItems || len(e.Hashes) > maxItems {
+			return out, fmt.Errorf("%w: bad log entry", ErrRemote)
+		}
+		out.Change.Item = nil
+		out.Change.Label = e.Label
 	default:
 		return out, fmt.Errorf("%w: change type %q", ErrRemote, out.Change.Type)
 	}
 	return out, nil
-}
-
-// Remote applies a mission change that arrived from an allied node, with
-// the event's authenticated label l. The mission becomes (or stays) a
-// read-only replica of its origin's; local subscribers are notified as
-// for a local change.
-func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) error {
-	fm, err := ParseFederated(ev.Detail)
-	if err != nil {
-		return err
-	}
-	if fm.Mission.Node == s.cfg.NodeID {
-		return nil // our own, come back round
-	}
-	// The labels inside must be the ones the event was released under:
-	// its originator is the mission's or the item's.
-	if l.Originator != fm.Mission.Label.Originator && (fm.Change.Item == nil || l.Originator != fm.Change.Item.Label.Originator) {
-		return fmt.Errorf("%w: labels do not match the event's", ErrRemote)
-	}
-	c := fm.Change
-	if c.At.IsZero() {
-		c.At = s.cfg.Now().UTC()
-	}
-	s.mu.Lock()
-	k := key(fm.Mission.Name)
-	m, ok := s.missions[k]
-	if ok && (m.GUID != fm.Mission.GUID || m.Origin == "") {
-		s.mu.Unlock()
-		return fmt.Errorf("%w: name %q is taken here", ErrRemote, fm.Mission.Name)
-	}
-	var cs []*Change
-	if !ok {
-		if c.Type == "DELETE_MISSION" || c.Type == "REMOVE_CONTENT" {
-			s.mu.Unlock()
-			return nil
-		}
-		fmh := fm.Mission
-		m = &Mission{Name: fmh.Name, GUID: fmh.GUID, Description: fmh.Description, Tool: fmh.Tool, CreatorUID: fmh.CreatorUID,
-			Origin: fmh.Node, Label: fmh.Label, Keywords: []string{}, Created: fmh.Created, Subs: map[string]*Subscription{}}
-		if m.Tool == "" {
-			m.Tool = "public"
-		}
-		cs = append(cs, &Change{Type: "CREATE_MISSION", Label: fmh.Label, CreatorUID: fmh.CreatorUID, At: fmh.Created})
-	}
-	next := *m
-	next.Items = slices.Clone(m.Items)
-	subs := subscribers(m)
-	switch c.Type {
-	case "DELETE_MISSION":
-		if err := s.save(ctx, k, nil); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		delete(s.missions, k)
-		delete(s.changes, k)
-		s.mu.Unlock()
-		s.notifyDelete(ctx, m, subs)
-		return nil
-	case "ADD_CONTENT":
-		it := *c.Item
-		if !slices.ContainsFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
-			next.Items = append(next.Items, it)
-			cs = append(cs, &Change{Type: c.Type, Item: &it, Label: it.Label, CreatorUID: c.CreatorUID, At: c.At})
-		}
-	case "REMOVE_CONTENT":
-		it := *c.Item
-		if j := slices.IndexFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }); j >= 0 {
-			next.Items = slices.Delete(next.Items, j, j+1)
-			cs = append(cs, &Change{Type: c.Type, Item: &it, Label: it.Label, CreatorUID: c.CreatorUID, At: c.At})
-		}
-	}
-	if len(cs) == 0 {
-		s.mu.Unlock()
-		return nil
-	}
-	if err := s.save(ctx, k, &next, cs...); err != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("saving federated change: %w", err)
-	}
-	*m = next
-	s.missions[k] = m
-	s.changes[k] = append(s.changes[k], cs...)
-	mc := *m
-	s.mu.Unlock()
-	for _, ch := range cs {
-		if ch.Type != "CREATE_MISSION" {
-			s.notifyChange(ctx, &mc, subs, ch)
-		}
-	}
-	return nil
-}
-
-type remoteChange struct {
-	ev *cot.Event
-	l  label.Label
-}
-
-// Enqueue hands a federated mission change to the service without
-// blocking (for the node's publish tap); false when the queue is full.
-func (s *Service) Enqueue(ev *cot.Event, l label.Label) bool {
-	select {
-	case s.remoteQ <- remoteChange{ev, l}:
-		return true
-	default:
-		return false
-	}
-}
-
-func (s *Service) applyRemote(ctx context.Context) {
-	defer s.wg.Done()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case rc := <-s.remoteQ:
-			if err := s.Remote(ctx, rc.ev, rc.l); err != nil {
-				s.log.Warn("federated mission change refused", "uid", rc.ev.UID, "err", err)
-			}
-		}
-	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,4 +89,88 @@ func FuzzParseFederated(f *testing.F) {
 			t.Fatalf("accepted %+v", m)
 		}
 	})
+}
+
+// TestMissionResync: a node that missed a mission's messages (it joined
+// late, or they were lost) catches up when the origin sends its missions
+// whole: items, change log, keywords and log entries, each released to
+// the peer only if its labels allow; an item removed meanwhile goes.
+func TestMissionResync(t *testing.T) {
+	a := newFixture(t, "")
+	b := newFixture(t, filepath.Join(t.TempDir(), "b.db"))
+	b.svc.cfg.NodeID = "node-2"
+	peer := label.Principal{Nation: "KOR", Clearance: label.Secret}
+	hop := func() (sent int) {
+		t.Helper()
+		for _, ev := range a.sink.takeFed() {
+			l, _, err := ev.ParseLabel()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !label.Releasable(peer, l) {
+				continue
+			}
+			if err := b.svc.Remote(context.Background(), ev, l); err != nil {
+				t.Fatalf("remote: %v", err)
+			}
+			sent++
+		}
+		return sent
+	}
+	a.must(jpn, "PUT", "/Marti/api/missions/late?creatorUid=jpn-1&access=SECRET&releasableTo=KOR", nil, http.StatusCreated)
+	a.must(jpn, "PUT", "/Marti/api/missions/late/contents", Contents{UIDs: []string{"secret-jpn", "shared-obj"}, Hashes: []string{shHash}}, http.StatusOK)
+	a.must(jpn, "PUT", "/Marti/api/missions/late/keywords", []string{"alpha", "bravo"}, http.StatusOK)
+	a.must(jpn, "POST", "/Marti/api/missions/logs/entries", map[string]any{"missionNames": []string{"late"}, "content": "shared entry",
+		"label": map[string]any{"classification": "SECRET", "releasableTo": []string{"KOR"}}}, http.StatusCreated)
+	a.must(jpn, "POST", "/Marti/api/missions/logs/entries", map[string]any{"missionNames": []string{"late"}, "content": "jpn-only entry"}, http.StatusCreated)
+	a.must(jpn, "PUT", "/Marti/api/missions/jpn-only", nil, http.StatusCreated)
+	// All of that was lost on the way.
+	a.sink.takeFed()
+	b.must(kor, "GET", "/Marti/api/missions/late", nil, http.StatusNotFound)
+
+	a.svc.sendAll(context.Background())
+	hop()
+	v := decode[missionsResp](t, b.must(kor, "GET", "/Marti/api/missions/late?changes=true&logs=true", nil, http.StatusOK)).Data[0]
+	if v.Origin != "node-1" || len(v.UIDs) != 1 || v.UIDs[0].Data != "shared-obj" || len(v.Contents) != 1 ||
+		!slices.Equal(v.Keywords, []string{"alpha", "bravo"}) || len(v.Logs) != 1 || v.Logs[0].Content != "shared entry" {
+		t.Fatalf("replica after the resync: %+v", v)
+	}
+	var types []string
+	for _, c := range v.MissionChanges {
+		types = append(types, c.Type)
+	}
+	if !slices.Equal(types, []string{"CREATE_MISSION", "ADD_CONTENT", "ADD_CONTENT"}) {
+		t.Fatalf("replica's change log %v", types)
+	}
+	all := string(b.must(jpn, "GET", "/Marti/api/missions", nil, http.StatusOK)) + string(b.must(jpn, "GET", "/Marti/api/missions/late?changes=true&logs=true", nil, http.StatusOK))
+	if strings.Contains(all, "secret-jpn") || strings.Contains(all, "jpn-only") || strings.Contains(all, "hidden-plan") {
+		t.Fatalf("withheld data at node-2: %s", all)
+	}
+	// A removal and a new log entry, both lost; a subscriber at node-2
+	// hears of the removal at the next resync.
+	b.must(kor, "PUT", "/Marti/api/missions/late/subscription?uid=kor-9", nil, http.StatusCreated)
+	a.must(jpn, "DELETE", "/Marti/api/missions/late/contents?uid=shared-obj", nil, http.StatusOK)
+	a.must(jpn, "PUT", "/Marti/api/missions/late/keywords", []string{"charlie"}, http.StatusOK)
+	a.sink.takeFed()
+	b.sink.take()
+	a.svc.sendAll(context.Background())
+	hop()
+	v = decode[missionsResp](t, b.must(kor, "GET", "/Marti/api/missions/late?changes=true", nil, http.StatusOK)).Data[0]
+	if len(v.UIDs) != 0 || !slices.Equal(v.Keywords, []string{"charlie"}) || len(v.MissionChanges) != 4 {
+		t.Fatalf("replica after the second resync: %+v", v)
+	}
+	if evs := b.sink.take(); len(evs) != 1 || !strings.Contains(string(evs[0].Detail), "REMOVE_CONTENT") {
+		t.Fatalf("notices of the catch-up: %d", len(evs))
+	}
+	// Live log entries and keywords cross too.
+	a.must(jpn, "POST", "/Marti/api/missions/logs/entries", map[string]any{"missionNames": []string{"late"}, "content": "live entry",
+		"label": map[string]any{"classification": "SECRET", "releasableTo": []string{"KOR"}}}, http.StatusCreated)
+	a.must(jpn, "PUT", "/Marti/api/missions/late/keywords", []string{"delta"}, http.StatusOK)
+	hop()
+	v = decode[missionsResp](t, b.must(kor, "GET", "/Marti/api/missions/late?logs=true", nil, http.StatusOK)).Data[0]
+	if len(v.Logs) != 2 || !slices.Equal(v.Keywords, []string{"delta"}) {
+		t.Fatalf("live logs and keywords: %+v", v)
+	}
+	// A replica's log entry cannot be deleted at node-2.
+	b.must(jpn, "DELETE", "/Marti/api/missions/logs/entries/"+v.Logs[0].ID, nil, http.StatusForbidden)
 }

@@ -1,6 +1,7 @@
 package mission
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,12 +28,55 @@ const maxItems = 1000
 // PrincipalFunc returns the authenticated principal of a request.
 type PrincipalFunc func(r *http.Request) label.Principal
 
-// Routes returns the handlers by ServeMux pattern, for the node to mount.
+// Routes returns the handlers by ServeMux pattern, for the node to mount:
+// the whole API under Prefix. The /missions/guid/{guid}/… forms are the
+// by-name routes with the mission named by GUIDRef(guid): a by-guid path
+// is rewritten to the by-name one before routing (registering both
+// families in one ServeMux is ambiguous: /missions/guid/log could be the
+// mission "guid"'s log).
 func (s *Service) Routes(principal PrincipalFunc) map[string]http.Handler {
+	mux := http.NewServeMux()
+	for pat, h := range s.routes(principal) {
+		mux.Handle(pat, h)
+	}
+	guided := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rest, ok := strings.CutPrefix(r.URL.Path, Prefix+"/guid/"); ok {
+			guid, tail, _ := strings.Cut(rest, "/")
+			if guid == "" || len(guid) > 64 {
+				http.Error(w, "not found", http.StatusNotFound)
+				return
+			}
+			if tail != "" {
+				tail = "/" + tail
+			}
+			r2 := r.Clone(r.Context())
+			ref := GUIDRef(guid)
+			r2.URL.Path = Prefix + "/" + ref + tail
+			r2.URL.RawPath = Prefix + "/" + url.PathEscape(ref) + escapeTail(tail)
+			r = r2
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return map[string]http.Handler{Prefix: guided, Prefix + "/": guided}
+}
+
+func escapeTail(t string) string {
+	parts := strings.Split(t, "/")
+	for i := range parts {
+		parts[i] = url.PathEscape(parts[i])
+	}
+	return strings.Join(parts, "/")
+}
+
+func (s *Service) routes(principal PrincipalFunc) map[string]http.Handler {
 	h := &handler{s: s, p: principal}
 	f := func(fn func(http.ResponseWriter, *http.Request, label.Principal)) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+			limit := int64(maxBody)
+			if strings.HasSuffix(r.URL.Path, "/contents/missionpackage") {
+				limit = maxPackage
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			p := principal(r)
 			if !p.Valid() {
 				http.Error(w, "no principal", http.StatusForbidden)
@@ -81,6 +125,16 @@ func (s *Service) Routes(principal PrincipalFunc) map[string]http.Handler {
 		"GET " + Prefix + "/invitations":                       f(h.invitations),
 		"GET " + Prefix + "/{name}/invitations":                f(h.missionInvitations),
 		"DELETE " + Prefix + "/{name}/invite/{type}/{invitee}": f(h.uninvite),
+		"DELETE " + Prefix:                                     f(h.deleteByGUID),
+		"PUT " + Prefix + "/{name}/password":                   f(h.setPassword),
+		"DELETE " + Prefix + "/{name}/password":                f(h.setPassword),
+		"GET " + Prefix + "/{name}/layers":                     f(h.layers),
+		"GET " + Prefix + "/{name}/layers/{layer}":             f(h.layer),
+		"PUT " + Prefix + "/{name}/layers":                     f(h.addLayer),
+		"PUT " + Prefix + "/{name}/layers/{layer}/name":        f(h.renameLayer),
+		"DELETE " + Prefix + "/{name}/layers":                  f(h.deleteLayers),
+		"GET " + Prefix + "/{name}/archive":                    f(h.archive),
+		"PUT " + Prefix + "/{name}/contents/missionpackage":    f(h.importPackage),
 	}
 }
 
@@ -162,7 +216,7 @@ func hasJSON(r *http.Request) bool {
 func (h *handler) create(w http.ResponseWriter, r *http.Request, p label.Principal) {
 	q := r.URL.Query()
 	req := CreateRequest{Name: r.PathValue("name"), Description: q.Get("description"), Tool: q.Get("tool"),
-		CreatorUID: q.Get("creatorUid"), Keywords: q["keywords"]}
+		CreatorUID: q.Get("creatorUid"), Keywords: q["keywords"], Password: q.Get("password")}
 	l, err := QueryLabel(q)
 	if err != nil {
 		h.fail(w, err)
@@ -334,7 +388,7 @@ func (h *handler) cot(w http.ResponseWriter, r *http.Request, p label.Principal)
 }
 
 func (h *handler) subscribe(w http.ResponseWriter, r *http.Request, p label.Principal) {
-	sub, err := h.s.Subscribe(r.Context(), p, r.PathValue("name"), r.URL.Query().Get("uid"))
+	sub, err := h.s.Subscribe(r.Context(), p, r.PathValue("name"), r.URL.Query().Get("uid"), r.URL.Query().Get("password"))
 	if err != nil {
 		h.fail(w, err)
 		return
@@ -555,4 +609,129 @@ type statusRecorder struct {
 func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
+}
+
+// deleteByGUID is DELETE /missions?guid=.
+func (h *handler) deleteByGUID(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	g := r.URL.Query().Get("guid")
+	if g == "" {
+		h.fail(w, fmt.Errorf("%w: no guid", ErrInvalid))
+		return
+	}
+	r.SetPathValue("name", GUIDRef(g))
+	h.delete(w, r, p)
+}
+
+func (h *handler) setPassword(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	pw := ""
+	if r.Method == http.MethodPut {
+		if pw = r.URL.Query().Get("password"); pw == "" {
+			h.fail(w, fmt.Errorf("%w: no password", ErrInvalid))
+			return
+		}
+	}
+	if err := h.s.SetPassword(r.Context(), p, r.PathValue("name"), pw); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *handler) layers(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	ls, err := h.s.Layers(p, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.reply(w, http.StatusOK, "MissionLayer", ls)
+}
+
+// findLayer finds a layer in a tree.
+func findLayer(ls []*LayerView, uid string) *LayerView {
+	for _, l := range ls {
+		if l.UID == uid {
+			return l
+		}
+		if f := findLayer(l.MissionLayers, uid); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+func (h *handler) layer(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	ls, err := h.s.Layers(p, r.PathValue("name"))
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	l := findLayer(ls, r.PathValue("layer"))
+	if l == nil {
+		h.fail(w, ErrNotFound)
+		return
+	}
+	h.reply(w, http.StatusOK, "MissionLayer", l)
+}
+
+func (h *handler) addLayer(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	q := r.URL.Query()
+	l, err := h.s.AddLayer(r.Context(), p, r.PathValue("name"), LayerRequest{Name: q.Get("name"), Type: q.Get("type"), UID: q.Get("uid"),
+		ParentUID: q.Get("parentUid"), AfterUID: q.Get("afterUid"), CreatorUID: q.Get("creatorUid")})
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.reply(w, http.StatusOK, "MissionLayer", l)
+}
+
+func (h *handler) renameLayer(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	if err := h.s.RenameLayer(r.Context(), p, r.PathValue("name"), r.PathValue("layer"), r.URL.Query().Get("name")); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *handler) deleteLayers(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	uids := r.URL.Query()["uid"]
+	if len(uids) == 0 || len(uids) > maxItems {
+		h.fail(w, fmt.Errorf("%w: uid", ErrInvalid))
+		return
+	}
+	if err := h.s.DeleteLayers(r.Context(), p, r.PathValue("name"), uids); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func (h *handler) archive(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	var b bytes.Buffer
+	if err := h.s.Archive(p, r.PathValue("name"), &b); err != nil {
+		h.fail(w, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="mission.zip"`)
+	w.Write(b.Bytes())
+}
+
+func (h *handler) importPackage(w http.ResponseWriter, r *http.Request, p label.Principal) {
+	q := r.URL.Query()
+	l, err := QueryLabel(q)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxPackage))
+	if err != nil {
+		h.fail(w, fmt.Errorf("%w: package over %d bytes", ErrInvalid, maxPackage))
+		return
+	}
+	v, err := h.s.ImportPackage(r.Context(), p, r.PathValue("name"), q.Get("creatorUid"), l, body)
+	if err != nil {
+		h.fail(w, err)
+		return
+	}
+	h.reply(w, http.StatusOK, "Mission", []*View{v})
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kizuna/internal/cot"
@@ -125,6 +126,15 @@ type Mission struct {
 	Items       []Item                   `json:"items"`
 	Subs        map[string]*Subscription `json:"subscriptions"`
 	Invites     []Invitation             `json:"invitations,omitempty"`
+	// Roles is the role of each principal (files.OwnerOf) that ever
+	// subscribed or was given one: it outlives the subscription, so
+	// unsubscribing and subscribing again does not reset it.
+	Roles map[string]Role `json:"roles,omitempty"`
+	// PasswordHash is the bcrypt hash of the mission's password ("" for
+	// none). It is never shown.
+	PasswordHash string `json:"passwordHash,omitempty"`
+	// Layers are the mission's layers (TAK Server's MissionLayer).
+	Layers []Layer `json:"layers,omitempty"`
 	// Origin is the node a federated replica came from ("" for a mission
 	// of this node). A replica is read-only here.
 	Origin string `json:"origin,omitempty"`
@@ -152,6 +162,11 @@ type LogEntry struct {
 	Created    time.Time   `json:"created"`
 	Keywords   []string    `json:"keywords"`
 	Hashes     []string    `json:"contentHashes"`
+	// GUIDs are the missions the entry belongs to (Missions holds their
+	// names as written).
+	GUIDs []string `json:"missionGuids,omitempty"`
+	// Origin is the node a federated entry comes from ("" for this node's).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Object is the latest report of a CoT uid, as the node's picture holds it.
@@ -182,11 +197,21 @@ type Publisher interface {
 // Config configures a Service.
 type Config struct {
 	// DBPath is the SQLite database of missions.
-	DBPath    string
-	NodeID    string
+	DBPath string
+	NodeID string
+	// Nation is the node's nation, and Nations the nations it trusts: a
+	// request to send missions whole is releasable to them.
+	Nation    string
+	Nations   func() []string
 	Objects   Objects   // nil: no CoT uid can be added
 	Files     Files     // nil: no file can be added
+	Store     FileStore // nil: no mission packages
 	Publisher Publisher // nil: no notifications
+	// Clients returns the authenticated principals of the live TAK
+	// streams that announced uid (nil: no check). A client uid may be
+	// subscribed only by its own principal, and a notice goes to a uid
+	// only while every stream holding it is the subscription's principal.
+	Clients func(uid string) []label.Principal
 	// Audit records security-relevant acts (creations, deletions, role
 	// changes, refusals); the node passes its audit log.
 	Audit func(ctx context.Context, actor, action, object, decision, reason string)
@@ -201,13 +226,18 @@ type Service struct {
 	db  *sql.DB
 
 	mu       sync.RWMutex
-	missions map[string]*Mission  // key(name) → mission
-	changes  map[string][]*Change // key(name) → log, oldest first
+	missions map[string]*Mission  // guid → mission
+	changes  map[string][]*Change // guid → log, oldest first
 	logs     map[string]*LogEntry // id → entry
 
 	remoteQ chan remoteChange
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	syncs   map[string]*pendingSync // guid → a replica being sent whole
+
+	resyncC     chan struct{}
+	needRequest atomic.Bool
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 }
 
 // New checks cfg and returns a service; Start opens its database.
@@ -227,7 +257,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Audit == nil {
 		cfg.Audit = func(context.Context, string, string, string, string, string) {}
 	}
-	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 1024)}, nil
+	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 4096), syncs: map[string]*pendingSync{}, resyncC: make(chan struct{}, 1)}, nil
 }
 
 const schema = `
@@ -255,8 +285,9 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.applyRemote(wctx)
+	go s.resyncLoop(wctx)
 	return nil
 }
 
@@ -282,6 +313,9 @@ func (s *Service) load(ctx context.Context) error {
 	s.missions = map[string]*Mission{}
 	s.changes = map[string][]*Change{}
 	s.logs = map[string]*LogEntry{}
+	// Missions were once keyed by their lower-cased name; they are keyed
+	// by guid now (two missions under different labels may share a name).
+	rekey := map[string]string{}
 	rows, err := s.db.QueryContext(ctx, "SELECT key, doc FROM missions")
 	if err != nil {
 		return err
@@ -300,7 +334,14 @@ func (s *Service) load(ctx context.Context) error {
 		if m.Subs == nil {
 			m.Subs = map[string]*Subscription{}
 		}
-		s.missions[k] = m
+		if m.GUID == "" {
+			rows.Close()
+			return fmt.Errorf("mission %s: no guid", k)
+		}
+		if k != m.GUID {
+			rekey[k] = m.GUID
+		}
+		s.missions[m.GUID] = m
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -322,11 +363,17 @@ func (s *Service) load(ctx context.Context) error {
 			rows.Close()
 			return fmt.Errorf("change %d: %w", id, err)
 		}
+		if g, ok := rekey[k]; ok {
+			k = g
+		}
 		s.changes[k] = append(s.changes[k], c)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
+	}
+	if err := s.rekey(ctx, rekey); err != nil {
+		return fmt.Errorf("re-keying missions by guid: %w", err)
 	}
 	rows, err = s.db.QueryContext(ctx, "SELECT id, doc FROM logs")
 	if err != nil {
@@ -342,9 +389,39 @@ func (s *Service) load(ctx context.Context) error {
 		if err := json.Unmarshal([]byte(doc), e); err != nil {
 			return fmt.Errorf("log %s: %w", id, err)
 		}
+		if len(e.GUIDs) == 0 {
+			for _, n := range e.Missions {
+				for _, m := range s.missions {
+					if key(m.Name) == key(n) {
+						e.GUIDs = append(e.GUIDs, m.GUID)
+					}
+				}
+			}
+		}
 		s.logs[id] = e
 	}
 	return rows.Err()
+}
+
+// rekey moves rows keyed by an old key to the mission's guid.
+func (s *Service) rekey(ctx context.Context, m map[string]string) error {
+	if len(m) == 0 {
+		return nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for old, g := range m {
+		if _, err := tx.ExecContext(ctx, "UPDATE missions SET key = ? WHERE key = ?", g, old); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE changes SET mission = ? WHERE mission = ?", g, old); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // save writes a mission and the given new changes in one transaction
@@ -468,17 +545,48 @@ func newID() string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-// visible returns the mission named name if p may see it.
-func (s *Service) visible(p label.Principal, name string) (*Mission, bool) {
-	m, ok := s.missions[key(name)]
-	if !ok || !label.Releasable(p, m.Label) {
-		return nil, false
+// guidMark starts a reference to a mission by guid (a name never holds
+// a control character, see CheckName).
+const guidMark = "\x00guid:"
+
+// GUIDRef is the reference to the mission with that guid, for the
+// methods that take a mission name (the /missions/guid/{guid} routes).
+func GUIDRef(guid string) string { return guidMark + guid }
+
+// visible returns the mission ref names (a name, or GUIDRef) if p may see
+// it. Names are not unique across labels: missions under labels that do
+// not release each other to the same principals may share a name, so a
+// name means, for p, the one p holds a role in, else the oldest p sees.
+func (s *Service) visible(p label.Principal, ref string) (*Mission, bool) {
+	if g, ok := strings.CutPrefix(ref, guidMark); ok {
+		m, ok := s.missions[g]
+		if !ok || !label.Releasable(p, m.Label) {
+			return nil, false
+		}
+		return m, true
 	}
-	return m, true
+	k := key(ref)
+	var best *Mission
+	bestRole := false
+	for _, m := range s.missions {
+		if key(m.Name) != k || !label.Releasable(p, m.Label) {
+			continue
+		}
+		role := roleOf(m, p) != ""
+		switch {
+		case best == nil,
+			role && !bestRole,
+			role == bestRole && (m.Created.Before(best.Created) || (m.Created.Equal(best.Created) && m.GUID < best.GUID)):
+			best, bestRole = m, role
+		}
+	}
+	return best, best != nil
 }
 
-// roleOf is p's role in m: owner for the creator, else the best role of
-// p's subscriptions; "" when p holds none.
+// roleOf is p's role in m: owner for the creator, else, while p holds a
+// subscription, the role recorded for p (or the best of its
+// subscriptions' for missions stored before roles were kept per
+// principal); "" when p holds none.
 func roleOf(m *Mission, p label.Principal) Role {
 	who := files.OwnerOf(p)
 	if who == m.Owner {
@@ -488,6 +596,9 @@ func roleOf(m *Mission, p label.Principal) Role {
 	for _, sub := range m.Subs {
 		if sub.Owner != who {
 			continue
+		}
+		if r, ok := m.Roles[who]; ok {
+			return r
 		}
 		switch {
 		case sub.Role == RoleOwner:
@@ -509,11 +620,15 @@ type CreateRequest struct {
 	CreatorUID  string
 	Keywords    []string
 	Label       *label.Label
+	// Password, if set, is required to subscribe (kept as a bcrypt hash).
+	Password string
 }
 
 // Create makes a mission owned by p. Creating a mission that p may see
-// returns it unchanged (TAK clients re-create on reconnect); a name taken
-// by a mission p may not see is ErrExists.
+// returns it unchanged (TAK clients re-create on reconnect). A name taken
+// only by missions p may not see is no obstacle: the new mission is
+// another one under the same name (and its own guid), so the answer never
+// tells p that a hidden mission exists.
 func (s *Service) Create(ctx context.Context, p label.Principal, req CreateRequest) (*View, bool, error) {
 	name, err := CheckName(req.Name)
 	if err != nil {
@@ -530,30 +645,34 @@ func (s *Service) Create(ctx context.Context, p label.Principal, req CreateReque
 	if tool == "" {
 		tool = "public"
 	}
-	s.mu.Lock()
-	if m, ok := s.missions[key(name)]; ok {
-		defer s.mu.Unlock()
-		if label.Releasable(p, m.Label) {
-			return s.view(p, m, ViewOptions{}), false, nil
+	var hash string
+	if req.Password != "" {
+		if hash, err = hashPassword(req.Password); err != nil {
+			return nil, false, err
 		}
-		return nil, false, ErrExists
+	}
+	s.mu.Lock()
+	if m, ok := s.visible(p, name); ok {
+		defer s.mu.Unlock()
+		return s.view(p, m, ViewOptions{}), false, nil
 	}
 	now := s.cfg.Now().UTC()
 	m := &Mission{
 		Name: name, GUID: newID(), Description: req.Description, Tool: tool,
 		CreatorUID: req.CreatorUID, Owner: files.OwnerOf(p), Label: l,
 		Keywords: cleanKeywords(req.Keywords), Created: now, Subs: map[string]*Subscription{},
+		PasswordHash: hash,
 	}
 	if req.CreatorUID != "" {
 		m.Subs[req.CreatorUID] = &Subscription{ClientUID: req.CreatorUID, Principal: p, Owner: m.Owner, Role: RoleOwner, Created: now, Token: newID()}
 	}
 	c := &Change{Type: "CREATE_MISSION", Label: l, CreatorUID: req.CreatorUID, At: now}
-	if err := s.save(ctx, key(name), m, c); err != nil {
+	if err := s.save(ctx, m.GUID, m, c); err != nil {
 		s.mu.Unlock()
 		return nil, false, fmt.Errorf("saving mission: %w", err)
 	}
-	s.missions[key(name)] = m
-	s.changes[key(name)] = []*Change{c}
+	s.missions[m.GUID] = m
+	s.changes[m.GUID] = []*Change{c}
 	v := s.view(p, m, ViewOptions{})
 	mc := *m
 	s.mu.Unlock()
@@ -584,12 +703,12 @@ func (s *Service) Delete(ctx context.Context, p label.Principal, name string) er
 		s.mu.Unlock()
 		return ErrForbidden
 	}
-	if err := s.save(ctx, key(name), nil); err != nil {
+	if err := s.save(ctx, m.GUID, nil); err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("deleting mission: %w", err)
 	}
-	delete(s.missions, key(name))
-	delete(s.changes, key(name))
+	delete(s.missions, m.GUID)
+	delete(s.changes, m.GUID)
 	subs := subscribers(m)
 	s.mu.Unlock()
 	s.notifyDelete(ctx, m, subs)
@@ -687,7 +806,7 @@ func (s *Service) editContents(p label.Principal, name string) (m, next *Mission
 // releases it.
 func (s *Service) commitContents(ctx context.Context, p label.Principal, m, next *Mission, cs []*Change) (*View, error) {
 	if len(cs) > 0 {
-		k := key(m.Name)
+		k := m.GUID
 		if err := s.save(ctx, k, next, cs...); err != nil {
 			s.mu.Unlock()
 			return nil, fmt.Errorf("saving mission: %w", err)
@@ -740,11 +859,19 @@ func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, c
 	return s.commitContents(ctx, p, m, next, cs)
 }
 
-// Subscribe subscribes clientUID, for principal p, to a mission. The role
-// is the one p already holds, an invitation's, or MISSION_SUBSCRIBER.
-func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, clientUID string) (Subscription, error) {
+// Subscribe subscribes clientUID, for principal p, to a mission. p may
+// subscribe only its own clients: a uid that a live stream of another
+// principal announced is refused. The role is the one recorded for p
+// (roles outlive subscriptions), else an invitation's, else
+// MISSION_SUBSCRIBER. A password-protected mission needs its password,
+// except from its owner and principals it already gave a role.
+func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, clientUID, password string) (Subscription, error) {
 	if clientUID == "" || len(clientUID) > 256 {
 		return Subscription{}, fmt.Errorf("%w: no client uid", ErrInvalid)
+	}
+	who := files.OwnerOf(p)
+	if !s.ownsClient(who, clientUID) {
+		return Subscription{}, fmt.Errorf("%w: client uid %q is another principal's", ErrForbidden, clientUID)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -752,7 +879,18 @@ func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, client
 	if !ok {
 		return Subscription{}, ErrNotFound
 	}
-	role := roleOf(m, p)
+	role, held := m.Roles[who]
+	if who == m.Owner {
+		role, held = RoleOwner, true
+	}
+	if !held {
+		if role = roleOf(m, p); role != "" {
+			held = true
+		}
+	}
+	if m.PasswordHash != "" && !held && !checkPassword(m.PasswordHash, password) {
+		return Subscription{}, fmt.Errorf("%w: wrong or missing mission password", ErrForbidden)
+	}
 	if role == "" {
 		role = RoleSubscriber
 		for _, inv := range m.Invites {
@@ -766,17 +904,24 @@ func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, client
 	for k, v := range m.Subs {
 		next.Subs[k] = v
 	}
-	sub := &Subscription{ClientUID: clientUID, Principal: p, Owner: files.OwnerOf(p), Role: role, Created: s.cfg.Now().UTC(), Token: newID()}
+	next.Roles = map[string]Role{}
+	for k, v := range m.Roles {
+		next.Roles[k] = v
+	}
+	if who != m.Owner {
+		next.Roles[who] = role
+	}
+	sub := &Subscription{ClientUID: clientUID, Principal: p, Owner: who, Role: role, Created: s.cfg.Now().UTC(), Token: newID()}
 	if old, ok := m.Subs[clientUID]; ok {
 		if old.Owner != sub.Owner {
 			// Another principal's client: taking its uid over would
 			// redirect (and re-filter) that client's notices.
 			return Subscription{}, fmt.Errorf("%w: client uid subscribed by another principal", ErrForbidden)
 		}
-		sub.Created, sub.Token, sub.Role = old.Created, old.Token, old.Role
+		sub.Created, sub.Token = old.Created, old.Token
 	}
 	next.Subs[clientUID] = sub
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		return Subscription{}, fmt.Errorf("saving subscription: %w", err)
 	}
 	*m = next
@@ -806,7 +951,7 @@ func (s *Service) Unsubscribe(ctx context.Context, p label.Principal, name, clie
 			next.Subs[k] = v
 		}
 	}
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		return fmt.Errorf("saving subscription: %w", err)
 	}
 	*m = next
@@ -828,15 +973,27 @@ func (s *Service) SetRole(ctx context.Context, p label.Principal, name, clientUI
 	if !ok {
 		return fmt.Errorf("subscription: %w", ErrNotFound)
 	}
+	if sub.Owner == m.Owner {
+		return fmt.Errorf("%w: the creator's role cannot change", ErrForbidden)
+	}
+	// The role belongs to the subscription's principal, for all its
+	// clients and for later subscriptions.
 	next := *m
 	next.Subs = map[string]*Subscription{}
 	for k, v := range m.Subs {
+		if v.Owner == sub.Owner {
+			ns := *v
+			ns.Role = role
+			v = &ns
+		}
 		next.Subs[k] = v
 	}
-	ns := *sub
-	ns.Role = role
-	next.Subs[clientUID] = &ns
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	next.Roles = map[string]Role{}
+	for k, v := range m.Roles {
+		next.Roles[k] = v
+	}
+	next.Roles[sub.Owner] = role
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		return fmt.Errorf("saving role: %w", err)
 	}
 	*m = next
@@ -869,10 +1026,12 @@ func (s *Service) SetKeywords(ctx context.Context, p label.Principal, name strin
 	} else {
 		next.Keywords = cleanKeywords(kws)
 	}
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		return nil, fmt.Errorf("saving keywords: %w", err)
 	}
 	*m = next
+	mc := *m
+	s.federate(ctx, &mc, &Change{Type: fedUpdate, Label: m.Label, At: s.cfg.Now().UTC()})
 	return s.view(p, m, ViewOptions{}), nil
 }
 
@@ -898,7 +1057,7 @@ func (s *Service) Invite(ctx context.Context, p label.Principal, name, typ, invi
 	next := *m
 	next.Invites = slices.DeleteFunc(slices.Clone(m.Invites), func(i Invitation) bool { return i.Invitee == invitee })
 	next.Invites = append(next.Invites, Invitation{Type: typ, Invitee: invitee, Role: role, By: files.OwnerOf(p), Created: s.cfg.Now().UTC()})
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		s.mu.Unlock()
 		return fmt.Errorf("saving invitation: %w", err)
 	}
@@ -966,6 +1125,7 @@ func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest)
 			return nil, err
 		}
 		e.Missions = append(e.Missions, m.Name)
+		e.GUIDs = append(e.GUIDs, m.GUID)
 		ms = append(ms, *m)
 		subs = append(subs, subscribers(m))
 	}
@@ -977,6 +1137,7 @@ func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest)
 	s.mu.Unlock()
 	for i := range ms {
 		s.notifyLog(ctx, &ms[i], subs[i], e)
+		s.federateLog(ctx, &ms[i], &Change{Type: fedAddLog, At: now}, e)
 	}
 	return e, nil
 }
@@ -986,16 +1147,22 @@ func (s *Service) DeleteLog(ctx context.Context, p label.Principal, id string) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.logs[id]
-	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.Missions) {
+	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.GUIDs) {
 		return ErrNotFound
 	}
-	if e.Owner != files.OwnerOf(p) {
+	if e.Owner != files.OwnerOf(p) || e.Origin != "" {
 		return ErrForbidden
 	}
 	if err := s.saveLog(ctx, e, true); err != nil {
 		return fmt.Errorf("deleting log entry: %w", err)
 	}
 	delete(s.logs, id)
+	for _, g := range e.GUIDs {
+		if m, ok := s.missions[g]; ok {
+			mc := *m
+			s.federateLog(ctx, &mc, &Change{Type: fedDeleteLog, At: s.cfg.Now().UTC()}, e)
+		}
+	}
 	return nil
 }
 
@@ -1004,15 +1171,15 @@ func (s *Service) Log(p label.Principal, id string) (LogEntry, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	e, ok := s.logs[id]
-	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.Missions) {
+	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.GUIDs) {
 		return LogEntry{}, ErrNotFound
 	}
 	return s.logView(p, e), nil
 }
 
-func (s *Service) anyVisible(p label.Principal, names []string) bool {
-	for _, n := range names {
-		if _, ok := s.visible(p, n); ok {
+func (s *Service) anyVisible(p label.Principal, guids []string) bool {
+	for _, g := range guids {
+		if m, ok := s.visible(p, GUIDRef(g)); ok && mayRead(m, p) {
 			return true
 		}
 	}
@@ -1023,11 +1190,12 @@ func (s *Service) anyVisible(p label.Principal, names []string) bool {
 func (s *Service) logView(p label.Principal, e *LogEntry) LogEntry {
 	v := *e
 	v.Missions = nil
-	for _, n := range e.Missions {
-		if _, ok := s.visible(p, n); ok {
-			v.Missions = append(v.Missions, n)
+	for _, g := range e.GUIDs {
+		if m, ok := s.visible(p, GUIDRef(g)); ok {
+			v.Missions = append(v.Missions, m.Name)
 		}
 	}
+	v.GUIDs = nil
 	return v
 }
 
@@ -1042,7 +1210,7 @@ func (s *Service) Latest(p label.Principal, name string) ([][]byte, error) {
 	}
 	var uids []string
 	for _, it := range m.Items {
-		if it.Kind == KindUID && label.Releasable(p, it.Label) {
+		if it.Kind == KindUID && mayRead(m, p) && label.Releasable(p, it.Label) {
 			uids = append(uids, it.Key)
 		}
 	}
@@ -1069,7 +1237,7 @@ func (s *Service) Uninvite(ctx context.Context, p label.Principal, name, invitee
 	}
 	next := *m
 	next.Invites = slices.DeleteFunc(slices.Clone(m.Invites), func(i Invitation) bool { return i.Invitee == invitee })
-	if err := s.save(ctx, key(m.Name), &next); err != nil {
+	if err := s.save(ctx, m.GUID, &next); err != nil {
 		return fmt.Errorf("saving invitation: %w", err)
 	}
 	*m = next

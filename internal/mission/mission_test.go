@@ -354,8 +354,11 @@ func TestMissionDurable(t *testing.T) {
 	if !slices.Equal(subs.Data, []string{"jpn-1", "kor-1"}) {
 		t.Fatalf("subscribers after restart %v", subs.Data)
 	}
-	// The name is still taken, also for a nation that cannot see it.
-	g.must(usa, "PUT", "/Marti/api/missions/KEEP", nil, http.StatusConflict)
+	// A nation that cannot see it creates its own mission of that name.
+	other := decode[missionsResp](t, g.must(usa, "PUT", "/Marti/api/missions/KEEP", nil, http.StatusCreated)).Data[0]
+	if bytes.Contains(g.must(jpn, "GET", "/Marti/api/missions/keep", nil, http.StatusOK), []byte(other.GUID)) {
+		t.Fatal("JPN's name now means USA's mission")
+	}
 }
 
 // TestMissionChangesWindow: secago, start and end select changes by time.

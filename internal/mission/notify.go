@@ -38,11 +38,12 @@ func notifyLabel(ml label.Label, il *label.Label) (label.Label, bool) {
 	return label.Label{}, false
 }
 
-// recipients are the subscribers entitled to both labels, by client uid.
-func recipients(subs []Subscription, ml label.Label, il *label.Label) []string {
+// recipients are the subscribers entitled to both labels, by client uid,
+// whose uid is held by their own principal's streams only.
+func (s *Service) recipients(subs []Subscription, ml label.Label, il *label.Label) []string {
 	var out []string
 	for _, sub := range subs {
-		if !label.Releasable(sub.Principal, ml) || (il != nil && !label.Releasable(sub.Principal, *il)) {
+		if !label.Releasable(sub.Principal, ml) || (il != nil && !label.Releasable(sub.Principal, *il)) || !s.deliverable(sub) {
 			continue
 		}
 		out = append(out, sub.ClientUID)
@@ -121,7 +122,7 @@ func (s *Service) notifyChange(ctx context.Context, m *Mission, subs []Subscript
 		il = &c.Label
 	}
 	l, ok := notifyLabel(m.Label, il)
-	uids := recipients(subs, m.Label, il)
+	uids := s.recipients(subs, m.Label, il)
 	if !ok || len(uids) == 0 {
 		return
 	}
@@ -135,7 +136,7 @@ func (s *Service) notifyLog(ctx context.Context, m *Mission, subs []Subscription
 		return
 	}
 	l, ok := notifyLabel(m.Label, &e.Label)
-	uids := recipients(subs, m.Label, &e.Label)
+	uids := s.recipients(subs, m.Label, &e.Label)
 	if !ok || len(uids) == 0 {
 		return
 	}
@@ -148,7 +149,7 @@ func (s *Service) notifyDelete(ctx context.Context, m *Mission, subs []Subscript
 	if s.cfg.Publisher == nil {
 		return
 	}
-	uids := recipients(subs, m.Label, nil)
+	uids := s.recipients(subs, m.Label, nil)
 	if len(uids) == 0 {
 		return
 	}

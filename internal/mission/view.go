@@ -187,8 +187,10 @@ func (s *Service) view(p label.Principal, m *Mission, o ViewOptions) *View {
 	if v.Keywords == nil {
 		v.Keywords = []string{}
 	}
+	read := mayRead(m, p)
+	v.PasswordProtected = m.PasswordHash != ""
 	for _, it := range m.Items {
-		if !label.Releasable(p, it.Label) {
+		if !read || !label.Releasable(p, it.Label) {
 			continue
 		}
 		switch it.Kind {
@@ -211,7 +213,10 @@ func (s *Service) view(p label.Principal, m *Mission, o ViewOptions) *View {
 // changeViews is the change log of m that p may see; s.mu is held.
 func (s *Service) changeViews(p label.Principal, m *Mission, w Window) []ChangeView {
 	out := []ChangeView{}
-	for _, c := range s.changes[key(m.Name)] {
+	if !mayRead(m, p) {
+		return out
+	}
+	for _, c := range s.changes[m.GUID] {
 		if !w.holds(c.At) || !label.Releasable(p, c.Label) {
 			continue
 		}
@@ -239,9 +244,12 @@ func changeView(m *Mission, c *Change) ChangeView {
 // logViews is the log of m that p may see, oldest first; s.mu is held.
 func (s *Service) logViews(p label.Principal, m *Mission) []LogView {
 	out := []LogView{}
+	if !mayRead(m, p) {
+		return out
+	}
 	var es []*LogEntry
 	for _, e := range s.logs {
-		if slices.ContainsFunc(e.Missions, func(n string) bool { return key(n) == key(m.Name) }) && label.Releasable(p, e.Label) {
+		if slices.Contains(e.GUIDs, m.GUID) && label.Releasable(p, e.Label) {
 			es = append(es, e)
 		}
 	}

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"path/filepath"
 
@@ -17,14 +19,24 @@ import (
 // every HTTP listener, CoT items looked up in the picture, files in the
 // labelled file store, and change notices published through Inject (so
 // the hub checks each delivery's label again), and mission changes of
-// allied nodes taken from the federated messages.
+// allied nodes taken from the federated messages; each federation link
+// that comes up has the missions sent whole.
 func (n *Node) setupMissions() error {
 	svc, err := mission.New(mission.Config{
-		DBPath:    filepath.Join(n.cfg.DataDir, "missions.db"),
-		NodeID:    n.cfg.NodeID,
+		DBPath: filepath.Join(n.cfg.DataDir, "missions.db"),
+		NodeID: n.cfg.NodeID,
+		Nation: n.cfg.Nation,
+		Nations: func() []string {
+			if t := n.Trust(); t != nil {
+				return t.Nations()
+			}
+			return nil
+		},
 		Objects:   pictureObjects{n},
 		Files:     nodeFiles{n},
+		Store:     nodeFiles{n},
 		Publisher: n,
+		Clients:   n.streamPrincipals,
 		Audit:     n.auditf,
 		Log:       n.log.With("component", "missions"),
 	})
@@ -39,6 +51,11 @@ func (n *Node) setupMissions() error {
 	}
 	for pattern, h := range svc.Routes(principal) {
 		n.Handle(pattern, h)
+	}
+	if n.federation != nil {
+		// A link that comes up gets every mission whole (see package
+		// mission, FedType).
+		n.federation.OnLinkUp(func(string) { svc.LinkUp() })
 	}
 	n.AddFederatedTap(func(m *hub.Message) {
 		if m.Event == nil || m.Event.Type != mission.FedType {
@@ -74,4 +91,30 @@ func (f nodeFiles) Stat(p label.Principal, hash string) (files.Meta, error) {
 		return files.Meta{}, errors.New("file store unavailable")
 	}
 	return f.n.files.Stat(p, hash)
+}
+
+// streamPrincipals returns the principals of the live TAK streams that
+// announced uid (federation links excluded).
+func (n *Node) streamPrincipals(uid string) []label.Principal {
+	var out []label.Principal
+	for _, s := range n.hub.Subscribers() {
+		if !s.Relay && s.Identity().UID == uid {
+			out = append(out, s.Principal)
+		}
+	}
+	return out
+}
+
+func (f nodeFiles) Open(p label.Principal, hash string) (io.ReadCloser, files.Meta, error) {
+	if f.n.files == nil {
+		return nil, files.Meta{}, errors.New("file store unavailable")
+	}
+	return f.n.files.Open(p, hash)
+}
+
+func (f nodeFiles) Put(ctx context.Context, p label.Principal, req files.PutRequest, r io.Reader) (files.Meta, error) {
+	if f.n.files == nil {
+		return files.Meta{}, errors.New("file store unavailable")
+	}
+	return f.n.files.Put(ctx, p, req, r)
 }

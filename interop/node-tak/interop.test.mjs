@@ -250,4 +250,43 @@ test('missions through node-tak: create, attach, subscribe, a change on the stre
   }
 });
 
+test('mission layers, guid routes and a password through node-tak; a client uid is its own principal\'s', async () => {
+  const a = await connect('SAKURA-1');
+  const k = await connect('TIGER-1');
+  try {
+    await a.tak.write([sa('NODE-TAK-L-JPN', 'L-JPN', ' releasableTo="KOR"', 'SECRET')]);
+    await k.tak.write([sa('NODE-TAK-L-KOR', 'L-KOR')]);
+    const jpn = await api('SAKURA-1');
+    const kor = await api('TIGER-1');
+    const m = await jpn.Mission.create({ name: 'node-tak-layers', creatorUid: 'NODE-TAK-L-JPN', access: 'SECRET', releasableTo: 'KOR', password: 'pw-node-tak' });
+    assert.equal(m.passwordProtected, true);
+    // node-tak takes the /missions/guid/{guid} forms when given a guid.
+    assert.equal((await jpn.Mission.get(m.guid, {})).name, 'node-tak-layers');
+    await jpn.MissionLayer.create(m.guid, { name: 'Sector', type: 'GROUP', uid: 'NODE-TAK-LAYER-1', creatorUid: 'NODE-TAK-L-JPN' });
+    await jpn.MissionLayer.create('node-tak-layers', { name: 'Units', type: 'UID', uid: 'NODE-TAK-LAYER-2', parentUid: 'NODE-TAK-LAYER-1', creatorUid: 'NODE-TAK-L-JPN' });
+    await jpn.MissionLayer.rename(m.guid, 'NODE-TAK-LAYER-1', { name: 'North', creatorUid: 'NODE-TAK-L-JPN' });
+    const layers = await jpn.MissionLayer.list(m.guid);
+    assert.equal(layers.data.length, 1);
+    assert.equal(layers.data[0].name, 'North');
+    assert.equal(layers.data[0].mission_layers[0].name, 'Units');
+    assert.equal((await jpn.MissionLayer.get('node-tak-layers', 'NODE-TAK-LAYER-1')).data.uid, 'NODE-TAK-LAYER-1');
+    // The password: needed to subscribe, never shown.
+    await assert.rejects(kor.Mission.subscribe('node-tak-layers', { uid: 'NODE-TAK-L-KOR' }), (err) => err.status === 403);
+    await assert.rejects(kor.Mission.subscribe('node-tak-layers', { uid: 'NODE-TAK-L-KOR', password: 'wrong' }), (err) => err.status === 403);
+    // JPN's stream holds NODE-TAK-L-JPN (filing it proves the node has it): KOR may not subscribe it.
+    await until('the JPN object is filed', async () => (await jpn.Mission.attachContents(m.guid, { uids: ['NODE-TAK-L-JPN'] })).data[0].uids.length === 1);
+    await assert.rejects(kor.Mission.subscribe('node-tak-layers', { uid: 'NODE-TAK-L-JPN', password: 'pw-node-tak' }), (err) => err.status === 403);
+    const sub = await kor.Mission.subscribe(m.guid, { uid: 'NODE-TAK-L-KOR', password: 'pw-node-tak' });
+    assert.equal(sub.data.clientUid, 'NODE-TAK-L-KOR');
+    assert.equal((await kor.MissionLayer.list('node-tak-layers')).data[0].name, 'North');
+    await jpn.MissionLayer.delete(m.guid, { uid: ['NODE-TAK-LAYER-1'], creatorUid: 'NODE-TAK-L-JPN' });
+    assert.equal((await kor.MissionLayer.list(m.guid)).data.length, 0);
+    const shown = JSON.stringify([await jpn.Mission.list({}), await kor.Mission.get(m.guid, { changes: true }), sub]);
+    assert.ok(!shown.includes('pw-node-tak') && !shown.includes('$2a$'), 'the password is shown');
+  } finally {
+    a.tak.destroy();
+    k.tak.destroy();
+  }
+});
+
 process.on('exit', (code) => { if (code !== 0 && serverLog) console.error(serverLog.slice(-5000)); });
