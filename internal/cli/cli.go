@@ -1,5 +1,7 @@
 // Package cli owns the kizuna command line: it parses sub-commands and their
-// flags and hands them to the packages that do the work.
+// flags and hands them to the packages that do the work. Commands with
+// sub-commands (pki, users, sustainment, taxii, audit) share one
+// dispatcher and one flag parser (flags.go).
 package cli
 
 import (

@@ -345,13 +345,19 @@ func pkiRevoke(args []string, env Env) error {
 	return nil
 }
 
-func pkiCRL(args []string, env Env) error {
-	fs := pkiFlags(env, "crl")
+// pkiLoadCA parses the flags of a sub-command that takes only --ca and
+// loads that CA.
+func pkiLoadCA(env Env, sub string, args []string) (*pki.CA, error) {
+	fs := pkiFlags(env, sub)
 	caDir := fs.String("ca", "", "CA directory")
 	if err := parseFlags(fs, args, "ca"); err != nil {
-		return err
+		return nil, err
 	}
-	ca, err := pki.LoadCA(*caDir)
+	return pki.LoadCA(*caDir)
+}
+
+func pkiCRL(args []string, env Env) error {
+	ca, err := pkiLoadCA(env, "crl", args)
 	if err != nil {
 		return err
 	}
@@ -363,12 +369,7 @@ func pkiCRL(args []string, env Env) error {
 }
 
 func pkiList(args []string, env Env) error {
-	fs := pkiFlags(env, "list")
-	caDir := fs.String("ca", "", "CA directory")
-	if err := parseFlags(fs, args, "ca"); err != nil {
-		return err
-	}
-	ca, err := pki.LoadCA(*caDir)
+	ca, err := pkiLoadCA(env, "list", args)
 	if err != nil {
 		return err
 	}

@@ -75,8 +75,8 @@ func port(host string, preferred int) string {
 	return addr
 }
 
-// Run starts the exercise and blocks until ctx is done.
-func Run(ctx context.Context, o Options) error {
+// defaults fills in the zero options but the data directory.
+func (o *Options) defaults() {
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -95,6 +95,64 @@ func Run(ctx context.Context, o Options) error {
 	if o.WarningEvery <= 0 {
 		o.WarningEvery = 2 * time.Minute
 	}
+}
+
+// jpnFeeds are the JPN node's feeds of the simulated sensors (all but the
+// KOR radar), each under the label its endpoint suggests.
+func jpnFeeds(eps []scenario.Endpoint) []node.FeedConfig {
+	var feeds []node.FeedConfig
+	for _, ep := range eps {
+		if ep.Name == "radar-busan" {
+			continue // a KOR radar: a KOR node would read it
+		}
+		cl, rel, _ := strings.Cut(ep.Label, "/")
+		fc := node.FeedConfig{Name: ep.Name, Kind: ep.Kind, Transport: ep.Transport, Addr: ep.Addr, Classification: cl}
+		if rel != "" {
+			fc.ReleasableTo = strings.Split(rel, ",")
+		}
+		if ep.Site != nil {
+			fc.Site = &node.FeedSite{Lat: ep.Site.Lat, Lon: ep.Site.Lon, Height: ep.Site.Height}
+		}
+		feeds = append(feeds, fc)
+	}
+	return feeds
+}
+
+// nodeSpecs configures the three national nodes: their listeners on the
+// nation's ports, the CRLs of every nation, the USA order of battle and
+// the JPN node's sensor feeds.
+func nodeSpecs(o Options, ports map[string]Nation, feeds []node.FeedConfig) []topology.NodeSpec {
+	specs := topology.Trilateral()
+	for i := range specs {
+		nat := specs[i].Nation
+		specs[i].Configure = func(cfg *node.Config) {
+			cfg.InsecurePlaintext = o.InsecurePlaintext
+			cfg.Listeners = []node.ListenerConfig{
+				{Kind: node.KindCoTTCP, Addr: port(o.Host, ports[nat].CoTPort), Principal: nat + ":SECRET"},
+				{Kind: node.KindHTTP, Addr: port(o.Host, ports[nat].HTTPPort), Principal: nat + ":SECRET"},
+				{Kind: node.KindFederation, Addr: "127.0.0.1:0"},
+			}
+			cfg.CRL = map[string]string{}
+			for _, n := range Nations {
+				cfg.CRL[n.Code] = filepath.Join(o.DataDir, "pki", "ca-"+n.Code, pki.CRLFile)
+			}
+			switch nat {
+			case "USA":
+				cfg.OrbatData = Orbat()
+			case "JPN":
+				cfg.Feeds = feeds
+				// Its chain of command decides who approves Japan's side
+				// of a transfer (the national stock of the Komaki plant).
+				cfg.OrbatData = Orbat()
+			}
+		}
+	}
+	return specs
+}
+
+// Run starts the exercise and blocks until ctx is done.
+func Run(ctx context.Context, o Options) error {
+	o.defaults()
 	if o.DataDir == "" {
 		dir, err := os.MkdirTemp("", "kizuna-demo-")
 		if err != nil {
@@ -125,46 +183,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("starting simulated sensors: %w", err)
 	}
 	defer sensors.Close()
-	var jpnFeeds []node.FeedConfig
-	for _, ep := range sensors.Endpoints() {
-		if ep.Name == "radar-busan" {
-			continue // a KOR radar: a KOR node would read it
-		}
-		cl, rel, _ := strings.Cut(ep.Label, "/")
-		fc := node.FeedConfig{Name: ep.Name, Kind: ep.Kind, Transport: ep.Transport, Addr: ep.Addr, Classification: cl}
-		if rel != "" {
-			fc.ReleasableTo = strings.Split(rel, ",")
-		}
-		if ep.Site != nil {
-			fc.Site = &node.FeedSite{Lat: ep.Site.Lat, Lon: ep.Site.Lon, Height: ep.Site.Height}
-		}
-		jpnFeeds = append(jpnFeeds, fc)
-	}
-	specs := topology.Trilateral()
-	for i := range specs {
-		nat := specs[i].Nation
-		specs[i].Configure = func(cfg *node.Config) {
-			cfg.InsecurePlaintext = o.InsecurePlaintext
-			cfg.Listeners = []node.ListenerConfig{
-				{Kind: node.KindCoTTCP, Addr: port(o.Host, ports[nat].CoTPort), Principal: nat + ":SECRET"},
-				{Kind: node.KindHTTP, Addr: port(o.Host, ports[nat].HTTPPort), Principal: nat + ":SECRET"},
-				{Kind: node.KindFederation, Addr: "127.0.0.1:0"},
-			}
-			cfg.CRL = map[string]string{}
-			for _, n := range Nations {
-				cfg.CRL[n.Code] = filepath.Join(o.DataDir, "pki", "ca-"+n.Code, pki.CRLFile)
-			}
-			switch nat {
-			case "USA":
-				cfg.OrbatData = Orbat()
-			case "JPN":
-				cfg.Feeds = jpnFeeds
-				// Its chain of command decides who approves Japan's side
-				// of a transfer (the national stock of the Komaki plant).
-				cfg.OrbatData = Orbat()
-			}
-		}
-	}
+	specs := nodeSpecs(o, ports, jpnFeeds(sensors.Endpoints()))
 	cl, err := topology.Start(ctx, o.DataDir, specs, o.Log)
 	if err != nil {
 		return fmt.Errorf("starting the allied nodes: %w", err)
@@ -182,6 +201,17 @@ func Run(ctx context.Context, o Options) error {
 		o.Ready(nodeOf("USA"), nodeOf("JPN"), nodeOf("KOR"))
 	}
 
+	errs := storylines(ctx, o, nodeOf)
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	errs = append(errs, cl.Shutdown(sctx))
+	return errors.Join(errs...)
+}
+
+// storylines runs the exercise's storylines (unit movement, orders,
+// sustainment, cyber, missile warnings) until ctx is done or one fails,
+// and returns their errors.
+func storylines(ctx context.Context, o Options, nodeOf func(nation string) *node.Node) []error {
 	runCtx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	var errs []error
@@ -227,10 +257,7 @@ func Run(ctx context.Context, o Options) error {
 	<-runCtx.Done()
 	stop()
 	wg.Wait()
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	errs = append(errs, cl.Shutdown(sctx))
-	return errors.Join(errs...)
+	return errs
 }
 
 func printAddresses(w io.Writer, dir string, nodes []*node.Node) {

@@ -422,6 +422,12 @@ func (h *Handler) serveSign(w http.ResponseWriter, r *http.Request, u users.User
 		h.writeV1(w, cert)
 		return
 	}
+	h.writeV2(w, r, cert)
+}
+
+// writeV2 answers a v2 signing request with the certificate and its CA:
+// JSON (also to iTAK's text/plain) or XML, as the client accepts.
+func (h *Handler) writeV2(w http.ResponseWriter, r *http.Request, cert *x509.Certificate) {
 	signed := base64.StdEncoding.EncodeToString(cert.Raw)
 	ca := base64.StdEncoding.EncodeToString(h.cfg.CA.Cert.Raw)
 	// ca0 is the issuing CA, ca1 the root of its chain: with a national

@@ -34,6 +34,37 @@ func (s *assocScratch) find(i int) int {
 // associate assigns one batch of plots to the view's tracks by global
 // nearest neighbour and starts tentative tracks from the rest.
 func (e *Engine) associate(v *view, plots []plotRef) {
+	inGate := e.gate(v, plots)
+	assigned := e.assign(len(plots))
+	s := &e.scratch
+	for pi, pr := range plots {
+		if ti := assigned[pi]; ti > 0 {
+			t := s.cands[ti-1]
+			if e.measure(t, pr.o) {
+				e.plotDomain(t)
+				v.index(t)
+			}
+			continue
+		}
+		if len(v.tracks) >= e.cfg.MaxTracks || inGate[pi] {
+			// A plot near a confirmed track (within suppressGate times the
+			// gate) that was not assigned to it is not taken for a new
+			// object: a track started from it would compete with the
+			// confirmed one for that object's next plots (crossings, noise
+			// outliers, split plots).
+			continue
+		}
+		t := e.newTrack(v, Key{Kind: IDNone, ID: pr.seq}, pr.o)
+		e.measureFirst(t, pr.o)
+		e.plotDomain(t)
+		v.index(t)
+	}
+}
+
+// gate finds every (plot, track) pair of the view within the gate and its
+// cost, into the scratch candidates and pairs. It reports which plots lie
+// near a confirmed track (within suppressGate times the gate).
+func (e *Engine) gate(v *view, plots []plotRef) []bool {
 	s := &e.scratch
 	if s.candIx == nil {
 		s.candIx = map[*track]int{}
@@ -73,7 +104,16 @@ func (e *Engine) associate(v *view, plots []plotRef) {
 			s.pairs = append(s.pairs, pair{plot: pi, trk: ti, cost: cost})
 		})
 	}
-	np, nt := len(plots), len(s.cands)
+	return inGate
+}
+
+// assign assigns the np plots to the candidate tracks: pairs that share
+// no plot or track with another are taken as they are, each cluster of
+// competing pairs is solved optimally. It returns, per plot, the index+1
+// of its track in the scratch candidates, 0 for none.
+func (e *Engine) assign(np int) []int {
+	s := &e.scratch
+	nt := len(s.cands)
 	// Union-find over plots (0..np-1) and tracks (np..np+nt-1).
 	s.parent = s.parent[:0]
 	for i := range np + nt {
@@ -99,28 +139,7 @@ func (e *Engine) associate(v *view, plots []plotRef) {
 		}
 		e.solve(idx, assigned)
 	}
-	for pi, pr := range plots {
-		if ti := assigned[pi]; ti > 0 {
-			t := s.cands[ti-1]
-			if e.measure(t, pr.o) {
-				e.plotDomain(t)
-				v.index(t)
-			}
-			continue
-		}
-		if len(v.tracks) >= e.cfg.MaxTracks || inGate[pi] {
-			// A plot near a confirmed track (within suppressGate times the
-			// gate) that was not assigned to it is not taken for a new
-			// object: a track started from it would compete with the
-			// confirmed one for that object's next plots (crossings, noise
-			// outliers, split plots).
-			continue
-		}
-		t := e.newTrack(v, Key{Kind: IDNone, ID: pr.seq}, pr.o)
-		e.measureFirst(t, pr.o)
-		e.plotDomain(t)
-		v.index(t)
-	}
+	return assigned
 }
 
 // suppressGate widens the gate inside which a plot cannot start a track.

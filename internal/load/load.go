@@ -308,8 +308,24 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		defer stop()
 	}
 
-	// Send, staggered over one period, then drain, then stop the readers
-	// (closing a connection also ends a write blocked in it).
+	res.Elapsed = sendAndDrain(ctx, &cfg, clients)
+	readers.Wait()
+	res.GeneratorCPU = processCPU() - cpu0
+	res.addUp(clients, log)
+	if err := ctx.Err(); err != nil {
+		return res, fmt.Errorf("load run interrupted: %w", err)
+	}
+	if res.Sent > 0 && res.Received == 0 {
+		log.Warn("no event of this run came back; does the server forward unknown <detail> elements such as <__load> intact?")
+	}
+	return res, nil
+}
+
+// sendAndDrain sends, staggered over one period, for cfg.Duration, then
+// reads on for cfg.Drain, then closes every connection (which also ends a
+// write blocked in it) and waits for the senders. It returns how long the
+// clients sent.
+func sendAndDrain(ctx context.Context, cfg *Config, clients []*client) time.Duration {
 	period := cfg.period()
 	start := time.Now().Add(cfg.Settle + 10*time.Millisecond)
 	end := start.Add(cfg.Duration)
@@ -318,7 +334,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		phase := time.Duration(int64(period) * int64(i) / int64(len(clients)))
 		senders.Go(func() { c.send(ctx, cfg.Proto, start.Add(phase), end, period) })
 	}
-	log.Info("sending", "clients", len(clients), "rate", cfg.Rate, "duration", cfg.Duration, "proto", cfg.Proto)
+	cfg.Logger.Info("sending", "clients", len(clients), "rate", cfg.Rate, "duration", cfg.Duration, "proto", cfg.Proto)
 	wait := func(until time.Time) {
 		t := time.NewTimer(time.Until(until))
 		defer t.Stop()
@@ -328,20 +344,22 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		}
 	}
 	wait(end)
-	res.Elapsed = cfg.Duration
+	elapsed := cfg.Duration
 	if ctx.Err() != nil {
-		res.Elapsed = min(max(time.Since(start), 0), cfg.Duration)
+		elapsed = min(max(time.Since(start), 0), cfg.Duration)
 	} else if cfg.Drain > 0 {
-		log.Info("draining", "for", cfg.Drain)
+		cfg.Logger.Info("draining", "for", cfg.Drain)
 		wait(end.Add(cfg.Drain))
 	}
 	for _, c := range clients {
 		c.conn.Close()
 	}
 	senders.Wait()
-	readers.Wait()
-	res.GeneratorCPU = processCPU() - cpu0
+	return elapsed
+}
 
+// addUp adds up what the clients counted and the latency quantiles.
+func (res *Result) addUp(clients []*client, log *slog.Logger) {
 	var h histogram
 	var firstIOErr error
 	for _, c := range clients {
@@ -365,13 +383,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	res.Expected = res.Sent * uint64(len(clients)-1)
 	res.P50, res.P90, res.P99 = h.quantile(0.50), h.quantile(0.90), h.quantile(0.99)
 	res.Max = time.Duration(h.max) * time.Microsecond
-	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("load run interrupted: %w", err)
-	}
-	if res.Sent > 0 && res.Received == 0 {
-		log.Warn("no event of this run came back; does the server forward unknown <detail> elements such as <__load> intact?")
-	}
-	return res, nil
 }
 
 func startProfile(path string) (stop func(), err error) {

@@ -20,6 +20,33 @@ const MaxReplayWindow = 24 * time.Hour
 
 var errTooMany = errors.New("too many rows")
 
+// replayWindow reads since, until and step (in ms; 0 keeps every row)
+// from the query, or says what is wrong with them.
+func replayWindow(r *http.Request, now time.Time) (since, until time.Time, step int64, bad string) {
+	since, until = now.Add(-3*time.Hour), now
+	q := r.URL.Query()
+	for name, dst := range map[string]*time.Time{"since": &since, "until": &until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return since, until, 0, "bad " + name
+			}
+			*dst = t
+		}
+	}
+	if v := q.Get("step"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 || d > time.Hour {
+			return since, until, 0, "bad step"
+		}
+		step = d.Milliseconds()
+	}
+	if !until.After(since) || until.Sub(since) > MaxReplayWindow {
+		return since, until, 0, "bad window: until must follow since, by at most 24h"
+	}
+	return since, until, step, ""
+}
+
 // replay answers the history rows of [since, until) that the principal
 // may see. since defaults to three hours ago, until to now; step (a Go
 // duration, at most an hour) keeps the first row of each uid per step and
@@ -30,30 +57,9 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no valid principal", http.StatusForbidden)
 		return
 	}
-	now := s.cfg.Now()
-	since, until := now.Add(-3*time.Hour), now
-	q := r.URL.Query()
-	for name, dst := range map[string]*time.Time{"since": &since, "until": &until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				http.Error(w, "bad "+name, http.StatusBadRequest)
-				return
-			}
-			*dst = t
-		}
-	}
-	var step int64 // ms; 0 keeps every row
-	if v := q.Get("step"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 || d > time.Hour {
-			http.Error(w, "bad step", http.StatusBadRequest)
-			return
-		}
-		step = d.Milliseconds()
-	}
-	if !until.After(since) || until.Sub(since) > MaxReplayWindow {
-		http.Error(w, "bad window: until must follow since, by at most 24h", http.StatusBadRequest)
+	since, until, step, bad := replayWindow(r, s.cfg.Now())
+	if bad != "" {
+		http.Error(w, bad, http.StatusBadRequest)
 		return
 	}
 	s.writeReplay(w, r, p, since, until, step)

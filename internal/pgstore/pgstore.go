@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -66,8 +65,7 @@ type Store struct {
 
 	flushMu sync.Mutex
 
-	flushes, flushErrs, flushedObjs, flushedHist, pruned atomic.Uint64
-	inFlight, lastFlush, flushTime, lastRows             atomic.Int64
+	counters store.FlushCounters
 
 	runMu    sync.Mutex
 	runState int
@@ -222,15 +220,7 @@ func (s *Store) Stats() store.Stats {
 	s.mu.Lock()
 	st := store.Stats{PendingObjects: len(s.ops), PendingHistory: len(s.hist), DroppedHistory: s.dropped}
 	s.mu.Unlock()
-	st.InFlight = int(s.inFlight.Load())
-	st.Flushes = s.flushes.Load()
-	st.FlushErrors = s.flushErrs.Load()
-	st.FlushedObjects = s.flushedObjs.Load()
-	st.FlushedHistory = s.flushedHist.Load()
-	st.RetentionPruned = s.pruned.Load()
-	st.LastFlush = time.Duration(s.lastFlush.Load())
-	st.FlushTime = time.Duration(s.flushTime.Load())
-	st.LastFlushRows = int(s.lastRows.Load())
+	s.counters.Fill(&st)
 	return st
 }
 
@@ -265,14 +255,14 @@ func (s *Store) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				continue
 			}
-			if !failing || s.flushErrs.Load()%50 == 0 {
-				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.flushErrs.Load())
+			if !failing || s.counters.Failures()%50 == 0 {
+				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.counters.Failures())
 			}
 			failing = true
 			continue
 		}
 		if failing {
-			s.log.Info("flush recovered", "failures", s.flushErrs.Load())
+			s.log.Info("flush recovered", "failures", s.counters.Failures())
 			failing = false
 		}
 		if s.cfg.HistoryRetention > 0 && !time.Now().Before(nextPrune) {
@@ -307,22 +297,15 @@ func (s *Store) Flush(ctx context.Context) error {
 	s.mu.Unlock()
 
 	rows := len(ops) + len(hist)
-	s.inFlight.Store(int64(rows))
+	s.counters.Begin(rows)
 	start := time.Now()
 	err := s.write(ctx, ops, hist, start)
-	s.inFlight.Store(0)
 	if err != nil {
-		s.flushErrs.Add(1)
+		s.counters.Failed()
 		s.requeue(ops, hist)
 		return fmt.Errorf("flushing %d objects and %d history rows: %w", len(ops), len(hist), unavailable(err))
 	}
-	took := time.Since(start)
-	s.flushes.Add(1)
-	s.flushedObjs.Add(uint64(len(ops)))
-	s.flushedHist.Add(uint64(len(hist)))
-	s.lastFlush.Store(int64(took))
-	s.flushTime.Add(int64(took))
-	s.lastRows.Store(int64(rows))
+	s.counters.Done(len(ops), len(hist), time.Since(start))
 	return nil
 }
 
@@ -421,12 +404,12 @@ func (s *Store) prune(ctx context.Context, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("pruning history: %w", err)
 	}
-	s.pruned.Add(uint64(tag.RowsAffected()))
+	s.counters.Pruned(uint64(tag.RowsAffected()))
 	tag, err = s.pool.Exec(ctx, `DELETE FROM objects WHERE stale <> 0 AND stale < $1`, cutoff)
 	if err != nil {
 		return fmt.Errorf("pruning stale objects: %w", err)
 	}
-	s.pruned.Add(uint64(tag.RowsAffected()))
+	s.counters.Pruned(uint64(tag.RowsAffected()))
 	return nil
 }
 

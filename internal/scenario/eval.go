@@ -116,11 +116,8 @@ type Evaluation struct {
 	View int
 }
 
-// Evaluate plays a scenario offline, as fast as possible: every sensor's
-// wire output goes through the feed decoders (feed.Parser) into a fusion
-// engine driven in simulated time, and the confirmed tracks of the view
-// with every sensor are scored against the truth.
-func Evaluate(cfg EvalConfig) (*Evaluation, error) {
+// defaults fills in the zero fields of cfg.
+func (cfg *EvalConfig) defaults() {
 	if cfg.Nation == "" {
 		cfg.Nation = "JPN"
 	}
@@ -136,17 +133,18 @@ func Evaluate(cfg EvalConfig) (*Evaluation, error) {
 	if cfg.C <= 0 {
 		cfg.C = 1000
 	}
-	s := New(cfg.Scenario)
-	fc := cfg.Fusion
-	fc.Nation, fc.NodeID = cfg.Nation, "eval"
-	fc.Sources = map[string]label.Label{}
+}
+
+// sensorParsers makes a feed parser for every sensor, labelled as nation's
+// node would label it, and records each label in sources.
+func sensorParsers(nation string, sensors []Sensor, sources map[string]label.Label) (map[string]*feed.Parser, error) {
 	parsers := map[string]*feed.Parser{}
-	for _, sn := range s.Sensors() {
-		l, err := SensorLabel(cfg.Nation, sn)
+	for _, sn := range sensors {
+		l, err := SensorLabel(nation, sn)
 		if err != nil {
 			return nil, err
 		}
-		fc.Sources[sn.Name] = l
+		sources[sn.Name] = l
 		pc := feed.Config{Name: sn.Name, Kind: sn.Kind, Label: l}
 		if sn.Kind != KindAIS {
 			site := sn.Site
@@ -161,6 +159,23 @@ func Evaluate(cfg EvalConfig) (*Evaluation, error) {
 			return nil, err
 		}
 		parsers[sn.Name] = p
+	}
+	return parsers, nil
+}
+
+// Evaluate plays a scenario offline, as fast as possible: every sensor's
+// wire output goes through the feed decoders (feed.Parser) into a fusion
+// engine driven in simulated time, and the confirmed tracks of the view
+// with every sensor are scored against the truth.
+func Evaluate(cfg EvalConfig) (*Evaluation, error) {
+	cfg.defaults()
+	s := New(cfg.Scenario)
+	fc := cfg.Fusion
+	fc.Nation, fc.NodeID = cfg.Nation, "eval"
+	fc.Sources = map[string]label.Label{}
+	parsers, err := sensorParsers(cfg.Nation, s.Sensors(), fc.Sources)
+	if err != nil {
+		return nil, err
 	}
 	eng, err := fusion.New(fc)
 	if err != nil {

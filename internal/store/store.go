@@ -25,7 +25,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"kizuna/internal/label"
@@ -149,10 +148,7 @@ type Store struct {
 	// pruneRows is how many rows one retention statement deletes.
 	pruneRows int
 
-	flushes, flushErrs, flushedObjs, flushedHist, pruned atomic.Uint64
-	inFlight                                             atomic.Int64
-	lastFlush, flushTime                                 atomic.Int64
-	lastRows                                             atomic.Int64
+	counters FlushCounters
 
 	runMu    sync.Mutex
 	runState int // 0 idle, 1 running, 2 closed
@@ -309,15 +305,7 @@ func (s *Store) Stats() Stats {
 		DroppedHistory: s.dropped,
 	}
 	s.mu.Unlock()
-	st.InFlight = int(s.inFlight.Load())
-	st.Flushes = s.flushes.Load()
-	st.FlushErrors = s.flushErrs.Load()
-	st.FlushedObjects = s.flushedObjs.Load()
-	st.FlushedHistory = s.flushedHist.Load()
-	st.RetentionPruned = s.pruned.Load()
-	st.LastFlush = time.Duration(s.lastFlush.Load())
-	st.FlushTime = time.Duration(s.flushTime.Load())
-	st.LastFlushRows = int(s.lastRows.Load())
+	s.counters.Fill(&st)
 	return st
 }
 
@@ -355,14 +343,14 @@ func (s *Store) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				continue // the final flush retries
 			}
-			if !failing || s.flushErrs.Load()%50 == 0 {
-				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.flushErrs.Load())
+			if !failing || s.counters.Failures()%50 == 0 {
+				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.counters.Failures())
 			}
 			failing = true
 			continue
 		}
 		if failing {
-			s.log.Info("flush recovered", "failures", s.flushErrs.Load())
+			s.log.Info("flush recovered", "failures", s.counters.Failures())
 			failing = false
 		}
 		if s.cfg.HistoryRetention > 0 && !time.Now().Before(nextPrune) {
@@ -405,22 +393,15 @@ func (s *Store) Flush(ctx context.Context) error {
 	s.mu.Unlock()
 
 	rows := len(b.ops) + b.hist.n
-	s.inFlight.Store(int64(rows))
+	s.counters.Begin(rows)
 	start := time.Now()
 	err := s.write(ctx, &b, start)
-	s.inFlight.Store(0)
 	if err != nil {
-		s.flushErrs.Add(1)
+		s.counters.Failed()
 		s.requeue(b)
 		return fmt.Errorf("flushing %d objects and %d history rows: %w", len(b.ops), b.hist.n, err)
 	}
-	s.flushes.Add(1)
-	s.flushedObjs.Add(uint64(len(b.ops)))
-	s.flushedHist.Add(uint64(b.hist.n))
-	took := time.Since(start)
-	s.lastFlush.Store(int64(took))
-	s.flushTime.Add(int64(took))
-	s.lastRows.Store(int64(rows))
+	s.counters.Done(len(b.ops), b.hist.n, time.Since(start))
 
 	if len(s.owned)+len(b.ops) > maxOwnedCache {
 		clear(s.owned) // a cache only: the database has the truth
@@ -549,7 +530,7 @@ func (s *Store) prune(ctx context.Context, now time.Time, budget time.Duration) 
 		return true, fmt.Errorf("pruning stale objects: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	s.pruned.Add(uint64(n))
+	s.counters.Pruned(uint64(n))
 	// An owner row lasts as long as the claim it restores: while its uid
 	// has an object, and one retention after it was first written.
 	res, err = s.wdb.ExecContext(ctx, `DELETE FROM owners WHERE first_seen < ? AND uid NOT IN (SELECT uid FROM objects)`, cutoff)
@@ -574,7 +555,7 @@ func (s *Store) pruneBatch(ctx context.Context, cutoff int64) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("pruning history: %w", err)
 	}
-	s.pruned.Add(uint64(n))
+	s.counters.Pruned(uint64(n))
 	return n, nil
 }
 

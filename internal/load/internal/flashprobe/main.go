@@ -50,37 +50,12 @@ func run(addr string, every, dur, warm time.Duration) error {
 	defer sub.Close()
 	go discard(pub)
 
-	marker := []byte(`<__flashprobe ts="`)
 	lat := make([]time.Duration, 0, int(dur/every)+1)
 	done := make(chan struct{})
 	start := time.Now()
 	go func() {
 		defer close(done)
-		r := bufio.NewReaderSize(sub, 1<<20)
-		for {
-			line, err := r.ReadSlice('>')
-			if err != nil && err != bufio.ErrBufferFull {
-				return
-			}
-			i := bytes.Index(line, marker)
-			if i < 0 {
-				continue
-			}
-			now := time.Now()
-			rest := line[i+len(marker):]
-			j := bytes.IndexByte(rest, '"')
-			if j < 0 {
-				continue
-			}
-			ns, err := strconv.ParseInt(string(rest[:j]), 10, 64)
-			if err != nil {
-				continue
-			}
-			sent := time.Unix(0, ns)
-			if sent.Sub(start) >= warm {
-				lat = append(lat, now.Sub(sent))
-			}
-		}
+		lat = collect(sub, start, warm, lat)
 	}()
 
 	time.Sleep(time.Second) // both connections registered
@@ -116,6 +91,37 @@ func run(addr string, every, dur, warm time.Duration) error {
 	fmt.Printf("flash: sent=%d received=%d p50=%.1fms p90=%.1fms p99=%.1fms max=%.1fms\n", sent, len(lat),
 		ms(q(0.50)), ms(q(0.90)), ms(q(0.99)), ms(lat[len(lat)-1]))
 	return nil
+}
+
+// collect reads the probe's warnings back from sub until it closes and
+// appends the latency of each one sent after the warm-up to lat.
+func collect(sub net.Conn, start time.Time, warm time.Duration, lat []time.Duration) []time.Duration {
+	marker := []byte(`<__flashprobe ts="`)
+	r := bufio.NewReaderSize(sub, 1<<20)
+	for {
+		line, err := r.ReadSlice('>')
+		if err != nil && err != bufio.ErrBufferFull {
+			return lat
+		}
+		i := bytes.Index(line, marker)
+		if i < 0 {
+			continue
+		}
+		now := time.Now()
+		rest := line[i+len(marker):]
+		j := bytes.IndexByte(rest, '"')
+		if j < 0 {
+			continue
+		}
+		ns, err := strconv.ParseInt(string(rest[:j]), 10, 64)
+		if err != nil {
+			continue
+		}
+		sent := time.Unix(0, ns)
+		if sent.Sub(start) >= warm {
+			lat = append(lat, now.Sub(sent))
+		}
+	}
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
