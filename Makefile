@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 export GOTOOLCHAIN := auto
 GO ?= go
 
-.PHONY: test test-go test-web test-interop vet lint build bench
+.PHONY: test test-go test-node test-web test-interop vet lint build bench
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -19,7 +19,15 @@ vet:
 lint:
 	$(GO) run $(STATICCHECK) ./...
 
-test: vet lint test-go test-web test-interop
+# The Go suite and the two Node.js suites are independent: they run side by
+# side (the Node.js ones one after the other), each one's output printed
+# whole when it ends.
+test: vet lint
+	@$(MAKE) --no-print-directory --output-sync=target -j2 test-go test-node
+
+test-node:
+	@$(MAKE) --no-print-directory test-web
+	@$(MAKE) --no-print-directory test-interop
 
 test-go:
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
