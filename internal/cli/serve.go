@@ -203,6 +203,10 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	fs.StringVar(&cfg.Cluster, "cluster", cfg.Cluster, "cluster mode: the NATS JetStream server `nats://HOST:PORT` the node's instances share (needs --store postgres://…)")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "storage: sqlite (default, in --data) or a shared PostgreSQL `URL` postgres://USER@HOST/DB")
 	fs.StringVar(&cfg.Instance, "instance", cfg.Instance, "this instance's `id` in a cluster (default: host-pid-random)")
+	fs.Func("cluster-nations", "release tokens in a cluster's event subjects: `JPN,KOR,USA` (the same list on every instance); an instance then receives only what its clients' nations may see", func(v string) error {
+		cfg.ClusterNations = strings.Split(v, ",")
+		return nil
+	})
 	return sf
 }
 
