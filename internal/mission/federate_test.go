@@ -80,12 +80,22 @@ func FuzzParseFederated(f *testing.F) {
 	f.Add([]byte(`<kizunaMission>{"mission":{"name":"op","guid":"g","node":"n","label":{"classification":"SECRET","releasableTo":["JPN"],"originator":"JPN"}},"change":{"type":"CREATE_MISSION"}}</kizunaMission>`))
 	f.Add([]byte(`<kizunaMission>{"mission":{"name":"op","guid":"g","node":"n","label":{"classification":"SECRET","originator":"JPN"}},"change":{"type":"ADD_CONTENT","item":{"kind":"uid","key":"u","label":{"classification":"SECRET","originator":"JPN"}}}}</kizunaMission>`))
 	f.Add([]byte(`<kizunaMission>&lt;</kizunaMission>`))
+	f.Add([]byte(`<kizunaMission>{"mission":{"node":"n"},"change":{"type":"SYNC_REQUEST"}}</kizunaMission>`))
+	f.Add([]byte(`<kizunaMission>{"mission":{"name":"op","guid":"g","node":"n","label":{"classification":"SECRET","originator":"JPN"}},"change":{"type":"SYNC_CHANGE"},"sync":"s","record":{"type":"ADD_CONTENT","item":{"kind":"hash","key":"h","label":{"classification":"SECRET","originator":"JPN"}}}}</kizunaMission>`))
+	f.Add([]byte(`<kizunaMission>{"mission":{"name":"op","guid":"g","node":"n","label":{"classification":"SECRET","originator":"JPN"}},"change":{"type":"ADD_LOG"},"log":{"id":"i","content":"c","label":{"classification":"SECRET","originator":"JPN"}}}</kizunaMission>`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := ParseFederated(b)
 		if err != nil {
 			return
 		}
-		if !m.Mission.Label.Valid() || (m.Change.Item != nil && !m.Change.Item.Label.Valid()) {
+		if m.Change.Type == fedRequest {
+			if m.Mission.Node == "" {
+				t.Fatalf("accepted %+v", m)
+			}
+			return
+		}
+		if !m.Mission.Label.Valid() || (m.Change.Item != nil && !m.Change.Item.Label.Valid()) ||
+			(m.Log != nil && !m.Log.Label.Valid()) || (m.Record != nil && m.Record.Item != nil && !m.Record.Item.Label.Valid()) {
 			t.Fatalf("accepted %+v", m)
 		}
 	})

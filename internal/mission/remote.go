@@ -347,8 +347,12 @@ func (s *Service) kickResync(request bool) {
 }
 
 // resyncCoalesce gathers the link-ups and requests of a moment into one
-// sending.
-const resyncCoalesce = 200 * time.Millisecond
+// sending; resyncGap is the least time between two sendings, so that a
+// peer repeating SYNC_REQUEST cannot make this node send without pause.
+const (
+	resyncCoalesce = 200 * time.Millisecond
+	resyncGap      = 2 * time.Second
+)
 
 func (s *Service) resyncLoop(ctx context.Context) {
 	defer s.wg.Done()
@@ -373,6 +377,13 @@ func (s *Service) resyncLoop(ctx context.Context) {
 			s.sendRequest(ctx)
 		}
 		s.sendAll(ctx)
+		gap := time.NewTimer(resyncGap)
+		select {
+		case <-ctx.Done():
+			gap.Stop()
+			return
+		case <-gap.C:
+		}
 	}
 }
 
