@@ -125,6 +125,7 @@ func TestFederationFlashFirst(t *testing.T) {
 	fedLinksUp(t, c)
 	jpnNode := c.Node("jpn-node")
 	jpn, usa := fedDial(t, jpnNode), fedDial(t, c.Node("usa-hub"))
+	watch := fedDial(t, jpnNode) // sees what the JPN node accepted
 	px.Cut()
 	taktest.WaitUntil(t, "link down", 10*time.Second, func() bool {
 		return fedPeer(jpnNode.Federation().Status(), "usa-hub").State == "down"
@@ -135,8 +136,13 @@ func TestFederationFlashFirst(t *testing.T) {
 		jpn.send(fedEvent(fmt.Sprintf("queued-%d", i), "b-m-p-s-m", rel, ""))
 	}
 	jpn.send(fedEvent("tbm-launch", "b-d-l", rel, ""))
+	// The node hands an event to federation before its own clients get
+	// it, so once a local client has the warning it is queued too. The
+	// queue may also hold the missions catch-up request that the node
+	// sends shortly after a link comes up (a message no client sees).
+	watch.expect("the warning accepted at JPN", func(e *cot.Event) bool { return e.UID == "tbm-launch" }, 10*time.Second)
 	taktest.WaitUntil(t, "all queued", 10*time.Second, func() bool {
-		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue == routine+1
+		return fedPeer(jpnNode.Federation().Status(), "usa-hub").Queue >= routine+1
 	})
 	px.Restore()
 	got := usa.collectUntil("queued-499", 30*time.Second)
