@@ -300,21 +300,15 @@ func declEnd(b []byte) int {
 // attribute values. It returns the offset just past '>' (or -1) and whether
 // the tag is self-closing.
 func tagEnd(b []byte) (int, bool) {
-	var q byte
-	for i := 1; i < len(b); i++ {
-		c := b[i]
-		if q != 0 {
-			if c == q {
-				q = 0
-			}
-			continue
-		}
-		switch c {
-		case '"', '\'':
-			q = c
-		case '>':
-			return i + 1, b[i-1] == '/'
+	for i := 1; ; {
+		at, lt := xmltext.TagEnd(b, i)
+		switch {
+		case at < 0:
+			return -1, false
+		case lt:
+			i = at + 1 // the splitter only frames: the decoder refuses it
+		default:
+			return at + 1, b[at-1] == '/'
 		}
 	}
-	return -1, false
 }

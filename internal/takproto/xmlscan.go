@@ -65,28 +65,14 @@ func startTag(b []byte, i int) (name, attrs []byte, next int, selfClosing bool, 
 		return nil, nil, 0, false, errScan
 	}
 	name = b[i+1 : j]
-	var q byte
-	for k := j; k < len(b); k++ {
-		c := b[k]
-		if q != 0 {
-			if c == q {
-				q = 0
-			}
-			continue
-		}
-		switch c {
-		case '"', '\'':
-			q = c
-		case '<':
-			return nil, nil, 0, false, errScan
-		case '>':
-			if b[k-1] == '/' && k-1 >= j {
-				return name, b[j : k-1], k + 1, true, nil
-			}
-			return name, b[j:k], k + 1, false, nil
-		}
+	k, lt := xmltext.TagEnd(b, j)
+	if k < 0 || lt {
+		return nil, nil, 0, false, errScan
 	}
-	return nil, nil, 0, false, errScan
+	if b[k-1] == '/' && k-1 >= j {
+		return name, b[j : k-1], k + 1, true, nil
+	}
+	return name, b[j:k], k + 1, false, nil
 }
 
 // next returns the next top-level element; ok is false at the end of b.

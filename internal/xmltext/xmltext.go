@@ -167,3 +167,31 @@ var escapes = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// TagEnd scans a tag's text from b[from] (past the '<' and usually past
+// the name) for the first '>' or '<' outside a quoted attribute value.
+// It returns that byte's index and whether it is a '<' (which a tag may
+// not hold: callers decide whether that is an error), or -1 when b ends
+// first. The splitter of package cot and the XML reader of package
+// takproto both find tag ends with it.
+func TagEnd(b []byte, from int) (at int, lt bool) {
+	var q byte
+	for i := from; i < len(b); i++ {
+		c := b[i]
+		if q != 0 {
+			if c == q {
+				q = 0
+			}
+			continue
+		}
+		switch c {
+		case '"', '\'':
+			q = c
+		case '>':
+			return i, false
+		case '<':
+			return i, true
+		}
+	}
+	return -1, false
+}
