@@ -94,19 +94,9 @@ type DecideRequest struct {
 // a denial) with the outcome. It returns the request and, for an
 // approval, the national order.
 func (s *Service) Decide(ctx context.Context, p label.Principal, id string, req DecideRequest) (*Order, *Order, error) {
-	outcome := strings.ToUpper(strings.TrimSpace(req.Outcome))
-	reason := strings.TrimSpace(req.Reason)
-	switch outcome {
-	case Approved, PartlyApproved:
-		if req.Order == nil {
-			return nil, nil, invalid("an approval comes with the national order that carries it out")
-		}
-	case Denied:
-		if reason == "" {
-			return nil, nil, invalid("a denial needs a reason")
-		}
-	default:
-		return nil, nil, invalid("outcome %q (want APPROVED, PARTLY_APPROVED or DENIED)", req.Outcome)
+	outcome, reason, err := req.check()
+	if err != nil {
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	o, ok := s.orders[strings.ToUpper(id)]
@@ -175,6 +165,26 @@ func (s *Service) Decide(ctx context.Context, p label.Principal, id string, req 
 	s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "request.decide", Object: o.ID, Decision: "allow",
 		Reason: fmt.Sprintf("%s by %s via %s: %s%s", outcome, au.ID, o.Via, reason, linkedNote(national))})
 	return out, national, nil
+}
+
+// check validates a decision on its own and returns its normalised outcome
+// and reason.
+func (req DecideRequest) check() (outcome, reason string, err error) {
+	outcome = strings.ToUpper(strings.TrimSpace(req.Outcome))
+	reason = strings.TrimSpace(req.Reason)
+	switch outcome {
+	case Approved, PartlyApproved:
+		if req.Order == nil {
+			return "", "", invalid("an approval comes with the national order that carries it out")
+		}
+	case Denied:
+		if reason == "" {
+			return "", "", invalid("a denial needs a reason")
+		}
+	default:
+		return "", "", invalid("outcome %q (want APPROVED, PARTLY_APPROVED or DENIED)", req.Outcome)
+	}
+	return outcome, reason, nil
 }
 
 // nationOfUnit is a unit's nation; callers hold s.mu.

@@ -57,121 +57,202 @@ func (s *Service) Issue(ctx context.Context, p label.Principal, req IssueRequest
 // issue issues an order; request, when set, is the support request the
 // order answers.
 func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest, request string) (*Order, error) {
+	f, err := s.checkIssue(req)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
+	}
+	a, denied, err := s.authorizeIssueLocked(ctx, p, req, f)
+	if err != nil {
+		s.mu.Unlock()
+		if denied != nil {
+			s.auditNoLock(ctx, *denied)
+		}
+		return nil, err
+	}
+	o := s.newOrderLocked(p, req, f, a, request)
+	if err := s.db.commit(ctx, write{orders: []*Order{o}}, nil); err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	s.orders[o.ID] = o
+	s.order = append(s.order, o.ID)
+	for _, dl := range o.Deliveries {
+		s.messages[dl.MessageID] = o.ID
+	}
+	issuerUnit, recipientUnit := a.issuer.clone(), a.recipient.clone()
+	var infoUnits []*Unit
+	for _, id := range o.Info {
+		infoUnits = append(infoUnits, s.units[id].clone())
+	}
+	out := o.clone()
+	s.notifyLocked(out)
+	s.mu.Unlock()
+
+	err = s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.transition", Object: o.ID, Decision: "allow",
+		Reason: strings.TrimSpace(fmt.Sprintf("→ISSUED %s %s %s %s→%s reply by %s label %s %s", o.Serial, strings.TrimSpace(string(f.fam)+" "+string(f.typ)), o.DTG, a.issuer.ID, a.recipient.ID,
+			o.Deadline.Format(time.RFC3339), a.lbl.Marking(), orderLinks(o)))})
+	s.deliver(ctx, out, issuerUnit, recipientUnit)
+	s.federateIssued(ctx, out, issuerUnit, recipientUnit)
+	for _, iu := range infoUnits {
+		s.notifyUnit(ctx, out, issuerUnit, iu, fmt.Sprintf("INFO %s %s %s to %s: %s", orFamily(out), out.ID, out.Serial, recipientUnit.callsign(), out.Text))
+	}
+	return out, err
+}
+
+// issueFields are the checked fields of an IssueRequest.
+type issueFields struct {
+	typ      OrderType
+	fam      Family
+	text     string
+	now      time.Time
+	deadline time.Time
+}
+
+// checkIssue validates an IssueRequest on its own, before any lookup.
+func (s *Service) checkIssue(req IssueRequest) (issueFields, error) {
+	var f issueFields
 	typ, err := ParseOrderType(req.Type)
 	if err != nil {
-		return nil, invalid("%v", err)
+		return f, invalid("%v", err)
 	}
 	text := strings.TrimSpace(req.Text)
 	if text == "" && req.Paragraphs != nil {
 		text = strings.TrimSpace(req.Paragraphs.Mission)
 	}
 	if text == "" {
-		return nil, invalid("an order needs text")
+		return f, invalid("an order needs text")
 	}
 	if err := req.Paragraphs.validate(); err != nil {
-		return nil, invalid("%v", err)
+		return f, invalid("%v", err)
 	}
 	var fam Family
 	if req.Family != "" {
 		if fam, err = ParseFamily(req.Family); err != nil {
-			return nil, invalid("%v", err)
+			return f, invalid("%v", err)
 		}
 	} else if typ == Task || typ == Movement {
 		fam = OPORD
 	}
 	if fam != "" && (typ == SupportRequest || typ == ReportRequest) {
-		return nil, invalid("a %s is a request, not a %s", typ, fam)
+		return f, invalid("a %s is a request, not a %s", typ, fam)
 	}
 	if !req.NET.IsZero() && !req.NLT.IsZero() && !req.NLT.After(req.NET) {
-		return nil, invalid("NLT must come after NET")
+		return f, invalid("NLT must come after NET")
 	}
 	if len(text) > maxOrderText || !utf8.ValidString(text) {
-		return nil, invalid("order text must be valid UTF-8 of at most %d bytes", maxOrderText)
+		return f, invalid("order text must be valid UTF-8 of at most %d bytes", maxOrderText)
 	}
 	if err := req.Location.validate(); err != nil {
-		return nil, invalid("%v", err)
+		return f, invalid("%v", err)
 	}
 	now := s.clock()
+	deadline, err := orderDeadline(req, now)
+	if err != nil {
+		return f, err
+	}
+	return issueFields{typ: typ, fam: fam, text: text, now: now, deadline: deadline}, nil
+}
+
+// orderDeadline is the request's deadline (absolute or relative to now),
+// checked together with its NLT time against now.
+func orderDeadline(req IssueRequest, now time.Time) (time.Time, error) {
 	deadline := req.Deadline
 	if req.DeadlineIn != "" {
 		d, err := time.ParseDuration(req.DeadlineIn)
 		if err != nil || d <= 0 {
-			return nil, invalid("bad deadlineIn %q", req.DeadlineIn)
+			return time.Time{}, invalid("bad deadlineIn %q", req.DeadlineIn)
 		}
 		if !deadline.IsZero() {
-			return nil, invalid("give deadline or deadlineIn, not both")
+			return time.Time{}, invalid("give deadline or deadlineIn, not both")
 		}
 		deadline = now.Add(d)
 	}
 	if deadline.IsZero() {
-		return nil, invalid("an order needs a deadline")
+		return time.Time{}, invalid("an order needs a deadline")
 	}
 	if !deadline.After(now) {
-		return nil, invalid("the deadline %s has passed", deadline.UTC().Format(time.RFC3339))
+		return time.Time{}, invalid("the deadline %s has passed", deadline.UTC().Format(time.RFC3339))
 	}
 	if !req.NLT.IsZero() && !req.NLT.After(now) {
-		return nil, invalid("the NLT time %s has passed", req.NLT.UTC().Format(time.RFC3339))
+		return time.Time{}, invalid("the NLT time %s has passed", req.NLT.UTC().Format(time.RFC3339))
 	}
+	return deadline, nil
+}
 
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, ErrClosed
+// issueAuthority is what authorizeIssueLocked found: the units, the label
+// and the authority decision of an order about to be issued.
+type issueAuthority struct {
+	issuer, recipient, via *Unit
+	wanted                 string
+	lbl                    label.Label
+	d                      Decision
+	mission                string
+}
+
+// authorizeIssueLocked looks up the order's units and decides whether the
+// issuer may issue it. A refusal that must be audited comes with its record,
+// which the caller writes once s.mu is released. s.mu is held.
+func (s *Service) authorizeIssueLocked(ctx context.Context, p label.Principal, req IssueRequest, f issueFields) (issueAuthority, *audit.Record, error) {
+	var a issueAuthority
+	typ := f.typ
+	deny := func(object string, err error) *audit.Record {
+		return &audit.Record{Actor: p.String(), Action: "order.authority", Object: object, Decision: "deny", Reason: err.Error()}
 	}
 	issuer, err := s.actingLocked(p, req.As)
 	if err != nil {
-		s.mu.Unlock()
-		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, req.As, req.Recipient), Decision: "deny", Reason: err.Error()})
-		return nil, err
+		return a, deny(fmt.Sprintf("%s %s→%s", typ, req.As, req.Recipient), err), err
 	}
 	recipient, ok := s.units[req.Recipient]
 	if !ok || !label.Releasable(p, s.unitLabel(recipient)) {
-		s.mu.Unlock()
-		return nil, fmt.Errorf("%w: unit %q", ErrNotFound, req.Recipient)
+		return a, nil, fmt.Errorf("%w: unit %q", ErrNotFound, req.Recipient)
 	}
 	var via *Unit
 	wanted := ""
 	if typ == SupportRequest {
 		if via, recipient, err = s.routeLocked(issuer, recipient, req.Via); err != nil {
-			s.mu.Unlock()
-			s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, req.Recipient), Decision: "deny", Reason: err.Error()})
-			return nil, err
+			return a, deny(fmt.Sprintf("%s %s→%s", typ, issuer.ID, req.Recipient), err), err
 		}
 		if via != nil && recipient.ID != req.Recipient {
 			wanted = req.Recipient
 		}
 	}
-	if _, err := s.checkChangesLocked(issuer, recipient, fam, req.Changes); err != nil {
-		s.mu.Unlock()
-		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s %s→%s", fam, typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
-		return nil, err
+	if _, err := s.checkChangesLocked(issuer, recipient, f.fam, req.Changes); err != nil {
+		return a, deny(fmt.Sprintf("%s %s %s→%s", f.fam, typ, issuer.ID, recipient.ID), err), err
 	}
 	lbl, err := orderLabel(p, issuer, recipient, s.world().nationsOfUnit(issuer), req)
 	if err != nil {
-		s.mu.Unlock()
-		return nil, err
+		return a, nil, err
 	}
-	d := s.world().OrderAuthority(typ, issuer.ID, recipient.ID, now)
+	d := s.world().OrderAuthority(typ, issuer.ID, recipient.ID, f.now)
 	if err := s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), Decision: decisionWord(d.Allowed), Reason: d.Reason}); err != nil {
-		s.mu.Unlock()
-		return nil, err
+		return a, nil, err
 	}
 	if !d.Allowed {
-		s.mu.Unlock()
-		return nil, &AuthorityError{Decision: d}
+		return a, nil, &AuthorityError{Decision: d}
 	}
 	mission := normMission(req.Mission)
 	if err := checkCaveats(d.Chain, typ, mission, req.Location); err != nil {
-		s.mu.Unlock()
-		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.authority", Object: fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), Decision: "deny", Reason: err.Error()})
-		return nil, err
+		return a, deny(fmt.Sprintf("%s %s→%s", typ, issuer.ID, recipient.ID), err), err
 	}
-	o := &Order{Mission: mission,
-		Type: typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: text, Location: req.Location,
-		Deadline: deadline.UTC(), Label: lbl, State: Issued, Created: now, Updated: now, Authority: d,
+	return issueAuthority{issuer: issuer, recipient: recipient, via: via, wanted: wanted, lbl: lbl, d: d, mission: mission}, nil, nil
+}
+
+// newOrderLocked builds the order that authorizeIssueLocked allowed, with
+// its information addressees, a fresh ID and one delivery per recipient
+// device. s.mu is held.
+func (s *Service) newOrderLocked(p label.Principal, req IssueRequest, f issueFields, a issueAuthority, request string) *Order {
+	now, d, issuer, recipient := f.now, a.d, a.issuer, a.recipient
+	o := &Order{Mission: a.mission,
+		Type: f.typ, IssuerUnit: issuer.ID, IssuedBy: p.String(), Recipient: recipient.ID, Text: f.text, Location: req.Location,
+		Deadline: f.deadline.UTC(), Label: a.lbl, State: Issued, Created: now, Updated: now, Authority: d,
 		History: []Transition{{At: now, To: Issued, By: p.String(), Unit: issuer.ID, Via: "api", Reason: d.Reason}},
-		Family:  fam, Serial: s.serialLocked(issuer), DTG: DTG(now), Paragraphs: req.Paragraphs, NET: req.NET.UTC(), NLT: req.NLT.UTC(),
-		Changes: strings.ToUpper(req.Changes), Wanted: wanted, Request: request,
+		Family:  f.fam, Serial: s.serialLocked(issuer), DTG: DTG(now), Paragraphs: req.Paragraphs, NET: req.NET.UTC(), NLT: req.NLT.UTC(),
+		Changes: strings.ToUpper(req.Changes), Wanted: a.wanted, Request: request,
 	}
 	if req.NET.IsZero() {
 		o.NET = time.Time{}
@@ -179,13 +260,13 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 	if req.NLT.IsZero() {
 		o.NLT = time.Time{}
 	}
-	if via != nil {
-		o.Via = via.ID
-		o.History[0].Reason = fmt.Sprintf("routed through %s (%s) to %s, the %s headquarters that decides: %s", via.ID, via.Name, recipient.ID, recipient.Nation, d.Reason)
+	if a.via != nil {
+		o.Via = a.via.ID
+		o.History[0].Reason = fmt.Sprintf("routed through %s (%s) to %s, the %s headquarters that decides: %s", a.via.ID, a.via.Name, recipient.ID, recipient.Nation, d.Reason)
 	}
-	if typ != SupportRequest {
+	if f.typ != SupportRequest {
 		for _, id := range s.world().infoAddressees(issuer.ID, recipient.ID, d) {
-			if u := s.units[id]; u != nil && label.Releasable(label.Principal{Nation: u.Nation, Clearance: label.TopSecret}, lbl) {
+			if u := s.units[id]; u != nil && label.Releasable(label.Principal{Nation: u.Nation, Clearance: label.TopSecret}, a.lbl) {
 				o.Info = append(o.Info, id)
 			}
 		}
@@ -199,33 +280,7 @@ func (s *Service) issue(ctx context.Context, p label.Principal, req IssueRequest
 	for _, dev := range recipient.Devices {
 		o.Deliveries = append(o.Deliveries, Delivery{DeviceUID: dev.UID, Callsign: dev.Callsign, MessageID: newMessageID(), SentAt: now})
 	}
-	if err := s.db.commit(ctx, write{orders: []*Order{o}}, nil); err != nil {
-		s.mu.Unlock()
-		return nil, err
-	}
-	s.orders[o.ID] = o
-	s.order = append(s.order, o.ID)
-	for _, dl := range o.Deliveries {
-		s.messages[dl.MessageID] = o.ID
-	}
-	issuerUnit, recipientUnit := issuer.clone(), recipient.clone()
-	var infoUnits []*Unit
-	for _, id := range o.Info {
-		infoUnits = append(infoUnits, s.units[id].clone())
-	}
-	out := o.clone()
-	s.notifyLocked(out)
-	s.mu.Unlock()
-
-	err = s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "order.transition", Object: o.ID, Decision: "allow",
-		Reason: strings.TrimSpace(fmt.Sprintf("→ISSUED %s %s %s %s→%s reply by %s label %s %s", o.Serial, strings.TrimSpace(string(fam)+" "+string(typ)), o.DTG, issuer.ID, recipient.ID,
-			o.Deadline.Format(time.RFC3339), lbl.Marking(), orderLinks(o)))})
-	s.deliver(ctx, out, issuerUnit, recipientUnit)
-	s.federateIssued(ctx, out, issuerUnit, recipientUnit)
-	for _, iu := range infoUnits {
-		s.notifyUnit(ctx, out, issuerUnit, iu, fmt.Sprintf("INFO %s %s %s to %s: %s", orFamily(out), out.ID, out.Serial, recipientUnit.callsign(), out.Text))
-	}
-	return out, err
+	return o
 }
 
 // orderLabel computes an order's label.
@@ -427,16 +482,7 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	if !CanMove(from, to) {
 		if by.Via == "tak" && (to == Delivered || to == Acknowledged) && from.rank() >= to.rank() {
 			// A late or repeated receipt: record the delivery facts only.
-			if mutate != nil {
-				if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err != nil {
-					s.mu.Unlock()
-					return nil, err
-				}
-				s.orders[id] = n
-			}
-			out := n.clone()
-			s.mu.Unlock()
-			return out, nil
+			return s.lateReceiptLocked(ctx, id, n, mutate != nil)
 		}
 		s.mu.Unlock()
 		err := fmt.Errorf("%w: order %s is %s and cannot become %s", ErrIllegalTransition, id, from, to)
@@ -444,32 +490,8 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 		return nil, err
 	}
 	if recheckState(to) {
-		d := s.world().OrderAuthority(n.Type, n.IssuerUnit, n.Recipient, now)
-		var cavErr error
-		if d.Allowed {
-			if cavErr = checkCaveats(d.Chain, n.Type, n.Mission, n.Location); cavErr != nil {
-				d.Allowed, d.Reason = false, cavErr.Error()
-			}
-		}
-		if err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.authority", Object: id, Decision: decisionWord(d.Allowed),
-			Reason: fmt.Sprintf("recheck before %s: %s", to, d.Reason)}); err != nil {
-			s.mu.Unlock()
+		if err := s.recheckMoveLocked(ctx, id, n, from, to, by, now); err != nil {
 			return nil, err
-		}
-		if !d.Allowed {
-			n.History = append(n.History, Transition{At: now, From: from, To: to, By: by.By, Unit: by.Unit, Via: by.Via, Refused: true,
-				Reason: "refused: " + d.Reason})
-			n.Updated = now
-			if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err == nil {
-				s.orders[id] = n
-				s.notifyLocked(n.clone())
-			}
-			s.mu.Unlock()
-			s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s refused: %s", from, to, d.Reason)})
-			if cavErr != nil {
-				return nil, cavErr
-			}
-			return nil, &AuthorityError{Decision: d}
 		}
 	}
 	n.History = append(n.History, Transition{At: now, From: from, To: to, By: by.By, Unit: by.Unit, Via: by.Via, Reason: reason})
@@ -487,8 +509,13 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 	s.notifyLocked(out)
 	issuer, recipient := s.unitCopy(n.IssuerUnit), s.unitCopy(n.Recipient)
 	s.mu.Unlock()
+	return out, s.announceMove(ctx, out, from, to, by, reason, issuer, recipient)
+}
 
-	err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "allow",
+// announceMove audits a committed transition, federates it, tells the units
+// concerned and moves the support request an order carries out with it.
+func (s *Service) announceMove(ctx context.Context, out *Order, from, to State, by *actor, reason string, issuer, recipient *Unit) error {
+	err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: out.ID, Decision: "allow",
 		Reason: strings.TrimSpace(fmt.Sprintf("%s→%s via %s %s", from, to, by.Via, reason))})
 	s.federateMoved(ctx, out, to, by)
 	switch to {
@@ -504,7 +531,57 @@ func (s *Service) move(ctx context.Context, id string, to State, by *actor, reas
 			s.log.Info("command: request not moved with its national order", "request", out.Request, "err", rerr)
 		}
 	}
-	return out, err
+	return err
+}
+
+// lateReceiptLocked records the delivery facts of a late or repeated
+// receipt (when changed is set) without moving the order. It releases s.mu.
+func (s *Service) lateReceiptLocked(ctx context.Context, id string, n *Order, changed bool) (*Order, error) {
+	if changed {
+		if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		s.orders[id] = n
+	}
+	out := n.clone()
+	s.mu.Unlock()
+	return out, nil
+}
+
+// recheckMoveLocked decides the order's authority again before it moves to
+// a state that needs it (recheckState), auditing the decision. A refusal is
+// recorded on the order. s.mu is held; when it returns an error, s.mu has
+// been released.
+func (s *Service) recheckMoveLocked(ctx context.Context, id string, n *Order, from, to State, by *actor, now time.Time) error {
+	d := s.world().OrderAuthority(n.Type, n.IssuerUnit, n.Recipient, now)
+	var cavErr error
+	if d.Allowed {
+		if cavErr = checkCaveats(d.Chain, n.Type, n.Mission, n.Location); cavErr != nil {
+			d.Allowed, d.Reason = false, cavErr.Error()
+		}
+	}
+	if err := s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.authority", Object: id, Decision: decisionWord(d.Allowed),
+		Reason: fmt.Sprintf("recheck before %s: %s", to, d.Reason)}); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	n.History = append(n.History, Transition{At: now, From: from, To: to, By: by.By, Unit: by.Unit, Via: by.Via, Refused: true,
+		Reason: "refused: " + d.Reason})
+	n.Updated = now
+	if err := s.db.commit(ctx, write{orders: []*Order{n}}, nil); err == nil {
+		s.orders[id] = n
+		s.notifyLocked(n.clone())
+	}
+	s.mu.Unlock()
+	s.auditNoLock(ctx, audit.Record{Actor: by.By, Action: "order.transition", Object: id, Decision: "deny", Reason: fmt.Sprintf("%s→%s refused: %s", from, to, d.Reason)})
+	if cavErr != nil {
+		return cavErr
+	}
+	return &AuthorityError{Decision: d}
 }
 
 func (s *Service) unitCopy(id string) *Unit {

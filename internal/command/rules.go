@@ -445,12 +445,16 @@ func (w *world) CheckGrant(g *Grant, now time.Time) error {
 	case Coordinating, DirLiaison:
 		return w.checkCoordination(g, grantor, grantee, unit, now)
 	case OPCON, TACON, Support:
+		return w.checkAttachment(g, grantor, grantee, unit, now)
 	default:
 		return ruleErr("kind", "unknown relationship %q", g.Kind)
 	}
+}
 
-	// OPCON, TACON and SUPPORT: granted by a unit of the nation's chain or
-	// by a holder of that chain's grant, bounded in time.
+// checkAttachment checks an OPCON, TACON or SUPPORT grant: granted by a unit
+// of the nation's chain or by a holder of that chain's grant, bounded in
+// time.
+func (w *world) checkAttachment(g *Grant, grantor, grantee, unit *Unit, now time.Time) error {
 	if grantor == nil {
 		return ruleErr(RuleNationalGrantor, "the national command authority grants only COCOM and ADCON; %s must be granted by a COCOM or OPCON holder", g.Kind)
 	}

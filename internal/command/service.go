@@ -148,46 +148,12 @@ type Service struct {
 
 // New opens the database, loads the state and applies the order of battle.
 func New(cfg Config) (*Service, error) {
-	if cfg.Audit == nil {
-		return nil, errors.New("command: an Auditor is required")
+	if err := cfg.defaults(); err != nil {
+		return nil, err
 	}
-	if cfg.DBPath == "" {
-		return nil, errors.New("command: DBPath is required")
-	}
-	if cfg.Nation != "" {
-		n, err := label.ParseNation(cfg.Nation)
-		if err != nil {
-			return nil, fmt.Errorf("command: %w", err)
-		}
-		cfg.Nation = n
-	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.New(slog.DiscardHandler)
-	}
-	if cfg.ExpiryInterval <= 0 {
-		cfg.ExpiryInterval = time.Second
-	}
-	var orbat []byte
-	switch {
-	case cfg.Orbat != "":
-		b, err := os.ReadFile(cfg.Orbat)
-		if err != nil {
-			return nil, fmt.Errorf("command: reading order of battle: %w", err)
-		}
-		orbat = b
-	case len(cfg.OrbatData) > 0:
-		orbat = cfg.OrbatData
-	}
-	var parsed *Orbat
-	if orbat != nil {
-		o, err := ParseOrbat(bytes.NewReader(orbat))
-		if err != nil {
-			return nil, fmt.Errorf("command: %w", err)
-		}
-		parsed = o
+	orbat, parsed, err := cfg.readOrbat()
+	if err != nil {
+		return nil, err
 	}
 	d, err := openStore(cfg)
 	if err != nil {
@@ -212,20 +178,7 @@ func New(cfg Config) (*Service, error) {
 		d.close()
 		return nil, fmt.Errorf("command: %w", err)
 	}
-	for _, u := range l.units {
-		s.units[u.ID] = u
-	}
-	for _, g := range l.grants {
-		s.addGrantLocked(g)
-	}
-	for _, o := range l.orders {
-		s.orders[o.ID] = o
-		s.order = append(s.order, o.ID)
-		for _, dl := range o.Deliveries {
-			s.messages[dl.MessageID] = o.ID
-		}
-	}
-	s.nations = nationsOf(s.units)
+	s.restore(l)
 	if raw := l.meta["policies"]; raw != "" {
 		if err := json.Unmarshal([]byte(raw), &s.policies); err != nil {
 			d.close()
@@ -247,6 +200,75 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("command: re-checking stored grants: %w", err)
 	}
 	return s, nil
+}
+
+// defaults checks the configuration New needs and fills in its defaults.
+func (cfg *Config) defaults() error {
+	if cfg.Audit == nil {
+		return errors.New("command: an Auditor is required")
+	}
+	if cfg.DBPath == "" {
+		return errors.New("command: DBPath is required")
+	}
+	if cfg.Nation != "" {
+		n, err := label.ParseNation(cfg.Nation)
+		if err != nil {
+			return fmt.Errorf("command: %w", err)
+		}
+		cfg.Nation = n
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ExpiryInterval <= 0 {
+		cfg.ExpiryInterval = time.Second
+	}
+	return nil
+}
+
+// readOrbat reads and parses the configured order of battle, from its file
+// or its bytes; both are nil when none is configured.
+func (cfg *Config) readOrbat() ([]byte, *Orbat, error) {
+	var orbat []byte
+	switch {
+	case cfg.Orbat != "":
+		b, err := os.ReadFile(cfg.Orbat)
+		if err != nil {
+			return nil, nil, fmt.Errorf("command: reading order of battle: %w", err)
+		}
+		orbat = b
+	case len(cfg.OrbatData) > 0:
+		orbat = cfg.OrbatData
+	}
+	if orbat == nil {
+		return nil, nil, nil
+	}
+	o, err := ParseOrbat(bytes.NewReader(orbat))
+	if err != nil {
+		return nil, nil, fmt.Errorf("command: %w", err)
+	}
+	return orbat, o, nil
+}
+
+// restore fills a new Service's maps from what its database holds.
+func (s *Service) restore(l *loaded) {
+	for _, u := range l.units {
+		s.units[u.ID] = u
+	}
+	for _, g := range l.grants {
+		s.addGrantLocked(g)
+	}
+	for _, o := range l.orders {
+		s.orders[o.ID] = o
+		s.order = append(s.order, o.ID)
+		for _, dl := range o.Deliveries {
+			s.messages[dl.MessageID] = o.ID
+		}
+	}
+	s.nations = nationsOf(s.units)
 }
 
 // applyOrbat upserts the ORBAT's units and grants (grants that exist are
@@ -720,40 +742,10 @@ func newID(prefix string) string {
 // *RuleError for a rule violation, ErrNoPosition when p may not act for the
 // grantor, or ErrInvalid.
 func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest) (Grant, error) {
-	kind, err := ParseKind(string(req.Kind))
-	if err != nil {
-		return Grant{}, invalid("%v", err)
-	}
 	now := s.clock()
-	g := &Grant{Kind: kind, Support: strings.ToUpper(strings.TrimSpace(req.Support)), Grantor: req.Grantor, Grantee: req.Grantee, Unit: req.Unit,
-		From: req.From, Until: req.Until, Reason: strings.TrimSpace(req.Reason), Created: now, CreatedBy: p.String(),
-		Decision: req.Decision, Directive: req.Directive, Function: strings.TrimSpace(req.Function), Supersedes: req.Supersedes}
-	if g.From.IsZero() {
-		g.From = now
-	}
-	if req.Duration != "" {
-		d, err := time.ParseDuration(req.Duration)
-		if err != nil || d <= 0 {
-			return Grant{}, invalid("bad duration %q", req.Duration)
-		}
-		if !g.Until.IsZero() {
-			return Grant{}, invalid("give until or duration, not both")
-		}
-		g.Until = g.From.Add(d)
-	}
-	if g.Reason == "" {
-		return Grant{}, invalid("a grant needs a reason")
-	}
-	clearance := p.Clearance
-	if req.Classification != "" {
-		c, err := label.ParseClassification(req.Classification)
-		if err != nil {
-			return Grant{}, invalid("%v", err)
-		}
-		if err := label.CheckSubmit(p, label.Label{Classification: c}); err != nil {
-			return Grant{}, invalid("%v", err)
-		}
-		clearance = c
+	g, clearance, err := newGrant(p, req, now)
+	if err != nil {
+		return Grant{}, err
 	}
 
 	s.mu.Lock()
@@ -765,19 +757,7 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.create", Object: fmt.Sprintf("%s %s→%s over %s", g.Kind, orNational(g.Grantor), g.Grantee, g.Unit), Decision: "deny", Reason: err.Error()})
 		return Grant{}, err
 	}
-	// Who is acting: the grantor unit, or the national authority.
-	if req.Grantor == "" {
-		if !req.National {
-			return deny(invalid("name the grantor (the acting unit), or set national for the national command authority"))
-		}
-		u, ok := s.units[g.Unit]
-		if !ok {
-			return deny(ruleErr(RuleUnknownUnit, "unit %q is not in the order of battle", g.Unit))
-		}
-		if !s.nationalLocked(p, u.Nation) {
-			return deny(fmt.Errorf("%w: %s does not hold a national position of %s", ErrNoPosition, p, u.Nation))
-		}
-	} else if _, err := s.actingLocked(p, req.Grantor); err != nil {
+	if err := s.checkGrantorLocked(p, req, g); err != nil {
 		return deny(err)
 	}
 	var superseded *Grant
@@ -800,6 +780,81 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 		}
 	}
 	g.Label = s.grantLabel(g, clearance)
+	if err := s.commitGrantLocked(ctx, p, g, superseded, now); err != nil {
+		return Grant{}, err
+	}
+	s.addGrantLocked(g)
+	if err := s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.create", Object: g.ID, Decision: "allow",
+		Reason: fmt.Sprintf("%s %s→%s over %s from %s until %s: %s", g.Kind, g.grantorName(s.units[g.Unit].Nation), g.Grantee, g.Unit,
+			g.From.UTC().Format(time.RFC3339), untilString(g.Until), g.Reason)}); err != nil {
+		return *g, err
+	}
+	return *g, nil
+}
+
+// newGrant builds a grant from a request and checks it on its own, before
+// any lookup; the clearance is the one its label is computed for.
+func newGrant(p label.Principal, req GrantRequest, now time.Time) (*Grant, label.Classification, error) {
+	kind, err := ParseKind(string(req.Kind))
+	if err != nil {
+		return nil, 0, invalid("%v", err)
+	}
+	g := &Grant{Kind: kind, Support: strings.ToUpper(strings.TrimSpace(req.Support)), Grantor: req.Grantor, Grantee: req.Grantee, Unit: req.Unit,
+		From: req.From, Until: req.Until, Reason: strings.TrimSpace(req.Reason), Created: now, CreatedBy: p.String(),
+		Decision: req.Decision, Directive: req.Directive, Function: strings.TrimSpace(req.Function), Supersedes: req.Supersedes}
+	if g.From.IsZero() {
+		g.From = now
+	}
+	if req.Duration != "" {
+		d, err := time.ParseDuration(req.Duration)
+		if err != nil || d <= 0 {
+			return nil, 0, invalid("bad duration %q", req.Duration)
+		}
+		if !g.Until.IsZero() {
+			return nil, 0, invalid("give until or duration, not both")
+		}
+		g.Until = g.From.Add(d)
+	}
+	if g.Reason == "" {
+		return nil, 0, invalid("a grant needs a reason")
+	}
+	clearance := p.Clearance
+	if req.Classification != "" {
+		c, err := label.ParseClassification(req.Classification)
+		if err != nil {
+			return nil, 0, invalid("%v", err)
+		}
+		if err := label.CheckSubmit(p, label.Label{Classification: c}); err != nil {
+			return nil, 0, invalid("%v", err)
+		}
+		clearance = c
+	}
+	return g, clearance, nil
+}
+
+// checkGrantorLocked checks who is acting for a grant: the grantor unit, or
+// the national authority. s.mu is held.
+func (s *Service) checkGrantorLocked(p label.Principal, req GrantRequest, g *Grant) error {
+	if req.Grantor != "" {
+		_, err := s.actingLocked(p, req.Grantor)
+		return err
+	}
+	if !req.National {
+		return invalid("name the grantor (the acting unit), or set national for the national command authority")
+	}
+	u, ok := s.units[g.Unit]
+	if !ok {
+		return ruleErr(RuleUnknownUnit, "unit %q is not in the order of battle", g.Unit)
+	}
+	if !s.nationalLocked(p, u.Nation) {
+		return fmt.Errorf("%w: %s does not hold a national position of %s", ErrNoPosition, p, u.Nation)
+	}
+	return nil
+}
+
+// commitGrantLocked stores a new grant together with the end of the grant
+// it supersedes, if any, and audits that revocation. s.mu is held.
+func (s *Service) commitGrantLocked(ctx context.Context, p label.Principal, g, superseded *Grant, now time.Time) error {
 	seq := s.seq + 1
 	wr := write{grants: []*Grant{g}}
 	var ended Grant
@@ -814,19 +869,13 @@ func (s *Service) Grant(ctx context.Context, p label.Principal, req GrantRequest
 		}
 		return 0
 	}); err != nil {
-		return Grant{}, err
+		return err
 	}
 	if superseded != nil {
 		*superseded = ended
 		s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.revoke", Object: ended.ID, Decision: "allow", Reason: ended.RevokeReason})
 	}
-	s.addGrantLocked(g)
-	if err := s.auditNoLock(ctx, audit.Record{Actor: p.String(), Action: "grant.create", Object: g.ID, Decision: "allow",
-		Reason: fmt.Sprintf("%s %s→%s over %s from %s until %s: %s", g.Kind, g.grantorName(s.units[g.Unit].Nation), g.Grantee, g.Unit,
-			g.From.UTC().Format(time.RFC3339), untilString(g.Until), g.Reason)}); err != nil {
-		return *g, err
-	}
-	return *g, nil
+	return nil
 }
 
 func orNational(id string) string {

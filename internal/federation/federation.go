@@ -399,6 +399,14 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		l.load(pr, d, f.epoch)
 	}
 	f.ready.Store(true)
+	f.startLoops(trust)
+	f.log.Info("federation started", "peers", len(f.links))
+	return nil
+}
+
+// startLoops starts the federation's loops: flushing, accepting, closing links
+// whose peer certificate is revoked, and dialling the configured peers.
+func (f *Federation) startLoops(trust *pki.TrustStore) {
 	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.flushWG.Add(1)
 	go func() {
@@ -434,8 +442,6 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 			}()
 		}
 	}
-	f.log.Info("federation started", "peers", len(f.links))
-	return nil
 }
 
 // Close stops every link, commits what is pending and closes the queue.

@@ -233,23 +233,20 @@ func (f *Federation) writeBatch(tx *ftx, b batch, rows []outRow, compactKeys map
 		n, _ := res.RowsAffected()
 		d(a.l)[a.lane] -= n
 	}
-	if len(b.seen) > 0 {
-		st, err := tx.Prepare(`INSERT OR IGNORE INTO seen (origin, seq) VALUES (?, ?)`)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		for _, s := range b.seen {
-			if _, err := st.Exec(s.origin, int64(s.seq)); err != nil {
-				return err
-			}
-		}
+	if err := insertSeen(tx, b); err != nil {
+		return err
 	}
 	for _, l := range f.links {
 		if err := f.enforceBound(tx, l, d(l)); err != nil {
 			return err
 		}
 	}
+	return f.commitRecv(tx, b)
+}
+
+// commitRecv raises each link's stored received sequence numbers to the
+// highest the batch received.
+func (f *Federation) commitRecv(tx *ftx, b batch) error {
 	recv := map[*link][numLanes]uint64{}
 	for _, r := range b.recv {
 		v := recv[r.l]
@@ -262,6 +259,24 @@ func (f *Federation) writeBatch(tx *ftx, b batch, rows []outRow, compactKeys map
 			rv[i] = max(rv[i], v[i])
 		}
 		if _, err := tx.Exec(`UPDATE peers SET recv0 = ?, recv1 = ? WHERE name = ?`, int64(rv[0]), int64(rv[1]), l.name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertSeen records the origin sequence numbers the batch has seen.
+func insertSeen(tx *ftx, b batch) error {
+	if len(b.seen) == 0 {
+		return nil
+	}
+	st, err := tx.Prepare(`INSERT OR IGNORE INTO seen (origin, seq) VALUES (?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, s := range b.seen {
+		if _, err := st.Exec(s.origin, int64(s.seq)); err != nil {
 			return err
 		}
 	}

@@ -106,38 +106,67 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 		}
 		stale = d.StaleMinutes
 	}
-	var attrs string
-	if d.Label != nil {
-		c, err := label.ParseClassification(d.Label.Classification)
-		if err != nil {
-			return bad("classification: %v", err)
-		}
-		rel := make([]string, 0, len(d.Label.ReleasableTo))
-		for _, r := range d.Label.ReleasableTo {
-			nat, err := label.ParseNation(r)
-			if err != nil {
-				return bad("releasableTo: %v", err)
-			}
-			rel = append(rel, nat)
-		}
-		if len(d.Label.Caveats) > len(label.KnownCaveats) {
-			return bad("too many caveats")
-		}
-		cav, err := label.ParseCaveat(strings.Join(d.Label.Caveats, "/"))
-		if err != nil || strings.ContainsAny(strings.Join(d.Label.Caveats, ""), "/, \t") {
-			return bad("caveats: each one of NOFORN, ORCON, FOUO")
-		}
-		attrs = ` access="` + cot.Escape(c.String()) + `"`
-		if len(rel) > 0 {
-			attrs += ` releasableTo="` + cot.Escape(strings.Join(rel, " ")) + `"`
-		}
-		if cav != "" {
-			attrs += ` caveat="` + cot.Escape(cav) + `"`
-		}
+	attrs, err := labelAttrs(d)
+	if err != nil {
+		return bad("%v", err)
 	}
+	typ, detail := shapeDetail(d, name)
+	t := now.UTC()
+	at := string(cot.AppendTime(nil, t))
+	xml := `<event version="2.0" uid="` + cot.Escape(uid) + `" type="` + typ + `" how="h-e"` +
+		` time="` + at + `" start="` + at + `" stale="` + string(cot.AppendTime(nil, t.Add(time.Duration(stale)*time.Minute))) + `"` + attrs + `>` +
+		`<point lat="` + coord(d.Points[0].Lat) + `" lon="` + coord(d.Points[0].Lon) + `" hae="9999999.0" ce="9999999.0" le="9999999.0"/>` +
+		`<detail>` + detail + `</detail></event>`
+	ev, err := cot.Decode([]byte(xml))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrDrawing, err)
+	}
+	return ev, nil
+}
+
+// coord formats a latitude or longitude for CoT.
+func coord(v float64) string { return strconv.FormatFloat(v, 'f', 7, 64) }
+
+// labelAttrs is the access, releasableTo and caveat attributes of the
+// drawing's chosen marking ("" for none: the submitter's default applies).
+func labelAttrs(d Drawing) (string, error) {
+	if d.Label == nil {
+		return "", nil
+	}
+	c, err := label.ParseClassification(d.Label.Classification)
+	if err != nil {
+		return "", fmt.Errorf("classification: %v", err)
+	}
+	rel := make([]string, 0, len(d.Label.ReleasableTo))
+	for _, r := range d.Label.ReleasableTo {
+		nat, err := label.ParseNation(r)
+		if err != nil {
+			return "", fmt.Errorf("releasableTo: %v", err)
+		}
+		rel = append(rel, nat)
+	}
+	if len(d.Label.Caveats) > len(label.KnownCaveats) {
+		return "", errors.New("too many caveats")
+	}
+	cav, err := label.ParseCaveat(strings.Join(d.Label.Caveats, "/"))
+	if err != nil || strings.ContainsAny(strings.Join(d.Label.Caveats, ""), "/, \t") {
+		return "", errors.New("caveats: each one of NOFORN, ORCON, FOUO")
+	}
+	attrs := ` access="` + cot.Escape(c.String()) + `"`
+	if len(rel) > 0 {
+		attrs += ` releasableTo="` + cot.Escape(strings.Join(rel, " ")) + `"`
+	}
+	if cav != "" {
+		attrs += ` caveat="` + cot.Escape(cav) + `"`
+	}
+	return attrs, nil
+}
+
+// shapeDetail is the CoT type and <detail> content of a checked drawing,
+// drawn as TAK draws its shapes.
+func shapeDetail(d Drawing, name string) (string, string) {
 	var typ string
 	var detail strings.Builder
-	f := func(v float64) string { return strconv.FormatFloat(v, 'f', 7, 64) }
 	switch d.Kind {
 	case "point":
 		typ = "b-m-p-s-m"
@@ -155,7 +184,7 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 			typ = "u-d-f"
 		}
 		for _, p := range pts {
-			detail.WriteString(`<link point="` + f(p.Lat) + `,` + f(p.Lon) + `"/>`)
+			detail.WriteString(`<link point="` + coord(p.Lat) + `,` + coord(p.Lon) + `"/>`)
 		}
 		detail.WriteString(`<strokeColor value="-65536"/><strokeWeight value="3"/>`)
 		if d.Kind == "area" {
@@ -164,17 +193,7 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 	}
 	detail.WriteString(`<contact callsign="` + cot.Escape(name) + `"/>`)
 	detail.WriteString(`<labels_on value="true"/>`)
-	t := now.UTC()
-	at := string(cot.AppendTime(nil, t))
-	xml := `<event version="2.0" uid="` + cot.Escape(uid) + `" type="` + typ + `" how="h-e"` +
-		` time="` + at + `" start="` + at + `" stale="` + string(cot.AppendTime(nil, t.Add(time.Duration(stale)*time.Minute))) + `"` + attrs + `>` +
-		`<point lat="` + f(d.Points[0].Lat) + `" lon="` + f(d.Points[0].Lon) + `" hae="9999999.0" ce="9999999.0" le="9999999.0"/>` +
-		`<detail>` + detail.String() + `</detail></event>`
-	ev, err := cot.Decode([]byte(xml))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrDrawing, err)
-	}
-	return ev, nil
+	return typ, detail.String()
 }
 
 // drawing publishes a drawing as a CoT object of the requesting principal.

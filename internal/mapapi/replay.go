@@ -76,18 +76,10 @@ func (s *Service) replay(w http.ResponseWriter, r *http.Request) {
 // A row names its track (uid, type and callsign, sent once) and its label
 // by index; times are Unix milliseconds.
 func (s *Service) writeReplay(w http.ResponseWriter, r *http.Request, p label.Principal, since, until time.Time, step int64) {
-	type trackKey struct{ uid, typ, callsign string }
-	tracks := map[trackKey]int{}
-	var trackList []trackKey
-	labelIdx := map[string]int{}
-	labels := []web.Label{}
+	idx := &replayIndex{tracks: map[trackKey]int{}, labelIdx: map[string]int{}, labels: []web.Label{}}
 	// With a step, the first row of each uid in each step, plus its last
 	// row in the window: a long window of a large picture stays small
 	// enough for a browser, and the replay still ends where the object was.
-	type thin struct {
-		bucket int64
-		tail   []byte // the latest row not kept, encoded, if any
-	}
 	thinned := map[string]*thin{}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	n := 0
@@ -105,22 +97,8 @@ func (s *Service) writeReplay(w http.ResponseWriter, r *http.Request, p label.Pr
 			truncated = true
 			return errTooMany
 		}
-		key := o.Label.Marking() + "|" + o.Label.Originator
-		li, ok := labelIdx[key]
-		if !ok {
-			li = len(labels)
-			labels = append(labels, web.LabelJSON(o.Label))
-			labelIdx[key] = li
-		}
-		tk := trackKey{o.UID, o.Type, o.Callsign}
-		ti, ok := tracks[tk]
-		if !ok {
-			ti = len(trackList)
-			trackList = append(trackList, tk)
-			tracks[tk] = ti
-		}
 		t := o.Time.UnixMilli()
-		row = appendRow(row[:0], ti, t, o.Stale.UnixMilli(), o.Lat, o.Lon, li)
+		row = appendRow(row[:0], idx.track(o), t, o.Stale.UnixMilli(), o.Lat, o.Lon, idx.label(o.Label))
 		if step > 0 {
 			b := t / step
 			th := thinned[o.UID]
@@ -167,8 +145,60 @@ func (s *Service) writeReplay(w http.ResponseWriter, r *http.Request, p label.Pr
 			n++
 		}
 	}
+	idx.write(bw)
+	b, _ := json.Marshal(map[string]any{"since": since.UTC(), "until": until.UTC(), "truncated": truncated})
+	bw.WriteByte(',')
+	bw.Write(b[1:])
+	bw.WriteByte('\n')
+	bw.Flush()
+}
+
+// thin is what a thinned replay keeps of one uid.
+type thin struct {
+	bucket int64
+	tail   []byte // the latest row not kept, encoded, if any
+}
+
+// trackKey names a replayed track.
+type trackKey struct{ uid, typ, callsign string }
+
+// replayIndex numbers the tracks and labels of a replay answer: its rows
+// name them by index, and each is sent once.
+type replayIndex struct {
+	tracks    map[trackKey]int
+	trackList []trackKey
+	labelIdx  map[string]int
+	labels    []web.Label
+}
+
+// label is the index of a label, added when new.
+func (x *replayIndex) label(l label.Label) int {
+	key := l.Marking() + "|" + l.Originator
+	li, ok := x.labelIdx[key]
+	if !ok {
+		li = len(x.labels)
+		x.labels = append(x.labels, web.LabelJSON(l))
+		x.labelIdx[key] = li
+	}
+	return li
+}
+
+// track is the index of an object's track, added when new.
+func (x *replayIndex) track(o store.Object) int {
+	tk := trackKey{o.UID, o.Type, o.Callsign}
+	ti, ok := x.tracks[tk]
+	if !ok {
+		ti = len(x.trackList)
+		x.trackList = append(x.trackList, tk)
+		x.tracks[tk] = ti
+	}
+	return ti
+}
+
+// write ends the rows array and writes the tracks and labels tables.
+func (x *replayIndex) write(bw *bufio.Writer) {
 	bw.WriteString(`],"tracks":[`)
-	for i, tk := range trackList {
+	for i, tk := range x.trackList {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
@@ -176,13 +206,8 @@ func (s *Service) writeReplay(w http.ResponseWriter, r *http.Request, p label.Pr
 		bw.Write(b)
 	}
 	bw.WriteString(`],"labels":`)
-	b, _ := json.Marshal(labels)
+	b, _ := json.Marshal(x.labels)
 	bw.Write(b)
-	b, _ = json.Marshal(map[string]any{"since": since.UTC(), "until": until.UTC(), "truncated": truncated})
-	bw.WriteByte(',')
-	bw.Write(b[1:])
-	bw.WriteByte('\n')
-	bw.Flush()
 }
 
 // appendRow encodes one replay row as a JSON array.

@@ -52,20 +52,8 @@ type PullResult struct {
 // The state file is advanced only after a page is stored.
 func Pull(ctx context.Context, cfg PullConfig) (PullResult, error) {
 	var res PullResult
-	if cfg.FromClient == nil {
-		cfg.FromClient = http.DefaultClient
-	}
-	if cfg.ToClient == nil {
-		cfg.ToClient = http.DefaultClient
-	}
-	if cfg.Limit <= 0 {
-		cfg.Limit = MaxPage
-	}
-	if cfg.MaxPost <= 0 {
-		cfg.MaxPost = 512 << 10
-	}
-	if !cfg.Label.Classification.Valid() {
-		return res, errors.New("taxii pull: a label classification is required")
+	if err := cfg.defaults(); err != nil {
+		return res, err
 	}
 	from := strings.TrimSuffix(cfg.From, "/") + "/"
 	to := strings.TrimSuffix(cfg.To, "/") + "/"
@@ -80,37 +68,12 @@ func Pull(ctx context.Context, cfg PullConfig) (PullResult, error) {
 	markID := stix.MarkingID(cfg.Label)
 	mark := stix.MarkingDefinition(cfg.Label)
 	for page := 0; ; page++ {
-		q := url.Values{"limit": {strconv.Itoa(cfg.Limit)}, "match[version]": {"all"}}
-		if after != "" {
-			q.Set("added_after", after)
-		}
-		req, err := http.NewRequestWithContext(ctx, "GET", from+"objects/?"+q.Encode(), nil)
+		env, last, err := fetchPage(ctx, &cfg, from, after)
 		if err != nil {
 			return res, err
 		}
-		req.Header.Set("Accept", MediaTAXII)
-		resp, err := cfg.FromClient.Do(req)
-		if err != nil {
-			return res, fmt.Errorf("taxii pull: %w", err)
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
-		if err != nil {
-			return res, fmt.Errorf("taxii pull: reading: %w", err)
-		}
-		if resp.StatusCode != http.StatusOK {
-			return res, fmt.Errorf("taxii pull: GET %s: %s: %s", req.URL, resp.Status, trim(body))
-		}
-		var env struct {
-			More    bool              `json:"more"`
-			Objects []json.RawMessage `json:"objects"`
-		}
-		if err := json.Unmarshal(body, &env); err != nil {
-			return res, fmt.Errorf("taxii pull: source envelope: %w", err)
-		}
 		res.Pages++
 		res.Fetched += len(env.Objects)
-		last := resp.Header.Get("X-TAXII-Date-Added-Last")
 		if len(env.Objects) == 0 {
 			break
 		}
@@ -121,22 +84,8 @@ func Pull(ctx context.Context, cfg PullConfig) (PullResult, error) {
 		if err != nil {
 			return res, err
 		}
-		// Post in chunks under MaxPost, each led by the marking.
-		for len(objs) > 0 {
-			chunk := []json.RawMessage{mark}
-			size := len(mark)
-			for len(objs) > 0 && (len(chunk) == 1 || size+len(objs[0]) < cfg.MaxPost) {
-				chunk = append(chunk, objs[0])
-				size += len(objs[0]) + 1
-				objs = objs[1:]
-			}
-			st, err := post(ctx, cfg.ToClient, to, chunk)
-			if err != nil {
-				return res, err
-			}
-			res.Stored += st.SuccessCount - 1
-			res.Refused += st.FailureCount
-			res.Failures = append(res.Failures, st.Failures...)
+		if err := postChunks(ctx, &cfg, to, mark, objs, &res); err != nil {
+			return res, err
 		}
 		after = last
 		res.AddedAfter = after
@@ -150,6 +99,85 @@ func Pull(ctx context.Context, cfg PullConfig) (PullResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// defaults checks a PullConfig and fills in its defaults.
+func (cfg *PullConfig) defaults() error {
+	if cfg.FromClient == nil {
+		cfg.FromClient = http.DefaultClient
+	}
+	if cfg.ToClient == nil {
+		cfg.ToClient = http.DefaultClient
+	}
+	if cfg.Limit <= 0 {
+		cfg.Limit = MaxPage
+	}
+	if cfg.MaxPost <= 0 {
+		cfg.MaxPost = 512 << 10
+	}
+	if !cfg.Label.Classification.Valid() {
+		return errors.New("taxii pull: a label classification is required")
+	}
+	return nil
+}
+
+// pullPage is one page of a source collection's objects.
+type pullPage struct {
+	More    bool              `json:"more"`
+	Objects []json.RawMessage `json:"objects"`
+}
+
+// fetchPage reads the page of objects added after after from the source
+// collection at from, with the date-added of its last object.
+func fetchPage(ctx context.Context, cfg *PullConfig, from, after string) (pullPage, string, error) {
+	var env pullPage
+	q := url.Values{"limit": {strconv.Itoa(cfg.Limit)}, "match[version]": {"all"}}
+	if after != "" {
+		q.Set("added_after", after)
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", from+"objects/?"+q.Encode(), nil)
+	if err != nil {
+		return env, "", err
+	}
+	req.Header.Set("Accept", MediaTAXII)
+	resp, err := cfg.FromClient.Do(req)
+	if err != nil {
+		return env, "", fmt.Errorf("taxii pull: %w", err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	resp.Body.Close()
+	if err != nil {
+		return env, "", fmt.Errorf("taxii pull: reading: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return env, "", fmt.Errorf("taxii pull: GET %s: %s: %s", req.URL, resp.Status, trim(body))
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return env, "", fmt.Errorf("taxii pull: source envelope: %w", err)
+	}
+	return env, resp.Header.Get("X-TAXII-Date-Added-Last"), nil
+}
+
+// postChunks posts objs to the destination collection at to in chunks
+// under cfg.MaxPost, each led by the marking, and counts the outcome in res.
+func postChunks(ctx context.Context, cfg *PullConfig, to string, mark json.RawMessage, objs []json.RawMessage, res *PullResult) error {
+	for len(objs) > 0 {
+		chunk := []json.RawMessage{mark}
+		size := len(mark)
+		for len(objs) > 0 && (len(chunk) == 1 || size+len(objs[0]) < cfg.MaxPost) {
+			chunk = append(chunk, objs[0])
+			size += len(objs[0]) + 1
+			objs = objs[1:]
+		}
+		st, err := post(ctx, cfg.ToClient, to, chunk)
+		if err != nil {
+			return err
+		}
+		res.Stored += st.SuccessCount - 1
+		res.Refused += st.FailureCount
+		res.Failures = append(res.Failures, st.Failures...)
+	}
+	return nil
 }
 
 func trim(b []byte) string {

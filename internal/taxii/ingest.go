@@ -44,66 +44,14 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 	}
 	now := time.Now()
 	st := &Status{ID: newUUID(), Status: "complete", RequestTimestamp: FormatDateAdded(now.UnixMicro()), TotalCount: len(objs)}
-	fail := func(raw []byte, o *stix.Object, err error) {
-		var id, ver string
-		if o != nil {
-			id, ver = o.ID, o.Version()
-		} else {
-			id, ver = rawIDVersion(raw)
-		}
-		st.Failures = append(st.Failures, StatusDetail{ID: id, Version: ver, Message: err.Error()})
-	}
 	base := label.Default(p)
 	if opt != nil && opt.Label != nil {
 		base = *opt.Label
 		base.Originator = p.Nation
 		base.ReleasableTo = slices.Clone(base.ReleasableTo)
 	}
-
-	// Validate, and learn the Kizuna marking definitions the envelope
-	// brings.
-	valid := make([]*stix.Object, 0, len(objs))
-	envMarks := map[string]label.Label{}
-	validated := validateAll(objs)
-	for i, raw := range objs {
-		o, err := validated[i].o, validated[i].err
-		if err != nil {
-			fail(raw, nil, err)
-			continue
-		}
-		if l, ok, err := stix.KizunaLabelOf(o); err != nil {
-			fail(raw, o, err)
-			continue
-		} else if ok {
-			envMarks[o.ID] = l
-			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "Kizuna marking definition read"})
-			continue
-		}
-		valid = append(valid, o)
-	}
-
-	var todo []pending
-	for _, o := range valid {
-		if opt != nil && opt.Federated {
-			refs := slices.DeleteFunc(slices.Clone(o.MarkingRefs), func(r string) bool { return r == stix.MarkingID(base) })
-			if err := stamp(o, append(refs, stix.MarkingID(base))); err != nil {
-				fail(nil, o, err)
-				continue
-			}
-			todo = append(todo, pending{o, base})
-			continue
-		}
-		l, refs, err := s.labelOf(ctx, d, p, base, o, envMarks)
-		if err != nil {
-			fail(nil, o, err)
-			continue
-		}
-		if err := stamp(o, refs); err != nil {
-			fail(nil, o, err)
-			continue
-		}
-		todo = append(todo, pending{o, l})
-	}
+	valid, envMarks := st.readEnvelope(objs)
+	todo := s.labelAll(ctx, d, p, base, opt != nil && opt.Federated, valid, envMarks, st)
 
 	// The writes run in a group commit: one transaction, one sync, for
 	// every Add waiting at the time (see db.group).
@@ -123,52 +71,9 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 				}
 			}
 		}
-		// The versions already stored, read per namespace in a few queries.
-		// A namespace is the label's originator and classification: the
-		// poster's own nation at or below its clearance, so every version met
-		// here is one the poster may see (see the schema).
-		ids := map[nsKey][]string{}
-		for _, pd := range todo {
-			k := nsOf(pd.lbl)
-			ids[k] = append(ids[k], pd.o.ID)
-		}
-		have := make(map[nsKey]map[string][]string, len(ids))
-		for k, list := range ids {
-			var err error
-			if have[k], err = w.versionsIn(ctx, coll, k, list); err != nil {
-				return err
-			}
-		}
-		marksDone := map[string]bool{}
-		for _, pd := range todo {
-			o := pd.o
-			k := nsOf(pd.lbl)
-			nver := stix.NormVersion(o.Version())
-			vers := have[k][o.ID]
-			if slices.Contains(vers, nver) {
-				st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
-				continue
-			}
-			later, earlier := false, false
-			for _, v := range vers {
-				later = later || v > nver
-				earlier = earlier || v < nver
-			}
-			r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
-				added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-			if err := w.insert(ctx, r, later, earlier); err != nil {
-				return err
-			}
-			have[k][o.ID] = append(vers, nver)
-			mid := stix.MarkingID(pd.lbl)
-			if !marksDone[mid] {
-				marksDone[mid] = true
-				if err := s.storeMarking(ctx, d, w, coll, pd.lbl, now); err != nil {
-					return err
-				}
-			}
-			stored = append(stored, pd)
-			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version()})
+		var err error
+		if stored, err = s.insertAll(ctx, d, w, coll, todo, st, now, stored); err != nil {
+			return err
 		}
 		st.SuccessCount, st.FailureCount = len(st.Successes), len(st.Failures)
 		sb, _ := json.Marshal(st)
@@ -186,6 +91,126 @@ func (s *Server) Add(ctx context.Context, coll string, p label.Principal, objs [
 		}
 	}
 	return st, nil
+}
+
+// fail records the failure of one object of an envelope, named by the
+// parsed object when there is one, else by what its raw JSON says.
+func (st *Status) fail(raw []byte, o *stix.Object, err error) {
+	var id, ver string
+	if o != nil {
+		id, ver = o.ID, o.Version()
+	} else {
+		id, ver = rawIDVersion(raw)
+	}
+	st.Failures = append(st.Failures, StatusDetail{ID: id, Version: ver, Message: err.Error()})
+}
+
+// readEnvelope validates an envelope's objects and learns the Kizuna
+// marking definitions it brings; it returns the other valid objects.
+func (st *Status) readEnvelope(objs []json.RawMessage) ([]*stix.Object, map[string]label.Label) {
+	valid := make([]*stix.Object, 0, len(objs))
+	envMarks := map[string]label.Label{}
+	validated := validateAll(objs)
+	for i, raw := range objs {
+		o, err := validated[i].o, validated[i].err
+		if err != nil {
+			st.fail(raw, nil, err)
+			continue
+		}
+		if l, ok, err := stix.KizunaLabelOf(o); err != nil {
+			st.fail(raw, o, err)
+			continue
+		} else if ok {
+			envMarks[o.ID] = l
+			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "Kizuna marking definition read"})
+			continue
+		}
+		valid = append(valid, o)
+	}
+	return valid, envMarks
+}
+
+// labelAll decides each valid object's label and stamps its marking refs:
+// a federated object takes the base label, others the label their markings
+// give (labelOf).
+func (s *Server) labelAll(ctx context.Context, d *db, p label.Principal, base label.Label, federated bool, valid []*stix.Object, envMarks map[string]label.Label, st *Status) []pending {
+	var todo []pending
+	for _, o := range valid {
+		if federated {
+			refs := slices.DeleteFunc(slices.Clone(o.MarkingRefs), func(r string) bool { return r == stix.MarkingID(base) })
+			if err := stamp(o, append(refs, stix.MarkingID(base))); err != nil {
+				st.fail(nil, o, err)
+				continue
+			}
+			todo = append(todo, pending{o, base})
+			continue
+		}
+		l, refs, err := s.labelOf(ctx, d, p, base, o, envMarks)
+		if err != nil {
+			st.fail(nil, o, err)
+			continue
+		}
+		if err := stamp(o, refs); err != nil {
+			st.fail(nil, o, err)
+			continue
+		}
+		todo = append(todo, pending{o, l})
+	}
+	return todo
+}
+
+// insertAll writes the objects not already stored, in one transaction,
+// with the marking definition of each label met, and appends them to
+// stored.
+func (s *Server) insertAll(ctx context.Context, d *db, w *writer, coll string, todo []pending, st *Status, now time.Time, stored []pending) ([]pending, error) {
+	// The versions already stored, read per namespace in a few queries.
+	// A namespace is the label's originator and classification: the
+	// poster's own nation at or below its clearance, so every version met
+	// here is one the poster may see (see the schema).
+	ids := map[nsKey][]string{}
+	for _, pd := range todo {
+		k := nsOf(pd.lbl)
+		ids[k] = append(ids[k], pd.o.ID)
+	}
+	have := make(map[nsKey]map[string][]string, len(ids))
+	for k, list := range ids {
+		var err error
+		if have[k], err = w.versionsIn(ctx, coll, k, list); err != nil {
+			return stored, err
+		}
+	}
+	marksDone := map[string]bool{}
+	for _, pd := range todo {
+		o := pd.o
+		k := nsOf(pd.lbl)
+		nver := stix.NormVersion(o.Version())
+		vers := have[k][o.ID]
+		if slices.Contains(vers, nver) {
+			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
+			continue
+		}
+		later, earlier := false, false
+		for _, v := range vers {
+			later = later || v > nver
+			earlier = earlier || v < nver
+		}
+		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
+			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
+		if err := w.insert(ctx, r, later, earlier); err != nil {
+			return stored, err
+		}
+		have[k][o.ID] = append(vers, nver)
+		mid := stix.MarkingID(pd.lbl)
+		if !marksDone[mid] {
+			marksDone[mid] = true
+			if err := s.storeMarking(ctx, d, w, coll, pd.lbl, now); err != nil {
+				return stored, err
+			}
+		}
+		stored = append(stored, pd)
+		st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version()})
+	}
+	return stored, nil
 }
 
 // storeMarking stores the marking definition of l in coll, once, labelled

@@ -330,17 +330,7 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request, p label.Pri
 		if !s.getOnly(w, method) {
 			return
 		}
-		var out []collectionResource
-		for _, c := range s.cfg.Collections {
-			if cr, ok := s.resource(&c, p); ok {
-				out = append(out, cr)
-			}
-		}
-		if len(out) == 0 {
-			writeTAXII(w, http.StatusOK, struct{}{})
-			return
-		}
-		writeTAXII(w, http.StatusOK, map[string]any{"collections": out})
+		s.listCollections(w, p)
 		return
 	}
 	c, ok := s.colls[seg[0]]
@@ -354,7 +344,28 @@ func (s *Server) collections(w http.ResponseWriter, r *http.Request, p label.Pri
 		writeError(w, http.StatusNotFound, "no such collection", "")
 		return
 	}
-	seg = seg[1:]
+	s.collection(w, r, p, method, c, cr, seg[1:])
+}
+
+// listCollections answers the collections this principal may read or
+// write.
+func (s *Server) listCollections(w http.ResponseWriter, p label.Principal) {
+	var out []collectionResource
+	for _, c := range s.cfg.Collections {
+		if cr, ok := s.resource(&c, p); ok {
+			out = append(out, cr)
+		}
+	}
+	if len(out) == 0 {
+		writeTAXII(w, http.StatusOK, struct{}{})
+		return
+	}
+	writeTAXII(w, http.StatusOK, map[string]any{"collections": out})
+}
+
+// collection routes a request under one collection (seg is the path after
+// its id), checking the method and the principal's access for each route.
+func (s *Server) collection(w http.ResponseWriter, r *http.Request, p label.Principal, method string, c *Collection, cr collectionResource, seg []string) {
 	switch {
 	case len(seg) == 0:
 		if !s.getOnly(w, method) {
@@ -573,6 +584,15 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p label.Principal,
 		w.Header().Set("X-TAXII-Date-Added-First", FormatDateAdded(recs[0].added))
 		w.Header().Set("X-TAXII-Date-Added-Last", FormatDateAdded(recs[len(recs)-1].added))
 	}
+	body := listBody(recs, more, kind)
+	w.Header().Set("Content-Type", MediaTAXII)
+	w.WriteHeader(http.StatusOK)
+	io.WriteString(w, body)
+}
+
+// listBody is the JSON envelope of a listing: objects, manifest entries or
+// versions, with the more/next pagination fields.
+func listBody(recs []record, more bool, kind listKind) string {
 	var buf strings.Builder
 	size := 64
 	for _, rec := range recs {
@@ -627,9 +647,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, p label.Principal,
 		}
 	}
 	buf.WriteByte('}')
-	w.Header().Set("Content-Type", MediaTAXII)
-	w.WriteHeader(http.StatusOK)
-	io.WriteString(w, buf.String())
+	return buf.String()
 }
 
 func (s *Server) delete(w http.ResponseWriter, r *http.Request, p label.Principal, c *Collection, id string) {

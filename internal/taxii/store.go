@@ -434,39 +434,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 		}
 	}
 	specFilter("o")
-	var vconds []string
-	var vargs [][]any
-	for _, v := range q.versions {
-		switch v {
-		case "all":
-			vconds, vargs = nil, nil
-			goto done
-		case "last", "first":
-			cmp := ">"
-			if v == "first" {
-				cmp = "<"
-			}
-			var b strings.Builder
-			if v == "last" {
-				b.WriteString("o.superseded = 0 OR ")
-			}
-			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
-			a := visArgs(p)
-			if len(q.specs) > 0 {
-				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
-				for _, s := range q.specs {
-					a = append(a, s)
-				}
-			}
-			b.WriteString(")")
-			vconds = append(vconds, "("+b.String()+")")
-			vargs = append(vargs, a)
-		default:
-			vconds = append(vconds, "o.nver = ?")
-			vargs = append(vargs, []any{v})
-		}
-	}
-done:
+	vconds, vargs := versionConds(p, q)
 	if len(vconds) > 0 {
 		sb.WriteString(" AND (" + strings.Join(vconds, " OR ") + ")")
 		for _, a := range vargs {
@@ -494,6 +462,43 @@ done:
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// versionConds are the SQL conditions (alternatives) and their arguments
+// for the query's match[version] values; none when "all" is among them.
+func versionConds(p label.Principal, q query) ([]string, [][]any) {
+	var vconds []string
+	var vargs [][]any
+	for _, v := range q.versions {
+		switch v {
+		case "all":
+			return nil, nil
+		case "last", "first":
+			cmp := ">"
+			if v == "first" {
+				cmp = "<"
+			}
+			var b strings.Builder
+			if v == "last" {
+				b.WriteString("o.superseded = 0 OR ")
+			}
+			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
+			a := visArgs(p)
+			if len(q.specs) > 0 {
+				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
+				for _, s := range q.specs {
+					a = append(a, s)
+				}
+			}
+			b.WriteString(")")
+			vconds = append(vconds, "("+b.String()+")")
+			vargs = append(vargs, a)
+		default:
+			vconds = append(vconds, "o.nver = ?")
+			vargs = append(vargs, []any{v})
+		}
+	}
+	return vconds, vargs
 }
 
 // writer is one write transaction with its prepared statements.

@@ -468,34 +468,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 	// Write), and drop it when its principal no longer passes (a client
 	// certificate revoked after the stream opened).
 	principal, _ := r.Context().Value(principalFuncKey{}).(PrincipalFunc)
-	go func() {
-		t := time.NewTicker(20 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.revalidated():
-				if principal == nil {
-					continue
-				}
-				if q, err := principal(r); err != nil || q != p {
-					s.log.Warn("closing stream: principal no longer valid", "principal", p.String(), "err", err)
-					c.Close(websocket.StatusPolicyViolation, "credentials no longer valid")
-					cancel()
-					return
-				}
-			case <-t.C:
-				pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-				err := c.Ping(pctx)
-				pcancel()
-				if err != nil {
-					cancel()
-					return
-				}
-			}
-		}
-	}()
+	go s.watchStream(ctx, cancel, c, r, p, principal)
 	var frame []byte
 	for {
 		batch, err := sub.Next(ctx)
@@ -507,35 +480,77 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		// Coalesce: everything queued goes out in one frame, messages
-		// separated by newlines (JSON text holds no raw newline).
-		n := 0
-		frame = frame[:0]
-		for _, m := range batch {
-			b := m.JSON()
-			if len(b) == 0 {
-				continue
-			}
-			if len(frame) > 0 {
-				if len(frame)+len(b) > maxFrame {
-					if err := s.write(ctx, c, frame); err != nil {
-						return
-					}
-					frame = frame[:0]
-				} else {
-					frame = append(frame, '\n')
-				}
-			}
-			frame = append(frame, b...)
-			n++
-		}
-		if len(frame) > 0 {
-			if err := s.write(ctx, c, frame); err != nil {
-				return
-			}
+		var n int
+		if frame, n, err = s.writeBatch(ctx, c, batch, frame[:0]); err != nil {
+			return
 		}
 		s.o.Metrics.Deliveries.Add(float64(n))
 	}
+}
+
+// watchStream pings a stream's socket every 20 s and, each time
+// principals are revalidated, closes the stream when its principal no
+// longer passes (a client certificate revoked after the stream opened). It
+// cancels the stream when either fails, and returns when ctx ends.
+func (s *Server) watchStream(ctx context.Context, cancel context.CancelFunc, c *websocket.Conn, r *http.Request, p label.Principal, principal PrincipalFunc) {
+	t := time.NewTicker(20 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.revalidated():
+			if principal == nil {
+				continue
+			}
+			if q, err := principal(r); err != nil || q != p {
+				s.log.Warn("closing stream: principal no longer valid", "principal", p.String(), "err", err)
+				c.Close(websocket.StatusPolicyViolation, "credentials no longer valid")
+				cancel()
+				return
+			}
+		case <-t.C:
+			pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+			err := c.Ping(pctx)
+			pcancel()
+			if err != nil {
+				cancel()
+				return
+			}
+		}
+	}
+}
+
+// writeBatch writes a batch of messages to a stream. Coalesce: everything
+// queued goes out in one frame (up to maxFrame), messages separated by
+// newlines (JSON text holds no raw newline). frame is the empty buffer to
+// reuse; it returns it with the number of messages written.
+func (s *Server) writeBatch(ctx context.Context, c *websocket.Conn, batch []*hub.Message, frame []byte) ([]byte, int, error) {
+	n := 0
+	for _, m := range batch {
+		b := m.JSON()
+		if len(b) == 0 {
+			continue
+		}
+		if len(frame) > 0 {
+			if len(frame)+len(b) > maxFrame {
+				if err := s.write(ctx, c, frame); err != nil {
+					return frame, n, err
+				}
+				frame = frame[:0]
+			} else {
+				frame = append(frame, '\n')
+			}
+		}
+		frame = append(frame, b...)
+		n++
+	}
+	if len(frame) > 0 {
+		if err := s.write(ctx, c, frame); err != nil {
+			return frame, n, err
+		}
+	}
+	return frame, n, nil
 }
 
 func (s *Server) write(ctx context.Context, c *websocket.Conn, b []byte) error {
