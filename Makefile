@@ -33,7 +33,7 @@ test-go:
 	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
 
 test-web:
-	@if [ -f web/test/package.json ]; then cd web/test && npm ci --no-audit --no-fund && node --test; fi
+	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && npm ci --no-audit --no-fund && node --test; fi
 
 # Kizuna driven by third-party TAK client code (@tak-ps/node-tak, node-cot).
 test-interop:

@@ -47,7 +47,7 @@ import (
 	"kizuna/internal/takproto"
 	"kizuna/internal/taxii"
 	"kizuna/internal/web"
-	"kizuna/internal/webui"
+	"kizuna/internal/webmap"
 )
 
 // ListenerInfo is one bound listener, as written to listeners.json.
@@ -367,7 +367,7 @@ func (n *Node) startListeners(ctx context.Context) error {
 		Encoders: &n.enc,
 		Extra:    n.extraHTTP,
 		MaxBody:  n.cfg.MaxHTTPBody,
-		UI:       webui.FS(),
+		UI:       webmap.FS(),
 		// Metrics name the node's feeds: only who may see every feed.
 		MetricsClearance: n.metricsClearance(),
 		Health:           n.healthFunc(),

@@ -25,7 +25,7 @@ import (
 	"kizuna/internal/metrics"
 	"kizuna/internal/store"
 	"kizuna/internal/symbol"
-	"kizuna/internal/webui"
+	"kizuna/internal/webmap"
 )
 
 // PrincipalFunc returns the principal of a request: the listener's for a
@@ -248,12 +248,12 @@ type Object struct {
 	// Missile is present for a missile track (cot.Event.IsMissile, or
 	// an event carrying missile-warning data) and carries its launch
 	// point, predicted impact and time to go where the event gives them.
-	Missile *webui.Missile `json:"missile,omitempty"`
+	Missile *webmap.Missile `json:"missile,omitempty"`
 	// Flash marks flash traffic (cot.Event.Flash), decided once by the
 	// server for the hub, federation and the map.
 	Flash bool `json:"flash,omitempty"`
 	// Shape is a drawing's geometry (line, area, circle), drawn as such.
-	Shape *webui.Shape `json:"shape,omitempty"`
+	Shape *webmap.Shape `json:"shape,omitempty"`
 }
 
 // Label is the JSON form of a label.
@@ -280,11 +280,11 @@ func ObjectOf(m *hub.Message) Object {
 		UID: e.UID, Type: e.Type, How: e.How, Time: e.Time, Stale: e.Stale,
 		Lat: e.Point.Lat, Lon: e.Point.Lon, HAE: finite(e.Point.HAE), Callsign: e.Callsign,
 		SIDC: symbol.SIDC(e.Type), Marking: m.Label.Marking(), Label: LabelJSON(m.Label), Node: e.Origin.Node,
-		Remarks: webui.RemarksOf(e.Detail), Missile: webui.MissileOf(e.Detail, e.Time), Flash: m.Flash,
-		Shape: webui.ShapeOf(e.Type, e.Detail),
+		Remarks: webmap.RemarksOf(e.Detail), Missile: webmap.MissileOf(e.Detail, e.Time), Flash: m.Flash,
+		Shape: webmap.ShapeOf(e.Type, e.Detail),
 	}
 	if o.Missile == nil && e.IsMissile() {
-		o.Missile = &webui.Missile{}
+		o.Missile = &webmap.Missile{}
 	}
 	if !math.IsNaN(e.Course) {
 		c := e.Course

@@ -3,8 +3,8 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { markingOf, combine, rank, normalizeLevel, relOrder } from '../../internal/webui/static/js/marking.js';
-import { Store, Filter, opacity, dimension, affiliation, isMissile, TRAIL_MAX } from '../../internal/webui/static/js/store.js';
+import { markingOf, combine, rank, normalizeLevel, relOrder } from '../static/js/marking.js';
+import { Store, Filter, opacity, dimension, affiliation, isMissile, TRAIL_MAX } from '../static/js/store.js';
 
 test('portion marking of one label', async (t) => {
   const cases = [
@@ -130,7 +130,7 @@ test('filters by nation, affiliation, type and text', async (t) => {
 });
 
 test('stream frames: one message, newline-batched messages, garbage', async () => {
-  const { Stream } = await import('../../internal/webui/static/js/stream.js');
+  const { Stream } = await import('../static/js/stream.js');
   const got = [];
   const s = new Stream({
     onSnapshot: (objs) => got.push(['snapshot', objs.length]),

@@ -3,10 +3,10 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { range, bearing, describe as describeRange, levelsUpTo } from '../../internal/webui/static/js/measure.js';
-import { portionOf, portionOfBanner } from '../../internal/webui/static/js/marking.js';
-import { cluster, Clusterer, placeLabels, Grid, priority, overlaps } from '../../internal/webui/static/js/declutter.js';
-import { ReplayIndex, rowsOf } from '../../internal/webui/static/js/timeline.js';
+import { range, bearing, describe as describeRange, levelsUpTo } from '../static/js/measure.js';
+import { portionOf, portionOfBanner } from '../static/js/marking.js';
+import { cluster, Clusterer, placeLabels, Grid, priority, overlaps } from '../static/js/declutter.js';
+import { ReplayIndex, rowsOf } from '../static/js/timeline.js';
 
 test('range and bearing', async (t) => {
   const cases = [

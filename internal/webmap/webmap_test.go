@@ -1,4 +1,4 @@
-package webui
+package webmap
 
 import (
 	"io/fs"

@@ -4,16 +4,16 @@
 # The web map must work on closed networks, so nothing is fetched at run time:
 # this script downloads pinned npm packages, checks each tarball against its
 # pinned integrity hash, and copies only the files the page uses (plus each
-# package's licence) into internal/webui/static/vendor/. The output is
+# package's licence) into internal/webmap/static/vendor/. The output is
 # committed, so building kizuna needs neither npm nor a network.
 #
-# Usage: web/vendor.sh            (from anywhere in the repository)
+# Usage: internal/webmap/vendor.sh            (from anywhere in the repository)
 # To upgrade a package, change its version and integrity below; the integrity
 # is the registry's value, shown by `npm view NAME@VERSION dist.integrity`.
 set -euo pipefail
 
-repo=$(cd "$(dirname "$0")/.." && pwd)
-out="$repo/internal/webui/static/vendor"
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+out="$repo/internal/webmap/static/vendor"
 
 # name version integrity
 packages=(
@@ -36,7 +36,7 @@ trap 'rm -rf "$work"' EXIT
 stage="$work/vendor"
 mkdir -p "$stage"
 {
-	echo "# Vendored by web/vendor.sh. Do not edit by hand."
+	echo "# Vendored by internal/webmap/vendor.sh. Do not edit by hand."
 	echo "# name version integrity"
 } >"$stage/VERSIONS"
 
