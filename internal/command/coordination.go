@@ -124,6 +124,12 @@ func (s *Service) Decide(ctx context.Context, p label.Principal, id string, req 
 	if au.ID != o.Recipient {
 		return deny(ruleErr(RuleDecide, "only %s, the headquarters the request was routed to, decides on %s; not %s", o.Recipient, o.ID, au.ID))
 	}
+	if s.federates() && o.Origin == "" && au.Nation != s.cfg.Nation {
+		// The request went to the deciding nation's node (federateIssued):
+		// its decision is made there, where its national order is issued,
+		// and comes back. A decision here would never reach that copy.
+		return deny(ruleErr(RuleDecide, "request %s was sent to the %s node: %s decides it there", o.ID, au.Nation, au.ID))
+	}
 	if o.Outcome != "" || o.State.Terminal() {
 		return deny(fmt.Errorf("%w: request %s is already %s", ErrConflict, o.ID, orState(o)))
 	}

@@ -100,7 +100,7 @@ func (s *Service) EnqueueRemote(ev *cot.Event, l label.Label, originNode string)
 
 // federates reports whether this node federates at all.
 func (s *Service) federates() bool {
-	return s.cfg.Publisher != nil && s.cfg.Nation != "" && s.cfg.NodeID != ""
+	return s.cfg.Publisher != nil && s.cfg.Nation != "" && s.cfg.NodeID != "" && (s.cfg.Federated == nil || s.cfg.Federated())
 }
 
 // sendFed publishes one message under l, its originator this node's

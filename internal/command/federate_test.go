@@ -91,6 +91,12 @@ func TestRequestAcrossNodes(t *testing.T) {
 	if _, _, err := jp.s.Decide(ctx, usa, req.ID, DecideRequest{As: "jjoc", Outcome: Denied, Reason: "x"}); !errors.Is(err, ErrNoPosition) {
 		t.Fatalf("a US principal decided on the JPN node: %v", err)
 	}
+	// A JPN principal on the US node does not decide there: the request
+	// was sent to the JPN node, where the decision is made.
+	var re *RuleError
+	if _, _, err := us.s.Decide(ctx, jpn, req.ID, DecideRequest{As: "jjoc", Outcome: Denied, Reason: "x"}); !errors.As(err, &re) || re.Rule != RuleDecide {
+		t.Fatalf("a decision on the requester's node: %v", err)
+	}
 	_, national, err := jp.s.Decide(ctx, jpn, req.ID, DecideRequest{As: "jjoc", Outcome: Approved, Reason: "Kadena covered",
 		Order: &IssueRequest{Recipient: "adc", Text: "Deploy PAC-3 fire units to cover Kadena", DeadlineIn: "2h"}})
 	if err != nil {

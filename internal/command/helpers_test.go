@@ -123,7 +123,10 @@ func newHarness(t testing.TB, orbat []byte) *harness {
 		orbat = testOrbat(t)
 	}
 	h := &harness{audit: &fakeAudit{}, pub: &fakePub{}, clock: &clock{t: t0}, path: filepath.Join(t.TempDir(), "command.db")}
-	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit, ExpiryInterval: 20 * time.Millisecond})
+	s, err := New(Config{DBPath: h.path, OrbatData: orbat, Nation: "USA", NodeID: "usa-hub", Clock: h.clock.Now, Publisher: h.pub, Audit: h.audit, ExpiryInterval: 20 * time.Millisecond,
+		// One node without federation links: every headquarters decides
+		// here (nodeHarness builds linked nodes).
+		Federated: func() bool { return false }})
 	if err != nil {
 		t.Fatal(err)
 	}

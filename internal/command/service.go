@@ -54,6 +54,10 @@ type Config struct {
 	Clock func() time.Time
 	// Publisher delivers orders to TAK clients; nil disables TAK delivery.
 	Publisher Publisher
+	// Federated reports whether the node has links to allied nodes, so
+	// that routed requests go to (and are decided at) the deciding
+	// nation's node. Nil: the node federates whenever Publisher is set.
+	Federated func() bool
 	// Readiness gives the sustainment readiness of a unit for structured
 	// readiness reports; nil when the node has no sustainment.
 	Readiness ReadinessSource

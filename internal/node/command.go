@@ -27,6 +27,7 @@ func (n *Node) startCommand(ctx context.Context) error {
 		Nation:    n.cfg.Nation,
 		NodeID:    n.cfg.NodeID,
 		Publisher: n,
+		Federated: func() bool { return n.federation != nil || n.fedc != nil },
 		Readiness: sustainReadiness{n},
 		Audit:     n.audit,
 		Log:       n.log.With("component", "command"),
