@@ -177,14 +177,18 @@ func ParseFederated(detail []byte) (fedMsg, error) {
 	if len(out.Mission.Keywords) > maxItems || len(out.Sync) > 64 {
 		return out, fmt.Errorf("%w: bad mission header", ErrRemote)
 	}
-	checkItem := func() error {
-		it := out.Change.Item
-		if it == nil || (it.Kind != KindUID && it.Kind != KindHash) || it.Key == "" || len(it.Key) > 256 || !it.Label.Valid() {
-			return fmt.Errorf("%w: bad item", ErrRemote)
-		}
-		out.Change.Label = it.Label
-		return nil
-	}
+	err := out.checkChange()
+	return out, err
+}
+
+// validFedItem reports whether an item of a federated change is well formed.
+func validFedItem(it *Item) bool {
+	return it != nil && (it.Kind == KindUID || it.Kind == KindHash) && it.Key != "" && len(it.Key) <= 256 && it.Label.Valid()
+}
+
+// checkChange checks the change of a federated message by its type and
+// sets its label (and clears the parts its type does not carry).
+func (out *fedMsg) checkChange() error {
 	if out.Change.Type != fedChange {
 		out.Record = nil
 	}
@@ -195,40 +199,49 @@ func ParseFederated(detail []byte) (fedMsg, error) {
 		out.Log = nil
 	case "ADD_CONTENT", "REMOVE_CONTENT":
 		out.Log = nil
-		if err := checkItem(); err != nil {
-			return out, err
+		it := out.Change.Item
+		if !validFedItem(it) {
+			return fmt.Errorf("%w: bad item", ErrRemote)
 		}
+		out.Change.Label = it.Label
 	case fedChange:
 		out.Log = nil
 		out.Change.Item = nil
 		out.Change.Label = out.Mission.Label
-		r := out.Record
-		if r == nil {
-			return out, fmt.Errorf("%w: sync change without a record", ErrRemote)
-		}
-		switch r.Type {
-		case "CREATE_MISSION":
-			r.Item = nil
-			r.Label = out.Mission.Label
-		case "ADD_CONTENT", "REMOVE_CONTENT":
-			it := r.Item
-			if it == nil || (it.Kind != KindUID && it.Kind != KindHash) || it.Key == "" || len(it.Key) > 256 || !it.Label.Valid() {
-				return out, fmt.Errorf("%w: bad item", ErrRemote)
-			}
-			r.Label = it.Label
-			out.Change.Label = it.Label
-		default:
-			return out, fmt.Errorf("%w: recorded change type %q", ErrRemote, r.Type)
-		}
+		return out.checkRecord()
 	case fedAddLog, fedDeleteLog, fedLog:
 		e := out.Log
 		if e == nil || e.ID == "" || len(e.ID) > 64 || !e.Label.Valid() || len(e.Content) > 64<<10 || len(e.Keywords) > maxItems || len(e.Hashes) > maxItems {
-			return out, fmt.Errorf("%w: bad log entry", ErrRemote)
+			return fmt.Errorf("%w: bad log entry", ErrRemote)
 		}
 		out.Change.Item = nil
 		out.Change.Label = e.Label
 	default:
-		return out, fmt.Errorf("%w: change type %q", ErrRemote, out.Change.Type)
+		return fmt.Errorf("%w: change type %q", ErrRemote, out.Change.Type)
 	}
-	return out, nil
+	return nil
+}
+
+// checkRecord checks the change-log entry a SYNC_CHANGE carries and sets
+// its label and the message's.
+func (out *fedMsg) checkRecord() error {
+	r := out.Record
+	if r == nil {
+		return fmt.Errorf("%w: sync change without a record", ErrRemote)
+	}
+	switch r.Type {
+	case "CREATE_MISSION":
+		r.Item = nil
+		r.Label = out.Mission.Label
+	case "ADD_CONTENT", "REMOVE_CONTENT":
+		it := r.Item
+		if !validFedItem(it) {
+			return fmt.Errorf("%w: bad item", ErrRemote)
+		}
+		r.Label = it.Label
+		out.Change.Label = it.Label
+	default:
+		return fmt.Errorf("%w: recorded change type %q", ErrRemote, r.Type)
+	}
+	return nil
 }

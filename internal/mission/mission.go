@@ -313,30 +313,44 @@ func (s *Service) load(ctx context.Context) error {
 	s.missions = map[string]*Mission{}
 	s.changes = map[string][]*Change{}
 	s.logs = map[string]*LogEntry{}
-	// Missions were once keyed by their lower-cased name; they are keyed
-	// by guid now (two missions under different labels may share a name).
-	rekey := map[string]string{}
-	rows, err := s.db.QueryContext(ctx, "SELECT key, doc FROM missions")
+	rekey, err := s.loadMissions(ctx)
 	if err != nil {
 		return err
 	}
+	if err := s.loadChanges(ctx, rekey); err != nil {
+		return err
+	}
+	if err := s.rekey(ctx, rekey); err != nil {
+		return fmt.Errorf("re-keying missions by guid: %w", err)
+	}
+	return s.loadLogs(ctx)
+}
+
+// loadMissions reads the missions table (s.mu held). Missions were once
+// keyed by their lower-cased name; they are keyed by guid now (two
+// missions under different labels may share a name): rekey maps each old
+// key still in the table to its mission's guid.
+func (s *Service) loadMissions(ctx context.Context) (rekey map[string]string, err error) {
+	rekey = map[string]string{}
+	rows, err := s.db.QueryContext(ctx, "SELECT key, doc FROM missions")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var k, doc string
 		if err := rows.Scan(&k, &doc); err != nil {
-			rows.Close()
-			return err
+			return nil, err
 		}
 		m := &Mission{}
 		if err := json.Unmarshal([]byte(doc), m); err != nil {
-			rows.Close()
-			return fmt.Errorf("mission %s: %w", k, err)
+			return nil, fmt.Errorf("mission %s: %w", k, err)
 		}
 		if m.Subs == nil {
 			m.Subs = map[string]*Subscription{}
 		}
 		if m.GUID == "" {
-			rows.Close()
-			return fmt.Errorf("mission %s: no guid", k)
+			return nil, fmt.Errorf("mission %s: no guid", k)
 		}
 		if k != m.GUID {
 			rekey[k] = m.GUID
@@ -345,22 +359,27 @@ func (s *Service) load(ctx context.Context) error {
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	rows, err = s.db.QueryContext(ctx, "SELECT id, mission, doc FROM changes ORDER BY id")
+	return rekey, nil
+}
+
+// loadChanges reads the change logs (s.mu held), under the missions'
+// guids.
+func (s *Service) loadChanges(ctx context.Context, rekey map[string]string) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, mission, doc FROM changes ORDER BY id")
 	if err != nil {
 		return err
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var id int64
 		var k, doc string
 		if err := rows.Scan(&id, &k, &doc); err != nil {
-			rows.Close()
 			return err
 		}
 		c := &Change{id: id}
 		if err := json.Unmarshal([]byte(doc), c); err != nil {
-			rows.Close()
 			return fmt.Errorf("change %d: %w", id, err)
 		}
 		if g, ok := rekey[k]; ok {
@@ -369,13 +388,13 @@ func (s *Service) load(ctx context.Context) error {
 		s.changes[k] = append(s.changes[k], c)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if err := s.rekey(ctx, rekey); err != nil {
-		return fmt.Errorf("re-keying missions by guid: %w", err)
-	}
-	rows, err = s.db.QueryContext(ctx, "SELECT id, doc FROM logs")
+	return rows.Err()
+}
+
+// loadLogs reads the log entries (s.mu held, missions loaded); an entry
+// stored before guids names its missions by name.
+func (s *Service) loadLogs(ctx context.Context) error {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, doc FROM logs")
 	if err != nil {
 		return err
 	}

@@ -63,19 +63,7 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 		s.kickResync(false)
 		return nil
 	}
-	// The labels inside must be the ones the event was released under:
-	// its originator is the mission's or the item's (or log entry's).
-	okOrig := l.Originator == fm.Mission.Label.Originator
-	if it := fm.Change.Item; it != nil && l.Originator == it.Label.Originator {
-		okOrig = true
-	}
-	if r := fm.Record; r != nil && r.Item != nil && l.Originator == r.Item.Label.Originator {
-		okOrig = true
-	}
-	if e := fm.Log; e != nil && l.Originator == e.Label.Originator {
-		okOrig = true
-	}
-	if !okOrig {
+	if !fm.releasedUnder(l) {
 		return fmt.Errorf("%w: labels do not match the event's", ErrRemote)
 	}
 	c := fm.Change
@@ -85,35 +73,14 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 	hdr := fm.Mission
 	s.mu.Lock()
 	k := hdr.GUID
-	m, ok := s.missions[k]
-	if ok && m.Origin != hdr.Node {
+	m, cs, ok, err := s.remoteMission(hdr, c.Type)
+	if err != nil || !ok {
 		s.mu.Unlock()
-		return fmt.Errorf("%w: mission %s is not %s's here", ErrRemote, k, hdr.Node)
-	}
-	var cs []*Change
-	if !ok {
-		switch c.Type {
-		case "DELETE_MISSION", "REMOVE_CONTENT", fedDeleteLog, fedChange, fedLog, fedEnd:
-			s.mu.Unlock()
-			return nil
-		}
-		m = &Mission{Name: hdr.Name, GUID: hdr.GUID, CreatorUID: hdr.CreatorUID, Origin: hdr.Node, Label: hdr.Label,
-			Created: hdr.Created, Subs: map[string]*Subscription{}}
-		cs = append(cs, &Change{Type: "CREATE_MISSION", Label: hdr.Label, CreatorUID: hdr.CreatorUID, At: hdr.Created})
+		return err
 	}
 	subs := subscribers(m)
 	if c.Type == "DELETE_MISSION" {
-		if err := s.save(ctx, k, nil); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		delete(s.missions, k)
-		delete(s.changes, k)
-		delete(s.syncs, k)
-		s.dropRemoteLogs(k, nil)
-		s.mu.Unlock()
-		s.notifyDelete(ctx, m, subs)
-		return nil
+		return s.remoteDelete(ctx, m, subs) // unlocks s.mu
 	}
 	next := *m
 	next.Items = slices.Clone(m.Items)
@@ -124,29 +91,122 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 	if next.Tool = hdr.Tool; next.Tool == "" {
 		next.Tool = "public"
 	}
-	replace := false // the change log is replaced by cs (SYNC_END)
-	var notices []*Change
-	var logNote *LogEntry
-	pend := s.syncs[k]
+	a := remoteApply{fm: &fm, c: &c, old: m, next: &next, cs: cs, pend: s.syncs[k]}
+	s.decideRemote(&a)
+	if err := s.commitRemote(ctx, k, m, &next, a.cs, a.replace); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	mc := *m
+	s.mu.Unlock()
+	for _, ch := range a.notices {
+		s.notifyChange(ctx, &mc, subs, ch)
+	}
+	if a.logNote != nil {
+		s.notifyLog(ctx, &mc, subs, a.logNote)
+	}
+	return nil
+}
+
+// releasedUnder reports whether the labels inside the message are the
+// ones the event was released under (label l): its originator is the
+// mission's or the item's (or log entry's).
+func (fm *fedMsg) releasedUnder(l label.Label) bool {
+	okOrig := l.Originator == fm.Mission.Label.Originator
+	if it := fm.Change.Item; it != nil && l.Originator == it.Label.Originator {
+		okOrig = true
+	}
+	if r := fm.Record; r != nil && r.Item != nil && l.Originator == r.Item.Label.Originator {
+		okOrig = true
+	}
+	if e := fm.Log; e != nil && l.Originator == e.Label.Originator {
+		okOrig = true
+	}
+	return okOrig
+}
+
+// remoteMission finds the replica a federated message of type typ is for
+// (s.mu held). A mission not yet known is made from the header, with its
+// CREATE_MISSION change in cs, unless the message cannot start one: then
+// ok is false and the message is ignored. A mission of another origin is
+// an error.
+func (s *Service) remoteMission(hdr fedMission, typ string) (m *Mission, cs []*Change, ok bool, err error) {
+	k := hdr.GUID
+	m, ok = s.missions[k]
+	if ok && m.Origin != hdr.Node {
+		return nil, nil, false, fmt.Errorf("%w: mission %s is not %s's here", ErrRemote, k, hdr.Node)
+	}
+	if ok {
+		return m, nil, true, nil
+	}
+	switch typ {
+	case "DELETE_MISSION", "REMOVE_CONTENT", fedDeleteLog, fedChange, fedLog, fedEnd:
+		return nil, nil, false, nil
+	}
+	m = &Mission{Name: hdr.Name, GUID: hdr.GUID, CreatorUID: hdr.CreatorUID, Origin: hdr.Node, Label: hdr.Label,
+		Created: hdr.Created, Subs: map[string]*Subscription{}}
+	cs = append(cs, &Change{Type: "CREATE_MISSION", Label: hdr.Label, CreatorUID: hdr.CreatorUID, At: hdr.Created})
+	return m, cs, true, nil
+}
+
+// remoteDelete deletes a replica at its origin's word. It is called with
+// s.mu held and releases it.
+func (s *Service) remoteDelete(ctx context.Context, m *Mission, subs []Subscription) error {
+	k := m.GUID
+	if err := s.save(ctx, k, nil); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	delete(s.missions, k)
+	delete(s.changes, k)
+	delete(s.syncs, k)
+	s.dropRemoteLogs(k, nil)
+	s.mu.Unlock()
+	s.notifyDelete(ctx, m, subs)
+	return nil
+}
+
+// remoteApply is one federated message being applied to a replica: the
+// message, the mission before (old) and after (next), and what applying
+// it produced.
+type remoteApply struct {
+	fm   *fedMsg
+	c    *Change
+	old  *Mission
+	next *Mission
+	pend *pendingSync
+
+	cs      []*Change // changes to record
+	replace bool      // the change log is replaced by cs (SYNC_END)
+	notices []*Change // changes to tell local subscribers of
+	logNote *LogEntry // a log entry to tell them of
+}
+
+// decideRemote decides what a federated message changes in a replica
+// (s.mu held).
+func (s *Service) decideRemote(a *remoteApply) {
+	fm, c, next, pend := a.fm, a.c, a.next, a.pend
+	hdr := fm.Mission
+	k := hdr.GUID
 	switch c.Type {
 	case "ADD_CONTENT":
 		it := *c.Item
 		if !slices.ContainsFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
 			next.Items = append(next.Items, it)
 			ch := &Change{Type: c.Type, Item: &it, Label: it.Label, CreatorUID: c.CreatorUID, At: c.At}
-			cs = append(cs, ch)
-			notices = append(notices, ch)
+			a.cs = append(a.cs, ch)
+			a.notices = append(a.notices, ch)
 		}
 	case "REMOVE_CONTENT":
 		it := *c.Item
 		if j := slices.IndexFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }); j >= 0 {
 			next.Items = slices.Delete(next.Items, j, j+1)
 			ch := &Change{Type: c.Type, Item: &it, Label: it.Label, CreatorUID: c.CreatorUID, At: c.At}
-			cs = append(cs, ch)
-			notices = append(notices, ch)
+			a.cs = append(a.cs, ch)
+			a.notices = append(a.notices, ch)
 		}
 	case fedAddLog:
-		logNote = s.putRemoteLog(k, next.Name, hdr.Node, fm.Log)
+		a.logNote = s.putRemoteLog(k, next.Name, hdr.Node, fm.Log)
 		if pend != nil {
 			pend.logs = append(pend.logs, fm.Log)
 		}
@@ -164,66 +224,72 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 			pend.logs = append(pend.logs, fm.Log)
 		}
 	case fedEnd:
-		if pend == nil || pend.id != fm.Sync {
-			break
+		if pend != nil && pend.id == fm.Sync {
+			s.endSync(a)
 		}
-		delete(s.syncs, k)
-		cs, replace = pend.changes, true
-		if len(cs) == 0 || cs[0].Type != "CREATE_MISSION" {
-			cs = append([]*Change{{Type: "CREATE_MISSION", Label: hdr.Label, CreatorUID: hdr.CreatorUID, At: hdr.Created}}, cs...)
-		}
-		next.Items = replay(cs)
-		// Tell local subscribers what the catch-up changed.
-		for _, it := range next.Items {
-			if !slices.ContainsFunc(m.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
-				notices = append(notices, &Change{Type: "ADD_CONTENT", Item: &it, Label: it.Label, At: c.At})
-			}
-		}
-		for _, it := range m.Items {
-			if !slices.ContainsFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
-				notices = append(notices, &Change{Type: "REMOVE_CONTENT", Item: &it, Label: it.Label, At: c.At})
-			}
-		}
-		var keep []string
-		for _, e := range pend.logs {
-			s.putRemoteLog(k, next.Name, hdr.Node, e)
-			keep = append(keep, e.ID)
-		}
-		s.dropRemoteLogsExcept(k, keep)
 	}
 	// A live change that arrives while a mission is being sent whole
 	// belongs to the result, whether or not the sender's copy held it.
 	if pend != nil && pend.id != "" && (c.Type == "ADD_CONTENT" || c.Type == "REMOVE_CONTENT") {
-		for _, ch := range cs {
+		for _, ch := range a.cs {
 			if ch.Item != nil && !slices.ContainsFunc(pend.changes, func(x *Change) bool { return sameChange(x, ch) }) {
 				pend.changes = append(pend.changes, ch)
 			}
 		}
 	}
-	var err2 error
+}
+
+// endSync finishes a mission sent whole (SYNC_END of the pending sync,
+// s.mu held): the collected change log replaces the replica's, its items
+// are replayed from it, and its log entries replace the replica's.
+func (s *Service) endSync(a *remoteApply) {
+	hdr, c, m, next, pend := a.fm.Mission, a.c, a.old, a.next, a.pend
+	k := hdr.GUID
+	delete(s.syncs, k)
+	cs := pend.changes
+	a.replace = true
+	if len(cs) == 0 || cs[0].Type != "CREATE_MISSION" {
+		cs = append([]*Change{{Type: "CREATE_MISSION", Label: hdr.Label, CreatorUID: hdr.CreatorUID, At: hdr.Created}}, cs...)
+	}
+	a.cs = cs
+	next.Items = replay(cs)
+	// Tell local subscribers what the catch-up changed.
+	for _, it := range next.Items {
+		if !slices.ContainsFunc(m.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
+			a.notices = append(a.notices, &Change{Type: "ADD_CONTENT", Item: &it, Label: it.Label, At: c.At})
+		}
+	}
+	for _, it := range m.Items {
+		if !slices.ContainsFunc(next.Items, func(x Item) bool { return x.Kind == it.Kind && x.Key == it.Key }) {
+			a.notices = append(a.notices, &Change{Type: "REMOVE_CONTENT", Item: &it, Label: it.Label, At: c.At})
+		}
+	}
+	var keep []string
+	for _, e := range pend.logs {
+		s.putRemoteLog(k, next.Name, hdr.Node, e)
+		keep = append(keep, e.ID)
+	}
+	s.dropRemoteLogsExcept(k, keep)
+}
+
+// commitRemote saves a replica's new state and change log (s.mu held),
+// then installs them in memory: m becomes next.
+func (s *Service) commitRemote(ctx context.Context, k string, m, next *Mission, cs []*Change, replace bool) error {
+	var err error
 	if replace {
-		err2 = s.saveReplace(ctx, k, &next, cs)
+		err = s.saveReplace(ctx, k, next, cs)
 	} else {
-		err2 = s.save(ctx, k, &next, cs...)
+		err = s.save(ctx, k, next, cs...)
 	}
-	if err2 != nil {
-		s.mu.Unlock()
-		return fmt.Errorf("saving federated change: %w", err2)
+	if err != nil {
+		return fmt.Errorf("saving federated change: %w", err)
 	}
-	*m = next
+	*m = *next
 	s.missions[k] = m
 	if replace {
 		s.changes[k] = cs
 	} else {
 		s.changes[k] = append(s.changes[k], cs...)
-	}
-	mc := *m
-	s.mu.Unlock()
-	for _, ch := range notices {
-		s.notifyChange(ctx, &mc, subs, ch)
-	}
-	if logNote != nil {
-		s.notifyLog(ctx, &mc, subs, logNote)
 	}
 	return nil
 }

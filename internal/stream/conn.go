@@ -318,6 +318,9 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 // the next part: a warning waits behind at most one part (and the few
 // unsent bytes TCP_NOTSENT_LOWAT lets the kernel hold), not behind a whole
 // backlog or a new client's replay.
+//
+// Long on purpose: the per-connection write loop, kept in one piece so the
+// flash/routine batching reads in one place and nothing is added on the hot path.
 func (c *Conn) writeLoop(ctx context.Context) error {
 	m := c.srv.metrics
 	tcp, _ := c.Conn.(*net.TCPConn)

@@ -70,20 +70,58 @@ func (s *Service) publishLoop(ctx context.Context) {
 	}
 }
 
+// stockSnap and rdySnap are what reports copies under the lock: a changed
+// balance with its location, and a unit with its readiness.
+type stockSnap struct {
+	k   key
+	qty int64
+	l   label.Label
+	loc Location
+}
+
+type rdySnap struct {
+	u Unit
+	r Readiness
+}
+
 // reports builds the events for what changed since the last call. It
 // takes a snapshot under the lock and builds the events outside it.
 func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, all bool) []*cot.Event {
-	type stockSnap struct {
-		k   key
-		qty int64
-		l   label.Label
-		loc Location
+	now, stocks, rdys := s.reportSnapshot(lastStock, all)
+	var evs []*cot.Event
+	for _, st := range stocks {
+		k, loc := st.k, st.loc
+		d := fmt.Sprintf(`<contact callsign="%s"/><__sustain kind="stock" item="%s" location="%s" owner="%s" quantity="%d"/><remarks>%s</remarks>`,
+			esc(fmt.Sprintf("%s %s: %d", loc.Name, k.item, st.qty)), esc(k.item), esc(k.loc), esc(k.owner), st.qty,
+			esc(fmt.Sprintf("%s stock of %s at %s: %d", k.owner, k.item, loc.Name, st.qty)))
+		evs = append(evs, s.event("sustain.stock."+s.cfg.NodeID+"."+safeUID(k.item)+"."+k.loc+"."+k.owner, TypeStock, loc.Lat, loc.Lon, now, d, st.l))
 	}
-	type rdySnap struct {
-		u Unit
-		r Readiness
+	var alerts []Alert
+	for _, x := range rdys {
+		u, r := x.u, x.r
+		changed, alert := readinessChange(lastRdy, u.ID, r, all)
+		if !changed {
+			continue
+		}
+		if alert {
+			alerts = append(alerts, Alert{Time: now, Unit: u.ID, Colour: r.Colour, Reasons: r.Reasons, Label: r.Label})
+			s.log.Warn("sustain: readiness alert", "unit", u.ID, "colour", r.Colour, "reasons", r.Reasons)
+		}
+		if (r.Lat == 0 && r.Lon == 0) || !r.Label.Valid() {
+			continue
+		}
+		evs = append(evs, s.readinessEvent(u, r, now))
 	}
+	s.keepAlerts(alerts)
+	return evs
+}
+
+// reportSnapshot copies, under the lock, the balances changed since
+// lastStock (all of them when all is set) at located places, and every
+// unit with its readiness; lastStock is brought up to date.
+func (s *Service) reportSnapshot(lastStock map[key]int64, all bool) (time.Time, []stockSnap, []rdySnap) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
 	var stocks []stockSnap
 	for k, b := range s.led.bal {
@@ -102,57 +140,54 @@ func (s *Service) reports(lastStock map[key]int64, lastRdy map[string]string, al
 	for _, u := range s.units {
 		rdys = append(rdys, rdySnap{*u, s.ownLocked(u, now, inWork)})
 	}
-	s.mu.Unlock()
+	return now, stocks, rdys
+}
 
-	var evs []*cot.Event
-	for _, st := range stocks {
-		k, loc := st.k, st.loc
-		d := fmt.Sprintf(`<contact callsign="%s"/><__sustain kind="stock" item="%s" location="%s" owner="%s" quantity="%d"/><remarks>%s</remarks>`,
-			esc(fmt.Sprintf("%s %s: %d", loc.Name, k.item, st.qty)), esc(k.item), esc(k.loc), esc(k.owner), st.qty,
-			esc(fmt.Sprintf("%s stock of %s at %s: %d", k.owner, k.item, loc.Name, st.qty)))
-		evs = append(evs, s.event("sustain.stock."+s.cfg.NodeID+"."+safeUID(k.item)+"."+k.loc+"."+k.owner, TypeStock, loc.Lat, loc.Lon, now, d, st.l))
+// readinessChange records unit id's readiness r in lastRdy and reports
+// whether it changed since the last report (always when all is set), and
+// whether it raises an alert: alerting now, and not before or in another
+// colour.
+func readinessChange(lastRdy map[string]string, id string, r Readiness, all bool) (changed, alert bool) {
+	sig := fmt.Sprintf("%s|%d/%d|%v|%v", r.Colour, r.Available, r.Assigned, r.Munitions, r.Alert)
+	if lastRdy[id] == sig && !all {
+		return false, false
 	}
-	var alerts []Alert
-	for _, x := range rdys {
-		u, r, id := x.u, x.r, x.u.ID
-		sig := fmt.Sprintf("%s|%d/%d|%v|%v", r.Colour, r.Available, r.Assigned, r.Munitions, r.Alert)
-		if lastRdy[id] == sig && !all {
-			continue
-		}
-		prev := lastRdy[id+"#colour"]
-		prevAlert := lastRdy[id+"#alert"] == "1"
-		lastRdy[id] = sig
-		lastRdy[id+"#colour"] = string(r.Colour)
-		if r.Alert && (!prevAlert || prev != string(r.Colour)) {
-			alerts = append(alerts, Alert{Time: now, Unit: id, Colour: r.Colour, Reasons: r.Reasons, Label: r.Label})
-			s.log.Warn("sustain: readiness alert", "unit", id, "colour", r.Colour, "reasons", r.Reasons)
-		}
-		if r.Alert {
-			lastRdy[id+"#alert"] = "1"
-		} else {
-			lastRdy[id+"#alert"] = ""
-		}
-		if (r.Lat == 0 && r.Lon == 0) || !r.Label.Valid() {
-			continue
-		}
-		var mun strings.Builder
-		for _, m := range r.Munitions {
-			fmt.Fprintf(&mun, `<munition item="%s" onHand="%d" required="%d"/>`, esc(m.Item), m.OnHand, m.Required)
-		}
-		d := fmt.Sprintf(`<contact callsign="%s"/><__readiness unit="%s" name="%s" nation="%s" parent="%s" colour="%s" assigned="%d" available="%d" alert="%t">%s</__readiness><remarks>%s</remarks>`,
-			esc(fmt.Sprintf("%s %s", u.Name, r.Colour)), esc(u.ID), esc(u.Name), u.Nation, esc(u.Parent), r.Colour, r.Assigned, r.Available, r.Alert,
-			mun.String(), esc(fmt.Sprintf("Readiness %s: %s", r.Colour, strings.Join(r.Reasons, "; "))))
-		evs = append(evs, s.event("sustain.readiness."+s.cfg.NodeID+"."+u.ID, TypeReadiness, r.Lat, r.Lon, now, d, r.Label))
+	prev := lastRdy[id+"#colour"]
+	prevAlert := lastRdy[id+"#alert"] == "1"
+	lastRdy[id] = sig
+	lastRdy[id+"#colour"] = string(r.Colour)
+	alert = r.Alert && (!prevAlert || prev != string(r.Colour))
+	if r.Alert {
+		lastRdy[id+"#alert"] = "1"
+	} else {
+		lastRdy[id+"#alert"] = ""
 	}
-	if len(alerts) > 0 {
-		s.mu.Lock()
-		s.alerts = append(s.alerts, alerts...)
-		if len(s.alerts) > 1000 {
-			s.alerts = s.alerts[len(s.alerts)-1000:]
-		}
-		s.mu.Unlock()
+	return true, alert
+}
+
+// readinessEvent is the event reporting unit u's readiness r.
+func (s *Service) readinessEvent(u Unit, r Readiness, now time.Time) *cot.Event {
+	var mun strings.Builder
+	for _, m := range r.Munitions {
+		fmt.Fprintf(&mun, `<munition item="%s" onHand="%d" required="%d"/>`, esc(m.Item), m.OnHand, m.Required)
 	}
-	return evs
+	d := fmt.Sprintf(`<contact callsign="%s"/><__readiness unit="%s" name="%s" nation="%s" parent="%s" colour="%s" assigned="%d" available="%d" alert="%t">%s</__readiness><remarks>%s</remarks>`,
+		esc(fmt.Sprintf("%s %s", u.Name, r.Colour)), esc(u.ID), esc(u.Name), u.Nation, esc(u.Parent), r.Colour, r.Assigned, r.Available, r.Alert,
+		mun.String(), esc(fmt.Sprintf("Readiness %s: %s", r.Colour, strings.Join(r.Reasons, "; "))))
+	return s.event("sustain.readiness."+s.cfg.NodeID+"."+u.ID, TypeReadiness, r.Lat, r.Lon, now, d, r.Label)
+}
+
+// keepAlerts adds alerts to the last thousand kept.
+func (s *Service) keepAlerts(alerts []Alert) {
+	if len(alerts) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.alerts = append(s.alerts, alerts...)
+	if len(s.alerts) > 1000 {
+		s.alerts = s.alerts[len(s.alerts)-1000:]
+	}
+	s.mu.Unlock()
 }
 
 func (s *Service) event(uid, typ string, lat, lon float64, now time.Time, detail string, l label.Label) *cot.Event {

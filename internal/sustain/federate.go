@@ -244,99 +244,28 @@ func (s *Service) RemoteTransfer(ctx context.Context, ev *cot.Event, l label.Lab
 	}
 	in := &fm.Transfer
 	peer, mine := l.Originator, s.cfg.Nation
-	if node == s.cfg.NodeID || fm.Node == s.cfg.NodeID {
-		return nil // our own, come back round
-	}
-	if fm.Nation != peer || fm.Node != node {
-		return fmt.Errorf("%w: %s on node %s speaks as %s of %s", ErrRefused, peer, node, fm.Nation, fm.Node)
-	}
-	if peer == mine {
-		return fmt.Errorf("%w: node %s speaks for %s, this node's nation", ErrRefused, node, mine)
-	}
-	if (in.FromNation != mine && in.ToNation != mine) || (in.FromNation != peer && in.ToNation != peer) {
-		return nil // not between the two of us: nothing to record here
+	if take, err := s.fromPeer(&fm, peer, node); !take || err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := s.transfers[in.ID]
-	var newReject *Approval
-	if t == nil {
-		first := in.History[0]
-		t = &TransferRecord{ID: in.ID, Item: in.Item, Quantity: in.Quantity, Lot: in.Lot, From: in.From, To: in.To,
-			FromNation: in.FromNation, ToNation: in.ToNation, Expected: in.Expected.UTC(), State: Requested, Label: in.Label,
-			Federated: true, History: []Step{{At: first.At, By: first.By, Action: "request", State: Requested, Note: "from " + node}}}
-		own := in.To
-		if mine == in.FromNation {
-			own = in.From
-		}
-		loc := s.led.locs[own]
-		_, known := s.led.items[in.Item]
-		switch {
-		case loc == nil || loc.Nation != mine:
-			newReject = &Approval{Nation: mine, By: "node:" + s.cfg.NodeID, At: s.now(), Kind: "no such " + mine + " location " + own}
-		case !known:
-			newReject = &Approval{Nation: mine, By: "node:" + s.cfg.NodeID, At: s.now(), Kind: "unknown item " + in.Item}
-		}
-	} else if !t.Federated || t.Item != in.Item || t.Quantity != in.Quantity || t.From != in.From || t.To != in.To ||
-		t.FromNation != in.FromNation || t.ToNation != in.ToNation || t.Lot != in.Lot {
-		return fmt.Errorf("%w: transfer %s from %s does not match this node's", ErrRefused, in.ID, node)
+	t, newReject, err := s.remoteTransferLocked(in, node)
+	if err != nil {
+		return err
 	}
 	next := cloneTransfer(t)
 	var steps []Step
-	take := func(dst **Approval, src *Approval, action string) bool {
-		if *dst != nil || src == nil || src.Nation != peer {
-			return false
-		}
-		c := *src
-		*dst = &c
-		steps = append(steps, Step{At: c.At, By: c.By, Action: action, Note: "from " + node})
-		return true
-	}
 	if newReject != nil {
 		next.Reject = newReject
 		steps = append(steps, Step{At: newReject.At, By: newReject.By, Action: "reject", Note: newReject.Kind})
 	}
-	var ms []Movement
-	if peer == in.FromNation {
-		take(&next.Export, in.Export, "approve")
-		if next.Ship == nil && in.Ship != nil {
-			if next.Receipt == nil {
-				return fmt.Errorf("%w: %s claims a shipment %s never approved", ErrRefused, node, mine)
-			}
-			if take(&next.Ship, in.Ship, "ship") {
-				next.Serials = slices.Clone(in.Serials)
-			}
-		}
-	} else {
-		take(&next.Receipt, in.Receipt, "approve")
-		if next.Receive == nil && in.Receive != nil {
-			if next.Ship == nil {
-				return fmt.Errorf("%w: %s claims the receipt of a transfer %s never shipped", ErrRefused, node, mine)
-			}
-			take(&next.Receive, in.Receive, "receive")
-		}
+	taken, err := takePeerFacts(&next, in, peer, mine, node)
+	if err != nil {
+		return err
 	}
-	if next.Receive == nil && next.Ship == nil || peer == in.ToNation {
-		take(&next.Reject, in.Reject, "reject")
-	}
-	// The sender's ledger: deliver once received, return once rejected
-	// after shipping.
-	if mine == next.FromNation && next.Ship != nil && !next.Settled {
-		m := Movement{Item: next.Item, From: transitID(&next), FromOwner: mine, Quantity: next.Quantity, Reason: Transfer,
-			Lot: next.Lot, Serials: next.Serials, Ref: next.ID, Actor: "node:" + s.cfg.NodeID, Label: next.Label}
-		switch {
-		case next.Receive != nil:
-			m.To, m.ToOwner, m.Key = Export, next.ToNation, "transfer:"+next.ID+":deliver"
-			ms = append(ms, m)
-			next.Settled = true
-			steps = append(steps, Step{At: s.now(), By: "node:" + s.cfg.NodeID, Action: "deliver", Note: "delivered to " + next.ToNation})
-		case next.Reject != nil:
-			m.To, m.ToOwner, m.Reason, m.Key = next.From, mine, Return, "transfer:"+next.ID+":return"
-			ms = append(ms, m)
-			next.Settled, next.Returned = true, true
-			steps = append(steps, Step{At: s.now(), By: "node:" + s.cfg.NodeID, Action: "return", Note: "rejected after shipment: returned"})
-		}
-	}
+	steps = append(steps, taken...)
+	ms, settled := s.settleSender(&next)
+	steps = append(steps, settled...)
 	if len(steps) == 0 && s.transfers[in.ID] != nil {
 		return nil // nothing new
 	}
@@ -358,4 +287,121 @@ func (s *Service) RemoteTransfer(ctx context.Context, ev *cot.Event, l label.Lab
 	}
 	s.audit(ctx, label.Principal{Nation: peer, Clearance: label.TopSecret, Name: "federation:" + node}, "sustain.transfer.federated", next.ID, "allow", string(next.State))
 	return nil
+}
+
+// fromPeer checks who speaks in a federated transfer message fm that
+// came from node, whose certificate's nation is peer. take is false when
+// the message is to be ignored: this node's own, come back round, or a
+// transfer not between the two nations.
+func (s *Service) fromPeer(fm *fedMsg, peer, node string) (take bool, err error) {
+	in, mine := &fm.Transfer, s.cfg.Nation
+	if node == s.cfg.NodeID || fm.Node == s.cfg.NodeID {
+		return false, nil // our own, come back round
+	}
+	if fm.Nation != peer || fm.Node != node {
+		return false, fmt.Errorf("%w: %s on node %s speaks as %s of %s", ErrRefused, peer, node, fm.Nation, fm.Node)
+	}
+	if peer == mine {
+		return false, fmt.Errorf("%w: node %s speaks for %s, this node's nation", ErrRefused, node, mine)
+	}
+	if (in.FromNation != mine && in.ToNation != mine) || (in.FromNation != peer && in.ToNation != peer) {
+		return false, nil // not between the two of us: nothing to record here
+	}
+	return true, nil
+}
+
+// remoteTransferLocked finds the local record of a federated transfer
+// (s.mu held), or makes a new one from what node sent. A new one this
+// node cannot take (its location is not this nation's, or the item is
+// unknown) comes with this nation's rejection; a known one must agree
+// with what was sent.
+func (s *Service) remoteTransferLocked(in *TransferRecord, node string) (t *TransferRecord, newReject *Approval, err error) {
+	mine := s.cfg.Nation
+	t = s.transfers[in.ID]
+	if t != nil {
+		if !t.Federated || t.Item != in.Item || t.Quantity != in.Quantity || t.From != in.From || t.To != in.To ||
+			t.FromNation != in.FromNation || t.ToNation != in.ToNation || t.Lot != in.Lot {
+			return nil, nil, fmt.Errorf("%w: transfer %s from %s does not match this node's", ErrRefused, in.ID, node)
+		}
+		return t, nil, nil
+	}
+	first := in.History[0]
+	t = &TransferRecord{ID: in.ID, Item: in.Item, Quantity: in.Quantity, Lot: in.Lot, From: in.From, To: in.To,
+		FromNation: in.FromNation, ToNation: in.ToNation, Expected: in.Expected.UTC(), State: Requested, Label: in.Label,
+		Federated: true, History: []Step{{At: first.At, By: first.By, Action: "request", State: Requested, Note: "from " + node}}}
+	own := in.To
+	if mine == in.FromNation {
+		own = in.From
+	}
+	loc := s.led.locs[own]
+	_, known := s.led.items[in.Item]
+	switch {
+	case loc == nil || loc.Nation != mine:
+		newReject = &Approval{Nation: mine, By: "node:" + s.cfg.NodeID, At: s.now(), Kind: "no such " + mine + " location " + own}
+	case !known:
+		newReject = &Approval{Nation: mine, By: "node:" + s.cfg.NodeID, At: s.now(), Kind: "unknown item " + in.Item}
+	}
+	return t, newReject, nil
+}
+
+// takePeerFacts copies into next the facts of the peer's nation that in
+// (sent by node) holds and next does not, and returns the steps they add.
+// A shipment or receipt the other side's facts do not allow is refused.
+func takePeerFacts(next, in *TransferRecord, peer, mine, node string) ([]Step, error) {
+	var steps []Step
+	take := func(dst **Approval, src *Approval, action string) bool {
+		if *dst != nil || src == nil || src.Nation != peer {
+			return false
+		}
+		c := *src
+		*dst = &c
+		steps = append(steps, Step{At: c.At, By: c.By, Action: action, Note: "from " + node})
+		return true
+	}
+	if peer == in.FromNation {
+		take(&next.Export, in.Export, "approve")
+		if next.Ship == nil && in.Ship != nil {
+			if next.Receipt == nil {
+				return nil, fmt.Errorf("%w: %s claims a shipment %s never approved", ErrRefused, node, mine)
+			}
+			if take(&next.Ship, in.Ship, "ship") {
+				next.Serials = slices.Clone(in.Serials)
+			}
+		}
+	} else {
+		take(&next.Receipt, in.Receipt, "approve")
+		if next.Receive == nil && in.Receive != nil {
+			if next.Ship == nil {
+				return nil, fmt.Errorf("%w: %s claims the receipt of a transfer %s never shipped", ErrRefused, node, mine)
+			}
+			take(&next.Receive, in.Receive, "receive")
+		}
+	}
+	if next.Receive == nil && next.Ship == nil || peer == in.ToNation {
+		take(&next.Reject, in.Reject, "reject")
+	}
+	return steps, nil
+}
+
+// settleSender decides the sender's ledger movement of a federated
+// transfer, when this node is the sender: deliver once received, return
+// once rejected after shipping.
+func (s *Service) settleSender(next *TransferRecord) ([]Movement, []Step) {
+	mine := s.cfg.Nation
+	if mine != next.FromNation || next.Ship == nil || next.Settled {
+		return nil, nil
+	}
+	m := Movement{Item: next.Item, From: transitID(next), FromOwner: mine, Quantity: next.Quantity, Reason: Transfer,
+		Lot: next.Lot, Serials: next.Serials, Ref: next.ID, Actor: "node:" + s.cfg.NodeID, Label: next.Label}
+	switch {
+	case next.Receive != nil:
+		m.To, m.ToOwner, m.Key = Export, next.ToNation, "transfer:"+next.ID+":deliver"
+		next.Settled = true
+		return []Movement{m}, []Step{{At: s.now(), By: "node:" + s.cfg.NodeID, Action: "deliver", Note: "delivered to " + next.ToNation}}
+	case next.Reject != nil:
+		m.To, m.ToOwner, m.Reason, m.Key = next.From, mine, Return, "transfer:"+next.ID+":return"
+		next.Settled, next.Returned = true, true
+		return []Movement{m}, []Step{{At: s.now(), By: "node:" + s.cfg.NodeID, Action: "return", Note: "rejected after shipment: returned"}}
+	}
+	return nil, nil
 }

@@ -78,6 +78,19 @@ func (l *ledger) check(m *Movement) error {
 	if !ok {
 		return invalid("unknown item %q", m.Item)
 	}
+	if err := checkMovement(m); err != nil {
+		return err
+	}
+	if err := l.checkStock(m); err != nil {
+		return err
+	}
+	return l.checkSerials(it, m)
+}
+
+// checkMovement checks what a movement says on its own, before the
+// ledger is looked at: quantity, reason, owners, label, and which
+// reasons may touch the pseudo-locations and change the owner.
+func checkMovement(m *Movement) error {
 	if m.Quantity <= 0 || m.Quantity > maxQuantity {
 		return invalid("quantity %d out of range 1..%d", m.Quantity, maxQuantity)
 	}
@@ -125,6 +138,12 @@ func (l *ledger) check(m *Movement) error {
 	if m.From == m.To && m.FromOwner == m.ToOwner {
 		return invalid("a movement goes somewhere")
 	}
+	return nil
+}
+
+// checkStock checks that m's real locations exist and that its source
+// holds enough of the item for the owner.
+func (l *ledger) checkStock(m *Movement) error {
 	for _, loc := range []string{m.From, m.To} {
 		if pseudo(loc) {
 			continue
@@ -143,6 +162,13 @@ func (l *ledger) check(m *Movement) error {
 			return fmt.Errorf("%w: %s at %s (%s) holds %d, %d needed", ErrInsufficent, m.Item, m.From, m.FromOwner, have, m.Quantity)
 		}
 	}
+	return nil
+}
+
+// checkSerials checks m's serials against item it: none for an item not
+// serialised; otherwise one per unit, each new when produced or imported
+// (or a round coming back from an ally), else where m takes it from.
+func (l *ledger) checkSerials(it Item, m *Movement) error {
 	if !it.Serialised {
 		if len(m.Serials) > 0 {
 			return invalid("%s is not serialised", m.Item)

@@ -460,7 +460,21 @@ func (s *Service) Forecast(p label.Principal, item, loc, owner string, days int,
 	}
 	now := s.now()
 	f := Forecast{Item: item, Location: loc, Owner: owner, Points: make([]ForecastPoint, 0, days+1)}
-	labels := []label.Label{l.Label}
+	labels := s.forecastStart(&f, now, safety, []label.Label{l.Label})
+	delta, labels := s.forecastDeltas(&f, now, days, labels)
+	f.Label = label.Combine(owner, labels...)
+	if !label.Releasable(p, f.Label) {
+		return Forecast{}, fmt.Errorf("%w: no visible forecast", ErrNotFound)
+	}
+	f.project(now, delta)
+	return f, nil
+}
+
+// forecastStart sets the forecast's stock on hand, expenditure rate and
+// safety level (s.mu held), adding to labels those of what they come
+// from.
+func (s *Service) forecastStart(f *Forecast, now time.Time, safety int64, labels []label.Label) []label.Label {
+	item, loc, owner := f.Item, f.Location, f.Owner
 	if q, bl, ok := s.led.onHand(item, loc, owner); ok {
 		f.OnHand = q
 		labels = append(labels, bl)
@@ -484,6 +498,14 @@ func (s *Service) Forecast(p label.Principal, item, loc, owner string, days int,
 			}
 		}
 	}
+	return labels
+}
+
+// forecastDeltas returns the stock change of each day 0..days from
+// scheduled production and transfers (s.mu held), adding to labels those
+// of the schedules and transfers counted.
+func (s *Service) forecastDeltas(f *Forecast, now time.Time, days int, labels []label.Label) ([]float64, []label.Label) {
+	item, loc, owner := f.Item, f.Location, f.Owner
 	delta := make([]float64, days+1)
 	day := func(t time.Time) int {
 		d := int(math.Ceil(t.Sub(now).Hours() / 24))
@@ -514,13 +536,16 @@ func (s *Service) Forecast(p label.Principal, item, loc, owner string, days int,
 			labels = append(labels, t.Label)
 		}
 	}
-	f.Label = label.Combine(owner, labels...)
-	if !label.Releasable(p, f.Label) {
-		return Forecast{}, fmt.Errorf("%w: no visible forecast", ErrNotFound)
-	}
+	return delta, labels
+}
+
+// project fills the forecast's points, one a day from now, from its stock
+// on hand, rate and the daily changes delta, and the first day below the
+// safety level.
+func (f *Forecast) project(now time.Time, delta []float64) {
 	q := float64(f.OnHand)
 	start := now.Truncate(24 * time.Hour)
-	for d := 0; d <= days; d++ {
+	for d := 0; d < len(delta); d++ {
 		if d > 0 {
 			q -= f.Rate
 		}
@@ -535,7 +560,6 @@ func (s *Service) Forecast(p label.Principal, item, loc, owner string, days int,
 			f.BelowSafety = &dd
 		}
 	}
-	return f, nil
 }
 
 // Units returns the unit profiles p may see.

@@ -258,90 +258,142 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 	}
 	next := cloneTransfer(t)
 	now := s.now()
-	var ms []Movement
 	// On a federated transfer this node speaks only for its own nation.
 	if t.Federated && p.Nation != s.cfg.Nation {
 		return refuse(fmt.Errorf("%w: %s acts on this transfer on its own node", ErrRefused, p.Nation))
 	}
-	fact := func() *Approval { return &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: string(act)} }
+	fact := &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: string(act)}
+	var ms []Movement
+	done := false // nothing to do: answer the transfer as it is
+	var err error
 	switch act {
 	case ActApprove:
-		if t.State != Requested {
-			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
-		}
-		var side **Approval
-		kind, loc := "", ""
-		switch p.Nation {
-		case t.FromNation:
-			side, kind, loc = &next.Export, "export-licence", t.From
-		case t.ToNation:
-			side, kind, loc = &next.Receipt, "receipt", t.To
-		default:
-			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
-		}
-		if err := s.approver(ctx, p, p.Nation, kind, loc, t); err != nil {
-			return refuse(err)
-		}
-		if *side != nil {
-			return cloneTransfer(t), nil // already approved by this side
-		}
-		*side = &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: kind}
+		done, err = s.actApprove(ctx, p, t, &next, now)
 	case ActReject:
-		if t.State != Requested && t.State != Approved {
-			return refuse(fmt.Errorf("%w: transfer is %s", ErrState, t.State))
-		}
-		loc := t.To
-		switch p.Nation {
-		case t.FromNation:
-			loc = t.From
-		case t.ToNation:
-		default:
-			return refuse(fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation))
-		}
-		if err := s.approver(ctx, p, p.Nation, "reject", loc, t); err != nil {
-			return refuse(err)
-		}
-		next.Reject = fact()
+		err = s.actReject(ctx, p, t, &next, fact)
 	case ActShip:
-		if err := s.approver(ctx, p, t.FromNation, "ship", t.From, t); err != nil {
-			return refuse(err)
-		}
-		if t.State == Shipped || t.State == Received || t.Ship != nil {
-			return cloneTransfer(t), nil
-		}
-		if t.State != Approved {
-			return refuse(fmt.Errorf("%w: transfer is %s, not approved by both sides", ErrState, t.State))
-		}
-		next.Ship = fact()
-		ms = append(ms, Movement{Item: t.Item, From: t.From, To: transitID(t), FromOwner: t.FromNation, ToOwner: t.FromNation,
-			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":ship",
-			Actor: p.String(), Label: t.Label})
+		ms, done, err = s.actShip(ctx, p, t, &next, fact)
 	case ActReceive:
-		if err := s.approver(ctx, p, t.ToNation, "receive", t.To, t); err != nil {
-			return refuse(err)
-		}
-		if t.State == Received {
-			return cloneTransfer(t), nil // exactly once
-		}
-		if t.State != Shipped {
-			return refuse(fmt.Errorf("%w: transfer is %s, not shipped", ErrState, t.State))
-		}
-		next.Receive = fact()
-		from := transitID(t)
-		if t.Federated {
-			// The shipment is in the sender's ledger on its node: this
-			// ledger imports it; the sender's exports it when it learns of
-			// the receipt.
-			from = Import
-		}
-		ms = append(ms, Movement{Item: t.Item, From: from, To: t.To, FromOwner: t.FromNation, ToOwner: t.ToNation,
-			Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":receive",
-			Actor: p.String(), Label: t.Label})
+		ms, done, err = s.actReceive(ctx, p, t, &next, fact)
 	default:
 		return TransferRecord{}, invalid("unknown action %q", act)
 	}
+	if err != nil {
+		return refuse(err)
+	}
+	if done {
+		return cloneTransfer(t), nil
+	}
 	next.State = next.derive()
 	next.History = append(next.History, Step{At: now, By: p.String(), Action: string(act), State: next.State, Note: note})
+	if err := s.commitAct(ctx, t, &next, act, ms); err != nil {
+		return refuse(err)
+	}
+	*t = next
+	if t.Federated {
+		s.markFed(t.ID)
+	}
+	s.audit(ctx, p, "sustain.transfer."+string(act), id, "allow", string(next.State))
+	return cloneTransfer(t), nil
+}
+
+// actApprove records p's nation's side of transfer t in next: the export
+// licence for the sender, the receipt for the receiver. done is true when
+// that side had already approved.
+func (s *Service) actApprove(ctx context.Context, p label.Principal, t, next *TransferRecord, now time.Time) (done bool, err error) {
+	if t.State != Requested {
+		return false, fmt.Errorf("%w: transfer is %s", ErrState, t.State)
+	}
+	var side **Approval
+	kind, loc := "", ""
+	switch p.Nation {
+	case t.FromNation:
+		side, kind, loc = &next.Export, "export-licence", t.From
+	case t.ToNation:
+		side, kind, loc = &next.Receipt, "receipt", t.To
+	default:
+		return false, fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation)
+	}
+	if err := s.approver(ctx, p, p.Nation, kind, loc, t); err != nil {
+		return false, err
+	}
+	if *side != nil {
+		return true, nil // already approved by this side
+	}
+	*side = &Approval{Nation: p.Nation, By: p.String(), At: now, Kind: kind}
+	return false, nil
+}
+
+// actReject records p's nation's rejection fact of transfer t in next.
+func (s *Service) actReject(ctx context.Context, p label.Principal, t, next *TransferRecord, fact *Approval) error {
+	if t.State != Requested && t.State != Approved {
+		return fmt.Errorf("%w: transfer is %s", ErrState, t.State)
+	}
+	loc := t.To
+	switch p.Nation {
+	case t.FromNation:
+		loc = t.From
+	case t.ToNation:
+	default:
+		return fmt.Errorf("%w: %s is not a party to this transfer", ErrRefused, p.Nation)
+	}
+	if err := s.approver(ctx, p, p.Nation, "reject", loc, t); err != nil {
+		return err
+	}
+	next.Reject = fact
+	return nil
+}
+
+// actShip records the shipment fact of transfer t in next and returns
+// the movement into transit. done is true when it had already shipped.
+func (s *Service) actShip(ctx context.Context, p label.Principal, t, next *TransferRecord, fact *Approval) (ms []Movement, done bool, err error) {
+	if err := s.approver(ctx, p, t.FromNation, "ship", t.From, t); err != nil {
+		return nil, false, err
+	}
+	if t.State == Shipped || t.State == Received || t.Ship != nil {
+		return nil, true, nil
+	}
+	if t.State != Approved {
+		return nil, false, fmt.Errorf("%w: transfer is %s, not approved by both sides", ErrState, t.State)
+	}
+	next.Ship = fact
+	ms = append(ms, Movement{Item: t.Item, From: t.From, To: transitID(t), FromOwner: t.FromNation, ToOwner: t.FromNation,
+		Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":ship",
+		Actor: p.String(), Label: t.Label})
+	return ms, false, nil
+}
+
+// actReceive records the receipt fact of transfer t in next and returns
+// the movement to the destination. done is true when it had already been
+// received: exactly once.
+func (s *Service) actReceive(ctx context.Context, p label.Principal, t, next *TransferRecord, fact *Approval) (ms []Movement, done bool, err error) {
+	if err := s.approver(ctx, p, t.ToNation, "receive", t.To, t); err != nil {
+		return nil, false, err
+	}
+	if t.State == Received {
+		return nil, true, nil // exactly once
+	}
+	if t.State != Shipped {
+		return nil, false, fmt.Errorf("%w: transfer is %s, not shipped", ErrState, t.State)
+	}
+	next.Receive = fact
+	from := transitID(t)
+	if t.Federated {
+		// The shipment is in the sender's ledger on its node: this
+		// ledger imports it; the sender's exports it when it learns of
+		// the receipt.
+		from = Import
+	}
+	ms = append(ms, Movement{Item: t.Item, From: from, To: t.To, FromOwner: t.FromNation, ToOwner: t.ToNation,
+		Quantity: t.Quantity, Reason: Transfer, Lot: t.Lot, Serials: t.Serials, Ref: t.ID, Key: "transfer:" + t.ID + ":receive",
+		Actor: p.String(), Label: t.Label})
+	return ms, false, nil
+}
+
+// commitAct records the movements ms of action act on transfer t and the
+// transfer's next state (s.mu held); a shipment first makes the transit
+// location between the two nations if there is none.
+func (s *Service) commitAct(ctx context.Context, t, next *TransferRecord, act TransferAction, ms []Movement) error {
 	var transit *Location
 	if act == ActShip {
 		if transit = s.led.locs[transitID(t)]; transit == nil {
@@ -365,17 +417,9 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 				next.RecvSeq = staged[0].Seq
 			}
 		}
-		return putDoc(tx, "transfer", next.ID, next)
+		return putDoc(tx, "transfer", next.ID, *next)
 	})
-	if err != nil {
-		return refuse(err)
-	}
-	*t = next
-	if t.Federated {
-		s.markFed(t.ID)
-	}
-	s.audit(ctx, p, "sustain.transfer."+string(act), id, "allow", string(next.State))
-	return cloneTransfer(t), nil
+	return err
 }
 
 func transitID(t *TransferRecord) string { return "TRANSIT-" + t.FromNation + "-" + t.ToNation }
