@@ -236,19 +236,7 @@ func (b *Bus) Subject(l label.Label) string {
 	return s
 }
 
-func level(c label.Classification) int {
-	switch c {
-	case label.Unclassified:
-		return 1
-	case label.Confidential:
-		return 2
-	case label.Secret:
-		return 3
-	case label.TopSecret:
-		return 4
-	}
-	return 0
-}
+func level(c label.Classification) int { return c.Level() }
 
 // Filters returns the subject filters this instance consumes: every level
 // at or below MaxClearance (one filter for all when that is TOP SECRET).

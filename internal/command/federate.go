@@ -136,18 +136,11 @@ func (s *Service) sendFed(ctx context.Context, m fedMsg, l label.Label) {
 // parseFed reads the message a federated event carries.
 func parseFed(detail []byte) (fedMsg, error) {
 	var out fedMsg
-	i := bytes.Index(detail, []byte("<kizunaCommand>"))
-	j := bytes.LastIndex(detail, []byte("</kizunaCommand>"))
-	if i < 0 || j < i {
-		return out, fmt.Errorf("%w: no kizunaCommand element", ErrRemote)
-	}
-	var txt struct {
-		Text string `xml:",chardata"`
-	}
-	if err := xml.Unmarshal(detail[i:j+len("</kizunaCommand>")], &txt); err != nil {
+	txt, err := cot.DetailText(detail, "kizunaCommand")
+	if err != nil {
 		return out, fmt.Errorf("%w: %v", ErrRemote, err)
 	}
-	if err := json.Unmarshal([]byte(txt.Text), &out); err != nil {
+	if err := json.Unmarshal(txt, &out); err != nil {
 		return out, fmt.Errorf("%w: %v", ErrRemote, err)
 	}
 	switch out.Op {

@@ -61,6 +61,23 @@ func (c Classification) Abbrev() string {
 	return "?"
 }
 
+// Level is the classification's fixed rank outside the process (stored
+// rows, cluster subjects): 1 UNCLASSIFIED, 2 CONFIDENTIAL, 3 SECRET,
+// 4 TOP SECRET, 0 invalid. It does not depend on the Go constants' values.
+func (c Classification) Level() int {
+	switch c {
+	case Unclassified:
+		return 1
+	case Confidential:
+		return 2
+	case Secret:
+		return 3
+	case TopSecret:
+		return 4
+	}
+	return 0
+}
+
 // Valid reports whether c is one of the four classifications.
 func (c Classification) Valid() bool { return c >= Unclassified && c <= TopSecret }
 

@@ -354,3 +354,14 @@ func TestLabelEqualAndValid(t *testing.T) {
 		t.Error("invalid label is valid")
 	}
 }
+
+func TestClassificationLevel(t *testing.T) {
+	for _, tt := range []struct {
+		c    Classification
+		want int
+	}{{Invalid, 0}, {Unclassified, 1}, {Confidential, 2}, {Secret, 3}, {TopSecret, 4}, {Classification(9), 0}} {
+		if got := tt.c.Level(); got != tt.want {
+			t.Errorf("%v.Level() = %d, want %d", tt.c, got, tt.want)
+		}
+	}
+}

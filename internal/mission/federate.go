@@ -1,10 +1,8 @@
 package mission
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"slices"
@@ -150,18 +148,11 @@ func (s *Service) sendFed(ctx context.Context, o fedOut, stale time.Duration) {
 // ParseFederated reads the mission message a federated event carries.
 func ParseFederated(detail []byte) (fedMsg, error) {
 	var out fedMsg
-	i := bytes.Index(detail, []byte("<kizunaMission>"))
-	j := bytes.LastIndex(detail, []byte("</kizunaMission>"))
-	if i < 0 || j < i {
-		return out, fmt.Errorf("%w: no kizunaMission element", ErrRemote)
-	}
-	var txt struct {
-		Text string `xml:",chardata"`
-	}
-	if err := xml.Unmarshal(detail[i:j+len("</kizunaMission>")], &txt); err != nil {
+	txt, err := cot.DetailText(detail, "kizunaMission")
+	if err != nil {
 		return out, fmt.Errorf("%w: %v", ErrRemote, err)
 	}
-	if err := json.Unmarshal([]byte(txt.Text), &out); err != nil {
+	if err := json.Unmarshal(txt, &out); err != nil {
 		return out, fmt.Errorf("%w: %v", ErrRemote, err)
 	}
 	if out.Change.Type == fedRequest {
@@ -177,7 +168,7 @@ func ParseFederated(detail []byte) (fedMsg, error) {
 	if len(out.Mission.Keywords) > maxItems || len(out.Sync) > 64 {
 		return out, fmt.Errorf("%w: bad mission header", ErrRemote)
 	}
-	err := out.checkChange()
+	err = out.checkChange()
 	return out, err
 }
 

@@ -105,19 +105,7 @@ func scanObject(rows *sql.Rows) (Object, error) {
 
 // classLevel maps a classification to its stored level. The mapping is part
 // of the schema, independent of the Go constants' values.
-func classLevel(c label.Classification) int64 {
-	switch c {
-	case label.Unclassified:
-		return 1
-	case label.Confidential:
-		return 2
-	case label.Secret:
-		return 3
-	case label.TopSecret:
-		return 4
-	}
-	return 0
-}
+func classLevel(c label.Classification) int64 { return int64(c.Level()) }
 
 func classFromLevel(l int64) label.Classification {
 	switch l {

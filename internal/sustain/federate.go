@@ -5,7 +5,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"encoding/xml"
 	"fmt"
 	"slices"
 	"time"
@@ -184,21 +183,11 @@ func parseFed(detail []byte) (fedMsg, error) {
 	if len(detail) > 256<<10 {
 		return out, invalid("federated transfer too large")
 	}
-	i := bytes.Index(detail, []byte("<kizunaSustain>"))
-	j := bytes.LastIndex(detail, []byte("</kizunaSustain>"))
-	if i < 0 || j < i {
-		return out, invalid("no kizunaSustain element")
-	}
-	var txt struct {
-		Text string `xml:",chardata"`
-	}
-	dec := xml.NewDecoder(bytes.NewReader(detail[i : j+len("</kizunaSustain>")]))
-	dec.Strict = true
-	dec.Entity = nil
-	if err := dec.Decode(&txt); err != nil {
+	txt, err := cot.DetailText(detail, "kizunaSustain")
+	if err != nil {
 		return out, invalid("federated transfer: %v", err)
 	}
-	jd := json.NewDecoder(bytes.NewReader([]byte(txt.Text)))
+	jd := json.NewDecoder(bytes.NewReader(txt))
 	jd.DisallowUnknownFields()
 	if err := jd.Decode(&out); err != nil {
 		return out, invalid("federated transfer: %v", err)
