@@ -12,6 +12,7 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/label"
 	"kizuna/internal/store"
+	"kizuna/internal/taktest/cputime"
 )
 
 // replayStore fills a store with uids × reports history rows spread over
@@ -63,7 +64,7 @@ func BenchmarkReplayHour(b *testing.B) {
 	var bytes int64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := cputime.Process()
 	for b.Loop() {
 		w := httptest.NewRecorder()
 		svc.writeReplay(w, r, p, now.Add(-time.Hour-time.Minute), now.Add(time.Minute), time.Minute.Milliseconds())
@@ -75,7 +76,7 @@ func BenchmarkReplayHour(b *testing.B) {
 	}
 	b.ReportMetric(float64(bytes), "bytes/answer")
 	// CPU time per answer: the cost, whatever else the machine runs.
-	b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
+	b.ReportMetric(float64(cputime.Process()-cpu0)/float64(b.N)/1e6, "cpu-ms/op")
 }
 
 func historyOf(st *store.Store) HistoryFunc {

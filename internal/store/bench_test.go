@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"kizuna/internal/label"
+	"kizuna/internal/taktest/cputime"
 )
 
 // benchXML is a typical position report as the hub stores it (~480 bytes).
@@ -63,12 +64,12 @@ func BenchmarkPut(b *testing.B) {
 			objs := benchObjects(1000)
 			b.ReportAllocs()
 			b.ResetTimer()
-			c0 := processCPU()
+			c0 := cputime.Process()
 			for i := 0; b.Loop(); i++ {
 				s.Put(objs[i%len(objs)])
 			}
 			if mode == "alone" { // nothing else runs: the process's CPU time is Put's
-				b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(cputime.Process()-c0)/float64(b.N), "cpu-ns/op")
 			}
 		})
 	}
@@ -110,13 +111,13 @@ func BenchmarkFlush(b *testing.B) {
 				for i := range objs {
 					s.Put(objs[i])
 				}
-				c0 := processCPU()
+				c0 := cputime.Process()
 				b.StartTimer()
 				if err := s.Flush(ctx); err != nil {
 					b.Fatal(err)
 				}
 				b.StopTimer()
-				cpu += processCPU() - c0
+				cpu += cputime.Process() - c0
 				b.StartTimer()
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/flush")
