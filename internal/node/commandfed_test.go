@@ -2,7 +2,6 @@ package node_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"kizuna/internal/node"
+	"kizuna/internal/taktest"
 	"kizuna/internal/topology"
 )
 
@@ -31,25 +31,11 @@ func TestSupportRequestAcrossNodes(t *testing.T) {
 	for i := range specs {
 		specs[i].Configure = func(cfg *node.Config) { cfg.Orbat = orbat }
 	}
-	c, err := topology.Start(context.Background(), t.TempDir(), specs, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c.Shutdown(ctx)
-	})
+	c := startTopology(t, t.TempDir(), specs)
 	us, jp := c.Node("usa-hub"), c.Node("jpn-node")
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		taktest.WaitUntil(t, what, 30*time.Second, cond)
 	}
 	waitFor("the link", func() bool {
 		for _, p := range us.Federation().Status().Peers {

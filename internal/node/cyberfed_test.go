@@ -58,15 +58,7 @@ func TestCyberFederation(t *testing.T) {
 		t.Skip("starts three federated nodes and restarts one")
 	}
 	specs := topology.Trilateral()
-	c, err := topology.Start(context.Background(), t.TempDir(), specs, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c.Shutdown(ctx)
-	})
+	c := startTopology(t, t.TempDir(), specs)
 	waitLinks := func(hub *node.Node) {
 		t.Helper()
 		taktest.WaitUntil(t, "links up", 30*time.Second, func() bool {
@@ -120,7 +112,7 @@ func TestCyberFederation(t *testing.T) {
 	}
 	taxiiDo(t, "POST", collURL(jpn, node.DefaultCollectionID("jpn-node"))+"objects/",
 		`{"objects":[`+fmt.Sprintf(incidentV("2026-01-02T00:00:00.000Z"), stix.MarkingID(rel))+`]}`)
-	usa, err = c.Restart(context.Background(), "usa-hub")
+	usa, err := c.Restart(context.Background(), "usa-hub")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,10 +131,28 @@ func TestCyberFederation(t *testing.T) {
 	taxiiDo(t, "DELETE", collURL(jpn, node.DefaultCollectionID("jpn-node"))+"objects/incident--e1e1e1e1-e1e1-4e1e-8e1e-e1e1e1e1e1e1/", "")
 	// The store forgets a version, then the effects tracker does: wait
 	// for both.
-	effects := func() string { return string(taxiiDo(t, "GET", "http://"+usa.Addr(node.KindHTTP)+"/api/v1/cyber/effects", "")) }
+	effects := func() string {
+		return string(taxiiDo(t, "GET", "http://"+usa.Addr(node.KindHTTP)+"/api/v1/cyber/effects", ""))
+	}
 	waitFor("the deletion and its effect gone at the USA hub", func() bool {
 		return len(versions(usa)) == 0 && !strings.Contains(effects(), "demo-jpn-escflot2")
 	})
+}
+
+// startTopology starts federated nodes on loopback in dir and shuts them
+// down when the test ends.
+func startTopology(t *testing.T, dir string, specs []topology.NodeSpec) *topology.Cluster {
+	t.Helper()
+	c, err := topology.Start(context.Background(), dir, specs, testLog(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		c.Shutdown(ctx)
+	})
+	return c
 }
 
 func testLog(t *testing.T) *slog.Logger {

@@ -26,25 +26,10 @@ func TestMissionFederation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three federated nodes and restarts one")
 	}
-	c, err := topology.Start(context.Background(), t.TempDir(), topology.Trilateral(), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c.Shutdown(ctx)
-	})
+	c := startTopology(t, t.TempDir(), topology.Trilateral())
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for time.Now().Before(deadline) {
-			if cond() {
-				return
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		t.Fatalf("timed out waiting for %s", what)
+		taktest.WaitUntil(t, what, 30*time.Second, cond)
 	}
 	linksUp := func(n *node.Node, want int) func() bool {
 		return func() bool {
@@ -149,15 +134,7 @@ func TestMissionFederationCatchUp(t *testing.T) {
 		t.Skip("starts three federated nodes and restarts two")
 	}
 	dir := t.TempDir()
-	c, err := topology.Start(context.Background(), dir, topology.Trilateral(), testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c.Shutdown(ctx)
-	})
+	c := startTopology(t, dir, topology.Trilateral())
 	linksUp := func(id string, want int) func() bool {
 		return func() bool {
 			n := c.Node(id)

@@ -40,15 +40,7 @@ func TestSustainmentFederatedTransfer(t *testing.T) {
 		{ID: "jpn-node", Nation: "JPN", Configure: orbat, Peers: []topology.Peer{{Name: "usa-hub", Dial: true, Classification: "SECRET", Cuttable: true}}},
 		{ID: "kor-node", Nation: "KOR", Configure: orbat, Peers: []topology.Peer{{Name: "usa-hub", Dial: true, Classification: "SECRET"}}},
 	}
-	c, err := topology.Start(context.Background(), t.TempDir(), specs, testLog(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		c.Shutdown(ctx)
-	})
+	c := startTopology(t, t.TempDir(), specs)
 	linksUp := func(n *node.Node, want int) bool {
 		up := 0
 		for _, p := range n.Federation().Status().Peers {
