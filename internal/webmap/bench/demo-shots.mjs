@@ -2,9 +2,9 @@
 // levels of the demo's region: the theatre, the Korea Strait and
 // Tsushima. Written to artifacts/demo-z<zoom>.png.
 //
-// Usage (from the repository root, after `cd web/test && npm ci`; the
+// Usage (from the repository root, after `cd internal/webmap/test && npm ci`; the
 // demo's fixed ports must be free):
-//   node web/bench/demo-shots.mjs [--wait 20]
+//   node internal/webmap/bench/demo-shots.mjs [--wait 20]
 // KIZUNA_BIN may name a kizuna binary built beforehand.
 
 import { spawn } from 'node:child_process';

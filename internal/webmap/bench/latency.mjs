@@ -12,8 +12,8 @@
 // click_event_timing_ms is the browser's own Event Timing duration of the
 // click (input to next paint).
 //
-// Usage (from the repository root, after `cd web/test && npm ci`):
-//   node web/bench/latency.mjs [--objects 5000] [--seconds 30] [--warmup 5]
+// Usage (from the repository root, after `cd internal/webmap/test && npm ci`):
+//   node internal/webmap/bench/latency.mjs [--objects 5000] [--seconds 30] [--warmup 5]
 // KIZUNA_BIN may name a kizuna binary built beforehand.
 
 import { parseArgs } from 'node:util';

@@ -11,8 +11,8 @@
 //    history first; then the page's "Replay, last 1 h" is timed from the
 //    click to the picture shown (fetch, JSON parse, index, first frame).
 //
-// Usage (from the repository root, after `cd web/test && npm ci`):
-//   node web/bench/staff.mjs [--objects 5000] [--seconds 15] [--reports 60]
+// Usage (from the repository root, after `cd internal/webmap/test && npm ci`):
+//   node internal/webmap/bench/staff.mjs [--objects 5000] [--seconds 15] [--reports 60]
 // KIZUNA_BIN may name a kizuna binary built beforehand.
 
 import { parseArgs } from 'node:util';
