@@ -61,3 +61,9 @@ func isMissile(t string) bool {
 	rest := t[4:]
 	return rest == "A-W-M" || strings.HasPrefix(rest, "A-W-M-")
 }
+
+// NodeTypePrefix begins the CoT types that Kizuna nodes send one another
+// over federation (chain-of-command requests, missions, sustainment
+// transfers, STIX objects and their deletions). Only a node makes them:
+// a client's event of such a type is refused at ingest.
+const NodeTypePrefix = "t-x-k-"

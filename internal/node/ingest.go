@@ -57,7 +57,7 @@ func (n *Node) ingestFrom(p label.Principal, ev *cot.Event, from uint64) *reject
 	ev.SetLabel(l)
 	ev.DefaultHowIfMissing()
 	if err := n.checkClientUIDs(ev); err != nil {
-		return reject.New(reject.Reserved, err)
+		return reject.New(reasonOf(err), err)
 	}
 	if n.admit != nil {
 		if err := n.admit(); err != nil {

@@ -31,6 +31,7 @@ import (
 var (
 	ErrWriteDown  = errors.New("object classified above the submitter's clearance")
 	ErrReserved   = errors.New("uid in a node's namespace")
+	ErrNodeType   = errors.New("type only nodes send")
 	ErrUnknownUID = errors.New("delete of a uid nobody owns")
 )
 
@@ -80,9 +81,15 @@ func (n *Node) reservedUID(uid string) bool {
 	return false
 }
 
-// checkClientUIDs refuses a client event that names a node's uid: as its
+// checkClientUIDs refuses a client event of a node-to-node type
+// (cot.NodeTypePrefix), or one that names a node's uid: as its
 // own uid, or as a target of a delete.
 func (n *Node) checkClientUIDs(ev *cot.Event) error {
+	if strings.HasPrefix(ev.Type, cot.NodeTypePrefix) {
+		// A client's event of this type would leave for allied nodes
+		// signed by this node, as if the node had said it.
+		return fmt.Errorf("event %s of type %s: %w", ev.UID, ev.Type, ErrNodeType)
+	}
 	if n.reservedUID(ev.UID) {
 		return fmt.Errorf("event %s: %w", ev.UID, ErrReserved)
 	}
@@ -138,6 +145,8 @@ func reasonOf(err error) reject.Reason {
 		return reject.WriteDown
 	case errors.Is(err, ErrReserved):
 		return reject.Reserved
+	case errors.Is(err, ErrNodeType):
+		return reject.ReservedType
 	case errors.Is(err, ErrUnknownUID):
 		return reject.UnknownUID
 	case errors.Is(err, ErrUnavailable):

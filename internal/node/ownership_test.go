@@ -8,10 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"kizuna/internal/command"
 	"kizuna/internal/cot"
 	"kizuna/internal/federation"
 	"kizuna/internal/label"
+	"kizuna/internal/mission"
 	"kizuna/internal/reject"
+	"kizuna/internal/sustain"
 	"kizuna/internal/taktest"
 )
 
@@ -208,6 +211,11 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	jpn.SendEvent(event("never-claimed", "t-x-d-d", ""))
 	usa.SendEvent(event("KIZUNA.order.1", "b-t-f", rel))
 	usa.SendEvent(event("test-node.track-1", "a-h-A", rel))
+	// Node-to-node message types from a client: a forged support request
+	// and a forged STIX deletion would leave for allied nodes signed by
+	// this node.
+	usa.SendEvent(event("forged-request", command.FedType, rel))
+	jpn.SendEvent(event("forged-stix-del", CyberDeleteType, rel))
 	// A SECRET USA object; an UNCLASSIFIED USA client tries to change it.
 	usa.SendEvent(event("usa-secret", "a-f-G-U-C", `access="S" releasableTo="USA"`))
 	taktest.WaitUntil(t, "USA secret object", 5*time.Second, func() bool { _, ok := nd.picture.Get("usa-secret"); return ok })
@@ -228,10 +236,20 @@ func TestOwnershipOnTheWire(t *testing.T) {
 	if o.has("cav-noforn") || !o.has("cav-fouo") || o.has("cav-unknown") {
 		t.Errorf("JPN sees NOFORN %v, FOUO %v, unknown %v; want false, true, false", o.has("cav-noforn"), o.has("cav-fouo"), o.has("cav-unknown"))
 	}
-	for reason, n := range map[reject.Reason]float64{reject.NotOwner: 2, reject.UnknownUID: 1, reject.Reserved: 2, reject.WriteDown: 2, reject.Caveat: 1} {
+	for reason, n := range map[reject.Reason]float64{reject.NotOwner: 2, reject.UnknownUID: 1, reject.Reserved: 2, reject.ReservedType: 2, reject.WriteDown: 2, reject.Caveat: 1} {
 		taktest.WaitUntil(t, "rejections "+string(reason), 5*time.Second, func() bool {
 			return taktest.Metric(t, httpAddr, fmt.Sprintf(`kizuna_events_rejected_total{reason="%s"}`, reason)) == n
 		})
+	}
+	for _, uid := range []string{"forged-request", "forged-stix-del"} {
+		if _, ok := nd.picture.Get(uid); ok {
+			t.Errorf("the node took the client's %s", uid)
+		}
+	}
+	for _, typ := range []string{command.FedType, mission.FedType, sustain.FedType, CyberEventType, CyberDeleteType} {
+		if !strings.HasPrefix(typ, cot.NodeTypePrefix) {
+			t.Errorf("node-to-node type %s is outside %s: clients could send it", typ, cot.NodeTypePrefix)
+		}
 	}
 	if m, ok := nd.picture.Get("usa-secret"); !ok || m.Label.Classification != label.Secret {
 		t.Fatalf("the SECRET object was changed or deleted: %v", ok)

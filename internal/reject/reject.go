@@ -47,6 +47,10 @@ const (
 	// Reserved is a client event whose uid lies in a namespace only a
 	// node generates (fused tracks, orders, a peer node's uids).
 	Reserved Reason = "reserved_uid"
+	// ReservedType is a client event of a type only nodes send to each
+	// other (cot.NodeTypePrefix: chain-of-command, mission, sustainment
+	// and STIX messages between nodes).
+	ReservedType Reason = "reserved_type"
 	// WriteDown is an update or delete of an object classified above the
 	// submitter's clearance.
 	WriteDown Reason = "write_down"
@@ -97,6 +101,7 @@ var List = []Info{
 	{AboveClearance, true, CategoryEvent, "a label above the submitter's clearance"},
 	{NotOwner, true, CategoryEvent, "a write or delete of another nation's uid"},
 	{Reserved, true, CategoryEvent, "a client uid in a node's own namespace"},
+	{ReservedType, true, CategoryEvent, "a client event of a type only nodes send to each other"},
 	{WriteDown, true, CategoryEvent, "an update or delete of an object classified above the submitter's clearance"},
 	{UnknownUID, false, "", "a delete of a uid nobody owns"},
 	{Unavailable, false, "", "a cluster instance cannot reach NATS or PostgreSQL (refused until they return)"},
