@@ -198,16 +198,9 @@ func shapeDetail(d Drawing, name string) (string, string) {
 
 // drawing publishes a drawing as a CoT object of the requesting principal.
 func (s *Service) drawing(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(r)
-	if !ok {
-		http.Error(w, "no valid principal", http.StatusForbidden)
-		return
-	}
 	var d Drawing
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
-		http.Error(w, "bad JSON body", http.StatusBadRequest)
+	p, ok := decodeRequest(w, r, &d)
+	if !ok {
 		return
 	}
 	ev, err := BuildEvent(d, p.Nation, s.cfg.Now())
@@ -234,4 +227,22 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
+}
+
+// decodeRequest opens a POST handler: the caller's principal (403 without
+// one) and its JSON body read strictly into v (400 when it does not
+// parse or names an unknown field).
+func decodeRequest(w http.ResponseWriter, r *http.Request, v any) (label.Principal, bool) {
+	p, ok := principal(r)
+	if !ok {
+		http.Error(w, "no valid principal", http.StatusForbidden)
+		return p, false
+	}
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		http.Error(w, "bad JSON body", http.StatusBadRequest)
+		return p, false
+	}
+	return p, true
 }

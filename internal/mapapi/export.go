@@ -84,16 +84,9 @@ func Marking(nation string, ls []label.Label) string {
 }
 
 func (s *Service) export(w http.ResponseWriter, r *http.Request) {
-	p, ok := principal(r)
-	if !ok {
-		http.Error(w, "no valid principal", http.StatusForbidden)
-		return
-	}
 	var req ExportRequest
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		http.Error(w, "bad JSON body", http.StatusBadRequest)
+	p, ok := decodeRequest(w, r, &req)
+	if !ok {
 		return
 	}
 	if req.Format != "geojson" && req.Format != "kml" {
