@@ -309,6 +309,20 @@ func TestMissionPackage(t *testing.T) {
 	put(jpn, "&access=SECRET&releasableTo=KOR", zipOf(map[string]string{"MANIFEST/manifest.xml": "<m/>", "plan/shared.txt": "shared plan"}), http.StatusOK)
 	put(jpn, "", zipOf(map[string]string{"jpn.txt": "jpn only plan"}), http.StatusOK)
 	put(jpn, "", []byte("not a zip"), http.StatusBadRequest)
+	// A small archive that inflates past the package limit (two files of
+	// zeros, each under the per-file limit) is refused before anything
+	// is written.
+	var bomb bytes.Buffer
+	zw := zip.NewWriter(&bomb)
+	for _, n := range []string{"a.bin", "b.bin"} {
+		w, _ := zw.Create(n)
+		w.Write(make([]byte, maxPackage/2+1))
+	}
+	zw.Close()
+	if bomb.Len() >= maxPackage/100 {
+		t.Fatalf("the test archive is not small: %d bytes", bomb.Len())
+	}
+	put(jpn, "", bomb.Bytes(), http.StatusBadRequest)
 	put(usa, "", zipOf(map[string]string{"x.txt": "x"}), http.StatusNotFound)
 	archive := func(who string) map[string]string {
 		t.Helper()

@@ -131,6 +131,16 @@ func (s *Service) ImportPackage(ctx context.Context, p label.Principal, ref, cre
 	if len(zr.File) > maxPackageFiles {
 		return nil, fmt.Errorf("%w: more than %d files", ErrInvalid, maxPackageFiles)
 	}
+	// The sizes a zip declares bind its reader (a file that inflates past
+	// its size fails), so their sum bounds what a package may write: a
+	// small archive cannot fill the disk.
+	var total uint64
+	for _, zf := range zr.File {
+		total += zf.UncompressedSize64
+	}
+	if total > maxPackage {
+		return nil, fmt.Errorf("%w: package inflates to more than %d bytes", ErrInvalid, maxPackage)
+	}
 	var hashes []string
 	for _, zf := range zr.File {
 		if zf.FileInfo().IsDir() || strings.EqualFold(zf.Name, "MANIFEST/manifest.xml") {
