@@ -52,18 +52,17 @@ type Subscriber struct {
 	flash  int // flash messages at the head of queue
 	max    int
 	closed bool
-	err    error
-	wake   chan struct{}
+	// waiting is set by Next before it parks on an empty queue: only then
+	// does Enqueue signal wake, so that a writer that is busy or pausing
+	// to coalesce costs a publisher no channel operation.
+	waiting bool
+	err     error
+	wake    chan struct{}
 
-	onDrop func(superseded bool)
-	onSlow func()
-	// flashed is signalled when flash traffic is queued, so that a writer
-	// waiting to coalesce writes sends it at once.
-	flashed chan struct{}
+	onDrop  func(superseded bool)
+	onSlow  func()
+	onFlash func()
 }
-
-// Flashed is signalled whenever flash traffic is queued.
-func (s *Subscriber) Flashed() <-chan struct{} { return s.flashed }
 
 // Format returns the subscriber's current wire format.
 func (s *Subscriber) Format() Format { return Format(s.format.Load()) }
@@ -123,16 +122,14 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 			s.flash++
 		}
 	}
-	n := len(s.queue)
+	waiting := s.waiting
+	s.waiting = false
 	s.mu.Unlock()
-	if n == 1 {
+	if waiting {
 		s.signal()
 	}
-	if m.Flash {
-		select {
-		case s.flashed <- struct{}{}:
-		default:
-		}
+	if m.Flash && s.onFlash != nil {
+		s.onFlash()
 	}
 	return true
 }
@@ -234,6 +231,7 @@ func (s *Subscriber) Next(ctx context.Context) ([]*Message, error) {
 			s.queue = s.spare[:0]
 			s.spare = out
 			s.flash = 0
+			s.waiting = false
 			s.mu.Unlock()
 			return out, nil
 		}
@@ -245,6 +243,7 @@ func (s *Subscriber) Next(ctx context.Context) ([]*Message, error) {
 			}
 			return nil, err
 		}
+		s.waiting = true
 		s.mu.Unlock()
 		select {
 		case <-s.wake:
@@ -269,6 +268,13 @@ func (s *Subscriber) TakeFlash(dst []*Message) []*Message {
 	}
 	s.mu.Unlock()
 	return dst
+}
+
+// HasFlash reports whether flash traffic is queued.
+func (s *Subscriber) HasFlash() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flash > 0
 }
 
 // Close closes the subscriber with the given reason; queued messages are
@@ -340,6 +346,10 @@ type Options struct {
 	// held) when the subscriber is closed as a slow consumer, so that its
 	// owner can drop the connection at once. It must not block.
 	OnSlow func()
+	// OnFlash is called (on the publisher's goroutine, without locks held)
+	// after flash traffic is queued, so that a writer pausing to coalesce
+	// its writes sends it at once. It must not block.
+	OnFlash func()
 }
 
 // Subscribe adds a subscriber for principal p in format f.
@@ -350,9 +360,9 @@ func (h *Hub) Subscribe(p label.Principal, f Format, o Options) *Subscriber {
 		Web:       o.Web,
 		Relay:     o.Relay,
 		onSlow:    o.OnSlow,
+		onFlash:   o.OnFlash,
 		max:       h.queue,
 		wake:      make(chan struct{}, 1),
-		flashed:   make(chan struct{}, 1),
 	}
 	if o.Queue > 0 {
 		s.max = o.Queue
@@ -398,21 +408,46 @@ func (h *Hub) Subscribers() []*Subscriber { return *h.subs.Load() }
 // sender, a named recipient if the message is directed, and always one the
 // label policy releases it to. Publish runs on the publisher's goroutine and
 // does no I/O.
+//
+// Each sender's events walk the subscribers from a different place (the
+// sender's id modulo their number): publishers running at once on several
+// cores then lock different subscribers' queues instead of following one
+// another through the same order and meeting on every lock.
 func (h *Hub) Publish(m *Message) {
 	h.Stats.Published.Add(1)
 	subs := *h.subs.Load()
-	// Principals repeat across subscribers (every client of one listener
-	// shares one), so remember the policy's answers for this message.
-	type key struct {
-		nation string
-		cl     label.Classification
+	if len(subs) == 0 {
+		return
 	}
-	var cache [8]struct {
-		k  key
+	start := int(m.From % uint64(len(subs)))
+	var p publication
+	p.offer(subs[start:], m)
+	p.offer(subs[:start], m)
+	h.Stats.Enqueued.Add(p.enq)
+	if p.denied > 0 {
+		h.Stats.Denied.Add(p.denied)
+	}
+}
+
+// publication is the state of one Publish: the label policy's answers
+// for this message, remembered per principal (principals repeat across
+// subscribers: every client of one listener shares one), and the counts.
+type publication struct {
+	cache [8]struct {
+		k  principalKey
 		ok bool
 	}
-	n := 0
-	var enq, denied uint64
+	n           int
+	enq, denied uint64
+}
+
+type principalKey struct {
+	nation string
+	cl     label.Classification
+}
+
+// offer queues m for every subscriber of subs that may receive it.
+func (p *publication) offer(subs []*Subscriber, m *Message) {
 	for _, s := range subs {
 		if s.ID == m.From {
 			continue
@@ -423,33 +458,30 @@ func (h *Hub) Publish(m *Message) {
 		if len(m.Dests) > 0 && !directedTo(s, m) {
 			continue
 		}
-		ok, hit := false, false
-		k := key{s.Principal.Nation, s.Principal.Clearance}
-		for i := 0; i < n; i++ {
-			if cache[i].k == k {
-				ok, hit = cache[i].ok, true
-				break
-			}
-		}
-		if !hit {
-			ok = label.Releasable(s.Principal, m.Label)
-			if n < len(cache) {
-				cache[n].k, cache[n].ok = k, ok
-				n++
-			}
-		}
-		if !ok {
-			denied++
+		if !p.releasable(s.Principal, m) {
+			p.denied++
 			continue
 		}
 		if s.Enqueue(m) {
-			enq++
+			p.enq++
 		}
 	}
-	h.Stats.Enqueued.Add(enq)
-	if denied > 0 {
-		h.Stats.Denied.Add(denied)
+}
+
+// releasable asks the label policy once per distinct principal.
+func (p *publication) releasable(pr label.Principal, m *Message) bool {
+	k := principalKey{pr.Nation, pr.Clearance}
+	for i := 0; i < p.n; i++ {
+		if p.cache[i].k == k {
+			return p.cache[i].ok
+		}
 	}
+	ok := label.Releasable(pr, m.Label)
+	if p.n < len(p.cache) {
+		p.cache[p.n].k, p.cache[p.n].ok = k, ok
+		p.n++
+	}
+	return ok
 }
 
 // directedTo reports whether s is a named recipient of m. A relay (a

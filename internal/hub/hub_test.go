@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -139,6 +140,68 @@ func TestNextCoalesces(t *testing.T) {
 	ms, err := s.Next(context.Background())
 	if err != nil || len(ms) != 10 {
 		t.Fatalf("one Next returned %d messages, err %v", len(ms), err)
+	}
+}
+
+// TestPublishFromAnySender: whichever subscriber sends (Publish starts its
+// walk at the sender's place), every other subscriber gets the event once
+// and the sender none.
+func TestPublishFromAnySender(t *testing.T) {
+	h := New(16)
+	subs := make([]*Subscriber, 7)
+	for i := range subs {
+		subs[i] = h.Subscribe(principal("JPN:S"), FormatXML, Options{})
+	}
+	l := label.Label{Classification: label.Unclassified, Originator: "JPN"}
+	for from := range subs {
+		t.Run(fmt.Sprint("sender ", from), func(t *testing.T) {
+			h.Publish(msg("x", l, subs[from].ID))
+			for i, s := range subs {
+				want := 1
+				if i == from {
+					want = 0
+				}
+				if got := len(drain(t, s)); got != want {
+					t.Errorf("subscriber %d got %d events, want %d", i, got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestNextWakesOnPublish: a writer parked in Next on an empty queue is
+// woken by the next publish, every time.
+func TestNextWakesOnPublish(t *testing.T) {
+	h := New(16)
+	s := h.Subscribe(principal("JPN:S"), FormatXML, Options{})
+	l := label.Label{Classification: label.Unclassified, Originator: "JPN"}
+	parked := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.waiting
+	}
+	for i := range 3 {
+		got := make(chan int, 1)
+		go func() {
+			ms, _ := s.Next(context.Background())
+			got <- len(ms)
+		}()
+		deadline := time.Now().Add(5 * time.Second)
+		for !parked() {
+			if time.Now().After(deadline) {
+				t.Fatal("Next did not wait on the empty queue")
+			}
+			runtime.Gosched()
+		}
+		h.Publish(msg(fmt.Sprint("w", i), l, 0))
+		select {
+		case n := <-got:
+			if n != 1 {
+				t.Fatalf("round %d: Next returned %d messages", i, n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("round %d: Next not woken by Publish", i)
+		}
 	}
 }
 

@@ -17,6 +17,7 @@ type Metrics struct {
 	EventsIn         *prometheus.CounterVec // by wire format
 	Rejected         *prometheus.CounterVec // events dropped, by reason
 	Deliveries       prometheus.Counter     // events written to recipients
+	Writes           prometheus.Counter     // writes (system calls) to TAK connections
 	Latency          *LatencyHistogram      // accepted → written to the socket
 	Objects          prometheus.Gauge
 }
@@ -46,6 +47,9 @@ func New() *Metrics {
 		Deliveries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kizuna_events_out_total", Help: "Event deliveries written to recipients.",
 		}),
+		Writes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "kizuna_stream_writes_total", Help: "Writes to TAK client connections (each carries one or more deliveries; kizuna_events_out_total over this is the coalescing achieved).",
+		}),
 		Latency: NewLatencyHistogram("kizuna_delivery_latency_seconds",
 			"Time from accepting an event to writing it to a recipient.", deliveryBuckets),
 		Objects: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -53,7 +57,7 @@ func New() *Metrics {
 		}),
 	}
 	r.MustRegister(m.Connections, m.ConnectionsTotal, m.Refused, m.EventsIn, m.Rejected,
-		m.Deliveries, m.Latency, m.Objects,
+		m.Deliveries, m.Writes, m.Latency, m.Objects,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

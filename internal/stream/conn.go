@@ -73,8 +73,11 @@ type Conn struct {
 	Kind      string // listener kind: cot-tcp or cot-tls
 	Sub       *hub.Subscriber
 
-	srv      *Server
-	log      *slog.Logger
+	srv *Server
+	log *slog.Logger
+	// pause times the coalescing pause of the write loop; flash traffic
+	// queued for the connection fires it at once (hub.Options.OnFlash).
+	pause    *time.Timer
 	proto    bool // input switched to TAK protobuf (read loop only)
 	identSet bool
 	tokens   float64
@@ -327,11 +330,10 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 	chunk := c.srv.cfg.WriteChunk
 	var bufs net.Buffers
 	var flat []byte
-	var last time.Time
+	var last, deadline time.Time
 	var pending []*hub.Message // the unwritten rest of a split batch
 	var flash []*hub.Message
-	pause := time.NewTimer(time.Hour)
-	pause.Stop()
+	pause := c.pause
 	defer pause.Stop()
 	var lat metrics.LatencyBatch
 	done := ctx.Done()
@@ -340,14 +342,16 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		fromFlash := false
 		if len(pending) == 0 {
 			// Coalesce a busy connection's writes, but send flash traffic
-			// (missile warnings, emergencies) at once. The pause is short
-			// and bounded, so the context is checked after it.
+			// (missile warnings, emergencies) at once: queuing it fires the
+			// pause timer, and flash queued before the Reset below is seen
+			// by HasFlash after it. One channel, no select, per write. The
+			// pause is short and bounded, so the context is checked after it.
 			if d := c.srv.coalesce() - time.Since(last); d > 0 {
 				pause.Reset(d)
-				select {
-				case <-pause.C:
-				case <-c.Sub.Flashed():
+				if c.Sub.HasFlash() {
 					pause.Stop()
+				} else {
+					<-pause.C
 				}
 			}
 			select {
@@ -410,8 +414,16 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		if len(bufs) == 0 {
 			continue
 		}
-		if c.srv.cfg.WriteTimeout > 0 {
-			c.Conn.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+		if wt := c.srv.cfg.WriteTimeout; wt > 0 {
+			// The deadline is moved only when less than WriteTimeout is
+			// left (to WriteTimeout and a quarter from now), not before
+			// every write: a stalled write still has at least WriteTimeout,
+			// and a busy connection resets its deadline timer a few times
+			// per WriteTimeout instead of on every write.
+			if now := time.Now(); deadline.Sub(now) < wt {
+				deadline = now.Add(wt + wt/4)
+				c.Conn.SetWriteDeadline(deadline)
+			}
 		}
 		var err error
 		if tcp != nil {
@@ -437,5 +449,6 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 		lat.Flush(m.Latency)
 		m.Deliveries.Add(float64(n))
+		m.Writes.Inc()
 	}
 }

@@ -118,3 +118,66 @@ func waitTrue(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestFlashCutsPause: a busy connection's writer pauses (here 5 s) before
+// its next write, but flash traffic queued meanwhile ends the pause at
+// once and goes first, the routine event queued before it right behind.
+func TestFlashCutsPause(t *testing.T) {
+	const pause = 5 * time.Second
+	h := hub.New(100)
+	srv, err := NewServer(Options{
+		Config:   Config{Coalesce: pause},
+		Hub:      h,
+		Metrics:  metrics.New(),
+		Encoders: &hub.Encoders{},
+		Ingest:   func(*Conn, *cot.Event, string) error { return nil },
+		Replay:   func(label.Principal) []*hub.Message { return nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, err := srv.Listen(ctx, Listener{Kind: "cot-tcp", Addr: "127.0.0.1:0", Principal: label.Principal{Nation: "USA", Clearance: label.Secret}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		srv.Shutdown(sctx)
+		cancel()
+	})
+	c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	waitTrue(t, "subscribed", func() bool { return len(h.Subscribers()) == 1 })
+	var got []byte
+	buf := make([]byte, 64<<10)
+	readUntil := func(uid string, limit time.Duration) time.Duration {
+		t.Helper()
+		start := time.Now()
+		c.SetReadDeadline(start.Add(limit))
+		for !bytes.Contains(got, []byte(`uid="`+uid+`"`)) {
+			k, err := c.Read(buf)
+			got = append(got, buf[:k]...)
+			if err != nil {
+				t.Fatalf("waiting for %s after %d bytes: %v", uid, len(got), err)
+			}
+		}
+		return time.Since(start)
+	}
+	// The first write (the protocol offer) starts the pause; a routine
+	// event queued now waits for it to end.
+	readUntil("kizuna-takp", 10*time.Second)
+	h.Publish(rawMessage("r1", false, 10))
+	h.Publish(rawMessage("flash", true, 10))
+	if took := readUntil("flash", pause); took >= pause*3/4 {
+		t.Errorf("flash took %v, about the whole %v pause", took, pause)
+	}
+	f, r := bytes.Index(got, []byte(`uid="flash"`)), bytes.Index(got, []byte(`uid="r1"`))
+	if r >= 0 && r < f {
+		t.Error("routine r1 written before the flash event")
+	}
+}

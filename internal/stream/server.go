@@ -207,12 +207,18 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 		Kind:      l.Kind,
 		srv:       s,
 		log:       s.log.With("listener", l.Kind, "remote", remote, "principal", p.String()),
+		pause:     time.NewTimer(time.Hour),
 	}
+	c.pause.Stop()
 	// A slow consumer is dropped at once: closing the socket ends both
 	// loops, and nothing more is queued for it.
 	// The TAK protocol offer goes first, before anything published.
 	offer := hub.NewControl(hub.KindControl, takproto.Offer(time.Now()))
-	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{OnSlow: func() { nc.Close() }, First: []*hub.Message{offer}})
+	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{
+		OnSlow:  func() { nc.Close() },
+		OnFlash: func() { c.pause.Reset(0) },
+		First:   []*hub.Message{offer},
+	})
 	s.conns[c] = struct{}{}
 	s.nconns.Add(1)
 	s.mu.Unlock()

@@ -1,0 +1,78 @@
+//go:build unix
+
+package hub
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"kizuna/internal/label"
+)
+
+// BenchmarkPublish publishes from concurrent senders (one per GOMAXPROCS:
+// run with -cpu 1,2) to N subscribers of three nations, each drained by its
+// own goroutine that takes its queue and pauses 5 ms, as a write loop
+// coalescing a busy connection's writes does. ns/delivery is wall time per
+// queued delivery; cpu-ns/delivery is the process's CPU time (user and
+// system, drainers included) per delivery, which a loaded machine inflates
+// far less than wall time.
+func BenchmarkPublish(b *testing.B) {
+	for _, n := range []int{200, 800, 1600} {
+		b.Run(fmt.Sprintf("subscribers=%d", n), func(b *testing.B) {
+			h := New(1 << 16)
+			nations := []string{"USA", "JPN", "KOR"}
+			subs := make([]*Subscriber, n)
+			for i := range subs {
+				subs[i] = h.Subscribe(principal(nations[i%3]+":SECRET"), FormatXML, Options{})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			var wg sync.WaitGroup
+			for _, s := range subs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						if _, err := s.Next(ctx); err != nil {
+							return
+						}
+						time.Sleep(5 * time.Millisecond)
+					}
+				}()
+			}
+			var sender atomic.Uint64
+			cpu0 := cpuTime(b)
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				// Each sender is one of the subscribers, as a TAK client is.
+				from := subs[int(sender.Add(1)*7919)%n].ID
+				m := msg("bench", label.Label{Classification: label.Secret, Originator: "USA", ReleasableTo: []string{"JPN", "KOR"}}, from)
+				for pb.Next() {
+					h.Publish(m)
+				}
+			})
+			b.StopTimer()
+			cpu := cpuTime(b) - cpu0
+			cancel()
+			wg.Wait()
+			deliveries := float64(b.N * (n - 1))
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
+			b.ReportMetric(float64(cpu.Nanoseconds())/deliveries, "cpu-ns/delivery")
+		})
+	}
+}
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
