@@ -20,6 +20,9 @@ func TestCoalesceBudget(t *testing.T) {
 		{"at the budget", 80_000, 400, 5 * time.Millisecond},
 		{"800 connections", 80_000, 800, 10 * time.Millisecond},
 		{"1,600 connections", 80_000, 1600, 20 * time.Millisecond},
+		{"default budget, 200 connections", 32_000, 200, 6250 * time.Microsecond},
+		{"default budget, 800 connections", 32_000, 800, 25 * time.Millisecond},
+		{"default budget, 1,600 connections", 32_000, 1600, 50 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
