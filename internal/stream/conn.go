@@ -132,9 +132,11 @@ func (c *Conn) serve(ctx context.Context) {
 	}()
 	rerr := c.readLoop()
 	c.dropSummary()
-	// Reading ended: stop the writer and release the connection.
+	// Reading ended: stop the writer (ending its coalescing pause, after
+	// which it finds the subscriber closed) and release the connection.
 	c.srv.hub.Unsubscribe(c.Sub)
 	c.Conn.Close()
+	c.pause.Reset(0)
 	wg.Wait()
 	werr := <-writeErr
 	reason := "closed"
