@@ -12,7 +12,9 @@ import (
 
 	"kizuna/internal/clustertest"
 	"kizuna/internal/cot"
+	"kizuna/internal/hub"
 	"kizuna/internal/mission"
+	"kizuna/internal/pki"
 	"kizuna/internal/taktest"
 )
 
@@ -113,13 +115,13 @@ func TestClusterMissionsAcrossInstances(t *testing.T) {
 	})
 
 	const m = "/Marti/api/missions/op-kizuna"
-	missionCall(t, usaA, "PUT", m+"?creatorUid=usa-a&access=SECRET&releasableTo=JPN&releasableTo=KOR", "", http.StatusCreated)
+	missionCall(t, usaA, "PUT", m+"?creatorUid=usa-a&access=SECRET&releasableTo=JPN%20KOR", "", http.StatusCreated)
 	missionCall(t, usaA, "PUT", m+"/password?password=sakura", "", http.StatusOK)
 	missionCall(t, addrOf(t, a, KindHTTP, "KOR:SECRET"), "PUT", m+"/subscription?uid=kor-1", "", http.StatusForbidden)
 	// Seen through b at once: b's write lock reloads what a committed.
 	missionCall(t, jpnB, "PUT", m+"/subscription?uid=jpn-b", "", http.StatusForbidden)
 	missionCall(t, jpnB, "PUT", m+"/subscription?uid=jpn-b&password=sakura", "", http.StatusCreated)
-	missionCall(t, jpnB, "POST", "/Marti/api/missions/logs/entries", `{"missionNames":["op-kizuna"],"content":"logged on b","creatorUid":"jpn-b"}`, http.StatusCreated)
+	missionCall(t, jpnB, "POST", "/Marti/api/missions/logs/entries", `{"missionNames":["op-kizuna"],"content":"logged on b","creatorUid":"jpn-b","label":{"classification":"SECRET","releasableTo":["USA"]}}`, http.StatusCreated)
 	taktest.WaitUntil(t, "b's subscription and log entry at a", 10*time.Second, func() bool {
 		v, ok := missionView(t, usaA, "op-kizuna")
 		return ok && len(v.Logs) == 1 && bytes.Contains(missionCall(t, usaA, "GET", m+"/subscriptions", "", http.StatusOK), []byte("jpn-b"))
@@ -185,4 +187,96 @@ func TestClusterMissionsAcrossInstances(t *testing.T) {
 	korB2 := addrOf(t, b2, KindHTTP, "KOR:SECRET")
 	missionCall(t, korB2, "PUT", m+"/subscription?uid=kor-1", "", http.StatusForbidden)
 	missionCall(t, korB2, "PUT", m+"/subscription?uid=kor-1&password=sakura", "", http.StatusCreated)
+}
+
+// TestClusterMissionFederation: a cluster of two instances federated to a
+// single-process partner. A mission created and logged in through the
+// instance that does not hold the federation lease, and filled through
+// the one that does, reaches the partner, each change exactly once (only
+// the holder sends to peers, and only the instance that made a change
+// federates it; a reload on the others never does).
+func TestClusterMissionFederation(t *testing.T) {
+	pgURL := clustertest.Postgres(t)
+	natsURL, prefix := clustertest.NATS(t)
+	tp := newTestPKI(t, "USA", "JPN")
+
+	pcfg := tp.cfg
+	pcfg.Listeners = append(append([]ListenerConfig(nil), tp.cfg.Listeners...), ListenerConfig{Kind: KindFederation, Addr: "127.0.0.1:0"})
+	pcfg.Peers = []PeerConfig{{Name: prefix, Classification: "SECRET"}}
+	pcfg.DataDir = t.TempDir()
+	partner, err := New(pcfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[string]int{}
+	partner.AddFederatedTap(func(m *hub.Message) {
+		if m.Event == nil || m.Event.Type != mission.FedType {
+			return
+		}
+		if fm, err := mission.ParseFederated(m.Event.Detail); err == nil && fm.Mission.Name == "op-fed" {
+			mu.Lock()
+			got[fm.Change.Type]++
+			mu.Unlock()
+		}
+	})
+	if err := partner.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		partner.Shutdown(ctx)
+	})
+	partnerUp := func() bool {
+		for _, p := range partner.Federation().Status().Peers {
+			if p.State == "up" {
+				return true
+			}
+		}
+		return false
+	}
+
+	cert, key, err := tp.NodeCert("JPN", prefix, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(inst string) Config {
+		c := fedClusterConfig(tp, prefix, natsURL, pgURL, inst, partner.Addr(KindFederation), cert, key)
+		c.Listeners = append(c.Listeners, ListenerConfig{Kind: KindHTTP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"})
+		return c
+	}
+	holder := startNode(t, cfg("holder"))
+	taktest.WaitUntil(t, "the first instance holding the link", 30*time.Second, func() bool {
+		return holder.Federation() != nil && partnerUp()
+	})
+	other := startNode(t, cfg("other"))
+	if other.Federation() != nil {
+		t.Fatal("both instances run federation")
+	}
+	jpn := dial(t, addrOf(t, other, KindCoTTCP, "JPN:SECRET"))
+	jpn.SendEvent(event("fed-obj", "a-f-G-U-C", `access="SECRET" releasableTo="USA"`))
+	taktest.WaitUntil(t, "the object at the holder", 20*time.Second, func() bool {
+		_, ok := holder.Picture().Get("fed-obj")
+		return ok
+	})
+	jo, jh := addrOf(t, other, KindHTTP, "JPN:SECRET"), addrOf(t, holder, KindHTTP, "JPN:SECRET")
+	const m = "/Marti/api/missions/op-fed"
+	missionCall(t, jo, "PUT", m+"?creatorUid=jpn-o&access=SECRET&releasableTo=USA", "", http.StatusCreated)
+	missionCall(t, jo, "POST", "/Marti/api/missions/logs/entries", `{"missionNames":["op-fed"],"content":"from the other instance","label":{"classification":"SECRET","releasableTo":["USA"]}}`, http.StatusCreated)
+	missionCall(t, jh, "PUT", m+"/contents?creatorUid=jpn-h", `{"uids":["fed-obj"]}`, http.StatusOK)
+
+	usa := addrOf(t, partner, KindHTTP, "USA:SECRET")
+	taktest.WaitUntil(t, "the mission, its log entry and its content at the partner", 30*time.Second, func() bool {
+		v, ok := missionView(t, usa, "op-fed")
+		return ok && len(v.Logs) == 1 && viewHas(v, "fed-obj")
+	})
+	<-time.After(2 * time.Second) // late duplicates
+	mu.Lock()
+	defer mu.Unlock()
+	for _, typ := range []string{"CREATE_MISSION", "ADD_LOG", "ADD_CONTENT"} {
+		if got[typ] != 1 {
+			t.Errorf("partner received %s %d times, want exactly once (all: %v)", typ, got[typ], got)
+		}
+	}
 }
