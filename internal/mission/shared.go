@@ -184,34 +184,45 @@ func (s *Service) refresh(ctx context.Context) error {
 	return nil
 }
 
-// watchShared polls the shared version and reloads when it moves.
+// watchShared polls the shared version and reloads when it moves. A
+// failure is logged when it starts and when it ends, not at every poll.
 func (s *Service) watchShared(ctx context.Context) {
 	defer s.wg.Done()
 	t := time.NewTicker(s.cfg.Poll)
 	defer t.Stop()
+	failing := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		v, err := version(ctx, s.db)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Warn("missions: shared version not read", "err", err)
-			}
-			continue
-		}
-		s.mu.RLock()
-		seen := s.seen
-		s.mu.RUnlock()
-		if v == seen {
-			continue
-		}
-		if err := s.refresh(ctx); err != nil && ctx.Err() == nil {
+		err := s.poll(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil && !failing:
 			s.log.Warn("missions: not reloaded from the cluster's store", "err", err)
+		case err == nil && failing:
+			s.log.Info("missions: reloading from the cluster's store again")
 		}
+		failing = err != nil
 	}
+}
+
+// poll reloads the state if the shared version moved.
+func (s *Service) poll(ctx context.Context) error {
+	v, err := version(ctx, s.db)
+	if err != nil {
+		return err
+	}
+	s.mu.RLock()
+	seen := s.seen
+	s.mu.RUnlock()
+	if v == seen {
+		return nil
+	}
+	return s.refresh(ctx)
 }
 
 // install replaces the state with st (s.mu held) and queues the notices
