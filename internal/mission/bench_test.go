@@ -2,23 +2,44 @@ package mission
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"testing"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"kizuna/internal/clustertest"
 	"kizuna/internal/label"
+	"kizuna/internal/pgstore"
 )
 
 // BenchmarkAddContents files one object per operation in a mission with
 // 200 subscribers of two nations (a durable SQLite commit, the per-view
 // recipient filter and one directed notice each).
 func BenchmarkAddContents(b *testing.B) {
+	benchAddContents(b, Config{DBPath: filepath.Join(b.TempDir(), "m.db")})
+}
+
+// BenchmarkAddContentsShared is BenchmarkAddContents in cluster mode: the
+// cluster's write lock, the version check and the commit in PostgreSQL.
+func BenchmarkAddContentsShared(b *testing.B) {
+	pg, err := pgstore.Open(context.Background(), pgstore.Config{URL: clustertest.Postgres(b)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pg.Close()
+	benchAddContents(b, Config{DBPath: "unused", Shared: func() *sql.DB { return stdlib.OpenDBFromPool(pg.Pool()) }})
+}
+
+func benchAddContents(b *testing.B, cfg Config) {
 	objs := fakeObjects{}
 	for i := 0; i < b.N; i++ {
 		objs[fmt.Sprintf("o-%d", i)] = Object{Type: "a-f-G", Label: shared}
 	}
 	sk := &sink{}
-	svc, err := New(Config{DBPath: filepath.Join(b.TempDir(), "m.db"), NodeID: "n", Objects: objs, Publisher: sk})
+	cfg.NodeID, cfg.Objects, cfg.Publisher = "n", objs, sk
+	svc, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}

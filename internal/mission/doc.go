@@ -25,7 +25,8 @@
 // subscription only says where change notifications go.
 //
 // The service keeps its state in memory and writes every change through
-// to its own SQLite database before answering.
+// to its own SQLite database before answering; in cluster mode, to the
+// cluster's PostgreSQL, shared by every instance of the node (shared.go).
 //
 //	GET    /Marti/api/missions                            missions the caller may see
 //	PUT    /Marti/api/missions/{name}                     create (also POST); access=, releasableTo=, caveat=, description=, tool=, creatorUid=

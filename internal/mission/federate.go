@@ -142,7 +142,9 @@ func (s *Service) sendFed(ctx context.Context, o fedOut, stale time.Duration) {
 		return
 	}
 	ev.SetLabel(o.l)
-	s.inject(ctx, ev, nil)
+	if err := s.cfg.Publisher.Inject(ctx, ev); err != nil {
+		s.log.Warn("mission change not federated", "err", err)
+	}
 }
 
 // ParseFederated reads the mission message a federated event carries.

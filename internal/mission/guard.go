@@ -79,7 +79,9 @@ func (s *Service) SetPassword(ctx context.Context, p label.Principal, ref, passw
 			return err
 		}
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, err := s.writable(p, ref)
 	if err != nil {

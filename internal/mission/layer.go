@@ -80,7 +80,9 @@ func (s *Service) AddLayer(ctx context.Context, p label.Principal, ref string, r
 			return nil, err
 		}
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	m, err := s.manageLayers(p, ref)
 	if err != nil {
@@ -120,7 +122,9 @@ func (s *Service) RenameLayer(ctx context.Context, p label.Principal, ref, uid, 
 	if err := checkLayerText("name", name, false); err != nil {
 		return err
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, err := s.manageLayers(p, ref)
 	if err != nil {
@@ -142,7 +146,9 @@ func (s *Service) RenameLayer(ctx context.Context, p label.Principal, ref, uid, 
 
 // DeleteLayers deletes layers and the layers under them.
 func (s *Service) DeleteLayers(ctx context.Context, p label.Principal, ref string, uids []string) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, err := s.manageLayers(p, ref)
 	if err != nil {

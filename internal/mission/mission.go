@@ -34,6 +34,9 @@ var (
 	ErrInvalid = errors.New("invalid mission request")
 	// ErrConfig: an invalid configuration.
 	ErrConfig = errors.New("invalid mission configuration")
+	// ErrConflict: in cluster mode, the shared store moved under a write
+	// that did not hold the cluster's write lock; nothing was written.
+	ErrConflict = errors.New("mission store changed by another instance")
 )
 
 // Role is a subscriber's role in a mission, as TAK Server names it.
@@ -198,6 +201,15 @@ type Publisher interface {
 type Config struct {
 	// DBPath is the SQLite database of missions.
 	DBPath string
+	// Shared returns, when Start runs, the cluster's PostgreSQL (cluster
+	// mode: the tables of package pgstore's migrations, shared by every
+	// instance of the node; see shared.go); nil, or a nil result, keeps
+	// the missions in the SQLite file DBPath. The service closes it.
+	Shared func() *sql.DB
+	// Poll is how often, in cluster mode, the shared version is read to
+	// learn of other instances' changes (default 250 ms).
+	Poll time.Duration
+
 	NodeID string
 	// Nation is the node's nation, and Nations the nations it trusts: a
 	// request to send missions whole is releasable to them.
@@ -207,6 +219,12 @@ type Config struct {
 	Files     Files     // nil: no file can be added
 	Store     FileStore // nil: no mission packages
 	Publisher Publisher // nil: no notifications
+	// Notify, if set, delivers the change notices (t-x-m-*) to this
+	// instance's own clients, and Publisher carries federation messages
+	// only. In cluster mode each instance notifies its own clients of
+	// every change (see shared.go), so a notice must not also cross to
+	// the other instances.
+	Notify Publisher
 	// Clients returns the authenticated principals of the live TAK
 	// streams that announced uid (nil: no check). A client uid may be
 	// subscribed only by its own principal, and a notice goes to a uid
@@ -224,8 +242,15 @@ type Service struct {
 	cfg Config
 	log *slog.Logger
 	db  *sql.DB
+	pg  bool // db is the cluster's PostgreSQL
+	tbl *strings.Replacer
 
-	mu       sync.RWMutex
+	// mu guards the state below; in cluster mode a writer takes it with
+	// lockW, which also holds the cluster's write lock until Unlock.
+	mu wmutex
+	// seen is, in cluster mode, the shared version the state reflects.
+	seen int64
+
 	missions map[string]*Mission  // guid → mission
 	changes  map[string][]*Change // guid → log, oldest first
 	logs     map[string]*LogEntry // id → entry
@@ -254,10 +279,13 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 250 * time.Millisecond
+	}
 	if cfg.Audit == nil {
 		cfg.Audit = func(context.Context, string, string, string, string, string) {}
 	}
-	return &Service{cfg: cfg, log: cfg.Log, remoteQ: make(chan remoteChange, 4096), syncs: map[string]*pendingSync{}, resyncC: make(chan struct{}, 1)}, nil
+	return &Service{cfg: cfg, log: cfg.Log, tbl: sqliteTables, remoteQ: make(chan remoteChange, 4096), syncs: map[string]*pendingSync{}, resyncC: make(chan struct{}, 1)}, nil
 }
 
 const schema = `
@@ -269,25 +297,42 @@ CREATE TABLE IF NOT EXISTS logs (id TEXT PRIMARY KEY, doc TEXT NOT NULL);
 
 // Start opens the database and loads every mission, change and log entry.
 func (s *Service) Start(ctx context.Context) error {
-	db, err := store.OpenSQLite(s.cfg.DBPath)
-	if err != nil {
-		return fmt.Errorf("missions: %w", err)
+	var db *sql.DB
+	if s.cfg.Shared != nil {
+		db = s.cfg.Shared()
 	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
-		db.Close()
-		return fmt.Errorf("missions: schema: %w", err)
-	}
-	s.db = db
-	if err := s.load(ctx); err != nil {
-		db.Close()
-		s.db = nil
-		return fmt.Errorf("missions: loading: %w", err)
+	if db != nil {
+		s.db, s.pg, s.tbl = db, true, pgTables
+		if err := s.refresh(ctx); err != nil {
+			db.Close()
+			s.db = nil
+			return fmt.Errorf("missions: loading from the cluster's store: %w", err)
+		}
+	} else {
+		db, err := store.OpenSQLite(s.cfg.DBPath)
+		if err != nil {
+			return fmt.Errorf("missions: %w", err)
+		}
+		if _, err := db.ExecContext(ctx, schema); err != nil {
+			db.Close()
+			return fmt.Errorf("missions: schema: %w", err)
+		}
+		s.db = db
+		if err := s.load(ctx); err != nil {
+			db.Close()
+			s.db = nil
+			return fmt.Errorf("missions: loading: %w", err)
+		}
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
 	s.wg.Add(2)
 	go s.applyRemote(wctx)
 	go s.resyncLoop(wctx)
+	if s.pg {
+		s.wg.Add(1)
+		go s.watchShared(wctx)
+	}
 	return nil
 }
 
@@ -310,29 +355,55 @@ func (s *Service) Stop(context.Context) error {
 func (s *Service) load(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.missions = map[string]*Mission{}
-	s.changes = map[string][]*Change{}
-	s.logs = map[string]*LogEntry{}
-	rekey, err := s.loadMissions(ctx)
+	st, rekey, err := s.readState(ctx, s.db)
 	if err != nil {
-		return err
-	}
-	if err := s.loadChanges(ctx, rekey); err != nil {
 		return err
 	}
 	if err := s.rekey(ctx, rekey); err != nil {
 		return fmt.Errorf("re-keying missions by guid: %w", err)
 	}
-	return s.loadLogs(ctx)
+	s.missions, s.changes, s.logs = st.missions, st.changes, st.logs
+	return nil
 }
 
-// loadMissions reads the missions table (s.mu held). Missions were once
+// state is the whole of the missions as the database holds it (and, in
+// cluster mode, the shared version it was read at).
+type state struct {
+	missions map[string]*Mission  // guid → mission
+	changes  map[string][]*Change // guid → log, oldest first
+	logs     map[string]*LogEntry // id → entry
+	version  int64
+}
+
+// querier is a database or a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// readState reads every mission, change and log entry through q, under
+// the missions' guids (rekey: see loadMissions).
+func (s *Service) readState(ctx context.Context, q querier) (*state, map[string]string, error) {
+	st := &state{missions: map[string]*Mission{}, changes: map[string][]*Change{}, logs: map[string]*LogEntry{}}
+	rekey, err := s.loadMissions(ctx, q, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.loadChanges(ctx, q, st, rekey); err != nil {
+		return nil, nil, err
+	}
+	if err := s.loadLogs(ctx, q, st); err != nil {
+		return nil, nil, err
+	}
+	return st, rekey, nil
+}
+
+// loadMissions reads the missions table into st. Missions were once
 // keyed by their lower-cased name; they are keyed by guid now (two
 // missions under different labels may share a name): rekey maps each old
 // key still in the table to its mission's guid.
-func (s *Service) loadMissions(ctx context.Context) (rekey map[string]string, err error) {
+func (s *Service) loadMissions(ctx context.Context, q querier, st *state) (rekey map[string]string, err error) {
 	rekey = map[string]string{}
-	rows, err := s.db.QueryContext(ctx, "SELECT key, doc FROM missions")
+	rows, err := q.QueryContext(ctx, s.q("SELECT key, doc FROM {missions}"))
 	if err != nil {
 		return nil, err
 	}
@@ -355,7 +426,7 @@ func (s *Service) loadMissions(ctx context.Context) (rekey map[string]string, er
 		if k != m.GUID {
 			rekey[k] = m.GUID
 		}
-		s.missions[m.GUID] = m
+		st.missions[m.GUID] = m
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -364,10 +435,9 @@ func (s *Service) loadMissions(ctx context.Context) (rekey map[string]string, er
 	return rekey, nil
 }
 
-// loadChanges reads the change logs (s.mu held), under the missions'
-// guids.
-func (s *Service) loadChanges(ctx context.Context, rekey map[string]string) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, mission, doc FROM changes ORDER BY id")
+// loadChanges reads the change logs into st, under the missions' guids.
+func (s *Service) loadChanges(ctx context.Context, q querier, st *state, rekey map[string]string) error {
+	rows, err := q.QueryContext(ctx, s.q("SELECT id, mission, doc FROM {changes} ORDER BY id"))
 	if err != nil {
 		return err
 	}
@@ -385,16 +455,16 @@ func (s *Service) loadChanges(ctx context.Context, rekey map[string]string) erro
 		if g, ok := rekey[k]; ok {
 			k = g
 		}
-		s.changes[k] = append(s.changes[k], c)
+		st.changes[k] = append(st.changes[k], c)
 	}
 	rows.Close()
 	return rows.Err()
 }
 
-// loadLogs reads the log entries (s.mu held, missions loaded); an entry
+// loadLogs reads the log entries into st (missions loaded); an entry
 // stored before guids names its missions by name.
-func (s *Service) loadLogs(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, "SELECT id, doc FROM logs")
+func (s *Service) loadLogs(ctx context.Context, q querier, st *state) error {
+	rows, err := q.QueryContext(ctx, s.q("SELECT id, doc FROM {logs}"))
 	if err != nil {
 		return err
 	}
@@ -410,14 +480,14 @@ func (s *Service) loadLogs(ctx context.Context) error {
 		}
 		if len(e.GUIDs) == 0 {
 			for _, n := range e.Missions {
-				for _, m := range s.missions {
+				for _, m := range st.missions {
 					if key(m.Name) == key(n) {
 						e.GUIDs = append(e.GUIDs, m.GUID)
 					}
 				}
 			}
 		}
-		s.logs[id] = e
+		st.logs[id] = e
 	}
 	return rows.Err()
 }
@@ -433,10 +503,10 @@ func (s *Service) rekey(ctx context.Context, m map[string]string) error {
 	}
 	defer tx.Rollback()
 	for old, g := range m {
-		if _, err := tx.ExecContext(ctx, "UPDATE missions SET key = ? WHERE key = ?", g, old); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE {missions} SET key = ? WHERE key = ?"), g, old); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE changes SET mission = ? WHERE mission = ?", g, old); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE {changes} SET mission = ? WHERE mission = ?"), g, old); err != nil {
 			return err
 		}
 	}
@@ -446,19 +516,19 @@ func (s *Service) rekey(ctx context.Context, m map[string]string) error {
 // save writes a mission and the given new changes in one transaction
 // (m nil deletes the mission and its changes). Called with s.mu held.
 func (s *Service) save(ctx context.Context, k string, m *Mission, cs ...*Change) error {
-	if s.db == nil {
-		return errors.New("missions: not started")
-	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if m == nil {
-		if _, err := tx.ExecContext(ctx, "DELETE FROM missions WHERE key = ?", k); err != nil {
+	return s.write(ctx, func(tx *sql.Tx) error { return s.saveTx(ctx, tx, k, m, false, cs) })
+}
+
+// saveTx writes a mission and its new changes in tx; replace first
+// deletes the mission's change log.
+func (s *Service) saveTx(ctx context.Context, tx *sql.Tx, k string, m *Mission, replace bool, cs []*Change) error {
+	if m == nil || replace {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM {changes} WHERE mission = ?"), k); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "DELETE FROM changes WHERE mission = ?", k); err != nil {
+	}
+	if m == nil {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM {missions} WHERE key = ?"), k); err != nil {
 			return err
 		}
 	} else {
@@ -466,7 +536,7 @@ func (s *Service) save(ctx context.Context, k string, m *Mission, cs ...*Change)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO missions(key, doc) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET doc = excluded.doc", k, string(doc)); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO {missions}(key, doc) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET doc = excluded.doc"), k, string(doc)); err != nil {
 			return err
 		}
 	}
@@ -475,31 +545,71 @@ func (s *Service) save(ctx context.Context, k string, m *Mission, cs ...*Change)
 		if err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, "INSERT INTO changes(mission, doc) VALUES(?, ?)", k, string(doc))
-		if err != nil {
-			return err
-		}
-		if c.id, err = res.LastInsertId(); err != nil {
+		if c.id, err = s.insertChange(ctx, tx, k, string(doc)); err != nil {
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
-func (s *Service) saveLog(ctx context.Context, e *LogEntry, del bool) error {
+// insertChange appends a change-log row and returns its id.
+func (s *Service) insertChange(ctx context.Context, tx *sql.Tx, k, doc string) (int64, error) {
+	if s.pg {
+		var id int64
+		err := tx.QueryRowContext(ctx, s.q("INSERT INTO {changes}(mission, doc) VALUES(?, ?) RETURNING id"), k, doc).Scan(&id)
+		return id, err
+	}
+	res, err := tx.ExecContext(ctx, "INSERT INTO changes(mission, doc) VALUES(?, ?)", k, doc)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// write runs f in a transaction (s.mu held). In cluster mode the same
+// transaction moves the shared version on from the one the state
+// reflects: if another instance moved it first, nothing is written and
+// the answer is ErrConflict (lockW makes that impossible for a writer
+// that holds the cluster's write lock).
+func (s *Service) write(ctx context.Context, f func(*sql.Tx) error) error {
 	if s.db == nil {
 		return errors.New("missions: not started")
 	}
-	if del {
-		_, err := s.db.ExecContext(ctx, "DELETE FROM logs WHERE id = ?", e.ID)
-		return err
-	}
-	doc, err := json.Marshal(e)
+	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.ExecContext(ctx, "INSERT INTO logs(id, doc) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc", e.ID, string(doc))
-	return err
+	defer tx.Rollback()
+	if s.pg {
+		if err := s.bumpVersion(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if err := f(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	if s.pg {
+		s.seen++
+	}
+	return nil
+}
+
+func (s *Service) saveLog(ctx context.Context, e *LogEntry, del bool) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		if del {
+			_, err := tx.ExecContext(ctx, s.q("DELETE FROM {logs} WHERE id = ?"), e.ID)
+			return err
+		}
+		doc, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q("INSERT INTO {logs}(id, doc) VALUES(?, ?) ON CONFLICT(id) DO UPDATE SET doc = excluded.doc"), e.ID, string(doc))
+		return err
+	})
 }
 
 // key is the lookup key of a mission name: TAK Server treats names
@@ -670,7 +780,9 @@ func (s *Service) Create(ctx context.Context, p label.Principal, req CreateReque
 			return nil, false, err
 		}
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return nil, false, err
+	}
 	if m, ok := s.visible(p, name); ok {
 		defer s.mu.Unlock()
 		return s.view(p, m, ViewOptions{}), false, nil
@@ -712,7 +824,9 @@ func cleanKeywords(kws []string) []string {
 
 // Delete removes a mission; only its owner may.
 func (s *Service) Delete(ctx context.Context, p label.Principal, name string) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	m, ok := s.visible(p, name)
 	if !ok {
 		s.mu.Unlock()
@@ -788,7 +902,7 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 		items = append(items, Item{Kind: KindHash, Key: h, Label: meta.Label, CreatorUID: creatorUID, Added: now,
 			Name: meta.Name, MIME: meta.ContentType, Size: meta.Size, Submitter: meta.Owner})
 	}
-	m, next, err := s.editContents(p, name)
+	m, next, err := s.editContents(ctx, p, name)
 	if err != nil {
 		return nil, err
 	}
@@ -808,8 +922,10 @@ func (s *Service) AddContents(ctx context.Context, p label.Principal, name, crea
 
 // editContents locks s and returns mission name, which p may write, and a
 // copy of it whose items may change. On error s is unlocked.
-func (s *Service) editContents(p label.Principal, name string) (m, next *Mission, err error) {
-	s.mu.Lock()
+func (s *Service) editContents(ctx context.Context, p label.Principal, name string) (m, next *Mission, err error) {
+	if err := s.lockW(ctx); err != nil {
+		return nil, nil, err
+	}
 	m, err = s.writable(p, name)
 	if err != nil {
 		s.mu.Unlock()
@@ -848,7 +964,7 @@ func (s *Service) commitContents(ctx context.Context, p label.Principal, m, next
 // see answers ErrNotFound.
 func (s *Service) RemoveContents(ctx context.Context, p label.Principal, name, creatorUID string, uids, hashes []string) (*View, error) {
 	now := s.cfg.Now().UTC()
-	m, next, err := s.editContents(p, name)
+	m, next, err := s.editContents(ctx, p, name)
 	if err != nil {
 		return nil, err
 	}
@@ -892,7 +1008,9 @@ func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, client
 	if !s.ownsClient(who, clientUID) {
 		return Subscription{}, fmt.Errorf("%w: client uid %q is another principal's", ErrForbidden, clientUID)
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return Subscription{}, err
+	}
 	defer s.mu.Unlock()
 	m, ok := s.visible(p, name)
 	if !ok {
@@ -950,7 +1068,9 @@ func (s *Service) Subscribe(ctx context.Context, p label.Principal, name, client
 // Unsubscribe removes clientUID's subscription; only the principal that
 // made it, or the mission's owner, may.
 func (s *Service) Unsubscribe(ctx context.Context, p label.Principal, name, clientUID string) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, ok := s.visible(p, name)
 	if !ok {
@@ -979,7 +1099,9 @@ func (s *Service) Unsubscribe(ctx context.Context, p label.Principal, name, clie
 
 // SetRole sets a subscriber's role; only the owner may.
 func (s *Service) SetRole(ctx context.Context, p label.Principal, name, clientUID string, role Role) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, ok := s.visible(p, name)
 	if !ok {
@@ -1033,7 +1155,9 @@ func (s *Service) Subscriptions(p label.Principal, name string) ([]Subscription,
 
 // SetKeywords replaces the mission's keywords (they carry its label).
 func (s *Service) SetKeywords(ctx context.Context, p label.Principal, name string, kws []string, remove string) (*View, error) {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return nil, err
+	}
 	defer s.mu.Unlock()
 	m, err := s.writable(p, name)
 	if err != nil {
@@ -1063,7 +1187,9 @@ func (s *Service) Invite(ctx context.Context, p label.Principal, name, typ, invi
 	if role == "" {
 		role = RoleSubscriber
 	}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	m, err := s.writable(p, name)
 	if err != nil {
 		s.mu.Unlock()
@@ -1134,7 +1260,9 @@ func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest)
 	}
 	e := &LogEntry{ID: newID(), Content: req.Content, CreatorUID: req.CreatorUID, Owner: files.OwnerOf(p), Label: l,
 		DTG: req.DTG.UTC(), Created: now, Keywords: cleanKeywords(req.Keywords), Hashes: cleanKeywords(req.Hashes)}
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return nil, err
+	}
 	var ms []Mission
 	var subs [][]Subscription
 	for _, n := range req.Missions {
@@ -1163,7 +1291,9 @@ func (s *Service) AddLog(ctx context.Context, p label.Principal, req LogRequest)
 
 // DeleteLog deletes a log entry; only its author may.
 func (s *Service) DeleteLog(ctx context.Context, p label.Principal, id string) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	e, ok := s.logs[id]
 	if !ok || !label.Releasable(p, e.Label) || !s.anyVisible(p, e.GUIDs) {
@@ -1248,7 +1378,9 @@ func (s *Service) Latest(p label.Principal, name string) ([][]byte, error) {
 
 // Uninvite withdraws an invitation; subscribers that may write may.
 func (s *Service) Uninvite(ctx context.Context, p label.Principal, name, invitee string) error {
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	defer s.mu.Unlock()
 	m, err := s.writable(p, name)
 	if err != nil {

@@ -103,9 +103,18 @@ func (s *Service) event(m *Mission, typ, missionType, author, inner string, uids
 	return ev, nil
 }
 
+// notifier is the publisher of notices: Config.Notify, else Publisher.
+func (s *Service) notifier() Publisher {
+	if s.cfg.Notify != nil {
+		return s.cfg.Notify
+	}
+	return s.cfg.Publisher
+}
+
+// inject sends a notice (made with error err).
 func (s *Service) inject(ctx context.Context, ev *cot.Event, err error) {
 	if err == nil {
-		err = s.cfg.Publisher.Inject(ctx, ev)
+		err = s.notifier().Inject(ctx, ev)
 	}
 	if err != nil {
 		s.log.Warn("mission notice not sent", "err", err)
@@ -114,7 +123,7 @@ func (s *Service) inject(ctx context.Context, ev *cot.Event, err error) {
 
 // notifyChange sends one change to the subscribers entitled to it.
 func (s *Service) notifyChange(ctx context.Context, m *Mission, subs []Subscription, c *Change) {
-	if s.cfg.Publisher == nil {
+	if s.notifier() == nil {
 		return
 	}
 	var il *label.Label
@@ -132,7 +141,7 @@ func (s *Service) notifyChange(ctx context.Context, m *Mission, subs []Subscript
 
 // notifyLog tells the entitled subscribers of a new log entry.
 func (s *Service) notifyLog(ctx context.Context, m *Mission, subs []Subscription, e *LogEntry) {
-	if s.cfg.Publisher == nil {
+	if s.notifier() == nil {
 		return
 	}
 	l, ok := notifyLabel(m.Label, &e.Label)
@@ -146,7 +155,7 @@ func (s *Service) notifyLog(ctx context.Context, m *Mission, subs []Subscription
 
 // notifyDelete tells the subscribers that may see the mission that it is gone.
 func (s *Service) notifyDelete(ctx context.Context, m *Mission, subs []Subscription) {
-	if s.cfg.Publisher == nil {
+	if s.notifier() == nil {
 		return
 	}
 	uids := s.recipients(subs, m.Label, nil)
@@ -161,7 +170,7 @@ func (s *Service) notifyDelete(ctx context.Context, m *Mission, subs []Subscript
 // mission's label (the hub delivers it only if that releases the mission
 // to the invitee's connection).
 func (s *Service) notifyInvite(ctx context.Context, m *Mission, invitee string, role Role) {
-	if s.cfg.Publisher == nil {
+	if s.notifier() == nil {
 		return
 	}
 	ev, err := s.event(m, TypeInvite, "INVITE", m.CreatorUID, fmt.Sprintf(`<role type="%s"/>`, esc(string(role))), []string{invitee}, m.Label)

@@ -2,6 +2,7 @@ package mission
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"time"
@@ -71,7 +72,9 @@ func (s *Service) Remote(ctx context.Context, ev *cot.Event, l label.Label) erro
 		c.At = s.cfg.Now().UTC()
 	}
 	hdr := fm.Mission
-	s.mu.Lock()
+	if err := s.lockW(ctx); err != nil {
+		return err
+	}
 	k := hdr.GUID
 	m, cs, ok, err := s.remoteMission(hdr, c.Type)
 	if err != nil || !ok {
@@ -359,13 +362,7 @@ func (s *Service) unlinkLog(e *LogEntry, guid string) {
 
 // saveReplace writes a mission and replaces its change log (s.mu held).
 func (s *Service) saveReplace(ctx context.Context, k string, m *Mission, cs []*Change) error {
-	if s.db == nil {
-		return fmt.Errorf("missions: not started")
-	}
-	if _, err := s.db.ExecContext(ctx, "DELETE FROM changes WHERE mission = ?", k); err != nil {
-		return err
-	}
-	return s.save(ctx, k, m, cs...)
+	return s.write(ctx, func(tx *sql.Tx) error { return s.saveTx(ctx, tx, k, m, true, cs) })
 }
 
 type remoteChange struct {

@@ -45,6 +45,7 @@ type fedCluster struct {
 	lease  *lease.Lease
 	db     *sql.DB
 	loops  goroutines
+	onUp   []func(peer string) // link-up hooks, given to each federation started
 
 	stopped atomic.Bool
 }
@@ -57,6 +58,14 @@ func (n *Node) setupClusterFederation(cfg federation.Config) {
 	n.Use(Hooks{ID: "federation", OnStart: fc.start, OnStop: fc.stop})
 	n.Handle("/api/v1/federation", http.HandlerFunc(fc.serveStatus))
 	n.metrics.Register(fc)
+}
+
+// OnLinkUp registers fn with every federation this instance runs while it
+// holds the lease (see federation.Federation.OnLinkUp). Call before Start.
+func (fc *fedCluster) OnLinkUp(fn func(peer string)) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	fc.onUp = append(fc.onUp, fn)
 }
 
 // current returns the running federation, nil when another instance
@@ -137,6 +146,11 @@ func (fc *fedCluster) acquire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fc.mu.Lock()
+	for _, fn := range fc.onUp {
+		f.OnLinkUp(fn)
+	}
+	fc.mu.Unlock()
 	err = n.bindOwn(KindFederation, func(l ListenerConfig) (ListenerInfo, error) {
 		addr, err := f.Listen(l.Addr)
 		if err != nil {

@@ -235,15 +235,44 @@ func storeObject(m *hub.Message, owner string) store.Object {
 // tracks, alerts). The caller sets the label (ev.SetLabel); the node
 // stamps its origin. Delivery still passes the label policy per recipient.
 func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
+	l, err := n.prepareInjected(ev)
+	if err != nil {
+		return err
+	}
+	if err := n.accept(ev, l, l.Originator, 0); err != nil {
+		return err
+	}
+	n.metrics.EventsIn.WithLabelValues("internal").Inc()
+	return nil
+}
+
+// InjectLocal delivers an event made by the node to the clients of this
+// instance only, as the hub delivers any event (label policy per
+// recipient): no picture, store, taps, cluster or federation. In cluster
+// mode each instance sends its own clients the notices meant for them
+// (mission change notices).
+func (n *Node) InjectLocal(ctx context.Context, ev *cot.Event) error {
+	l, err := n.prepareInjected(ev)
+	if err != nil {
+		return err
+	}
+	n.hub.Publish(hub.NewMessage(ev, l, 0, &n.enc))
+	n.metrics.EventsIn.WithLabelValues("internal").Inc()
+	return nil
+}
+
+// prepareInjected checks an event the node made, stamps its origin and
+// returns its label.
+func (n *Node) prepareInjected(ev *cot.Event) (label.Label, error) {
 	if err := ev.Validate(); err != nil {
-		return fmt.Errorf("injecting %s: %w", ev.UID, err)
+		return label.Label{}, fmt.Errorf("injecting %s: %w", ev.UID, err)
 	}
 	if ev.HasDetail || len(ev.Detail) > 0 {
 		// Check the detail as a client's would be, and extract its facts
 		// (callsign, destinations, links, track) for delivery and the API.
 		origin := ev.Origin
 		if err := ev.SetDetail(ev.Detail); err != nil {
-			return fmt.Errorf("injecting %s: %w", ev.UID, err)
+			return label.Label{}, fmt.Errorf("injecting %s: %w", ev.UID, err)
 		}
 		ev.HasDetail = true
 		if origin.Nation != "" {
@@ -257,17 +286,13 @@ func (n *Node) Inject(ctx context.Context, ev *cot.Event) error {
 	ev.DefaultHowIfMissing()
 	l, present, err := ev.ParseLabel()
 	if err != nil {
-		return fmt.Errorf("injecting %s: %w", ev.UID, err)
+		return label.Label{}, fmt.Errorf("injecting %s: %w", ev.UID, err)
 	}
 	if !present {
 		l = label.Default(label.Principal{Nation: ev.Origin.Nation, Clearance: label.Unclassified})
 		ev.SetLabel(l)
 	}
-	if err := n.accept(ev, l, l.Originator, 0); err != nil {
-		return err
-	}
-	n.metrics.EventsIn.WithLabelValues("internal").Inc()
-	return nil
+	return l, nil
 }
 
 // observe hands an accepted event to the extensions.

@@ -2,11 +2,15 @@ package node
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net/http"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"kizuna/internal/cot"
 	"kizuna/internal/files"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
@@ -20,10 +24,20 @@ import (
 // labelled file store, and change notices published through Inject (so
 // the hub checks each delivery's label again), and mission changes of
 // allied nodes taken from the federated messages; each federation link
-// that comes up has the missions sent whole.
+// that comes up has the missions sent whole. In cluster mode the missions
+// are in the cluster's PostgreSQL (see package mission, shared.go), each
+// instance sends the change notices to its own clients only, and the
+// instance holding the federation lease sends the missions whole when a
+// link comes up.
 func (n *Node) setupMissions() error {
+	var notify mission.Publisher
+	if n.cl != nil {
+		notify = localNotices{n}
+	}
 	svc, err := mission.New(mission.Config{
 		DBPath: filepath.Join(n.cfg.DataDir, "missions.db"),
+		Shared: n.missionShared,
+		Notify: notify,
 		NodeID: n.cfg.NodeID,
 		Nation: n.cfg.Nation,
 		Nations: func() []string {
@@ -52,10 +66,13 @@ func (n *Node) setupMissions() error {
 	for pattern, h := range svc.Routes(principal) {
 		n.Handle(pattern, h)
 	}
-	if n.federation != nil {
-		// A link that comes up gets every mission whole (see package
-		// mission, FedType).
+	// A link that comes up gets every mission whole (see package
+	// mission, FedType).
+	switch {
+	case n.federation != nil:
 		n.federation.OnLinkUp(func(string) { svc.LinkUp() })
+	case n.fedc != nil:
+		n.fedc.OnLinkUp(func(string) { svc.LinkUp() })
 	}
 	n.AddFederatedTap(func(m *hub.Message) {
 		if m.Event == nil || m.Event.Type != mission.FedType {
@@ -66,6 +83,22 @@ func (n *Node) setupMissions() error {
 		}
 	})
 	return nil
+}
+
+// missionShared returns the cluster's PostgreSQL for the missions in
+// cluster mode, nil otherwise (their SQLite file).
+func (n *Node) missionShared() *sql.DB {
+	if n.cl == nil || n.cl.pg == nil {
+		return nil
+	}
+	return stdlib.OpenDBFromPool(n.cl.pg.Pool())
+}
+
+// localNotices delivers mission notices to this instance's clients only.
+type localNotices struct{ n *Node }
+
+func (l localNotices) Inject(ctx context.Context, ev *cot.Event) error {
+	return l.n.InjectLocal(ctx, ev)
 }
 
 // Missions returns the node's mission service.

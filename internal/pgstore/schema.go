@@ -108,6 +108,15 @@ var migrations = []string{
 	CREATE TABLE command_grants (id text PRIMARY KEY, seq bigint NOT NULL, doc bytea NOT NULL);
 	CREATE TABLE command_orders (id text PRIMARY KEY, created bigint NOT NULL, doc bytea NOT NULL);
 	CREATE TABLE command_meta (key text PRIMARY KEY, value text NOT NULL)`,
+	// 5: TAK missions in cluster mode (package mission, shared.go): the
+	// missions, their change logs and log entries as JSON documents, as in
+	// its SQLite file, and the shared version every write moves on.
+	`CREATE TABLE missions (key text PRIMARY KEY, doc text NOT NULL);
+	CREATE TABLE mission_changes (id bigserial PRIMARY KEY, mission text NOT NULL, doc text NOT NULL);
+	CREATE INDEX mission_changes_mission ON mission_changes (mission, id);
+	CREATE TABLE mission_logs (id text PRIMARY KEY, doc text NOT NULL);
+	CREATE TABLE mission_meta (key text PRIMARY KEY, value bigint NOT NULL);
+	INSERT INTO mission_meta (key, value) VALUES ('version', 0)`,
 }
 
 // SchemaVersion is the schema version this binary writes.
