@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -196,7 +197,10 @@ func (s *Server) insertAll(ctx context.Context, d *db, w *writer, coll string, t
 		}
 		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
 			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := w.insert(ctx, r, later, earlier); err != nil {
+		if err := w.insert(ctx, r, later, earlier); errors.Is(err, errPresent) {
+			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
+			continue
+		} else if err != nil {
 			return stored, err
 		}
 		have[k][o.ID] = append(vers, nver)
@@ -221,7 +225,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: storing marking: %w", err)
 	}
 	var n int
-	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`, coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
+	if err := w.tx.QueryRowContext(ctx, d.rebind(`SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`), coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
 		return fmt.Errorf("taxii: reading marking: %w", err)
 	}
 	if n > 0 {
@@ -232,8 +236,12 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 	if err != nil {
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
-	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
+	err = w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
 		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false, false)
+	if errors.Is(err, errPresent) {
+		return nil
+	}
+	return err
 }
 
 // labelOf computes an object's label from the base label and its markings,
@@ -346,7 +354,7 @@ func (s *Server) Replay(ctx context.Context, types []string, f func(coll string,
 	if err != nil {
 		return err
 	}
-	return d.each(ctx, types, func(coll string, r record) {
+	return d.each(ctx, types, 0, func(coll string, r record) {
 		if o, err := stix.Validate(r.body); err == nil {
 			f(coll, o, r.lbl)
 		}
