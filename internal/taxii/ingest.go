@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -197,10 +196,7 @@ func (s *Server) insertAll(ctx context.Context, d *db, w *writer, coll string, t
 		}
 		r := &record{coll: coll, id: o.ID, typ: o.Type, spec: o.SpecVersion, version: o.Version(), nver: nver,
 			added: d.nextAdded(now), lbl: pd.lbl, body: o.Raw}
-		if err := w.insert(ctx, r, later, earlier); errors.Is(err, errPresent) {
-			st.Successes = append(st.Successes, StatusDetail{ID: o.ID, Version: o.Version(), Message: "already present"})
-			continue
-		} else if err != nil {
+		if err := w.insert(ctx, r, later, earlier); err != nil {
 			return stored, err
 		}
 		have[k][o.ID] = append(vers, nver)
@@ -236,12 +232,8 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 	if err != nil {
 		return fmt.Errorf("taxii: own marking definition invalid: %w", err)
 	}
-	err = w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
+	return w.insert(ctx, &record{coll: coll, id: id, typ: o.Type, spec: o.SpecVersion, version: o.Version(),
 		nver: stix.NormVersion(o.Version()), added: d.nextAdded(now), lbl: l, body: o.Raw}, false, false)
-	if errors.Is(err, errPresent) {
-		return nil
-	}
-	return err
 }
 
 // labelOf computes an object's label from the base label and its markings,

@@ -111,7 +111,11 @@ func (d *db) runGroup(batch []*job) {
 			fail(fmt.Errorf("taxii: savepoint: %w", err))
 			return
 		}
-		if errs[i] = j.run(w); errs[i] != nil {
+		if errs[i] = j.run(w); errs[i] == nil {
+			errs[i] = w.flush(ctx)
+		}
+		if errs[i] != nil {
+			w.pending = nil
 			if _, err := w.tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
 				fail(fmt.Errorf("taxii: rollback to savepoint: %w", err))
 				return
@@ -519,12 +523,8 @@ type writer struct {
 	d               *db
 	tx              *sql.Tx
 	ins, super, vis *sql.Stmt
+	pending         []pendingRow // PostgreSQL: rows the job's flush inserts
 }
-
-// errPresent reports an insert that the store's unique constraint on
-// (coll, orig, cls, id, nver) turned down: another writer (another
-// instance of a cluster) stored that version first.
-var errPresent = errors.New("taxii: version already stored")
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -536,16 +536,14 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 		return nil, err
 	}
 	w := &writer{d: d, tx: tx}
-	ins := `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`
-	if d.pg {
-		ins += ` ON CONFLICT (coll, orig, cls, id, nver) DO NOTHING RETURNING seq`
+	if !d.pg { // PostgreSQL inserts in multi-row statements (flush)
+		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	}
-	w.ins, err = tx.PrepareContext(ctx, d.rebind(ins))
 	if err == nil {
 		w.super, err = tx.PrepareContext(ctx, d.rebind(`UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`))
 	}
-	if err == nil {
-		w.vis, err = tx.PrepareContext(ctx, d.rebind(`INSERT INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`))
+	if err == nil && !d.pg {
+		w.vis, err = tx.PrepareContext(ctx, `INSERT INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`)
 	}
 	if err != nil {
 		tx.Rollback()
@@ -556,6 +554,9 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 
 func (w *writer) rollback() { w.tx.Rollback() }
 func (w *writer) commit() error {
+	if err := w.flush(context.Background()); err != nil {
+		return err
+	}
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("taxii: commit: %w", err)
 	}
@@ -614,6 +615,10 @@ func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) err
 	if later {
 		sup = 1
 	}
+	if w.d.pg {
+		w.pending = append(w.pending, pendingRow{r: r, sup: sup, supersede: !later && earlier})
+		return nil
+	}
 	seq, err := w.insertRow(ctx, r, sup)
 	if err != nil {
 		return err
@@ -631,22 +636,9 @@ func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) err
 	return nil
 }
 
-// insertRow inserts r's row and returns its seq; errPresent when the
-// version is stored already (PostgreSQL: a concurrent writer won).
+// insertRow inserts r's row (SQLite) and returns its seq.
 func (w *writer) insertRow(ctx context.Context, r *record, sup int) (int64, error) {
-	args := []any{r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup}
-	if w.d.pg {
-		var seq int64
-		err := w.ins.QueryRowContext(ctx, args...).Scan(&seq)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, errPresent
-		}
-		if err != nil {
-			return 0, fmt.Errorf("taxii: storing %s: %w", r.id, err)
-		}
-		return seq, nil
-	}
-	res, err := w.ins.ExecContext(ctx, args...)
+	res, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
 	if err != nil {
 		return 0, fmt.Errorf("taxii: storing %s: %w", r.id, err)
 	}
