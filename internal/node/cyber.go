@@ -116,6 +116,15 @@ func (n *Node) setupCyber() error {
 	n.Handle("/taxii2/", srv)
 	n.Handle("GET /api/v1/cyber/effects", effects.Handler(httpPrincipal))
 	n.Handle("POST /api/v1/cyber/release", http.HandlerFunc(n.cyberRelease))
+	n.useCyber(srv, effects, sightings)
+	n.wireCyberFederation(srv)
+	return nil
+}
+
+// useCyber adds the cyber component: the TAXII store opens, the effects
+// are replayed from it, sightings start and, in cluster mode, the effects
+// follow the other instances' commits (watchCyber).
+func (n *Node) useCyber(srv *taxii.Server, effects *cyber.Effects, sightings *cyber.Sightings) {
 	var follow goroutines
 	n.Use(Hooks{
 		ID: "cyber",
@@ -144,8 +153,6 @@ func (n *Node) setupCyber() error {
 			return errors.Join(follow.stop(ctx), sightings.Stop(ctx), srv.Stop(ctx))
 		},
 	})
-	n.wireCyberFederation(srv)
-	return nil
 }
 
 // securityObserver passes every record on and tells sink of the
