@@ -87,6 +87,17 @@ func (e *Effects) Observe(o *stix.Object, l label.Label) {
 	e.byObj[k][nv], e.vlabel[k][nv] = out, l
 }
 
+// Replace takes fresh's state as e's (fresh is not used after): for a
+// tracker rebuilt from the store.
+func (e *Effects) Replace(fresh *Effects) {
+	fresh.mu.Lock()
+	byObj, vlabel := fresh.byObj, fresh.vlabel
+	fresh.mu.Unlock()
+	e.mu.Lock()
+	e.byObj, e.vlabel = byObj, vlabel
+	e.mu.Unlock()
+}
+
 // Forget drops version nver ("" for every version) of object id in the
 // namespace of l, after a deletion.
 func (e *Effects) Forget(l label.Label, id, nver string) {

@@ -70,6 +70,7 @@ func (n *Node) setupCyber() error {
 		Description: "Cyber threat intelligence of " + nat + " under Kizuna security labels",
 		APIRoot:     CyberAPIRoot,
 		DBPath:      filepath.Join(n.cfg.DataDir, "taxii.db"),
+		Shared:      n.cyberShared,
 		Collections: []taxii.Collection{
 			{ID: DefaultCollectionID(n.cfg.NodeID), Title: nat + " cyber threat intelligence", Read: []string{"*"}, Write: []string{nat}},
 			{ID: SightingsCollectionID(n.cfg.NodeID), Title: nat + " node sightings (" + n.cfg.NodeID + ")", Read: []string{"*"}, Write: []string{nat}},
@@ -115,26 +116,43 @@ func (n *Node) setupCyber() error {
 	n.Handle("/taxii2/", srv)
 	n.Handle("GET /api/v1/cyber/effects", effects.Handler(httpPrincipal))
 	n.Handle("POST /api/v1/cyber/release", http.HandlerFunc(n.cyberRelease))
+	n.useCyber(srv, effects, sightings)
+	n.wireCyberFederation(srv)
+	return nil
+}
+
+// useCyber adds the cyber component: the TAXII store opens, the effects
+// are replayed from it, sightings start and, in cluster mode, the effects
+// follow the other instances' commits (watchCyber).
+func (n *Node) useCyber(srv *taxii.Server, effects *cyber.Effects, sightings *cyber.Sightings) {
+	var follow goroutines
 	n.Use(Hooks{
 		ID: "cyber",
 		OnStart: func(ctx context.Context) error {
 			if err := srv.Start(ctx); err != nil {
 				return err
 			}
-			if err := srv.Replay(ctx, []string{"incident", "sighting", "observed-data"}, func(_ string, o *stix.Object, l label.Label) { effects.Observe(o, l) }); err != nil {
+			// In cluster mode, the clock before the replay: watchCyber
+			// follows the other instances' commits from there.
+			clock, err := srv.Clock(ctx)
+			if err == nil {
+				err = srv.Replay(ctx, cyberTypes, func(_ string, o *stix.Object, l label.Label) { effects.Observe(o, l) })
+			}
+			if err != nil {
 				return errors.Join(err, srv.Stop(ctx))
 			}
 			if err := sightings.Start(ctx); err != nil {
 				return errors.Join(err, srv.Stop(ctx))
 			}
+			if srv.Shared() {
+				follow.run(ctx, func(ctx context.Context) { n.watchCyber(ctx, srv, effects, clock) })
+			}
 			return nil
 		},
 		OnStop: func(ctx context.Context) error {
-			return errors.Join(sightings.Stop(ctx), srv.Stop(ctx))
+			return errors.Join(follow.stop(ctx), sightings.Stop(ctx), srv.Stop(ctx))
 		},
 	})
-	n.wireCyberFederation(srv)
-	return nil
 }
 
 // securityObserver passes every record on and tells sink of the

@@ -91,7 +91,7 @@ func stixOf(ev *cot.Event) (json.RawMessage, bool) {
 // federateCyber is OnAdd's second half: it sends locally originated,
 // releasable object versions to the federation.
 func (n *Node) federateCyber(coll string, o *stix.Object, l label.Label) {
-	if n.federation == nil || coll == FederatedCollectionID(n.cfg.NodeID) || l.Originator != n.cfg.Nation {
+	if !n.federates() || coll == FederatedCollectionID(n.cfg.NodeID) || l.Originator != n.cfg.Nation {
 		return
 	}
 	if !slices.ContainsFunc(l.ReleasableTo, func(x string) bool { return x != n.cfg.Nation }) {
@@ -110,7 +110,7 @@ func (n *Node) federateCyber(coll string, o *stix.Object, l label.Label) {
 // object versions to the federation, each labelled as the version was, so
 // that exactly the peers that may have received it hear of its deletion.
 func (n *Node) federateCyberDelete(coll string, gone []taxii.Deleted) {
-	if n.federation == nil || coll == FederatedCollectionID(n.cfg.NodeID) {
+	if !n.federates() || coll == FederatedCollectionID(n.cfg.NodeID) {
 		return
 	}
 	for _, g := range gone {

@@ -117,6 +117,57 @@ var migrations = []string{
 	CREATE TABLE mission_logs (id text PRIMARY KEY, doc text NOT NULL);
 	CREATE TABLE mission_meta (key text PRIMARY KEY, value bigint NOT NULL);
 	INSERT INTO mission_meta (key, value) VALUES ('version', 0)`,
+	// 6: the TAXII store in cluster mode (package taxii, shared.go): the
+	// same tables as its SQLite file, plus taxii_clock, whose one row every
+	// TAXII write locks (serialising them across instances) and which
+	// carries the last date_added given and a count of deletions.
+	`CREATE TABLE taxii_objects (
+		seq        bigserial PRIMARY KEY,
+		coll       text NOT NULL,
+		id         text NOT NULL,
+		type       text NOT NULL,
+		spec       text NOT NULL,
+		version    text NOT NULL,
+		nver       text NOT NULL,
+		added      bigint NOT NULL,
+		cls        integer NOT NULL,
+		orig       text NOT NULL,
+		rel        text NOT NULL,
+		caveat     text NOT NULL,
+		body       bytea NOT NULL,
+		superseded integer NOT NULL DEFAULT 0,
+		UNIQUE (coll, orig, cls, id, nver)
+	);
+	CREATE UNIQUE INDEX taxii_objects_added_all ON taxii_objects (added);
+	CREATE INDEX taxii_objects_added ON taxii_objects (coll, added);
+	CREATE INDEX taxii_objects_id ON taxii_objects (coll, id, nver);
+	CREATE TABLE taxii_vis (
+		nation text NOT NULL,
+		coll   text NOT NULL,
+		added  bigint NOT NULL,
+		cls    integer NOT NULL,
+		seq    bigint NOT NULL,
+		PRIMARY KEY (nation, coll, added)
+	);
+	CREATE TABLE taxii_status (
+		id      text PRIMARY KEY,
+		owner   text NOT NULL,
+		created bigint NOT NULL,
+		body    bytea NOT NULL
+	);
+	CREATE TABLE taxii_markings (
+		id     text PRIMARY KEY,
+		cls    integer NOT NULL,
+		rel    text NOT NULL,
+		orig   text NOT NULL,
+		caveat text NOT NULL
+	);
+	CREATE TABLE taxii_clock (
+		id        integer PRIMARY KEY CHECK (id = 1),
+		added     bigint NOT NULL,
+		deletions bigint NOT NULL
+	);
+	INSERT INTO taxii_clock (id, added, deletions) VALUES (1, 0, 0)`,
 }
 
 // SchemaVersion is the schema version this binary writes.

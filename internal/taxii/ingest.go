@@ -221,7 +221,7 @@ func (s *Server) storeMarking(ctx context.Context, d *db, w *writer, coll string
 		return fmt.Errorf("taxii: storing marking: %w", err)
 	}
 	var n int
-	if err := w.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`, coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
+	if err := w.tx.QueryRowContext(ctx, d.rebind(`SELECT COUNT(*) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`), coll, l.Originator, int(l.Classification), id).Scan(&n); err != nil {
 		return fmt.Errorf("taxii: reading marking: %w", err)
 	}
 	if n > 0 {
@@ -346,7 +346,7 @@ func (s *Server) Replay(ctx context.Context, types []string, f func(coll string,
 	if err != nil {
 		return err
 	}
-	return d.each(ctx, types, func(coll string, r record) {
+	return d.each(ctx, types, 0, func(coll string, r record) {
 		if o, err := stix.Validate(r.body); err == nil {
 			f(coll, o, r.lbl)
 		}

@@ -3,6 +3,7 @@ package taxii
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -64,7 +65,11 @@ type Config struct {
 	// APIRoot is the path segment of the one API root, under /taxii2/.
 	APIRoot string
 	// DBPath is the SQLite file.
-	DBPath      string
+	DBPath string
+	// Shared, if set, is called by Start: a non-nil result is the
+	// cluster's PostgreSQL (migrated by package pgstore), used instead of
+	// DBPath and closed by Stop (see shared.go).
+	Shared      func() *sql.DB
 	Collections []Collection
 	// MaxContentLength is the largest request body accepted.
 	MaxContentLength int64
@@ -97,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	if strings.ContainsAny(cfg.APIRoot, "/?#") {
 		return nil, fmt.Errorf("%w: API root %q", ErrConfig, cfg.APIRoot)
 	}
-	if cfg.DBPath == "" || cfg.Principal == nil {
+	if (cfg.DBPath == "" && cfg.Shared == nil) || cfg.Principal == nil {
 		return nil, fmt.Errorf("%w: DBPath and Principal are required", ErrConfig)
 	}
 	if cfg.MaxContentLength <= 0 {
@@ -125,7 +130,16 @@ func New(cfg Config) (*Server, error) {
 
 // Start opens the store.
 func (s *Server) Start(context.Context) error {
-	d, err := openDB(s.cfg.DBPath)
+	var d *db
+	var err error
+	if shared := s.sharedDB(); shared != nil {
+		d, err = openShared(shared)
+		if err != nil {
+			shared.Close()
+		}
+	} else {
+		d, err = openDB(s.cfg.DBPath)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,6 +147,13 @@ func (s *Server) Start(context.Context) error {
 	s.db = d
 	s.mu.Unlock()
 	return nil
+}
+
+func (s *Server) sharedDB() *sql.DB {
+	if s.cfg.Shared == nil {
+		return nil
+	}
+	return s.cfg.Shared()
 }
 
 // Stop closes the store.

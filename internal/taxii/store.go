@@ -28,9 +28,11 @@ type record struct {
 	body    []byte
 }
 
-// db is the durable store of a TAXII server: one SQLite file.
+// db is the durable store of a TAXII server: one SQLite file, or the
+// PostgreSQL that the instances of a cluster share (pg; see shared.go).
 type db struct {
 	sql *sql.DB
+	pg  bool
 
 	mu        sync.Mutex
 	lastAdded int64
@@ -109,7 +111,11 @@ func (d *db) runGroup(batch []*job) {
 			fail(fmt.Errorf("taxii: savepoint: %w", err))
 			return
 		}
-		if errs[i] = j.run(w); errs[i] != nil {
+		if errs[i] = j.run(w); errs[i] == nil {
+			errs[i] = w.flush(ctx)
+		}
+		if errs[i] != nil {
+			w.pending = nil
 			if _, err := w.tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
 				fail(fmt.Errorf("taxii: rollback to savepoint: %w", err))
 				return
@@ -119,6 +125,10 @@ func (d *db) runGroup(batch []*job) {
 			fail(fmt.Errorf("taxii: release savepoint: %w", err))
 			return
 		}
+	}
+	if err := d.saveClock(ctx, w.tx); err != nil {
+		fail(err)
+		return
 	}
 	if err := w.commit(); err != nil {
 		fail(err)
@@ -346,7 +356,10 @@ func relFromColumn(s string) []string { return strings.Fields(s) }
 // classification, and the principal's nation the originator or listed).
 // It narrows what the database reads; every row it lets through is still
 // checked with label.Releasable before it leaves.
-func visSQL(alias string) string {
+func (d *db) visSQL(alias string) string {
+	if d.pg {
+		return fmt.Sprintf("(%[1]s.cls <= ? AND (%[1]s.orig = ? OR strpos(%[1]s.rel, ?) > 0))", alias)
+	}
 	return fmt.Sprintf("(%[1]s.cls <= ? AND (%[1]s.orig = ? OR instr(%[1]s.rel, ?) > 0))", alias)
 }
 
@@ -404,14 +417,18 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 	if len(q.ids) == 0 {
 		// A listing: walk the nation's visibility rows in date_added
 		// order (CROSS JOIN keeps taxii_vis the outer loop).
-		sb.WriteString(cols + ` FROM taxii_vis v CROSS JOIN taxii_objects o ON o.seq = v.seq WHERE v.nation = ? AND v.coll = ? AND v.added > ? AND v.cls <= ? AND `)
+		join := " CROSS JOIN "
+		if d.pg {
+			join = " JOIN " // PostgreSQL has no CROSS JOIN … ON; its planner needs no hint
+		}
+		sb.WriteString(cols + ` FROM taxii_vis v` + join + `taxii_objects o ON o.seq = v.seq WHERE v.nation = ? AND v.coll = ? AND v.added > ? AND v.cls <= ? AND `)
 		args = []any{p.Nation, q.coll, after, int(p.Clearance)}
 		order = " ORDER BY v.added LIMIT ?"
 	} else {
 		// Given ids: the (coll, id, nver) index.
 		sb.WriteString(cols + ` FROM taxii_objects o WHERE o.coll = ? AND o.added > ? AND `)
 	}
-	sb.WriteString(visSQL("o"))
+	sb.WriteString(d.visSQL("o"))
 	args = append(args, visArgs(p)...)
 	if len(q.ids) > 0 {
 		sb.WriteString(" AND " + inList("o.id", len(q.ids)))
@@ -434,7 +451,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 		}
 	}
 	specFilter("o")
-	vconds, vargs := versionConds(p, q)
+	vconds, vargs := d.versionConds(p, q)
 	if len(vconds) > 0 {
 		sb.WriteString(" AND (" + strings.Join(vconds, " OR ") + ")")
 		for _, a := range vargs {
@@ -443,7 +460,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 	}
 	sb.WriteString(order)
 	args = append(args, limit)
-	rows, err := d.sql.QueryContext(ctx, sb.String(), args...)
+	rows, err := d.sql.QueryContext(ctx, d.rebind(sb.String()), args...)
 	if err != nil {
 		return nil, fmt.Errorf("taxii: querying objects: %w", err)
 	}
@@ -466,7 +483,7 @@ func (d *db) findRaw(ctx context.Context, p label.Principal, q query, after int6
 
 // versionConds are the SQL conditions (alternatives) and their arguments
 // for the query's match[version] values; none when "all" is among them.
-func versionConds(p label.Principal, q query) ([]string, [][]any) {
+func (d *db) versionConds(p label.Principal, q query) ([]string, [][]any) {
 	var vconds []string
 	var vargs [][]any
 	for _, v := range q.versions {
@@ -482,7 +499,7 @@ func versionConds(p label.Principal, q query) ([]string, [][]any) {
 			if v == "last" {
 				b.WriteString("o.superseded = 0 OR ")
 			}
-			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + visSQL("o2"))
+			b.WriteString("NOT EXISTS (SELECT 1 FROM taxii_objects o2 WHERE o2.coll = o.coll AND o2.orig = o.orig AND o2.cls = o.cls AND o2.id = o.id AND o2.nver " + cmp + " o.nver AND " + d.visSQL("o2"))
 			a := visArgs(p)
 			if len(q.specs) > 0 {
 				b.WriteString(" AND " + inList("o2.spec", len(q.specs)))
@@ -503,8 +520,10 @@ func versionConds(p label.Principal, q query) ([]string, [][]any) {
 
 // writer is one write transaction with its prepared statements.
 type writer struct {
+	d               *db
 	tx              *sql.Tx
 	ins, super, vis *sql.Stmt
+	pending         []pendingRow // PostgreSQL: rows the job's flush inserts
 }
 
 func (d *db) begin(ctx context.Context) (*writer, error) {
@@ -512,12 +531,18 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("taxii: begin: %w", err)
 	}
-	w := &writer{tx: tx}
-	w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
-	if err == nil {
-		w.super, err = tx.PrepareContext(ctx, `UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`)
+	if err := d.lockClock(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	w := &writer{d: d, tx: tx}
+	if !d.pg { // PostgreSQL inserts in multi-row statements (flush)
+		w.ins, err = tx.PrepareContext(ctx, `INSERT INTO taxii_objects (coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body, superseded) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	}
 	if err == nil {
+		w.super, err = tx.PrepareContext(ctx, d.rebind(`UPDATE taxii_objects SET superseded = 1 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver < ? AND superseded = 0`))
+	}
+	if err == nil && !d.pg {
 		w.vis, err = tx.PrepareContext(ctx, `INSERT INTO taxii_vis (nation, coll, added, cls, seq) VALUES (?,?,?,?,?)`)
 	}
 	if err != nil {
@@ -529,6 +554,9 @@ func (d *db) begin(ctx context.Context) (*writer, error) {
 
 func (w *writer) rollback() { w.tx.Rollback() }
 func (w *writer) commit() error {
+	if err := w.flush(context.Background()); err != nil {
+		return err
+	}
 	if err := w.tx.Commit(); err != nil {
 		return fmt.Errorf("taxii: commit: %w", err)
 	}
@@ -558,7 +586,7 @@ func (w *writer) versionsIn(ctx context.Context, coll string, ns nsKey, ids []st
 		for _, id := range part {
 			args = append(args, id)
 		}
-		rows, err := w.tx.QueryContext(ctx, `SELECT id, nver FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND `+inList("id", len(part)), args...)
+		rows, err := w.tx.QueryContext(ctx, w.d.rebind(`SELECT id, nver FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND `+inList("id", len(part))), args...)
 		if err != nil {
 			return nil, fmt.Errorf("taxii: reading versions: %w", err)
 		}
@@ -587,13 +615,13 @@ func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) err
 	if later {
 		sup = 1
 	}
-	res, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
-	if err != nil {
-		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	if w.d.pg {
+		w.pending = append(w.pending, pendingRow{r: r, sup: sup, supersede: !later && earlier})
+		return nil
 	}
-	seq, err := res.LastInsertId()
+	seq, err := w.insertRow(ctx, r, sup)
 	if err != nil {
-		return fmt.Errorf("taxii: storing %s: %w", r.id, err)
+		return err
 	}
 	for _, nat := range visNations(r.lbl.Originator, r.lbl.ReleasableTo) {
 		if _, err := w.vis.ExecContext(ctx, nat, r.coll, r.added, int(r.lbl.Classification), seq); err != nil {
@@ -608,12 +636,25 @@ func (w *writer) insert(ctx context.Context, r *record, later, earlier bool) err
 	return nil
 }
 
+// insertRow inserts r's row (SQLite) and returns its seq.
+func (w *writer) insertRow(ctx context.Context, r *record, sup int) (int64, error) {
+	res, err := w.ins.ExecContext(ctx, r.coll, r.id, r.typ, r.spec, r.version, r.nver, r.added, int(r.lbl.Classification), r.lbl.Originator, relColumn(r.lbl.ReleasableTo), r.lbl.Caveat, r.body, sup)
+	if err != nil {
+		return 0, fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	seq, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("taxii: storing %s: %w", r.id, err)
+	}
+	return seq, nil
+}
+
 // marking returns the label a stored Kizuna marking definition carries.
 func (d *db) marking(ctx context.Context, id string) (label.Label, bool, error) {
 	var l label.Label
 	var cls int
 	var rel string
-	err := d.sql.QueryRowContext(ctx, `SELECT cls, rel, orig, caveat FROM taxii_markings WHERE id = ?`, id).Scan(&cls, &rel, &l.Originator, &l.Caveat)
+	err := d.sql.QueryRowContext(ctx, d.rebind(`SELECT cls, rel, orig, caveat FROM taxii_markings WHERE id = ?`), id).Scan(&cls, &rel, &l.Originator, &l.Caveat)
 	if errors.Is(err, sql.ErrNoRows) {
 		return l, false, nil
 	}
@@ -626,19 +667,23 @@ func (d *db) marking(ctx context.Context, id string) (label.Label, bool, error) 
 }
 
 func (d *db) putMarking(ctx context.Context, tx *sql.Tx, id string, l label.Label) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO taxii_markings (id, cls, rel, orig, caveat) VALUES (?,?,?,?,?)`,
+	q := `INSERT OR IGNORE INTO taxii_markings (id, cls, rel, orig, caveat) VALUES (?,?,?,?,?)`
+	if d.pg {
+		q = `INSERT INTO taxii_markings (id, cls, rel, orig, caveat) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (id) DO NOTHING`
+	}
+	_, err := tx.ExecContext(ctx, q,
 		id, int(l.Classification), relColumn(l.ReleasableTo), l.Originator, l.Caveat)
 	return err
 }
 
 func (d *db) putStatus(ctx context.Context, tx *sql.Tx, id, owner string, body []byte) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO taxii_status (id, owner, created, body) VALUES (?,?,?,?)`, id, owner, time.Now().Unix(), body)
+	_, err := tx.ExecContext(ctx, d.rebind(`INSERT INTO taxii_status (id, owner, created, body) VALUES (?,?,?,?)`), id, owner, time.Now().Unix(), body)
 	return err
 }
 
 func (d *db) status(ctx context.Context, id, owner string) ([]byte, bool, error) {
 	var b []byte
-	err := d.sql.QueryRowContext(ctx, `SELECT body FROM taxii_status WHERE id = ? AND owner = ?`, id, owner).Scan(&b)
+	err := d.sql.QueryRowContext(ctx, d.rebind(`SELECT body FROM taxii_status WHERE id = ? AND owner = ?`), id, owner).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -660,8 +705,14 @@ func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error
 		return nil, err
 	}
 	defer tx.Rollback()
-	out, err := deleteSeqs(ctx, tx, seqs)
+	if err := d.lockClock(ctx, tx); err != nil {
+		return nil, err
+	}
+	out, err := d.deleteSeqs(ctx, tx, seqs)
 	if err != nil {
+		return nil, err
+	}
+	if err := d.countDeletion(ctx, tx, len(out)); err != nil {
 		return nil, err
 	}
 	return out, tx.Commit()
@@ -669,14 +720,14 @@ func (d *db) deleteVersions(ctx context.Context, seqs []int64) ([]Deleted, error
 
 // deleteSeqs deletes versions by seq, with their visibility rows, and
 // marks the latest remaining version of each id as superseded by nothing.
-func deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error) {
+func (d *db) deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error) {
 	var out []Deleted
 	for _, s := range seqs {
 		var coll, rel string
 		var cls int
 		var added int64
 		var del Deleted
-		if err := tx.QueryRowContext(ctx, `SELECT coll, id, nver, added, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`, s).
+		if err := tx.QueryRowContext(ctx, d.rebind(`SELECT coll, id, nver, added, cls, orig, rel, caveat FROM taxii_objects WHERE seq = ?`), s).
 			Scan(&coll, &del.ID, &del.Version, &added, &cls, &del.Label.Originator, &rel, &del.Label.Caveat); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
@@ -685,15 +736,21 @@ func deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error
 		}
 		del.Label.Classification = label.Classification(cls)
 		del.Label.ReleasableTo = relFromColumn(rel)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_objects WHERE seq = ?`, s); err != nil {
+		res, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM taxii_objects WHERE seq = ?`), s)
+		if err != nil {
 			return nil, err
 		}
+		if k, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if k == 0 {
+			continue // deleted meanwhile by another writer, which reports it
+		}
 		for _, nat := range visNations(del.Label.Originator, del.Label.ReleasableTo) {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM taxii_vis WHERE nation = ? AND coll = ? AND added = ?`, nat, coll, added); err != nil {
+			if _, err := tx.ExecContext(ctx, d.rebind(`DELETE FROM taxii_vis WHERE nation = ? AND coll = ? AND added = ?`), nat, coll, added); err != nil {
 				return nil, err
 			}
 		}
-		if err := unsupersede(ctx, tx, coll, nsOf(del.Label), del.ID); err != nil {
+		if err := d.unsupersede(ctx, tx, coll, nsOf(del.Label), del.ID); err != nil {
 			return nil, err
 		}
 		out = append(out, del)
@@ -703,8 +760,8 @@ func deleteSeqs(ctx context.Context, tx *sql.Tx, seqs []int64) ([]Deleted, error
 
 // unsupersede marks the latest remaining version of an id in a namespace
 // as superseded by nothing.
-func unsupersede(ctx context.Context, tx *sql.Tx, coll string, ns nsKey, id string) error {
-	_, err := tx.ExecContext(ctx, `UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?)`,
+func (d *db) unsupersede(ctx context.Context, tx *sql.Tx, coll string, ns nsKey, id string) error {
+	_, err := tx.ExecContext(ctx, d.rebind(`UPDATE taxii_objects SET superseded = 0 WHERE coll = ? AND orig = ? AND cls = ? AND id = ? AND nver = (SELECT MAX(nver) FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?)`),
 		coll, ns.orig, int(ns.cls), id, coll, ns.orig, int(ns.cls), id)
 	return err
 }
@@ -717,13 +774,16 @@ func (d *db) deleteIn(ctx context.Context, coll string, ns nsKey, id, nver strin
 		return 0, err
 	}
 	defer tx.Rollback()
+	if err := d.lockClock(ctx, tx); err != nil {
+		return 0, err
+	}
 	q := `SELECT seq FROM taxii_objects WHERE coll = ? AND orig = ? AND cls = ? AND id = ?`
 	args := []any{coll, ns.orig, int(ns.cls), id}
 	if nver != "" {
 		q += ` AND nver = ?`
 		args = append(args, nver)
 	}
-	rows, err := tx.QueryContext(ctx, q, args...)
+	rows, err := tx.QueryContext(ctx, d.rebind(q), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -740,22 +800,27 @@ func (d *db) deleteIn(ctx context.Context, coll string, ns nsKey, id, nver strin
 	if err := rows.Err(); err != nil {
 		return 0, err
 	}
-	gone, err := deleteSeqs(ctx, tx, seqs)
+	gone, err := d.deleteSeqs(ctx, tx, seqs)
 	if err != nil {
+		return 0, err
+	}
+	if err := d.countDeletion(ctx, tx, len(gone)); err != nil {
 		return 0, err
 	}
 	n := int64(len(gone))
 	return n, tx.Commit()
 }
 
-// each calls f on every stored version of the given types, in date_added
-// order. It is for rebuilding in-memory state at start, not for egress.
-func (d *db) each(ctx context.Context, types []string, f func(coll string, r record)) error {
-	args := make([]any, len(types))
-	for i, t := range types {
-		args[i] = t
+// each calls f on every stored version of the given types added after
+// after, in date_added order. It is for rebuilding in-memory state at
+// start (and, in a cluster, following other instances), not for egress.
+func (d *db) each(ctx context.Context, types []string, after int64, f func(coll string, r record)) error {
+	args := make([]any, 0, len(types)+1)
+	args = append(args, after)
+	for _, t := range types {
+		args = append(args, t)
 	}
-	rows, err := d.sql.QueryContext(ctx, `SELECT coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body FROM taxii_objects WHERE `+inList("type", len(types))+` ORDER BY added`, args...)
+	rows, err := d.sql.QueryContext(ctx, d.rebind(`SELECT coll, id, type, spec, version, nver, added, cls, orig, rel, caveat, body FROM taxii_objects WHERE added > ? AND `+inList("type", len(types))+` ORDER BY added`), args...)
 	if err != nil {
 		return fmt.Errorf("taxii: replay: %w", err)
 	}
