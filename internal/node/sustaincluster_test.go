@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"kizuna/internal/clustertest"
+	"kizuna/internal/label"
+	"kizuna/internal/pki"
+	"kizuna/internal/sustain"
 	"kizuna/internal/taktest"
 )
 
@@ -157,6 +160,127 @@ func TestClusterSustainment(t *testing.T) {
 	})
 	check(c, "instance c after a restart")
 	if err := c.Sustainment().Verify(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clusterSustainOrbat gives each nation one command whose J4 holds a
+// national position: the approvers of national stock.
+const clusterSustainOrbat = `{"units":[
+	{"id":"usa-cmd","nation":"USA","echelon":"CCMD","name":"USA command","positions":[{"name":"usa-j4","national":true}]},
+	{"id":"jpn-cmd","nation":"JPN","echelon":"CCMD","name":"JPN command","positions":[{"name":"jpn-j4","national":true}]}]}`
+
+// TestClusterSustainmentFederatedTransfer: a JPN node of two instances
+// federated to a USA node. A transfer from a US depot to a JPN battery is
+// requested on the instance that does not hold the federation link,
+// approved on the one that does, and received on the first: the USA node
+// learns every JPN step, settles the shipment, and each ledger moved the
+// stock exactly once (the JPN receipt once in the shared ledger).
+func TestClusterSustainmentFederatedTransfer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("federated cluster")
+	}
+	pgURL := clustertest.Postgres(t)
+	natsURL, prefix := clustertest.NATS(t)
+	tp := newTestPKI(t, "USA", "JPN")
+	pcfg := tp.cfg
+	pcfg.Listeners = append(append([]ListenerConfig(nil), tp.cfg.Listeners...), ListenerConfig{Kind: KindFederation, Addr: "127.0.0.1:0"})
+	pcfg.Peers = []PeerConfig{{Name: prefix, Classification: "SECRET"}}
+	pcfg.OrbatData = []byte(clusterSustainOrbat)
+	partner := startNode(t, pcfg)
+	cert, key, err := tp.NodeCert("JPN", prefix, pki.Validity{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(inst string) Config {
+		c := fedClusterConfig(tp, prefix, natsURL, pgURL, inst, partner.Addr(KindFederation), cert, key)
+		c.OrbatData = []byte(clusterSustainOrbat)
+		return c
+	}
+	a := startNode(t, cfg("a"))
+	b := startNode(t, cfg("b"))
+	const wait = 30 * time.Second
+	taktest.WaitUntil(t, "the federation link up", wait, func() bool {
+		for _, p := range partner.Federation().Status().Peers {
+			if p.State == "up" {
+				return true
+			}
+		}
+		return false
+	})
+	holder, other := a, b
+	if a.Federation() == nil {
+		holder, other = b, a
+	}
+	usa, jpnH, jpnO := partner.Sustainment(), holder.Sustainment(), other.Sustainment()
+	usaJ4 := label.Principal{Nation: "USA", Clearance: label.Secret, Name: "usa-j4"}
+	jpnJ4 := label.Principal{Nation: "JPN", Clearance: label.Secret, Name: "jpn-j4"}
+	ctx := context.Background()
+	usaLbl := label.Label{Classification: label.Secret, Originator: "USA", ReleasableTo: []string{"JPN"}}
+	jpnLbl := label.Label{Classification: label.Secret, Originator: "JPN", ReleasableTo: []string{"USA"}}
+	if _, err := usa.PutLocation(ctx, usaJ4, sustain.Location{ID: "usa-depot", Kind: sustain.Depot, Lat: 26.3, Lon: 127.7, Label: usaLbl}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := usa.Record(ctx, usaJ4, sustain.Movement{Item: "PAC-3 MSE", From: sustain.Source, To: "usa-depot", Quantity: 10, Reason: sustain.Production, Label: usaLbl}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jpnH.PutLocation(ctx, jpnJ4, sustain.Location{ID: "jpn-btry", Kind: sustain.Battery, Lat: 35.7, Lon: 139.5, Label: jpnLbl}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err := jpnO.RequestTransfer(ctx, jpnJ4, sustain.TransferRequest{Item: "PAC-3 MSE", Quantity: 4, From: "usa-depot", FromNation: "USA", To: "jpn-btry", Label: jpnLbl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(s *sustain.Service, p label.Principal) sustain.TransferState {
+		got, err := s.Transfer(p, tr.ID)
+		if err != nil {
+			return ""
+		}
+		return got.State
+	}
+	taktest.WaitUntil(t, "the request on the USA node", wait, func() bool { return state(usa, usaJ4) == sustain.Requested })
+	if _, err := usa.Act(ctx, usaJ4, tr.ID, sustain.ActApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jpnH.Act(ctx, jpnJ4, tr.ID, sustain.ActApprove, ""); err != nil {
+		t.Fatal(err)
+	}
+	taktest.WaitUntil(t, "approved on the USA node", wait, func() bool { return state(usa, usaJ4) == sustain.Approved })
+	if _, err := usa.Act(ctx, usaJ4, tr.ID, sustain.ActShip, ""); err != nil {
+		t.Fatal(err)
+	}
+	taktest.WaitUntil(t, "shipped on the other JPN instance", wait, func() bool { return state(jpnO, jpnJ4) == sustain.Shipped })
+	for range 2 {
+		if _, err := jpnO.Act(ctx, jpnJ4, tr.ID, sustain.ActReceive, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	taktest.WaitUntil(t, "received and settled on the USA node", wait, func() bool {
+		got, err := usa.Transfer(usaJ4, tr.ID)
+		return err == nil && got.State == sustain.Received && got.Settled
+	})
+	count := func(s *sustain.Service, p label.Principal) (n int) {
+		ms, _ := s.Movements(ctx, p, "PAC-3 MSE", "", 1000)
+		for _, m := range ms {
+			if m.Ref == tr.ID {
+				n++
+			}
+		}
+		return n
+	}
+	if u, j := count(usa, usaJ4), count(jpnH, jpnJ4); u != 2 || j != 1 {
+		t.Fatalf("movements of the transfer: USA %d (want ship and deliver), JPN %d (want one receipt)", u, j)
+	}
+	for name, s := range map[string]*sustain.Service{"holder": jpnH, "other": jpnO} {
+		s.Refresh(ctx)
+		if st, err := s.Balance(jpnJ4, "PAC-3 MSE", "jpn-btry", "JPN"); err != nil || st.Quantity != 4 {
+			t.Errorf("%s JPN instance: battery %+v %v, want 4", name, st, err)
+		}
+		if err := s.Verify(); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := usa.Verify(); err != nil {
 		t.Fatal(err)
 	}
 }
