@@ -49,6 +49,8 @@ func startStoppable(t *testing.T, cfg Config) (*Node, func()) {
 // movement acknowledged on either instance is in it once, numbered in one
 // dense sequence; both instances show the same stocks and verify it; an
 // instance restarted with an empty data directory has it all.
+// Long on purpose: one scenario across three instances whose checks share
+// the expected stocks.
 func TestClusterSustainment(t *testing.T) {
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
@@ -176,6 +178,7 @@ const clusterSustainOrbat = `{"units":[
 // approved on the one that does, and received on the first: the USA node
 // learns every JPN step, settles the shipment, and each ledger moved the
 // stock exactly once (the JPN receipt once in the shared ledger).
+// Long on purpose: one transfer's lifecycle, step by step across two nodes.
 func TestClusterSustainmentFederatedTransfer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("federated cluster")

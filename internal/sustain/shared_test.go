@@ -19,7 +19,7 @@ import (
 
 // sharedDB returns the test's own schema of the test PostgreSQL, migrated
 // as a cluster's store is.
-func sharedDB(t *testing.T) *sql.DB {
+func sharedDB(t testing.TB) *sql.DB {
 	t.Helper()
 	url := clustertest.Postgres(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -37,7 +37,7 @@ func sharedDB(t *testing.T) *sql.DB {
 }
 
 // instance starts one instance of a node whose sustainment is in db.
-func instance(t *testing.T, db *sql.DB, cfg Config) *Service {
+func instance(t testing.TB, db *sql.DB, cfg Config) *Service {
 	t.Helper()
 	cfg.Shared = db
 	if cfg.Nation == "" {
@@ -63,6 +63,8 @@ func instance(t *testing.T, db *sql.DB, cfg Config) *Service {
 // recorded once, both instances show the same balances and verify, and a
 // third instance opened afterwards (from the checkpoint the others wrote
 // as they went) agrees.
+// Long on purpose: one scenario (concurrent writes, then the checks on both
+// instances and on a third) whose steps share its counts.
 func TestSharedLedgerConcurrent(t *testing.T) {
 	db := sharedDB(t)
 	a := instance(t, db, Config{CheckpointEvery: 7})
@@ -288,5 +290,39 @@ func TestSharedFederatedTransfer(t *testing.T) {
 		if err := s.Verify(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSharedRecord records one movement per operation in the shared
+// ledger: on one instance (the lock and no catch-up), and alternately on
+// two (each write first applies the other's last commit); and in SQLite
+// for comparison.
+func BenchmarkSharedRecord(b *testing.B) {
+	for _, n := range []int{0, 1, 2} {
+		name := fmt.Sprintf("postgres-instances=%d", n)
+		if n == 0 {
+			name = "sqlite"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := Config{Catalogue: []Item{{Name: "20mm"}}}
+			ss := []*Service{}
+			if n == 0 {
+				ss, n = append(ss, newService(b, cfg)), 1
+			} else {
+				db := sharedDB(b)
+				for range n {
+					ss = append(ss, instance(b, db, cfg))
+				}
+			}
+			mustLoc(b, ss[0], usaP, "depot", Depot, relTo("USA", "JPN"))
+			ctx := context.Background()
+			m := Movement{Item: "20mm", From: Source, To: "depot", Quantity: 1, Reason: Production, Label: relTo("USA", "JPN")}
+			b.ResetTimer()
+			for i := range b.N {
+				if _, err := ss[i%n].Record(ctx, usaP, m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
