@@ -34,6 +34,7 @@ func (n *Node) setupSustain() {
 		svc, err := sustain.New(sustain.Config{
 			DBPath:        filepath.Join(n.cfg.DataDir, "sustain.db"),
 			Shared:        shared,
+			Reporter:      n.sustainReporter(),
 			Nation:        n.cfg.Nation,
 			NodeID:        n.cfg.NodeID,
 			CatalogueFile: n.cfg.SustainCatalogue,
@@ -105,6 +106,18 @@ func (n *Node) sustainShared() *sql.DB {
 		return nil
 	}
 	return stdlib.OpenDBFromPool(n.cl.pg.Pool())
+}
+
+// sustainReporter, in a federated cluster, makes the holder of the
+// federation lease the one instance that publishes the stock and readiness
+// reports (every instance follows the shared ledger, so it reports every
+// change); nil otherwise (every instance reports).
+func (n *Node) sustainReporter() func() bool {
+	if n.cl == nil || n.fedc == nil {
+		return nil
+	}
+	fc := n.fedc
+	return func() bool { return fc.current() != nil }
 }
 
 // stockAuthority asks the chain of command whether p acts for a command

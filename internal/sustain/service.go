@@ -61,6 +61,11 @@ type Config struct {
 	Authorize Authorizer
 	// Publisher receives readiness and stock events; nil disables them.
 	Publisher Publisher
+	// Reporter, if set, says whether this instance publishes the stock
+	// and readiness reports now (cluster mode: one instance of the node
+	// does, so that they are not published once per instance). Alerts
+	// and federated transfers do not depend on it.
+	Reporter func() bool
 	// Audit records every decision; nil disables auditing (tests).
 	Audit Auditor
 	// Cyber, if set, lowers the readiness of units with an active cyber

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -325,4 +326,49 @@ func BenchmarkSharedRecord(b *testing.B) {
 			}
 		})
 	}
+}
+
+// capture records the types of the events published.
+type capture struct {
+	mu    sync.Mutex
+	types map[string]int
+}
+
+func (c *capture) Inject(ctx context.Context, ev *cot.Event) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.types[ev.Type]++
+	return nil
+}
+
+func (c *capture) count(typ string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.types[typ]
+}
+
+// TestReporterGate: an instance that is not the reporter publishes no
+// stock report, yet still sends its federated transfers; once it is the
+// reporter it reports the changes, including those it only followed.
+func TestReporterGate(t *testing.T) {
+	var reporter atomic.Bool
+	pub := &capture{types: map[string]int{}}
+	s := newService(t, Config{Publisher: pub, Reporter: reporter.Load})
+	ctx := context.Background()
+	mustLoc(t, s, usaP, "depot", Depot, relTo("USA", "JPN"))
+	if _, err := s.Record(ctx, usaP, Movement{Item: "SM-6", From: Source, To: "depot", Quantity: 2, Reason: Production, Label: relTo("USA", "JPN")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RequestTransfer(ctx, usaP, TransferRequest{Item: "SM-6", Quantity: 1, From: "depot", To: "jpn-btry", ToNation: "JPN", Label: relTo("USA", "JPN")}); err != nil {
+		t.Fatal(err)
+	}
+	taktest.WaitUntil(t, "the federated transfer sent", 10*time.Second, func() bool { return pub.count(FedType) > 0 })
+	if n := pub.count(TypeStock); n != 0 {
+		t.Fatalf("%d stock reports from an instance that is not the reporter", n)
+	}
+	reporter.Store(true)
+	if _, err := s.Record(ctx, usaP, Movement{Item: "SM-6", From: Source, To: "depot", Quantity: 1, Reason: Production, Label: relTo("USA", "JPN")}); err != nil {
+		t.Fatal(err)
+	}
+	taktest.WaitUntil(t, "a stock report from the reporter", 10*time.Second, func() bool { return pub.count(TypeStock) > 0 })
 }
