@@ -15,6 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
 	"kizuna/internal/sustain"
 )
 
@@ -31,7 +34,8 @@ func sustainUsage(w io.Writer) {
 	fmt.Fprintln(w, "                             movements or forecast (--item, --location, --owner, --days);")
 	fmt.Fprintln(w, "                             --csv prints the node's CSV export instead of a table")
 	fmt.Fprintln(w, "  verify  --data DIR         prove conservation and replay the ledger of a node's data")
-	fmt.Fprintln(w, "                             directory (exit 3 if it does not hold)")
+	fmt.Fprintln(w, "                             directory (exit 3 if it does not hold); --store URL checks")
+	fmt.Fprintln(w, "                             a cluster's ledger in its shared PostgreSQL instead")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "URL is the node's HTTP listener, for example http://127.0.0.1:8080; the caller acts as")
 	fmt.Fprintln(w, "that listener's principal, and every answer is filtered by its labels.")
@@ -302,14 +306,29 @@ func sustainVerify(args []string, env Env) error {
 	data := fs.String("data", "./kizuna-data", "the node's data `directory`")
 	nation := fs.String("nation", "USA", "the node's nation")
 	catalogue := fs.String("sustain-catalogue", "", "the node's extra catalogue `file`, if it has one")
+	pgURL := fs.String("store", "", "cluster mode: the shared PostgreSQL `URL` (postgres://…, with the cluster's search_path)")
 	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
-	path := filepath.Join(*data, "sustain.db")
-	if _, err := os.Stat(path); err != nil {
-		return err
+	cfg := sustain.Config{Nation: *nation, NodeID: "verify", CatalogueFile: *catalogue}
+	if *pgURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		pool, err := pgxpool.New(ctx, *pgURL)
+		if err != nil {
+			return fmt.Errorf("connecting to the cluster store: %w", err)
+		}
+		defer pool.Close()
+		db := stdlib.OpenDBFromPool(pool)
+		defer db.Close()
+		cfg.Shared = db
+	} else {
+		cfg.DBPath = filepath.Join(*data, "sustain.db")
+		if _, err := os.Stat(cfg.DBPath); err != nil {
+			return err
+		}
 	}
-	s, err := sustain.New(sustain.Config{DBPath: path, Nation: *nation, NodeID: "verify", CatalogueFile: *catalogue})
+	s, err := sustain.New(cfg)
 	if err != nil {
 		return exitCode{3, err}
 	}

@@ -10,7 +10,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"kizuna/internal/clustertest"
 	"kizuna/internal/label"
+	"kizuna/internal/pgstore"
 	"kizuna/internal/sustain"
 )
 
@@ -53,5 +57,36 @@ func TestSustainmentCLI(t *testing.T) {
 	svc.Stop(context.Background())
 	if code, out := run("sustainment", "verify", "--data", dir); code != 0 || !strings.Contains(out, "intact") {
 		t.Fatalf("verify: %d %s", code, out)
+	}
+}
+
+// TestSustainmentVerifyCluster verifies a cluster's ledger in its shared
+// PostgreSQL.
+func TestSustainmentVerifyCluster(t *testing.T) {
+	url := clustertest.Postgres(t)
+	ctx := context.Background()
+	st, err := pgstore.Open(ctx, pgstore.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	db := stdlib.OpenDBFromPool(st.Pool())
+	defer db.Close()
+	svc, err := sustain.New(sustain.Config{Shared: db, Nation: "USA", NodeID: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := label.Principal{Nation: "USA", Clearance: label.Secret}
+	l := label.Label{Classification: label.Secret, Originator: "USA"}
+	if _, err := svc.PutLocation(ctx, p, sustain.Location{ID: "depot", Kind: sustain.Depot, Label: l}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Record(ctx, p, sustain.Movement{Item: "SM-6", From: sustain.Source, To: "depot", Quantity: 3, Reason: sustain.Production, Label: l}); err != nil {
+		t.Fatal(err)
+	}
+	svc.Stop(ctx)
+	var out, errb bytes.Buffer
+	if code := Main(ctx, []string{"sustainment", "verify", "--store", url}, Env{Stdout: &out, Stderr: &errb}); code != 0 || !strings.Contains(out.String(), "intact") {
+		t.Fatalf("verify --store: %d %s%s", code, out.String(), errb.String())
 	}
 }

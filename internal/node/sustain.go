@@ -2,10 +2,13 @@ package node
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"net/http"
 	"path/filepath"
 	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"kizuna/internal/federation"
 	"kizuna/internal/hub"
@@ -15,7 +18,8 @@ import (
 )
 
 // setupSustain wires the sustainment service (package sustain): its
-// ledger in DATA/sustain.db, its REST API under /api/v1/sustainment/, its
+// ledger in DATA/sustain.db (in cluster mode in the cluster's PostgreSQL,
+// shared by every instance), its REST API under /api/v1/sustainment/, its
 // stock and readiness reports published through Inject (so the hub and
 // federation release them per label), and the reports of allied nodes
 // taken from the federated messages.
@@ -24,9 +28,13 @@ func (n *Node) setupSustain() {
 		p, _ := web.PrincipalFrom(r.Context())
 		return p
 	}
+	var shared *sql.DB
 	start := func(ctx context.Context) error {
+		shared = n.sustainShared()
 		svc, err := sustain.New(sustain.Config{
 			DBPath:        filepath.Join(n.cfg.DataDir, "sustain.db"),
+			Shared:        shared,
+			Reporter:      n.sustainReporter(),
 			Nation:        n.cfg.Nation,
 			NodeID:        n.cfg.NodeID,
 			CatalogueFile: n.cfg.SustainCatalogue,
@@ -37,6 +45,9 @@ func (n *Node) setupSustain() {
 			Cyber:         n.cyberStatus(),
 		})
 		if err != nil {
+			if shared != nil {
+				shared.Close()
+			}
 			return err
 		}
 		h := svc.Handler(principal)
@@ -45,10 +56,14 @@ func (n *Node) setupSustain() {
 		return svc.Start(ctx)
 	}
 	stop := func(ctx context.Context) error {
+		var err error
 		if svc := n.sustainSvc.Load(); svc != nil {
-			return svc.Stop(ctx)
+			err = svc.Stop(ctx)
 		}
-		return nil
+		if shared != nil {
+			err = errors.Join(err, shared.Close())
+		}
+		return err
 	}
 	n.Use(Hooks{ID: "sustainment", OnStart: start, OnStop: stop})
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -81,6 +96,28 @@ func (n *Node) setupSustain() {
 			}
 		}
 	})
+}
+
+// sustainShared returns, in cluster mode, the cluster's PostgreSQL for
+// the sustainment service (every instance shares one ledger; see package
+// sustain's shared.go); nil otherwise (its SQLite file).
+func (n *Node) sustainShared() *sql.DB {
+	if n.cl == nil || n.cl.pg == nil {
+		return nil
+	}
+	return stdlib.OpenDBFromPool(n.cl.pg.Pool())
+}
+
+// sustainReporter, in a federated cluster, makes the holder of the
+// federation lease the one instance that publishes the stock and readiness
+// reports (every instance follows the shared ledger, so it reports every
+// change); nil otherwise (every instance reports).
+func (n *Node) sustainReporter() func() bool {
+	if n.cl == nil || n.fedc == nil {
+		return nil
+	}
+	fc := n.fedc
+	return func() bool { return fc.current() != nil }
 }
 
 // stockAuthority asks the chain of command whether p acts for a command

@@ -168,6 +168,30 @@ var migrations = []string{
 		deletions bigint NOT NULL
 	);
 	INSERT INTO taxii_clock (id, added, deletions) VALUES (1, 0, 0)`,
+	// 7: sustainment in cluster mode (package sustain, shared.go): the
+	// movement ledger, its checkpoint and the documents as in its SQLite
+	// file; each document carries the shared version that wrote it, and
+	// sustain_meta's "version" row is the lock every write takes.
+	`CREATE TABLE sustain_movements (
+		seq  bigint PRIMARY KEY,
+		idem text UNIQUE,
+		doc  bytea NOT NULL
+	);
+	CREATE TABLE sustain_docs (
+		kind text NOT NULL,
+		id   text NOT NULL,
+		doc  bytea NOT NULL,
+		ver  bigint NOT NULL,
+		PRIMARY KEY (kind, id)
+	);
+	CREATE INDEX sustain_docs_ver ON sustain_docs (ver);
+	CREATE TABLE sustain_checkpoint (
+		id  integer PRIMARY KEY CHECK (id = 1),
+		seq bigint NOT NULL,
+		sum bytea NOT NULL,
+		doc bytea NOT NULL
+	);
+	CREATE TABLE sustain_meta (key text PRIMARY KEY, value bigint NOT NULL)`,
 }
 
 // SchemaVersion is the schema version this binary writes.

@@ -2,6 +2,7 @@ package sustain
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"database/sql"
 	"encoding/gob"
@@ -27,7 +28,8 @@ import (
 //
 // A checkpoint is written when the tail since the last one reaches
 // Config.CheckpointEvery movements (in the committing call, under the
-// service lock) and when the service stops.
+// service lock) and when the service stops. In cluster mode the instances
+// share one checkpoint, which only moves forward (shared.go).
 
 const checkpointSchema = `
 CREATE TABLE IF NOT EXISTS sustain_checkpoint (
@@ -136,9 +138,9 @@ func (l *ledger) restore(doc []byte) error {
 
 // loadCheckpoint returns the stored checkpoint, or nil when there is none
 // or it does not match its checksum.
-func (s *Service) loadCheckpoint() (seq int64, doc []byte, err error) {
+func (s *Service) loadCheckpoint(ctx context.Context, q querier) (seq int64, doc []byte, err error) {
 	var sum []byte
-	err = s.db.QueryRow(`SELECT seq, sum, doc FROM sustain_checkpoint WHERE id = 1`).Scan(&seq, &sum, &doc)
+	err = q.QueryRowContext(ctx, `SELECT seq, sum, doc FROM sustain_checkpoint WHERE id = 1`).Scan(&seq, &sum, &doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil, nil
 	}
@@ -163,8 +165,13 @@ func (s *Service) checkpointLocked() error {
 		return err
 	}
 	h := sha256.Sum256(doc)
-	if _, err := s.db.Exec(`INSERT INTO sustain_checkpoint(id, seq, sum, doc) VALUES(1,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, sum=excluded.sum, doc=excluded.doc`, s.led.lastSeq, h[:], doc); err != nil {
+	query := `INSERT INTO sustain_checkpoint(id, seq, sum, doc) VALUES(1,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET seq=excluded.seq, sum=excluded.sum, doc=excluded.doc`
+	if s.pg {
+		// Instances share the checkpoint: it only moves forward.
+		query += ` WHERE sustain_checkpoint.seq < excluded.seq`
+	}
+	if _, err := s.db.Exec(s.q(query), s.led.lastSeq, h[:], doc); err != nil {
 		return fmt.Errorf("sustain: writing checkpoint: %w", err)
 	}
 	s.cpSeq = s.led.lastSeq

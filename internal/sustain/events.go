@@ -58,7 +58,11 @@ func (s *Service) publishLoop(ctx context.Context) {
 		if all {
 			s.markUnsettled()
 		}
-		evs := append(s.reports(lastStock, lastRdy, all), s.fedEvents()...)
+		evs := s.reports(lastStock, lastRdy, all)
+		if s.cfg.Reporter != nil && !s.cfg.Reporter() {
+			evs = nil // another instance reports; the alerts are kept here too
+		}
+		evs = append(evs, s.fedEvents()...)
 		if s.cfg.Publisher == nil {
 			continue
 		}

@@ -238,6 +238,10 @@ func (s *Service) RemoteTransfer(ctx context.Context, ev *cot.Event, l label.Lab
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return err
+	}
+	defer s.endLocked()
 	t, newReject, err := s.remoteTransferLocked(in, node)
 	if err != nil {
 		return err
@@ -264,7 +268,7 @@ func (s *Service) RemoteTransfer(ctx context.Context, ev *cot.Event, l label.Lab
 	}
 	next.History = append(next.History, steps...)
 	_, err = s.commitLocked(ctx, ms, func(tx *sql.Tx, staged []*Movement) error {
-		return putDoc(tx, "transfer", next.ID, next)
+		return s.putDoc(tx, "transfer", next.ID, next)
 	})
 	if err != nil {
 		return err

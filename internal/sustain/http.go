@@ -59,6 +59,13 @@ func (s *Service) Handler(principal func(*http.Request) label.Principal) http.Ha
 			writeErr(w, fmt.Errorf("%w: unidentified principal", ErrRefused))
 			return
 		}
+		if r.Method == http.MethodGet {
+			// Cluster mode: answer with what any instance committed
+			// before the request.
+			if err := s.Refresh(r.Context()); err != nil {
+				s.log.Warn("sustain: answering without the other instances' latest commits", "err", err)
+			}
+		}
 		mux.ServeHTTP(w, r)
 	})
 }

@@ -78,6 +78,10 @@ func (s *Service) Engage(ctx context.Context, p label.Principal, e Engagement) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return Engagement{}, err
+	}
+	defer s.endLocked()
 	if e.Unit != "" {
 		u := s.units[e.Unit]
 		if u == nil {
@@ -118,7 +122,7 @@ func (s *Service) Engage(ctx context.Context, p label.Principal, e Engagement) (
 		}
 		rec.Seq = staged[0].Seq
 		rec.Serials = staged[0].Serials
-		return putDoc(tx, "engagement", rec.ID, rec)
+		return s.putDoc(tx, "engagement", rec.ID, rec)
 	})
 	if err != nil {
 		s.audit(ctx, p, "sustain.engage", e.Location, "deny", err.Error())
@@ -165,6 +169,10 @@ func (s *Service) Schedule(ctx context.Context, p label.Principal, sc Scheduled)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return Scheduled{}, err
+	}
+	defer s.endLocked()
 	if _, ok := s.led.items[sc.Item]; !ok {
 		return Scheduled{}, invalid("unknown item %q", sc.Item)
 	}
@@ -173,7 +181,7 @@ func (s *Service) Schedule(ctx context.Context, p label.Principal, sc Scheduled)
 	}
 	sc.ID = newID("sched")
 	sc.Date = sc.Date.UTC()
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "schedule", sc.ID, sc) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "schedule", sc.ID, sc) }); err != nil {
 		return Scheduled{}, err
 	}
 	s.schedules[sc.ID] = &sc
@@ -270,11 +278,15 @@ func (s *Service) OpenWorkOrder(ctx context.Context, p label.Principal, w WorkOr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return WorkOrder{}, err
+	}
+	defer s.endLocked()
 	w.ID = newID("wo")
 	w.Inducted = w.Inducted.UTC()
 	w.Planned = w.Planned.UTC()
 	w.History = []Step{{At: s.now(), By: p.String(), Action: "open", State: TransferState(w.Status)}}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "workorder", w.ID, w) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "workorder", w.ID, w) }); err != nil {
 		return WorkOrder{}, err
 	}
 	cp := w
@@ -290,6 +302,10 @@ func (s *Service) OpenWorkOrder(ctx context.Context, p label.Principal, w WorkOr
 func (s *Service) SetWorkStatus(ctx context.Context, p label.Principal, id string, st WorkStatus, note string) (WorkOrder, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return WorkOrder{}, err
+	}
+	defer s.endLocked()
 	w := s.orders[id]
 	if w == nil || !label.Releasable(p, w.Label) {
 		return WorkOrder{}, fmt.Errorf("%w: work order %q", ErrNotFound, id)
@@ -310,7 +326,7 @@ func (s *Service) SetWorkStatus(ctx context.Context, p label.Principal, id strin
 	if st == Inducted && next.Inducted.IsZero() {
 		next.Inducted = s.now()
 	}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "workorder", id, next) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "workorder", id, next) }); err != nil {
 		return WorkOrder{}, err
 	}
 	*w = next
@@ -332,6 +348,10 @@ func (s *Service) workPartyLocked(p label.Principal, w *WorkOrder) bool {
 func (s *Service) IssueParts(ctx context.Context, p label.Principal, id string, n int) (WorkOrder, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return WorkOrder{}, err
+	}
+	defer s.endLocked()
 	w := s.orders[id]
 	if w == nil || !label.Releasable(p, w.Label) {
 		return WorkOrder{}, fmt.Errorf("%w: work order %q", ErrNotFound, id)
@@ -355,7 +375,7 @@ func (s *Service) IssueParts(ctx context.Context, p label.Principal, id string, 
 		if len(staged) == 1 {
 			next.Parts[n].Seq = staged[0].Seq
 		}
-		return putDoc(tx, "workorder", id, next)
+		return s.putDoc(tx, "workorder", id, next)
 	})
 	if err != nil {
 		return WorkOrder{}, err

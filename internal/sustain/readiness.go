@@ -81,6 +81,10 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, u Unit) (Unit,
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return Unit{}, err
+	}
+	defer s.endLocked()
 	if old := s.units[u.ID]; old != nil && old.Nation != p.Nation {
 		return Unit{}, fmt.Errorf("%w: unit %s belongs to %s", ErrRefused, u.ID, old.Nation)
 	}
@@ -96,7 +100,7 @@ func (s *Service) PutUnit(ctx context.Context, p label.Principal, u Unit) (Unit,
 			a = pu.Parent
 		}
 	}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "unit", u.ID, u) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "unit", u.ID, u) }); err != nil {
 		return Unit{}, err
 	}
 	cp := u

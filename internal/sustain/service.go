@@ -40,8 +40,13 @@ type Authorizer func(ctx context.Context, p label.Principal, a StockAuthority) e
 
 // Config configures a Service.
 type Config struct {
-	// DBPath is the SQLite file (for example DATA/sustain.db); required.
+	// DBPath is the SQLite file (for example DATA/sustain.db); required
+	// unless Shared is set.
 	DBPath string
+	// Shared, in cluster mode, is the cluster's PostgreSQL (its tables made
+	// by package pgstore's migrations), shared by every instance of the
+	// node (see shared.go); the caller closes it after Stop.
+	Shared *sql.DB
 	// Nation and NodeID are the node's.
 	Nation string
 	NodeID string
@@ -56,6 +61,11 @@ type Config struct {
 	Authorize Authorizer
 	// Publisher receives readiness and stock events; nil disables them.
 	Publisher Publisher
+	// Reporter, if set, says whether this instance publishes the stock
+	// and readiness reports now (cluster mode: one instance of the node
+	// does, so that they are not published once per instance). Alerts
+	// and federated transfers do not depend on it.
+	Reporter func() bool
 	// Audit records every decision; nil disables auditing (tests).
 	Audit Auditor
 	// Cyber, if set, lowers the readiness of units with an active cyber
@@ -92,6 +102,15 @@ type Service struct {
 	fedDirty  map[string]bool // federated transfers to send to the peer
 	fedIn     chan fedIn      // federated transfer facts to merge
 	cpSeq     int64           // sequence number of the last checkpoint
+	baseItems []Item          // the catalogue before the stored items
+
+	// Cluster mode (shared.go): the shared version this instance has
+	// applied, and the write transaction of the request holding s.mu.
+	pg      bool
+	version int64
+	wtx     *sql.Tx
+	wver    int64
+	wcancel context.CancelFunc
 
 	events chan struct{}
 	stop   context.CancelFunc
@@ -114,7 +133,7 @@ CREATE TABLE IF NOT EXISTS sustain_docs (
 
 // New opens the database and replays the ledger.
 func New(cfg Config) (*Service, error) {
-	if cfg.DBPath == "" {
+	if cfg.DBPath == "" && cfg.Shared == nil {
 		return nil, errors.New("sustain: DBPath is required")
 	}
 	if !label.ValidNation(cfg.Nation) {
@@ -145,19 +164,22 @@ func New(cfg Config) (*Service, error) {
 		}
 		items = append(items, extra...)
 	}
-	db, err := store.OpenSQLite(cfg.DBPath)
-	if err != nil {
-		return nil, fmt.Errorf("sustain: %w", err)
-	}
 	if cfg.CheckpointEvery == 0 {
 		cfg.CheckpointEvery = DefaultCheckpointEvery
 	}
-	if _, err := db.Exec(schema + checkpointSchema); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("sustain: creating tables: %w", err)
+	db := cfg.Shared
+	if db == nil {
+		var err error
+		if db, err = store.OpenSQLite(cfg.DBPath); err != nil {
+			return nil, fmt.Errorf("sustain: %w", err)
+		}
+		if _, err := db.Exec(schema + checkpointSchema); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("sustain: creating tables: %w", err)
+		}
 	}
 	s := &Service{
-		cfg: cfg, log: cfg.Log, db: db,
+		cfg: cfg, log: cfg.Log, db: db, pg: cfg.Shared != nil, baseItems: items,
 		transfers: map[string]*TransferRecord{},
 		orders:    map[string]*WorkOrder{},
 		units:     map[string]*Unit{},
@@ -171,18 +193,59 @@ func New(cfg Config) (*Service, error) {
 	}
 	s.led = newLedger(items)
 	if err := s.load(); err != nil {
-		db.Close()
+		s.closeDB()
 		return nil, err
 	}
 	return s, nil
 }
 
-// load reads every document and replays every movement.
+// closeDB closes the database unless it is the cluster's.
+func (s *Service) closeDB() error {
+	if s.pg {
+		return nil
+	}
+	return s.db.Close()
+}
+
+// load reads every document and replays every movement; in cluster mode
+// in one snapshot, whose version it records.
 func (s *Service) load() error {
-	rows, err := s.db.Query(`SELECT kind, doc FROM sustain_docs`)
+	ctx := context.Background()
+	if !s.pg {
+		return s.loadFrom(ctx, s.db)
+	}
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("sustain: loading: %w", err)
 	}
+	defer tx.Rollback()
+	v, err := s.sharedVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if err := s.loadFrom(ctx, tx); err != nil {
+		return err
+	}
+	s.version = v
+	return nil
+}
+
+// loadFrom reads every document and replays every movement into the
+// empty state.
+func (s *Service) loadFrom(ctx context.Context, q querier) error {
+	rows, err := q.QueryContext(ctx, `SELECT kind, doc FROM sustain_docs`)
+	if err != nil {
+		return fmt.Errorf("sustain: loading: %w", err)
+	}
+	if err := s.scanDocs(rows, false); err != nil {
+		return err
+	}
+	return s.loadLedger(ctx, q)
+}
+
+// scanDocs applies the documents of rows (kind, doc) and closes rows;
+// replace is set when they update a loaded state.
+func (s *Service) scanDocs(rows *sql.Rows, replace bool) error {
 	var docErr error
 	for rows.Next() {
 		var kind string
@@ -219,7 +282,7 @@ func (s *Service) load() error {
 		case "engagement":
 			var e Engagement
 			docErr = errors.Join(docErr, json.Unmarshal(doc, &e))
-			s.engages = append(s.engages, e)
+			s.putEngagement(e, replace)
 		}
 	}
 	rows.Close()
@@ -229,8 +292,13 @@ func (s *Service) load() error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sustain: loading: %w", err)
 	}
-	// The checkpoint, then the movements recorded after it.
-	seq, doc, err := s.loadCheckpoint()
+	return nil
+}
+
+// loadLedger builds the ledger: the checkpoint, then the movements
+// recorded after it (every movement without a usable checkpoint).
+func (s *Service) loadLedger(ctx context.Context, q querier) error {
+	seq, doc, err := s.loadCheckpoint(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -240,14 +308,14 @@ func (s *Service) load() error {
 		l.items, l.locs = items, locs
 		if err := l.restore(doc); err != nil {
 			s.log.Error("sustain: unreadable checkpoint; replaying every movement", "seq", seq, "err", err)
-		} else if err := s.replayInto(l, seq); err == nil {
+		} else if err := s.replayInto(ctx, q, l, seq); err == nil {
 			s.led, s.cpSeq = l, seq
 			return nil
 		} else {
 			s.log.Error("sustain: the movements after the checkpoint do not apply; replaying every movement", "seq", seq, "err", err)
 		}
 	}
-	led, err := s.replay(items, locs)
+	led, err := s.replay(ctx, q, items, locs)
 	if err != nil {
 		return err
 	}
@@ -256,16 +324,16 @@ func (s *Service) load() error {
 }
 
 // replay builds a fresh ledger from every stored movement.
-func (s *Service) replay(items map[string]Item, locs map[string]*Location) (*ledger, error) {
+func (s *Service) replay(ctx context.Context, q querier, items map[string]Item, locs map[string]*Location) (*ledger, error) {
 	l := newLedger(nil)
 	l.items = items
 	l.locs = locs
-	return l, s.replayInto(l, 0)
+	return l, s.replayInto(ctx, q, l, 0)
 }
 
 // replayInto applies to l every stored movement after sequence number after.
-func (s *Service) replayInto(l *ledger, after int64) error {
-	rows, err := s.db.Query(`SELECT doc FROM sustain_movements WHERE seq > ? ORDER BY seq`, after)
+func (s *Service) replayInto(ctx context.Context, q querier, l *ledger, after int64) error {
+	rows, err := q.QueryContext(ctx, s.q(`SELECT doc FROM sustain_movements WHERE seq > ? ORDER BY seq`), after)
 	if err != nil {
 		return fmt.Errorf("sustain: replaying: %w", err)
 	}
@@ -300,6 +368,13 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
+	if s.pg {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.followLoop(ctx)
+		}()
+	}
 	s.wg.Add(2)
 	go func() {
 		defer s.wg.Done()
@@ -325,18 +400,27 @@ func (s *Service) Stop(ctx context.Context) error {
 	if err != nil {
 		s.log.Error("sustain: checkpoint at stop", "err", err)
 	}
-	return s.db.Close()
+	return s.closeDB()
 }
 
 // Verify proves conservation and compares the live balances with a
-// replay of every stored movement from scratch.
+// replay of every stored movement from scratch (in cluster mode after
+// catching up, in the same snapshot as the replay).
 func (s *Service) Verify() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	ctx := context.Background()
+	if !s.pg {
+		return s.verifyLocked(ctx, s.db)
+	}
+	return s.snapshotLocked(ctx, func(tx *sql.Tx) error { return s.verifyLocked(ctx, tx) })
+}
+
+func (s *Service) verifyLocked(ctx context.Context, q querier) error {
 	if err := s.led.conservation(); err != nil {
 		return fmt.Errorf("conservation: %w", err)
 	}
-	fresh, err := s.replay(s.led.items, s.led.locs)
+	fresh, err := s.replay(ctx, q, s.led.items, s.led.locs)
 	if err != nil {
 		return err
 	}
@@ -363,8 +447,15 @@ func (s *Service) audit(ctx context.Context, p label.Principal, action, object, 
 	}
 }
 
-// tx runs f in one write transaction and commits it.
+// tx runs f in one write transaction and commits it: in cluster mode
+// the one beginLocked opened.
 func (s *Service) tx(ctx context.Context, f func(*sql.Tx) error) error {
+	if s.pg {
+		if s.wtx == nil {
+			return errors.New("sustain: write without the ledger lock")
+		}
+		return s.commitShared(f)
+	}
 	tx, err := s.db.BeginTx(context.WithoutCancel(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("sustain: begin: %w", err)
@@ -379,19 +470,7 @@ func (s *Service) tx(ctx context.Context, f func(*sql.Tx) error) error {
 	return nil
 }
 
-func putDoc(tx *sql.Tx, kind, id string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = tx.Exec(`INSERT INTO sustain_docs(kind, id, doc) VALUES(?,?,?) ON CONFLICT(kind, id) DO UPDATE SET doc=excluded.doc`, kind, id, b)
-	if err != nil {
-		return fmt.Errorf("sustain: storing %s %s: %w", kind, id, err)
-	}
-	return nil
-}
-
-func putMovement(tx *sql.Tx, stmt *sql.Stmt, m *Movement) error {
+func (s *Service) putMovement(tx *sql.Tx, stmt *sql.Stmt, m *Movement) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -403,7 +482,7 @@ func putMovement(tx *sql.Tx, stmt *sql.Stmt, m *Movement) error {
 	if stmt != nil {
 		_, err = tx.Stmt(stmt).Exec(m.Seq, idem, b)
 	} else {
-		_, err = tx.Exec(`INSERT INTO sustain_movements(seq, idem, doc) VALUES(?,?,?)`, m.Seq, idem, b)
+		_, err = tx.Exec(s.q(`INSERT INTO sustain_movements(seq, idem, doc) VALUES(?,?,?)`), m.Seq, idem, b)
 	}
 	if err != nil {
 		return fmt.Errorf("sustain: storing movement %d: %w", m.Seq, err)
@@ -455,7 +534,7 @@ func (s *Service) stageLocked(ms []Movement) (staged []*Movement, out []Movement
 
 func (s *Service) movement(seq int64) (Movement, error) {
 	var doc []byte
-	if err := s.db.QueryRow(`SELECT doc FROM sustain_movements WHERE seq=?`, seq).Scan(&doc); err != nil {
+	if err := s.reader().QueryRowContext(context.Background(), s.q(`SELECT doc FROM sustain_movements WHERE seq=?`), seq).Scan(&doc); err != nil {
 		return Movement{}, fmt.Errorf("sustain: movement %d: %w", seq, err)
 	}
 	var m Movement
@@ -491,6 +570,10 @@ func (s *Service) Record(ctx context.Context, p label.Principal, ms ...Movement)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return nil, err
+	}
+	defer s.endLocked()
 	return s.commitLocked(ctx, ms, nil)
 }
 
@@ -518,7 +601,7 @@ func (s *Service) commitLocked(ctx context.Context, ms []Movement, docs func(*sq
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var stmt *sql.Stmt
 		if len(staged) > 8 {
-			st, err := tx.Prepare(`INSERT INTO sustain_movements(seq, idem, doc) VALUES(?,?,?)`)
+			st, err := tx.Prepare(s.q(`INSERT INTO sustain_movements(seq, idem, doc) VALUES(?,?,?)`))
 			if err != nil {
 				return err
 			}
@@ -526,7 +609,7 @@ func (s *Service) commitLocked(ctx context.Context, ms []Movement, docs func(*sq
 			stmt = st
 		}
 		for _, m := range staged {
-			if err := putMovement(tx, stmt, m); err != nil {
+			if err := s.putMovement(tx, stmt, m); err != nil {
 				return err
 			}
 		}
@@ -568,10 +651,14 @@ func (s *Service) PutItem(ctx context.Context, p label.Principal, it Item) error
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return err
+	}
+	defer s.endLocked()
 	if old, ok := s.led.items[it.Name]; ok && old.Serialised != it.Serialised {
 		return invalid("item %q exists with another serialisation", it.Name)
 	}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "item", it.Name, it) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "item", it.Name, it) }); err != nil {
 		return err
 	}
 	s.led.items[it.Name] = it
@@ -619,10 +706,14 @@ func (s *Service) PutLocation(ctx context.Context, p label.Principal, l Location
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return Location{}, err
+	}
+	defer s.endLocked()
 	if old, ok := s.led.locs[l.ID]; ok && old.Nation != p.Nation {
 		return Location{}, fmt.Errorf("%w: location %s belongs to %s", ErrRefused, l.ID, old.Nation)
 	}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "location", l.ID, l) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "location", l.ID, l) }); err != nil {
 		return Location{}, err
 	}
 	cp := l

@@ -167,6 +167,10 @@ func (s *Service) RequestTransfer(ctx context.Context, p label.Principal, req Tr
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return TransferRecord{}, err
+	}
+	defer s.endLocked()
 	from, to := s.led.locs[req.From], s.led.locs[req.To]
 	fromN, toN, federated := "", "", false
 	switch {
@@ -201,7 +205,7 @@ func (s *Service) RequestTransfer(ctx context.Context, p label.Principal, req Tr
 		State: Requested, Label: req.Label, Federated: federated,
 		History: []Step{{At: s.now(), By: p.String(), Action: "request", State: Requested}},
 	}
-	if err := s.tx(ctx, func(tx *sql.Tx) error { return putDoc(tx, "transfer", t.ID, t) }); err != nil {
+	if err := s.tx(ctx, func(tx *sql.Tx) error { return s.putDoc(tx, "transfer", t.ID, t) }); err != nil {
 		return TransferRecord{}, err
 	}
 	s.transfers[t.ID] = t
@@ -248,6 +252,10 @@ func (s *Service) Act(ctx context.Context, p label.Principal, id string, act Tra
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.beginLocked(ctx); err != nil {
+		return TransferRecord{}, err
+	}
+	defer s.endLocked()
 	t := s.transfers[id]
 	if t == nil || !label.Releasable(p, t.Label) {
 		return TransferRecord{}, fmt.Errorf("%w: transfer %q", ErrNotFound, id)
@@ -405,7 +413,7 @@ func (s *Service) commitAct(ctx context.Context, t, next *TransferRecord, act Tr
 	}
 	_, err := s.commitLocked(ctx, ms, func(tx *sql.Tx, staged []*Movement) error {
 		if transit != nil {
-			if err := putDoc(tx, "location", transit.ID, *transit); err != nil {
+			if err := s.putDoc(tx, "location", transit.ID, *transit); err != nil {
 				return err
 			}
 		}
@@ -417,7 +425,7 @@ func (s *Service) commitAct(ctx context.Context, t, next *TransferRecord, act Tr
 				next.RecvSeq = staged[0].Seq
 			}
 		}
-		return putDoc(tx, "transfer", next.ID, *next)
+		return s.putDoc(tx, "transfer", next.ID, *next)
 	})
 	return err
 }
