@@ -579,6 +579,32 @@ func (c *conn) writeLoop(ctx context.Context, bw *bufio.Writer) error {
 	}
 }
 
+// nextQueued returns up to limit events of a lane after the last one sent.
+func (c *conn) nextQueued(ctx context.Context, lane, limit int) ([]queued, error) {
+	f, l := c.l.f, c.l
+	var qs []queued
+	// The flash lane: what is committed first (after a restart or a long
+	// outage the queue holds more than memory), then what is not
+	// committed yet. The routine lane: the committed queue.
+	if lane != LaneFlash || !l.hotComplete(c.sent[lane]) {
+		var err error
+		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
+			if ctx.Err() != nil {
+				return nil, ErrClosed
+			}
+			return nil, err
+		}
+	}
+	if lane == LaneFlash && len(qs) < limit {
+		after := c.sent[lane]
+		if len(qs) > 0 {
+			after = qs[len(qs)-1].seq
+		}
+		qs = append(qs, l.hotAfter(after, limit-len(qs))...)
+	}
+	return qs, nil
+}
+
 // sendLane appends up to sendBatch queued events of one lane to buf,
 // applying the egress policy to each; withheld ones are deleted.
 func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool, error) {
@@ -591,34 +617,9 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 		return buf, false, nil
 	}
 	limit := int(min(uint64(f.cfg.MaxInFlight)-inFlight, sendBatch))
-	var qs []queued
-	if lane == LaneFlash {
-		// What is committed first (after a restart or a long outage the
-		// queue holds more than memory), then what is not committed yet.
-		if !l.hotComplete(c.sent[lane]) {
-			var err error
-			if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
-				if ctx.Err() != nil {
-					return buf, false, ErrClosed
-				}
-				return buf, false, err
-			}
-		}
-		after := c.sent[lane]
-		if len(qs) > 0 {
-			after = qs[len(qs)-1].seq
-		}
-		if len(qs) < limit {
-			qs = append(qs, l.hotAfter(after, limit-len(qs))...)
-		}
-	} else {
-		var err error
-		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
-			if ctx.Err() != nil {
-				return buf, false, ErrClosed
-			}
-			return buf, false, err
-		}
+	qs, err := c.nextQueued(ctx, lane, limit)
+	if err != nil {
+		return buf, false, err
 	}
 	if len(qs) == 0 {
 		return buf, false, nil
