@@ -523,7 +523,14 @@ func (b *Bus) msg(env Envelope) *nats.Msg {
 	if env.Fed != nil {
 		env.Fed.setHeader(m.Header)
 	}
-	m.Header.Set(jetstream.MsgIDHeader, b.cfg.Instance+"-"+strconv.FormatUint(b.seq.Add(1), 10))
+	id := b.cfg.Instance + "-" + strconv.FormatUint(b.seq.Add(1), 10)
+	if env.Fed != nil {
+		// One event of an allied node, whichever instance took it (two
+		// links held by two instances can each bring it): the stream
+		// stores it once within its duplicate window.
+		id = "fed-" + env.Fed.Origin + "-" + strconv.FormatUint(env.Fed.Seq, 10)
+	}
+	m.Header.Set(jetstream.MsgIDHeader, id)
 	return m
 }
 

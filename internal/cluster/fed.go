@@ -13,10 +13,10 @@ import (
 )
 
 // The stream is also the node's log for federation: the instance that
-// holds the federation lease reads it whole, in order, from the position
-// its shared queue recorded (Read), and events that arrived from allied
-// nodes carry their federation facts in headers, so that the holder
-// relays them as such, whichever instance received them.
+// holds a peer link's lease reads it whole, in order, from the position
+// the link's shared queue recorded (Read), and events that arrived from
+// allied nodes carry their federation facts in headers, so that the
+// holder relays them as such, whichever instance received them.
 
 // Headers of a federated event.
 const (

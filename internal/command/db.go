@@ -94,6 +94,7 @@ func (d *db) load(ctx context.Context) (*loaded, error) {
 		if err := json.Unmarshal(b, &o); err != nil {
 			return err
 		}
+		o.Rev = max(o.Rev, 1) // stored before orders had revisions
 		l.orders = append(l.orders, &o)
 		return nil
 	}); err != nil {
@@ -171,7 +172,14 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 			}
 		}
 		for _, o := range w.orders {
-			b, err := json.Marshal(o)
+			if d.pg {
+				if err := checkRev(ctx, tx, o); err != nil {
+					return err
+				}
+			}
+			next := *o
+			next.Rev++
+			b, err := json.Marshal(&next)
 			if err != nil {
 				return err
 			}
@@ -196,6 +204,9 @@ func (d *db) commit(ctx context.Context, w write, grantSeq func(*Grant) int64) e
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing command state: %w", err)
+	}
+	for _, o := range w.orders {
+		o.Rev++
 	}
 	return nil
 }

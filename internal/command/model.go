@@ -441,6 +441,10 @@ type Order struct {
 	StateReason string      `json:"stateReason,omitempty"`
 	Created     time.Time   `json:"created"`
 	Updated     time.Time   `json:"updated"`
+	// Rev counts the order's committed changes (1 when issued). In
+	// cluster mode a change is committed only if the stored order is
+	// still at the revision it was made from (shared.go).
+	Rev int64 `json:"rev,omitempty"`
 	// Authority is the decision made at issue time.
 	Authority  Decision     `json:"authority"`
 	History    []Transition `json:"history"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,9 +18,13 @@ import (
 // "version" in the same transaction; an instance that sees the version
 // move (Version, polled by the node) reloads the state (Reload), so that
 // an order issued on one instance is acknowledged, reported on or
-// cancelled on another. Two instances changing the same order at the same
-// moment: the later commit wins, as two requests on one instance would
-// in the other order.
+// cancelled on another, and each instance's order stream shows the
+// changes the reload brought (Reload). Two instances changing the same
+// order at the same moment: each change is made from the revision the
+// instance had (Order.Rev), and its commit checks under the row's lock
+// that the stored order is still at that revision; the later one fails
+// with ErrConflict (HTTP 409) instead of overwriting the other, and its
+// instance reloads.
 
 // openStore opens the SQLite file, or takes the shared PostgreSQL.
 func openStore(cfg Config) (*db, error) {
@@ -47,6 +52,36 @@ func (d *db) q(query string) string {
 	return b.String()
 }
 
+// checkRev locks an order's row in tx and fails with ErrConflict unless
+// the stored order is at the revision o was made from (none for a new
+// order).
+func checkRev(ctx context.Context, tx *sql.Tx, o *Order) error {
+	var doc []byte
+	err := tx.QueryRowContext(ctx, `SELECT doc FROM command_orders WHERE id = $1 FOR UPDATE`, o.ID).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		if o.Rev == 0 {
+			return nil
+		}
+		return fmt.Errorf("%w: order %s is no longer stored", ErrConflict, o.ID)
+	}
+	if err != nil {
+		return fmt.Errorf("reading order %s: %w", o.ID, err)
+	}
+	if o.Rev == 0 {
+		return fmt.Errorf("%w: order %s exists already", ErrConflict, o.ID)
+	}
+	var stored struct {
+		Rev int64 `json:"rev"`
+	}
+	if err := json.Unmarshal(doc, &stored); err != nil {
+		return fmt.Errorf("reading order %s: %w", o.ID, err)
+	}
+	if max(stored.Rev, 1) != o.Rev { // stored before orders had revisions: 1
+		return fmt.Errorf("%w: order %s was changed on another instance (revision %d, this change was made from %d); reload it and try again", ErrConflict, o.ID, stored.Rev, o.Rev)
+	}
+	return nil
+}
+
 // bumpVersion increments the shared state's version in tx.
 func bumpVersion(ctx context.Context, tx *sql.Tx) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO command_meta (key, value) VALUES ('version', '1')
@@ -71,7 +106,8 @@ func (s *Service) Version(ctx context.Context) (int64, error) {
 }
 
 // Reload replaces the in-memory state with the shared store's (cluster
-// mode: after another instance committed).
+// mode: after another instance committed) and tells the order streams of
+// every order that is new or changed.
 func (s *Service) Reload(ctx context.Context) error {
 	l, err := s.db.load(ctx)
 	if err != nil {
@@ -93,12 +129,17 @@ func (s *Service) Reload(ctx context.Context) error {
 	for _, g := range l.grants {
 		s.addGrantLocked(g)
 	}
+	prev := s.orders
 	s.orders, s.order, s.messages = map[string]*Order{}, nil, map[string]string{}
 	for _, o := range l.orders {
 		s.orders[o.ID] = o
 		s.order = append(s.order, o.ID)
 		for _, dl := range o.Deliveries {
 			s.messages[dl.MessageID] = o.ID
+		}
+		// The order streams show what another instance changed.
+		if p := prev[o.ID]; p == nil || p.Rev != o.Rev || !p.Updated.Equal(o.Updated) {
+			s.notifyLocked(o.clone())
 		}
 	}
 	s.nations = nationsOf(s.units)

@@ -12,10 +12,11 @@ import (
 
 // Federation in cluster mode.
 //
-// A node that runs as several instances federates from one of them at a
-// time: the holder of the node's federation lease (the node wires the
-// lease). That instance runs this package as usual, with three changes,
-// all set in Config:
+// A node that runs as several instances holds each peer link on one of
+// them at a time: the holder of the link's lease (the node wires the
+// leases). That instance runs this package for that one peer (Scope
+// names it: the link's epoch and input position are kept under their own
+// keys), with three more changes, all set in Config:
 //
 //   - Shared: the durable state (outbound queues, the peers' received
 //     marks, the duplicate windows, the origin certificates, the epochs)
@@ -86,52 +87,88 @@ func (f *Federation) Input(m *hub.Message, fed *Provenance, pos uint64) {
 // Fenced reports whether another instance took this holder's place.
 func (f *Federation) Fenced() bool { return f.fenced.Load() }
 
-func (f *Federation) metaGet(ctx context.Context, key string) (uint64, bool, error) {
-	var v int64
-	err := f.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
+// key names a meta entry of this federation: of its link (Scope) when it
+// carries one link of a cluster, of the node otherwise.
+func (f *Federation) key(k string) string {
+	if f.cfg.Scope == "" {
+		return k
 	}
-	if err != nil {
-		return 0, false, fmt.Errorf("reading %s: %w", key, err)
-	}
-	return uint64(v), true, nil
-}
-
-func (f *Federation) metaPut(ctx context.Context, key string, v uint64) error {
-	if _, err := f.db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, int64(v)); err != nil {
-		return fmt.Errorf("writing %s: %w", key, err)
-	}
-	return nil
+	return k + "." + f.cfg.Scope
 }
 
 // loadInput restores the input position and the origin epoch. A new
 // shared log (another InputID: the stream was recreated, its positions
 // start again) takes a new origin epoch, so that no origin sequence
-// number is ever reused.
+// number is ever reused. The origin epoch is the node's, shared by all
+// its links (a peer that receives one event over two paths sees one
+// origin sequence number); it changes under the lock of the log's row,
+// so that links starting at once on several instances agree on it. The
+// input position is the link's; a link without one starts from the
+// position of the node's single federation of earlier versions, if any.
 func (f *Federation) loadInput(ctx context.Context) error {
-	id, ok, err := f.metaGet(ctx, "input_id")
+	tx, err := f.db.Begin()
+	if err != nil {
+		return fmt.Errorf("reading input position: %w", err)
+	}
+	defer tx.Rollback()
+	get := func(key, lock string) (uint64, bool, error) {
+		var v int64
+		err := tx.QueryRow(`SELECT value FROM meta WHERE key = ?`+lock, key).Scan(&v)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("reading %s: %w", key, err)
+		}
+		return uint64(v), true, nil
+	}
+	put := func(key string, v uint64) error {
+		if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, int64(v)); err != nil {
+			return fmt.Errorf("writing %s: %w", key, err)
+		}
+		return nil
+	}
+	if _, err := tx.Exec(`INSERT OR IGNORE INTO meta (key, value) VALUES ('input_id', 0)`); err != nil {
+		return fmt.Errorf("writing input_id: %w", err)
+	}
+	id, _, err := get("input_id", " FOR UPDATE")
 	if err != nil {
 		return err
 	}
-	oe, _, err := f.metaGet(ctx, "origin_epoch")
+	oe, _, err := get("origin_epoch", "")
 	if err != nil {
 		return err
 	}
-	pos, _, err := f.metaGet(ctx, "input")
+	newLog := id != f.cfg.InputID || oe == 0
+	if newLog {
+		oe = max(oe+1, epochStart())
+		if err := errors.Join(put("origin_epoch", oe), put("input_id", f.cfg.InputID), put("input", 0)); err != nil {
+			return err
+		}
+	}
+	pos, _, err := get(f.key("input"), "")
 	if err != nil {
 		return err
 	}
-	if !ok || id != f.cfg.InputID || oe == 0 {
-		oe, pos = max(oe+1, epochStart()), 0
-		for _, kv := range []struct {
-			k string
-			v uint64
-		}{{"origin_epoch", oe}, {"input", 0}, {"input_id", f.cfg.InputID}} {
-			if err := f.metaPut(ctx, kv.k, kv.v); err != nil {
+	if f.cfg.Scope != "" {
+		lid, known, err := get(f.key("input_id"), "")
+		if err != nil {
+			return err
+		}
+		switch {
+		case !known && !newLog:
+			if pos, _, err = get("input", ""); err != nil {
 				return err
 			}
+		case newLog || lid != f.cfg.InputID:
+			pos = 0
 		}
+		if err := errors.Join(put(f.key("input_id"), f.cfg.InputID), put(f.key("input"), pos)); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("recording input position: %w", err)
 	}
 	f.originEpoch, f.inputPos = oe, pos
 	return nil
@@ -141,14 +178,14 @@ func (f *Federation) loadInput(ctx context.Context) error {
 // still the shared one, and records the input position.
 func (f *Federation) fence(tx *ftx, input uint64) error {
 	var v int64
-	if err := tx.QueryRow(`SELECT value FROM meta WHERE key = 'epoch' FOR UPDATE`).Scan(&v); err != nil {
+	if err := tx.QueryRow(`SELECT value FROM meta WHERE key = ? FOR UPDATE`, f.key("epoch")).Scan(&v); err != nil {
 		return fmt.Errorf("reading epoch: %w", err)
 	}
 	if uint64(v) != f.epoch {
 		return fmt.Errorf("%w: epoch %d, ours %d", ErrFenced, v, f.epoch)
 	}
 	if input > 0 {
-		if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES ('input', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(input)); err != nil {
+		if _, err := tx.Exec(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, f.key("input"), int64(input)); err != nil {
 			return fmt.Errorf("recording input position: %w", err)
 		}
 	}
@@ -211,9 +248,9 @@ var ErrHostUnavailable = errors.New("node cannot take events now")
 func (c *conn) hostUnavailable(e *Event) {
 	f, l, lane := c.l.f, c.l, int(e.Lane)
 	c.unavailable = true
-	f.dedupMu.Lock()
+	f.dd.mu.Lock()
 	f.window(e.OriginNode, e.OriginSeq).remove(e.OriginSeq)
-	f.dedupMu.Unlock()
+	f.dd.mu.Unlock()
 	l.mu.Lock()
 	if l.recvMem[lane] == e.Seq {
 		l.recvMem[lane] = e.Seq - 1

@@ -46,21 +46,48 @@ func (f *Federation) acceptLoop(ctx context.Context) {
 
 func (f *Federation) accept(ctx context.Context, raw net.Conn) {
 	remote := raw.RemoteAddr().String()
-	tc := tls.Server(raw, f.trust.FederationTLS(*f.cert))
+	tc, peer, err := AcceptTLS(ctx, raw, f.trust, *f.cert)
+	if err != nil {
+		f.log.Warn("federation handshake refused", seclog.Tag(seclog.Federation), "remote", remote, "err", err)
+		f.audit("federation.refuse", remote, "deny", "inbound handshake: "+err.Error())
+		return
+	}
+	f.serveAccepted(ctx, tc, peer, remote)
+}
+
+// AcceptTLS runs the server side of the mutual-TLS handshake of an
+// inbound federation connection and names the peer node. On error raw is
+// closed.
+func AcceptTLS(ctx context.Context, raw net.Conn, trust *pki.TrustStore, cert tls.Certificate) (*tls.Conn, pki.Node, error) {
+	tc := tls.Server(raw, trust.FederationTLS(cert))
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	err := tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {
 		raw.Close()
-		f.log.Warn("federation handshake refused", seclog.Tag(seclog.Federation), "remote", remote, "err", err)
-		f.audit("federation.refuse", remote, "deny", "inbound handshake: "+err.Error())
-		return
+		return nil, pki.Node{}, err
 	}
-	peer, err := f.trust.PeerNode(tc.ConnectionState())
+	peer, err := trust.PeerNode(tc.ConnectionState())
 	if err != nil {
+		tc.Close()
+		return nil, pki.Node{}, err
+	}
+	return tc, peer, nil
+}
+
+// ServeInbound runs an inbound connection that the node accepted and
+// authenticated (AcceptTLS) until it ends: in cluster mode each instance
+// listens itself and hands a peer's connection to the federation that
+// carries that peer's link.
+func (f *Federation) ServeInbound(tc *tls.Conn, peer pki.Node) {
+	if !f.ready.Load() || f.closing.Load() || f.ctx == nil {
 		tc.Close()
 		return
 	}
+	f.serveAccepted(f.ctx, tc, peer, tc.RemoteAddr().String())
+}
+
+func (f *Federation) serveAccepted(ctx context.Context, tc *tls.Conn, peer pki.Node, remote string) {
 	l := f.byID[peer.ID]
 	if l == nil {
 		tc.Close()
@@ -552,6 +579,32 @@ func (c *conn) writeLoop(ctx context.Context, bw *bufio.Writer) error {
 	}
 }
 
+// nextQueued returns up to limit events of a lane after the last one sent.
+func (c *conn) nextQueued(ctx context.Context, lane, limit int) ([]queued, error) {
+	f, l := c.l.f, c.l
+	var qs []queued
+	// The flash lane: what is committed first (after a restart or a long
+	// outage the queue holds more than memory), then what is not
+	// committed yet. The routine lane: the committed queue.
+	if lane != LaneFlash || !l.hotComplete(c.sent[lane]) {
+		var err error
+		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
+			if ctx.Err() != nil {
+				return nil, ErrClosed
+			}
+			return nil, err
+		}
+	}
+	if lane == LaneFlash && len(qs) < limit {
+		after := c.sent[lane]
+		if len(qs) > 0 {
+			after = qs[len(qs)-1].seq
+		}
+		qs = append(qs, l.hotAfter(after, limit-len(qs))...)
+	}
+	return qs, nil
+}
+
 // sendLane appends up to sendBatch queued events of one lane to buf,
 // applying the egress policy to each; withheld ones are deleted.
 func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool, error) {
@@ -564,34 +617,9 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 		return buf, false, nil
 	}
 	limit := int(min(uint64(f.cfg.MaxInFlight)-inFlight, sendBatch))
-	var qs []queued
-	if lane == LaneFlash {
-		// What is committed first (after a restart or a long outage the
-		// queue holds more than memory), then what is not committed yet.
-		if !l.hotComplete(c.sent[lane]) {
-			var err error
-			if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
-				if ctx.Err() != nil {
-					return buf, false, ErrClosed
-				}
-				return buf, false, err
-			}
-		}
-		after := c.sent[lane]
-		if len(qs) > 0 {
-			after = qs[len(qs)-1].seq
-		}
-		if len(qs) < limit {
-			qs = append(qs, l.hotAfter(after, limit-len(qs))...)
-		}
-	} else {
-		var err error
-		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
-			if ctx.Err() != nil {
-				return buf, false, ErrClosed
-			}
-			return buf, false, err
-		}
+	qs, err := c.nextQueued(ctx, lane, limit)
+	if err != nil {
+		return buf, false, err
 	}
 	if len(qs) == 0 {
 		return buf, false, nil
@@ -599,20 +627,27 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 	p := label.Principal{Nation: c.peer.Nation, Clearance: l.class, Name: c.peer.ID}
 	var drops []laneMark
 	for _, q := range qs {
+		prev := c.sent[lane]
 		c.sent[lane] = q.seq
+		// An event not sent is never acknowledged: with nothing in flight
+		// before it, the window moves past it, or the link would wait for
+		// an acknowledgement that never comes.
+		skip := func() { c.acked[lane].CompareAndSwap(prev, q.seq) }
 		e, ok := f.releasable(p, q.body)
 		if !ok {
 			l.stats.withheld.Add(1)
 			f.stats.denied.Add(1)
 			drops = append(drops, laneMark{l: l, lane: lane, seq: q.seq})
+			skip()
 			continue
 		}
 		if !c.certsOut[e.Auth.CertFP] {
-			der := f.verifier.der(e.Auth.CertFP)
+			der := f.certFor(ctx, e.Auth.CertFP)
 			if der == nil {
 				// Nothing could prove its origin to the peer.
 				f.stats.unprovable.Add(1)
 				drops = append(drops, laneMark{l: l, lane: lane, seq: q.seq})
+				skip()
 				continue
 			}
 			if c.certsOut == nil {
@@ -630,6 +665,25 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 		f.mu.Unlock()
 	}
 	return buf, true, nil
+}
+
+// certFor returns the certificate that proves the origin of what a link
+// sends. In cluster mode one that another link received (perhaps on
+// another instance) is read from the shared table when this federation
+// does not know it yet.
+func (f *Federation) certFor(ctx context.Context, fp [32]byte) []byte {
+	if der := f.verifier.der(fp); der != nil || f.cfg.Shared == nil {
+		return der
+	}
+	var der []byte
+	if err := f.db.QueryRowContext(ctx, `SELECT der FROM certs WHERE fp = ?`, fp[:]).Scan(&der); err != nil {
+		return nil
+	}
+	if _, _, err := f.verifier.addCert(der); err != nil {
+		f.log.Warn("shared origin certificate does not verify", "err", err)
+		return nil
+	}
+	return f.verifier.der(fp)
 }
 
 // releasable is the egress check at send time: the one policy function,

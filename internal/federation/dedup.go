@@ -1,5 +1,7 @@
 package federation
 
+import "sync"
+
 // DedupWindow is how many origin sequence numbers below the highest seen
 // from an origin are remembered exactly. An event older than the window
 // counts as a duplicate. It is far larger than any queue can lag by
@@ -60,3 +62,14 @@ func (w *window) remove(seq uint64) {
 	i := seq % DedupWindow
 	w.bits[i/64] &^= 1 << (i % 64)
 }
+
+// Dedup is the duplicate windows of a node: per origin node and epoch,
+// the origin sequence numbers already taken. A federation makes its own
+// unless Config.Dedup gives one to share.
+type Dedup struct {
+	mu      sync.Mutex
+	windows map[windowKey]*window
+}
+
+// NewDedup returns empty windows.
+func NewDedup() *Dedup { return &Dedup{windows: map[windowKey]*window{}} }

@@ -107,6 +107,14 @@ type Config struct {
 	Input     bool
 	InputID   uint64
 	BeforeAck func(context.Context) error
+	// Scope, in cluster mode, names the one peer link this federation
+	// carries: its epoch and input position are kept under their own
+	// keys, so that each link of a node is held by its own instance.
+	Scope string
+	// Dedup, when set, is the duplicate windows shared with the other
+	// federations of this process (one per link held in cluster mode), so
+	// that an event arriving over two links is taken once.
+	Dedup *Dedup
 }
 
 func (c *Config) defaults() error {
@@ -192,8 +200,9 @@ type Federation struct {
 	flashMu   sync.Mutex
 	flashRows []outRow
 
-	dedupMu sync.Mutex
-	windows map[windowKey]*window
+	// dd holds the duplicate windows, shared by the federations of one
+	// process in cluster mode (Config.Dedup).
+	dd *Dedup
 
 	// signer signs what this node originates; verifier proves the origin
 	// of what it receives (origin.go).
@@ -263,7 +272,10 @@ func New(cfg Config) (*Federation, error) {
 		byID:    map[string]*link{},
 		urgent:  make(chan struct{}, 1),
 		flushed: make(chan struct{}),
-		windows: map[windowKey]*window{},
+		dd:      cfg.Dedup,
+	}
+	if f.dd == nil {
+		f.dd = NewDedup()
 	}
 	for _, p := range cfg.Peers {
 		l := newLink(f, p)
@@ -372,7 +384,7 @@ func (f *Federation) Start(ctx context.Context, trust *pki.TrustStore, cert *tls
 		return err
 	}
 	f.db = db
-	if f.epoch, err = nextEpoch(ctx, db); err != nil {
+	if f.epoch, err = nextEpoch(ctx, db, f.key("epoch")); err != nil {
 		return err
 	}
 	f.originSeq.Store(f.epoch << SeqBits)
@@ -523,22 +535,24 @@ func (f *Federation) loadSeen(ctx context.Context) error {
 		if err := rows.Scan(&o, &s); err != nil {
 			return err
 		}
+		f.dd.mu.Lock()
 		f.window(o, uint64(s)).add(uint64(s))
+		f.dd.mu.Unlock()
 	}
 	return rows.Err()
 }
 
 // window returns the duplicate window of seq's origin and epoch, creating
 // it and forgetting the oldest epochs of that origin beyond
-// maxEpochWindows. The caller holds dedupMu (or runs before Start ends).
+// maxEpochWindows. The caller holds dd.mu.
 func (f *Federation) window(origin string, seq uint64) *window {
 	k := windowKey{origin, epochOf(seq)}
-	w := f.windows[k]
+	w := f.dd.windows[k]
 	if w == nil {
 		w = newWindow()
-		f.windows[k] = w
+		f.dd.windows[k] = w
 		var epochs []uint64
-		for o := range f.windows {
+		for o := range f.dd.windows {
 			if o.origin == origin {
 				epochs = append(epochs, o.epoch)
 			}
@@ -546,7 +560,7 @@ func (f *Federation) window(origin string, seq uint64) *window {
 		if len(epochs) > maxEpochWindows {
 			slices.Sort(epochs)
 			for _, e := range epochs[:len(epochs)-maxEpochWindows] {
-				delete(f.windows, windowKey{origin, e})
+				delete(f.dd.windows, windowKey{origin, e})
 			}
 		}
 	}
@@ -556,16 +570,16 @@ func (f *Federation) window(origin string, seq uint64) *window {
 // seenBefore checks and records an origin sequence number. An epoch older
 // than the windows kept counts as seen.
 func (f *Federation) seenBefore(origin string, seq uint64) bool {
-	f.dedupMu.Lock()
-	defer f.dedupMu.Unlock()
+	f.dd.mu.Lock()
+	defer f.dd.mu.Unlock()
 	oldest, any := uint64(0), false
-	for k := range f.windows {
+	for k := range f.dd.windows {
 		if k.origin == origin && (!any || k.epoch < oldest) {
 			oldest, any = k.epoch, true
 		}
 	}
 	n := 0
-	for k := range f.windows {
+	for k := range f.dd.windows {
 		if k.origin == origin {
 			n++
 		}
@@ -605,16 +619,16 @@ func (f *Federation) pruneSeen(ctx context.Context) {
 		origin   string
 		from, to uint64
 	}
-	f.dedupMu.Lock()
+	f.dd.mu.Lock()
 	keep := map[string][]uint64{}
 	var floors []floor
-	for k, w := range f.windows {
+	for k, w := range f.dd.windows {
 		keep[k.origin] = append(keep[k.origin], k.epoch)
 		if fl := w.floor(); fl > k.epoch<<SeqBits {
 			floors = append(floors, floor{k.origin, k.epoch << SeqBits, fl})
 		}
 	}
-	f.dedupMu.Unlock()
+	f.dd.mu.Unlock()
 	for _, fl := range floors {
 		if _, err := f.db.ExecContext(ctx, `DELETE FROM seen WHERE origin = ? AND seq >= ? AND seq < ?`, fl.origin, int64(fl.from), int64(fl.to)); err != nil {
 			f.log.Warn("pruning seen events", "err", err)

@@ -120,7 +120,35 @@ func (f *Federation) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (f *Federation) Collect(ch chan<- prometheus.Metric) {
+func (f *Federation) Collect(ch chan<- prometheus.Metric) { CollectAll(ch, []*Federation{f}) }
+
+// CollectAll sends the metrics of several federations of one node (the
+// links a cluster instance holds): each link's series, and the outcomes
+// summed over them.
+func CollectAll(ch chan<- prometheus.Metric, fs []*Federation) {
+	var events [11]uint64
+	for _, f := range fs {
+		f.collectLinks(ch)
+		for i, v := range f.outcomes() {
+			events[i] += v
+		}
+	}
+	for i, name := range outcomeNames {
+		ch <- prometheus.MustNewConstMetric(descEvents, prometheus.CounterValue, float64(events[i]), name)
+	}
+}
+
+var outcomeNames = [11]string{"duplicate", "loop", "withheld", "bad_frame", "overflow", "compacted",
+	"unreleasable_inbound", "foreign_originator", "unverified", "unprovable", "bad_certificate"}
+
+func (f *Federation) outcomes() [11]uint64 {
+	return [11]uint64{f.stats.dups.Load(), f.stats.loops.Load(), f.stats.denied.Load(),
+		f.stats.badFrames.Load(), f.stats.overflow.Load(), f.stats.compacted.Load(),
+		f.stats.unreleasableIn.Load(), f.stats.notOwnerDirect.Load(),
+		f.stats.unverified.Load(), f.stats.unprovable.Load(), f.stats.badCerts.Load()}
+}
+
+func (f *Federation) collectLinks(ch chan<- prometheus.Metric) {
 	g, c := prometheus.GaugeValue, prometheus.CounterValue
 	for _, l := range f.links {
 		s := l.status()
@@ -139,16 +167,5 @@ func (f *Federation) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDropped, c, float64(s.Dropped), s.Name)
 		ch <- prometheus.MustNewConstMetric(descConnects, c, float64(s.Connects), s.Name)
 		ch <- prometheus.MustNewConstMetric(descUnverif, c, float64(s.Unverified), s.Name)
-	}
-	for _, o := range []struct {
-		name string
-		v    uint64
-	}{
-		{"duplicate", f.stats.dups.Load()}, {"loop", f.stats.loops.Load()}, {"withheld", f.stats.denied.Load()},
-		{"bad_frame", f.stats.badFrames.Load()}, {"overflow", f.stats.overflow.Load()}, {"compacted", f.stats.compacted.Load()},
-		{"unreleasable_inbound", f.stats.unreleasableIn.Load()}, {"foreign_originator", f.stats.notOwnerDirect.Load()},
-		{"unverified", f.stats.unverified.Load()}, {"unprovable", f.stats.unprovable.Load()}, {"bad_certificate", f.stats.badCerts.Load()},
-	} {
-		ch <- prometheus.MustNewConstMetric(descEvents, c, float64(o.v), o.name)
 	}
 }

@@ -77,18 +77,26 @@ func epochStart() uint64 {
 	return uint64(time.Since(time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)).Minutes())
 }
 
-// nextEpoch takes and persists the epoch of this run.
-func nextEpoch(ctx context.Context, db *fdb) (uint64, error) {
-	var v int64
-	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&v)
+// nextEpoch takes and persists the epoch of this run, kept under key.
+func nextEpoch(ctx context.Context, db *fdb, key string) (uint64, error) {
+	var v, node int64
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = ?`, key).Scan(&v)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("reading epoch: %w", err)
 	}
-	e := max(uint64(v)+1, epochStart())
+	if key != "epoch" {
+		// A link's first epoch is above the node's, which numbered the
+		// link before it had one of its own (cluster.go).
+		err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'epoch'`).Scan(&node)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("reading epoch: %w", err)
+		}
+	}
+	e := max(uint64(v)+1, uint64(node)+1, epochStart())
 	if e >= 1<<(64-SeqBits) {
 		return 0, errors.New("federation epoch exhausted")
 	}
-	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES ('epoch', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, int64(e)); err != nil {
+	if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, int64(e)); err != nil {
 		return 0, fmt.Errorf("writing epoch: %w", err)
 	}
 	return e, nil

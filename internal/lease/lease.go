@@ -13,10 +13,10 @@
 // acknowledged position is the key "ack.NAME" in a second bucket without
 // TTL, written by the holder after renewing the lease.
 //
-// The node holds its federation links with one lease (node/fedcluster.go,
-// TryAcquire and Stop); the acknowledged position of those links lives in
-// the shared PostgreSQL queue, committed with the queue itself, so Ack is
-// not used there.
+// The node holds each of its federation peer links with a lease of its own
+// (node/fedcluster.go, TryAcquire, Holder and Stop); the acknowledged
+// position of a link lives in the shared PostgreSQL queue, committed with
+// the queue itself, so Ack is not used there.
 package lease
 
 import (

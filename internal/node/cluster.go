@@ -39,7 +39,10 @@ type clusterMode struct {
 	claims  atomic.Uint64
 	refused atomic.Uint64
 	remote  atomic.Uint64
-	loops   goroutines
+	// order drops an event of a uid older than one already delivered
+	// (several consumers, see uidorder.go).
+	order *uidOrder
+	loops goroutines
 }
 
 // isPostgres reports whether a store setting names PostgreSQL.
@@ -111,7 +114,7 @@ func (n *Node) setupCluster() {
 	if n.cfg.Cluster == "" {
 		return
 	}
-	cm := &clusterMode{}
+	cm := &clusterMode{order: newUIDOrder(1 << 16)}
 	n.cl = cm
 	n.admit = n.clusterAdmit
 	n.sharedClaim = n.clusterClaim
@@ -323,6 +326,9 @@ func (n *Node) applyRemote(env cluster.Envelope) {
 		n.log.Warn("unlabelled cluster event dropped", "from", env.Instance, "uid", ev.UID)
 		return
 	}
+	if !n.cl.order.fresh(ev.UID, env.Seq) {
+		return // a newer event of the uid was delivered already
+	}
 	n.cl.remote.Add(1)
 	if ev.IsDelete() {
 		targets := make([]string, 0, len(ev.Links)+1)
@@ -430,10 +436,11 @@ var (
 	descClDropped = prometheus.NewDesc("kizuna_cluster_outbox_dropped_total", "Events lost to a full outbox.", nil, nil)
 	descRefused   = prometheus.NewDesc("kizuna_cluster_refused_total", "Events refused while NATS or PostgreSQL were unavailable.", nil, nil)
 	descPending   = prometheus.NewDesc("kizuna_store_pending_rows", "Rows waiting for the next store flush.", nil, nil)
+	descReordered = prometheus.NewDesc("kizuna_cluster_reordered_total", "Events from the stream dropped because a newer event of the same uid had been delivered already.", nil, nil)
 )
 
 func (c clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMembers, descUp, descLag, descClPub, descClRecv, descClBytes, descOutbox, descClDropped, descRefused, descPending} {
+	for _, d := range []*prometheus.Desc{descMembers, descUp, descLag, descClPub, descClRecv, descClBytes, descOutbox, descClDropped, descRefused, descPending, descReordered} {
 		ch <- d
 	}
 }
@@ -458,4 +465,5 @@ func (c clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descClDropped, prometheus.CounterValue, float64(st.Bus.OutboxDropped))
 	ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(st.Refused))
 	ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(st.Store.PendingObjects+st.Store.PendingHistory))
+	ch <- prometheus.MustNewConstMetric(descReordered, prometheus.CounterValue, float64(c.n.cl.order.Dropped()))
 }

@@ -14,7 +14,11 @@ import (
 // federation listener and no peers.
 func (n *Node) Federation() *federation.Federation {
 	if n.fedc != nil {
-		return n.fedc.current() // nil while another instance holds it
+		_, fs := n.fedc.held() // the first link this instance holds, if any
+		if len(fs) == 0 {
+			return nil
+		}
+		return fs[0]
 	}
 	return n.federation
 }

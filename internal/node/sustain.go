@@ -108,16 +108,16 @@ func (n *Node) sustainShared() *sql.DB {
 	return stdlib.OpenDBFromPool(n.cl.pg.Pool())
 }
 
-// sustainReporter, in a federated cluster, makes the holder of the
-// federation lease the one instance that publishes the stock and readiness
-// reports (every instance follows the shared ledger, so it reports every
-// change); nil otherwise (every instance reports).
+// sustainReporter, in a federated cluster, makes the holder of the first
+// configured peer link the one instance that publishes the stock and
+// readiness reports (every instance follows the shared ledger, so it
+// reports every change); nil otherwise (every instance reports).
 func (n *Node) sustainReporter() func() bool {
 	if n.cl == nil || n.fedc == nil {
 		return nil
 	}
 	fc := n.fedc
-	return func() bool { return fc.current() != nil }
+	return fc.reporter
 }
 
 // stockAuthority asks the chain of command whether p acts for a command
