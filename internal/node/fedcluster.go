@@ -62,9 +62,9 @@ type fedCluster struct {
 	leases map[string]*lease.Lease
 	db     *sql.DB
 	ln     net.Listener
-	loops  goroutines // the hold loop and the accept loop
+	loops  goroutines          // the hold loop and the accept loop
 	onUp   []func(peer string) // link-up hooks, given to each link's federation
-	conns  goroutines // the peers' inbound connections
+	conns  goroutines          // the peers' inbound connections
 
 	// op serialises taking and giving back links (the hold loop and the
 	// listener's connections).
