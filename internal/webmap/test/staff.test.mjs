@@ -82,7 +82,8 @@ describe('staff map', { timeout: 900000 }, () => {
   let jpnURL;
 
   before(async () => {
-    const args = [...serveArgs(), '--cot-tcp', '127.0.0.1:0@KOR:SECRET', '--history-interval', '0'];
+    // The JPN page's principal holds NOFORN and FOUO, not ORCON.
+    const args = [...serveArgs({}, { jpnCaveats: 'NOFORN/FOUO' }), '--cot-tcp', '127.0.0.1:0@KOR:SECRET', '--history-interval', '0'];
     server = await new Server({ dataDir: tempDir('kizuna-web-staff-'), args }).start();
     jpnURL = await pageURL(server.http.JPN);
     usa = await TakClient.connect(server.cot.USA);
@@ -366,8 +367,8 @@ describe('staff map', { timeout: 900000 }, () => {
         await page.click('[data-tool=line]');
         for (const [dx, dy] of [[380, 300], [520, 340], [600, 260]]) await page.mouse.click(box.x + dx, box.y + dy);
         await page.click('#tool-finish');
-        // Every caveat the server knows is offered.
-        assert.deepEqual(await page.$$eval('input[name=caveat]', (cs) => cs.map((c) => c.value)), ['NOFORN', 'ORCON', 'FOUO']);
+        // The caveats the principal holds are offered, and only those.
+        assert.deepEqual(await page.$$eval('input[name=caveat]', (cs) => cs.map((c) => c.value)), ['NOFORN', 'FOUO']);
         await page.fill('#draw-name', name);
         await page.selectOption('#draw-class', 'SECRET');
         await page.fill('#draw-rel', 'KOR');
@@ -397,7 +398,28 @@ describe('staff map', { timeout: 900000 }, () => {
         return res.status;
       });
       assert.equal(refused, 403);
-      // The browser logs the refusal it was asked to provoke; nothing else.
+      // ... and a caveat the principal does not hold (ORCON), whatever the
+      // page offers: the server checks.
+      const orcon = await page.evaluate(async () => {
+        const res = await fetch('api/v1/drawings', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: 'line', name: 'NOT HELD', points: [{ lat: 31, lon: 126 }, { lat: 31.1, lon: 126.1 }], label: { classification: 'SECRET', releasableTo: [], caveats: ['ORCON'] } }) });
+        return [res.status, (await res.text()).trim()];
+      });
+      assert.deepEqual(orcon, [403, 'caveat ORCON not held (you hold FOUO/NOFORN)']);
+      // A page whose principal holds no caveat (KOR) is offered none.
+      const kor = await openPage(browser, await pageURL(server.http.KOR));
+      try {
+        await kor.page.waitForFunction(() => kizuna.stats.whoami);
+        await kor.page.click('[data-tool=point]');
+        const kbox = await kor.page.locator('#map').boundingBox();
+        await kor.page.mouse.click(kbox.x + 400, kbox.y + 300);
+        await kor.page.waitForSelector('#draw-name');
+        assert.deepEqual(await kor.page.$$eval('input[name=caveat]', (cs) => cs.length), 0);
+        assert.equal(await kor.page.textContent('#draw-cav-none'), 'none held');
+        assert.deepEqual(await kor.page.evaluate(() => kizuna.stats.whoami.principal.caveats), []);
+      } finally {
+        await kor.context.close();
+      }
+      // The browser logs the refusals it was asked to provoke; nothing else.
       assert.deepEqual(rec.errors.filter((e) => !/status of 403 .*\/api\/v1\/drawings/.test(e)), []);
     } finally {
       jpnTAK.close();
