@@ -382,6 +382,7 @@ export class RectGrid {
     this.cols = 0;
     this.rows = 0;
     this.buckets = [];
+    this.used = []; // indices of the buckets holding something
     this.n = 0;
     this.box = new Float64Array(4 * 1024);
   }
@@ -396,8 +397,9 @@ export class RectGrid {
       this.rows = rows;
       this.buckets = Array.from({ length: cols * rows }, () => []);
     } else {
-      for (const b of this.buckets) b.length = 0;
+      for (const i of this.used) this.buckets[i].length = 0;
     }
+    this.used.length = 0;
     this.n = 0;
   }
 
@@ -425,7 +427,14 @@ export class RectGrid {
     this.box[o + 2] = w;
     this.box[o + 3] = h;
     this._span(x, y, w, h);
-    for (let gy = this.y0; gy <= this.y1; gy++) for (let gx = this.x0; gx <= this.x1; gx++) this.buckets[gy * this.cols + gx].push(i);
+    for (let gy = this.y0; gy <= this.y1; gy++) {
+      for (let gx = this.x0; gx <= this.x1; gx++) {
+        const k = gy * this.cols + gx;
+        const b = this.buckets[k];
+        if (b.length === 0) this.used.push(k);
+        b.push(i);
+      }
+    }
     return i;
   }
 

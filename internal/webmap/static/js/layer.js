@@ -44,6 +44,14 @@ function sprite(w, h) {
   return [canvas, g];
 }
 
+// measurer is one context for measuring text, shared by the sprites.
+let measurer = null;
+function measure(font, text) {
+  if (!measurer) measurer = document.createElement('canvas').getContext('2d');
+  if (measurer.font !== font) measurer.font = font;
+  return measurer.measureText(text).width;
+}
+
 function cached(cache, key, make) {
   let s = cache.get(key);
   if (!s) {
@@ -84,9 +92,7 @@ function markSprite(n, r, mark) {
 // labelSprite is a callsign in the label font, haloed in white.
 function labelSprite(text) {
   return cached(labelSprites, text, () => {
-    const m = document.createElement('canvas').getContext('2d');
-    m.font = LABEL_FONT;
-    const w = Math.ceil(m.measureText(text).width) + 2 * LABEL_PAD;
+    const w = Math.ceil(measure(LABEL_FONT, text)) + 2 * LABEL_PAD;
     const h = 17;
     const [canvas, g] = sprite(w, h);
     g.font = LABEL_FONT;
@@ -104,9 +110,7 @@ function labelSprite(text) {
 // level; w is the width placed (the text's and 6 pixels).
 function tagSprite(marking, level) {
   return cached(tagSprites, `${marking}|${level}`, () => {
-    const m = document.createElement('canvas').getContext('2d');
-    m.font = 'bold 9px system-ui, sans-serif';
-    const w = m.measureText(marking).width + 6;
+    const w = measure('bold 9px system-ui, sans-serif', marking) + 6;
     const h = 11;
     const [canvas, g] = sprite(w, h);
     const [bg, fg] = LEVEL_COLOURS[level] || LEVEL_COLOURS.UNMARKED;
@@ -148,7 +152,7 @@ function newEntry(o) {
     uid: o.uid, o: null, x: 0, y: 0, z: NaN, cx: 0, cy: 0, a: 1, pri: 4, gen: -1, moved: true, cseed: null,
     inDrawn: false, sym: -1, symX: 0, symY: 0, symW: 0, symH: 0,
     tp: null, tv: null, tz: NaN, th: null, tn: 0, // trail, projected
-    d: { x: 0, y: 0, r: 0, alpha: 1, hidden: false, cluster: false, seen: 0 }, // its record in drawn
+    d: { uid: o.uid, x: 0, y: 0, r: 0, alpha: 1, hidden: false, cluster: false, seen: 0 }, // its record in drawn
   };
 }
 
@@ -342,10 +346,10 @@ export const ObjectLayer = L.Layer.extend({
         o.dirty = false;
       }
     }
-    for (const [uid, d] of drawn) {
+    for (const d of drawn.values()) {
       if (d.seen !== stamp) {
-        drawn.delete(uid);
-        const e = this._ents.get(uid);
+        drawn.delete(d.uid);
+        const e = this._ents.get(d.uid);
         if (e) e.inDrawn = false;
       }
     }
@@ -452,7 +456,7 @@ export const ObjectLayer = L.Layer.extend({
     for (const e of vis) if (e.moved || !cl.entries.has(e.uid)) cl.update(e);
     const gone = this._gone;
     gone.length = 0;
-    for (const [uid, ce] of cl.entries) if (ce.it.d.seen !== stamp) gone.push(uid);
+    for (const ce of cl.entries.values()) if (ce.it.d.seen !== stamp) gone.push(ce.it.uid);
     for (const uid of gone) cl.remove(uid);
     return cl;
   },
