@@ -366,6 +366,20 @@ const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n
         return times;
       }, { n: OBJECTS, frames: LOOP });
       const cpu = rendererCPU() - cpu0;
+      // The same updates without drawing: the feed's own CPU time, to
+      // subtract.
+      const cpuF0 = rendererCPU();
+      await page.evaluate(({ n, frames }) => {
+        let next = 0;
+        for (let f = 0; f < frames; f++) {
+          const now = Date.now();
+          for (let i = 0; i < n / 20; i++) {
+            kizuna.store.upsert(benchMake(next, now));
+            next = (next + 1) % n;
+          }
+        }
+      }, { n: OBJECTS, frames: LOOP });
+      const cpuFeed = rendererCPU() - cpuF0;
       if (cdp) {
         const { profile } = await cdp.send('Profiler.stop');
         const self = new Map();
@@ -380,7 +394,7 @@ const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n
       }
       const draw = loop.map((t) => t[0]).sort((a, b) => a - b);
       const feed = loop.reduce((a, t) => a + t[1], 0);
-      results.push(`loop zoom=${zoom}(${name}) frames=${LOOP} frame_ms p50=${f1(q(draw, 0.5))} p95=${f1(q(draw, 0.95))} max=${f1(draw.at(-1))} feed_ms/frame=${f1(feed / LOOP)} renderer_cpu_ms/frame=${f1(cpu / LOOP)} (feed included)`);
+      results.push(`loop zoom=${zoom}(${name}) frames=${LOOP} frame_ms p50=${f1(q(draw, 0.5))} p95=${f1(q(draw, 0.95))} max=${f1(draw.at(-1))} feed_ms/frame=${f1(feed / LOOP)} renderer_cpu_ms/frame=${f1(cpu / LOOP)} (feed included) feed_only_cpu_ms/frame=${f1(cpuFeed / LOOP)} draw_cpu_ms/frame=${f1((cpu - cpuFeed) / LOOP)}`);
       await page.evaluate(() => { globalThis.benchTimer = setInterval(() => {}, 1000); });
       progress(`zoom ${zoom} loop measured`);
       continue;
