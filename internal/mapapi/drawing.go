@@ -125,9 +125,11 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 }
 
 // checkChoice refuses a drawing whose chosen label is beyond its
-// principal's clearance (label.CheckChoice: classification, caveats held,
-// releasable to the principal itself); the message says which. Without a
-// chosen label the principal's default applies, which always is within.
+// principal's clearance (label.CheckChoice: caveats held, releasable to
+// the principal itself); the message says which. A classification above
+// the clearance passes here: the ingest path refuses, counts and audits
+// it as it does a TAK client's. Without a chosen label the principal's
+// default applies, which always is within.
 func checkChoice(p label.Principal, d Drawing, ev *cot.Event) error {
 	if d.Label == nil {
 		return nil
@@ -138,10 +140,8 @@ func checkChoice(p label.Principal, d Drawing, ev *cot.Event) error {
 	}
 	l.Originator = p.Nation
 	switch err := label.CheckChoice(p, l); {
-	case err == nil:
+	case err == nil, errors.Is(err, label.ErrAboveClearance):
 		return nil
-	case errors.Is(err, label.ErrAboveClearance):
-		return errors.New("label above your clearance")
 	case errors.Is(err, label.ErrCaveatNotHeld):
 		held := p.Caveats
 		if held == "" {
@@ -238,6 +238,10 @@ func (s *Service) drawing(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := checkChoice(p, d, ev); err != nil {
+		s.log.Warn("drawing refused", "principal", p.String(), "uid", ev.UID, "err", err)
+		if s.cfg.Refused != nil {
+			s.cfg.Refused(r.Context(), p, ev.UID, err)
+		}
 		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}

@@ -164,15 +164,26 @@ func FuzzBuildEvent(f *testing.F) {
 // never reach ingest.
 func TestDrawingWithinClearance(t *testing.T) {
 	var ingested []string
+	var refused []string
 	svc, err := New(Config{
 		Picture: cop.New(),
 		History: func(context.Context, label.Principal, time.Time, time.Time, func(store.Object) error) error {
 			return nil
 		},
-		Ingest: func(_ context.Context, _ label.Principal, ev *cot.Event) error {
+		// As the node's ingest path: a classification above the
+		// submitter's clearance is refused there (and counted, audited).
+		Ingest: func(_ context.Context, p label.Principal, ev *cot.Event) error {
+			l, _, err := ev.ParseLabel()
+			if err != nil {
+				return err
+			}
+			if err := label.CheckSubmit(p, l); err != nil {
+				return err
+			}
 			ingested = append(ingested, ev.Caveat)
 			return nil
 		},
+		Refused: func(_ context.Context, _ label.Principal, uid string, _ error) { refused = append(refused, uid) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -199,6 +210,7 @@ func TestDrawingWithinClearance(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ingested = nil
+			refused = nil
 			body, _ := json.Marshal(tc.d)
 			r := httptest.NewRequest("POST", "/api/v1/drawings", bytes.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")
@@ -213,7 +225,12 @@ func TestDrawingWithinClearance(t *testing.T) {
 					t.Errorf("message %q, want %q", got, tc.msg)
 				}
 				if len(ingested) != 0 {
-					t.Errorf("a refused drawing reached ingest: %q", ingested)
+					t.Errorf("a refused drawing was ingested: %q", ingested)
+				}
+				// Refusals are reported once: by the hook, or (above the
+				// clearance) by ingest.
+				if above := strings.Contains(tc.msg, "above"); len(refused) != map[bool]int{true: 0, false: 1}[above] {
+					t.Errorf("refusal hook called %d times", len(refused))
 				}
 			} else if len(ingested) != 1 {
 				t.Errorf("ingested %d events, want 1", len(ingested))
