@@ -141,7 +141,7 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	fs.Var(listenerFlag{node.KindCoTTCP, &sf.listeners, &sf.listenSet, true}, "cot-tcp", "plain-TCP CoT listener `ADDR[@NATION:CLEARANCE]` (repeatable; loopback only unless --insecure-plaintext)")
 	fs.Var(listenerFlag{node.KindCoTUDP, &sf.listeners, &sf.listenSet, true}, "cot-udp", "CoT UDP input `ADDR[@NATION:CLEARANCE]`: CoT XML or TAK mesh datagrams (repeatable; loopback only unless --insecure-plaintext)")
 	fs.Var(listenerFlag{node.KindCoTTLS, &sf.listeners, &sf.listenSet, false}, "cot-tls", "TLS CoT listener `ADDR` requiring client certificates")
-	fs.Var(listenerFlag{node.KindHTTP, &sf.listeners, &sf.listenSet, true}, "http", "HTTP listener `ADDR[@NATION:CLEARANCE]` (loopback only)")
+	fs.Var(listenerFlag{node.KindHTTP, &sf.listeners, &sf.listenSet, true}, "http", "HTTP listener `ADDR[@NATION:CLEARANCE[:CAVEATS]]` (loopback only; CAVEATS: those the principal holds, e.g. NOFORN/FOUO)")
 	fs.Var(listenerFlag{node.KindHTTPS, &sf.listeners, &sf.listenSet, false}, "https", "HTTPS listener `ADDR` requiring client certificates")
 	fs.Var(listenerFlag{node.KindEnroll, &sf.listeners, &sf.listenSet, false}, "enroll", "certificate enrollment listener `ADDR` (TLS, server certificate only)")
 	fs.Var(listenerFlag{node.KindFederation, &sf.listeners, &sf.listenSet, false}, "federation", "federation listener `ADDR` (mutual TLS)")

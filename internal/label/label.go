@@ -34,6 +34,12 @@ var (
 	ErrClassification = errors.New("unknown classification")
 	ErrNation         = errors.New("invalid nation code")
 	ErrAboveClearance = errors.New("label above submitter clearance")
+	// ErrCaveatNotHeld: a label chosen with a caveat its principal does
+	// not hold (CheckChoice).
+	ErrCaveatNotHeld = errors.New("caveat not held")
+	// ErrNotReleasable: a label chosen that its own principal could not
+	// receive (CheckChoice).
+	ErrNotReleasable = errors.New("label not releasable to its own principal")
 )
 
 var classNames = [...]string{"", "UNCLASSIFIED", "CONFIDENTIAL", "SECRET", "TOP SECRET"}
@@ -211,6 +217,11 @@ type Principal struct {
 	Name string `json:"name,omitempty"`
 	// Role is an optional role such as operator, commander or admin.
 	Role string `json:"role,omitempty"`
+	// Caveats are the caveats the principal holds (ParseCaveat's form,
+	// for example "FOUO/NOFORN"): the ones it may put on data it labels
+	// itself (a drawing on the map). Empty, it holds none. Holding a
+	// caveat changes nothing of what the principal may receive.
+	Caveats string `json:"caveats,omitempty"`
 }
 
 // String renders the principal as NATION:CLEARANCE, or NAME@NATION:CLEARANCE.
@@ -225,11 +236,22 @@ func (p Principal) String() string {
 // Valid reports whether p names a nation and a clearance.
 func (p Principal) Valid() bool { return ValidNation(p.Nation) && p.Clearance.Valid() }
 
-// ParsePrincipal parses NATION:CLEARANCE, for example "JPN:SECRET".
+// ParsePrincipal parses NATION:CLEARANCE[:CAVEATS], for example
+// "JPN:SECRET" or "JPN:SECRET:NOFORN/FOUO" (the caveats held, separated
+// by "/"; each one of KnownCaveats).
 func ParsePrincipal(s string) (Principal, error) {
 	nat, cl, ok := strings.Cut(s, ":")
 	if !ok {
 		return Principal{}, fmt.Errorf("principal %q: want NATION:CLEARANCE", s)
+	}
+	cl, cav, hasCav := strings.Cut(cl, ":")
+	var caveats string
+	if hasCav {
+		c, err := ParseCaveat(cav)
+		if err != nil || c == "" {
+			return Principal{}, fmt.Errorf("principal %q: caveats: want one or more of NOFORN, ORCON, FOUO separated by /", s)
+		}
+		caveats = c
 	}
 	n, err := ParseNation(nat)
 	if err != nil {
@@ -239,7 +261,42 @@ func ParsePrincipal(s string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("principal %q: %w", s, err)
 	}
-	return Principal{Nation: n, Clearance: c}, nil
+	return Principal{Nation: n, Clearance: c, Caveats: caveats}, nil
+}
+
+// HoldsCaveats reports whether p holds every caveat of c (a label's
+// caveat attribute in ParseCaveat's form); "" is always held, and a
+// caveat Kizuna does not know never is.
+func HoldsCaveats(p Principal, c string) bool {
+	if c == "" {
+		return true
+	}
+	for c != "" {
+		var f string
+		f, c, _ = strings.Cut(c, "/")
+		if _, known := KnownCaveats[f]; !known || !slices.Contains(splitCaveats(p.Caveats), f) {
+			return false
+		}
+	}
+	return true
+}
+
+// CheckChoice verifies that a label a principal chose for data it makes
+// itself (originator its own nation) is within its clearance: the
+// classification at most its clearance (ErrAboveClearance), every caveat
+// one it holds (ErrCaveatNotHeld), and the label one it may itself
+// receive under Releasable (ErrNotReleasable).
+func CheckChoice(p Principal, l Label) error {
+	if err := CheckSubmit(p, l); err != nil {
+		return err
+	}
+	if !HoldsCaveats(p, l.Caveat) {
+		return fmt.Errorf("%w: %s not among %q", ErrCaveatNotHeld, l.Caveat, p.Caveats)
+	}
+	if !Releasable(p, l) {
+		return fmt.Errorf("%w: %s to %s", ErrNotReleasable, l.Marking(), p)
+	}
+	return nil
 }
 
 // Releasable is the one releasability policy of Kizuna. A principal with

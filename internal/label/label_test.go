@@ -100,6 +100,11 @@ func TestParsePrincipal(t *testing.T) {
 		{"JPN:SECRET", Principal{Nation: "JPN", Clearance: Secret}, false},
 		{"usa:ts", Principal{Nation: "USA", Clearance: TopSecret}, false},
 		{"KOR:TOP SECRET", Principal{Nation: "KOR", Clearance: TopSecret}, false},
+		{"JPN:S:NOFORN", Principal{Nation: "JPN", Clearance: Secret, Caveats: "NOFORN"}, false},
+		{"JPN:SECRET:noforn/FOUO", Principal{Nation: "JPN", Clearance: Secret, Caveats: "FOUO/NOFORN"}, false},
+		{"JPN:SECRET:", Principal{}, true},
+		{"JPN:SECRET:EYES", Principal{}, true},
+		{"JPN:SECRET:NOFORN:X", Principal{}, true},
 		{"KOR", Principal{}, true},
 		{"KOREA:S", Principal{}, true},
 		{"KOR:SEKRET", Principal{}, true},
@@ -363,5 +368,36 @@ func TestClassificationLevel(t *testing.T) {
 		if got := tt.c.Level(); got != tt.want {
 			t.Errorf("%v.Level() = %d, want %d", tt.c, got, tt.want)
 		}
+	}
+}
+
+func TestCheckChoice(t *testing.T) {
+	holder := Principal{Nation: "JPN", Clearance: Secret, Caveats: "FOUO/NOFORN"}
+	plain := Principal{Nation: "JPN", Clearance: Secret}
+	own := func(c Classification, cav string, rel ...string) Label {
+		return Label{Classification: c, Originator: "JPN", ReleasableTo: rel, Caveat: cav}
+	}
+	tests := []struct {
+		name string
+		p    Principal
+		l    Label
+		want error
+	}{
+		{"plain label", plain, own(Secret, "", "KOR"), nil},
+		{"caveat held", holder, own(Confidential, "NOFORN", "KOR"), nil},
+		{"two caveats held", holder, own(Secret, "FOUO/NOFORN"), nil},
+		{"caveat of none held", plain, own(Secret, "FOUO"), ErrCaveatNotHeld},
+		{"one of two not held", holder, own(Secret, "NOFORN/ORCON"), ErrCaveatNotHeld},
+		{"unknown caveat", holder, own(Secret, "EYES"), ErrCaveatNotHeld},
+		{"above clearance", holder, own(TopSecret, "FOUO"), ErrAboveClearance},
+		{"not releasable to itself", holder, Label{Classification: Secret, Originator: "USA", ReleasableTo: []string{"KOR"}}, ErrNotReleasable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckChoice(tc.p, tc.l)
+			if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("CheckChoice = %v, want %v", err, tc.want)
+			}
+		})
 	}
 }

@@ -124,6 +124,35 @@ func BuildEvent(d Drawing, nation string, now time.Time) (*cot.Event, error) {
 	return ev, nil
 }
 
+// checkChoice refuses a drawing whose chosen label is beyond its
+// principal's clearance (label.CheckChoice: caveats held, releasable to
+// the principal itself); the message says which. A classification above
+// the clearance passes here: the ingest path refuses, counts and audits
+// it as it does a TAK client's. Without a chosen label the principal's
+// default applies, which always is within.
+func checkChoice(p label.Principal, d Drawing, ev *cot.Event) error {
+	if d.Label == nil {
+		return nil
+	}
+	l, _, err := ev.ParseLabel()
+	if err != nil {
+		return fmt.Errorf("label: %v", err)
+	}
+	l.Originator = p.Nation
+	switch err := label.CheckChoice(p, l); {
+	case err == nil, errors.Is(err, label.ErrAboveClearance):
+		return nil
+	case errors.Is(err, label.ErrCaveatNotHeld):
+		held := p.Caveats
+		if held == "" {
+			held = "none"
+		}
+		return fmt.Errorf("caveat %s not held (you hold %s)", l.Caveat, held)
+	default:
+		return errors.New("label not releasable to you")
+	}
+}
+
 // coord formats a latitude or longitude for CoT.
 func coord(v float64) string { return strconv.FormatFloat(v, 'f', 7, 64) }
 
@@ -206,6 +235,14 @@ func (s *Service) drawing(w http.ResponseWriter, r *http.Request) {
 	ev, err := BuildEvent(d, p.Nation, s.cfg.Now())
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := checkChoice(p, d, ev); err != nil {
+		s.log.Warn("drawing refused", "principal", p.String(), "uid", ev.UID, "err", err)
+		if s.cfg.Refused != nil {
+			s.cfg.Refused(r.Context(), p, ev.UID, err)
+		}
+		http.Error(w, err.Error(), http.StatusForbidden)
 		return
 	}
 	if err := s.cfg.Ingest(r.Context(), p, ev); err != nil {

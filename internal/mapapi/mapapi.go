@@ -44,6 +44,12 @@ type Config struct {
 	Picture *cop.Picture
 	History HistoryFunc
 	Ingest  IngestFunc
+	// Refused, if set, is told of a drawing refused before ingest (its
+	// label beyond the principal's clearance: a caveat not held, or not
+	// releasable to the principal itself), to count and audit it as
+	// ingest does its own refusals. A classification above the clearance
+	// is left to ingest, which refuses, counts and audits it.
+	Refused func(ctx context.Context, p label.Principal, uid string, err error)
 	Log     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time

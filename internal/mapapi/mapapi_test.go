@@ -1,13 +1,21 @@
 package mapapi
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"kizuna/internal/cop"
+	"kizuna/internal/cot"
 	"kizuna/internal/label"
+	"kizuna/internal/store"
+	"kizuna/internal/web"
 )
 
 func TestPortion(t *testing.T) {
@@ -148,4 +156,85 @@ func FuzzBuildEvent(f *testing.F) {
 			t.Fatalf("built event invalid: %v", err)
 		}
 	})
+}
+
+// TestDrawingWithinClearance: the label a user chooses for a drawing must be
+// within their clearance: classification, caveats held (none unless the
+// principal names them), and releasable to themselves. Refusals are 403 and
+// never reach ingest.
+func TestDrawingWithinClearance(t *testing.T) {
+	var ingested []string
+	var refused []string
+	svc, err := New(Config{
+		Picture: cop.New(),
+		History: func(context.Context, label.Principal, time.Time, time.Time, func(store.Object) error) error {
+			return nil
+		},
+		// As the node's ingest path: a classification above the
+		// submitter's clearance is refused there (and counted, audited).
+		Ingest: func(_ context.Context, p label.Principal, ev *cot.Event) error {
+			l, _, err := ev.ParseLabel()
+			if err != nil {
+				return err
+			}
+			if err := label.CheckSubmit(p, l); err != nil {
+				return err
+			}
+			ingested = append(ingested, ev.Caveat)
+			return nil
+		},
+		Refused: func(_ context.Context, _ label.Principal, uid string, _ error) { refused = append(refused, uid) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := label.Principal{Nation: "JPN", Clearance: label.Secret}
+	holder := label.Principal{Nation: "JPN", Clearance: label.Secret, Caveats: "FOUO/NOFORN"}
+	line := func(l *DrawingLabel) Drawing {
+		return Drawing{Kind: "line", Name: "PL", Points: []LatLon{{Lat: 34, Lon: 129}, {Lat: 34.1, Lon: 129.1}}, Label: l}
+	}
+	tests := []struct {
+		name   string
+		p      label.Principal
+		d      Drawing
+		status int
+		msg    string
+	}{
+		{"no label: the default", plain, line(nil), http.StatusCreated, ""},
+		{"no caveat", plain, line(&DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"KOR"}}), http.StatusCreated, ""},
+		{"caveat not held by a principal holding none", plain, line(&DrawingLabel{Classification: "SECRET", Caveats: []string{"FOUO"}}), http.StatusForbidden, "caveat FOUO not held (you hold none)"},
+		{"caveats held", holder, line(&DrawingLabel{Classification: "SECRET", ReleasableTo: []string{"KOR"}, Caveats: []string{"NOFORN", "fouo"}}), http.StatusCreated, ""},
+		{"one caveat of two not held", holder, line(&DrawingLabel{Classification: "CONFIDENTIAL", Caveats: []string{"NOFORN", "ORCON"}}), http.StatusForbidden, "caveat NOFORN/ORCON not held (you hold FOUO/NOFORN)"},
+		{"above clearance", holder, line(&DrawingLabel{Classification: "TOP SECRET", Caveats: []string{"FOUO"}}), http.StatusForbidden, "label above your clearance"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ingested = nil
+			refused = nil
+			body, _ := json.Marshal(tc.d)
+			r := httptest.NewRequest("POST", "/api/v1/drawings", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "application/json")
+			r = r.WithContext(web.WithPrincipal(r.Context(), tc.p))
+			w := httptest.NewRecorder()
+			svc.Routes()["POST /api/v1/drawings"].ServeHTTP(w, r)
+			if w.Code != tc.status {
+				t.Fatalf("status %d (%s), want %d", w.Code, strings.TrimSpace(w.Body.String()), tc.status)
+			}
+			if tc.status != http.StatusCreated {
+				if got := strings.TrimSpace(w.Body.String()); got != tc.msg {
+					t.Errorf("message %q, want %q", got, tc.msg)
+				}
+				if len(ingested) != 0 {
+					t.Errorf("a refused drawing was ingested: %q", ingested)
+				}
+				// Refusals are reported once: by the hook, or (above the
+				// clearance) by ingest.
+				if above := strings.Contains(tc.msg, "above"); len(refused) != map[bool]int{true: 0, false: 1}[above] {
+					t.Errorf("refusal hook called %d times", len(refused))
+				}
+			} else if len(ingested) != 1 {
+				t.Errorf("ingested %d events, want 1", len(ingested))
+			}
+		})
+	}
 }

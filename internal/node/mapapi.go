@@ -21,7 +21,11 @@ func (n *Node) setupMapAPI() {
 			return n.store.ExportPositions(ctx, p, since, until, fn)
 		},
 		Ingest: n.ingestHTTP,
-		Log:    n.log.With("component", "mapapi"),
+		Refused: func(ctx context.Context, p label.Principal, uid string, err error) {
+			n.metrics.Rejected.WithLabelValues("label_choice").Inc()
+			n.auditf(ctx, p.String()+"@http", "event.label_choice", uid, "deny", err.Error())
+		},
+		Log: n.log.With("component", "mapapi"),
 	})
 	if err != nil {
 		n.log.Error("map tools unavailable", "err", err)

@@ -79,6 +79,7 @@ func TestMapDrawings(t *testing.T) {
 		want int
 	}{
 		{"above clearance", usaHTTP, `{"kind":"point","name":"P","points":[{"lat":1,"lon":1}],"label":{"classification":"SECRET"}}`, nil, http.StatusForbidden},
+		{"caveat not held", jpnHTTP, `{"kind":"point","name":"P","points":[{"lat":1,"lon":1}],"label":{"classification":"SECRET","caveats":["FOUO"]}}`, nil, http.StatusForbidden},
 		{"another nation's uid", usaHTTP, `{"uid":"` + res.UID + `","kind":"point","name":"P","points":[{"lat":1,"lon":1}]}`, nil, http.StatusForbidden},
 		{"form body", jpnHTTP, `kind=point`, map[string]string{"Content-Type": "application/x-www-form-urlencoded"}, http.StatusUnsupportedMediaType},
 		{"cross origin", jpnHTTP, `{"kind":"point","name":"P","points":[{"lat":1,"lon":1}]}`, map[string]string{"Origin": "http://evil.example"}, http.StatusForbidden},
@@ -95,6 +96,9 @@ func TestMapDrawings(t *testing.T) {
 	// Metrics are the node's own nation's (a partner's scrape is refused).
 	if v := taktest.Metric(t, addrOf(t, n, KindHTTP, "USA:CONFIDENTIAL"), `kizuna_events_rejected_total{reason="above_clearance"}`); v < 1 {
 		t.Errorf("above-clearance refusal not counted: %v", v)
+	}
+	if v := taktest.Metric(t, addrOf(t, n, KindHTTP, "USA:CONFIDENTIAL"), `kizuna_events_rejected_total{reason="label_choice"}`); v < 1 {
+		t.Errorf("caveat refusal not counted: %v", v)
 	}
 }
 

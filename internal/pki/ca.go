@@ -35,17 +35,20 @@ import (
 
 // File names inside a CA directory.
 const (
-	CACertFile  = "ca.pem"
-	CAKeyFile   = "ca.key"
-	CRLFile     = "crl.pem"
-	StateFile   = "ca.json"
-	caLockFile  = "lock"
-	NodeOU      = "node"  // OU that marks a federation node certificate
-	RolePrefix  = "role:" // OU prefix of the role
-	caValidity  = 10 * 365 * 24 * time.Hour
-	leafDefault = 2 * 365 * 24 * time.Hour
-	crlValidity = 30 * 24 * time.Hour
-	clockSkew   = 5 * time.Minute
+	CACertFile = "ca.pem"
+	CAKeyFile  = "ca.key"
+	CRLFile    = "crl.pem"
+	StateFile  = "ca.json"
+	caLockFile = "lock"
+	NodeOU     = "node"  // OU that marks a federation node certificate
+	RolePrefix = "role:" // OU prefix of the role
+	// CaveatPrefix is the OU prefix of a caveat the holder holds (one OU
+	// per caveat, e.g. "caveat:NOFORN"): label.Principal.Caveats.
+	CaveatPrefix = "caveat:"
+	caValidity   = 10 * 365 * 24 * time.Hour
+	leafDefault  = 2 * 365 * 24 * time.Hour
+	crlValidity  = 30 * 24 * time.Hour
+	clockSkew    = 5 * time.Minute
 )
 
 // Roles a certificate may carry.

@@ -493,7 +493,7 @@ func (t *TrustStore) Principal(cs tls.ConnectionState) (label.Principal, error) 
 	return t.Identify(cs.PeerCertificates)
 }
 
-// principalFrom reads the clearance and role OUs of a verified leaf.
+// principalFrom reads the clearance, role and caveat OUs of a verified leaf.
 func principalFrom(leaf *x509.Certificate, nation string) (label.Principal, error) {
 	p := label.Principal{Nation: nation, Name: leaf.Subject.CommonName}
 	var clear []label.Classification
@@ -507,6 +507,14 @@ func principalFrom(leaf *x509.Certificate, nation string) (label.Principal, erro
 				return label.Principal{}, fmt.Errorf("%w: two roles %q and %q", ErrRole, p.Role, role)
 			}
 			p.Role = role
+			continue
+		}
+		if c, ok := strings.CutPrefix(strings.ToLower(ou), CaveatPrefix); ok {
+			cav, err := label.ParseCaveat(p.Caveats + "/" + c)
+			if err != nil || c == "" || strings.ContainsAny(c, "/, \t") {
+				return label.Principal{}, fmt.Errorf("%w: OU %q: one of NOFORN, ORCON, FOUO", label.ErrCaveat, ou)
+			}
+			p.Caveats = cav
 			continue
 		}
 		if c, err := label.ParseClassification(ou); err == nil {

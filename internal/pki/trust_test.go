@@ -209,6 +209,10 @@ func TestServerTLSHandshakes(t *testing.T) {
 		{"subject O missing", craft(t, f.jpn, pkix.Name{CommonName: "NOORG", OrganizationalUnit: []string{"SECRET"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, ErrNationMismatch},
 		{"bad clearance OU", craft(t, f.jpn, pkix.Name{CommonName: "BAD", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SUPERSECRET"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, ErrClearance},
 		{"two clearance OUs", craft(t, f.jpn, pkix.Name{CommonName: "TWO", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SECRET", "UNCLASSIFIED"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, ErrClearance},
+		{"caveat OUs", craft(t, f.jpn, pkix.Name{CommonName: "CAV", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SECRET", "caveat:noforn", "CAVEAT:FOUO"}}, x509.ExtKeyUsageClientAuth), 0,
+			label.Principal{Nation: "JPN", Clearance: label.Secret, Name: "CAV", Caveats: "FOUO/NOFORN"}, nil},
+		{"unknown caveat OU", craft(t, f.jpn, pkix.Name{CommonName: "EYES", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SECRET", "caveat:eyes"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, label.ErrCaveat},
+		{"two caveats in one OU", craft(t, f.jpn, pkix.Name{CommonName: "TWO", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SECRET", "caveat:NOFORN/FOUO"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, label.ErrCaveat},
 		{"unknown role", craft(t, f.jpn, pkix.Name{CommonName: "KING", Organization: []string{"JPN"}, OrganizationalUnit: []string{"SECRET", "role:king"}}, x509.ExtKeyUsageClientAuth), 0, label.Principal{}, ErrRole},
 		{"server certificate as client", func() *tls.Certificate { c := tlsCert(t, serverOnly); return &c }(), 0, label.Principal{}, ErrUsage},
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,12 @@ type ctxKey struct{}
 func PrincipalFrom(ctx context.Context) (label.Principal, bool) {
 	p, ok := ctx.Value(ctxKey{}).(label.Principal)
 	return p, ok
+}
+
+// WithPrincipal returns ctx carrying p as PrincipalFrom reads it: for
+// handlers mounted behind the web layer, tested without it.
+func WithPrincipal(ctx context.Context, p label.Principal) context.Context {
+	return context.WithValue(ctx, ctxKey{}, p)
 }
 
 // History reads stored history of one uid.
@@ -221,10 +228,18 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r)
 	WriteJSON(w, http.StatusOK, map[string]any{
-		"principal": map[string]any{"nation": p.Nation, "clearance": p.Clearance.String(), "name": p.Name, "role": p.Role},
+		"principal": map[string]any{"nation": p.Nation, "clearance": p.Clearance.String(), "name": p.Name, "role": p.Role, "caveats": caveatList(p.Caveats)},
 		"node":      s.o.NodeID,
 		"nation":    s.o.Nation,
 	})
+}
+
+// caveatList is a principal's caveats as a JSON list ([] for none).
+func caveatList(c string) []string {
+	if c == "" {
+		return []string{}
+	}
+	return strings.Split(c, "/")
 }
 
 // Object is the JSON form of one live object.

@@ -17,6 +17,7 @@
 
 import { parseArgs } from 'node:util';
 import os from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Server, tempDir, pageURL, launchBrowser, TakClient, cotEvent, until } from '../test/lib.mjs';
 
 const { values: opt } = parseArgs({
@@ -29,9 +30,22 @@ const { values: opt } = parseArgs({
     // generated in the page and applied to its store (the page's own frame
     // cost alone, when the machine cannot carry both).
     feed: { type: 'string', default: 'tak' },
+    // profile: a CDP CPU profile of the page per zoom level; prints the
+    // sampled time inside the timed redraw, in the garbage collector and
+    // busy in all, per frame (less sensitive to a loaded machine's queue
+    // than wall-clock frame times, though still sampled in wall time).
+    profile: { type: 'boolean', default: false },
+    // loop: per zoom, LOOP frames driven back to back (feed page only):
+    // each applies a twentieth of a second's updates (5,000 objects at
+    // 1 Hz: 250), redraws and reads one pixel back (so the canvas is
+    // rasterised in the frame). Prints the frame times and the CPU time
+    // (utime+stime) of the browser's renderer processes per frame: CPU
+    // time is what a loaded machine does not inflate.
+    loop: { type: 'string', default: '0' },
   },
 });
 const OBJECTS = Number(opt.objects);
+const LOOP = Number(opt.loop);
 const SECONDS = Number(opt.seconds);
 const REPORTS = Number(opt.reports);
 const CONNS = Number(opt.conns);
@@ -56,6 +70,68 @@ function position(k, phase) {
   }
   return [28 + (k % 70) * 0.16 + 0.05 * Math.sin(phase), 122 + Math.floor(k / 70) * 0.2 + 0.05 * Math.cos(phase)];
 }
+// rendererCPU returns the CPU time (ms, utime+stime) so far of the
+// renderer processes of the Chromium this script started (descendants of
+// this process; other Chromiums on the machine are not counted).
+function rendererCPU() {
+  const tick = 100; // USER_HZ on Linux
+  const stat = new Map(); // pid -> [ppid, fields]
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      stat.set(Number(pid), f);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const ours = (pid) => {
+    for (let p = pid, i = 0; p > 1 && i < 20; i++) {
+      if (p === process.pid) return true;
+      p = Number(stat.get(p)?.[1] ?? 0);
+    }
+    return false;
+  };
+  let ms = 0;
+  for (const [pid, f] of stat) {
+    if (!ours(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+    } catch {
+      continue;
+    }
+    ms += ((Number(f[11]) + Number(f[12])) * 1000) / tick;
+  }
+  return ms;
+}
+
+// profileTotals sums a CDP CPU profile: sampled ms inside the timed redraw
+// (the wrapper below, named timed, and all it calls), in the garbage
+// collector, and busy (every sample but idle).
+function profileTotals(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const inRedraw = new Set();
+  const mark = (n) => {
+    inRedraw.add(n.id);
+    for (const c of n.children || []) mark(byId.get(c));
+  };
+  for (const n of profile.nodes) if (n.callFrame.functionName === 'timed' && !inRedraw.has(n.id)) mark(n);
+  let redraw = 0;
+  let gc = 0;
+  let busy = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const n = byId.get(profile.samples[i]);
+    const fn = n.callFrame.functionName;
+    if (fn === '(idle)') continue;
+    busy += dt;
+    if (fn === '(garbage collector)') gc += dt;
+    if (inRedraw.has(n.id)) redraw += dt;
+  }
+  return { redraw, gc, busy };
+}
+
 const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
 
 const server = await new Server({
@@ -69,8 +145,13 @@ try {
   // one connection (the sender gets nothing back, so nothing fans out;
   // with several, each would receive the others' events and a slow one
   // would be dropped).
-  const hist = await TakClient.connect(server.cot.USA);
   const h0 = Date.now();
+  let historyS = 0;
+  let replayMs = NaN;
+  let bytes = 0;
+  let rep = { rows: 0, uids: 0, shown: 0 };
+  if (REPORTS > 0) {
+  const hist = await TakClient.connect(server.cot.USA);
   const hourAgo = h0 - 3600e3;
   for (let r = 0; r < REPORTS; r++) {
     const t = hourAgo + (r * 3600e3) / REPORTS;
@@ -97,10 +178,10 @@ try {
     lastN = n;
     return done;
   }, 600000, 3000);
-  const historyS = (Date.now() - h0) / 1000;
+  historyS = (Date.now() - h0) / 1000;
   progress(`history written: ${OBJECTS * REPORTS} reports`);
-
   hist.close();
+  }
   const conns = [];
   for (let i = 0; i < CONNS; i++) conns.push(await TakClient.connect(server.cot.USA));
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
@@ -111,18 +192,20 @@ try {
   await page.waitForFunction(() => globalThis.kizuna?.stats.snapshots > 0);
 
   // Replay of the last hour: click to picture.
+  if (REPORTS > 0) {
   await page.selectOption('#tl-hours', '1');
   const replayT0 = Date.now();
   const resP = page.waitForResponse((r) => r.url().includes('/api/v1/replay'), { timeout: 180000 });
   await page.click('#tl-replay');
   const res = await resP;
-  const bytes = (await res.body()).length;
+  bytes = (await res.body()).length;
   await page.waitForFunction(() => kizuna.staff.timeline.active && kizuna.layer.store.objects.size > 0, null, { timeout: 180000 });
   await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => r())));
-  const replayMs = Date.now() - replayT0;
-  const rep = await page.evaluate(() => ({ rows: kizuna.staff.timeline.index.rows, uids: kizuna.staff.timeline.index.byUID.size, shown: kizuna.layer.store.objects.size }));
+  replayMs = Date.now() - replayT0;
+  rep = await page.evaluate(() => ({ rows: kizuna.staff.timeline.index.rows, uids: kizuna.staff.timeline.index.byUID.size, shown: kizuna.layer.store.objects.size }));
   progress(`replay loaded in ${replayMs} ms`);
   await page.click('#tl-live');
+  }
 
   // Live: every object at 1 Hz.
   let sent = 0;
@@ -130,7 +213,69 @@ try {
   if (opt.feed === 'page') {
     await page.evaluate(({ n, tick }) => {
       const sidcs = ['SFAPMF---------', 'SHAPMF---------', 'SFSPC----------', 'SUSP-----------', 'SFGPUCI--------', 'SNSPCM---------', 'SHGPUCA--------'];
-      const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
+      // rendererCPU returns the CPU time (ms, utime+stime) so far of the
+// renderer processes of the Chromium this script started (descendants of
+// this process; other Chromiums on the machine are not counted).
+function rendererCPU() {
+  const tick = 100; // USER_HZ on Linux
+  const stat = new Map(); // pid -> [ppid, fields]
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      stat.set(Number(pid), f);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const ours = (pid) => {
+    for (let p = pid, i = 0; p > 1 && i < 20; i++) {
+      if (p === process.pid) return true;
+      p = Number(stat.get(p)?.[1] ?? 0);
+    }
+    return false;
+  };
+  let ms = 0;
+  for (const [pid, f] of stat) {
+    if (!ours(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+    } catch {
+      continue;
+    }
+    ms += ((Number(f[11]) + Number(f[12])) * 1000) / tick;
+  }
+  return ms;
+}
+
+// profileTotals sums a CDP CPU profile: sampled ms inside the timed redraw
+// (the wrapper below, named timed, and all it calls), in the garbage
+// collector, and busy (every sample but idle).
+function profileTotals(profile) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const inRedraw = new Set();
+  const mark = (n) => {
+    inRedraw.add(n.id);
+    for (const c of n.children || []) mark(byId.get(c));
+  };
+  for (const n of profile.nodes) if (n.callFrame.functionName === 'timed' && !inRedraw.has(n.id)) mark(n);
+  let redraw = 0;
+  let gc = 0;
+  let busy = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
+    const n = byId.get(profile.samples[i]);
+    const fn = n.callFrame.functionName;
+    if (fn === '(idle)') continue;
+    busy += dt;
+    if (fn === '(garbage collector)') gc += dt;
+    if (inRedraw.has(n.id)) redraw += dt;
+  }
+  return { redraw, gc, busy };
+}
+
+const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
       const pos = (k, ph) => (k % 3 === 0
         ? [34.0 + ((k * 7919) % 1000) / 1000 * 0.8 + 0.01 * Math.sin(ph), 129.0 + ((k * 104729) % 997) / 997 * 1.0 + 0.01 * Math.cos(ph)]
         : [28 + (k % 70) * 0.16 + 0.05 * Math.sin(ph), 122 + Math.floor(k / 70) * 0.2 + 0.05 * Math.cos(ph)]);
@@ -139,6 +284,7 @@ try {
         return { uid: `live-${k}`, callsign: `T${k}`, type: types[k % 7], sidc: sidcs[k % 7], lat, lon, course: (k * 37) % 360, speed: 50, how: 'm-g',
           time: new Date(now).toISOString(), stale: new Date(now + 30000).toISOString(), label: { classification: k % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: ['JPN'], originator: 'USA' } };
       };
+      globalThis.benchMake = make;
       const now0 = Date.now();
       kizuna.store.replace(Array.from({ length: n }, (_, k) => make(k, now0)));
       let next = 0;
@@ -187,18 +333,82 @@ try {
     };
   });
   const results = [];
+  const cdp = opt.profile ? await context.newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+  }
   for (const [name, centre, zoom] of ZOOMS) {
     await page.evaluate(({ centre, zoom }) => { kizuna.map.setView(centre, zoom, { animate: false }); }, { centre, zoom });
     await new Promise((r) => setTimeout(r, 1000));
     await page.evaluate(() => { benchFrames.length = 0; });
+    if (LOOP > 0 && opt.feed === 'page') {
+      const cpu0 = rendererCPU();
+      if (cdp) await cdp.send('Profiler.start');
+      const loop = await page.evaluate(({ n, frames }) => {
+        clearInterval(benchTimer);
+        const L = kizuna.layer;
+        const g = L._canvas.getContext('2d');
+        const times = [];
+        let next = 0;
+        for (let f = 0; f < frames; f++) {
+          const t0 = performance.now();
+          const now = Date.now();
+          for (let i = 0; i < n / 20; i++) {
+            kizuna.store.upsert(benchMake(next, now));
+            next = (next + 1) % n;
+          }
+          const t1 = performance.now();
+          L.redraw();
+          g.getImageData(0, 0, 1, 1);
+          times.push([performance.now() - t1, t1 - t0]);
+        }
+        return times;
+      }, { n: OBJECTS, frames: LOOP });
+      const cpu = rendererCPU() - cpu0;
+      // The same updates without drawing: the feed's own CPU time, to
+      // subtract.
+      const cpuF0 = rendererCPU();
+      await page.evaluate(({ n, frames }) => {
+        let next = 0;
+        for (let f = 0; f < frames; f++) {
+          const now = Date.now();
+          for (let i = 0; i < n / 20; i++) {
+            kizuna.store.upsert(benchMake(next, now));
+            next = (next + 1) % n;
+          }
+        }
+      }, { n: OBJECTS, frames: LOOP });
+      const cpuFeed = rendererCPU() - cpuF0;
+      if (cdp) {
+        const { profile } = await cdp.send('Profiler.stop');
+        const self = new Map();
+        const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+        for (let i = 0; i < profile.samples.length; i++) {
+          const n = byId.get(profile.samples[i]);
+          const k = `${n.callFrame.functionName || '(anon)'} ${n.callFrame.url.split('/').pop()}:${n.callFrame.lineNumber + 1}`;
+          self.set(k, (self.get(k) || 0) + (profile.timeDeltas[i + 1] ?? 0) / 1000);
+        }
+        const top = [...self].filter(([k]) => !k.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, 14);
+        console.error(`zoom ${zoom} self time, ms per frame: ${top.map(([k, v]) => `${k} ${f1(v / LOOP)}`).join(' | ')}`);
+      }
+      const draw = loop.map((t) => t[0]).sort((a, b) => a - b);
+      const feed = loop.reduce((a, t) => a + t[1], 0);
+      results.push(`loop zoom=${zoom}(${name}) frames=${LOOP} frame_ms p50=${f1(q(draw, 0.5))} p95=${f1(q(draw, 0.95))} max=${f1(draw.at(-1))} feed_ms/frame=${f1(feed / LOOP)} renderer_cpu_ms/frame=${f1(cpu / LOOP)} (feed included) feed_only_cpu_ms/frame=${f1(cpuFeed / LOOP)} draw_cpu_ms/frame=${f1((cpu - cpuFeed) / LOOP)}`);
+      await page.evaluate(() => { globalThis.benchTimer = setInterval(() => {}, 1000); });
+      progress(`zoom ${zoom} loop measured`);
+      continue;
+    }
     const sentNow = async () => (opt.feed === 'page' ? page.evaluate(() => benchSent) : sent);
     const sent0 = await sentNow();
     const t0 = Date.now();
+    if (cdp) await cdp.send('Profiler.start');
     await new Promise((r) => setTimeout(r, SECONDS * 1000));
+    const prof = cdp ? profileTotals((await cdp.send('Profiler.stop')).profile) : null;
     const got = await page.evaluate(() => ({ frames: benchFrames.slice().sort((a, b) => a - b), clusters: kizuna.layer.clusters.length, labels: kizuna.layer.labels.length, drawn: kizuna.layer.drawn.size }));
     const rate = ((await sentNow()) - sent0) / ((Date.now() - t0) / 1000);
     progress(`zoom ${zoom} measured`);
-    results.push(`feed=${opt.feed} zoom=${zoom}(${name}) frames=${got.frames.length} frame_ms p50=${f1(q(got.frames, 0.5))} p95=${f1(q(got.frames, 0.95))} max=${f1(got.frames.at(-1))} in_view=${got.drawn} clusters=${got.clusters} labels=${got.labels} rate=${rate.toFixed(0)}/s`);
+    results.push(`feed=${opt.feed} zoom=${zoom}(${name}) frames=${got.frames.length} frame_ms p50=${f1(q(got.frames, 0.5))} p95=${f1(q(got.frames, 0.95))} max=${f1(got.frames.at(-1))} in_view=${got.drawn} clusters=${got.clusters} labels=${got.labels} rate=${rate.toFixed(0)}/s${prof ? ` cpu_profile: redraw=${f1(prof.redraw / Math.max(1, got.frames.length))} ms/frame gc=${f1(prof.gc / Math.max(1, got.frames.length))} ms/frame busy=${f1(prof.busy / SECONDS)} ms/s` : ''}`);
   }
   if (timer) clearInterval(timer);
 

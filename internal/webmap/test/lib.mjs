@@ -118,13 +118,14 @@ export class Server {
 
 // serveArgs are the flags of the test node: a USA node with TAK listeners for
 // a USA and a JPN principal and web listeners for JPN, USA and KOR.
-export function serveArgs(ports = {}) {
+// jpnCaveats names the caveats the JPN web principal holds (none by default).
+export function serveArgs(ports = {}, { jpnCaveats = '' } = {}) {
   const a = (k) => `127.0.0.1:${ports[k] ?? 0}`;
   return [
     '--nation', 'USA',
     '--cot-tcp', `${a('cotUSA')}@USA:SECRET`,
     '--cot-tcp', `${a('cotJPN')}@JPN:SECRET`,
-    '--http', `${a('httpJPN')}@JPN:SECRET`,
+    '--http', `${a('httpJPN')}@JPN:SECRET${jpnCaveats ? `:${jpnCaveats}` : ''}`,
     '--http', `${a('httpUSA')}@USA:SECRET`,
     '--http', `${a('httpKOR')}@KOR:SECRET`,
   ];

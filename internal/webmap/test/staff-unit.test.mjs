@@ -3,9 +3,9 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { range, bearing, describe as describeRange, levelsUpTo } from '../static/js/measure.js';
+import { range, bearing, describe as describeRange, levelsUpTo, caveatsHeld } from '../static/js/measure.js';
 import { portionOf, portionOfBanner } from '../static/js/marking.js';
-import { cluster, Clusterer, placeLabels, Grid, priority, overlaps } from '../static/js/declutter.js';
+import { cluster, Clusterer, placeLabels, Grid, RectGrid, priority, overlaps } from '../static/js/declutter.js';
 import { ReplayIndex, rowsOf } from '../static/js/timeline.js';
 
 test('range and bearing', async (t) => {
@@ -25,6 +25,15 @@ test('range and bearing', async (t) => {
   assert.equal(describeRange([35, 135], [36, 135]), '111.2 km (60.0 NM) · 000° T');
   assert.deepEqual(levelsUpTo('SECRET'), ['UNCLASSIFIED', 'CONFIDENTIAL', 'SECRET']);
   assert.deepEqual(levelsUpTo('nonsense'), []);
+});
+
+test('the caveats offered are those held', () => {
+  const names = (p) => caveatsHeld(p).map(([c]) => c);
+  assert.deepEqual(names({ caveats: ['FOUO', 'noforn'] }), ['NOFORN', 'FOUO']);
+  assert.deepEqual(names({ caveats: [] }), []);
+  assert.deepEqual(names({}), [], 'a principal naming none holds none');
+  assert.deepEqual(names({ caveats: 'NOFORN' }), [], 'not a list');
+  assert.deepEqual(names({ caveats: ['EYES ONLY'] }), []);
 });
 
 test('portion markings', () => {
@@ -75,6 +84,8 @@ test('Clusterer: updates re-bin only what moved, and keep every object exactly o
       assert.equal(c.count, c.uids.length);
       assert.ok(c.count >= 2);
       for (const m of c.members) assert.ok((m.x - c.x) ** 2 + (m.y - c.y) ** 2 <= 400 + 1e-9, 'a member out of its cluster\'s reach');
+      // The mark sits on one of the objects it hides, where it is now.
+      assert.ok(c.members.some((m) => m.x === c.x && m.y === c.y), `cluster mark at ${c.x},${c.y} is on none of its members`);
       assert.equal(c.level, c.uids.includes('u7') ? 'TOP SECRET' : 'SECRET');
     }
     for (const u of ['u3', 'u9']) if (live.some((it) => it.o.uid === u)) assert.ok(singles.some((s) => s.o.uid === u), `${u} (flash or selection) clustered`);
@@ -104,6 +115,46 @@ test('Clusterer: updates re-bin only what moved, and keep every object exactly o
     items = next;
     check(items);
   }
+});
+
+test('Clusterer: items changed in place (the map keeps one per object) move their clusters', () => {
+  const items = [];
+  for (let i = 0; i < 200; i++) items.push({ o: obj(`p${i}`, 'SFGP', { classification: 'SECRET', originator: 'USA', releasableTo: ['JPN'] }), x: (i % 20) * 7, y: Math.floor(i / 20) * 7, pri: 3 });
+  const cl = new Clusterer(20, '');
+  cl.build(items);
+  for (let round = 1; round <= 20; round++) {
+    // Every object drifts east and south, some faster, as tracks at 1 Hz.
+    for (const it of items) {
+      it.x += 3 + (Number(it.o.uid.slice(1)) % 4) * round;
+      it.y += 2;
+      cl.update(it);
+    }
+    const { singles, clusters } = cl.result();
+    const seen = [...singles.map((s) => s.o.uid), ...clusters.flatMap((c) => c.uids)];
+    assert.equal(seen.length, items.length);
+    assert.equal(new Set(seen).size, items.length);
+    for (const c of clusters) {
+      assert.equal(c.count, c.members.length);
+      assert.ok(c.members.some((m) => m.x === c.x && m.y === c.y), `round ${round}: mark off its members`);
+      for (const m of c.members) {
+        assert.equal(m.cseed?.x, c.x);
+        assert.ok((m.x - c.x) ** 2 + (m.y - c.y) ** 2 <= 400, `round ${round}: member out of reach`);
+      }
+    }
+  }
+});
+
+test('RectGrid: overlap tests as Grid, with indices', () => {
+  const g = new RectGrid(32);
+  g.clear(300, 200);
+  const a = g.add(10, 10, 50, 13);
+  g.add(-40, -40, 20, 20);
+  assert.ok(g.hits(40, 15, 10, 10));
+  assert.ok(!g.hits(40, 15, 10, 10, a));
+  assert.ok(!g.hits(60, 10, 10, 13), 'touching edges overlap');
+  assert.ok(g.hits(-30, -30, 2, 2), 'off-screen rectangles lost');
+  g.clear(300, 200);
+  assert.ok(!g.hits(40, 15, 10, 10));
 });
 
 test('labels never overlap, and the most important win', () => {

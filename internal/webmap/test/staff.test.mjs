@@ -82,7 +82,8 @@ describe('staff map', { timeout: 900000 }, () => {
   let jpnURL;
 
   before(async () => {
-    const args = [...serveArgs(), '--cot-tcp', '127.0.0.1:0@KOR:SECRET', '--history-interval', '0'];
+    // The JPN page's principal holds NOFORN and FOUO, not ORCON.
+    const args = [...serveArgs({}, { jpnCaveats: 'NOFORN/FOUO' }), '--cot-tcp', '127.0.0.1:0@KOR:SECRET', '--history-interval', '0'];
     server = await new Server({ dataDir: tempDir('kizuna-web-staff-'), args }).start();
     jpnURL = await pageURL(server.http.JPN);
     usa = await TakClient.connect(server.cot.USA);
@@ -159,6 +160,81 @@ describe('staff map', { timeout: 900000 }, () => {
         if ([9, 11, 13].includes(zoom)) await page.screenshot({ path: path.join(dir, `staff-dense-z${zoom}.png`) });
       }
       assert.ok(clustersSeen > 0, 'no cluster at any zoom');
+      assert.deepEqual(rec.errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('clusters stay right as their objects move: each count is what it hides, each mark on one of them', async () => {
+    // The 2,000 objects of the test above, in view at zoom 11; then most of
+    // them move (as tracks at 1 Hz would over a few seconds) with no pan
+    // or zoom, so the layer updates its clusters instead of rebuilding.
+    const N = 2000;
+    const c = [34.2, 129.3];
+    const at = (i, step) => {
+      const lat = c[0] + ((i * 7919) % 1000) / 1000 * 0.45 - (i % 3 === 1 ? 0.012 * step : 0);
+      const lon = c[1] + ((i * 104729) % 997) / 997 * 0.54 + (i % 3 === 0 ? 0.02 * step : 0) + (i % 5 === 2 ? 0.008 * step : 0);
+      return [lat, lon];
+    };
+    const send = async (step) => {
+      let xml = '';
+      for (let i = 0; i < N; i++) {
+        const [lat, lon] = at(i, step);
+        const type = i === 0 ? 'a-h-A-W-M-S-S' : i % 10 === 0 ? 'a-h-G-U-C-A' : i % 3 ? 'a-f-G-U-C-I' : 'a-f-S-C';
+        xml += cotEvent({ uid: `dense-${i}`, callsign: `UNIT ${i}`, type, lat, lon, access: i % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', staleMs: 600000 });
+      }
+      await usa.send(xml);
+    };
+    await send(0);
+    const { page, context, rec } = await openPage(browser, jpnURL);
+    try {
+      await page.waitForFunction(([n, lon]) => kizuna.store.objects.size >= n && kizuna.store.objects.get('dense-3')?.lon === lon, [N, at(3, 0)[1]], { timeout: 30000 });
+      const full0 = await page.evaluate(({ c }) => {
+        kizuna.map.setView([c[0] + 0.225, c[1] + 0.27], 11, { animate: false });
+        kizuna.layer.redraw();
+        return kizuna.layer.fullClusters;
+      }, { c });
+      for (const step of [1, 2, 3]) {
+        await send(step);
+        await page.waitForFunction(([a, b]) => kizuna.store.objects.get('dense-3')?.lon === a && kizuna.store.objects.get('dense-1999')?.lat === b, [at(3, step)[1], at(1999, step)[0]], { timeout: 30000 });
+        const got = await page.evaluate(() => {
+          const L = kizuna.layer;
+          L.redraw();
+          const b = kizuna.map.getBounds().pad(0.1);
+          const inView = [];
+          for (const o of kizuna.store.objects.values()) if (b.contains([o.lat, o.lon])) inView.push(o.uid);
+          // Where each object is now, in container pixels.
+          const where = (u) => {
+            const o = kizuna.store.objects.get(u);
+            const p = kizuna.map.latLngToContainerPoint([o.lat, o.lon]);
+            return [p.x, p.y];
+          };
+          return {
+            full: L.fullClusters,
+            inView,
+            hidden: [...L.drawn.entries()].filter(([, d]) => d.cluster).map(([u]) => u),
+            shown: [...L.drawn.entries()].filter(([, d]) => !d.cluster).map(([u]) => u),
+            clusters: L.clusters.map((k) => ({ x: k.x, y: k.y, count: k.count, uids: k.uids, at: k.uids.map(where) })),
+          };
+        });
+        assert.equal(got.full, full0, 'the clusters were rebuilt: the test would not exercise their update');
+        assert.ok(got.clusters.length > 0, `step ${step}: no cluster`);
+        const inClusters = got.clusters.flatMap((k) => k.uids);
+        for (const k of got.clusters) {
+          assert.equal(k.count, k.uids.length, `step ${step}: cluster count`);
+          assert.ok(k.count >= 2);
+          // The mark is on one of the objects it hides, where that object is
+          // now, and every object it hides is within reach of it (48 px, the
+          // widest cluster radius, and a pixel of rounding).
+          const d = k.at.map(([x, y]) => Math.hypot(x - k.x, y - k.y));
+          assert.ok(Math.min(...d) <= 1, `step ${step}: the mark at ${k.x},${k.y} is ${Math.min(...d).toFixed(1)} px from the nearest object it hides`);
+          assert.ok(Math.max(...d) <= 50, `step ${step}: an object ${Math.max(...d).toFixed(1)} px from its cluster's mark`);
+        }
+        assert.equal(new Set(inClusters).size, inClusters.length, `step ${step}: an object in two clusters`);
+        assert.deepEqual([...inClusters].sort(), [...got.hidden].sort(), `step ${step}: clusters do not hold what they hide`);
+        assert.deepEqual([...inClusters, ...got.shown].sort(), [...got.inView].sort(), `step ${step}: objects missing from the map`);
+      }
       assert.deepEqual(rec.errors, []);
     } finally {
       await context.close();
@@ -366,8 +442,8 @@ describe('staff map', { timeout: 900000 }, () => {
         await page.click('[data-tool=line]');
         for (const [dx, dy] of [[380, 300], [520, 340], [600, 260]]) await page.mouse.click(box.x + dx, box.y + dy);
         await page.click('#tool-finish');
-        // Every caveat the server knows is offered.
-        assert.deepEqual(await page.$$eval('input[name=caveat]', (cs) => cs.map((c) => c.value)), ['NOFORN', 'ORCON', 'FOUO']);
+        // The caveats the principal holds are offered, and only those.
+        assert.deepEqual(await page.$$eval('input[name=caveat]', (cs) => cs.map((c) => c.value)), ['NOFORN', 'FOUO']);
         await page.fill('#draw-name', name);
         await page.selectOption('#draw-class', 'SECRET');
         await page.fill('#draw-rel', 'KOR');
@@ -397,7 +473,28 @@ describe('staff map', { timeout: 900000 }, () => {
         return res.status;
       });
       assert.equal(refused, 403);
-      // The browser logs the refusal it was asked to provoke; nothing else.
+      // ... and a caveat the principal does not hold (ORCON), whatever the
+      // page offers: the server checks.
+      const orcon = await page.evaluate(async () => {
+        const res = await fetch('api/v1/drawings', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: 'line', name: 'NOT HELD', points: [{ lat: 31, lon: 126 }, { lat: 31.1, lon: 126.1 }], label: { classification: 'SECRET', releasableTo: [], caveats: ['ORCON'] } }) });
+        return [res.status, (await res.text()).trim()];
+      });
+      assert.deepEqual(orcon, [403, 'caveat ORCON not held (you hold FOUO/NOFORN)']);
+      // A page whose principal holds no caveat (KOR) is offered none.
+      const kor = await openPage(browser, await pageURL(server.http.KOR));
+      try {
+        await kor.page.waitForFunction(() => kizuna.stats.whoami);
+        await kor.page.click('[data-tool=point]');
+        const kbox = await kor.page.locator('#map').boundingBox();
+        await kor.page.mouse.click(kbox.x + 400, kbox.y + 300);
+        await kor.page.waitForSelector('#draw-name');
+        assert.deepEqual(await kor.page.$$eval('input[name=caveat]', (cs) => cs.length), 0);
+        assert.equal(await kor.page.textContent('#draw-cav-none'), 'none held');
+        assert.deepEqual(await kor.page.evaluate(() => kizuna.stats.whoami.principal.caveats), []);
+      } finally {
+        await kor.context.close();
+      }
+      // The browser logs the refusals it was asked to provoke; nothing else.
       assert.deepEqual(rec.errors.filter((e) => !/status of 403 .*\/api\/v1\/drawings/.test(e)), []);
     } finally {
       jpnTAK.close();

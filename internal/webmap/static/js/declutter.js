@@ -172,15 +172,25 @@ export function placeLabels(items, symbols, lineH = 13) {
 // clusters all items once (after a pan or zoom, as cluster does), and
 // update re-bins only the items that moved, came or left. An item joins
 // the nearest cluster seed within radius pixels, else becomes a seed;
-// flash items (pri <= 0) and the keep uid are never clustered. A cluster's
-// mark stays where its seed was put.
+// flash items (pri <= 0) and the keep uid are never clustered.
+//
+// A cluster's mark sits on its lead (its most important member, the item
+// that made the seed) and follows it as it moves; members the lead leaves
+// out of reach are re-binned, and when the lead leaves, the next most
+// important member leads. So between two pans a mark is always on one of
+// the objects it hides, every member within radius of it, and its count
+// is what it holds. An item an update passes in may be the same object
+// as before, changed in place: the clusterer keeps what it needs of the
+// old one (position of the seed, label and priority) itself. Each item
+// gets a cseed property: its seed, or null.
 export class Clusterer {
   constructor(radius, keep) {
     this.r = radius;
     this.keep = keep;
     this.cells = new Map(); // grid cell -> [seed]
-    this.entries = new Map(); // uid -> {it, seed}
+    this.entries = new Map(); // uid -> {it, seed, lk, pri}
     this.seeds = new Set();
+    this._out = [];
   }
 
   // build clusters items ({o, x, y, pri}) from scratch, in priority order.
@@ -195,7 +205,8 @@ export class Clusterer {
   insert(it) {
     const uid = it.o.uid;
     if (it.pri <= 0 || uid === this.keep) {
-      this.entries.set(uid, { it, seed: null });
+      it.cseed = null;
+      this.entries.set(uid, { it, seed: null, lk: it.o.labelKey, pri: it.pri });
       return;
     }
     const r = this.r;
@@ -217,7 +228,7 @@ export class Clusterer {
       }
     }
     if (!best) {
-      best = { x: it.x, y: it.y, k: cx * 100003 + cy, members: new Map(), rev: 0, mark: null };
+      best = { x: it.x, y: it.y, k: cx * 100003 + cy, lead: it, members: new Map(), rev: 0, mark: null, view: null };
       const c = this.cells.get(best.k);
       if (c) c.push(best);
       else this.cells.set(best.k, [best]);
@@ -225,7 +236,8 @@ export class Clusterer {
     }
     best.members.set(uid, it);
     best.rev++;
-    this.entries.set(uid, { it, seed: best });
+    it.cseed = best;
+    this.entries.set(uid, { it, seed: best, lk: it.o.labelKey, pri: it.pri });
   }
 
   remove(uid) {
@@ -233,35 +245,114 @@ export class Clusterer {
     if (!e) return;
     this.entries.delete(uid);
     const s = e.seed;
+    if (e.it.cseed === s) e.it.cseed = null;
     if (!s) return;
     s.members.delete(uid);
     s.rev++;
     if (s.members.size === 0) {
       this.seeds.delete(s);
-      const c = this.cells.get(s.k);
-      const i = c.indexOf(s);
-      if (i >= 0) c.splice(i, 1);
-      if (c.length === 0) this.cells.delete(s.k);
+      this._uncell(s);
+      return;
     }
+    if (s.lead === e.it) {
+      // The next most important member leads; the mark moves onto it.
+      let lead = null;
+      for (const m of s.members.values()) if (!lead || m.pri < lead.pri) lead = m;
+      s.lead = lead;
+      this._follow(s);
+    }
+  }
+
+  _uncell(s) {
+    const c = this.cells.get(s.k);
+    const i = c.indexOf(s);
+    if (i >= 0) c.splice(i, 1);
+    if (c.length === 0) this.cells.delete(s.k);
+  }
+
+  // _follow moves seed s onto its lead and re-bins the members the move
+  // left out of reach.
+  _follow(s) {
+    const r = this.r;
+    const x = s.lead.x;
+    const y = s.lead.y;
+    if (x === s.x && y === s.y) return;
+    s.x = x;
+    s.y = y;
+    const k = Math.floor(x / r) * 100003 + Math.floor(y / r);
+    if (k !== s.k) {
+      this._uncell(s);
+      s.k = k;
+      const c = this.cells.get(k);
+      if (c) c.push(s);
+      else this.cells.set(k, [s]);
+    }
+    const out = this._out;
+    const from = out.length;
+    for (const m of s.members.values()) if ((m.x - x) ** 2 + (m.y - y) ** 2 > r * r) out.push(m);
+    for (let i = from; i < out.length; i++) {
+      this.remove(out[i].o.uid);
+      this.insert(out[i]);
+    }
+    out.length = from;
   }
 
   // update puts an item that changed (moved, relabelled) or came into
   // view: it stays in its cluster while within reach of the seed, else it
-  // is re-binned.
+  // is re-binned; a lead that moved takes its mark along.
   update(it) {
-    const e = this.entries.get(it.o.uid);
-    if (e && e.seed && (e.seed.x - it.x) ** 2 + (e.seed.y - it.y) ** 2 <= this.r * this.r && it.pri > 0) {
-      e.it = it;
-      e.seed.members.set(it.o.uid, it);
-      e.seed.rev++;
-      return;
+    const uid = it.o.uid;
+    const e = this.entries.get(uid);
+    if (e && e.seed && it.pri > 0 && uid !== this.keep) {
+      const s = e.seed;
+      const changed = e.lk !== it.o.labelKey || e.pri !== it.pri;
+      if (s.lead === e.it || s.lead === it) {
+        e.it = it;
+        s.lead = it;
+        it.cseed = s;
+        s.members.set(uid, it);
+        if (changed) {
+          e.lk = it.o.labelKey;
+          e.pri = it.pri;
+          s.rev++;
+        }
+        this._follow(s);
+        return;
+      }
+      if ((s.x - it.x) ** 2 + (s.y - it.y) ** 2 <= this.r * this.r) {
+        e.it = it;
+        it.cseed = s;
+        s.members.set(uid, it);
+        if (changed) {
+          e.lk = it.o.labelKey;
+          e.pri = it.pri;
+          s.rev++;
+        }
+        return;
+      }
     }
-    if (e) this.remove(it.o.uid);
+    if (e) this.remove(uid);
     this.insert(it);
   }
 
-  // result returns {singles, clusters} as cluster does; a cluster's
-  // marking is computed again only when its members changed.
+  // markOf returns seed s's marking ({hostile, level, marking}), computed
+  // again only when its members or their labels changed.
+  markOf(s) {
+    if (!s.mark || s.mark.rev !== s.rev) {
+      let hostile = false;
+      const labels = new Map();
+      for (const m of s.members.values()) {
+        if (m.pri === 1) hostile = true;
+        const k = m.o.labelKey ?? JSON.stringify(m.o.label);
+        if (!labels.has(k)) labels.set(k, m.o.label || {});
+      }
+      const b = combine([...labels.values()]);
+      s.mark = { rev: s.rev, hostile, level: b.level, marking: portionOfBanner(b.text) };
+    }
+    return s.mark;
+  }
+
+  // result returns {singles, clusters} as cluster does.
   result() {
     const singles = [];
     const clusters = [];
@@ -271,23 +362,98 @@ export class Clusterer {
         for (const it of s.members.values()) singles.push(it);
         continue;
       }
-      if (!s.mark || s.mark.rev !== s.rev) {
-        let hostile = false;
-        const labels = new Map();
-        for (const m of s.members.values()) {
-          if (m.pri === 1) hostile = true;
-          const k = m.o.labelKey ?? JSON.stringify(m.o.label);
-          if (!labels.has(k)) labels.set(k, m.o.label || {});
-        }
-        const b = combine([...labels.values()]);
-        s.mark = { rev: s.rev, hostile, level: b.level, marking: portionOfBanner(b.text) };
-      }
+      const mark = this.markOf(s);
       const members = [...s.members.values()];
       clusters.push({
         x: s.x, y: s.y, count: members.length, uids: members.map((m) => m.o.uid), members,
-        hostile: s.mark.hostile, level: s.mark.level, marking: s.mark.marking,
+        hostile: mark.hostile, level: mark.level, marking: mark.marking,
       });
     }
     return { singles, clusters };
+  }
+}
+
+// RectGrid is a spatial hash of rectangles over a screen, for collision
+// tests frame after frame without allocating: cleared, not rebuilt; its
+// rectangles live in typed arrays that grow as needed.
+export class RectGrid {
+  constructor(cell = 48) {
+    this.cell = cell;
+    this.cols = 0;
+    this.rows = 0;
+    this.buckets = [];
+    this.used = []; // indices of the buckets holding something
+    this.n = 0;
+    this.box = new Float64Array(4 * 1024);
+  }
+
+  // clear empties the grid for a screen of w × h pixels (rectangles off
+  // it are kept in the border cells).
+  clear(w, h) {
+    const cols = Math.ceil(w / this.cell) + 2;
+    const rows = Math.ceil(h / this.cell) + 2;
+    if (cols !== this.cols || rows !== this.rows) {
+      this.cols = cols;
+      this.rows = rows;
+      this.buckets = Array.from({ length: cols * rows }, () => []);
+    } else {
+      for (const i of this.used) this.buckets[i].length = 0;
+    }
+    this.used.length = 0;
+    this.n = 0;
+  }
+
+  _span(x, y, w, h) {
+    const c = this.cell;
+    const mx = this.cols - 1;
+    const my = this.rows - 1;
+    this.x0 = Math.max(0, Math.min(mx, Math.floor(x / c) + 1));
+    this.x1 = Math.max(0, Math.min(mx, Math.floor((x + w) / c) + 1));
+    this.y0 = Math.max(0, Math.min(my, Math.floor(y / c) + 1));
+    this.y1 = Math.max(0, Math.min(my, Math.floor((y + h) / c) + 1));
+  }
+
+  // add stores a rectangle (top-left, size) and returns its index.
+  add(x, y, w, h) {
+    const i = this.n++;
+    if (4 * this.n > this.box.length) {
+      const b = new Float64Array(this.box.length * 2);
+      b.set(this.box);
+      this.box = b;
+    }
+    const o = 4 * i;
+    this.box[o] = x;
+    this.box[o + 1] = y;
+    this.box[o + 2] = w;
+    this.box[o + 3] = h;
+    this._span(x, y, w, h);
+    for (let gy = this.y0; gy <= this.y1; gy++) {
+      for (let gx = this.x0; gx <= this.x1; gx++) {
+        const k = gy * this.cols + gx;
+        const b = this.buckets[k];
+        if (b.length === 0) this.used.push(k);
+        b.push(i);
+      }
+    }
+    return i;
+  }
+
+  // hits reports whether the rectangle overlaps one in the grid other
+  // than the one of index skip (touching edges do not overlap).
+  hits(x, y, w, h, skip = -1) {
+    this._span(x, y, w, h);
+    const box = this.box;
+    for (let gy = this.y0; gy <= this.y1; gy++) {
+      for (let gx = this.x0; gx <= this.x1; gx++) {
+        const b = this.buckets[gy * this.cols + gx];
+        for (let j = 0; j < b.length; j++) {
+          const i = b[j];
+          if (i === skip) continue;
+          const o = 4 * i;
+          if (x < box[o] + box[o + 2] && box[o] < x + w && y < box[o + 1] + box[o + 3] && box[o + 1] < y + h) return true;
+        }
+      }
+    }
+    return false;
   }
 }

@@ -42,12 +42,23 @@ export function levelsUpTo(clearance) {
 }
 
 // CAVEATS are the caveats a drawing may carry, with the meaning the
-// server gives them (label.KnownCaveats); any user may apply them.
+// server gives them (label.KnownCaveats). A user is offered only those
+// they hold (caveatsHeld); the server refuses any other.
 export const CAVEATS = [
   ['NOFORN', 'Not releasable to other nations, whatever Releasable to says'],
   ['ORCON', 'Originator controlled: only your nation may release it further'],
   ['FOUO', 'For official use only: a handling marking'],
 ];
+
+// caveatsHeld returns the entries of CAVEATS the principal of a whoami
+// answer holds, in CAVEATS' order; none when it names none.
+export function caveatsHeld(principal) {
+  const held = new Set((Array.isArray(principal?.caveats) ? principal.caveats : []).map((c) => String(c).toUpperCase()));
+  return CAVEATS.filter(([c]) => held.has(c));
+}
+
+// NATION is an ISO 3166 alpha-3 code, as the server accepts in releasableTo.
+const NATION = /^[A-Z]{3}$/;
 
 const VERTICES = { point: [1, 1], ring: [1, 1], line: [2, 500], area: [3, 500] };
 
@@ -176,10 +187,12 @@ export class Tools {
   }
 
   // openForm asks for the drawing's name and label: a classification up to
-  // the user's clearance, and the nations it is released to.
+  // the user's clearance, the nations it is released to, and caveats among
+  // those the user holds.
   openForm() {
     const who = this.ctx.whoami()?.principal || {};
     const levels = levelsUpTo(who.clearance);
+    const held = caveatsHeld(who);
     this.finishBtn.hidden = true;
     this.form.replaceChildren(
       el('label', {}, 'Name ', el('input', { id: 'draw-name', name: 'name', required: true, maxlength: 64, autocomplete: 'off' })),
@@ -187,7 +200,9 @@ export class Tools {
         levels.map((l, i) => el('option', { value: l, selected: i === levels.length - 1 }, l)))),
       el('label', {}, 'Releasable to ', el('input', { id: 'draw-rel', name: 'rel', placeholder: 'e.g. JPN, KOR', autocomplete: 'off', title: 'Nations besides your own, comma separated' })),
       el('fieldset', { class: 'draw-caveats' }, el('legend', {}, 'Caveats'),
-        CAVEATS.map(([c, title]) => el('label', { title }, el('input', { type: 'checkbox', id: `draw-cav-${c}`, name: 'caveat', value: c }), ` ${c}`))),
+        held.length
+          ? held.map(([c, title]) => el('label', { title }, el('input', { type: 'checkbox', id: `draw-cav-${c}`, name: 'caveat', value: c }), ` ${c}`))
+          : el('span', { id: 'draw-cav-none', class: 'readout' }, 'none held')),
       el('div', { class: 'tool-row' },
         el('button', { type: 'submit', id: 'draw-publish' }, 'Publish'),
         el('button', { type: 'button', onclick: () => this.cancel() }, 'Cancel')),
@@ -199,6 +214,12 @@ export class Tools {
   async publish() {
     const f = this.form;
     const rel = f.querySelector('#draw-rel').value.split(/[\s,]+/).map((s) => s.trim().toUpperCase()).filter(Boolean);
+    const badNation = rel.find((n) => !NATION.test(n));
+    if (badNation) {
+      this.status.textContent = `Not published: ${badNation} is not a nation code (three letters, e.g. KOR)`;
+      this.status.className = 'readout error';
+      return;
+    }
     const body = {
       kind: this.mode,
       name: f.querySelector('#draw-name').value,
