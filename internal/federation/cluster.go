@@ -210,7 +210,7 @@ var ErrHostUnavailable = errors.New("node cannot take events now")
 // hostUnavailable undoes the receipt of e and ends the connection.
 func (c *conn) hostUnavailable(e *Event) {
 	f, l, lane := c.l.f, c.l, int(e.Lane)
-	c.unavailable = true
+	c.unavailable.Store(true)
 	f.dedupMu.Lock()
 	f.window(e.OriginNode, e.OriginSeq).remove(e.OriginSeq)
 	f.dedupMu.Unlock()
