@@ -148,7 +148,10 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 
 func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 	genStart := time.Now()
-	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(20 * time.Second).Truncate(time.Second),
+	// The traffic starts once the node is up and the clients are connected
+	// (their set-up is slow on a busy machine).
+	lead := 20*time.Second + time.Duration(clients)*50*time.Millisecond
+	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(lead).Truncate(time.Second),
 		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
 	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -198,6 +201,9 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 	tl := &trackLatency{}
 	tl.read(&wg, conn)
 	start := load.Start()
+	if late := time.Since(start); late > 0 {
+		b.Logf("set-up ended %v after the traffic started: the measurement is short of that", late)
+	}
 	// Wait for the generator's start, then measure over the load.
 	time.Sleep(time.Until(start))
 	tl.mu.Lock()
