@@ -146,22 +146,9 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return ds[int(q*float64(len(ds)-1))]
 }
 
-func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
-	genStart := time.Now()
-	// The traffic starts once the node is up and the clients are connected
-	// (their set-up is slow on a busy machine).
-	lead := 20*time.Second + time.Duration(clients)*50*time.Millisecond
-	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(lead).Truncate(time.Second),
-		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
-	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := load.Serve(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
-
+// feedsNode starts a JPN node with the load's feeds and a CoT listener at
+// JPN:SECRET; it is shut down when the benchmark ends.
+func feedsNode(b *testing.B, srv *scenario.LoadServer) *node.Node {
 	cfg := node.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.Nation = "JPN"
@@ -182,11 +169,32 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 	if err := n.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		sctx, c := context.WithTimeout(context.Background(), 20*time.Second)
 		defer c()
 		n.Shutdown(sctx)
-	}()
+	})
+	return n
+}
+
+// Long on purpose: one run from generation to the report, read in order.
+func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
+	genStart := time.Now()
+	// The traffic starts once the node is up and the clients are connected
+	// (their set-up is slow on a busy machine).
+	lead := 20*time.Second + time.Duration(clients)*50*time.Millisecond
+	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(lead).Truncate(time.Second),
+		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
+	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := load.Serve(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+
+	n := feedsNode(b, srv)
 	var wg sync.WaitGroup
 	lctx, lcancel := context.WithCancel(context.Background())
 	defer func() { lcancel(); wg.Wait() }()
