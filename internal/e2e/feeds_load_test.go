@@ -1,17 +1,22 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"kizuna/internal/cot"
 	"kizuna/internal/node"
 	"kizuna/internal/scenario"
-	"kizuna/internal/taktest"
 	"kizuna/internal/taktest/cputime"
 )
 
@@ -20,10 +25,17 @@ import (
 // (60,000 ships reporting every 3 s) over TCP, 10,000 Mode S frames/s
 // (3,125 aircraft) as a Beast stream over TCP, and 10 radars at a 5 s scan
 // sending ASTERIX CAT048 over UDP, for KIZUNA_LOAD_SECONDS (default 15)
-// seconds (KIZUNA_LOAD_SCALE scales the AIS and Mode S rates); one TAK
-// client at JPN:SECRET receives the fused picture. It
-// reports the fusion latency (observation received → track updated) p50
-// and p99, the rates, drops and the CPU used. Run it once:
+// seconds (KIZUNA_LOAD_SCALE scales the AIS and Mode S rates), while
+// KIZUNA_LOAD_CLIENTS (default 400) TAK clients at JPN:SECRET each send
+// one position report a second and receive everything (the fused picture
+// and each other's reports). One more client at JPN:SECRET measures the
+// fused tracks as they reach it. It reports the fusion latency
+// (observation received → track updated), the publication latency (track
+// event built → read by the measuring client) and, for air tracks, whose
+// Mode S observations carry the time they were received, observation
+// received → fused track read by the client (the end-to-end figure, the
+// engine's publication pacing included), each at p50 and p99, with the
+// rates, drops and the CPU used. Run it once:
 //
 //	go test -run XXX -bench BenchmarkFeedsCombinedLoad -benchtime=1x ./internal/e2e/
 func BenchmarkFeedsCombinedLoad(b *testing.B) {
@@ -39,24 +51,104 @@ func BenchmarkFeedsCombinedLoad(b *testing.B) {
 			scale = f
 		}
 	}
+	clients := 400
+	if v := os.Getenv("KIZUNA_LOAD_CLIENTS"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			clients = n
+		}
+	}
 	for b.Loop() {
-		feedsLoad(b, dur, scale)
+		feedsLoad(b, dur, scale, clients)
 	}
 }
 
-func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
-	genStart := time.Now()
-	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(20 * time.Second).Truncate(time.Second),
-		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
-	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := load.Serve(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer srv.Close()
+// trackLatency reads a CoT stream and records, per fused track event
+// (uid jpn-load.…) read while measuring, read time − event time
+// (publication) and, for air tracks, read time − the track's last update
+// (end to end).
+type trackLatency struct {
+	mu        sync.Mutex
+	measuring bool
+	n         int
+	pub, air  []time.Duration
+}
 
+func (tl *trackLatency) read(wg *sync.WaitGroup, conn net.Conn) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sp := cot.NewSplitter(0)
+		for {
+			buf := sp.Buffer(256 << 10)
+			k, err := conn.Read(buf)
+			now := time.Now()
+			sp.Commit(k)
+			for {
+				doc, serr := sp.Next()
+				if doc == nil && serr == nil {
+					break
+				}
+				if serr == nil && bytes.Contains(doc, []byte(`uid="jpn-load.`)) {
+					tl.record(doc, now)
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// attr returns the value of the first name="…" in doc after the first
+// occurrence of after.
+func attr(doc []byte, after, name string) []byte {
+	i := bytes.Index(doc, []byte(after))
+	if i < 0 {
+		return nil
+	}
+	doc = doc[i:]
+	j := bytes.Index(doc, []byte(" "+name+`="`))
+	if j < 0 {
+		return nil
+	}
+	v := doc[j+len(name)+3:]
+	if k := bytes.IndexByte(v, '"'); k >= 0 {
+		return v[:k]
+	}
+	return nil
+}
+
+func (tl *trackLatency) record(doc []byte, now time.Time) {
+	evTime, err := time.Parse(time.RFC3339Nano, string(attr(doc, "<event", "time")))
+	if err != nil {
+		return
+	}
+	typ := attr(doc, "<event", "type")
+	updated, uerr := time.Parse(time.RFC3339Nano, string(attr(doc, "<__fusion", "updated")))
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	if !tl.measuring {
+		return
+	}
+	tl.n++
+	tl.pub = append(tl.pub, now.Sub(evTime))
+	if uerr == nil && len(typ) >= 5 && typ[4] == 'A' {
+		tl.air = append(tl.air, now.Sub(updated))
+	}
+}
+
+// quantile returns the q-quantile of ds (sorted here), 0 when empty.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	return ds[int(q*float64(len(ds)-1))]
+}
+
+// feedsNode starts a JPN node with the load's feeds and a CoT listener at
+// JPN:SECRET; it is shut down when the benchmark ends.
+func feedsNode(b *testing.B, srv *scenario.LoadServer) *node.Node {
 	cfg := node.Default()
 	cfg.DataDir = b.TempDir()
 	cfg.Nation = "JPN"
@@ -77,26 +169,62 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	if err := n.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}
-	defer func() {
+	b.Cleanup(func() {
 		sctx, c := context.WithTimeout(context.Background(), 20*time.Second)
 		defer c()
 		n.Shutdown(sctx)
-	}()
-	client := taktest.Dial(b, n.Addr(node.KindCoTTCP))
+	})
+	return n
+}
+
+// Long on purpose: one run from generation to the report, read in order.
+func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
+	genStart := time.Now()
+	// The traffic starts once the node is up and the clients are connected
+	// (their set-up is slow on a busy machine).
+	lead := 20*time.Second + time.Duration(clients)*50*time.Millisecond
+	load := scenario.NewLoad(scenario.LoadConfig{Seed: 1, Duration: dur, Start: time.Now().Add(lead).Truncate(time.Second),
+		AISRate: int(20_000 * scale), ModeSRate: int(10_000 * scale)})
+	b.Logf("generated %d ships, %d aircraft, %v messages in %v", load.Ships(), load.Aircraft(), load.Counts(), time.Since(genStart).Round(time.Millisecond))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	srv, err := load.Serve(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer srv.Close()
+
+	n := feedsNode(b, srv)
+	var wg sync.WaitGroup
+	lctx, lcancel := context.WithCancel(context.Background())
+	defer func() { lcancel(); wg.Wait() }()
+	for i := range clients {
+		loadClient(b, lctx, &wg, n.Addr(node.KindCoTTCP), fmt.Sprintf("tak-%d", i), "")
+	}
+	conn, err := net.DialTimeout("tcp", n.Addr(node.KindCoTTCP), 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	tl := &trackLatency{}
+	tl.read(&wg, conn)
 	start := load.Start()
+	if late := time.Since(start); late > 0 {
+		b.Logf("set-up ended %v after the traffic started: the measurement is short of that", late)
+	}
 	// Wait for the generator's start, then measure over the load.
 	time.Sleep(time.Until(start))
+	tl.mu.Lock()
+	tl.measuring = true
+	tl.mu.Unlock()
 	cpu0, wall0 := cputime.Process(), time.Now()
-	received := 0
-	end := start.Add(dur + 2*time.Second)
-	for time.Now().Before(end) {
-		if ev := client.Next(time.Until(end)); ev != nil {
-			if strings.HasPrefix(ev.UID, "jpn-load.") {
-				received++
-			}
-		}
-	}
+	time.Sleep(time.Until(start.Add(dur + 2*time.Second)))
 	cpu, wall := cputime.Process()-cpu0, time.Since(wall0)
+	tl.mu.Lock()
+	tl.measuring = false
+	received, pub, air := tl.n, slices.Clone(tl.pub), slices.Clone(tl.air)
+	tl.mu.Unlock()
+	conn.Close()
 	p50, samples := n.FusionLatency(0.50)
 	p99, _ := n.FusionLatency(0.99)
 	fs := n.FusionStats()
@@ -119,6 +247,8 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 			sent += v
 		}
 	}
+	b.Logf("%d TAK clients at 1 Hz; fused track events at the measuring client: publication p50 %v p99 %v; air tracks, observation → client p50 %v p99 %v over %d",
+		clients, quantile(pub, 0.5), quantile(pub, 0.99), quantile(air, 0.5), quantile(air, 0.99), len(air))
 	b.Logf("fed %d of %d messages (%d observations, %d dropped at the fusion queue); fusion p50 %v p99 %v over %d; %d tracks confirmed, %d events published, %d track events to the client; CPU %.2f cores; generator late by %v at worst; errors %v",
 		msgs, sent, obs, dropped+fs.Dropped, p50, p99, samples, fs.Confirmed, fs.Published, received, cpu.Seconds()/wall.Seconds(), srv.Late(), errs)
 	b.Logf("received per feed %v", per)
@@ -128,4 +258,8 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64) {
 	b.ReportMetric(float64(dropped+fs.Dropped), "dropped")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 	b.ReportMetric(float64(received)/dur.Seconds(), "client-events/s")
+	b.ReportMetric(float64(quantile(pub, 0.99).Microseconds())/1000, "pub-p99-ms")
+	b.ReportMetric(float64(quantile(air, 0.5).Microseconds())/1000, "air-e2e-p50-ms")
+	b.ReportMetric(float64(quantile(air, 0.99).Microseconds())/1000, "air-e2e-p99-ms")
+	b.ReportMetric(float64(clients), "clients")
 }

@@ -247,7 +247,7 @@ var ErrHostUnavailable = errors.New("node cannot take events now")
 // hostUnavailable undoes the receipt of e and ends the connection.
 func (c *conn) hostUnavailable(e *Event) {
 	f, l, lane := c.l.f, c.l, int(e.Lane)
-	c.unavailable = true
+	c.unavailable.Store(true)
 	f.dd.mu.Lock()
 	f.window(e.OriginNode, e.OriginSeq).remove(e.OriginSeq)
 	f.dd.mu.Unlock()

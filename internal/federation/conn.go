@@ -88,6 +88,7 @@ func (f *Federation) ServeInbound(tc *tls.Conn, peer pki.Node) {
 }
 
 func (f *Federation) serveAccepted(ctx context.Context, tc *tls.Conn, peer pki.Node, remote string) {
+	f.tuneSocket(tc.NetConn())
 	l := f.byID[peer.ID]
 	if l == nil {
 		tc.Close()
@@ -98,6 +99,17 @@ func (f *Federation) serveAccepted(ctx context.Context, tc *tls.Conn, peer pki.N
 	if err := f.serve(ctx, tc, peer, false); err != nil && !errors.Is(err, ErrClosed) && !errors.Is(err, ErrDuplicateLink) && !errors.Is(err, ErrReplaced) {
 		l.setErr(err)
 		f.log.Warn("federation link ended", "peer", l.name, "err", err)
+	}
+}
+
+// tuneSocket bounds what the kernel holds unsent on a link socket
+// (Config.NotSentLowat).
+func (f *Federation) tuneSocket(raw net.Conn) {
+	if f.cfg.NotSentLowat <= 0 {
+		return
+	}
+	if err := setNotSentLowat(raw, f.cfg.NotSentLowat); err != nil {
+		f.log.Debug("TCP_NOTSENT_LOWAT not set on a federation link", "err", err)
 	}
 }
 
@@ -119,13 +131,19 @@ type conn struct {
 	// certsOut: origin certificates already sent on this connection
 	// (writer only).
 	certsOut map[[32]byte]bool
+	// ahead holds routine events read from the queue but not yet written,
+	// left over from a write bounded by WriteChunk (writer only).
+	ahead []queued
+	// recvQ holds routine events read off the socket ahead of their
+	// handling (nil: each is handled as it is read; see Config.RecvQueue).
+	recvQ *recvQueue
 	// refusedN counts unverifiable events and certificates on this
-	// connection (reader only), to bound what a flood writes to the log
-	// and the audit chain.
-	refusedN uint64
-	// unavailable: the node could not take an event now (reader only);
-	// nothing after it on this connection is handled (cluster.go).
-	unavailable bool
+	// connection, to bound what a flood writes to the log and the audit
+	// chain.
+	refusedN atomic.Uint64
+	// unavailable: the node could not take an event now; nothing after it
+	// on this connection is handled (cluster.go).
+	unavailable atomic.Bool
 }
 
 // auditRefusalLimit: the first refusals of a connection are each logged
@@ -139,8 +157,7 @@ const (
 // refusal logs and audits one unverifiable event or certificate, within
 // the connection's bounds.
 func (c *conn) refusal(action string, err error, attrs ...any) {
-	c.refusedN++
-	n := c.refusedN
+	n := c.refusedN.Add(1)
 	if n > auditRefusalLimit && n%auditRefusalEvery != 0 {
 		return
 	}
@@ -180,6 +197,9 @@ func (f *Federation) serve(ctx context.Context, tc *tls.Conn, peer pki.Node, out
 		return err
 	}
 	c := &conn{l: l, tc: tc, peer: peer, outbound: outbound, ackC: make(chan struct{}, 1), done: make(chan struct{}), fin: make(chan struct{})}
+	if f.cfg.RecvQueue > 0 {
+		c.recvQ = newRecvQueue(f.cfg.RecvQueue)
+	}
 	br := bufio.NewReaderSize(tc, 64<<10)
 	bw := bufio.NewWriterSize(tc, 64<<10)
 	resume, err := f.hello(c, br, bw)
@@ -308,6 +328,13 @@ func (f *Federation) run(ctx context.Context, c *conn, br *bufio.Reader, bw *buf
 		defer wg.Done()
 		c.close(c.readLoop(br))
 	}()
+	if c.recvQ != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.handleRoutine()
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		c.close(c.writeLoop(ctx, bw))
@@ -345,12 +372,13 @@ func (c *conn) finished() <-chan struct{} { return c.fin }
 
 func (c *conn) finish() { close(c.fin) }
 
-// readLoop handles the peer's frames.
+// readLoop handles the peer's frames: acknowledgements, certificates and
+// flash events at once, routine events through recvQ when there is one.
 func (c *conn) readLoop(br *bufio.Reader) error {
 	f, l := c.l.f, c.l
 	for {
 		c.tc.SetReadDeadline(time.Now().Add(f.cfg.LinkTimeout))
-		fr, _, err := ReadFrame(br, f.cfg.MaxFrame, nil)
+		fr, raw, err := ReadFrame(br, f.cfg.MaxFrame, nil)
 		if err != nil {
 			if errors.Is(err, ErrFrame) || errors.Is(err, ErrTooLarge) {
 				f.stats.badFrames.Add(1)
@@ -362,6 +390,10 @@ func (c *conn) readLoop(br *bufio.Reader) error {
 			return err
 		}
 		switch {
+		case fr.Event != nil && fr.Event.Lane == LaneRoutine && c.recvQ != nil:
+			if !c.recvQ.push(fr.Event, len(raw), c.done) {
+				return c.err
+			}
 		case fr.Event != nil:
 			c.receive(fr.Event)
 		case fr.Ack != nil:
@@ -390,13 +422,25 @@ func (c *conn) readLoop(br *bufio.Reader) error {
 	}
 }
 
+// handleRoutine handles the routine events the reader queued, in their
+// order, until the connection ends.
+func (c *conn) handleRoutine() {
+	for {
+		e, ok := c.recvQ.pop(c.done)
+		if !ok {
+			return
+		}
+		c.receive(e)
+	}
+}
+
 // receive checks one inbound event and hands it to the node. Whatever
 // happens to it, its link sequence number is marked received, so that it
 // is acknowledged once the batch is committed.
 func (c *conn) receive(e *Event) {
 	f, l := c.l.f, c.l
 	lane := int(e.Lane)
-	if c.unavailable {
+	if c.unavailable.Load() {
 		return // neither handled nor marked: the peer sends it again
 	}
 	l.mu.Lock()
@@ -579,34 +623,10 @@ func (c *conn) writeLoop(ctx context.Context, bw *bufio.Writer) error {
 	}
 }
 
-// nextQueued returns up to limit events of a lane after the last one sent.
-func (c *conn) nextQueued(ctx context.Context, lane, limit int) ([]queued, error) {
-	f, l := c.l.f, c.l
-	var qs []queued
-	// The flash lane: what is committed first (after a restart or a long
-	// outage the queue holds more than memory), then what is not
-	// committed yet. The routine lane: the committed queue.
-	if lane != LaneFlash || !l.hotComplete(c.sent[lane]) {
-		var err error
-		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
-			if ctx.Err() != nil {
-				return nil, ErrClosed
-			}
-			return nil, err
-		}
-	}
-	if lane == LaneFlash && len(qs) < limit {
-		after := c.sent[lane]
-		if len(qs) > 0 {
-			after = qs[len(qs)-1].seq
-		}
-		qs = append(qs, l.hotAfter(after, limit-len(qs))...)
-	}
-	return qs, nil
-}
-
 // sendLane appends up to sendBatch queued events of one lane to buf,
-// applying the egress policy to each; withheld ones are deleted.
+// applying the egress policy to each; withheld ones are deleted. Routine
+// events stop at WriteChunk bytes; those left over are kept in c.ahead
+// for the next write.
 func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool, error) {
 	f, l := c.l.f, c.l
 	var inFlight uint64
@@ -617,8 +637,12 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 		return buf, false, nil
 	}
 	limit := int(min(uint64(f.cfg.MaxInFlight)-inFlight, sendBatch))
-	qs, err := c.nextQueued(ctx, lane, limit)
+	fromAhead := lane == LaneRoutine && len(c.ahead) > 0
+	qs, err := c.next(ctx, lane, limit)
 	if err != nil {
+		if ctx.Err() != nil {
+			return buf, false, ErrClosed
+		}
 		return buf, false, err
 	}
 	if len(qs) == 0 {
@@ -626,8 +650,15 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 	}
 	p := label.Principal{Nation: c.peer.Nation, Clearance: l.class, Name: c.peer.ID}
 	var drops []laneMark
+	start, taken := len(buf), 0
 	for _, q := range qs {
 		prev := c.sent[lane]
+		if lane == LaneRoutine && f.cfg.WriteChunk > 0 && len(buf)-start >= f.cfg.WriteChunk {
+			// This write is full: the rest waits for the next one, which
+			// the writer starts by looking at the flash lane again.
+			break
+		}
+		taken++
 		c.sent[lane] = q.seq
 		// An event not sent is never acknowledged: with nothing in flight
 		// before it, the window moves past it, or the link would wait for
@@ -659,6 +690,16 @@ func (c *conn) sendLane(ctx context.Context, lane int, buf []byte) ([]byte, bool
 		buf = AppendEvent(buf, uint8(lane), q.seq, q.body)
 		l.stats.sent.Add(1)
 	}
+	if lane == LaneRoutine {
+		if fromAhead {
+			c.ahead = c.ahead[taken:]
+		} else {
+			c.ahead = qs[taken:]
+		}
+		if len(c.ahead) == 0 {
+			c.ahead = nil
+		}
+	}
 	if len(drops) > 0 {
 		f.mu.Lock()
 		f.pend.drops = append(f.pend.drops, drops...)
@@ -684,6 +725,35 @@ func (f *Federation) certFor(ctx context.Context, fp [32]byte) []byte {
 		return nil
 	}
 	return f.verifier.der(fp)
+}
+
+// next returns up to limit events of a lane to send next: for the flash
+// lane what is committed first (after a restart or a long outage the
+// queue holds more than memory), then what is not committed yet; for the
+// routine lane what the last write left over, else the durable queue.
+func (c *conn) next(ctx context.Context, lane, limit int) ([]queued, error) {
+	f, l := c.l.f, c.l
+	if lane == LaneRoutine {
+		if len(c.ahead) > 0 {
+			return c.ahead[:min(len(c.ahead), limit)], nil
+		}
+		return readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit)
+	}
+	var qs []queued
+	if !l.hotComplete(c.sent[lane]) {
+		var err error
+		if qs, err = readQueue(ctx, f.db, l.name, lane, c.sent[lane], limit); err != nil {
+			return nil, err
+		}
+	}
+	after := c.sent[lane]
+	if len(qs) > 0 {
+		after = qs[len(qs)-1].seq
+	}
+	if len(qs) < limit {
+		qs = append(qs, l.hotAfter(after, limit-len(qs))...)
+	}
+	return qs, nil
 }
 
 // releasable is the egress check at send time: the one policy function,

@@ -23,6 +23,26 @@
 // HELLO carries the last sequence it committed per lane, from which the
 // sender resumes.
 //
+// # Flash across a link
+//
+// A flash event waits behind routine traffic nowhere on a link. At the
+// sender it is routed at once into the link's in-memory flash list
+// (routeFlash) and written without waiting for its commit; the writer
+// looks at the flash lane before every write, and a write carries at
+// most WriteChunk (64 KiB) of routine events, so a flash event waits for
+// at most one such write. TCP_NOTSENT_LOWAT (16 KiB) on link sockets
+// keeps the kernel from holding more than that unsent in front of it (a
+// send buffer autotuned to megabytes would otherwise hold seconds of a
+// slow link's routine traffic). At the receiver the reader drains the
+// socket: routine events go to a queue of up to RecvQueue (16 MiB) that
+// one goroutine hands to the node in order, while acknowledgements,
+// certificates and flash events are handled as soon as they are read. A
+// relaying hub so publishes a flash event the moment it reads it, and
+// routes it into the next link's flash list the same way. Sequence
+// numbers, acknowledgements and duplicate removal are per lane, so the
+// lanes overtaking each other changes nothing of exactly-once delivery;
+// each lane stays in order.
+//
 // # Origin authentication (protocol version 2)
 //
 // A node speaks for itself only, and a relay adds nothing it cannot prove.

@@ -31,6 +31,9 @@ const (
 	DefaultMinBackoff    = 100 * time.Millisecond
 	DefaultMaxBackoff    = 10 * time.Second
 	DefaultMaxInFlight   = 20_000
+	DefaultWriteChunk    = 64 << 10
+	DefaultNotSentLowat  = 16 << 10
+	DefaultRecvQueue     = 16 << 20
 	handshakeTimeout     = 10 * time.Second
 	sendBatch            = 256
 )
@@ -101,6 +104,19 @@ type Config struct {
 	// MaxInFlight bounds unacknowledged events per lane of a link.
 	MaxInFlight int
 
+	// The flash path through a link (see "Flash across a link" in doc.go).
+	// WriteChunk bounds the routine bytes of one link write, so that a
+	// flash event waits behind at most that much in the writer (default
+	// DefaultWriteChunk; negative: one write per batch of sendBatch
+	// events). NotSentLowat sets TCP_NOTSENT_LOWAT on link sockets, so
+	// that it waits behind at most that much unsent in the kernel
+	// (default DefaultNotSentLowat; negative: the kernel's default).
+	// RecvQueue bounds the bytes of routine events read off a link ahead
+	// of their handling, so that the reader keeps draining the socket and
+	// handles a flash event as soon as it arrives (default
+	// DefaultRecvQueue; negative: every event handled as it is read).
+	WriteChunk, NotSentLowat, RecvQueue int
+
 	// Cluster mode (see cluster.go): the queue lives in Shared, events
 	// come through Input, and BeforeAck guards acknowledgements.
 	Shared    *sql.DB
@@ -153,6 +169,15 @@ func (c *Config) defaults() error {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.WriteChunk == 0 {
+		c.WriteChunk = DefaultWriteChunk
+	}
+	if c.NotSentLowat == 0 {
+		c.NotSentLowat = DefaultNotSentLowat
+	}
+	if c.RecvQueue == 0 {
+		c.RecvQueue = DefaultRecvQueue
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Peers {

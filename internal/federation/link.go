@@ -238,6 +238,7 @@ func (l *link) dialOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("dialling %s: %w", l.addr, err)
 	}
+	l.f.tuneSocket(raw)
 	tc := tls.Client(raw, l.f.trust.ClientTLS(*l.f.cert, l.name))
 	if err := tc.HandshakeContext(dctx); err != nil {
 		raw.Close()

@@ -1,0 +1,51 @@
+package federation
+
+import (
+	"net"
+	"syscall"
+)
+
+// tcpNotSentLowat is TCP_NOTSENT_LOWAT (linux/tcp.h).
+const tcpNotSentLowat = 25
+
+// setNotSentLowat limits the unsent bytes the kernel accepts on c: a
+// write blocks once that many are waiting, so that what the writer sends
+// next (a flash event) is not queued in the kernel behind megabytes of
+// routine traffic.
+func setNotSentLowat(c net.Conn, n int) error {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat, n)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// notSentLowat returns the connection's TCP_NOTSENT_LOWAT (tests).
+func notSentLowat(c net.Conn) (int, error) {
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return 0, nil
+	}
+	rc, err := tc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var v int
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		v, serr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_TCP, tcpNotSentLowat)
+	}); err != nil {
+		return 0, err
+	}
+	return v, serr
+}
