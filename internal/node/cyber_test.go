@@ -475,6 +475,7 @@ func anyStrings(v any) []string {
 // releases it to JPN with a new version; an incident naming a unit shows
 // as an effect to those who may see it and to no one else.
 func TestCyberSightingsAndEffects(t *testing.T) {
+	t.Parallel()
 	tp := newTestPKI(t, "USA", "JPN", "KOR")
 	tp.cfg.SightingsFlush = Duration(50 * time.Millisecond)
 	n := startNode(t, tp.cfg)
