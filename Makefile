@@ -5,39 +5,57 @@ export CGO_ENABLED := 0
 export GOTOOLCHAIN := auto
 GO ?= go
 
-.PHONY: test test-go test-node test-web test-interop vet lint build bench
+.PHONY: test test-go test-node test-web test-interop vet lint build bench npm-web npm-interop
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+# The browser and interop suites start this binary (their KIZUNA_BIN): it is
+# built once, not once per test file.
+KIZUNA_BIN := $(CURDIR)/bin/kizuna
+# Browser test files run this many at a time (Node.js's default on two cores
+# is one): a file waits on its kizuna serve and Chromium much of the time,
+# but Chromium's rendering is real CPU work beside the Go race suite, so
+# more than two on two cores buys little and risks the timing assertions.
+WEB_TEST_CONCURRENCY ?= 2
 
 build:
 	$(GO) build -o bin/kizuna ./cmd/kizuna
 
-vet:
-	$(GO) vet ./...
+# vet and staticcheck only use the CPU (no test deadlines): at a lower
+# priority beside the suites, they take what the suites leave idle. They
+# start after build so that they reuse its compiled packages instead of
+# compiling the same ones at the same time.
+vet: build
+	nice -n 10 $(GO) vet ./...
 
 # staticcheck, pinned, fetched through the module proxy.
-lint:
-	$(GO) run $(STATICCHECK) ./...
+lint: build
+	nice -n 10 $(GO) run $(STATICCHECK) ./...
 
-# The Go suite and the two Node.js suites are independent: they run side by
-# side (the Node.js ones one after the other), each one's output printed
-# whole when it ends.
-test: vet lint
-	@$(MAKE) --no-print-directory --output-sync=target -j2 test-go test-node
+# The checks and suites are independent of one another: they all run side by
+# side, each one's output printed whole when it ends. The Node.js suites
+# wait only for the server binary and their npm packages.
+test:
+	@$(MAKE) --no-print-directory --output-sync=target -j8 vet lint test-go test-web test-interop
 
-test-node:
-	@$(MAKE) --no-print-directory test-web
-	@$(MAKE) --no-print-directory test-interop
+test-node: test-web test-interop
 
+# -vet=off: the go test's own subset of vet would repeat what vet does.
 test-go:
-	CGO_ENABLED=1 $(GO) test -race -timeout 20m ./...
+	CGO_ENABLED=1 $(GO) test -race -vet=off -timeout 20m ./...
 
-test-web:
-	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && npm ci --no-audit --no-fund && node --test; fi
+npm-web:
+	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && npm ci --no-audit --no-fund; fi
+
+npm-interop:
+	@cd interop/node-tak && npm ci --no-audit --no-fund
+
+test-web: build npm-web
+	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && KIZUNA_BIN=$(KIZUNA_BIN) node --test --test-concurrency=$(WEB_TEST_CONCURRENCY); fi
 
 # Kizuna driven by third-party TAK client code (@tak-ps/node-tak, node-cot).
-test-interop:
-	@cd interop/node-tak && npm ci --no-audit --no-fund && node --test
+test-interop: build npm-interop
+	@cd interop/node-tak && KIZUNA_BIN=$(KIZUNA_BIN) node --test
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -44,6 +44,7 @@ import (
 //  7. The CFC, holding OPCON of ROK ground forces by national decision,
 //     tasks them; JPN never sees that order, nor KOR the Japanese one.
 func TestCommandScenario(t *testing.T) {
+	t.Parallel()
 	n := cmdStartNode(t)
 	api := map[string]*cmdAPI{}
 	for _, nat := range []string{"USA", "JPN", "KOR"} {

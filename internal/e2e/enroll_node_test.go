@@ -24,6 +24,7 @@ import (
 // not from the CSR); a wrong password is refused with 401 and audited;
 // the configuration endpoint answers; the audit chain verifies.
 func TestEnrollThroughNode(t *testing.T) {
+	t.Parallel()
 	sp := newSecPKI(t, "JPN", "USA")
 	const password = "sakura-password-1"
 	usersFile := sakuraUsers(t, sp, "operator", password)

@@ -25,6 +25,7 @@ import (
 // token/QR) which enrolls once; a reused, an expired and an unknown token
 // are refused and audited.
 func TestEnrollPathsThroughNode(t *testing.T) {
+	t.Parallel()
 	sp := newSecPKI(t, "JPN", "USA")
 	const password = "sakura-password-1"
 	usersFile := sakuraUsers(t, sp, "", password)

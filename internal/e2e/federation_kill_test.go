@@ -52,6 +52,7 @@ func startChild(t *testing.T, cfgFile, dataDir string) (*exec.Cmd, []node.Listen
 // in the middle of a stream and restarted. Every message a JPN client
 // published reaches the KOR client exactly once.
 func TestFederationPeerKilled(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN", "KOR")
 	if err != nil {

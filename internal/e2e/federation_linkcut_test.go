@@ -29,6 +29,7 @@ func version(e *cot.Event) int {
 // newest of each uid arrives, and older ones were compacted while the link
 // was down.
 func TestFederationLinkCut(t *testing.T) {
+	t.Parallel()
 	var px *fedProxy
 	specs := topology.Trilateral()
 	specs[1].Configure = viaProxy(t, "usa-hub", &px)
@@ -118,6 +119,7 @@ func TestFederationLinkCut(t *testing.T) {
 // events queue at JPN; a missile warning published after them is the
 // first thing the hub's clients get when the link comes back.
 func TestFederationFlashFirst(t *testing.T) {
+	t.Parallel()
 	var px *fedProxy
 	specs := topology.Trilateral()[:2]
 	specs[1].Configure = viaProxy(t, "usa-hub", &px)

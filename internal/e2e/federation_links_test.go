@@ -21,6 +21,7 @@ import (
 // originator; a USA–JPN-only object that reaches the hub never goes on to
 // KOR; link state shows in the API.
 func TestFederationTrilateral(t *testing.T) {
+	t.Parallel()
 	specs := topology.Trilateral()
 	specs[0].Configure = func(cfg *node.Config) {
 		// A JPN principal on the hub's web API sees no link internals.
@@ -105,6 +106,7 @@ func (c *fedClient) collectUntil(uid string, d time.Duration) []*cot.Event {
 // up with one link (the one dialled by the lower node id), and events
 // flow both ways.
 func TestFederationMutualDial(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	p, err := topology.NewPKI(filepath.Join(dir, "pki"), "USA", "JPN")
 	if err != nil {

@@ -63,6 +63,7 @@ func relayAs(e *federation.Event, peer string) *federation.Event {
 // the link stays up: the peer's own genuine event, sent last, arrives
 // everywhere, and so does a genuine JPN event it relays unchanged.
 func TestFederationOriginForgeries(t *testing.T) {
+	t.Parallel()
 	specs := topology.Trilateral()
 	specs[0].Peers = append(specs[0].Peers, topology.Peer{Name: "kor-rogue", Classification: "SECRET"})
 	c := fedCluster(t, specs)

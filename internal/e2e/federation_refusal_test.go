@@ -141,6 +141,7 @@ func forgeNode(t testing.TB, ca *pki.CA, cn, nation string, p *topology.PKI) tls
 // pinned; a wrong-nation, expired, undeclared or non-node certificate is
 // refused.
 func TestFederationRefusals(t *testing.T) {
+	t.Parallel()
 	c := fedCluster(t, topology.Trilateral()[:1]) // the hub alone, awaiting jpn-node and kor-node
 	hub := c.Node("usa-hub")
 	addr := hub.Addr("federation")
@@ -205,6 +206,7 @@ func TestFederationRefusals(t *testing.T) {
 // origin sequence number, an overwrite of another nation's object, and an
 // oversized frame, which closes the link.
 func TestFederationInboundRules(t *testing.T) {
+	t.Parallel()
 	c := fedCluster(t, topology.Trilateral()[:1])
 	hub := c.Node("usa-hub")
 	cf, kf, err := c.PKI.NodeCert("JPN", "jpn-node", pki.Validity{})
@@ -285,6 +287,7 @@ func TestFederationInboundRules(t *testing.T) {
 // (the CRL re-read, as on SIGHUP), its live link is closed and it cannot
 // link again; the other links stay up.
 func TestFederationRevokedPeer(t *testing.T) {
+	t.Parallel()
 	c := fedCluster(t, topology.Trilateral())
 	fedLinksUp(t, c)
 	hub := c.Node("usa-hub")

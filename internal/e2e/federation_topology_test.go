@@ -28,6 +28,7 @@ func triangle() []topology.NodeSpec {
 // two paths; clients still see it exactly once, it never comes back to
 // its origin, and a JPN–KOR-only object goes only over the JPN–KOR link.
 func TestFederationTriangle(t *testing.T) {
+	t.Parallel()
 	c := fedCluster(t, triangle())
 	fedLinksUp(t, c)
 	pub := fedDial(t, c.Node("jpn-b"))
@@ -84,6 +85,7 @@ func TestFederationTriangle(t *testing.T) {
 // CONFIDENTIAL. On every node, a client sees exactly the events that the
 // policy releases on every hop of their path: none more, none fewer.
 func TestFederationReleasabilityProperty(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))

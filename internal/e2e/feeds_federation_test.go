@@ -24,6 +24,7 @@ import (
 // Tsushima's; a Korean client on the KOR node receives the AIS picture and
 // no radar at all.
 func TestFeedsFederated(t *testing.T) {
+	t.Parallel()
 	var sensors []scenario.Sensor
 	for _, sn := range scenario.DefaultSensors() {
 		switch sn.Name {

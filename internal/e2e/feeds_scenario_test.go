@@ -23,6 +23,7 @@ import (
 // receive: fused, labelled tracks, and never a track built with a radar
 // that is not released to the client's nation.
 func TestFeedsScenarioToTAK(t *testing.T) {
+	t.Parallel()
 	var sensors []scenario.Sensor
 	for _, sn := range scenario.DefaultSensors() {
 		switch sn.Name {

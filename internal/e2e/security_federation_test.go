@@ -16,6 +16,7 @@ import (
 // (not node) certificate, are both refused; each refusal is audited and
 // written to the security log.
 func TestSecurityFederationRefusals(t *testing.T) {
+	t.Parallel()
 	sp := newSecPKI(t, "USA", "JPN")
 	cfg := sp.cfg
 	cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindFederation, Addr: "127.0.0.1:0"})

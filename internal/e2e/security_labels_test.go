@@ -23,6 +23,7 @@ import (
 // writes to another nation's object are rejected, counted and audited, and
 // the connection goes on.
 func TestSecurityLabelsOverMTLS(t *testing.T) {
+	t.Parallel()
 	sp := newSecPKI(t, "USA", "JPN", "KOR")
 	n := secStart(t, sp.cfg)
 	addr := n.Addr(node.KindCoTTLS)

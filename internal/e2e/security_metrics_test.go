@@ -49,6 +49,7 @@ func httpGet(t *testing.T, url string) (int, string) {
 // classification is refused too. The JSON APIs withhold the same things
 // from the partner.
 func TestSecurityMetricsPartnerScrape(t *testing.T) {
+	t.Parallel()
 	specs := topology.Trilateral()
 	specs[0].Configure = func(cfg *node.Config) {
 		cfg.Listeners = append(cfg.Listeners,

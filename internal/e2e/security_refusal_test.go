@@ -19,6 +19,7 @@ import (
 // {reason="tls"}) and audited; a good certificate still connects; the audit
 // chain verifies afterwards.
 func TestSecurityRefusals(t *testing.T) {
+	t.Parallel()
 	sp := newSecPKI(t, "USA", "JPN")
 	hour := time.Hour
 	now := time.Now()

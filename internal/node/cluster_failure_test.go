@@ -43,6 +43,7 @@ func waitHealth(t *testing.T, n *Node, code int, contains string) {
 // a counted reason instead of dropping them, and recover when NATS
 // returns, events crossing instances again.
 func TestClusterNATSRestart(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	ns := clustertest.StartEmbedded(t)
 	id := clustertest.Unique("kzt")
@@ -94,6 +95,7 @@ func TestClusterNATSRestart(t *testing.T) {
 // controls) under an instance: it reports not ready naming the store,
 // refuses new events, keeps what it accepted before queued, and recovers.
 func TestClusterPostgresRestart(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	host := strings.TrimPrefix(clustertest.PostgresURL(), "postgres://")

@@ -46,6 +46,7 @@ func countUID(evs []*cot.Event, uid string) int {
 // applied at the egress of the instance serving each client; an instance
 // whose clients are all UNCLASSIFIED never receives SECRET traffic.
 func TestClusterThreeInstances(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	a := startNode(t, clusterConfig(prefix, natsURL, pgURL, "a", "USA:SECRET", "JPN:UNCLASSIFIED"))
@@ -174,6 +175,7 @@ func TestClusterThreeInstances(t *testing.T) {
 // shared store, only the winner's event is delivered anywhere, and the
 // loser's is refused.
 func TestClusterUIDConflict(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	a := startNode(t, clusterConfig(prefix, natsURL, pgURL, "a", "JPN:UNCLASSIFIED"))

@@ -111,6 +111,9 @@ type Config struct {
 	HistoryInterval      Duration `json:"historyInterval,omitempty"`
 	FlushInterval        Duration `json:"flushInterval,omitempty"`
 	MaxHTTPBody          int64    `json:"maxHTTPBody,omitempty"`
+	// SightingsFlush is how often the node's security events become STIX
+	// sightings in its sightings collection (0: 5s).
+	SightingsFlush Duration `json:"sightingsFlush,omitempty"`
 
 	// Orbat is an order-of-battle file for the chain of command.
 	Orbat string `json:"orbat,omitempty"`
@@ -161,6 +164,7 @@ func Default() Config {
 		FlushInterval:    Duration(200 * time.Millisecond),
 		CRLInterval:      Duration(5 * time.Minute),
 		MaxHTTPBody:      1 << 20,
+		SightingsFlush:   Duration(defaultSightingsFlush),
 	}
 }
 
@@ -289,6 +293,12 @@ func (c *Config) Validate() error {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = 4096
+	}
+	if c.SightingsFlush < 0 {
+		return cfgErr("sightings flush must not be negative")
+	}
+	if c.SightingsFlush == 0 {
+		c.SightingsFlush = Duration(defaultSightingsFlush)
 	}
 	if c.WriteBudget < 0 || c.WriteChunk < 0 || c.NotSentLowat < 0 {
 		return cfgErr("writeBudget, writeChunk and notSentLowat must be zero (off) or positive")

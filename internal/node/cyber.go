@@ -35,8 +35,9 @@ import (
 // CyberAPIRoot is the path segment of the node's TAXII API root.
 const CyberAPIRoot = "kizuna"
 
-// SightingsFlush is how often security events become sightings.
-var SightingsFlush = 5 * time.Second
+// defaultSightingsFlush is how often security events become sightings
+// when Config.SightingsFlush is zero.
+const defaultSightingsFlush = 5 * time.Second
 
 func collectionID(nodeID, what string) string {
 	h := sha1.Sum([]byte("kizuna-collection\x00" + nodeID + "\x00" + what))
@@ -97,7 +98,7 @@ func (n *Node) setupCyber() error {
 	node := label.Principal{Nation: nat, Clearance: label.TopSecret, Name: "node:" + n.cfg.NodeID}
 	national := label.Label{Classification: label.Unclassified, ReleasableTo: []string{nat}, Originator: nat}
 	sightings, err := cyber.NewSightings(cyber.SightingsConfig{
-		NodeID: n.cfg.NodeID, Nation: nat, Flush: SightingsFlush, Log: n.log.With("component", "cyber"),
+		NodeID: n.cfg.NodeID, Nation: nat, Flush: time.Duration(n.cfg.SightingsFlush), Log: n.log.With("component", "cyber"),
 		Store: func(ctx context.Context, objs []json.RawMessage) error {
 			st, err := srv.Add(ctx, SightingsCollectionID(n.cfg.NodeID), node, objs, &taxii.AddOptions{Label: &national})
 			if err == nil && st.FailureCount > 0 {

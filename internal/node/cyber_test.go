@@ -475,10 +475,9 @@ func anyStrings(v any) []string {
 // releases it to JPN with a new version; an incident naming a unit shows
 // as an effect to those who may see it and to no one else.
 func TestCyberSightingsAndEffects(t *testing.T) {
-	old := SightingsFlush
-	SightingsFlush = 50 * time.Millisecond
-	t.Cleanup(func() { SightingsFlush = old })
+	t.Parallel()
 	tp := newTestPKI(t, "USA", "JPN", "KOR")
+	tp.cfg.SightingsFlush = Duration(50 * time.Millisecond)
 	n := startNode(t, tp.cfg)
 	usaCert, _ := tp.client(t, "USA", "CYBER-1", label.Secret)
 	jpnCert, _ := tp.client(t, "JPN", "CYBER-J", label.Secret)

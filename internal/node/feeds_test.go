@@ -38,6 +38,7 @@ func fusionSources(ev *cot.Event) (string, bool) {
 // client at SECRET also the one with the radar; the API and the metrics
 // agree.
 func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
+	t.Parallel()
 	site := asterix.Site{Lat: 34.20, Lon: 129.29, Height: 60}
 	const rho, theta = 18.0, 40.0 // NM, degrees
 	shipLat, shipLon := site.Locate(rho, theta, site.Height)
@@ -322,6 +323,7 @@ func TestFeedLabel(t *testing.T) {
 // every sentence; the node's feed redials, the ship's track keeps being
 // updated and the node serves on.
 func TestFeedReconnects(t *testing.T) {
+	t.Parallel()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until } from './lib.mjs';
 
 describe('web map across a server restart', { timeout: 900000 }, () => {
   let server;
@@ -30,8 +30,13 @@ describe('web map across a server restart', { timeout: 900000 }, () => {
         await tak.send(cotEvent({ uid, callsign: 'PERSIST', type: 'a-f-G-U-C-I', lat: 35.5, lon: 139.5, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
         await page.waitForFunction((u) => kizuna.layer.drawn.has(u), uid, { timeout: 5000 });
         tak.close();
-        // Durability covers what arrived more than a second before a kill.
-        await new Promise((r) => setTimeout(r, 1500));
+        // Durability covers what arrived more than a second before a kill:
+        // the store commits the object and its history row in one flush,
+        // which must come within that time (the wait was a 1.5 s sleep).
+        await until('the object committed to the store', async () => {
+          const r = await (await fetch(`${server.http.JPN}/api/v1/objects/${uid}/history`)).json().catch(() => ({}));
+          return r.points?.length >= 1;
+        }, 1500);
         const snapshots = await page.evaluate(() => kizuna.stats.snapshots);
 
         const ports = server.listeners.map((l) => Number(l.addr.split(':').pop()));

@@ -285,7 +285,10 @@ describe('staff map', { timeout: 900000 }, () => {
       const r = await (await fetch(`${server.http.JPN}/api/v1/objects/rp-1/history`)).json().catch(() => ({}));
       return r.points?.length >= 1;
     });
-    await new Promise((r) => setTimeout(r, 1100)); // a distinct second
+    // The next position in a distinct second: wait for the clock to pass
+    // the second in which the first row was seen (was a 1.1 s sleep).
+    const seen = Math.floor(Date.now() / 1000);
+    await until('the next second', () => Math.floor(Date.now() / 1000) > seen, 2000, 10);
     await usa.send(cotEvent({ uid: 'rp-1', callsign: 'REPLAY ONE', lat: 33.9, lon: 131.9, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
     const { page, context, rec } = await openPage(browser, jpnURL);
     try {
