@@ -109,6 +109,12 @@ func (s *Service) Version(ctx context.Context) (int64, error) {
 // mode: after another instance committed) and tells the order streams of
 // every order that is new or changed.
 func (s *Service) Reload(ctx context.Context) error {
+	// Read under the lock every write commits under: a snapshot read
+	// beside this instance's own commit could otherwise replace the newer
+	// state in memory with the older one (and its next change would then
+	// be refused as made from a stale revision).
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	l, err := s.db.load(ctx)
 	if err != nil {
 		return fmt.Errorf("reloading command state: %w", err)
@@ -119,8 +125,6 @@ func (s *Service) Reload(ctx context.Context) error {
 			return fmt.Errorf("reloading nation-pair policies: %w", err)
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.units = map[string]*Unit{}
 	for _, u := range l.units {
 		s.units[u.ID] = u
