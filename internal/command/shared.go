@@ -6,8 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"kizuna/internal/sqlbind"
 	"strconv"
-	"strings"
 )
 
 // The chain of command in cluster mode. Units, grants, orders and the
@@ -39,17 +39,7 @@ func (d *db) q(query string) string {
 	if !d.pg {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(query)
 }
 
 // checkRev locks an order's row in tx and fails with ErrConflict unless

@@ -17,6 +17,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
 	"kizuna/internal/seclog"
+	"kizuna/internal/sockopt"
 )
 
 // This file holds one connection of a link, inbound or outbound: the
@@ -108,7 +109,7 @@ func (f *Federation) tuneSocket(raw net.Conn) {
 	if f.cfg.NotSentLowat <= 0 {
 		return
 	}
-	if err := setNotSentLowat(raw, f.cfg.NotSentLowat); err != nil {
+	if err := sockopt.SetNotSentLowat(raw, f.cfg.NotSentLowat); err != nil {
 		f.log.Debug("TCP_NOTSENT_LOWAT not set on a federation link", "err", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
+	"kizuna/internal/sockopt"
 )
 
 // gateHost records the uids it is given in order. Routine events wait at
@@ -148,7 +149,7 @@ func TestFlashPassesLinkBacklog(t *testing.T) {
 				jpn.links[0].mu.Lock()
 				c := jpn.links[0].conn
 				jpn.links[0].mu.Unlock()
-				if v, err := notSentLowat(c.tc.NetConn()); err == nil && v != DefaultNotSentLowat {
+				if v, err := sockopt.NotSentLowat(c.tc.NetConn()); err == nil && v != DefaultNotSentLowat {
 					t.Errorf("TCP_NOTSENT_LOWAT = %d, want %d", v, DefaultNotSentLowat)
 				}
 			}

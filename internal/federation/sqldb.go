@@ -3,8 +3,8 @@ package federation
 import (
 	"context"
 	"database/sql"
+	"kizuna/internal/sqlbind"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -53,17 +53,7 @@ func rebind(pg bool, q string) string {
 	}
 	s = pgTable.ReplaceAllString(s, "$1 fed_$2")
 	s = strings.ReplaceAll(s, "compact = 1", "compact")
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	out := b.String() + suffix
+	out := sqlbind.Dollar(s) + suffix
 	pgQueries.Store(q, out)
 	return out
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"kizuna/internal/sqlbind"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,17 +52,7 @@ func (s *Service) q(query string) string {
 	if !s.pg {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(query)
 }
 
 // wmutex is the service's mutex. In cluster mode the writer that holds it

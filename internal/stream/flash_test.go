@@ -14,6 +14,7 @@ import (
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
+	"kizuna/internal/sockopt"
 )
 
 // rawMessage is a published message with the given XML.
@@ -79,7 +80,7 @@ func TestFlashPassesBacklog(t *testing.T) {
 			if tc.lowat > 0 {
 				srv.mu.Lock()
 				for conn := range srv.conns {
-					if v, err := notSentLowat(conn.Conn.(*net.TCPConn)); err == nil && v != tc.lowat {
+					if v, err := sockopt.NotSentLowat(conn.Conn); err == nil && v != tc.lowat {
 						t.Errorf("TCP_NOTSENT_LOWAT = %d, want %d", v, tc.lowat)
 					}
 				}

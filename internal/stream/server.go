@@ -17,6 +17,7 @@ import (
 	"kizuna/internal/metrics"
 	"kizuna/internal/reject"
 	"kizuna/internal/seclog"
+	"kizuna/internal/sockopt"
 	"kizuna/internal/takproto"
 )
 
@@ -156,7 +157,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 		tc.SetNoDelay(true)
 		tc.SetKeepAlive(true)
 		if s.cfg.NotSentLowat > 0 {
-			if err := setNotSentLowat(tc, s.cfg.NotSentLowat); err != nil {
+			if err := sockopt.SetNotSentLowat(tc, s.cfg.NotSentLowat); err != nil {
 				s.log.Debug("TCP_NOTSENT_LOWAT not set", "err", err)
 			}
 		}

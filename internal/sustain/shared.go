@@ -6,9 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"kizuna/internal/sqlbind"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -55,17 +54,7 @@ func (s *Service) q(query string) string {
 	if !s.pg {
 		return query
 	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteString("$" + strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return sqlbind.Dollar(query)
 }
 
 // reader is where reads go: the write transaction when one is open

@@ -1,4 +1,6 @@
-package federation
+// Package sockopt sets the TCP socket options that the flash path relies
+// on, for the client streams and the federation links alike.
+package sockopt
 
 import (
 	"net"
@@ -8,11 +10,11 @@ import (
 // tcpNotSentLowat is TCP_NOTSENT_LOWAT (linux/tcp.h).
 const tcpNotSentLowat = 25
 
-// setNotSentLowat limits the unsent bytes the kernel accepts on c: a
+// SetNotSentLowat limits the unsent bytes the kernel accepts on c: a
 // write blocks once that many are waiting, so that what the writer sends
 // next (a flash event) is not queued in the kernel behind megabytes of
-// routine traffic.
-func setNotSentLowat(c net.Conn, n int) error {
+// routine traffic. A connection that is not TCP is left alone.
+func SetNotSentLowat(c net.Conn, n int) error {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return nil
@@ -30,8 +32,9 @@ func setNotSentLowat(c net.Conn, n int) error {
 	return serr
 }
 
-// notSentLowat returns the connection's TCP_NOTSENT_LOWAT (tests).
-func notSentLowat(c net.Conn) (int, error) {
+// NotSentLowat returns the connection's TCP_NOTSENT_LOWAT (0 for a
+// connection that is not TCP).
+func NotSentLowat(c net.Conn) (int, error) {
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return 0, nil
