@@ -10,7 +10,8 @@ import (
 )
 
 // Dollar numbers the ? placeholders of query as $1, $2, … . A ? inside a
-// quoted string literal ('…', with ” as an escaped quote) is left alone.
+// quoted string literal (between single quotes; a doubled quote inside
+// it is an escaped one) is left alone.
 func Dollar(query string) string {
 	if !strings.ContainsRune(query, '?') {
 		return query
