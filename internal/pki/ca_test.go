@@ -158,7 +158,7 @@ func TestSignCSRTakesSubjectFromIdentity(t *testing.T) {
 	ca := newCA(t, "USA")
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: pkix.Name{CommonName: "admin", Organization: []string{"JPN"}, OrganizationalUnit: []string{"TOP SECRET", "role:admin"}},
+		Subject: pkix.Name{CommonName: "admin", Organization: []string{"JPN"}, OrganizationalUnit: []string{"TOP SECRET", "role:admin", "caveat:NOFORN"}},
 	}, k)
 	if err != nil {
 		t.Fatal(err)
