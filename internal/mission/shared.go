@@ -4,11 +4,11 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"kizuna/internal/follow"
 	"kizuna/internal/sqlbind"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 )
 
 // Missions in cluster mode. The missions, their change logs and the log
@@ -178,26 +178,7 @@ func (s *Service) refresh(ctx context.Context) error {
 // failure is logged when it starts and when it ends, not at every poll.
 func (s *Service) watchShared(ctx context.Context) {
 	defer s.wg.Done()
-	t := time.NewTicker(s.cfg.Poll)
-	defer t.Stop()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		err := s.poll(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil && !failing:
-			s.log.Warn("missions: not reloaded from the cluster's store", "err", err)
-		case err == nil && failing:
-			s.log.Info("missions: reloading from the cluster's store again")
-		}
-		failing = err != nil
-	}
+	follow.Run(ctx, s.log, "missions", s.cfg.Poll, s.poll)
 }
 
 // poll reloads the state if the shared version moved.

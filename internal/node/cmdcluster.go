@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"kizuna/internal/command"
+	"kizuna/internal/follow"
 )
 
 // commandShared returns the cluster's PostgreSQL for the chain of command
@@ -26,25 +27,18 @@ func (n *Node) watchCommand(ctx context.Context, svc *command.Service) {
 	if n.cl == nil || n.cl.pg == nil {
 		return
 	}
+	var seen int64
 	n.commandLoop.run(ctx, func(ctx context.Context) {
-		t := time.NewTicker(250 * time.Millisecond)
-		defer t.Stop()
-		var seen int64
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		follow.Run(ctx, n.log, "the chain of command", 250*time.Millisecond, func(ctx context.Context) error {
 			v, err := svc.Version(ctx)
 			if err != nil || v == seen {
-				continue
+				return err
 			}
 			if err := svc.Reload(ctx); err != nil {
-				n.log.Warn("chain of command not reloaded", "err", err)
-				continue
+				return err
 			}
 			seen = v
-		}
+			return nil
+		})
 	})
 }

@@ -3,11 +3,13 @@ package node
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"kizuna/internal/cyber"
+	"kizuna/internal/follow"
 	"kizuna/internal/label"
 	"kizuna/internal/stix"
 	"kizuna/internal/taxii"
@@ -46,34 +48,24 @@ func (n *Node) federates() bool { return n.federation != nil || n.fedc != nil }
 // the effects are rebuilt from the store.
 // seen is a clock read before the replay that filled effects at start.
 func (n *Node) watchCyber(ctx context.Context, srv *taxii.Server, effects *cyber.Effects, seen taxii.Clock) {
-	t := time.NewTicker(CyberFollow)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	follow.Run(ctx, n.log, "cyber", CyberFollow, func(ctx context.Context) error {
 		c, err := srv.Clock(ctx)
 		switch {
-		case ctx.Err() != nil:
-			return
 		case err != nil:
-			n.log.Warn("cyber: reading the shared store failed", "err", err)
+			return fmt.Errorf("reading the shared store's clock: %w", err)
 		case c.Deletions != seen.Deletions:
 			fresh := cyber.NewEffects()
 			if err := srv.Replay(ctx, cyberTypes, func(_ string, o *stix.Object, l label.Label) { fresh.Observe(o, l) }); err != nil {
-				n.log.Warn("cyber: rebuilding the effects failed", "err", err)
-				break
+				return fmt.Errorf("rebuilding the effects: %w", err)
 			}
 			effects.Replace(fresh)
 			seen = c
 		case c.Added != seen.Added:
 			if err := srv.ReplayAfter(ctx, cyberTypes, seen.Added, func(_ string, o *stix.Object, l label.Label) { effects.Observe(o, l) }); err != nil {
-				n.log.Warn("cyber: following the shared store failed", "err", err)
-				break
+				return fmt.Errorf("following the shared store: %w", err)
 			}
 			seen.Added = c.Added
 		}
-	}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"kizuna/internal/follow"
 	"kizuna/internal/sqlbind"
 	"slices"
 	"time"
@@ -248,16 +249,5 @@ func (s *Service) putEngagement(e Engagement, replace bool) {
 // followLoop, in cluster mode, applies other instances' commits as they
 // come.
 func (s *Service) followLoop(ctx context.Context) {
-	t := time.NewTicker(followEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("sustain: following the shared ledger", "err", err)
-		}
-	}
+	follow.Run(ctx, s.log, "sustainment", followEvery, s.Refresh)
 }
