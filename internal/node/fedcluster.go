@@ -132,11 +132,19 @@ func (fc *fedCluster) link(peer string) *federation.Federation {
 	return nil
 }
 
-// reporter reports whether this instance holds the first configured peer
-// link: the one instance of a federated cluster that publishes node-wide
-// reports (sustainment stock and readiness), so they go out once.
+// reporter reports whether this instance is the one of a federated
+// cluster that publishes node-wide reports (sustainment stock and
+// readiness), so they go out once: the live member with the smallest
+// instance name. It does not depend on holding a link: a link may be down
+// (an inbound peer not connected) while the reports must still go out.
 func (fc *fedCluster) reporter() bool {
-	return len(fc.peers) > 0 && fc.link(fc.peers[0].Name) != nil
+	self := fc.n.cl.bus.Instance()
+	for _, m := range fc.n.cl.bus.KnownMembers() {
+		if m.Instance < self {
+			return false
+		}
+	}
+	return true
 }
 
 // held returns the links this instance holds, in configuration order.

@@ -108,9 +108,8 @@ func (n *Node) sustainShared() *sql.DB {
 	return stdlib.OpenDBFromPool(n.cl.pg.Pool())
 }
 
-// sustainReporter, in a federated cluster, makes the holder of the first
-// configured peer link the one instance that publishes the stock and
-// readiness reports (every instance follows the shared ledger, so it
+// sustainReporter, in a federated cluster, makes one live instance (the
+// smallest name) the one that publishes the stock and readiness reports (every instance follows the shared ledger, so it
 // reports every change); nil otherwise (every instance reports).
 func (n *Node) sustainReporter() func() bool {
 	if n.cl == nil || n.fedc == nil {
