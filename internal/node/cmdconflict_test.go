@@ -2,18 +2,13 @@ package node
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"kizuna/internal/clustertest"
 	"kizuna/internal/taktest"
 )
 
@@ -23,17 +18,7 @@ import (
 // the stale instance's change is refused with 409 and the order keeps the
 // other's.
 func TestClusterOrderStreamAndConflict(t *testing.T) {
-	pgURL := clustertest.Postgres(t)
-	natsURL, prefix := clustertest.NATS(t)
-	orbat, err := os.ReadFile(filepath.Join("..", "command", "testdata", "orbat.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := func(inst string) Config {
-		c := clusterConfig(prefix, natsURL, pgURL, inst, "USA:SECRET")
-		c.OrbatData = orbat
-		return c
-	}
+	cfg := orderClusterConfig(t)
 	a := startNode(t, cfg("a"))
 	b := startNode(t, cfg("b"))
 	type order struct {
@@ -45,24 +30,8 @@ func TestClusterOrderStreamAndConflict(t *testing.T) {
 	}
 	call := func(n *Node, method, path string, body any) (int, order) {
 		t.Helper()
-		var rd io.Reader
-		if body != nil {
-			raw, _ := json.Marshal(body)
-			rd = bytes.NewReader(raw)
-		}
-		req, _ := http.NewRequest(method, "http://"+addrOf(t, n, KindHTTP, "USA:SECRET")+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
 		var o order
-		raw, _ := io.ReadAll(resp.Body)
-		json.Unmarshal(raw, &o)
-		return resp.StatusCode, o
+		return orderCall(t, n, method, path, body, &o), o
 	}
 
 	// b's order stream, read line by line.
