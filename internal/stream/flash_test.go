@@ -15,6 +15,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/metrics"
 	"kizuna/internal/sockopt"
+	"kizuna/internal/taktest"
 )
 
 // rawMessage is a published message with the given XML.
@@ -47,35 +48,7 @@ func TestFlashPassesBacklog(t *testing.T) {
 			for i := range n {
 				picture = append(picture, rawMessage(fmt.Sprintf("r%d", i), false, 2000))
 			}
-			h := hub.New(100_000)
-			srv, err := NewServer(Options{
-				Config:   Config{Coalesce: 5 * time.Millisecond, WriteChunk: tc.chunk, NotSentLowat: tc.lowat},
-				Hub:      h,
-				Metrics:  metrics.New(),
-				Encoders: &hub.Encoders{},
-				Ingest:   func(*Conn, *cot.Event, string) error { return nil },
-				Replay:   func(label.Principal) []*hub.Message { return picture },
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithCancel(context.Background())
-			addr, err := srv.Listen(ctx, Listener{Kind: "cot-tcp", Addr: "127.0.0.1:0", Principal: label.Principal{Nation: "USA", Clearance: label.Secret}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer scancel()
-				srv.Shutdown(sctx)
-				cancel()
-			})
-			c, err := net.DialTimeout("tcp", addr.String(), 5*time.Second)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
-			waitTrue(t, "subscribed", func() bool { return len(h.Subscribers()) == 1 })
+			h, srv, c := startFlashServer(t, Config{Coalesce: 5 * time.Millisecond, WriteChunk: tc.chunk, NotSentLowat: tc.lowat}, 100_000, picture)
 			sub := h.Subscribers()[0]
 			if tc.lowat > 0 {
 				srv.mu.Lock()
@@ -86,7 +59,7 @@ func TestFlashPassesBacklog(t *testing.T) {
 				}
 				srv.mu.Unlock()
 			}
-			waitTrue(t, "replay taken by the writer", func() bool { return sub.Len() == 0 })
+			taktest.WaitUntil(t, "replay taken by the writer", 10*time.Second, func() bool { return sub.Len() == 0 })
 			h.Publish(rawMessage("flash", true, 10))
 			// Read everything: the flash event and the last routine one.
 			c.SetReadDeadline(time.Now().Add(60 * time.Second))
@@ -108,31 +81,19 @@ func TestFlashPassesBacklog(t *testing.T) {
 	}
 }
 
-// waitTrue polls cond until it holds (at most 10 s).
-func waitTrue(t *testing.T, what string, cond func() bool) {
+// startFlashServer starts a server with cfg on a plain-TCP listener, its
+// hub holding queue messages per subscriber and every new client replayed
+// picture, and connects one client that reads nothing until the test does.
+func startFlashServer(t *testing.T, cfg Config, queue int, picture []*hub.Message) (*hub.Hub, *Server, net.Conn) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-// TestFlashCutsPause: a busy connection's writer pauses (here 5 s) before
-// its next write, but flash traffic queued meanwhile ends the pause at
-// once and goes first, the routine event queued before it right behind.
-func TestFlashCutsPause(t *testing.T) {
-	const pause = 5 * time.Second
-	h := hub.New(100)
+	h := hub.New(queue)
 	srv, err := NewServer(Options{
-		Config:   Config{Coalesce: pause},
+		Config:   cfg,
 		Hub:      h,
 		Metrics:  metrics.New(),
 		Encoders: &hub.Encoders{},
 		Ingest:   func(*Conn, *cot.Event, string) error { return nil },
-		Replay:   func(label.Principal) []*hub.Message { return nil },
+		Replay:   func(label.Principal) []*hub.Message { return picture },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +114,16 @@ func TestFlashCutsPause(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	waitTrue(t, "subscribed", func() bool { return len(h.Subscribers()) == 1 })
+	taktest.WaitUntil(t, "subscribed", 10*time.Second, func() bool { return len(h.Subscribers()) == 1 })
+	return h, srv, c
+}
+
+// TestFlashCutsPause: a busy connection's writer pauses (here 5 s) before
+// its next write, but flash traffic queued meanwhile ends the pause at
+// once and goes first, the routine event queued before it right behind.
+func TestFlashCutsPause(t *testing.T) {
+	const pause = 5 * time.Second
+	h, _, c := startFlashServer(t, Config{Coalesce: pause}, 100, nil)
 	var got []byte
 	buf := make([]byte, 64<<10)
 	readUntil := func(uid string, limit time.Duration) time.Duration {
