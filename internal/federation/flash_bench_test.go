@@ -2,10 +2,8 @@ package federation
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +14,6 @@ import (
 	"kizuna/internal/cot"
 	"kizuna/internal/hub"
 	"kizuna/internal/label"
-	"kizuna/internal/pki"
 )
 
 // relayHost is a node as federation sees it: what arrives is published
@@ -47,48 +44,9 @@ func (h *relayHost) IngestFederated(ev *cot.Event, l label.Label, fed *Provenanc
 // only (no node behind it: the hub's host relays what it receives), with
 // cfg's flash-path settings.
 func startTrilateral(b testing.TB, cfg Config) (jpn, usa *Federation, kor *relayHost) {
-	dir := b.TempDir()
-	nodes := []struct{ nation, id string }{{"USA", "usa-hub"}, {"JPN", "jpn-node"}, {"KOR", "kor-node"}}
-	trust := map[string]string{}
-	certs := map[string]tls.Certificate{}
-	for _, n := range nodes {
-		ca, err := pki.InitCA(filepath.Join(dir, n.nation), n.nation)
-		if err != nil {
-			b.Fatal(err)
-		}
-		is, err := ca.IssueNode(n.id, []string{"127.0.0.1"}, pki.Validity{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		trust[n.nation] = filepath.Join(dir, n.nation, pki.CACertFile)
-		certs[n.id] = tls.Certificate{Certificate: [][]byte{is.Cert.Raw}, PrivateKey: is.Key, Leaf: is.Cert}
-	}
+	p := newFedPKI(b, [2]string{"USA", "usa-hub"}, [2]string{"JPN", "jpn-node"}, [2]string{"KOR", "kor-node"})
 	start := func(id, nation string, peers []PeerConfig, h Host, listen bool) *Federation {
-		ts, err := pki.NewTrustStore(pki.TrustConfig{Trust: trust}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		c := cfg
-		c.NodeID, c.Nation, c.DataDir, c.Host, c.Peers = id, nation, b.TempDir(), h, peers
-		f, err := New(c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if listen {
-			if _, err := f.Listen("127.0.0.1:0"); err != nil {
-				b.Fatal(err)
-			}
-		}
-		cert := certs[id]
-		if err := f.Start(context.Background(), ts, &cert); err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			f.Close(ctx)
-		})
-		return f
+		return p.start(b, cfg, id, nation, peers, h, listen)
 	}
 	uh := &relayHost{seen: map[string]time.Time{}}
 	usa = start("usa-hub", "USA", []PeerConfig{{Name: "jpn-node", Classification: label.Secret}, {Name: "kor-node", Classification: label.Secret}}, uh, true)

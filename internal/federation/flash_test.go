@@ -16,6 +16,7 @@ import (
 	"kizuna/internal/label"
 	"kizuna/internal/pki"
 	"kizuna/internal/sockopt"
+	"kizuna/internal/taktest"
 )
 
 // gateHost records the uids it is given in order. Routine events wait at
@@ -42,71 +43,75 @@ func (h *gateHost) uids() []string {
 	return slices.Clone(h.got)
 }
 
+// fedPKI is a CA per nation and a node certificate per node, on disk
+// under one test directory, for starting federations that trust each other.
+type fedPKI struct {
+	trust map[string]string
+	certs map[string]tls.Certificate
+}
+
+// newFedPKI makes the CAs and node certificates of nodes ({nation, id}).
+func newFedPKI(tb testing.TB, nodes ...[2]string) *fedPKI {
+	tb.Helper()
+	dir := tb.TempDir()
+	p := &fedPKI{trust: map[string]string{}, certs: map[string]tls.Certificate{}}
+	for _, n := range nodes {
+		nation, id := n[0], n[1]
+		ca, err := pki.InitCA(filepath.Join(dir, nation), nation)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		is, err := ca.IssueNode(id, []string{"127.0.0.1"}, pki.Validity{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		p.trust[nation] = filepath.Join(dir, nation, pki.CACertFile)
+		p.certs[id] = tls.Certificate{Certificate: [][]byte{is.Cert.Raw}, PrivateKey: is.Key, Leaf: is.Cert}
+	}
+	return p
+}
+
+// start starts the federation of node id with cfg's settings, listening
+// on loopback if listen, and closes it when the test ends.
+func (p *fedPKI) start(tb testing.TB, cfg Config, id, nation string, peers []PeerConfig, h Host, listen bool) *Federation {
+	tb.Helper()
+	ts, err := pki.NewTrustStore(pki.TrustConfig{Trust: p.trust}, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.NodeID, cfg.Nation, cfg.DataDir, cfg.Host, cfg.Peers = id, nation, tb.TempDir(), h, peers
+	f, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if listen {
+		if _, err := f.Listen("127.0.0.1:0"); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cert := p.certs[id]
+	if err := f.Start(context.Background(), ts, &cert); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := f.Close(ctx); err != nil {
+			tb.Error(err)
+		}
+	})
+	return f
+}
+
 // startPair starts a JPN node and the USA hub it dials, each with cfg's
 // flash-path settings, and waits for the link.
 func startPair(t *testing.T, cfg Config, host Host) (jpn, usa *Federation) {
 	t.Helper()
-	dir := t.TempDir()
-	trust := map[string]string{}
-	certs := map[string]tls.Certificate{}
-	for _, n := range []struct{ nation, id string }{{"JPN", "jpn-node"}, {"USA", "usa-hub"}} {
-		ca, err := pki.InitCA(filepath.Join(dir, n.nation), n.nation)
-		if err != nil {
-			t.Fatal(err)
-		}
-		is, err := ca.IssueNode(n.id, []string{"127.0.0.1"}, pki.Validity{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		trust[n.nation] = filepath.Join(dir, n.nation, pki.CACertFile)
-		certs[n.id] = tls.Certificate{Certificate: [][]byte{is.Cert.Raw}, PrivateKey: is.Key, Leaf: is.Cert}
-	}
-	start := func(id, nation, peer, addr string, h Host, listen bool) *Federation {
-		ts, err := pki.NewTrustStore(pki.TrustConfig{Trust: trust}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := cfg
-		c.NodeID, c.Nation, c.DataDir, c.Host = id, nation, t.TempDir(), h
-		c.Peers = []PeerConfig{{Name: peer, Addr: addr, Classification: label.Secret}}
-		f, err := New(c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if listen {
-			if _, err := f.Listen("127.0.0.1:0"); err != nil {
-				t.Fatal(err)
-			}
-		}
-		cert := certs[id]
-		if err := f.Start(context.Background(), ts, &cert); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := f.Close(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-		return f
-	}
-	usa = start("usa-hub", "USA", "jpn-node", "", host, true)
-	jpn = start("jpn-node", "JPN", "usa-hub", usa.ln.Addr().String(), nopHost{}, false)
-	waitFor(t, "link up", func() bool { return jpn.links[0].isUp() && usa.links[0].isUp() })
+	p := newFedPKI(t, [2]string{"JPN", "jpn-node"}, [2]string{"USA", "usa-hub"})
+	usa = p.start(t, cfg, "usa-hub", "USA", []PeerConfig{{Name: "jpn-node", Classification: label.Secret}}, host, true)
+	jpn = p.start(t, cfg, "jpn-node", "JPN", []PeerConfig{{Name: "usa-hub", Addr: usa.ln.Addr().String(), Classification: label.Secret}}, nopHost{}, false)
+	taktest.WaitUntil(t, "link up", 20*time.Second, func() bool { return jpn.links[0].isUp() && usa.links[0].isUp() })
 	return jpn, usa
-}
-
-// waitFor polls cond until it holds (at most 20 s).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 // tapJPN publishes one event at the JPN node, releasable to USA.
@@ -156,13 +161,13 @@ func TestFlashPassesLinkBacklog(t *testing.T) {
 			// One event through first: once acknowledged, the link's
 			// in-flight window counts from it.
 			tapJPN(jpn, "first", "b-t-f", 10)
-			waitFor(t, "first event acknowledged", func() bool { return jpn.Status().Peers[0].Acked > 0 })
+			taktest.WaitUntil(t, "first event acknowledged", 20*time.Second, func() bool { return jpn.Status().Peers[0].Acked > 0 })
 			for i := range n {
 				tapJPN(jpn, fmt.Sprintf("r%d", i), "b-t-f", 1500)
 			}
 			// The whole backlog leaves the JPN node's queue (into the
 			// kernel, or the hub's read-ahead).
-			waitFor(t, "backlog written", func() bool { return jpn.links[0].stats.sent.Load() >= n })
+			taktest.WaitUntil(t, "backlog written", 20*time.Second, func() bool { return jpn.links[0].stats.sent.Load() >= n })
 			tapJPN(jpn, "flash-1", "a-h-A-W-M-S-S", 10)
 			arrived := false
 			deadline := time.Now().Add(3 * time.Second)
@@ -172,7 +177,7 @@ func TestFlashPassesLinkBacklog(t *testing.T) {
 			}
 			open()
 			last := fmt.Sprintf("r%d", n-1)
-			waitFor(t, "everything received", func() bool {
+			taktest.WaitUntil(t, "everything received", 20*time.Second, func() bool {
 				u := h.uids()
 				return slices.Contains(u, "flash-1") && slices.Contains(u, last)
 			})
