@@ -213,69 +213,7 @@ try {
   if (opt.feed === 'page') {
     await page.evaluate(({ n, tick }) => {
       const sidcs = ['SFAPMF---------', 'SHAPMF---------', 'SFSPC----------', 'SUSP-----------', 'SFGPUCI--------', 'SNSPCM---------', 'SHGPUCA--------'];
-      // rendererCPU returns the CPU time (ms, utime+stime) so far of the
-// renderer processes of the Chromium this script started (descendants of
-// this process; other Chromiums on the machine are not counted).
-function rendererCPU() {
-  const tick = 100; // USER_HZ on Linux
-  const stat = new Map(); // pid -> [ppid, fields]
-  for (const pid of readdirSync('/proc')) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      stat.set(Number(pid), f);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const ours = (pid) => {
-    for (let p = pid, i = 0; p > 1 && i < 20; i++) {
-      if (p === process.pid) return true;
-      p = Number(stat.get(p)?.[1] ?? 0);
-    }
-    return false;
-  };
-  let ms = 0;
-  for (const [pid, f] of stat) {
-    if (!ours(pid)) continue;
-    try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
-    } catch {
-      continue;
-    }
-    ms += ((Number(f[11]) + Number(f[12])) * 1000) / tick;
-  }
-  return ms;
-}
-
-// profileTotals sums a CDP CPU profile: sampled ms inside the timed redraw
-// (the wrapper below, named timed, and all it calls), in the garbage
-// collector, and busy (every sample but idle).
-function profileTotals(profile) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const inRedraw = new Set();
-  const mark = (n) => {
-    inRedraw.add(n.id);
-    for (const c of n.children || []) mark(byId.get(c));
-  };
-  for (const n of profile.nodes) if (n.callFrame.functionName === 'timed' && !inRedraw.has(n.id)) mark(n);
-  let redraw = 0;
-  let gc = 0;
-  let busy = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const dt = (profile.timeDeltas[i + 1] ?? 0) / 1000;
-    const n = byId.get(profile.samples[i]);
-    const fn = n.callFrame.functionName;
-    if (fn === '(idle)') continue;
-    busy += dt;
-    if (fn === '(garbage collector)') gc += dt;
-    if (inRedraw.has(n.id)) redraw += dt;
-  }
-  return { redraw, gc, busy };
-}
-
-const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
+      const types = ['a-f-A-M-F', 'a-h-A-M-F', 'a-f-S-C', 'a-u-S', 'a-f-G-U-C-I', 'a-n-S-C-M', 'a-h-G-U-C-A'];
       const pos = (k, ph) => (k % 3 === 0
         ? [34.0 + ((k * 7919) % 1000) / 1000 * 0.8 + 0.01 * Math.sin(ph), 129.0 + ((k * 104729) % 997) / 997 * 1.0 + 0.01 * Math.cos(ph)]
         : [28 + (k % 70) * 0.16 + 0.05 * Math.sin(ph), 122 + Math.floor(k / 70) * 0.2 + 0.05 * Math.cos(ph)]);
