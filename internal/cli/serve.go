@@ -299,6 +299,7 @@ func runServe(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	setProcs(cfg.Procs, log)
 	if sf.pprof != "" {
 		stop, err := servePprof(sf.pprof, log)
 		if err != nil {

@@ -95,13 +95,20 @@ type Config struct {
 	FederationQueue int          `json:"federationQueue,omitempty"`
 	Feeds           []FeedConfig `json:"feeds,omitempty"`
 
-	MaxEventSize         int      `json:"maxEventSize,omitempty"`
-	QueueSize            int      `json:"queueSize,omitempty"`
-	WriteTimeout         Duration `json:"writeTimeout,omitempty"`
-	WriteCoalesce        Duration `json:"writeCoalesce,omitempty"`
-	WriteBudget          int      `json:"writeBudget,omitempty"`  // writes/s over all TAK connections; see stream.Config
-	WriteChunk           int      `json:"writeChunk,omitempty"`   // routine bytes per write, flash first between parts; 0 off
-	NotSentLowat         int      `json:"notSentLowat,omitempty"` // TCP_NOTSENT_LOWAT of TAK connections, bytes; 0 off
+	MaxEventSize  int      `json:"maxEventSize,omitempty"`
+	QueueSize     int      `json:"queueSize,omitempty"`
+	WriteTimeout  Duration `json:"writeTimeout,omitempty"`
+	WriteCoalesce Duration `json:"writeCoalesce,omitempty"`
+	WriteBudget   int      `json:"writeBudget,omitempty"`  // writes/s over all TAK connections; see stream.Config
+	WriteChunk    int      `json:"writeChunk,omitempty"`   // routine bytes per write, flash first between parts; 0 off
+	NotSentLowat  int      `json:"notSentLowat,omitempty"` // TCP_NOTSENT_LOWAT of TAK connections, bytes; 0 off
+	// Procs is the number of Go processors (GOMAXPROCS) of a node process
+	// (kizuna serve). 0 means twice the CPUs the process may
+	// use, unless the GOMAXPROCS environment variable says otherwise: with
+	// every core busy, a network read that is ready (a warning arriving) is
+	// then picked up in microseconds instead of waiting for the runtime's
+	// next network poll. See "Flash traffic" in the README.
+	Procs                int      `json:"procs,omitempty"`
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
 	EventTimeout         Duration `json:"eventTimeout,omitempty"`
 	EventRate            int      `json:"eventRate,omitempty"`
@@ -299,6 +306,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SightingsFlush == 0 {
 		c.SightingsFlush = Duration(defaultSightingsFlush)
+	}
+	if c.Procs < 0 {
+		return cfgErr("procs must be zero (twice the CPUs) or positive")
 	}
 	if c.WriteBudget < 0 || c.WriteChunk < 0 || c.NotSentLowat < 0 {
 		return cfgErr("writeBudget, writeChunk and notSentLowat must be zero (off) or positive")

@@ -15,7 +15,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"kizuna/internal/cot"
@@ -77,7 +79,10 @@ type Conn struct {
 	log *slog.Logger
 	// pause times the coalescing pause of the write loop; flash traffic
 	// queued for the connection fires it at once (hub.Options.OnFlash).
-	pause    *time.Timer
+	pause *time.Timer
+	// flashDue is set while flash traffic queued for this connection is
+	// not yet written; it is counted once in Server.flashing.
+	flashDue atomic.Bool
 	proto    bool // input switched to TAK protobuf (read loop only)
 	identSet bool
 	tokens   float64
@@ -138,6 +143,7 @@ func (c *Conn) serve(ctx context.Context) {
 	c.Conn.Close()
 	c.pause.Reset(0)
 	wg.Wait()
+	c.flashWritten()
 	werr := <-writeErr
 	reason := "closed"
 	switch {
@@ -382,11 +388,13 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		bufs = bufs[:0]
 		format := c.Sub.Format()
 		n, size, used := 0, 0, 0
+		flashIn := false
 		for _, msg := range batch {
 			if chunk > 0 && size >= chunk && !msg.Flash {
 				break
 			}
 			used++
+			flashIn = flashIn || msg.Flash
 			if msg.Kind == hub.KindExpire {
 				continue
 			}
@@ -415,6 +423,11 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 		if len(bufs) == 0 {
 			continue
+		}
+		if flashIn {
+			c.flashWritten()
+		} else {
+			c.yieldToFlash()
 		}
 		if wt := c.srv.cfg.WriteTimeout; wt > 0 {
 			// The deadline is moved only when less than WriteTimeout is
@@ -452,5 +465,38 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		lat.Flush(m.Latency)
 		m.Deliveries.Add(float64(n))
 		m.Writes.Inc()
+	}
+}
+
+// flashQueued is the connection's hub.Options.OnFlash, run on the
+// publisher's goroutine right after flash traffic was queued: it ends the
+// write loop's coalescing pause and marks the connection as owing a flash
+// write, which makes the node's routine writers step aside
+// (yieldToFlash) until every such write is done.
+func (c *Conn) flashQueued() {
+	if c.flashDue.CompareAndSwap(false, true) {
+		c.srv.flashing.Add(1)
+	}
+	c.pause.Reset(0)
+}
+
+// flashWritten clears the connection's flash mark after a write that
+// carried flash traffic (or when the connection ends).
+func (c *Conn) flashWritten() {
+	if c.flashDue.Swap(false) {
+		c.srv.flashing.Add(-1)
+	}
+}
+
+// yieldToFlash runs before a write with routine bytes only. While any
+// connection of the node owes a flash write, the routine writer gives up
+// its processor once (runtime.Gosched moves it to the global run queue),
+// so that the write loops a warning just woke, which wait in the local run
+// queues, run first. Under full load a warning otherwise waits for every
+// routine writer and reader queued ahead of it. One load of a shared
+// counter when no warning is in flight.
+func (c *Conn) yieldToFlash() {
+	if c.srv.flashing.Load() > 0 {
+		runtime.Gosched()
 	}
 }

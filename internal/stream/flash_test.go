@@ -123,7 +123,7 @@ func startFlashServer(t *testing.T, cfg Config, queue int, picture []*hub.Messag
 // once and goes first, the routine event queued before it right behind.
 func TestFlashCutsPause(t *testing.T) {
 	const pause = 5 * time.Second
-	h, _, c := startFlashServer(t, Config{Coalesce: pause}, 100, nil)
+	h, srv, c := startFlashServer(t, Config{Coalesce: pause}, 100, nil)
 	var got []byte
 	buf := make([]byte, 64<<10)
 	readUntil := func(uid string, limit time.Duration) time.Duration {
@@ -151,4 +151,25 @@ func TestFlashCutsPause(t *testing.T) {
 	if r >= 0 && r < f {
 		t.Error("routine r1 written before the flash event")
 	}
+	// Once written, no connection owes a flash write: routine writers
+	// stop stepping aside.
+	taktest.WaitUntil(t, "no flash write owed", 5*time.Second, func() bool { return srv.flashing.Load() == 0 })
+}
+
+// TestFlashOwedClearedOnClose: a client that leaves with a warning still
+// queued (it never reads, its writer is stuck behind a full socket) does
+// not leave the node's routine writers stepping aside for ever.
+func TestFlashOwedClearedOnClose(t *testing.T) {
+	var picture []*hub.Message
+	for i := range 2000 {
+		picture = append(picture, rawMessage(fmt.Sprintf("r%d", i), false, 2000))
+	}
+	h, srv, c := startFlashServer(t, Config{Coalesce: 5 * time.Millisecond}, 100_000, picture)
+	taktest.WaitUntil(t, "replay taken by the writer", 10*time.Second, func() bool { return h.Subscribers()[0].Len() == 0 })
+	h.Publish(rawMessage("flash", true, 10))
+	if got := srv.flashing.Load(); got != 1 {
+		t.Fatalf("connections owing a flash write = %d, want 1", got)
+	}
+	c.Close()
+	taktest.WaitUntil(t, "flash mark cleared with the connection", 10*time.Second, func() bool { return srv.flashing.Load() == 0 })
 }

@@ -74,8 +74,12 @@ type Server struct {
 	packets   []net.PacketConn
 	conns     map[*Conn]struct{}
 	nconns    atomic.Int64 // len(conns), read by every write loop
-	closing   bool
-	wg        sync.WaitGroup
+	// flashing counts connections with flash traffic queued and not yet
+	// written; while it is non-zero, write loops with only routine bytes
+	// to write step aside first (see Conn.yieldToFlash).
+	flashing atomic.Int64
+	closing  bool
+	wg       sync.WaitGroup
 
 	caps *caps // connection caps and refusal reports (limits.go)
 }
@@ -217,7 +221,7 @@ func (s *Server) handle(ctx context.Context, nc net.Conn, l Listener) {
 	offer := hub.NewControl(hub.KindControl, takproto.Offer(time.Now()))
 	c.Sub = s.hub.Subscribe(p, hub.FormatXML, hub.Options{
 		OnSlow:  func() { nc.Close() },
-		OnFlash: func() { c.pause.Reset(0) },
+		OnFlash: c.flashQueued,
 		First:   []*hub.Message{offer},
 	})
 	s.conns[c] = struct{}{}
