@@ -13,7 +13,8 @@
 #       For each client count one run of each binary, the order alternating, so that
 #       the two share the machine's state as far as possible.
 #
-# Environment: PPROF_SECONDS=N takes a Go CPU profile of N s, 8 s into the load, to
+# Environment: PROTO=protobuf makes the load clients negotiate TAK protocol v1 (default
+# xml); PPROF_SECONDS=N takes a Go CPU profile of N s, 8 s into the load, to
 # PPROF_OUT (default cpu-CLIENTS.pprof); PERF_OUT=FILE records `perf record -e cpu-clock
 # -g` of the server for 10 s, 8 s into the load (kernel time included).
 set -euo pipefail
@@ -50,7 +51,7 @@ run() {
 		(sleep 8; perf record -q -e cpu-clock -g -p "$pid" -o "$PERF_OUT" -- sleep 10 >/dev/null 2>&1) &
 	fi
 	local out
-	out=$("$bin" load --addr "$addr" --clients "$n" --rate 1 --duration "$dur" --proto xml 2>/dev/null | tail -1)
+	out=$("$bin" load --addr "$addr" --clients "$n" --rate 1 --duration "$dur" --proto "${PROTO:-xml}" 2>/dev/null | tail -1)
 	local c1 t1 l1 met
 	c1=$(cpu)
 	t1=$(date +%s.%N)
