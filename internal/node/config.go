@@ -102,12 +102,10 @@ type Config struct {
 	WriteBudget   int      `json:"writeBudget,omitempty"`  // writes/s over all TAK connections; see stream.Config
 	WriteChunk    int      `json:"writeChunk,omitempty"`   // routine bytes per write, flash first between parts; 0 off
 	NotSentLowat  int      `json:"notSentLowat,omitempty"` // TCP_NOTSENT_LOWAT of TAK connections, bytes; 0 off
-	// Procs is the number of Go processors (GOMAXPROCS) of a node process
-	// (kizuna serve). 0 means twice the CPUs the process may
-	// use, unless the GOMAXPROCS environment variable says otherwise: with
-	// every core busy, a network read that is ready (a warning arriving) is
-	// then picked up in microseconds instead of waiting for the runtime's
-	// next network poll. See "Flash traffic" in the README.
+	// Procs, when positive, sets the Go processors (GOMAXPROCS) of a
+	// node process (kizuna serve); 0 leaves Go's choice (the CPUs). More
+	// processors than cores lets an idle one poll the network while every
+	// core is busy, at some CPU cost; see "The flash path" in the README.
 	Procs                int      `json:"procs,omitempty"`
 	IdleTimeout          Duration `json:"idleTimeout,omitempty"`
 	EventTimeout         Duration `json:"eventTimeout,omitempty"`
@@ -162,7 +160,7 @@ func Default() Config {
 		QueueSize:        4096,
 		WriteTimeout:     Duration(10 * time.Second),
 		WriteCoalesce:    Duration(5 * time.Millisecond),
-		WriteBudget:      32_000,
+		WriteBudget:      16_000,
 		WriteChunk:       64 << 10,
 		NotSentLowat:     16 << 10,
 		IdleTimeout:      Duration(10 * time.Minute),
@@ -308,7 +306,7 @@ func (c *Config) Validate() error {
 		c.SightingsFlush = Duration(defaultSightingsFlush)
 	}
 	if c.Procs < 0 {
-		return cfgErr("procs must be zero (twice the CPUs) or positive")
+		return cfgErr("procs must be zero (Go's choice) or positive")
 	}
 	if c.WriteBudget < 0 || c.WriteChunk < 0 || c.NotSentLowat < 0 {
 		return cfgErr("writeBudget, writeChunk and notSentLowat must be zero (off) or positive")

@@ -335,7 +335,12 @@ func (c *Conn) handle(ev *cot.Event, format string) {
 func (c *Conn) writeLoop(ctx context.Context) error {
 	m := c.srv.metrics
 	tcp, _ := c.Conn.(*net.TCPConn)
-	chunk := c.srv.cfg.WriteChunk
+	// chunk is the routine bytes one write may carry: Config.WriteChunk,
+	// doubled (up to maxChunkGrowth times) while writes of a full chunk
+	// return at once, back to WriteChunk after a write that had to wait
+	// (see adaptChunk).
+	base := c.srv.cfg.WriteChunk
+	chunk := base
 	var bufs net.Buffers
 	var flat []byte
 	var last, deadline time.Time
@@ -441,6 +446,7 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 			}
 		}
 		var err error
+		begin := time.Now()
 		if tcp != nil {
 			wb := bufs
 			_, err = wb.WriteTo(tcp)
@@ -457,6 +463,9 @@ func (c *Conn) writeLoop(ctx context.Context) error {
 		}
 		now := time.Now()
 		last = now
+		if base > 0 {
+			chunk = adaptChunk(chunk, base, size, now.Sub(begin))
+		}
 		for _, msg := range written {
 			if msg.Kind == hub.KindEvent {
 				lat.Add(m.Latency, now.Sub(msg.Received))
@@ -499,4 +508,26 @@ func (c *Conn) yieldToFlash() {
 	if c.srv.flashing.Load() > 0 {
 		runtime.Gosched()
 	}
+}
+
+// maxChunkGrowth bounds how far adaptChunk lets a write grow beyond
+// Config.WriteChunk.
+const maxChunkGrowth = 4
+
+// adaptChunk returns the routine-byte cap for a connection's next write
+// after a write of size bytes that took took. A receiver that takes a
+// full chunk at once (a fast link, a prompt reader) gets a doubled chunk,
+// up to maxChunkGrowth × base: under load each write then carries more
+// deliveries, and every write costs a system call and, on loopback, the
+// receiver's TCP work. A write that waited for the peer (the kernel took
+// the bytes only as the link drained them) drops the cap back to base, so
+// that on a slow link a warning waits behind at most base bytes.
+func adaptChunk(chunk, base, size int, took time.Duration) int {
+	switch {
+	case took > 5*time.Millisecond:
+		return base
+	case size >= chunk && took < time.Millisecond && chunk < maxChunkGrowth*base:
+		return chunk * 2
+	}
+	return chunk
 }
