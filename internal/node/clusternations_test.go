@@ -16,6 +16,7 @@ import (
 // with the node's nations as tokens, and its client gets those 20 either
 // way.
 func TestClusterNationTokens(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name    string
 		nations []string

@@ -19,6 +19,7 @@ import (
 // instance then shows, and a third instance started afterwards restores
 // it from PostgreSQL.
 func TestClusterOrdersAcrossInstances(t *testing.T) {
+	t.Parallel()
 	cfg := orderClusterConfig(t)
 	a := startNode(t, cfg("a"))
 	b := startNode(t, cfg("b"))

@@ -239,6 +239,7 @@ func TestClusterCyberConcurrentPosts(t *testing.T) {
 // takes the link over, a second version and a second partner object cross
 // once each, none lost, none twice.
 func TestClusterCyberFederation(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("federated cluster")
 	}

@@ -60,6 +60,7 @@ func countIn(t *testing.T, path, id string) int {
 // copied at that instant (a crash image) hold it. A deletion from a peer
 // applies only to objects of the nation it comes from.
 func TestCyberImportDurableBeforeAck(t *testing.T) {
+	t.Parallel()
 	tp := newTestPKI(t, "USA", "JPN", "KOR")
 	n := startNode(t, tp.cfg)
 	id := "incident--abababab-abab-4bab-8bab-abababababab"
@@ -121,6 +122,7 @@ func TestCyberImportDurableBeforeAck(t *testing.T) {
 // its release is answered as for an unknown id; every decision is
 // audited.
 func TestCyberReleaseAPI(t *testing.T) {
+	t.Parallel()
 	tp := newTestPKI(t, "USA", "JPN", "KOR")
 	n := startNode(t, tp.cfg)
 	usaCert, _ := tp.client(t, "USA", "CYBER-1", label.Secret)

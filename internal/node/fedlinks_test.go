@@ -167,6 +167,7 @@ func TestClusterFederationLinks(t *testing.T) {
 // events cross both ways exactly once, through the stream to and from a
 // client of the other instance.
 func TestClusterFederationInbound(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	tp := newTestPKI(t, "USA", "JPN")

@@ -13,6 +13,7 @@ import (
 // still carry the next releasable event (it used to wait for an
 // acknowledgement that never came).
 func TestFederationWithheldFirst(t *testing.T) {
+	t.Parallel()
 	tp := newTestPKI(t, "USA", "JPN", "KOR")
 	jpn := partnerNode(t, tp, "JPN", "jpn-node", "usa-node", "")
 	sender := dial(t, addrOf(t, jpn, KindCoTTCP, "JPN:SECRET"))

@@ -74,6 +74,7 @@ func countNotices(evs []*cot.Event, uid string) int {
 // an instance restarted afterwards restores it all from PostgreSQL.
 // (Before missions moved to PostgreSQL, b answered 404.)
 func TestClusterMissionsAcrossInstances(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	a := startNode(t, missionClusterConfig(prefix, natsURL, pgURL, "a"))
@@ -196,6 +197,7 @@ func TestClusterMissionsAcrossInstances(t *testing.T) {
 // the holder sends to peers, and only the instance that made a change
 // federates it; a reload on the others never does).
 func TestClusterMissionFederation(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	tp := newTestPKI(t, "USA", "JPN")

@@ -52,6 +52,7 @@ func startStoppable(t *testing.T, cfg Config) (*Node, func()) {
 // Long on purpose: one scenario across three instances whose checks share
 // the expected stocks.
 func TestClusterSustainment(t *testing.T) {
+	t.Parallel()
 	pgURL := clustertest.Postgres(t)
 	natsURL, prefix := clustertest.NATS(t)
 	cfg := func(inst string) Config { return clusterConfig(prefix, natsURL, pgURL, inst, "USA:SECRET") }
