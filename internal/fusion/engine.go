@@ -156,7 +156,7 @@ type Engine struct {
 	in       chan []Observation
 	seq      uint64
 
-	mu      sync.Mutex // guards views for snapshots
+	mu sync.Mutex // guards views for snapshots
 	// touched are the tracks changed since PublishChanged last ran; now
 	// is the wall clock of the batch being applied.
 	touched []*track

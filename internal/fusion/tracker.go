@@ -41,11 +41,11 @@ type track struct {
 	published                     bool
 	// seen is when the engine last applied an observation to the track
 	// (wall clock); queued that it is in Engine.touched.
-	seen   time.Time
-	queued bool
-	cell                          cellKey
-	indexed                       bool
-	removed                       bool
+	seen    time.Time
+	queued  bool
+	cell    cellKey
+	indexed bool
+	removed bool
 }
 
 func (t *track) lat() float64 { return t.f.lat }
