@@ -387,6 +387,7 @@ func (n *Node) restore(ctx context.Context) error {
 		}
 		m := hub.NewMessage(ev, o.Label, 0, &n.enc)
 		m.SetXML(o.XML)
+		markFused(m)
 		n.picture.Put(m, time.Time{})
 		restored++
 	}
