@@ -24,13 +24,16 @@ func (e *Engine) Tick(now time.Time) []*cot.Event {
 
 // tickParts is how many ticks of Run examine every track once: each tick
 // takes its share of every view, so that no tick holds the engine for
-// long (at 190,000 tracks a whole pass takes tens of milliseconds).
-const tickParts = 5
+// long (at 190,000 tracks a whole pass takes tens of milliseconds, and
+// observations wait behind it).
+const tickParts = 25
 
 // tick examines part k of parts of every view's tracks: expiry,
-// confirmation, merging and, when publish is set, publication of the due
-// tracks that have had no observation for quiet (Run publishes a track
-// that is still reporting on its next observation: PublishChanged).
+// confirmation, merging and, when publish is set, publication. With quiet
+// set (Run), a changed track is confirmed, merged and published by
+// PublishChanged as its observations arrive, so tick only expires tracks,
+// and merges and publishes those that have had no observation for quiet
+// (an anonymous track whose plots now join an identity track is one).
 func (e *Engine) tick(now time.Time, publish bool, k, parts int, quiet time.Duration) []*cot.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -61,7 +64,7 @@ func (e *Engine) tick(now time.Time, publish bool, k, parts int, quiet time.Dura
 				e.stats.del.Add(1)
 				continue
 			}
-			if t.confirmed && t.key.Kind == IDNone {
+			if t.confirmed && t.key.Kind == IDNone && (quiet == 0 || now.Sub(t.seen) >= quiet) {
 				out = e.merge(v, t, now, out)
 			}
 		}

@@ -137,3 +137,53 @@ func TestPublishChangedConfirms(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishChangedMerges: a radar-only track confirmed before the
+// ship's AIS reports begin is merged into the AIS track without a full
+// Tick: by PublishChanged while its plots keep coming, or by Run's tick
+// once they join the AIS track instead and it goes quiet.
+func TestPublishChangedMerges(t *testing.T) {
+	aisL := lbl(label.Unclassified, "JPN")
+	radL := lbl(label.Unclassified, "JPN")
+	e := newEngine(t, map[string]label.Label{"ais": aisL, "radar": radL})
+	var clock time.Time
+	e.clock = func() time.Time { return clock }
+	ship := mover{34.5, 129.5, 60, 7}
+	anon := ""
+	deleted := false
+	for k := range 12 {
+		s := float64(k) * 5
+		at := t0.Add(time.Duration(s) * time.Second)
+		clock = at
+		lat, lon := ship.at(s)
+		if k >= 3 {
+			e.Process([]Observation{aisObs(aisL, 440123457, at, lat, lon, 60, 7)})
+		}
+		e.Process([]Observation{plot("radar", radL, at, lat, lon)})
+		evs := e.PublishChanged(at)
+		// Run's tick, a whole pass, 2 s later.
+		evs = append(evs, e.tick(at.Add(2*time.Second), true, 0, 1, e.cfg.PublishInterval)...)
+		for _, ev := range evs {
+			if strings.HasPrefix(ev.UID, "n1.T") && ev.Type != "t-x-d-d" && anon == "" {
+				anon = ev.UID
+			}
+			if ev.UID == anon && ev.Type == "t-x-d-d" {
+				deleted = true
+			}
+		}
+	}
+	if anon == "" {
+		t.Fatal("the radar-only track was never published")
+	}
+	if !deleted {
+		t.Errorf("the radar-only track %s was not deleted by a merge", anon)
+	}
+	for _, tr := range e.Tracks() {
+		if tr.Key.Kind == IDNone {
+			t.Errorf("a radar-only track remains: %s", tr.UID)
+		}
+	}
+	if s := e.Stats(); s.Merged == 0 {
+		t.Errorf("no merge counted: %+v", s)
+	}
+}
