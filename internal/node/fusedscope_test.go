@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"kizuna/internal/hub"
 	"kizuna/internal/scenario"
 	"kizuna/internal/taktest"
 )
@@ -124,3 +125,36 @@ func TestFusedTracksFollowClientArea(t *testing.T) {
 
 // ts is the CoT time d from now.
 func ts(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339Nano) }
+
+func TestFusedTracksConfig(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+		ok   bool
+	}{
+		{"defaults", func(*Config) {}, true},
+		{"node all", func(c *Config) { c.FusedTracks = "all" }, true},
+		{"node unknown scope", func(c *Config) { c.FusedTracks = "everything" }, false},
+		{"negative radius", func(c *Config) { c.FusedRadiusKm = -1 }, false},
+		{"listener none", func(c *Config) { c.Listeners[0].FusedTracks = "none" }, true},
+		{"listener unknown scope", func(c *Config) { c.Listeners[0].FusedTracks = "ALL" }, false},
+		{"on an http listener", func(c *Config) { c.Listeners[1].FusedTracks = "all" }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := baseConfig([]string{"JPN:SECRET"}, []string{"JPN:SECRET"})
+			cfg.DataDir = t.TempDir()
+			tc.edit(&cfg)
+			if err := cfg.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate() = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+	cfg := Config{FusedTracks: "none", FusedRadiusKm: 20}
+	if s, r := cfg.fusedScope(ListenerConfig{FusedTracks: "area"}); s != hub.ScopeArea || r != 20_000 {
+		t.Errorf("listener override: %v %v, want area 20 km", s, r)
+	}
+	if s, r := (&Config{}).fusedScope(ListenerConfig{}); s != hub.ScopeArea || r != DefaultFusedRadiusKm*1000 {
+		t.Errorf("defaults: %v %v, want area %d km", s, r, DefaultFusedRadiusKm)
+	}
+}
