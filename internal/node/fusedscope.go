@@ -26,10 +26,11 @@ import (
 
 // fusedStoreInterval is how often at most a fused track is written to
 // storage (object and history row), against every publication for other
-// objects: fused tracks are derived state, rebuilt from the feeds within
-// seconds of a restart, and at the ISR issue's load their storage would
-// take a large share of the node's CPU. The picture in memory, which
-// clients and the API read, always holds the latest state.
+// objects, and how long after its first publication it is first written:
+// fused tracks are derived state, rebuilt from the feeds within seconds of
+// a restart, and at the ISR issue's load their storage would take a large
+// share of the node's CPU. The picture in memory, which clients and the
+// API read, always holds the latest state.
 const fusedStoreInterval = 30 * time.Second
 
 // Defaults of the fused picture at TAK clients.

@@ -177,13 +177,15 @@ func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64,
 			interval = max(interval, fusedStoreInterval)
 		}
 		historyAt := m.Received
-		if old, at, ok := n.picture.GetHistory(ev.UID); ok && old.Event.Type == ev.Type &&
-			m.Received.Sub(at) < interval {
+		old, at, ok := n.picture.GetHistory(ev.UID)
+		if ok && old.Event.Type == ev.Type && m.Received.Sub(at) < interval {
 			o.NoHistory = true
 			historyAt = at
 		}
 		n.picture.Put(m, historyAt)
-		if !m.Regional || !o.NoHistory {
+		// A fused track is first stored after an interval: most of the
+		// tracks a feed starts are confirmed or dropped within it.
+		if !m.Regional || (ok && !o.NoHistory) {
 			n.store.Put(o)
 		}
 	}
