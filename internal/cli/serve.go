@@ -162,6 +162,8 @@ func newServeFlags(name string, cfg *node.Config, out io.Writer) *serveFlags {
 	}), "feed", "ISR feed `NAME=KIND:TRANSPORT:HOST:PORT[@CLASSIFICATION/NATION,NATION]` (repeatable)")
 	fs.IntVar(&cfg.FederationQueue, "federation-queue", cfg.FederationQueue, "bound of each federation peer's durable queue, in events (0: 250000)")
 	fs.IntVar(&cfg.QueueSize, "queue-size", cfg.QueueSize, "per-client queue bound, in events")
+	fs.StringVar(&cfg.FusedTracks, "fused-tracks", cfg.FusedTracks, "what TAK clients receive of the fused ISR picture: area (the tracks within --fused-radius of the client's own position; default), all or none")
+	fs.Float64Var(&cfg.FusedRadiusKm, "fused-radius", cfg.FusedRadiusKm, "radius of a TAK client's area of fused tracks, km (0: 100)")
 	fs.IntVar(&cfg.MaxEventSize, "max-event-size", cfg.MaxEventSize, "largest event or frame in bytes; larger closes the connection")
 	fs.IntVar(&cfg.EventRate, "event-rate", cfg.EventRate, "per-connection event rate limit per second (0: none)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", cfg.MaxConnsPerIP, "concurrent connections per client IP (0: no cap)")

@@ -127,6 +127,9 @@ func nodeSpecs(o Options, ports map[string]Nation, feeds []node.FeedConfig) []to
 		nat := specs[i].Nation
 		specs[i].Configure = func(cfg *node.Config) {
 			cfg.InsecurePlaintext = o.InsecurePlaintext
+			// The exercise's picture is small: a device sees every
+			// fused track wherever it is (the default is its area).
+			cfg.FusedTracks = "all"
 			cfg.Listeners = []node.ListenerConfig{
 				{Kind: node.KindCoTTCP, Addr: port(o.Host, ports[nat].CoTPort), Principal: nat + ":SECRET"},
 				{Kind: node.KindHTTP, Addr: port(o.Host, ports[nat].HTTPPort), Principal: nat + ":SECRET"},

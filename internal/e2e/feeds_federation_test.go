@@ -44,9 +44,12 @@ func TestFeedsFederated(t *testing.T) {
 	specs := topology.Trilateral()
 	for i := range specs {
 		if specs[i].Nation != "JPN" {
+			// The clients check labels over the whole picture.
+			specs[i].Configure = func(cfg *node.Config) { cfg.FusedTracks = "all" }
 			continue
 		}
 		specs[i].Configure = func(cfg *node.Config) {
+			cfg.FusedTracks = "all"
 			for _, ep := range srv.Endpoints() {
 				cl, rel, _ := strings.Cut(ep.Label, "/")
 				fc := node.FeedConfig{Name: ep.Name, Kind: ep.Kind, Transport: ep.Transport, Addr: ep.Addr,

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,15 +29,24 @@ import (
 // sending ASTERIX CAT048 over UDP, for KIZUNA_LOAD_SECONDS (default 15)
 // seconds (KIZUNA_LOAD_SCALE scales the AIS and Mode S rates), while
 // KIZUNA_LOAD_CLIENTS (default 400) TAK clients at JPN:SECRET each send
-// one position report a second and receive everything (the fused picture
-// and each other's reports). One more client at JPN:SECRET measures the
-// fused tracks as they reach it. It reports the fusion latency
+// one position report a second and receive what the node gives a TAK
+// client by default: each other's reports and the fused tracks within
+// 100 km of their own position (node.DefaultFusedTracks). Two more
+// clients at JPN:SECRET measure the fused tracks as they reach them: one
+// on a listener configured for the whole fused picture (fusedTracks
+// "all"), which receives every track event, and one like the 400 (it
+// reports its position each second, and receives its area). It reports
+// the fusion latency
 // (observation received → track updated), the publication latency (track
 // event built → read by the measuring client) and, for air tracks, whose
 // Mode S observations carry the time they were received, observation
 // received → fused track read by the client (the end-to-end figure, the
 // engine's publication pacing included), each at p50 and p99, with the
-// rates, drops and the CPU used. Run it once:
+// rates, drops and the CPU used; the headline metrics are those of the
+// whole-picture client, the area client's carry an "area-" prefix.
+// KIZUNA_LOAD_CPUPROFILE=FILE writes a CPU profile of the measurement
+// window alone (not of the set-up; do not combine with -cpuprofile). Run
+// it once:
 //
 //	go test -run XXX -bench BenchmarkFeedsCombinedLoad -benchtime=1x ./internal/e2e/
 func BenchmarkFeedsCombinedLoad(b *testing.B) {
@@ -146,6 +157,27 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	return ds[int(q*float64(len(ds)-1))]
 }
 
+// windowProfile starts a CPU profile into KIZUNA_LOAD_CPUPROFILE, if set,
+// and returns the function that ends it.
+func windowProfile(b *testing.B) func() {
+	path := os.Getenv("KIZUNA_LOAD_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // feedsNode starts a JPN node with the load's feeds and a CoT listener at
 // JPN:SECRET; it is shut down when the benchmark ends.
 func feedsNode(b *testing.B, srv *scenario.LoadServer) *node.Node {
@@ -153,7 +185,8 @@ func feedsNode(b *testing.B, srv *scenario.LoadServer) *node.Node {
 	cfg.DataDir = b.TempDir()
 	cfg.Nation = "JPN"
 	cfg.NodeID = "jpn-load"
-	cfg.Listeners = []node.ListenerConfig{{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"}}
+	cfg.Listeners = []node.ListenerConfig{{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"},
+		{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET", FusedTracks: "all"}}
 	for _, ep := range srv.Endpoints() {
 		cl, rel, _ := strings.Cut(ep.Label, "/")
 		fc := node.FeedConfig{Name: ep.Name, Kind: ep.Kind, Transport: ep.Transport, Addr: ep.Addr, Classification: cl, ReleasableTo: strings.Split(rel, ",")}
@@ -201,30 +234,65 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 	for i := range clients {
 		loadClient(b, lctx, &wg, n.Addr(node.KindCoTTCP), fmt.Sprintf("tak-%d", i), "")
 	}
-	conn, err := net.DialTimeout("tcp", n.Addr(node.KindCoTTCP), 5*time.Second)
+	// The whole-picture client (the second listener) only reads; the
+	// area client reports its position like the 400.
+	conn, err := net.DialTimeout("tcp", n.Listeners()[1].Addr, 5*time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer conn.Close()
 	tl := &trackLatency{}
 	tl.read(&wg, conn)
+	areaConn, err := net.DialTimeout("tcp", n.Addr(node.KindCoTTCP), 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer areaConn.Close()
+	area := &trackLatency{}
+	area.read(&wg, areaConn)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			areaConn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := io.WriteString(areaConn, fedEvent("tak-area", "a-f-G-U-C", "", "")); err != nil {
+				return
+			}
+			select {
+			case <-lctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	start := load.Start()
 	if late := time.Since(start); late > 0 {
 		b.Logf("set-up ended %v after the traffic started: the measurement is short of that", late)
 	}
 	// Wait for the generator's start, then measure over the load.
 	time.Sleep(time.Until(start))
-	tl.mu.Lock()
-	tl.measuring = true
-	tl.mu.Unlock()
+	for _, x := range []*trackLatency{tl, area} {
+		x.mu.Lock()
+		x.measuring = true
+		x.mu.Unlock()
+	}
+	stopProfile := windowProfile(b)
 	cpu0, wall0 := cputime.Process(), time.Now()
 	time.Sleep(time.Until(start.Add(dur + 2*time.Second)))
 	cpu, wall := cputime.Process()-cpu0, time.Since(wall0)
+	stopProfile()
 	tl.mu.Lock()
 	tl.measuring = false
 	received, pub, air := tl.n, slices.Clone(tl.pub), slices.Clone(tl.air)
 	tl.mu.Unlock()
+	area.mu.Lock()
+	area.measuring = false
+	areaN, areaPub, areaAir := area.n, slices.Clone(area.pub), slices.Clone(area.air)
+	area.mu.Unlock()
 	conn.Close()
+	areaConn.Close()
 	p50, samples := n.FusionLatency(0.50)
 	p99, _ := n.FusionLatency(0.99)
 	fs := n.FusionStats()
@@ -251,6 +319,10 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 		clients, quantile(pub, 0.5), quantile(pub, 0.99), quantile(air, 0.5), quantile(air, 0.99), len(air))
 	b.Logf("fed %d of %d messages (%d observations, %d dropped at the fusion queue); fusion p50 %v p99 %v over %d; %d tracks confirmed, %d events published, %d track events to the client; CPU %.2f cores; generator late by %v at worst; errors %v",
 		msgs, sent, obs, dropped+fs.Dropped, p50, p99, samples, fs.Confirmed, fs.Published, received, cpu.Seconds()/wall.Seconds(), srv.Late(), errs)
+	b.Logf("area client (100 km around its position): %d track events (%.0f/s); publication p50 %v p99 %v; air tracks, observation → client p50 %v p99 %v over %d",
+		areaN, float64(areaN)/dur.Seconds(), quantile(areaPub, 0.5), quantile(areaPub, 0.99), quantile(areaAir, 0.5), quantile(areaAir, 0.99), len(areaAir))
+	hs := n.HubStats()
+	b.Logf("hub: %d deliveries, %d out of the clients' areas, %d queued track updates replaced by newer ones", hs.Enqueued, hs.OutOfScope, hs.Replaced)
 	b.Logf("received per feed %v", per)
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(p50.Microseconds())/1000, "p50-ms")
@@ -262,4 +334,6 @@ func feedsLoad(b *testing.B, dur time.Duration, scale float64, clients int) {
 	b.ReportMetric(float64(quantile(air, 0.5).Microseconds())/1000, "air-e2e-p50-ms")
 	b.ReportMetric(float64(quantile(air, 0.99).Microseconds())/1000, "air-e2e-p99-ms")
 	b.ReportMetric(float64(clients), "clients")
+	b.ReportMetric(float64(areaN)/dur.Seconds(), "area-client-events/s")
+	b.ReportMetric(float64(quantile(areaAir, 0.99).Microseconds())/1000, "area-air-e2e-p99-ms")
 }

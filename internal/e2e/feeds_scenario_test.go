@@ -45,6 +45,7 @@ func TestFeedsScenarioToTAK(t *testing.T) {
 	cfg.DataDir = t.TempDir()
 	cfg.Nation = "JPN"
 	cfg.NodeID = "jpn-c2"
+	cfg.FusedTracks = "all" // the clients check labels over the whole picture
 	principals := []string{"JPN:SECRET", "USA:SECRET", "KOR:TOP SECRET"}
 	for _, p := range principals {
 		cfg.Listeners = append(cfg.Listeners, node.ListenerConfig{Kind: node.KindCoTTCP, Addr: "127.0.0.1:0", Principal: p})

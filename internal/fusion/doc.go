@@ -33,9 +33,12 @@
 // in several views have the same contributors, only one is published.
 //
 // Output. Confirmed tracks become CoT events handed to a Publish function,
-// latest state winning: at most once per PublishInterval per track, and
+// latest state winning: as soon as an observation makes a track due (not
+// on a periodic tick), at most once per PublishInterval per track, and
 // only when the published picture would otherwise be off (moved more than
-// PublishDistance, new sources or names, or a heartbeat). A track's uid is
+// PublishDistance, new sources or names, or a heartbeat). A track changed
+// again within its interval is published by its next observation after
+// it, or by the tick when it goes quiet (publish.go). A track's uid is
 // stable: NODE.MMSI-123456789, NODE.ICAO-A1B2C3 or NODE.T<n> for a track
 // without identity, with ".v<k>" appended in views other than the first.
 // Each event carries <contact>, <track course speed> and

@@ -50,16 +50,19 @@ type Config struct {
 	// received (default 60 s).
 	MaxAge time.Duration
 
-	// Publication of an updated track, latest state winning: at most once
-	// per PublishInterval (default 1 s), and only when the picture would
+	// Publication of an updated track, latest state winning: as soon as
+	// an observation makes it due (Run, PublishChanged), at most once per
+	// PublishInterval (default 1 s), and only when the picture would
 	// otherwise be off, that is when the track has moved more than
 	// PublishDistance (default 50 m) from where it was last published, its
 	// sources, label, names or type changed, or Heartbeat (default 30 s,
 	// at most half the track's deletion timeout) has passed. A ship at
 	// 10 kt is so published every 10 s, an airliner every second, a moored
-	// ship every heartbeat. TickInterval is how often Run looks at a fifth
-	// of the tracks to expire and publish them (default 200 ms: every track
-	// once a second).
+	// ship every heartbeat. TickInterval is how often Run looks at a 25th
+	// of the tracks to expire them and to publish those changed within
+	// their interval that have then gone quiet for an interval (default
+	// 40 ms: every track once a second, and no tick holds the engine, and
+	// so the observations behind it, for long).
 	PublishInterval time.Duration
 	PublishDistance float64
 	Heartbeat       time.Duration
@@ -106,7 +109,7 @@ func (c *Config) defaults() error {
 	if c.PublishDistance <= 0 {
 		c.PublishDistance = 50
 	}
-	def(&c.TickInterval, 200*time.Millisecond)
+	def(&c.TickInterval, 40*time.Millisecond)
 	fdef := func(f *float64, v float64) {
 		if *f <= 0 {
 			*f = v
@@ -154,7 +157,12 @@ type Engine struct {
 	in       chan []Observation
 	seq      uint64
 
-	mu      sync.Mutex // guards views for snapshots
+	mu sync.Mutex // guards views for snapshots
+	// touched are the tracks changed since PublishChanged last ran; now
+	// is the wall clock of the batch being applied.
+	touched []*track
+	now     time.Time
+	clock   func() time.Time // time.Now; tests set it
 	lat     *latency
 	stats   struct{ obs, dropped, unknown, invalid, newT, conf, del, merged, pub, pubErr, supp atomic.Uint64 }
 	scratch assocScratch
@@ -171,6 +179,7 @@ func New(cfg Config) (*Engine, error) {
 		srcLabel: map[string]label.Label{},
 		in:       make(chan []Observation, cfg.Queue),
 		lat:      newLatency(),
+		clock:    time.Now,
 	}
 	for name, l := range cfg.Sources {
 		e.srcLabel[name] = l
@@ -226,7 +235,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.cfg.Publish == nil {
 		return errors.New("fusion: Run needs a Publish function")
 	}
-	out := make(chan []*cot.Event, 4)
+	out := make(chan []*cot.Event, 16)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -256,11 +265,20 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case b := <-e.in:
 			e.Process(b)
+			// A track is published as soon as an observation makes it
+			// due. While the publisher is behind, changed tracks stay
+			// queued and are published later with their latest state:
+			// the publication rate adapts to what the node can take.
+			if len(pending) == 0 {
+				pending = e.PublishChanged(time.Now())
+			}
 		case <-tick.C:
-			// While the publisher is behind, tracks stay due and are
-			// published later with their latest state: the publication
-			// rate adapts to what the node can take.
-			pending = append(pending, e.tick(time.Now(), len(pending) == 0, part, tickParts)...)
+			now := time.Now()
+			idle := len(pending) == 0
+			if idle {
+				pending = e.PublishChanged(now)
+			}
+			pending = append(pending, e.tick(now, idle, part, tickParts, e.cfg.PublishInterval)...)
 			part = (part + 1) % tickParts
 		}
 		if len(pending) > 0 {
@@ -285,6 +303,7 @@ func (e *Engine) Process(batch []Observation) {
 		return
 	}
 	e.mu.Lock()
+	e.now = e.clock()
 	base := e.seq
 	e.seq += uint64(len(batch))
 	for i := 0; i < len(batch); {
@@ -386,7 +405,7 @@ func (e *Engine) apply(v *view, part []Observation, seq uint64) {
 
 // newTrack starts a track at o.
 func (e *Engine) newTrack(v *view, key Key, o *Observation) *track {
-	t := &track{key: key, born: o.Time, domain: o.Domain}
+	t := &track{v: v, key: key, born: o.Time, domain: o.Domain}
 	initState(t, o)
 	t.uid = e.cfg.NodeID + "." + key.String()
 	t.confirmed = key.Kind != IDNone

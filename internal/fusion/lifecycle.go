@@ -12,17 +12,29 @@ import (
 
 // Tick expires, confirms and merges tracks as of now, and returns the CoT
 // events due: updates of confirmed tracks not published for their publish
-// interval, and deletions.
-func (e *Engine) Tick(now time.Time) []*cot.Event { return e.tick(now, true, 0, 1) }
+// interval, and deletions. It examines every track, so the queue of
+// changed tracks that PublishChanged reads is emptied.
+func (e *Engine) Tick(now time.Time) []*cot.Event {
+	out := e.tick(now, true, 0, 1, 0)
+	e.mu.Lock()
+	e.forgetTouched()
+	e.mu.Unlock()
+	return out
+}
 
 // tickParts is how many ticks of Run examine every track once: each tick
 // takes its share of every view, so that no tick holds the engine for
-// long (at 190,000 tracks a whole pass takes tens of milliseconds).
-const tickParts = 5
+// long (at 190,000 tracks a whole pass takes tens of milliseconds, and
+// observations wait behind it).
+const tickParts = 25
 
 // tick examines part k of parts of every view's tracks: expiry,
-// confirmation, merging and, when publish is set, publication.
-func (e *Engine) tick(now time.Time, publish bool, k, parts int) []*cot.Event {
+// confirmation, merging and, when publish is set, publication. With quiet
+// set (Run), a changed track is confirmed, merged and published by
+// PublishChanged as its observations arrive, so tick only expires tracks,
+// and merges and publishes those that have had no observation for quiet
+// (an anonymous track whose plots now join an identity track is one).
+func (e *Engine) tick(now time.Time, publish bool, k, parts int, quiet time.Duration) []*cot.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var out []*cot.Event
@@ -52,7 +64,7 @@ func (e *Engine) tick(now time.Time, publish bool, k, parts int) []*cot.Event {
 				e.stats.del.Add(1)
 				continue
 			}
-			if t.confirmed && t.key.Kind == IDNone {
+			if t.confirmed && t.key.Kind == IDNone && (quiet == 0 || now.Sub(t.seen) >= quiet) {
 				out = e.merge(v, t, now, out)
 			}
 		}
@@ -60,6 +72,9 @@ func (e *Engine) tick(now time.Time, publish bool, k, parts int) []*cot.Event {
 	if publish {
 		for _, v := range e.views {
 			for _, t := range share(v) {
+				if quiet > 0 && now.Sub(t.seen) < quiet {
+					continue
+				}
 				out = e.publish(v, t, now, out)
 			}
 		}

@@ -8,6 +8,7 @@ import (
 
 // track is one system track in one view.
 type track struct {
+	v         *view
 	key       Key
 	uid       string
 	confirmed bool
@@ -38,9 +39,13 @@ type track struct {
 	pubCallsign, pubName, pubType string
 	dirty                         bool
 	published                     bool
-	cell                          cellKey
-	indexed                       bool
-	removed                       bool
+	// seen is when the engine last applied an observation to the track
+	// (wall clock); queued that it is in Engine.touched.
+	seen    time.Time
+	queued  bool
+	cell    cellKey
+	indexed bool
+	removed bool
 }
 
 func (t *track) lat() float64 { return t.f.lat }

@@ -45,6 +45,7 @@ type Subscriber struct {
 
 	format atomic.Uint32
 	ident  atomic.Pointer[Identity]
+	region atomic.Pointer[Region] // nil: ScopeAll (region.go)
 
 	mu     sync.Mutex
 	queue  []*Message
@@ -58,6 +59,10 @@ type Subscriber struct {
 	waiting bool
 	err     error
 	wake    chan struct{}
+	// latest indexes the queued Latest messages by uid (region.go).
+	latest map[string]int
+
+	onReplace func()
 
 	onDrop  func(superseded bool)
 	onSlow  func()
@@ -95,11 +100,16 @@ func (s *Subscriber) Enqueue(m *Message) bool {
 		s.mu.Unlock()
 		return false
 	}
+	if m.Latest && !m.Flash && s.replaceLatest(m) {
+		s.mu.Unlock()
+		return true
+	}
 	if len(s.queue) >= s.max && !s.shed(m) {
 		s.closed = true
 		s.err = ErrSlowConsumer
 		s.queue = nil
 		s.flash = 0
+		s.forgetLatest()
 		s.mu.Unlock()
 		if s.onDrop != nil {
 			s.onDrop(false)
@@ -161,7 +171,7 @@ func (s *Subscriber) EnqueueReplay(ms []*Message) {
 			queued[q] = true
 		}
 		for _, m := range ms {
-			if !queued[m] {
+			if !queued[m] && s.inScope(m) {
 				s.queue = append(s.queue, m)
 			}
 		}
@@ -231,6 +241,7 @@ func (s *Subscriber) Next(ctx context.Context) ([]*Message, error) {
 			s.queue = s.spare[:0]
 			s.spare = out
 			s.flash = 0
+			s.forgetLatest()
 			s.waiting = false
 			s.mu.Unlock()
 			return out, nil
@@ -286,6 +297,7 @@ func (s *Subscriber) Close(reason error) {
 		s.err = reason
 		s.queue = nil
 		s.flash = 0
+		s.forgetLatest()
 	}
 	s.mu.Unlock()
 	s.signal()
@@ -312,6 +324,8 @@ type Stats struct {
 	Denied     atomic.Uint64 // recipients skipped by the label policy
 	Superseded atomic.Uint64 // position updates shed from congested queues
 	SlowDrops  atomic.Uint64 // subscribers disconnected as slow consumers
+	OutOfScope atomic.Uint64 // Regional messages outside a subscriber's scope
+	Replaced   atomic.Uint64 // queued Latest messages replaced by a newer state
 }
 
 // Hub fans messages out to subscribers.
@@ -369,6 +383,7 @@ func (h *Hub) Subscribe(p label.Principal, f Format, o Options) *Subscriber {
 	}
 	s.queue = append(s.queue, o.First...)
 	s.format.Store(uint32(f))
+	s.onReplace = func() { h.Stats.Replaced.Add(1) }
 	s.onDrop = func(superseded bool) {
 		if superseded {
 			h.Stats.Superseded.Add(1)
@@ -427,6 +442,9 @@ func (h *Hub) Publish(m *Message) {
 	if p.denied > 0 {
 		h.Stats.Denied.Add(p.denied)
 	}
+	if p.outside > 0 {
+		h.Stats.OutOfScope.Add(p.outside)
+	}
 }
 
 // publication is the state of one Publish: the label policy's answers
@@ -437,8 +455,8 @@ type publication struct {
 		k  principalKey
 		ok bool
 	}
-	n           int
-	enq, denied uint64
+	n                    int
+	enq, denied, outside uint64
 }
 
 type principalKey struct {
@@ -456,6 +474,10 @@ func (p *publication) offer(subs []*Subscriber, m *Message) {
 			continue
 		}
 		if len(m.Dests) > 0 && !directedTo(s, m) {
+			continue
+		}
+		if m.Regional && !s.inScope(m) {
+			p.outside++
 			continue
 		}
 		if !p.releasable(s.Principal, m) {

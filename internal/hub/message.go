@@ -62,6 +62,12 @@ type Message struct {
 	// Flash marks flash-priority traffic (missile warnings, emergencies):
 	// it jumps ahead of routine messages in every queue.
 	Flash bool
+	// Regional marks an object of the fused ISR picture: a subscriber
+	// receives it according to its Scope (region.go).
+	Regional bool
+	// Latest marks a state that replaces a queued message of the same uid
+	// (also Latest) instead of queueing behind it (region.go).
+	Latest bool
 	// From is the subscriber id of the sender, which never gets its own
 	// event back. Zero for server-made events.
 	From uint64

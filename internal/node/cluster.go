@@ -361,6 +361,7 @@ func (n *Node) applyRemote(env cluster.Envelope) {
 	}
 	m := hub.NewMessage(ev, l, 0, &n.enc)
 	m.SetXML(env.XML)
+	markFused(m)
 	if persistent {
 		owner := env.Owner
 		if owner == "" {

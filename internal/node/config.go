@@ -4,11 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
 	"time"
 
+	"kizuna/internal/hub"
 	"kizuna/internal/label"
 )
 
@@ -46,6 +48,10 @@ type ListenerConfig struct {
 	Kind      string `json:"kind"`
 	Addr      string `json:"addr"`
 	Principal string `json:"principal,omitempty"`
+	// FusedTracks and FusedRadiusKm override Config's for the clients of
+	// this TAK listener (cot-tcp, cot-tls).
+	FusedTracks   string  `json:"fusedTracks,omitempty"`
+	FusedRadiusKm float64 `json:"fusedRadiusKm,omitempty"`
 }
 
 // PeerConfig is one federation peer.
@@ -94,6 +100,12 @@ type Config struct {
 	// events (0: the federation default, 250,000).
 	FederationQueue int          `json:"federationQueue,omitempty"`
 	Feeds           []FeedConfig `json:"feeds,omitempty"`
+	// FusedTracks is what TAK clients receive of the fused ISR picture
+	// (fusedscope.go): "area" (default) the tracks within FusedRadiusKm
+	// (default 100) of the client's own last position report, "all"
+	// every track, "none" none. A listener may override both.
+	FusedTracks   string  `json:"fusedTracks,omitempty"`
+	FusedRadiusKm float64 `json:"fusedRadiusKm,omitempty"`
 
 	MaxEventSize  int      `json:"maxEventSize,omitempty"`
 	QueueSize     int      `json:"queueSize,omitempty"`
@@ -248,7 +260,16 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
 			return cfgErr("%s address %q: %v", l.Kind, l.Addr, err)
 		}
+		if (l.FusedTracks != "" || l.FusedRadiusKm != 0) && l.Kind != KindCoTTCP && l.Kind != KindCoTTLS {
+			return cfgErr("%s %s: fusedTracks and fusedRadiusKm apply to cot-tcp and cot-tls listeners", l.Kind, l.Addr)
+		}
+		if err := checkFused(l.FusedTracks, l.FusedRadiusKm); err != nil {
+			return cfgErr("%s %s: %v", l.Kind, l.Addr, err)
+		}
 		c.Listeners[i] = l
+	}
+	if err := checkFused(c.FusedTracks, c.FusedRadiusKm); err != nil {
+		return cfgErr("%v", err)
 	}
 	if needTLS && (c.TLSCert == "" || c.TLSKey == "") {
 		return cfgErr("TLS listeners need --tls-cert and --tls-key")
@@ -315,6 +336,18 @@ func (c *Config) Validate() error {
 		return cfgErr("flush interval must be in (0, 500ms] to keep the one-second durability promise")
 	}
 	return c.validateCluster()
+}
+
+// checkFused checks a fused-picture scope and radius (empty and zero:
+// the default).
+func checkFused(scope string, km float64) error {
+	if _, ok := hub.ParseScope(scope); scope != "" && !ok {
+		return fmt.Errorf("fusedTracks %q: want all, area or none", scope)
+	}
+	if km < 0 || math.IsNaN(km) || math.IsInf(km, 0) {
+		return fmt.Errorf("fusedRadiusKm %v: want a positive number of kilometres", km)
+	}
+	return nil
 }
 
 // principalOf returns the principal of a plain listener.

@@ -71,6 +71,7 @@ func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
 
 	cfg := baseConfig([]string{"JPN:SECRET", "USA:SECRET"}, []string{"JPN:SECRET", "USA:SECRET"})
 	cfg.Nation = "JPN"
+	cfg.FusedTracks = "all" // labels, not areas, are tested here
 	cfg.Feeds = []FeedConfig{
 		{Name: "ais", Kind: "ais", Transport: "tcp", Addr: aisLn.Addr().String(), Classification: "UNCLASSIFIED", ReleasableTo: []string{"USA", "JPN"}},
 		{Name: "radar", Kind: "asterix", Transport: "udp", Addr: radarAddr, Classification: "SECRET", ReleasableTo: []string{"JPN"},
@@ -345,6 +346,7 @@ func TestFeedReconnects(t *testing.T) {
 	}()
 	cfg := baseConfig([]string{"JPN:UNCLASSIFIED"}, []string{"JPN:UNCLASSIFIED"})
 	cfg.Nation = "JPN"
+	cfg.FusedTracks = "all" // a client without a position report
 	cfg.Feeds = []FeedConfig{{Name: "ais", Kind: "ais", Transport: "tcp", Addr: ln.Addr().String()}}
 	n := startNode(t, cfg)
 	c := dial(t, addrOf(t, n, KindCoTTCP, "JPN:UNCLASSIFIED"))

@@ -36,6 +36,7 @@ func (n *Node) ingestClient(c *stream.Conn, ev *cot.Event, format string) error 
 		return rej
 	}
 	n.metrics.EventsIn.WithLabelValues(format).Inc()
+	n.followClient(c, ev)
 	n.observeConn(c, ev, c.Principal)
 	return nil
 }
@@ -165,19 +166,28 @@ func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64,
 		l = label.Intern(l)
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
+	markFused(m)
 	if persistent {
 		m.ShareDetail()
 		o := storeObject(m, owner)
 		// Thin the history of frequent reports: one row per uid per
 		// history interval, and always one when the type changes.
+		interval := time.Duration(n.cfg.HistoryInterval)
+		if m.Regional {
+			interval = max(interval, fusedStoreInterval)
+		}
 		historyAt := m.Received
-		if old, at, ok := n.picture.GetHistory(ev.UID); ok && old.Event.Type == ev.Type &&
-			m.Received.Sub(at) < time.Duration(n.cfg.HistoryInterval) {
+		old, at, ok := n.picture.GetHistory(ev.UID)
+		if ok && old.Event.Type == ev.Type && m.Received.Sub(at) < interval {
 			o.NoHistory = true
 			historyAt = at
 		}
 		n.picture.Put(m, historyAt)
-		n.store.Put(o)
+		// A fused track is first stored after an interval: most of the
+		// tracks a feed starts are confirmed or dropped within it.
+		if !m.Regional || (ok && !o.NoHistory) {
+			n.store.Put(o)
+		}
 	}
 	n.publish(m, fed)
 	return nil
@@ -332,6 +342,7 @@ func (n *Node) refused(remote, listener string, err error) {
 }
 
 func (n *Node) connected(c *stream.Conn) {
+	n.scopeConn(c)
 	n.auditf(context.Background(), actorOf(c), "connect", c.Remote(), "allow", "")
 }
 
@@ -378,6 +389,7 @@ func (n *Node) restore(ctx context.Context) error {
 		}
 		m := hub.NewMessage(ev, o.Label, 0, &n.enc)
 		m.SetXML(o.XML)
+		markFused(m)
 		n.picture.Put(m, time.Time{})
 		restored++
 	}
