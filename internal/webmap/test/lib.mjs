@@ -209,7 +209,13 @@ export function isLoopback(url) {
 //
 // With csp, every response carries that Content-Security-Policy, as a
 // deployment would add it; the browser reports violations as console errors.
-export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, csp = '' } = {}) {
+export async function openPage(browser, url, opts = {}) {
+  return loadPage(await blankPage(browser, opts), url);
+}
+
+// blankPage is openPage before it navigates: a fresh context and page with
+// their recorders.
+async function blankPage(browser, { viewport = { width: 1280, height: 800 }, csp = '' } = {}) {
   const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   const page = await context.newPage();
   const rec = { outside: [], errors: [], requests: [] };
@@ -246,9 +252,79 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => globalThis.kizunaTestCSPViolation(`${e.violatedDirective} ${e.blockedURI}`));
   });
-  await page.goto(url);
-  await page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
   return { page, context, rec };
+}
+
+// loadPage navigates a blank page to the map at url and waits for its first
+// snapshot.
+async function loadPage(p, url) {
+  await p.page.goto(url);
+  await p.page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
+  return p;
+}
+
+// Pages hands out fresh pages as openPage does, each in its own context,
+// but gets the next one ready while the current test runs: creating a
+// context and page (a new renderer process) and loading the map take
+// seconds that the test would otherwise wait for.
+//
+// By default the next page is made ready up to, not including, its
+// navigation: a test that publishes and then opens its page still sees its
+// objects arrive in the page's first snapshot. With ahead: 'load' the next
+// page also loads the map; use it only where the next test opens its page
+// before it publishes anything, so that what it checks does not depend on
+// whether an object came in the snapshot or over the stream. With ahead:
+// 'none' nothing is prepared (for a test whose timing a second page in the
+// background would disturb; it calls ahead() once that part is done).
+export class Pages {
+  constructor(browser) {
+    this.browser = browser;
+    this.ready = new Map(); // key -> promise of a blank or loaded page
+  }
+
+  static key(url, opts, loaded) {
+    return JSON.stringify([loaded ? url : '', opts]);
+  }
+
+  // ahead starts preparing the next page for url and opts.
+  ahead(url, opts = {}, how = 'blank') {
+    if (how === 'none') return;
+    const loaded = how === 'load';
+    const k = Pages.key(url, opts, loaded);
+    if (this.ready.has(k)) return;
+    const p = blankPage(this.browser, opts).then((b) => (loaded ? loadPage(b, url) : b));
+    p.catch(() => {}); // reported to the test that takes it
+    this.ready.set(k, p);
+  }
+
+  // open returns a fresh page at url, the one prepared ahead if any, and
+  // then prepares the next one.
+  async open(url, opts = {}, { ahead = 'blank' } = {}) {
+    const take = (k) => {
+      const p = this.ready.get(k);
+      this.ready.delete(k);
+      return p;
+    };
+    const loaded = take(Pages.key(url, opts, true));
+    const blank = loaded ? null : take(Pages.key(url, opts, false));
+    const p = await (loaded ?? loadPage(await (blank ?? blankPage(this.browser, opts)), url));
+    // The next one starts once this one is up, not beside its loading.
+    this.ahead(url, opts, ahead);
+    return p;
+  }
+
+  // close closes the pages prepared and not taken.
+  async close() {
+    const left = [...this.ready.values()];
+    this.ready.clear();
+    for (const p of left) {
+      try {
+        await (await p).context.close();
+      } catch {
+        // it failed to open: nothing to close
+      }
+    }
+  }
 }
 
 export function ensureArtifacts() {
