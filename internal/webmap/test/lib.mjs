@@ -277,9 +277,11 @@ async function loadPage(p, url) {
 // 'none' nothing is prepared (for a test whose timing a second page in the
 // background would disturb; it calls ahead() once that part is done).
 export class Pages {
+  // The first page, with the default options, is made ready at once.
   constructor(browser) {
     this.browser = browser;
     this.ready = new Map(); // key -> promise of a blank or loaded page
+    this.ahead('', {});
   }
 
   static key(url, opts, loaded) {
