@@ -264,62 +264,44 @@ async function loadPage(p, url) {
 }
 
 // Pages hands out fresh pages as openPage does, each in its own context,
-// but gets the next one ready while the current test runs: creating a
-// context and page (a new renderer process) and loading the map take
-// seconds that the test would otherwise wait for.
-//
-// By default the next page is made ready up to, not including, its
-// navigation: a test that publishes and then opens its page still sees its
-// objects arrive in the page's first snapshot. With ahead: 'load' the next
-// page also loads the map; use it only where the next test opens its page
-// before it publishes anything, so that what it checks does not depend on
-// whether an object came in the snapshot or over the stream. With ahead:
-// 'none' nothing is prepared (for a test whose timing a second page in the
-// background would disturb; it calls ahead() once that part is done).
+// but makes the next one ready while the current test runs: creating a
+// context and a page (a new renderer process) takes a second or more on a
+// busy machine, which the test would otherwise wait for. The next page is
+// made ready up to, not including, its navigation, so a test that
+// publishes and then opens its page still sees its objects arrive in the
+// page's first snapshot. (Loading the map ahead as well was tried: on two
+// busy cores it slowed the test running beside it as much as it saved.)
 export class Pages {
-  // The first page, with the default options, is made ready at once.
+  // The first page is made ready at once.
   constructor(browser) {
     this.browser = browser;
-    this.ready = new Map(); // key -> promise of a blank or loaded page
-    this.last = Promise.resolve(); // the page prepared last
-    this.ahead('', {});
+    this.ready = new Map(); // JSON of the options -> promise of a blank page
+    this.ahead();
   }
 
-  static key(url, opts, loaded) {
-    return JSON.stringify([loaded ? url : '', opts]);
-  }
-
-  // ahead starts preparing the next page for url and opts.
-  ahead(url, opts = {}, how = 'blank') {
-    if (how === 'none') return;
-    const loaded = how === 'load';
-    const k = Pages.key(url, opts, loaded);
+  // ahead starts making a blank page with opts ready, unless one is.
+  ahead(opts = {}) {
+    const k = JSON.stringify(opts);
     if (this.ready.has(k)) return;
-    // One page at a time: pages loading side by side on two cores slow
-    // the test that runs meanwhile more than they save.
-    const p = this.last.catch(() => {}).then(() => blankPage(this.browser, opts)).then((b) => (loaded ? loadPage(b, url) : b));
+    const p = blankPage(this.browser, opts);
     p.catch(() => {}); // reported to the test that takes it
     this.ready.set(k, p);
-    this.last = p;
   }
 
-  // open returns a fresh page at url, the one prepared ahead if any, and
-  // then prepares the next one.
-  async open(url, opts = {}, { ahead = 'blank' } = {}) {
-    const take = (k) => {
-      const p = this.ready.get(k);
-      this.ready.delete(k);
-      return p;
-    };
-    const loaded = take(Pages.key(url, opts, true));
-    const blank = loaded ? null : take(Pages.key(url, opts, false));
-    const p = await (loaded ?? loadPage(await (blank ?? blankPage(this.browser, opts)), url));
-    // The next one starts once this one is up, not beside its loading.
-    this.ahead(url, opts, ahead);
+  // open returns a fresh page at url, made from the blank page ready for
+  // opts if any, and then makes the next one ready; with ahead: false it
+  // does not (for a test that a page starting beside it would disturb: it
+  // calls ahead() itself once that part is done).
+  async open(url, opts = {}, { ahead = true } = {}) {
+    const k = JSON.stringify(opts);
+    const blank = this.ready.get(k);
+    this.ready.delete(k);
+    const p = await loadPage(await (blank ?? blankPage(this.browser, opts)), url);
+    if (ahead) this.ahead(opts); // once this one is up, not beside its loading
     return p;
   }
 
-  // close closes the pages prepared and not taken.
+  // close closes the pages made ready and not taken.
   async close() {
     const left = [...this.ready.values()];
     this.ready.clear();

@@ -37,10 +37,8 @@ describe('web map', { timeout: 900000 }, () => {
     await server?.stop();
   });
 
-  // Most tests below open their page before they publish: the next JPN
-  // page loads while the test before it runs.
   it('loads with no request leaving loopback and no console error', async () => {
-    const { page, context, rec } = await pages.open(jpnURL, {}, { ahead: 'load' });
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       // The base map is drawn from the embedded Natural Earth data.
       await until('base map', () => page.evaluate(() => document.querySelectorAll('.leaflet-overlay-pane canvas').length >= 2));
@@ -80,8 +78,8 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('shows N objects published over TAK as symbols within 1 s, and moves them', async () => {
-    // No page loads beside this one while it is timed.
-    const { page, context, rec } = await pages.open(jpnURL, {}, { ahead: 'none' });
+    // No page starts beside this one while it is timed.
+    const { page, context, rec } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       const N = 100;
       const uids = [];
@@ -134,7 +132,7 @@ describe('web map', { timeout: 900000 }, () => {
       await usa.send(cotEvent({ uid: 'n-42', type: 'a-f-G-U-C-I', lat: 36.5, lon: 133.5, access: 'SECRET', releasableTo: 'JPN', course: 45, speed: 12 }));
       await page.waitForFunction(() => kizuna.store.objects.get('n-42')?.lat === 36.5 && !kizuna.store.objects.get('n-42').dirty, null, { timeout: 5000, polling: 'raf' });
       assert.ok(Date.now() - t1 <= 1000, 'move took more than 1 s');
-      pages.ahead(jpnURL, {}, 'load');
+      pages.ahead();
       const after = await page.evaluate(() => {
         const d = kizuna.layer.drawn.get('n-42');
         const p = kizuna.map.latLngToContainerPoint([36.5, 133.5]);
@@ -150,7 +148,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('draws a CoT function 2525 lacks with its parent symbol', async () => {
-    const { page, context } = await pages.open(jpnURL, {}, { ahead: 'load' });
+    const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'aew-1', callsign: 'AEW', type: 'a-f-A-M-F-W', lat: 36, lon: 137, access: 'SECRET', releasableTo: 'JPN' }));
       await page.waitForFunction(() => kizuna.layer.drawn.has('aew-1'), null, { timeout: 5000 });
@@ -165,8 +163,8 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('never shows a JPN page a USA-only object', async () => {
-    const jp = await pages.open(jpnURL, {}, { ahead: 'load' });
-    const us = await pages.open(usaURL, {}, { ahead: 'load' });
+    const jp = await pages.open(jpnURL);
+    const us = await pages.open(usaURL);
     try {
       // Record every uid the JPN page ever holds, from the first frame on.
       await jp.page.evaluate(() => {
@@ -200,7 +198,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('shows the highest marking in both banners, in its colour', async () => {
-    const { page, context } = await pages.open(usaURL, {}, { ahead: 'load' });
+    const { page, context } = await pages.open(usaURL);
     try {
       const banner = () => page.evaluate(() => {
         const t = document.getElementById('banner-top');
@@ -229,7 +227,7 @@ describe('web map', { timeout: 900000 }, () => {
       assert.equal(b.bottomColour, b.colour);
 
       // A page that holds only unclassified data is green.
-      const clean = await pages.open(usaURL, {}, { ahead: 'none' });
+      const clean = await pages.open(usaURL);
       await clean.page.evaluate(() => kizuna.store.replace([]));
       await clean.page.waitForFunction(() => document.getElementById('banner-top').textContent === 'UNCLASSIFIED', null, { timeout: 5000 });
       assert.equal(await clean.page.evaluate(() => getComputedStyle(document.getElementById('banner-top')).backgroundColor), 'rgb(0, 122, 51)');
@@ -247,7 +245,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('selects a symbol by clicking it and shows its detail', async () => {
-    const { page, context } = await pages.open(jpnURL, {}, { ahead: 'load' });
+    const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'click-me', callsign: 'RAIDER 7', type: 'a-f-A-M-H', lat: 26.3, lon: 127.8, access: 'SECRET', releasableTo: 'JPN', course: 90, speed: 60 }));
       await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: 5000 });
@@ -289,7 +287,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('raises a missile warning with launch point and track', async () => {
-    const { page, context, rec } = await pages.open(jpnURL, {}, { ahead: 'load' });
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       const t = Date.now();
       for (let i = 0; i < 4; i++) {
@@ -309,7 +307,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('draws the predicted impact area from missile data', async () => {
-    const { page, context } = await pages.open(jpnURL, {}, { ahead: 'none' });
+    const { page, context } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       // Inject a missile track as the stream would deliver it, with the
       // missile-warning fields the page understands.

@@ -89,8 +89,7 @@ describe('staff map', { timeout: 900000 }, () => {
     jpnURL = await pageURL(server.http.JPN);
     usa = await TakClient.connect(server.cot.USA);
     browser = await launchBrowser();
-    // Each test publishes, then opens its page: the next page is made
-    // ready, short of loading the map, while the test before it runs.
+    // Each test's page is made ready while the test before it runs.
     pages = new Pages(browser);
   });
 
@@ -555,7 +554,7 @@ describe('staff map', { timeout: 900000 }, () => {
   });
 
   it('is usable by keyboard with visible focus, and banners have enough contrast', async () => {
-    const { page, context } = await pages.open(jpnURL, {}, { ahead: 'none' });
+    const { page, context } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       await page.fill('#search', 'cs-');
       await until('rows', () => page.evaluate(() => {
