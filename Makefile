@@ -50,8 +50,10 @@ npm-web:
 npm-interop:
 	@cd interop/node-tak && npm ci --no-audit --no-fund
 
+# The test files only: with none named, node --test would also run lib.mjs
+# (any .mjs in a directory named test), a process for no test.
 test-web: build npm-web
-	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && KIZUNA_BIN=$(KIZUNA_BIN) node --test --test-concurrency=$(WEB_TEST_CONCURRENCY); fi
+	@if [ -f internal/webmap/test/package.json ]; then cd internal/webmap/test && KIZUNA_BIN=$(KIZUNA_BIN) node --test --test-concurrency=$(WEB_TEST_CONCURRENCY) *.test.mjs; fi
 
 # Kizuna driven by third-party TAK client code (@tak-ps/node-tak, node-cot).
 test-interop: build npm-interop

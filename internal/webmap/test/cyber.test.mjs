@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until } from './lib.mjs';
 
 const TAXII = 'application/taxii+json;version=2.1';
 const KIZUNA_EXT = 'extension-definition--6b1f3a0e-4d2c-4c0b-9a7e-2f5d8c1e9b40';
@@ -19,12 +19,14 @@ async function taxii(base, path, init = {}) {
 describe('cyber panel', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages; // each test's fresh page is made ready while the one before runs
   let usaTak;
 
   before(async () => {
     server = await new Server({ dataDir: tempDir('kizuna-cyber-'), args: serveArgs() }).start();
     usaTak = await TakClient.connect(server.cot.USA);
     browser = await launchBrowser();
+    pages = new Pages(browser);
     // The unit: a USA command post, shared with JPN and KOR.
     await usaTak.send(cotEvent({ uid: 'USA-CP-7', type: 'a-f-G-U-C-I', lat: 35.45, lon: 139.65, callsign: 'CP 7', access: 'UNCLASSIFIED', releasableTo: 'JPN KOR', staleMs: 600000 }));
     // The cyber objects, posted by USA over TAXII.
@@ -52,12 +54,13 @@ describe('cyber panel', { timeout: 900000 }, () => {
 
   after(async () => {
     usaTak?.close();
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('shows the released incident to JPN, on the panel, the map and the unit', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.JPN));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.JPN));
     try {
       await until('cyber tab', () => page.evaluate(() => !document.getElementById('tab-cyber').hidden), 15000);
       await page.click('#tab-cyber');
@@ -79,7 +82,7 @@ describe('cyber panel', { timeout: 900000 }, () => {
   });
 
   it('shows none of it to KOR', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.KOR));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.KOR));
     try {
       await until('cyber panel polled', () => page.evaluate(() => kizuna.cyber.polls >= 1), 15000);
       await until('the unit on the map', () => page.evaluate(() => kizuna.store.objects.has('USA-CP-7')), 15000);
@@ -96,7 +99,7 @@ describe('cyber panel', { timeout: 900000 }, () => {
   });
 
   it('shows USA its own indicator too', async () => {
-    const { page, context } = await openPage(browser, await pageURL(server.http.USA));
+    const { page, context } = await pages.open(await pageURL(server.http.USA));
     try {
       await page.locator('.cyber-row[data-id="indicator--6b1c7d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e"]').waitFor({ state: 'attached', timeout: 15000 });
       assert.match(await page.textContent('#cyber-banner'), /UNCLASSIFIED \/\/ USA ONLY|SECRET/);
@@ -122,7 +125,7 @@ describe('cyber panel', { timeout: 900000 }, () => {
       return (env.objects || []).some((o) => o.id === id);
     };
     assert.equal(await jpnSees(), false, 'JPN sees the national sighting');
-    const { page, context, rec } = await openPage(browser, await pageURL(usa));
+    const { page, context, rec } = await pages.open(await pageURL(usa));
     try {
       await until('cyber tab', () => page.evaluate(() => !document.getElementById('tab-cyber').hidden), 15000);
       await page.click('#tab-cyber');

@@ -209,7 +209,13 @@ export function isLoopback(url) {
 //
 // With csp, every response carries that Content-Security-Policy, as a
 // deployment would add it; the browser reports violations as console errors.
-export async function openPage(browser, url, { viewport = { width: 1280, height: 800 }, csp = '' } = {}) {
+export async function openPage(browser, url, opts = {}) {
+  return loadPage(await blankPage(browser, opts), url);
+}
+
+// blankPage is openPage before it navigates: a fresh context and page with
+// their recorders.
+async function blankPage(browser, { viewport = { width: 1280, height: 800 }, csp = '' } = {}) {
   const context = await browser.newContext({ viewport, serviceWorkers: 'block' });
   const page = await context.newPage();
   const rec = { outside: [], errors: [], requests: [] };
@@ -246,9 +252,67 @@ export async function openPage(browser, url, { viewport = { width: 1280, height:
   await page.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => globalThis.kizunaTestCSPViolation(`${e.violatedDirective} ${e.blockedURI}`));
   });
-  await page.goto(url);
-  await page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
   return { page, context, rec };
+}
+
+// loadPage navigates a blank page to the map at url and waits for its first
+// snapshot.
+async function loadPage(p, url) {
+  await p.page.goto(url);
+  await p.page.waitForFunction(() => globalThis.kizuna && globalThis.kizuna.stats.snapshots > 0, null, { timeout: 15000 });
+  return p;
+}
+
+// Pages hands out fresh pages as openPage does, each in its own context,
+// but makes the next one ready while the current test runs: creating a
+// context and a page (a new renderer process) takes a second or more on a
+// busy machine, which the test would otherwise wait for. The next page is
+// made ready up to, not including, its navigation, so a test that
+// publishes and then opens its page still sees its objects arrive in the
+// page's first snapshot. (Loading the map ahead as well was tried: on two
+// busy cores it slowed the test running beside it as much as it saved.)
+export class Pages {
+  // The first page is made ready at once.
+  constructor(browser) {
+    this.browser = browser;
+    this.ready = new Map(); // JSON of the options -> promise of a blank page
+    this.ahead();
+  }
+
+  // ahead starts making a blank page with opts ready, unless one is.
+  ahead(opts = {}) {
+    const k = JSON.stringify(opts);
+    if (this.ready.has(k)) return;
+    const p = blankPage(this.browser, opts);
+    p.catch(() => {}); // reported to the test that takes it
+    this.ready.set(k, p);
+  }
+
+  // open returns a fresh page at url, made from the blank page ready for
+  // opts if any, and then makes the next one ready; with ahead: false it
+  // does not (for a test that a page starting beside it would disturb: it
+  // calls ahead() itself once that part is done).
+  async open(url, opts = {}, { ahead = true } = {}) {
+    const k = JSON.stringify(opts);
+    const blank = this.ready.get(k);
+    this.ready.delete(k);
+    const p = await loadPage(await (blank ?? blankPage(this.browser, opts)), url);
+    if (ahead) this.ahead(opts); // once this one is up, not beside its loading
+    return p;
+  }
+
+  // close closes the pages made ready and not taken.
+  async close() {
+    const left = [...this.ready.values()];
+    this.ready.clear();
+    for (const p of left) {
+      try {
+        await (await p).context.close();
+      } catch {
+        // it failed to open: nothing to close
+      }
+    }
+  }
 }
 
 export function ensureArtifacts() {

@@ -8,11 +8,12 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, Pages, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
 
 describe('web map', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages;
   let usa; // TAK publisher acting as USA:SECRET
   let jpn; // TAK publisher acting as JPN:SECRET
   let jpnURL;
@@ -25,17 +26,19 @@ describe('web map', { timeout: 900000 }, () => {
     usa = await TakClient.connect(server.cot.USA);
     jpn = await TakClient.connect(server.cot.JPN);
     browser = await launchBrowser();
+    pages = new Pages(browser);
   });
 
   after(async () => {
     usa?.close();
     jpn?.close();
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('loads with no request leaving loopback and no console error', async () => {
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       // The base map is drawn from the embedded Natural Earth data.
       await until('base map', () => page.evaluate(() => document.querySelectorAll('.leaflet-overlay-pane canvas').length >= 2));
@@ -75,7 +78,8 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('shows N objects published over TAK as symbols within 1 s, and moves them', async () => {
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    // No page starts beside this one while it is timed.
+    const { page, context, rec } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       const N = 100;
       const uids = [];
@@ -128,6 +132,7 @@ describe('web map', { timeout: 900000 }, () => {
       await usa.send(cotEvent({ uid: 'n-42', type: 'a-f-G-U-C-I', lat: 36.5, lon: 133.5, access: 'SECRET', releasableTo: 'JPN', course: 45, speed: 12 }));
       await page.waitForFunction(() => kizuna.store.objects.get('n-42')?.lat === 36.5 && !kizuna.store.objects.get('n-42').dirty, null, { timeout: 5000, polling: 'raf' });
       assert.ok(Date.now() - t1 <= 1000, 'move took more than 1 s');
+      pages.ahead();
       const after = await page.evaluate(() => {
         const d = kizuna.layer.drawn.get('n-42');
         const p = kizuna.map.latLngToContainerPoint([36.5, 133.5]);
@@ -143,7 +148,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('draws a CoT function 2525 lacks with its parent symbol', async () => {
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'aew-1', callsign: 'AEW', type: 'a-f-A-M-F-W', lat: 36, lon: 137, access: 'SECRET', releasableTo: 'JPN' }));
       await page.waitForFunction(() => kizuna.layer.drawn.has('aew-1'), null, { timeout: 5000 });
@@ -158,8 +163,8 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('never shows a JPN page a USA-only object', async () => {
-    const jp = await openPage(browser, jpnURL);
-    const us = await openPage(browser, usaURL);
+    const jp = await pages.open(jpnURL);
+    const us = await pages.open(usaURL);
     try {
       // Record every uid the JPN page ever holds, from the first frame on.
       await jp.page.evaluate(() => {
@@ -193,7 +198,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('shows the highest marking in both banners, in its colour', async () => {
-    const { page, context } = await openPage(browser, usaURL);
+    const { page, context } = await pages.open(usaURL);
     try {
       const banner = () => page.evaluate(() => {
         const t = document.getElementById('banner-top');
@@ -222,7 +227,7 @@ describe('web map', { timeout: 900000 }, () => {
       assert.equal(b.bottomColour, b.colour);
 
       // A page that holds only unclassified data is green.
-      const clean = await openPage(browser, `${usaURL}`);
+      const clean = await pages.open(usaURL);
       await clean.page.evaluate(() => kizuna.store.replace([]));
       await clean.page.waitForFunction(() => document.getElementById('banner-top').textContent === 'UNCLASSIFIED', null, { timeout: 5000 });
       assert.equal(await clean.page.evaluate(() => getComputedStyle(document.getElementById('banner-top')).backgroundColor), 'rgb(0, 122, 51)');
@@ -240,7 +245,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('selects a symbol by clicking it and shows its detail', async () => {
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'click-me', callsign: 'RAIDER 7', type: 'a-f-A-M-H', lat: 26.3, lon: 127.8, access: 'SECRET', releasableTo: 'JPN', course: 90, speed: 60 }));
       await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: 5000 });
@@ -282,7 +287,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('raises a missile warning with launch point and track', async () => {
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       const t = Date.now();
       for (let i = 0; i < 4; i++) {
@@ -302,7 +307,7 @@ describe('web map', { timeout: 900000 }, () => {
   });
 
   it('draws the predicted impact area from missile data', async () => {
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       // Inject a missile track as the stream would deliver it, with the
       // missile-warning fields the page understands.

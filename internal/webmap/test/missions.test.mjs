@@ -6,7 +6,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until } from './lib.mjs';
 
 async function api(base, method, path, body) {
   const res = await fetch(`${base}${path}`, { method, ...(body ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } } : {}) });
@@ -17,12 +17,14 @@ async function api(base, method, path, body) {
 describe('missions panel', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages; // each test's fresh page is made ready while the one before runs
   let jpnTak;
 
   before(async () => {
     server = await new Server({ dataDir: tempDir('kizuna-missions-'), args: serveArgs() }).start();
     jpnTak = await TakClient.connect(server.cot.JPN);
     browser = await launchBrowser();
+    pages = new Pages(browser);
     await jpnTak.send(cotEvent({ uid: 'M-JPN-SECRET', type: 'a-h-G', lat: 35.4, lon: 139.6, callsign: 'HIDDEN POST', access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
     await jpnTak.send(cotEvent({ uid: 'M-SHARED', lat: 35.5, lon: 139.7, callsign: 'SHARED CP', access: 'SECRET', releasableTo: 'KOR', staleMs: 600000 }));
     const jpn = server.http.JPN;
@@ -35,12 +37,13 @@ describe('missions panel', { timeout: 900000 }, () => {
 
   after(async () => {
     jpnTak?.close();
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('lets JPN open the mission, file the selected object and subscribe', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.JPN));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.JPN));
     try {
       await until('missions tab', () => page.evaluate(() => !document.getElementById('tab-missions').hidden), 15000);
       await page.click('#tab-missions');
@@ -62,7 +65,7 @@ describe('missions panel', { timeout: 900000 }, () => {
   });
 
   it('shows KOR the shared object and never the JPN-only one', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.KOR));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.KOR));
     try {
       await until('missions tab', () => page.evaluate(() => !document.getElementById('tab-missions').hidden), 15000);
       await page.click('#tab-missions');

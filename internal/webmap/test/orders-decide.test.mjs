@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, repo } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, repo } from './lib.mjs';
 
 async function ordersTab(page) {
   await page.bringToFront();
@@ -39,21 +39,24 @@ const post = (page, p, body) =>
 describe('deciding support requests and answering report requests', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages; // each test's fresh page is made ready while the one before runs
 
   before(async () => {
     const orbat = path.join(repo, 'internal/demo/orbat.json');
     server = await new Server({ dataDir: tempDir('kizuna-web-decide-'), args: [...serveArgs(), '--orbat', orbat] }).start();
     browser = await launchBrowser();
+    pages = new Pages(browser);
   });
 
   after(async () => {
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('JJOC approves or denies a US request; the requester cannot decide', async () => {
-    const us = await openPage(browser, await pageURL(server.http.USA));
-    const jp = await openPage(browser, await pageURL(server.http.JPN));
+    const us = await pages.open(await pageURL(server.http.USA));
+    const jp = await pages.open(await pageURL(server.http.JPN));
     try {
       await ordersTab(us.page);
       const id = await issue(us.page, 'usfj', 'adc', 'SUPPORT_REQUEST', 'Request Patriot coverage of Kadena');
@@ -134,8 +137,8 @@ describe('deciding support requests and answering report requests', { timeout: 9
   });
 
   it('answers a report request with a SITREP and a structured readiness report', async () => {
-    const { page, context } = await openPage(browser, await pageURL(server.http.USA));
-    const jp = await openPage(browser, await pageURL(server.http.JPN));
+    const { page, context } = await pages.open(await pageURL(server.http.USA));
+    const jp = await pages.open(await pageURL(server.http.JPN));
     try {
       await ordersTab(page);
       const id = await issue(page, 'indopacom', 'usfj', 'REPORT_REQUEST', 'Report readiness of forces');

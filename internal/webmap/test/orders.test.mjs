@@ -5,25 +5,28 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, repo } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, repo } from './lib.mjs';
 
 describe('units and orders panel', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages; // each test's fresh page is made ready while the one before runs
 
   before(async () => {
     const orbat = path.join(repo, 'internal/demo/orbat.json');
     server = await new Server({ dataDir: tempDir('kizuna-web-orders-'), args: [...serveArgs(), '--orbat', orbat] }).start();
     browser = await launchBrowser();
+    pages = new Pages(browser);
   });
 
   after(async () => {
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('issues an order, shows its state advance and acknowledges it', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.USA));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
       await page.waitForSelector('#tab-orders:not([hidden])', { timeout: 10000 });
       await page.click('#tab-orders');
@@ -70,7 +73,7 @@ describe('units and orders panel', { timeout: 900000 }, () => {
   });
 
   it('shows a refusal when the issuer lacks authority', async () => {
-    const { page, context } = await openPage(browser, await pageURL(server.http.USA));
+    const { page, context } = await pages.open(await pageURL(server.http.USA));
     try {
       await page.waitForSelector('#tab-orders:not([hidden])', { timeout: 10000 });
       await page.click('#tab-orders');

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
 
 // TakReader is a TAK client over plain TCP that keeps every event it is sent.
 class TakReader {
@@ -78,6 +78,7 @@ function contrast(c1, c2) {
 describe('staff map', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages;
   let usa;
   let jpnURL;
 
@@ -88,10 +89,13 @@ describe('staff map', { timeout: 900000 }, () => {
     jpnURL = await pageURL(server.http.JPN);
     usa = await TakClient.connect(server.cot.USA);
     browser = await launchBrowser();
+    // Each test's page is made ready while the test before it runs.
+    pages = new Pages(browser);
   });
 
   after(async () => {
     usa?.close();
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
@@ -109,7 +113,7 @@ describe('staff map', { timeout: 900000 }, () => {
       xml += cotEvent({ uid: `dense-${i}`, callsign: `UNIT ${i}`, type, lat, lon, access: i % 2 ? 'SECRET' : 'CONFIDENTIAL', releasableTo: 'JPN', staleMs: 600000 });
     }
     await usa.send(xml);
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       await page.waitForFunction((n) => kizuna.store.objects.size >= n, N, { timeout: 30000 });
       const dir = ensureArtifacts();
@@ -187,7 +191,7 @@ describe('staff map', { timeout: 900000 }, () => {
       await usa.send(xml);
     };
     await send(0);
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       await page.waitForFunction(([n, lon]) => kizuna.store.objects.size >= n && kizuna.store.objects.get('dense-3')?.lon === lon, [N, at(3, 0)[1]], { timeout: 30000 });
       const full0 = await page.evaluate(({ c }) => {
@@ -248,7 +252,7 @@ describe('staff map', { timeout: 900000 }, () => {
       xml += cotEvent({ uid: `cs-${i}`, callsign: cs, type: 'a-f-G-U-C-I', lat: 36, lon: 139 + i * 0.1, access: 'SECRET', releasableTo: 'JPN KOR GBR AUS CAN NZL', staleMs: 900000 });
     });
     await usa.send(xml);
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL);
     try {
       await page.fill('#search', 'cs-');
       await until('rows', () => page.evaluate(() => document.querySelectorAll('#list .row').length === 5));
@@ -290,7 +294,7 @@ describe('staff map', { timeout: 900000 }, () => {
     const seen = Math.floor(Date.now() / 1000);
     await until('the next second', () => Math.floor(Date.now() / 1000) > seen, 2000, 10);
     await usa.send(cotEvent({ uid: 'rp-1', callsign: 'REPLAY ONE', lat: 33.9, lon: 131.9, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       await page.waitForFunction(() => kizuna.store.objects.get('rp-1')?.lat === 33.9, null, { timeout: 10000 });
       await until('second history row', async () => {
@@ -351,7 +355,7 @@ describe('staff map', { timeout: 900000 }, () => {
   it('measures range and bearing between two objects', async () => {
     await usa.send(cotEvent({ uid: 'm-a', callsign: 'FROM', lat: 35, lon: 135, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
     await usa.send(cotEvent({ uid: 'm-b', callsign: 'TO', lat: 36, lon: 135, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL);
     try {
       await page.waitForFunction(() => kizuna.store.objects.has('m-a') && kizuna.store.objects.has('m-b'));
       await page.evaluate(() => { kizuna.map.setView([35.5, 135], 8, { animate: false }); kizuna.layer.redraw(); });
@@ -379,7 +383,7 @@ describe('staff map', { timeout: 900000 }, () => {
   it('publishes a drawing that reaches a TAK client of the same nation with its label, and not another nation', async () => {
     const jpnTAK = await TakReader.connect(server.cot.JPN);
     const korTAK = await TakReader.connect(server.cot.KOR);
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       await page.evaluate(() => { kizuna.map.setView([34, 129], 9, { animate: false }); });
       const box = await page.locator('#map').boundingBox();
@@ -424,7 +428,7 @@ describe('staff map', { timeout: 900000 }, () => {
     await usa.send(cotEvent({ uid: 'sh-circle', callsign: 'RING', type: 'u-d-c-c', lat: 30.05, lon: 125.5, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000, detail: '<shape><ellipse major="4000" minor="4000" angle="0"/></shape>' }));
     const jpnTAK = await TakReader.connect(server.cot.JPN);
     const korTAK = await TakReader.connect(server.cot.KOR);
-    const { page, context, rec } = await openPage(browser, jpnURL);
+    const { page, context, rec } = await pages.open(jpnURL);
     try {
       await page.waitForFunction(() => kizuna.shapes.byUID.has('sh-rect') && kizuna.shapes.byUID.has('sh-circle'), null, { timeout: 15000 });
       const got = await page.evaluate(() => {
@@ -484,7 +488,7 @@ describe('staff map', { timeout: 900000 }, () => {
       });
       assert.deepEqual(orcon, [403, 'caveat ORCON not held (you hold FOUO/NOFORN)']);
       // A page whose principal holds no caveat (KOR) is offered none.
-      const kor = await openPage(browser, await pageURL(server.http.KOR));
+      const kor = await pages.open(await pageURL(server.http.KOR));
       try {
         await kor.page.waitForFunction(() => kizuna.stats.whoami);
         await kor.page.click('[data-tool=point]');
@@ -511,7 +515,7 @@ describe('staff map', { timeout: 900000 }, () => {
     await usa.send(cotEvent({ uid: 'ex-conf', callsign: 'EXPORT CONF', lat: 26.2, lon: 127.7, access: 'CONFIDENTIAL', releasableTo: 'JPN KOR', staleMs: 600000 }));
     await usa.send(cotEvent({ uid: 'ex-usa', callsign: 'EXPORT USA', lat: 26.15, lon: 127.65, access: 'SECRET', staleMs: 600000 }));
     await usa.send(cotEvent({ uid: 'ex-far', callsign: 'FAR AWAY', lat: 43, lon: 141, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL);
     try {
       await page.waitForFunction(() => ['ex-jpn', 'ex-conf', 'ex-far'].every((u) => kizuna.store.objects.has(u)));
       await page.evaluate(() => { kizuna.map.setView([26.15, 127.65], 10, { animate: false }); });
@@ -550,7 +554,7 @@ describe('staff map', { timeout: 900000 }, () => {
   });
 
   it('is usable by keyboard with visible focus, and banners have enough contrast', async () => {
-    const { page, context } = await openPage(browser, jpnURL);
+    const { page, context } = await pages.open(jpnURL, {}, { ahead: false });
     try {
       await page.fill('#search', 'cs-');
       await until('rows', () => page.evaluate(() => {

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, ensureArtifacts } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, ensureArtifacts } from './lib.mjs';
 
 // Every principal of USA and JPN holds its nation's national position:
 // the approvers of national stock (stock of no unit) under the chain of
@@ -36,6 +36,7 @@ async function call(base, method, p, body) {
 describe('sustainment panel', { timeout: 900000 }, () => {
   let server;
   let browser;
+  let pages; // each test's fresh page is made ready while the one before runs
 
   before(async () => {
     const dataDir = tempDir('kizuna-web-sustain-');
@@ -59,15 +60,17 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     await call(usa, 'POST', 'workorders', { asset: 'DDG-65', facility: 'JMU Yokohama', type: 'hull repair', status: 'inducted',
       plannedCompletion: new Date(Date.now() + 30 * 86400000).toISOString(), label: usJpn });
     browser = await launchBrowser();
+    pages = new Pages(browser);
   });
 
   after(async () => {
+    await pages?.close();
     await browser?.close();
     await server?.stop();
   });
 
   it('shows US stock, readiness, transfers, work orders and the forecast chart to USA', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.USA));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
       await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await page.click('#tab-sustain');
@@ -94,7 +97,7 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   });
 
   it('shows JPN the US battery stock released to it', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.JPN));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.JPN));
     try {
       await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await page.click('#tab-sustain');
@@ -108,7 +111,7 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   });
 
   it('shows KOR nothing of US or JPN stock: no row, no readiness, no chart', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.KOR));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.KOR));
     try {
       await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await page.click('#tab-sustain');
@@ -137,7 +140,7 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     }
   });
   it('shows readiness in the unit panel and raises a map alert below the safety level', async () => {
-    const { page, context, rec } = await openPage(browser, await pageURL(server.http.USA));
+    const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
       // The alert needs no open tab: the battery is at 6 of a safety level of 8.
       await page.waitForSelector('#sus-alerts .sus-map-alert[data-unit="btry"]', { timeout: 20000 });
@@ -154,7 +157,7 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     } finally {
       await context.close();
     }
-    const kor = await openPage(browser, await pageURL(server.http.KOR));
+    const kor = await pages.open(await pageURL(server.http.KOR));
     try {
       await kor.page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await kor.page.waitForFunction(() => document.getElementById('sus-readiness')?.textContent.length > 0, null, { timeout: 10000 });
@@ -166,8 +169,8 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   });
 
   it('acts from the panels: approve on both sides, ship, receive, expend, open and close a work order', async () => {
-    const usa = await openPage(browser, await pageURL(server.http.USA));
-    const jpn = await openPage(browser, await pageURL(server.http.JPN));
+    const usa = await pages.open(await pageURL(server.http.USA));
+    const jpn = await pages.open(await pageURL(server.http.JPN));
     const open = async (p) => {
       await p.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
       await p.click('#tab-sustain');
