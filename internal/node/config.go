@@ -172,7 +172,7 @@ func Default() Config {
 		QueueSize:        4096,
 		WriteTimeout:     Duration(10 * time.Second),
 		WriteCoalesce:    Duration(5 * time.Millisecond),
-		WriteBudget:      16_000,
+		WriteBudget:      32_000,
 		WriteChunk:       64 << 10,
 		NotSentLowat:     16 << 10,
 		IdleTimeout:      Duration(10 * time.Minute),

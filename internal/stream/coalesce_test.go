@@ -7,7 +7,8 @@ import (
 
 // TestCoalesceBudget: the pause between two writes to a busy connection is
 // Coalesce until the connections would exceed the write budget at that
-// pace, then connections / budget.
+// pace, then connections / budget up to the 25 ms knee, then its square
+// over the knee.
 func TestCoalesceBudget(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -18,12 +19,13 @@ func TestCoalesceBudget(t *testing.T) {
 		{"no budget", 0, 5000, 5 * time.Millisecond},
 		{"within budget", 80_000, 200, 5 * time.Millisecond},
 		{"at the budget", 80_000, 400, 5 * time.Millisecond},
-		{"800 connections", 80_000, 800, 10 * time.Millisecond},
-		{"1,600 connections", 80_000, 1600, 20 * time.Millisecond},
-		{"budget 32,000, 800 connections", 32_000, 800, 25 * time.Millisecond},
-		{"default budget, 200 connections", 16_000, 200, 12500 * time.Microsecond},
-		{"default budget, 800 connections", 16_000, 800, 50 * time.Millisecond},
-		{"default budget, 1,600 connections", 16_000, 1600, 100 * time.Millisecond},
+		{"800 connections, budget 80,000", 80_000, 800, 10 * time.Millisecond},
+		{"1,600 connections, budget 80,000", 80_000, 1600, 20 * time.Millisecond},
+		{"default budget, 200 connections", 32_000, 200, 6250 * time.Microsecond},
+		{"default budget, 400 connections", 32_000, 400, 12500 * time.Microsecond},
+		{"default budget, 800 connections: the knee", 32_000, 800, 25 * time.Millisecond},
+		{"default budget, 1,200 connections", 32_000, 1200, 56250 * time.Microsecond},
+		{"default budget, 1,600 connections", 32_000, 1600, 100 * time.Millisecond},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

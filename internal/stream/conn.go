@@ -54,9 +54,10 @@ type Config struct {
 	// WriteBudget, when positive, is the number of writes per second the
 	// node aims at over all its connections: with more connections than
 	// WriteBudget × Coalesce, the pause between two writes to one busy
-	// connection grows to connections / WriteBudget, so that the system
-	// calls per second stay bounded and each write carries more events
-	// (flash traffic still cuts the pause short).
+	// connection grows to connections / WriteBudget (and faster beyond
+	// 25 ms; see Server.coalesce), so that the system calls per second stay
+	// bounded and each write carries more events (flash traffic still cuts
+	// the pause short).
 	WriteBudget int
 	// WriteChunk, when positive, caps the routine bytes of one write: a
 	// larger batch is written in parts, flash traffic first between them.

@@ -261,14 +261,28 @@ func (s *Server) CloseWhere(match func(*Conn) bool, reason string) int {
 	return len(hit)
 }
 
+// budgetKnee is the pause beyond which the write budget tightens: past
+// it, the pause grows with the square of connections / WriteBudget.
+const budgetKnee = 25 * time.Millisecond
+
 // coalesce returns the shortest time between two writes to one busy
 // connection: Config.Coalesce, lengthened when the node has so many
 // connections that Config.WriteBudget writes per second would be exceeded
-// if every one wrote at that pace.
+// if every one wrote at that pace (connections / WriteBudget). Beyond
+// budgetKnee (800 connections at the default budget) the pause grows
+// faster, as p²/budgetKnee: with every client publishing, deliveries grow
+// with the square of the connections, and each write must carry more of
+// them for the node to keep up (100 ms at 1,600 connections, where the
+// per-write cost, a system call plus the receiver's TCP work on
+// loopback, would otherwise take a fifth of the server's CPU).
 func (s *Server) coalesce() time.Duration {
 	d := s.cfg.Coalesce
 	if b := s.cfg.WriteBudget; b > 0 {
-		if e := time.Duration(s.nconns.Load()) * time.Second / time.Duration(b); e > d {
+		e := time.Duration(s.nconns.Load()) * time.Second / time.Duration(b)
+		if e > budgetKnee {
+			e = e * e / budgetKnee
+		}
+		if e > d {
 			d = e
 		}
 	}
