@@ -30,26 +30,7 @@ func BenchmarkPublish(b *testing.B) {
 			for i := range subs {
 				subs[i] = h.Subscribe(principal(nations[i%3]+":SECRET"), FormatXML, Options{})
 			}
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				taken, cancel := context.WithCancel(context.Background())
-				cancel() // Next returns at once on an empty queue
-				tick := time.NewTicker(5 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					for _, s := range subs {
-						s.Next(taken)
-					}
-				}
-			}()
+			stopDrain := drainEvery(subs, 5*time.Millisecond)
 			var sender atomic.Uint64
 			cpu0 := cpuTime(b)
 			b.ReportAllocs()
@@ -64,8 +45,7 @@ func BenchmarkPublish(b *testing.B) {
 			})
 			b.StopTimer()
 			cpu := cpuTime(b) - cpu0
-			close(stop)
-			wg.Wait()
+			stopDrain()
 			deliveries := float64(b.N * (n - 1))
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/deliveries, "ns/delivery")
 			b.ReportMetric(float64(cpu.Nanoseconds())/deliveries, "cpu-ns/delivery")
@@ -99,26 +79,7 @@ func BenchmarkPublishFusedTrack(b *testing.B) {
 				subs[i].SetScope(scope, 100_000)
 				subs[i].SetCentre(38.5, 129.7)
 			}
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				taken, cancel := context.WithCancel(context.Background())
-				cancel()
-				tick := time.NewTicker(5 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					select {
-					case <-stop:
-						return
-					case <-tick.C:
-					}
-					for _, s := range subs {
-						s.Next(taken)
-					}
-				}
-			}()
+			stopDrain := drainEvery(subs, 5*time.Millisecond)
 			l := label.Label{Classification: label.Unclassified, Originator: "JPN", ReleasableTo: []string{"JPN", "USA", "KOR"}}
 			tracks := make([]*Message, 4096)
 			for i := range tracks {
@@ -132,10 +93,36 @@ func BenchmarkPublishFusedTrack(b *testing.B) {
 			}
 			b.StopTimer()
 			cpu := cpuTime(b) - cpu0
-			close(stop)
-			wg.Wait()
+			stopDrain()
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/track")
 			b.ReportMetric(float64(h.Stats.Enqueued.Load()-enq0)/float64(b.N), "deliveries/track")
 		})
 	}
+}
+
+// drainEvery empties every subscriber's queue each period, as write loops
+// would, until the returned stop function is called (it waits for the
+// drainer to end).
+func drainEvery(subs []*Subscriber, period time.Duration) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		taken, cancel := context.WithCancel(context.Background())
+		cancel() // Next returns at once on an empty queue
+		tick := time.NewTicker(period)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			for _, s := range subs {
+				s.Next(taken)
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
