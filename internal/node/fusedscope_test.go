@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"slices"
@@ -157,4 +158,38 @@ func TestFusedTracksConfig(t *testing.T) {
 	if s, r := (&Config{}).fusedScope(ListenerConfig{}); s != hub.ScopeArea || r != DefaultFusedRadiusKm*1000 {
 		t.Errorf("defaults: %v %v, want area %d km", s, r, DefaultFusedRadiusKm)
 	}
+}
+
+// TestClientEventNotFusedTrack: a TAK client that sends an event dressed
+// as a fused track (how="m-f" with a <__fusion> detail) does not get
+// fused-track handling: it reaches a client of an "area" listener that has
+// reported no position (a fused track would not), as every other client
+// event does, and is stored at once, not after the fused tracks' delay.
+func TestClientEventNotFusedTrack(t *testing.T) {
+	t.Parallel()
+	cfg := baseConfig([]string{"JPN:SECRET"}, nil)
+	cfg.DataDir = t.TempDir()
+	cfg.Listeners = []ListenerConfig{{Kind: KindCoTTCP, Addr: "127.0.0.1:0", Principal: "JPN:SECRET"}}
+	n := startNode(t, cfg)
+	addr := n.Listeners()[0].Addr
+	watcher := dial(t, addr)
+	sender := dial(t, addr)
+	sender.SendString(fmt.Sprintf(`<event version="2.0" uid="posing-track" type="a-h-S" how="m-f" time="%s" start="%s" stale="%s"><point lat="35" lon="135" hae="0" ce="5" le="5"/><detail><__fusion updated="%s" sources="1"/></detail></event>`,
+		ts(0), ts(0), ts(time.Minute), ts(0)))
+	watcher.Expect("the client's event", isUID("posing-track"), 10*time.Second)
+	if _, ok := n.picture.Get("posing-track"); !ok {
+		t.Fatal("the client's event is not in the picture")
+	}
+	taktest.WaitUntil(t, "the client's event stored", 5*time.Second, func() bool {
+		objs, err := n.store.Objects(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.UID == "posing-track" {
+				return true
+			}
+		}
+		return false
+	})
 }

@@ -166,7 +166,13 @@ func (n *Node) acceptAs(ev *cot.Event, l label.Label, owner string, from uint64,
 		l = label.Intern(l)
 	}
 	m := hub.NewMessage(ev, l, from, &n.enc)
-	markFused(m)
+	if clearance == label.Invalid {
+		// Only the node's own fusion, a cluster instance or a partner
+		// makes fused tracks: a client's event that looks like one
+		// (how="m-f" with a <__fusion> detail) is delivered and stored
+		// like any other client event.
+		markFused(m)
+	}
 	if persistent {
 		m.ShareDetail()
 		o := storeObject(m, owner)
