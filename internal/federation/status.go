@@ -41,6 +41,17 @@ type Status struct {
 	Peers  []PeerStatus `json:"peers"`
 }
 
+// Up returns how many of the links are up.
+func (s Status) Up() int {
+	up := 0
+	for _, p := range s.Peers {
+		if p.State == "up" {
+			up++
+		}
+	}
+	return up
+}
+
 // Status reports every link.
 func (f *Federation) Status() Status {
 	st := Status{Node: f.cfg.NodeID, Nation: f.cfg.Nation, Peers: []PeerStatus{}}

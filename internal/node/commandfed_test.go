@@ -37,14 +37,7 @@ func TestSupportRequestAcrossNodes(t *testing.T) {
 		t.Helper()
 		taktest.WaitUntil(t, what, 30*time.Second, cond)
 	}
-	waitFor("the link", func() bool {
-		for _, p := range us.Federation().Status().Peers {
-			if p.State == "up" {
-				return true
-			}
-		}
-		return false
-	})
+	waitFor("the link", func() bool { return us.Federation().Status().Up() > 0 })
 	call := func(n *node.Node, method, path string, body any) (int, map[string]any) {
 		t.Helper()
 		var rd io.Reader

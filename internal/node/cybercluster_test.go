@@ -250,14 +250,7 @@ func TestClusterCyberFederation(t *testing.T) {
 	pcfg.Listeners = append(append([]ListenerConfig(nil), tp.cfg.Listeners...), ListenerConfig{Kind: KindFederation, Addr: "127.0.0.1:0"})
 	pcfg.Peers = []PeerConfig{{Name: prefix, Classification: "SECRET"}}
 	partner := startNode(t, pcfg)
-	partnerUp := func() bool {
-		for _, p := range partner.Federation().Status().Peers {
-			if p.State == "up" {
-				return true
-			}
-		}
-		return false
-	}
+	partnerUp := func() bool { return linkUp(partner.Federation()) }
 	cert, key, err := tp.NodeCert("JPN", prefix, pki.Validity{})
 	if err != nil {
 		t.Fatal(err)

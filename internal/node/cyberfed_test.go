@@ -61,15 +61,7 @@ func TestCyberFederation(t *testing.T) {
 	c := startTopology(t, t.TempDir(), specs)
 	waitLinks := func(hub *node.Node) {
 		t.Helper()
-		taktest.WaitUntil(t, "links up", 30*time.Second, func() bool {
-			up := 0
-			for _, p := range hub.Federation().Status().Peers {
-				if p.State == "up" {
-					up++
-				}
-			}
-			return up == 2
-		})
+		taktest.WaitUntil(t, "links up", 30*time.Second, func() bool { return hub.Federation().Status().Up() == 2 })
 	}
 	waitLinks(c.Node("usa-hub"))
 	jpn := c.Node("jpn-node")

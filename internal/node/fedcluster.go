@@ -340,14 +340,7 @@ func (fc *fedCluster) tryTake(ctx context.Context, p federation.PeerConfig) bool
 }
 
 // linkUp reports whether a one-peer federation's link is up.
-func linkUp(f *federation.Federation) bool {
-	for _, p := range f.Status().Peers {
-		if p.State == "up" {
-			return true
-		}
-	}
-	return false
-}
+func linkUp(f *federation.Federation) bool { return f.Status().Up() > 0 }
 
 // acquire starts this instance's federation of one link from the shared
 // state.

@@ -46,14 +46,7 @@ func TestClusterFederationTakeover(t *testing.T) {
 	pcfg.Peers = []PeerConfig{{Name: prefix, Classification: "SECRET"}}
 	partner := startNode(t, pcfg)
 	watcher := dial(t, addrOf(t, partner, KindCoTTCP, "USA:SECRET"))
-	partnerUp := func() bool {
-		for _, p := range partner.Federation().Status().Peers {
-			if p.State == "up" {
-				return true
-			}
-		}
-		return false
-	}
+	partnerUp := func() bool { return linkUp(partner.Federation()) }
 
 	cert, key, err := tp.NodeCert("JPN", prefix, pki.Validity{})
 	if err != nil {

@@ -230,14 +230,7 @@ func TestClusterMissionFederation(t *testing.T) {
 		defer cancel()
 		partner.Shutdown(ctx)
 	})
-	partnerUp := func() bool {
-		for _, p := range partner.Federation().Status().Peers {
-			if p.State == "up" {
-				return true
-			}
-		}
-		return false
-	}
+	partnerUp := func() bool { return linkUp(partner.Federation()) }
 
 	cert, key, err := tp.NodeCert("JPN", prefix, pki.Validity{})
 	if err != nil {

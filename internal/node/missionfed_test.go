@@ -32,15 +32,7 @@ func TestMissionFederation(t *testing.T) {
 		taktest.WaitUntil(t, what, 30*time.Second, cond)
 	}
 	linksUp := func(n *node.Node, want int) func() bool {
-		return func() bool {
-			up := 0
-			for _, p := range n.Federation().Status().Peers {
-				if p.State == "up" {
-					up++
-				}
-			}
-			return up == want
-		}
+		return func() bool { return n.Federation().Status().Up() == want }
 	}
 	waitFor("links", linksUp(c.Node("usa-hub"), 2))
 	jpn := c.Node("jpn-node")
@@ -141,13 +133,7 @@ func TestMissionFederationCatchUp(t *testing.T) {
 			if n == nil {
 				return false
 			}
-			up := 0
-			for _, p := range n.Federation().Status().Peers {
-				if p.State == "up" {
-					up++
-				}
-			}
-			return up == want
+			return n.Federation().Status().Up() == want
 		}
 	}
 	taktest.WaitUntil(t, "links", 30*time.Second, linksUp("usa-hub", 2))

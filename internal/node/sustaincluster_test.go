@@ -204,14 +204,7 @@ func TestClusterSustainmentFederatedTransfer(t *testing.T) {
 	a := startNode(t, cfg("a"))
 	b := startNode(t, cfg("b"))
 	const wait = 30 * time.Second
-	taktest.WaitUntil(t, "the federation link up", wait, func() bool {
-		for _, p := range partner.Federation().Status().Peers {
-			if p.State == "up" {
-				return true
-			}
-		}
-		return false
-	})
+	taktest.WaitUntil(t, "the federation link up", wait, func() bool { return linkUp(partner.Federation()) })
 	holder, other := a, b
 	if a.Federation() == nil {
 		holder, other = b, a

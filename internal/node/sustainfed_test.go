@@ -41,15 +41,7 @@ func TestSustainmentFederatedTransfer(t *testing.T) {
 		{ID: "kor-node", Nation: "KOR", Configure: orbat, Peers: []topology.Peer{{Name: "usa-hub", Dial: true, Classification: "SECRET"}}},
 	}
 	c := startTopology(t, t.TempDir(), specs)
-	linksUp := func(n *node.Node, want int) bool {
-		up := 0
-		for _, p := range n.Federation().Status().Peers {
-			if p.State == "up" {
-				up++
-			}
-		}
-		return up == want
-	}
+	linksUp := func(n *node.Node, want int) bool { return n.Federation().Status().Up() == want }
 	const wait = 30 * time.Second
 	taktest.WaitUntil(t, "links up", wait, func() bool { return linksUp(c.Node("usa-hub"), 2) })
 	usa, jpn, kor := c.Node("usa-hub").Sustainment(), c.Node("jpn-node").Sustainment(), c.Node("kor-node").Sustainment()
