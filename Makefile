@@ -5,7 +5,7 @@ export CGO_ENABLED := 0
 export GOTOOLCHAIN := auto
 GO ?= go
 
-.PHONY: test test-go test-node test-web test-interop vet lint build bench npm-web npm-interop
+.PHONY: test test-go test-node test-web test-interop vet lint build bench bench-web npm-web npm-interop
 
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
@@ -58,6 +58,11 @@ test-web: build npm-web
 # Kizuna driven by third-party TAK client code (@tak-ps/node-tak, node-cot).
 test-interop: build npm-interop
 	@cd interop/node-tak && KIZUNA_BIN=$(KIZUNA_BIN) node --test
+
+# The browser latency goals (100 symbols on the map within 1 s, a move within
+# 1 s) checked strictly: run it on a quiet machine, alone.
+bench-web: build npm-web
+	cd internal/webmap/test && KIZUNA_BIN=$(KIZUNA_BIN) KIZUNA_WEB_TIMING=strict node --test map.test.mjs
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

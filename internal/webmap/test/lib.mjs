@@ -57,6 +57,20 @@ export async function until(what, fn, timeoutMs = 10000, everyMs = 20) {
 }
 
 // Server is one running `kizuna serve`.
+// withinGoal checks a user-visible latency against its goal. The goal itself
+// (say, 100 symbols on the map within 1 s) is a benchmark: it holds on a
+// quiet machine, and `make bench-web` (KIZUNA_WEB_TIMING=strict) checks it
+// there. Beside the Go race suite on two cores the same page can take a few
+// hundred milliseconds more, so `make test` allows three times the goal:
+// enough to pass on a busy machine, not enough to hide a map that redraws on
+// a slow timer. The figure is printed either way.
+export function withinGoal(t, what, tookMs, goalMs) {
+  const strict = process.env.KIZUNA_WEB_TIMING === 'strict';
+  const limit = strict ? goalMs : goalMs * 3;
+  t.diagnostic(`${what}: ${tookMs} ms (goal ${goalMs} ms${strict ? '' : `, limit ${limit} ms beside the other suites`})`);
+  if (tookMs > limit) throw new Error(`${what} took ${tookMs} ms (limit ${limit} ms, goal ${goalMs} ms)`);
+}
+
 export class Server {
   // args: the serve flags after --data.
   constructor({ dataDir, args }) {
