@@ -34,16 +34,19 @@
 //
 // Output. Confirmed tracks become CoT events handed to a Publish function,
 // latest state winning: as soon as an observation makes a track due (not
-// on a periodic tick), at most once per PublishInterval per track, and
-// only when the published picture would otherwise be off (moved more than
-// PublishDistance, new sources or names, or a heartbeat). A track changed
-// again within its interval is published by its next observation after
-// it, or by the tick when it goes quiet (publish.go). A track's uid is
+// on a periodic tick), at most once per PublishInterval (100 ms) per
+// track, and only when the published picture would otherwise be off (moved
+// more than PublishDistance, new sources or names, or a heartbeat). A track
+// changed again within its interval is held and published with its newest
+// state as soon as the interval has passed (publish.go). A track's uid is
 // stable: NODE.MMSI-123456789, NODE.ICAO-A1B2C3 or NODE.T<n> for a track
 // without identity, with ".v<k>" appended in views other than the first.
 // Each event carries <contact>, <track course speed> and
-// <__fusion id view sources quality hits updated cov> (the covariance of
-// east, north and the velocities, m² and m²/s²). The CoT types are listed
+// <__fusion id view sources quality hits updated received cov>: updated
+// is the measurement time of the newest observation in the state, received
+// when the node received the newest observation (so a client can tell the
+// sensor's own delay from the node's), cov the covariance of east, north
+// and the velocities (m² and m²/s²). The CoT types are listed
 // at cotType.
 //
 // Observations that no sensor can report (coordinates out of range,

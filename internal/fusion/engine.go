@@ -52,17 +52,21 @@ type Config struct {
 
 	// Publication of an updated track, latest state winning: as soon as
 	// an observation makes it due (Run, PublishChanged), at most once per
-	// PublishInterval (default 1 s), and only when the picture would
+	// PublishInterval (default 100 ms), and only when the picture would
 	// otherwise be off, that is when the track has moved more than
 	// PublishDistance (default 50 m) from where it was last published, its
 	// sources, label, names or type changed, or Heartbeat (default 30 s,
 	// at most half the track's deletion timeout) has passed. A ship at
-	// 10 kt is so published every 10 s, an airliner every second, a moored
-	// ship every heartbeat. TickInterval is how often Run looks at a 25th
-	// of the tracks to expire them and to publish those changed within
-	// their interval that have then gone quiet for an interval (default
-	// 40 ms: every track once a second, and no tick holds the engine, and
-	// so the observations behind it, for long).
+	// 10 kt is so published every 10 s, a moored ship every heartbeat, an
+	// airliner reporting its position twice a second at each report; the
+	// interval bounds a track fed faster (several receivers, a fast radar)
+	// to ten updates a second.
+	// TickInterval is how often Run publishes the held tracks whose
+	// interval has passed and looks at a 25th of the tracks to expire
+	// them and to publish the pending changes of tracks quiet for a second
+	// (quietAfter; a change not due before, a merge) (default 40 ms: every track once a
+	// second, and no tick holds the engine, and so the observations behind
+	// it, for long).
 	PublishInterval time.Duration
 	PublishDistance float64
 	Heartbeat       time.Duration
@@ -103,7 +107,7 @@ func (c *Config) defaults() error {
 	def(&c.CoastTime, 5*c.ScanPeriod+time.Second)
 	def(&c.SeaTimeout, 200*time.Second)
 	def(&c.AirTimeout, 60*time.Second)
-	def(&c.PublishInterval, time.Second)
+	def(&c.PublishInterval, 100*time.Millisecond)
 	def(&c.Heartbeat, 30*time.Second)
 	def(&c.MaxAge, time.Minute)
 	if c.PublishDistance <= 0 {
@@ -158,9 +162,11 @@ type Engine struct {
 	seq      uint64
 
 	mu sync.Mutex // guards views for snapshots
-	// touched are the tracks changed since PublishChanged last ran; now
-	// is the wall clock of the batch being applied.
+	// touched are the tracks changed since PublishChanged last ran, held
+	// those changed within their publish interval (publish.go); now is the
+	// wall clock of the batch being applied.
 	touched []*track
+	held    []*track
 	now     time.Time
 	clock   func() time.Time // time.Now; tests set it
 	lat     *latency
@@ -278,7 +284,7 @@ func (e *Engine) Run(ctx context.Context) error {
 			if idle {
 				pending = e.PublishChanged(now)
 			}
-			pending = append(pending, e.tick(now, idle, part, tickParts, e.cfg.PublishInterval)...)
+			pending = append(pending, e.tick(now, idle, part, tickParts, quietAfter)...)
 			part = (part + 1) % tickParts
 		}
 		if len(pending) > 0 {

@@ -317,21 +317,24 @@ func TestMofNAndClutter(t *testing.T) {
 	}
 }
 
-// TestPublishRateLimit: a track updated at 10 Hz is published at most
-// once per PublishInterval, and its events are well-formed CoT.
+// TestPublishRateLimit: a track updated at 20 Hz is published at most
+// once per PublishInterval (100 ms), and its events are well-formed CoT.
+// (PublishDistance is 1 m here, so that every update would be due: at the
+// default 50 m this aircraft is due every fifth update.)
 func TestPublishRateLimit(t *testing.T) {
 	l := lbl(label.Unclassified, "JPN")
 	e := newEngine(t, map[string]label.Label{"adsb": l})
+	e.cfg.PublishDistance = 1
 	var evs []*cot.Event
-	for k := range 100 { // 10 s
-		at := t0.Add(time.Duration(k) * 100 * time.Millisecond)
-		lat, lon := mover{35, 130, 270, 230}.at(float64(k) / 10)
+	for k := range 100 { // 5 s
+		at := t0.Add(time.Duration(k) * 50 * time.Millisecond)
+		lat, lon := mover{35, 130, 270, 230}.at(float64(k) / 20)
 		e.Process([]Observation{{Source: "adsb", Label: l, Time: at, ID: Key{IDICAO, 0x840123}, Domain: DomainAir,
 			Lat: lat, Lon: lon, HasAlt: true, Alt: 10000, Callsign: "JAL5", HasVel: true, Course: 270, Speed: 230}})
 		evs = append(evs, e.Tick(at)...)
 	}
-	if len(evs) < 9 || len(evs) > 11 {
-		t.Fatalf("%d events in 10 s, want 10", len(evs))
+	if len(evs) < 49 || len(evs) > 51 {
+		t.Fatalf("%d events in 5 s, want 50", len(evs))
 	}
 	for _, ev := range evs {
 		b := ev.XML()

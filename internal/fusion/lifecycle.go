@@ -22,6 +22,14 @@ func (e *Engine) Tick(now time.Time) []*cot.Event {
 	return out
 }
 
+// quietAfter is how long a track has had no observation before Run's tick
+// publishes its pending change (a change not yet due, or a merge) with the
+// track's last state: a track still reporting is published by its next
+// observation instead, with a newer state. An airliner reports twice a
+// second, a ship every 2–10 s (AIS), so that a drifting ship is published
+// by the tick within a second or so of becoming due.
+const quietAfter = time.Second
+
 // tickParts is how many ticks of Run examine every track once: each tick
 // takes its share of every view, so that no tick holds the engine for
 // long (at 190,000 tracks a whole pass takes tens of milliseconds, and
@@ -89,7 +97,14 @@ func (e *Engine) tick(now time.Time, publish bool, k, parts int, quiet time.Dura
 
 // publish appends t's event when it is due.
 func (e *Engine) publish(v *view, t *track, now time.Time, out []*cot.Event) []*cot.Event {
-	if !t.confirmed || t.removed || !t.dirty || now.Sub(t.lastPub) < e.cfg.PublishInterval || !e.due(t, now) {
+	if !t.confirmed || t.removed || !t.dirty {
+		return out
+	}
+	if now.Sub(t.lastPub) < e.cfg.PublishInterval {
+		e.hold(t)
+		return out
+	}
+	if !e.due(t, now) {
 		return out
 	}
 	if e.duplicate(v, t) {
@@ -231,6 +246,11 @@ func (e *Engine) merge(v *view, t *track, now time.Time, out []*cot.Event) []*co
 			best.addSource(s)
 		}
 		best.hits += t.hits
+		if t.recv.After(best.recv) {
+			best.recv = t.recv
+		}
+		// Published with best's next observation or, when it has gone
+		// quiet, by the tick.
 		best.dirty = true
 		if t.published {
 			out = append(out, e.deleteEvent(t, now))

@@ -55,7 +55,7 @@ func (e *Engine) measure(t *track, o *Observation) bool {
 	}
 	t.addSource(o.Source)
 	t.hits++
-	e.touch(t)
+	e.touch(t, o)
 	return true
 }
 
@@ -68,7 +68,7 @@ func (e *Engine) identity(v *view, o *Observation) {
 			t.name = cmpOr(o.Name, t.name)
 			t.military = t.military || o.Military
 			t.addSource(o.Source)
-			e.touch(t)
+			e.touch(t, o)
 			return
 		}
 		if len(v.static) > 100_000 {
@@ -123,7 +123,7 @@ func (e *Engine) measureFirst(t *track, o *Observation) {
 	t.military = t.military || o.Military
 	t.addSource(o.Source)
 	t.hits++
-	e.touch(t)
+	e.touch(t, o)
 }
 
 func cmpOr(a, b string) string {

@@ -115,6 +115,10 @@ func (e *Engine) event(v *view, t *track, now time.Time) (*cot.Event, error) {
 	b = strconv.AppendInt(b, int64(t.hits), 10)
 	b = append(b, `" updated="`...)
 	b = cot.AppendTime(b, t.t)
+	if !t.recv.IsZero() {
+		b = append(b, `" received="`...)
+		b = cot.AppendTime(b, t.recv)
+	}
 	b = append(b, `" cov="`...)
 	for i, c := range [6]float64{p[0][0], p[0][1], p[1][1], p[2][2], p[2][3], p[3][3]} {
 		if i > 0 {

@@ -7,25 +7,58 @@ import (
 )
 
 // Publication on change. Every observation applied to a track queues the
-// track (touch); Run then calls PublishChanged after each batch, so that a
-// track is published as soon as an observation makes it due, not on the
-// next tick. PublishInterval is the per-track minimum interval: a track
-// changed again within it stays dirty and is published by its next
-// observation after the interval, with the state of that observation, or,
-// when it goes quiet for a whole interval, by Run's tick with its last
-// state. A track that reports faster than PublishInterval is so published
-// about once per interval, each time with its newest observation; the
-// states in between are superseded, not queued.
+// track (touch); Run then calls PublishChanged after each batch and on
+// each tick, so that a track is published as soon as an observation makes
+// it due, not on the next pass over the tracks. PublishInterval is the
+// per-track minimum interval: a track changed again within it is held
+// (hold) and published by the first PublishChanged after the interval has
+// passed, with its newest state. A track that reports faster than
+// PublishInterval is so published about once per interval, each time with
+// its newest observation; the states in between are superseded, not
+// queued, and a held change waits at most the interval (plus one tick when
+// no batch arrives), not until the track's next observation.
 
-// touch marks t changed by the batch being applied and queues it for
-// PublishChanged. Called with e.mu held.
-func (e *Engine) touch(t *track) {
+// touch marks t changed by o, in the batch being applied, and queues it
+// for PublishChanged. Called with e.mu held.
+func (e *Engine) touch(t *track, o *Observation) {
 	t.dirty = true
 	t.seen = e.now
+	if o.Received.After(t.recv) {
+		t.recv = o.Received
+	}
 	if !t.queued {
 		t.queued = true
 		e.touched = append(e.touched, t)
 	}
+}
+
+// hold queues t, changed within its publish interval, for PublishChanged
+// to publish when the interval has passed. Called with e.mu held.
+func (e *Engine) hold(t *track) {
+	if !t.held {
+		t.held = true
+		e.held = append(e.held, t)
+	}
+}
+
+// publishHeld publishes the held tracks whose interval has passed, as of
+// now, and keeps the others. Called with e.mu held.
+func (e *Engine) publishHeld(now time.Time, out []*cot.Event) []*cot.Event {
+	keep := e.held[:0]
+	for _, t := range e.held {
+		switch {
+		case t.removed || !t.dirty:
+			t.held = false
+		case now.Sub(t.lastPub) < e.cfg.PublishInterval:
+			keep = append(keep, t)
+		default:
+			t.held = false
+			out = e.publish(t.v, t, now, out)
+		}
+	}
+	clear(e.held[len(keep):])
+	e.held = keep
+	return out
 }
 
 // PublishChanged returns the events of the tracks changed since it last
@@ -38,7 +71,7 @@ func (e *Engine) touch(t *track) {
 func (e *Engine) PublishChanged(now time.Time) []*cot.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []*cot.Event
+	out := e.publishHeld(now, nil)
 	window := time.Duration(e.cfg.ConfirmN) * e.cfg.ScanPeriod
 	for _, t := range e.touched {
 		t.queued = false
@@ -73,4 +106,9 @@ func (e *Engine) forgetTouched() {
 	}
 	clear(e.touched)
 	e.touched = e.touched[:0]
+	for _, t := range e.held {
+		t.held = false
+	}
+	clear(e.held)
+	e.held = e.held[:0]
 }

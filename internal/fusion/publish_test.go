@@ -64,13 +64,16 @@ func TestRunPublishesOnChange(t *testing.T) {
 }
 
 // TestPublishChangedInterval: PublishChanged publishes a track on its
-// first observation, holds changes within the publish interval, publishes
-// the first observation after it with that observation's state, and the
-// tick publishes a held change only once the track has been quiet for an
-// interval.
+// first observation, holds changes within the publish interval (100 ms),
+// publishes a held change as soon as the interval has passed, with or
+// without a new observation, and then with the newest state; an
+// observation after the interval is published at once. (PublishDistance
+// is 1 m here: at 230 m/s the aircraft would otherwise not be due within
+// 100 ms of its last publication.)
 func TestPublishChangedInterval(t *testing.T) {
 	l := lbl(label.Unclassified, "JPN")
 	e := newEngine(t, map[string]label.Label{"adsb": l})
+	e.cfg.PublishDistance = 1
 	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
 	var clock time.Time
 	e.clock = func() time.Time { return clock }
@@ -82,12 +85,15 @@ func TestPublishChangedInterval(t *testing.T) {
 		want float64
 	}{
 		{"first observation at once", 0, 0, false, 0},
-		{"held within the interval", 0.4, 0.4, false, -1},
-		{"tick leaves a track that is still reporting", 0.8, 1.2, true, -1},
-		{"next observation after the interval", 1.1, 1.1, false, 1.1},
-		{"held again", 1.5, 1.5, false, -1},
-		{"tick: quiet for less than an interval", -1, 2.3, true, -1},
-		{"tick: quiet for an interval", -1, 2.6, true, 1.5},
+		{"held within the interval", 0.04, 0.04, false, -1},
+		{"still held", -1, 0.09, false, -1},
+		{"held change published when the interval has passed", -1, 0.10, false, 0.04},
+		{"observation after the interval at once", 0.25, 0.25, false, 0.25},
+		{"held again", 0.30, 0.30, false, -1},
+		{"tick leaves a track that is still reporting", -1, 0.32, true, -1},
+		{"superseded while held", 0.33, 0.33, false, -1},
+		{"newest state when the interval has passed", -1, 0.35, false, 0.33},
+		{"nothing more to publish", -1, 0.60, false, -1},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -185,5 +191,56 @@ func TestPublishChangedMerges(t *testing.T) {
 	}
 	if s := e.Stats(); s.Merged == 0 {
 		t.Errorf("no merge counted: %+v", s)
+	}
+}
+
+// TestReceivedAttribute: a track event carries, beside the measurement
+// time of its newest observation (updated), when the node received its
+// newest observation (received), so that a client can tell a sensor's own
+// delay from the node's; an observation received later but measured
+// earlier (a radar plot behind a Mode S position) moves received, not
+// updated.
+func TestReceivedAttribute(t *testing.T) {
+	l := lbl(label.Unclassified, "JPN")
+	e := newEngine(t, map[string]label.Label{"adsb": l})
+	e.cfg.PublishDistance = 1
+	at := func(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+	attr := func(t *testing.T, ev *cot.Event, name string) string {
+		t.Helper()
+		d := string(ev.Detail)
+		i := strings.Index(d, " "+name+`="`)
+		if i < 0 {
+			t.Fatalf("no %s attribute in %s", name, d)
+		}
+		d = d[i+len(name)+3:]
+		return d[:strings.IndexByte(d, '"')]
+	}
+	steps := []struct {
+		name                  string
+		measured, received    float64
+		now                   float64
+		wantUpdated, wantRecv float64
+	}{
+		{"in order", 0, 0.2, 0.2, 0, 0.2},
+		{"newer", 1, 1.1, 1.1, 1, 1.1},
+		{"measured earlier, received later", 0.9, 1.5, 1.5, 1, 1.5},
+	}
+	for _, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			o := airObs(l, st.measured)
+			o.Received = at(st.received)
+			e.clock = func() time.Time { return at(st.now) }
+			e.Process([]Observation{o})
+			evs := e.PublishChanged(at(st.now))
+			if len(evs) != 1 {
+				t.Fatalf("%d events, want 1", len(evs))
+			}
+			if u := updated(t, evs[0]); !u.Equal(at(st.wantUpdated)) {
+				t.Errorf("updated %v, want %v", u.Sub(t0), at(st.wantUpdated).Sub(t0))
+			}
+			if got, want := attr(t, evs[0], "received"), at(st.wantRecv).UTC().Format("2006-01-02T15:04:05.000Z"); got != want {
+				t.Errorf("received %s, want %s", got, want)
+			}
+		})
 	}
 }

@@ -41,8 +41,13 @@ type track struct {
 	published                     bool
 	// seen is when the engine last applied an observation to the track
 	// (wall clock); queued that it is in Engine.touched.
-	seen    time.Time
-	queued  bool
+	seen   time.Time
+	queued bool
+	// recv is when the node received the newest observation applied (zero
+	// when the observations carried no receipt time); held that a change
+	// waits in Engine.held for the track's publish interval to pass.
+	recv    time.Time
+	held    bool
 	cell    cellKey
 	indexed bool
 	removed bool
