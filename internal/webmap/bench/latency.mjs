@@ -122,11 +122,15 @@ try {
   let c = 0;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, CLICK_MS));
+    // A symbol drawn on its own: an object inside a cluster mark is in
+    // drawn too (hidden), and a click there opens the cluster instead.
     const target = await page.evaluate((i) => {
-      const all = [...kizuna.layer.drawn.entries()];
+      const all = [...kizuna.layer.drawn.entries()].filter(([, d]) => !d.hidden && !d.cluster);
+      if (!all.length) return null;
       const [uid, d] = all[(i * 7919) % all.length];
       return { uid, x: d.x, y: d.y };
     }, c++);
+    if (!target) continue;
     await page.evaluate(() => { globalThis.benchClick = null; });
     const t0 = Date.now();
     await page.mouse.click(box.x + target.x, box.y + target.y);
