@@ -60,13 +60,12 @@ type Config struct {
 	// 10 kt is so published every 10 s, a moored ship every heartbeat, an
 	// airliner reporting its position twice a second at each report; the
 	// interval bounds a track fed faster (several receivers, a fast radar)
-	// to ten updates a second.
-	// TickInterval is how often Run publishes the held tracks whose
-	// interval has passed and looks at a 25th of the tracks to expire
-	// them and to publish the pending changes of tracks quiet for a second
-	// (quietAfter; a change not due before, a merge) (default 40 ms: every track once a
-	// second, and no tick holds the engine, and so the observations behind
-	// it, for long).
+	// to ten updates a second. TickInterval is how often Run publishes the
+	// held tracks whose interval has passed and looks at a 25th of the
+	// tracks to expire them and to publish the pending changes (a change
+	// not due before, a merge) of tracks quiet for a second (quietAfter);
+	// default 40 ms: every track once a second, and no tick holds the
+	// engine, and so the observations behind it, for long.
 	PublishInterval time.Duration
 	PublishDistance float64
 	Heartbeat       time.Duration

@@ -44,36 +44,16 @@ func TestFeedsFuseIntoLabelledTracks(t *testing.T) {
 	shipLat, shipLon := site.Locate(rho, theta, site.Height)
 
 	// The AIS receiver: a TCP server streaming the ship's reports.
-	aisLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { aisLn.Close() })
-	go func() {
-		for {
-			c, err := aisLn.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					line := scenario.EncodeAISPosition(431000001, shipLat, shipLon, 0, 0, 0, time.Now(), 'A')[0]
-					if _, err := c.Write([]byte(line)); err != nil {
-						return
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
-			}()
-		}
-	}()
+	aisAddr := aisReceiver(t, func() []string {
+		return scenario.EncodeAISPosition(431000001, shipLat, shipLon, 0, 0, 0, time.Now(), 'A')
+	})
 	radarAddr := freeUDPAddr(t)
 
 	cfg := baseConfig([]string{"JPN:SECRET", "USA:SECRET"}, []string{"JPN:SECRET", "USA:SECRET"})
 	cfg.Nation = "JPN"
 	cfg.FusedTracks = "all" // labels, not areas, are tested here
 	cfg.Feeds = []FeedConfig{
-		{Name: "ais", Kind: "ais", Transport: "tcp", Addr: aisLn.Addr().String(), Classification: "UNCLASSIFIED", ReleasableTo: []string{"USA", "JPN"}},
+		{Name: "ais", Kind: "ais", Transport: "tcp", Addr: aisAddr, Classification: "UNCLASSIFIED", ReleasableTo: []string{"USA", "JPN"}},
 		{Name: "radar", Kind: "asterix", Transport: "udp", Addr: radarAddr, Classification: "SECRET", ReleasableTo: []string{"JPN"},
 			Site: &FeedSite{Lat: site.Lat, Lon: site.Lon, Height: site.Height}},
 		{Name: "sensor", Kind: "cot", Transport: "tcp-listen", Addr: "127.0.0.1:0", Classification: "U", ReleasableTo: []string{"USA", "JPN"}},
@@ -318,6 +298,36 @@ func TestFeedLabel(t *testing.T) {
 			t.Errorf("%+v: %+v %v, want %+v", tc.fc, got, err, tc.want)
 		}
 	}
+}
+
+// aisReceiver is an AIS receiver on loopback: a TCP server that writes
+// every client the sentences of report() every 200 ms until the client
+// goes away. It returns its address.
+func aisReceiver(t *testing.T, report func() []string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				for {
+					if _, err := c.Write([]byte(strings.Join(report(), ""))); err != nil {
+						return
+					}
+					time.Sleep(200 * time.Millisecond)
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
 }
 
 // TestFeedReconnects: an AIS receiver that drops the connection after

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -28,33 +27,15 @@ func TestFusedTracksFollowClientArea(t *testing.T) {
 		speed    float64
 	}
 	ships := []ship{{431000011, 35, 135, 0}, {431000012, 38, 135, 0}, {431000013, 35.05, 135, 30}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
 	start := time.Now()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for {
-					for _, s := range ships {
-						lon := s.lon + time.Since(start).Seconds()*s.speed*0.5144/91_300
-						line := scenario.EncodeAISPosition(s.mmsi, s.lat, lon, s.speed, 90, 90, time.Now(), 'A')[0]
-						if _, err := c.Write([]byte(line)); err != nil {
-							return
-						}
-					}
-					time.Sleep(200 * time.Millisecond)
-				}
-			}()
+	aisAddr := aisReceiver(t, func() []string {
+		var lines []string
+		for _, s := range ships {
+			lon := s.lon + time.Since(start).Seconds()*s.speed*0.5144/91_300
+			lines = append(lines, scenario.EncodeAISPosition(s.mmsi, s.lat, lon, s.speed, 90, 90, time.Now(), 'A')...)
 		}
-	}()
+		return lines
+	})
 	cfg := baseConfig(nil, nil)
 	cfg.Nation = "JPN"
 	cfg.FusedRadiusKm = 50
@@ -65,7 +46,7 @@ func TestFusedTracksFollowClientArea(t *testing.T) {
 		{Kind: KindCoTTCP, Addr: "127.0.0.1:0", Principal: "USA:SECRET"},
 	}
 	// The feed is for JPN only: USA clients may not see its tracks.
-	cfg.Feeds = []FeedConfig{{Name: "ais", Kind: "ais", Transport: "tcp", Addr: ln.Addr().String()}}
+	cfg.Feeds = []FeedConfig{{Name: "ais", Kind: "ais", Transport: "tcp", Addr: aisAddr}}
 	n := startNode(t, cfg)
 	uid := func(s ship) string { return fmt.Sprintf("test-node.MMSI-%d", s.mmsi) }
 	taktest.WaitUntil(t, "the ships in the picture", 20*time.Second, func() bool {
