@@ -5,7 +5,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until, patience } from './lib.mjs';
 
 const TAXII = 'application/taxii+json;version=2.1';
 const KIZUNA_EXT = 'extension-definition--6b1f3a0e-4d2c-4c0b-9a7e-2f5d8c1e9b40';
@@ -65,14 +65,14 @@ describe('cyber panel', { timeout: 900000 }, () => {
       await until('cyber tab', () => page.evaluate(() => !document.getElementById('tab-cyber').hidden), 15000);
       await page.click('#tab-cyber');
       const row = page.locator('.cyber-row[data-id="incident--5a0b6c1d-2e3f-4a5b-8c6d-7e8f9a0b1c2d"]');
-      await row.waitFor({ timeout: 15000 });
+      await row.waitFor({ timeout: patience(15000) });
       assert.match(await row.textContent(), /UNCLASSIFIED \/\/ REL TO USA, JPN/);
       assert.match(await row.textContent(), /Intrusion attempt on CP 7 network/);
       assert.equal(await page.locator('.cyber-row[data-id="indicator--6b1c7d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e"]').count(), 0, 'USA-only indicator shown to JPN');
       assert.match(await page.textContent('#cyber-banner'), /UNCLASSIFIED/);
       await until('cyber ring on the unit', () => page.evaluate(() => kizuna.cyber.ringCount === 1), 15000);
       await page.evaluate(() => kizuna.select('USA-CP-7'));
-      await page.locator('#detail .cyber-status').waitFor({ timeout: 10000 });
+      await page.locator('#detail .cyber-status').waitFor({ timeout: patience(10000) });
       assert.match(await page.textContent('#detail .cyber-status'), /Intrusion attempt/);
       assert.deepEqual(rec.outside, []);
       assert.deepEqual(rec.errors, []);
@@ -101,7 +101,7 @@ describe('cyber panel', { timeout: 900000 }, () => {
   it('shows USA its own indicator too', async () => {
     const { page, context } = await pages.open(await pageURL(server.http.USA));
     try {
-      await page.locator('.cyber-row[data-id="indicator--6b1c7d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e"]').waitFor({ state: 'attached', timeout: 15000 });
+      await page.locator('.cyber-row[data-id="indicator--6b1c7d2e-3f4a-4b5c-9d6e-8f9a0b1c2d3e"]').waitFor({ state: 'attached', timeout: patience(15000) });
       assert.match(await page.textContent('#cyber-banner'), /UNCLASSIFIED \/\/ USA ONLY|SECRET/);
     } finally {
       await context.close();
@@ -130,7 +130,7 @@ describe('cyber panel', { timeout: 900000 }, () => {
       await until('cyber tab', () => page.evaluate(() => !document.getElementById('tab-cyber').hidden), 15000);
       await page.click('#tab-cyber');
       const row = page.locator(`.cyber-row[data-id="${id}"]`);
-      await row.waitFor({ timeout: 15000 });
+      await row.waitFor({ timeout: patience(15000) });
       assert.match(await row.textContent(), /USA ONLY|REL TO USA\b/);
       await row.locator('.cyber-release-to').fill('JPN');
       await row.locator('.cyber-release-btn').click();

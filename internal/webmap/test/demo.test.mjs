@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { kizunaBinary, tempDir, launchBrowser, openPage, until, ensureArtifacts } from './lib.mjs';
+import { kizunaBinary, tempDir, launchBrowser, openPage, until, ensureArtifacts, patience } from './lib.mjs';
 
 // The demo's fixed loopback ports (web map and TAK, per nation).
 const PORTS = [8080, 8180, 8280, 8087, 8187, 8287];
@@ -62,8 +62,8 @@ describe('kizuna demo', { timeout: 900000 }, () => {
       // The simulated units report every second: wait for a full picture,
       // including a missile warning, which is released to all three.
       for (const n of ['USA', 'JPN', 'KOR']) {
-        await pages[n].page.waitForFunction(() => kizuna.store.objects.size >= 5, null, { timeout: 30000 });
-        await pages[n].page.waitForSelector('#alerts .alert', { timeout: 30000 });
+        await pages[n].page.waitForFunction(() => kizuna.store.objects.size >= 5, null, { timeout: patience(30000) });
+        await pages[n].page.waitForSelector('#alerts .alert', { timeout: patience(30000) });
         assert.match(await pages[n].page.textContent('#whoami'), new RegExp(`^${n} · SECRET`));
       }
       await new Promise((r) => setTimeout(r, 3000));

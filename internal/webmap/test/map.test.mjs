@@ -8,7 +8,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, Pages, TakClient, cotEvent, until, ensureArtifacts, withinGoal } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, Pages, TakClient, cotEvent, until, ensureArtifacts, withinGoal, patience } from './lib.mjs';
 
 describe('web map', { timeout: 900000 }, () => {
   let server;
@@ -44,7 +44,7 @@ describe('web map', { timeout: 900000 }, () => {
       await until('base map', () => page.evaluate(() => document.querySelectorAll('.leaflet-overlay-pane canvas').length >= 2));
       // Zoom to a city to load the detailed coastlines too.
       await page.evaluate(() => { kizuna.map.setView([35.68, 139.76], 11, { animate: false }); });
-      await page.waitForFunction(() => kizuna.basemap.detail, null, { timeout: 20000 });
+      await page.waitForFunction(() => kizuna.basemap.detail, null, { timeout: patience(20000) });
       assert.ok(rec.requests.some((u) => u.endsWith('countries-10m.json')));
       assert.deepEqual(rec.outside, [], 'requests left loopback');
       assert.deepEqual(rec.errors, [], 'console errors');
@@ -63,7 +63,7 @@ describe('web map', { timeout: 900000 }, () => {
     const { page, context, rec } = await openPage(browser, jpnURL, { csp });
     try {
       await usa.send(cotEvent({ uid: 'csp-1', type: 'a-f-S-C', lat: 34, lon: 129, access: 'SECRET', releasableTo: 'JPN' }));
-      await page.waitForFunction(() => kizuna.layer.drawn.has('csp-1') && kizuna.basemap.coarse, null, { timeout: 5000 });
+      await page.waitForFunction(() => kizuna.layer.drawn.has('csp-1') && kizuna.basemap.coarse, null, { timeout: patience(5000) });
       await page.evaluate(() => kizuna.select('csp-1'));
       await page.waitForSelector('#detail:not([hidden])');
       await page.fill('#search', 'csp');
@@ -91,7 +91,7 @@ describe('web map', { timeout: 900000 }, () => {
       }
       const t0 = Date.now();
       await usa.send(xml);
-      await page.waitForFunction((want) => want.every((u) => kizuna.layer.drawn.has(u)), uids, { timeout: 5000, polling: 'raf' });
+      await page.waitForFunction((want) => want.every((u) => kizuna.layer.drawn.has(u)), uids, { timeout: patience(5000), polling: 'raf' });
       withinGoal(t, `${N} symbols drawn`, Date.now() - t0, 1000);
 
       // Each is really drawn: its pixel on the symbol canvas is painted, at
@@ -129,7 +129,7 @@ describe('web map', { timeout: 900000 }, () => {
       const before = await page.evaluate(() => ({ ...kizuna.layer.drawn.get('n-42') }));
       const t1 = Date.now();
       await usa.send(cotEvent({ uid: 'n-42', type: 'a-f-G-U-C-I', lat: 36.5, lon: 133.5, access: 'SECRET', releasableTo: 'JPN', course: 45, speed: 12 }));
-      await page.waitForFunction(() => kizuna.store.objects.get('n-42')?.lat === 36.5 && !kizuna.store.objects.get('n-42').dirty, null, { timeout: 5000, polling: 'raf' });
+      await page.waitForFunction(() => kizuna.store.objects.get('n-42')?.lat === 36.5 && !kizuna.store.objects.get('n-42').dirty, null, { timeout: patience(5000), polling: 'raf' });
       withinGoal(t, 'a move drawn', Date.now() - t1, 1000);
       pages.ahead();
       const after = await page.evaluate(() => {
@@ -150,7 +150,7 @@ describe('web map', { timeout: 900000 }, () => {
     const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'aew-1', callsign: 'AEW', type: 'a-f-A-M-F-W', lat: 36, lon: 137, access: 'SECRET', releasableTo: 'JPN' }));
-      await page.waitForFunction(() => kizuna.layer.drawn.has('aew-1'), null, { timeout: 5000 });
+      await page.waitForFunction(() => kizuna.layer.drawn.has('aew-1'), null, { timeout: patience(5000) });
       const got = await page.evaluate(async () => {
         const { symbolFor } = await import('./js/symbols.js');
         return { sidc: kizuna.store.objects.get('aew-1').sidc, drawn: symbolFor(kizuna.store.objects.get('aew-1').sidc).code, known: symbolFor('SHAPMF---------').code, none: symbolFor('').code };
@@ -176,14 +176,14 @@ describe('web map', { timeout: 900000 }, () => {
           cotEvent({ uid: 'usa-rel-jpn', type: 'a-f-S-C', lat: 33.1, lon: 134.1, access: 'SECRET', releasableTo: 'JPN USA' }),
       );
       // Positive control: the USA page gets all three, the JPN page the shared one.
-      await us.page.waitForFunction(() => ['usa-only-1', 'usa-only-2', 'usa-rel-jpn'].every((u) => kizuna.layer.drawn.has(u)), null, { timeout: 5000 });
-      await jp.page.waitForFunction(() => kizuna.layer.drawn.has('usa-rel-jpn'), null, { timeout: 5000 });
+      await us.page.waitForFunction(() => ['usa-only-1', 'usa-only-2', 'usa-rel-jpn'].every((u) => kizuna.layer.drawn.has(u)), null, { timeout: patience(5000) });
+      await jp.page.waitForFunction(() => kizuna.layer.drawn.has('usa-rel-jpn'), null, { timeout: patience(5000) });
       // A later update of the USA-only object must not leak either.
       await usa.send(cotEvent({ uid: 'usa-only-1', type: 'a-f-A-M-F', lat: 35.2, lon: 136.2, access: 'SECRET', releasableTo: 'USA' }));
-      await us.page.waitForFunction(() => kizuna.store.objects.get('usa-only-1')?.lat === 35.2, null, { timeout: 5000 });
+      await us.page.waitForFunction(() => kizuna.store.objects.get('usa-only-1')?.lat === 35.2, null, { timeout: patience(5000) });
       // And a reload (snapshot) must not either.
       await jp.page.reload();
-      await jp.page.waitForFunction(() => globalThis.kizuna?.stats.snapshots > 0 && kizuna.layer.drawn.has('usa-rel-jpn'), null, { timeout: 10000 });
+      await jp.page.waitForFunction(() => globalThis.kizuna?.stats.snapshots > 0 && kizuna.layer.drawn.has('usa-rel-jpn'), null, { timeout: patience(10000) });
       const leaked = await jp.page.evaluate(() => [...kizuna.store.objects.keys()].filter((u) => u.startsWith('usa-only')));
       assert.deepEqual(leaked, []);
       const listText = await jp.page.textContent('#list');
@@ -211,9 +211,9 @@ describe('web map', { timeout: 900000 }, () => {
         cotEvent({ uid: 'mk-u', type: 'a-n-S-C', lat: 31, lon: 130, access: 'UNCLASSIFIED', releasableTo: 'USA KOR' }) +
           cotEvent({ uid: 'mk-c', type: 'a-f-G-U-C-I', lat: 31.5, lon: 130.5, access: 'CONFIDENTIAL', releasableTo: 'USA' }),
       );
-      await page.waitForFunction(() => kizuna.store.objects.has('mk-u') && kizuna.store.objects.has('mk-c'), null, { timeout: 5000 });
+      await page.waitForFunction(() => kizuna.store.objects.has('mk-u') && kizuna.store.objects.has('mk-c'), null, { timeout: patience(5000) });
       await usa.send(cotEvent({ uid: 'mk-s', type: 'a-h-G-U-C-A', lat: 32, lon: 131, access: 'SECRET', releasableTo: 'JPN' }));
-      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: 5000 });
+      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: patience(5000) });
       const b = await banner();
       const expected = await page.evaluate(async () => {
         const { combine } = await import('./js/marking.js');
@@ -228,7 +228,7 @@ describe('web map', { timeout: 900000 }, () => {
       // A page that holds only unclassified data is green.
       const clean = await pages.open(usaURL);
       await clean.page.evaluate(() => kizuna.store.replace([]));
-      await clean.page.waitForFunction(() => document.getElementById('banner-top').textContent === 'UNCLASSIFIED', null, { timeout: 5000 });
+      await clean.page.waitForFunction(() => document.getElementById('banner-top').textContent === 'UNCLASSIFIED', null, { timeout: patience(5000) });
       assert.equal(await clean.page.evaluate(() => getComputedStyle(document.getElementById('banner-top')).backgroundColor), 'rgb(0, 122, 51)');
       await clean.context.close();
 
@@ -247,9 +247,9 @@ describe('web map', { timeout: 900000 }, () => {
     const { page, context } = await pages.open(jpnURL);
     try {
       await usa.send(cotEvent({ uid: 'click-me', callsign: 'RAIDER 7', type: 'a-f-A-M-H', lat: 26.3, lon: 127.8, access: 'SECRET', releasableTo: 'JPN', course: 90, speed: 60 }));
-      await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: 5000 });
+      await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: patience(5000) });
       await page.evaluate(() => { kizuna.map.setView([26.3, 127.8], 9, { animate: false }); });
-      await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: 5000 });
+      await page.waitForFunction(() => kizuna.layer.drawn.has('click-me'), null, { timeout: patience(5000) });
       const box = await page.locator('#map').boundingBox();
       const d = await page.evaluate(() => kizuna.layer.drawn.get('click-me'));
       await page.mouse.click(box.x + d.x, box.y + d.y);
@@ -277,9 +277,9 @@ describe('web map', { timeout: 900000 }, () => {
     const { page, context } = await openPage(browser, `${jpnURL}?fade=2`);
     try {
       await usa.send(cotEvent({ uid: 'short-lived', type: 'a-u-S', lat: 30, lon: 129, access: 'SECRET', releasableTo: 'JPN', staleMs: 1500 }));
-      await page.waitForFunction(() => kizuna.layer.drawn.get('short-lived')?.alpha === 1, null, { timeout: 5000 });
-      await page.waitForFunction(() => { const d = kizuna.layer.drawn.get('short-lived'); return d && d.alpha < 1; }, null, { timeout: 5000 });
-      await page.waitForFunction(() => !kizuna.store.objects.has('short-lived') && !kizuna.layer.drawn.has('short-lived'), null, { timeout: 8000 });
+      await page.waitForFunction(() => kizuna.layer.drawn.get('short-lived')?.alpha === 1, null, { timeout: patience(5000) });
+      await page.waitForFunction(() => { const d = kizuna.layer.drawn.get('short-lived'); return d && d.alpha < 1; }, null, { timeout: patience(5000) });
+      await page.waitForFunction(() => !kizuna.store.objects.has('short-lived') && !kizuna.layer.drawn.has('short-lived'), null, { timeout: patience(8000) });
     } finally {
       await context.close();
     }
@@ -291,11 +291,11 @@ describe('web map', { timeout: 900000 }, () => {
       const t = Date.now();
       for (let i = 0; i < 4; i++) {
         await usa.send(cotEvent({ uid: 'msl-1', callsign: 'TRACK 4501', type: 'a-h-A-W-M-S-S', lat: 39.0 - i * 0.5, lon: 125.5 + i * 1.0, hae: 80000, access: 'SECRET', releasableTo: 'JPN KOR', time: t + i, course: 120, speed: 2000 }));
-        await page.waitForFunction((n) => (kizuna.store.objects.get('msl-1')?.trail.length || 0) >= n, i + 1, { timeout: 5000 });
+        await page.waitForFunction((n) => (kizuna.store.objects.get('msl-1')?.trail.length || 0) >= n, i + 1, { timeout: patience(5000) });
       }
-      await page.waitForSelector('#alerts .alert[data-uid="msl-1"]', { timeout: 5000 });
+      await page.waitForSelector('#alerts .alert[data-uid="msl-1"]', { timeout: patience(5000) });
       assert.match(await page.textContent('#alerts .alert'), /MISSILE WARNING · TRACK 4501 · launch 39\.00, 125\.50/);
-      await page.waitForFunction(() => document.querySelectorAll('path.kz-missile-track').length === 1 && document.querySelectorAll('path.kz-launch').length === 1, null, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll('path.kz-missile-track').length === 1 && document.querySelectorAll('path.kz-launch').length === 1, null, { timeout: patience(5000) });
       // Filter: missile tracks.
       await page.selectOption('#f-dim', 'M');
       await until('missile filter', () => page.evaluate(() => [...document.querySelectorAll('#list .row')].map((r) => r.dataset.uid).join() === 'msl-1'));
@@ -321,7 +321,7 @@ describe('web map', { timeout: 900000 }, () => {
       });
       await page.waitForSelector('#alerts .alert[data-uid="msl-data"]');
       assert.match(await page.textContent('#alerts .alert[data-uid="msl-data"]'), /launch 39\.50, 125\.00 · predicted impact 39\.00, 135\.00/);
-      await page.waitForFunction(() => document.querySelectorAll('path.kz-impact').length === 1 && document.querySelectorAll('path.kz-missile-predicted').length === 1, null, { timeout: 5000 });
+      await page.waitForFunction(() => document.querySelectorAll('path.kz-impact').length === 1 && document.querySelectorAll('path.kz-missile-predicted').length === 1, null, { timeout: patience(5000) });
       await page.click('#alerts .alert[data-uid="msl-data"] button:text("Show")');
       await page.waitForSelector('#detail [data-field="Predicted impact"]');
       assert.equal(await page.textContent('#detail [data-field="Impact radius"]'), '30.0 km');
@@ -350,7 +350,7 @@ describe('web map', { timeout: 900000 }, () => {
     const kr = await openPage(browser, korURL, { viewport: { width: 960, height: 720 } });
     try {
       const shown = async (p) => {
-        await p.page.waitForFunction(() => kizuna.store.objects.has('demo-usfj'), null, { timeout: 5000 });
+        await p.page.waitForFunction(() => kizuna.store.objects.has('demo-usfj'), null, { timeout: patience(5000) });
         return p.page.evaluate(() => [...kizuna.store.objects.keys()].filter((u) => u.startsWith('demo-')).sort());
       };
       const [jn, kn] = [await shown(jp), await shown(kr)];

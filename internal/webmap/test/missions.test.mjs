@@ -6,7 +6,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until, patience } from './lib.mjs';
 
 async function api(base, method, path, body) {
   const res = await fetch(`${base}${path}`, { method, ...(body ? { body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } } : {}) });
@@ -48,11 +48,11 @@ describe('missions panel', { timeout: 900000 }, () => {
       await until('missions tab', () => page.evaluate(() => !document.getElementById('tab-missions').hidden), 15000);
       await page.click('#tab-missions');
       await page.click('.mission-row[data-name="web-op"] a');
-      await page.locator('.mission-item[data-uid="M-JPN-SECRET"]').waitFor({ timeout: 10000 });
+      await page.locator('.mission-item[data-uid="M-JPN-SECRET"]').waitFor({ timeout: patience(10000) });
       await until('the shared object on the map', () => page.evaluate(() => kizuna.store.objects.has('M-SHARED')), 15000);
       await page.evaluate(() => kizuna.select('M-SHARED'));
       await page.click('#mission-add-selected');
-      await page.locator('.mission-item[data-uid="M-SHARED"]').waitFor({ timeout: 10000 });
+      await page.locator('.mission-item[data-uid="M-SHARED"]').waitFor({ timeout: patience(10000) });
       assert.equal(await page.locator('.mission-change').count(), 3);
       await page.click('#mission-subscribe');
       await until('subscribed', async () => (await api(server.http.JPN, 'GET', '/Marti/api/missions/web-op/subscriptions')).data.some((u) => u.startsWith('kizuna-web-')));
@@ -70,7 +70,7 @@ describe('missions panel', { timeout: 900000 }, () => {
       await until('missions tab', () => page.evaluate(() => !document.getElementById('tab-missions').hidden), 15000);
       await page.click('#tab-missions');
       await page.click('.mission-row[data-name="web-op"] a');
-      await page.locator('.mission-item[data-uid="M-SHARED"]').waitFor({ timeout: 10000 });
+      await page.locator('.mission-item[data-uid="M-SHARED"]').waitFor({ timeout: patience(10000) });
       assert.equal(await page.locator('.mission-item').count(), 1);
       assert.equal(await page.locator('.mission-change').count(), 2);
       const text = await page.textContent('#pane-missions');

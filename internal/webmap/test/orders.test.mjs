@@ -5,7 +5,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, repo } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, repo, patience } from './lib.mjs';
 
 describe('units and orders panel', { timeout: 900000 }, () => {
   let server;
@@ -28,10 +28,10 @@ describe('units and orders panel', { timeout: 900000 }, () => {
   it('issues an order, shows its state advance and acknowledges it', async () => {
     const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
-      await page.waitForSelector('#tab-orders:not([hidden])', { timeout: 10000 });
+      await page.waitForSelector('#tab-orders:not([hidden])', { timeout: patience(10000) });
       await page.click('#tab-orders');
       // The unit tree nests US Forces Japan under Indo-Pacific Command.
-      await page.waitForSelector('#pane-orders li[data-unit="indopacom"] li[data-unit="usfj"]', { timeout: 10000 });
+      await page.waitForSelector('#pane-orders li[data-unit="indopacom"] li[data-unit="usfj"]', { timeout: patience(10000) });
       // The issuing units are those where this principal holds a position.
       await page.waitForFunction(() => [...document.querySelectorAll('#order-form select[name=as] option')].some((o) => o.value === 'indopacom'));
       await page.selectOption('#order-form select[name=as]', 'indopacom');
@@ -39,12 +39,12 @@ describe('units and orders panel', { timeout: 900000 }, () => {
       await page.selectOption('#order-form select[name=type]', 'REPORT_REQUEST');
       await page.fill('#order-form textarea[name=text]', 'Report readiness of forces by 1800Z');
       await page.click('#order-form button[type=submit]');
-      await page.waitForFunction(() => /^issued /.test(document.getElementById('order-status').textContent), null, { timeout: 10000 });
+      await page.waitForFunction(() => /^issued /.test(document.getElementById('order-status').textContent), null, { timeout: patience(10000) });
       const id = (await page.textContent('#order-status')).replace('issued ', '').trim();
       assert.match(id, /\w+/);
 
       const card = `#orders .order[data-order="${id}"]`;
-      await page.waitForSelector(card, { timeout: 10000 });
+      await page.waitForSelector(card, { timeout: patience(10000) });
       const first = await page.getAttribute(card, 'data-state');
       assert.ok(['ISSUED', 'DELIVERED'].includes(first), `new order in state ${first}`);
       assert.match(await page.textContent(card), /indopacom → usfj/);
@@ -52,14 +52,14 @@ describe('units and orders panel', { timeout: 900000 }, () => {
       // The order's serial and date-time group.
       assert.match(await page.textContent(card), /INDOPACOM-\d{4} \d{6}Z[A-Z]{3}\d{2}/);
       // The order is on screen, so the banner covers its marking.
-      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: 10000 });
+      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: patience(10000) });
       assert.equal(await page.textContent('#banner-top'), 'SECRET // USA ONLY');
 
       // This principal also holds a position in the recipient: acknowledge.
       await page.click(`${card} button[data-respond="ACKNOWLEDGED"]`);
-      await page.waitForSelector(`${card}[data-state="ACKNOWLEDGED"]`, { timeout: 10000 });
+      await page.waitForSelector(`${card}[data-state="ACKNOWLEDGED"]`, { timeout: patience(10000) });
       await page.click(`${card} button[data-respond="WILCO"]`);
-      await page.waitForSelector(`${card}[data-state="WILCO"]`, { timeout: 10000 });
+      await page.waitForSelector(`${card}[data-state="WILCO"]`, { timeout: patience(10000) });
 
       // The API agrees.
       const res = await page.evaluate(async (id) => (await fetch(`api/v1/orders/${id}`)).json(), id);
@@ -75,7 +75,7 @@ describe('units and orders panel', { timeout: 900000 }, () => {
   it('shows a refusal when the issuer lacks authority', async () => {
     const { page, context } = await pages.open(await pageURL(server.http.USA));
     try {
-      await page.waitForSelector('#tab-orders:not([hidden])', { timeout: 10000 });
+      await page.waitForSelector('#tab-orders:not([hidden])', { timeout: patience(10000) });
       await page.click('#tab-orders');
       await page.waitForFunction(() => [...document.querySelectorAll('#order-form select[name=as] option')].some((o) => o.value === 'usfj'));
       // US Forces Japan has no operational control of JSDF Joint Operations Command.
@@ -85,7 +85,7 @@ describe('units and orders panel', { timeout: 900000 }, () => {
       await page.selectOption('#order-form select[name=type]', 'TASK');
       await page.fill('#order-form textarea[name=text]', 'Take over the defence of Okinawa');
       await page.click('#order-form button[type=submit]');
-      await page.waitForFunction(() => /^refused: /.test(document.getElementById('order-status').textContent), null, { timeout: 10000 });
+      await page.waitForFunction(() => /^refused: /.test(document.getElementById('order-status').textContent), null, { timeout: patience(10000) });
       assert.equal(await page.getAttribute('#order-status', 'class'), 'error');
     } finally {
       await context.close();

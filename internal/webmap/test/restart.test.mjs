@@ -3,7 +3,7 @@
 
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, openPage, TakClient, cotEvent, until, patience } from './lib.mjs';
 
 describe('web map across a server restart', { timeout: 900000 }, () => {
   let server;
@@ -28,7 +28,7 @@ describe('web map across a server restart', { timeout: 900000 }, () => {
         const uid = `restart-${signal}`;
         let tak = await TakClient.connect(server.cot.USA);
         await tak.send(cotEvent({ uid, callsign: 'PERSIST', type: 'a-f-G-U-C-I', lat: 35.5, lon: 139.5, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
-        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), uid, { timeout: 5000 });
+        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), uid, { timeout: patience(5000) });
         tak.close();
         // Durability covers what arrived more than a second before a kill:
         // the store commits the object and its history row in one flush,
@@ -41,21 +41,21 @@ describe('web map across a server restart', { timeout: 900000 }, () => {
 
         const ports = server.listeners.map((l) => Number(l.addr.split(':').pop()));
         await server.stop(signal);
-        await page.waitForFunction(() => kizuna.stats.state === 'reconnecting', null, { timeout: 10000 });
+        await page.waitForFunction(() => kizuna.stats.state === 'reconnecting', null, { timeout: patience(10000) });
 
         // Same data directory, same ports.
         const [cotUSA, cotJPN, httpJPN, httpUSA, httpKOR] = ports;
         server = await new Server({ dataDir, args: serveArgs({ cotUSA, cotJPN, httpJPN, httpUSA, httpKOR }) }).start();
         assert.deepEqual(server.listeners.map((l) => Number(l.addr.split(':').pop())), ports);
 
-        await page.waitForFunction((n) => kizuna.stats.snapshots > n && kizuna.stats.state === 'live', snapshots, { timeout: 15000 });
-        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), uid, { timeout: 5000 });
+        await page.waitForFunction((n) => kizuna.stats.snapshots > n && kizuna.stats.state === 'live', snapshots, { timeout: patience(15000) });
+        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), uid, { timeout: patience(5000) });
         assert.equal(await page.textContent('#conn'), 'live');
 
         // And the stream is live again: a new object appears.
         tak = await TakClient.connect(server.cot.USA);
         await tak.send(cotEvent({ uid: `${uid}-after`, type: 'a-f-A-M-F', lat: 34.5, lon: 138.5, access: 'SECRET', releasableTo: 'JPN' }));
-        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), `${uid}-after`, { timeout: 5000 });
+        await page.waitForFunction((u) => kizuna.layer.drawn.has(u), `${uid}-after`, { timeout: patience(5000) });
         tak.close();
 
         // While the server was down the browser reported the cut order-event

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until, ensureArtifacts } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, TakClient, cotEvent, until, ensureArtifacts, patience } from './lib.mjs';
 
 // TakReader is a TAK client over plain TCP that keeps every event it is sent.
 class TakReader {
@@ -115,7 +115,7 @@ describe('staff map', { timeout: 900000 }, () => {
     await usa.send(xml);
     const { page, context, rec } = await pages.open(jpnURL);
     try {
-      await page.waitForFunction((n) => kizuna.store.objects.size >= n, N, { timeout: 30000 });
+      await page.waitForFunction((n) => kizuna.store.objects.size >= n, N, { timeout: patience(30000) });
       const dir = ensureArtifacts();
       let clustersSeen = 0;
       for (const zoom of [9, 10, 11, 12, 13, 15]) {
@@ -193,7 +193,7 @@ describe('staff map', { timeout: 900000 }, () => {
     await send(0);
     const { page, context, rec } = await pages.open(jpnURL);
     try {
-      await page.waitForFunction(([n, lon]) => kizuna.store.objects.size >= n && kizuna.store.objects.get('dense-3')?.lon === lon, [N, at(3, 0)[1]], { timeout: 30000 });
+      await page.waitForFunction(([n, lon]) => kizuna.store.objects.size >= n && kizuna.store.objects.get('dense-3')?.lon === lon, [N, at(3, 0)[1]], { timeout: patience(30000) });
       const full0 = await page.evaluate(({ c }) => {
         kizuna.map.setView([c[0] + 0.225, c[1] + 0.27], 11, { animate: false });
         kizuna.layer.redraw();
@@ -201,7 +201,7 @@ describe('staff map', { timeout: 900000 }, () => {
       }, { c });
       for (const step of [1, 2, 3]) {
         await send(step);
-        await page.waitForFunction(([a, b]) => kizuna.store.objects.get('dense-3')?.lon === a && kizuna.store.objects.get('dense-1999')?.lat === b, [at(3, step)[1], at(1999, step)[0]], { timeout: 30000 });
+        await page.waitForFunction(([a, b]) => kizuna.store.objects.get('dense-3')?.lon === a && kizuna.store.objects.get('dense-1999')?.lat === b, [at(3, step)[1], at(1999, step)[0]], { timeout: patience(30000) });
         const got = await page.evaluate(() => {
           const L = kizuna.layer;
           L.redraw();
@@ -296,7 +296,7 @@ describe('staff map', { timeout: 900000 }, () => {
     await usa.send(cotEvent({ uid: 'rp-1', callsign: 'REPLAY ONE', lat: 33.9, lon: 131.9, access: 'SECRET', releasableTo: 'JPN', staleMs: 600000 }));
     const { page, context, rec } = await pages.open(jpnURL);
     try {
-      await page.waitForFunction(() => kizuna.store.objects.get('rp-1')?.lat === 33.9, null, { timeout: 10000 });
+      await page.waitForFunction(() => kizuna.store.objects.get('rp-1')?.lat === 33.9, null, { timeout: patience(10000) });
       await until('second history row', async () => {
         const r = await (await fetch(`${server.http.JPN}/api/v1/objects/rp-1/history`)).json().catch(() => ({}));
         return r.points?.length >= 2;
@@ -337,7 +337,7 @@ describe('staff map', { timeout: 900000 }, () => {
       await page.selectOption('#tl-speed', '300');
       const t0 = await page.evaluate(() => kizuna.staff.timeline.t);
       await page.click('#tl-play');
-      await page.waitForFunction((t0) => kizuna.staff.timeline.t > t0 + 60000, t0, { timeout: 5000 });
+      await page.waitForFunction((t0) => kizuna.staff.timeline.t > t0 + 60000, t0, { timeout: patience(5000) });
       await page.click('#tl-play');
       assert.equal(await page.getAttribute('#tl-play', 'aria-pressed'), 'false');
       const paused = await page.evaluate(() => kizuna.staff.timeline.t);
@@ -430,7 +430,7 @@ describe('staff map', { timeout: 900000 }, () => {
     const korTAK = await TakReader.connect(server.cot.KOR);
     const { page, context, rec } = await pages.open(jpnURL);
     try {
-      await page.waitForFunction(() => kizuna.shapes.byUID.has('sh-rect') && kizuna.shapes.byUID.has('sh-circle'), null, { timeout: 15000 });
+      await page.waitForFunction(() => kizuna.shapes.byUID.has('sh-rect') && kizuna.shapes.byUID.has('sh-circle'), null, { timeout: patience(15000) });
       const got = await page.evaluate(() => {
         const r = kizuna.shapes.byUID.get('sh-rect').layer;
         const c = kizuna.shapes.byUID.get('sh-circle').layer;

@@ -7,7 +7,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { writeFileSync } from 'node:fs';
-import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, ensureArtifacts } from './lib.mjs';
+import { Server, serveArgs, tempDir, pageURL, launchBrowser, Pages, ensureArtifacts, patience } from './lib.mjs';
 
 // Every principal of USA and JPN holds its nation's national position:
 // the approvers of national stock (stock of no unit) under the chain of
@@ -72,22 +72,22 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   it('shows US stock, readiness, transfers, work orders and the forecast chart to USA', async () => {
     const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
-      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: patience(15000) });
       await page.click('#tab-sustain');
-      await page.waitForSelector('#sus-stocks tr[data-location="usa-patriot-btry"]', { timeout: 10000 });
+      await page.waitForSelector('#sus-stocks tr[data-location="usa-patriot-btry"]', { timeout: patience(10000) });
       assert.match(await page.textContent('#sus-stocks tr[data-location="usa-patriot-btry"]'), /PAC-3 MSE.*USA.*6/);
-      await page.waitForSelector('#sus-readiness tr[data-unit="btry"][data-colour="RED"]', { timeout: 10000 });
+      await page.waitForSelector('#sus-readiness tr[data-unit="btry"][data-colour="RED"]', { timeout: patience(10000) });
       assert.match(await page.textContent('#sus-readiness tr[data-unit="btry"]'), /PAC-3 MSE 6\/16/);
       await page.waitForSelector('#sus-transfers tr[data-state="requested"]');
       await page.waitForSelector('#sus-workorders tr[data-asset="DDG-65"][data-status="inducted"]');
       // The chart: an SVG line with points, the safety line, the breach.
-      await page.waitForSelector('#sus-forecast svg.sus-chart path.series', { timeout: 10000 });
+      await page.waitForSelector('#sus-forecast svg.sus-chart path.series', { timeout: patience(10000) });
       const d = await page.getAttribute('#sus-forecast svg.sus-chart path.series', 'd');
       assert.ok(d.split('L').length >= 15, `chart path ${d}`);
       await page.waitForSelector('#sus-forecast svg.sus-chart line.safety', { state: 'attached' });
       assert.match(await page.textContent('#sus-breach'), /Below safety level 8/);
       // The panel's labels count for the banner.
-      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: 10000 });
+      await page.waitForFunction(() => document.getElementById('banner-top').dataset.level === 'SECRET', null, { timeout: patience(10000) });
       await page.screenshot({ path: path.join(ensureArtifacts(), 'sustainment-usa.png') });
       assert.deepEqual(rec.outside, []);
       assert.deepEqual(rec.errors, []);
@@ -99,11 +99,11 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   it('shows JPN the US battery stock released to it', async () => {
     const { page, context, rec } = await pages.open(await pageURL(server.http.JPN));
     try {
-      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: patience(15000) });
       await page.click('#tab-sustain');
-      await page.waitForSelector('#sus-stocks tr[data-location="usa-patriot-btry"]', { timeout: 10000 });
+      await page.waitForSelector('#sus-stocks tr[data-location="usa-patriot-btry"]', { timeout: patience(10000) });
       await page.waitForSelector('#sus-stocks tr[data-location="jpn-komaki"]');
-      await page.waitForSelector('#sus-forecast svg.sus-chart path.series', { timeout: 10000 });
+      await page.waitForSelector('#sus-forecast svg.sus-chart path.series', { timeout: patience(10000) });
       assert.deepEqual(rec.errors, []);
     } finally {
       await context.close();
@@ -113,9 +113,9 @@ describe('sustainment panel', { timeout: 900000 }, () => {
   it('shows KOR nothing of US or JPN stock: no row, no readiness, no chart', async () => {
     const { page, context, rec } = await pages.open(await pageURL(server.http.KOR));
     try {
-      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await page.waitForSelector('#tab-sustain:not([hidden])', { timeout: patience(15000) });
       await page.click('#tab-sustain');
-      await page.waitForFunction(() => /No stock to forecast/.test(document.getElementById('sus-forecast').textContent), null, { timeout: 10000 });
+      await page.waitForFunction(() => /No stock to forecast/.test(document.getElementById('sus-forecast').textContent), null, { timeout: patience(10000) });
       // The forms list the public catalogue: the check is on what the panel shows of stock.
       const text = await page.$eval('#pane-sustain', (p) => {
         const c = p.cloneNode(true);
@@ -143,14 +143,14 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     const { page, context, rec } = await pages.open(await pageURL(server.http.USA));
     try {
       // The alert needs no open tab: the battery is at 6 of a safety level of 8.
-      await page.waitForSelector('#sus-alerts .sus-map-alert[data-unit="btry"]', { timeout: 20000 });
+      await page.waitForSelector('#sus-alerts .sus-map-alert[data-unit="btry"]', { timeout: patience(20000) });
       assert.match(await page.textContent('#sus-alerts .sus-map-alert[data-unit="btry"]'), /READINESS RED.*below safety level/);
-      await page.waitForSelector('path.kz-sus-alert', { state: 'attached', timeout: 10000 });
+      await page.waitForSelector('path.kz-sus-alert', { state: 'attached', timeout: patience(10000) });
       // The unit panel: select the battery's readiness report on the map.
       const uid = await page.waitForFunction(() => [...globalThis.kizuna.store.objects.keys()]
-        .find((u) => u.startsWith('sustain.readiness.') && u.endsWith('.btry')), null, { timeout: 20000 });
+        .find((u) => u.startsWith('sustain.readiness.') && u.endsWith('.btry')), null, { timeout: patience(20000) });
       await page.evaluate((u) => globalThis.kizuna.select(u), await uid.jsonValue());
-      await page.waitForSelector('#detail #detail-readiness[data-colour="RED"]', { timeout: 10000 });
+      await page.waitForSelector('#detail #detail-readiness[data-colour="RED"]', { timeout: patience(10000) });
       assert.match(await page.textContent('#detail-readiness'), /Why: .*munitions at \d+% of required load/);
       await page.screenshot({ path: path.join(ensureArtifacts(), 'sustainment-unit-panel.png') });
       assert.deepEqual(rec.errors, []);
@@ -159,8 +159,8 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     }
     const kor = await pages.open(await pageURL(server.http.KOR));
     try {
-      await kor.page.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
-      await kor.page.waitForFunction(() => document.getElementById('sus-readiness')?.textContent.length > 0, null, { timeout: 10000 });
+      await kor.page.waitForSelector('#tab-sustain:not([hidden])', { timeout: patience(15000) });
+      await kor.page.waitForFunction(() => document.getElementById('sus-readiness')?.textContent.length > 0, null, { timeout: patience(10000) });
       assert.equal(await kor.page.$$eval('#sus-alerts .sus-map-alert', (x) => x.length), 0);
       assert.equal(await kor.page.$('path.kz-sus-alert'), null);
     } finally {
@@ -172,29 +172,29 @@ describe('sustainment panel', { timeout: 900000 }, () => {
     const usa = await pages.open(await pageURL(server.http.USA));
     const jpn = await pages.open(await pageURL(server.http.JPN));
     const open = async (p) => {
-      await p.waitForSelector('#tab-sustain:not([hidden])', { timeout: 15000 });
+      await p.waitForSelector('#tab-sustain:not([hidden])', { timeout: patience(15000) });
       await p.click('#tab-sustain');
     };
     const click = async (p, sel, msg) => {
       await p.click(sel);
-      await p.waitForFunction((m) => new RegExp(m).test(document.getElementById('sus-msg').textContent), msg, { timeout: 15000 });
+      await p.waitForFunction((m) => new RegExp(m).test(document.getElementById('sus-msg').textContent), msg, { timeout: patience(15000) });
     };
     try {
       await open(usa.page);
       await open(jpn.page);
       const row = '#sus-transfers tr[data-state="requested"]';
-      await usa.page.waitForSelector(row, { timeout: 10000 });
+      await usa.page.waitForSelector(row, { timeout: patience(10000) });
       // Shipping is not offered before approval; receiving by the sender is refused by the server.
       await click(usa.page, `${row} button[data-act="approve"]`, 'Approve.*done');
       await click(jpn.page, `${row} button[data-act="approve"]`, 'Approve.*done');
-      await jpn.page.waitForSelector('#sus-transfers tr[data-state="approved"] button[data-act="ship"]', { timeout: 10000 });
+      await jpn.page.waitForSelector('#sus-transfers tr[data-state="approved"] button[data-act="ship"]', { timeout: patience(10000) });
       await click(jpn.page, '#sus-transfers tr[data-state="approved"] button[data-act="ship"]', 'Ship.*done');
-      await jpn.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: 10000 });
+      await jpn.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: patience(10000) });
       await click(jpn.page, '#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', 'Receive.*refused');
-      await usa.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', { timeout: patience(10000) });
       await click(usa.page, '#sus-transfers tr[data-state="shipped"] button[data-act="receive"]', 'Receive.*done');
-      await usa.page.waitForSelector('#sus-transfers tr[data-state="received"]', { timeout: 10000 });
-      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*8/.test(document.querySelector('#sus-stocks tr[data-location="usa-kadena"]')?.textContent || ''), null, { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="received"]', { timeout: patience(10000) });
+      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*8/.test(document.querySelector('#sus-stocks tr[data-location="usa-kadena"]')?.textContent || ''), null, { timeout: patience(10000) });
 
       // Request a transfer from the form, and deny it.
       await usa.page.fill('#sus-xf-qty', '2');
@@ -202,9 +202,9 @@ describe('sustainment panel', { timeout: 900000 }, () => {
       await usa.page.fill('#sus-xf-to', 'usa-patriot-btry');
       await usa.page.fill('#sus-xf-rel', 'JPN');
       await click(usa.page, '#sus-xf-form button[type="submit"]', 'Transfer request: done');
-      await usa.page.waitForSelector('#sus-transfers tr[data-state="requested"]', { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="requested"]', { timeout: patience(10000) });
       await click(usa.page, '#sus-transfers tr[data-state="requested"] button[data-act="reject"]', 'Deny.*done');
-      await usa.page.waitForSelector('#sus-transfers tr[data-state="rejected"]', { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-transfers tr[data-state="rejected"]', { timeout: patience(10000) });
       // A refused request: a quantity of nothing.
       await usa.page.fill('#sus-xf-from', 'usa-nowhere');
       await click(usa.page, '#sus-xf-form button[type="submit"]', 'Transfer request: not found');
@@ -216,9 +216,9 @@ describe('sustainment panel', { timeout: 900000 }, () => {
       await usa.page.fill('#sus-ex-track', 'MW-002');
       await usa.page.fill('#sus-ex-rel', 'JPN');
       await click(usa.page, '#sus-ex-form button[type="submit"]', 'Expenditure: done');
-      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*4/.test(document.querySelector('#sus-stocks tr[data-location="usa-patriot-btry"]')?.textContent || ''), null, { timeout: 10000 });
+      await usa.page.waitForFunction(() => /PAC-3 MSE.*USA.*4/.test(document.querySelector('#sus-stocks tr[data-location="usa-patriot-btry"]')?.textContent || ''), null, { timeout: patience(10000) });
       // JPN may not record a US unit's expenditure.
-      await jpn.page.waitForSelector('#sus-ex-unit option[value="btry"]', { state: 'attached', timeout: 10000 });
+      await jpn.page.waitForSelector('#sus-ex-unit option[value="btry"]', { state: 'attached', timeout: patience(10000) });
       await jpn.page.selectOption('#sus-ex-unit', 'btry');
       await click(jpn.page, '#sus-ex-form button[type="submit"]', 'Expenditure: refused');
 
@@ -228,9 +228,9 @@ describe('sustainment panel', { timeout: 900000 }, () => {
       await usa.page.fill('#sus-wo-type', 'sonar dome repair');
       await usa.page.fill('#sus-wo-rel', 'JPN');
       await click(usa.page, '#sus-wo-form button[type="submit"]', 'Work order: done');
-      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="inducted"] button[data-act="close"]', { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="inducted"] button[data-act="close"]', { timeout: patience(10000) });
       await click(usa.page, '#sus-workorders tr[data-asset="DDG-85"] button[data-act="close"]', 'Close work order: done');
-      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="complete"]', { timeout: 10000 });
+      await usa.page.waitForSelector('#sus-workorders tr[data-asset="DDG-85"][data-status="complete"]', { timeout: patience(10000) });
       await usa.page.screenshot({ path: path.join(ensureArtifacts(), 'sustainment-actions.png') });
       assert.deepEqual(usa.rec.outside, []);
       assert.deepEqual(usa.rec.errors.filter((e) => !/ 40[034] /.test(e)), []);

@@ -5,6 +5,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { markingOf, combine, rank, normalizeLevel, relOrder } from '../static/js/marking.js';
 import { Store, Filter, opacity, dimension, affiliation, isMissile, TRAIL_MAX } from '../static/js/store.js';
+import { serialized } from '../static/js/refresh.js';
 
 test('portion marking of one label', async (t) => {
   const cases = [
@@ -177,4 +178,40 @@ test('membership changes only when what the list shows changes', () => {
   s.upsert(obj('b'));
   s.delete('b');
   assert.equal(s.membership, m0 + 4);
+});
+
+test('a panel refresh runs once at a time and loses no call', async (t) => {
+  // Each refresh reads the server's state when it starts; a call made while
+  // one runs must see the state of its own time, not be dropped.
+  const cases = [
+    { name: 'one call', during: 0, runs: 1 },
+    { name: 'one call while running', during: 1, runs: 2 },
+    { name: 'three calls while running coalesce', during: 3, runs: 2 },
+  ];
+  for (const c of cases) {
+    await t.test(c.name, async () => {
+      let state = 0;
+      let running = 0;
+      let most = 0;
+      const seen = [];
+      const refresh = serialized(async () => {
+        running++;
+        most = Math.max(most, running);
+        const read = state;
+        await new Promise((r) => setTimeout(r, 5));
+        seen.push(read);
+        running--;
+      });
+      const first = refresh();
+      for (let i = 0; i < c.during; i++) {
+        state++; // a change arrives while the first refresh is in flight
+        refresh();
+      }
+      await first;
+      await refresh(); // settles: nothing is running, so this is one more run
+      assert.equal(most, 1, 'two refreshes ran at once');
+      assert.equal(seen.length, c.runs + 1);
+      assert.equal(seen.at(-2), state, 'the last change was never shown');
+    });
+  }
 });

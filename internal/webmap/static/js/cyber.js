@@ -14,6 +14,7 @@
 
 import { combine, normalizeLevel } from './marking.js';
 import { el, markingBadge } from './panels.js';
+import { serialized } from './refresh.js';
 
 const TAXII = 'application/taxii+json;version=2.1';
 const KIZUNA_EXT = 'extension-definition--6b1f3a0e-4d2c-4c0b-9a7e-2f5d8c1e9b40';
@@ -155,7 +156,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
   }
   new MutationObserver(() => decorateDetail()).observe(detailBox, { childList: true });
 
-  async function poll() {
+  const poll = serialized(async () => {
     try {
       if (!state.nation) {
         const who = await fetch('api/v1/whoami');
@@ -189,7 +190,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
     } catch (err) {
       state.error = String(err);
     }
-  }
+  });
   // The first poll waits a moment: the page's own snapshot comes first.
   setTimeout(() => {
     poll();

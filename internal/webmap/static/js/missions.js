@@ -7,6 +7,7 @@
 // principal: the panel filters nothing itself.
 
 import { el, markingBadge } from './panels.js';
+import { serialized } from './refresh.js';
 
 const API = '/Marti/api/missions';
 const POLL_MS = 3000;
@@ -152,7 +153,7 @@ export function startMissions({ map, pane, tab, selected }) {
     render();
   }
 
-  async function poll() {
+  const poll = serialized(async () => {
     try {
       const r = await call('GET', API);
       state.missions = r.data || [];
@@ -168,7 +169,7 @@ export function startMissions({ map, pane, tab, selected }) {
     } catch (err) {
       state.error = String(err);
     }
-  }
+  });
   poll();
   setInterval(poll, POLL_MS);
   state.openMission = open;

@@ -6,6 +6,7 @@
 // label on the server.
 
 import { el, markingBadge } from './panels.js';
+import { serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -273,10 +274,8 @@ function startOrders(store) {
 
   let lastUnits = '';
   let enabled = true;
-  let busy = false;
-  async function refresh() {
-    if (!enabled || busy) return;
-    busy = true;
+  const refresh = serialized(async () => {
+    if (!enabled) return;
     try {
       const u = await getJSON('api/v1/units');
       if (!u.ok) {
@@ -304,10 +303,8 @@ function startOrders(store) {
       }
     } catch {
       // The node may be restarting; try again on the next tick.
-    } finally {
-      busy = false;
     }
-  }
+  });
 
   // Order changes arrive as server-sent events; each one refreshes the
   // panel. The poll is the fallback while the event stream reconnects.
@@ -346,7 +343,7 @@ function startFederation() {
   const box = el('div', { class: 'fed' });
   pane.append(box);
   let enabled = true;
-  async function poll() {
+  const poll = serialized(async () => {
     if (!enabled) return;
     try {
       const r = await getJSON('api/v1/federation');
@@ -383,7 +380,7 @@ function startFederation() {
     } catch {
       // Try again on the next tick.
     }
-  }
+  });
   poll();
   setInterval(poll, POLL_MS);
   return () => {

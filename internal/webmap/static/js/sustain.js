@@ -5,6 +5,7 @@
 // page's principal; the page adds nothing it was not sent.
 
 import { el, markingBadge } from './panels.js';
+import { serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const API = 'api/v1/sustainment/';
@@ -251,7 +252,7 @@ export function startSustain(store, { map, detailBox } = {}) {
   pick.addEventListener('change', drawForecast);
   days.addEventListener('change', drawForecast);
 
-  async function refresh() {
+  const refresh = serialized(async () => {
     if (!enabled) return;
     try {
       const s = await getJSON('stocks');
@@ -325,7 +326,7 @@ export function startSustain(store, { map, detailBox } = {}) {
     } catch {
       // Try again on the next tick.
     }
-  }
+  });
   // The actions a transfer allows now; the server checks who may take them.
   function transferActions(t) {
     const b = (name, label) => el('button', { class: 'sus-act', dataset: { act: name },
