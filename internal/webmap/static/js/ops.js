@@ -6,7 +6,7 @@
 // label on the server.
 
 import { el, markingBadge } from './panels.js';
-import { serialized } from './refresh.js';
+import { repaint, serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const $ = (id) => document.getElementById(id);
@@ -299,7 +299,7 @@ function startOrders(store) {
         const orders = listOf(o.body, 'orders');
         // What the panel shows counts for the banner.
         store.setPanelLabels('orders', [...units.map((x) => x.label), ...orders.map((x) => x.label)]);
-        ordersBox.replaceChildren(...(orders.length ? orders.map((x) => orderCard(x, mine, act)) : [el('div', { class: 'muted' }, 'No orders')]));
+        repaint(ordersBox, [orders, [...mine]], () => (orders.length ? orders.map((x) => orderCard(x, mine, act)) : el('div', { class: 'muted' }, 'No orders')));
       }
     } catch {
       // The node may be restarting; try again on the next tick.

@@ -29,3 +29,19 @@ export function serialized(fn) {
   };
   return run;
 }
+
+// repaint replaces box's children with what make returns, but only when data
+// differs from what the box was last painted from. A panel refreshes every
+// few seconds and on every server event; repainting rows that did not change
+// would throw away the operator's focus, an open drop-down, and a click that
+// lands while its button is replaced (the press goes to the old button, the
+// release to the new one, and no click happens).
+export function repaint(box, data, make) {
+  const key = JSON.stringify(data);
+  if (painted.get(box) === key) return false;
+  painted.set(box, key);
+  box.replaceChildren(...[make()].flat());
+  return true;
+}
+
+const painted = new WeakMap();

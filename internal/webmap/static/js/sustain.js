@@ -5,7 +5,7 @@
 // page's principal; the page adds nothing it was not sent.
 
 import { el, markingBadge } from './panels.js';
-import { serialized } from './refresh.js';
+import { repaint, serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const API = 'api/v1/sustainment/';
@@ -195,7 +195,7 @@ export function startSustain(store, { map, detailBox } = {}) {
   // a munition below its safety level, as a bar and a ring on the map.
   function drawAlerts() {
     const alerts = readiness.filter((r) => r.alert);
-    alertBox.replaceChildren(...alerts.map((r) => el('div', { class: 'alert sus-map-alert', role: 'alert', dataset: { unit: r.unit, colour: r.colour } },
+    repaint(alertBox, alerts, () => alerts.map((r) => el('div', { class: 'alert sus-map-alert', role: 'alert', dataset: { unit: r.unit, colour: r.colour } },
       markingBadge(r.label), el('span', {}, ` READINESS ${r.colour} · ${r.name || r.unit} · ${(r.reasons || []).join('; ')}`),
       r.lat || r.lon ? el('button', { onclick: () => map?.setView([r.lat, r.lon], Math.max(map.getZoom(), 8)) }, 'Show') : null)));
     if (!rings) return;
@@ -229,25 +229,25 @@ export function startSustain(store, { map, detailBox } = {}) {
   async function drawForecast() {
     const v = pick.value;
     if (!v) {
-      boxes.forecast.replaceChildren(el('div', { class: 'muted' }, 'No stock to forecast'));
+      repaint(boxes.forecast, 'none', () => el('div', { class: 'muted' }, 'No stock to forecast'));
       return;
     }
     const [item, location, owner] = JSON.parse(v);
     const q = new URLSearchParams({ item, location, owner, days: days.value });
     const r = await getJSON(`forecast?${q}`);
     if (!r.ok) {
-      boxes.forecast.replaceChildren(el('div', { class: 'muted' }, 'No forecast visible'));
+      repaint(boxes.forecast, 'hidden', () => el('div', { class: 'muted' }, 'No forecast visible'));
       return;
     }
     const f = r.body;
     store?.setPanelLabels('sustain-forecast', [f.label]);
-    boxes.forecast.replaceChildren(
+    repaint(boxes.forecast, f, () => [
       el('div', {}, markingBadge(f.label), ` ${f.item} at ${f.location} (${f.owner}): ${f.onHand} on hand, ${f.ratePerDay.toFixed(2)}/day`),
       chart(f),
       el('div', { class: f.belowSafety ? 'sus-breach' : 'muted', id: 'sus-breach' },
         f.belowSafety ? `Below safety level ${f.safety} on ${f.belowSafety.slice(0, 10)}` :
           f.safety > 0 ? `Stays above safety level ${f.safety}` : 'No safety level set'),
-    );
+    ]);
   }
   pick.addEventListener('change', drawForecast);
   days.addEventListener('change', drawForecast);
@@ -263,7 +263,7 @@ export function startSustain(store, { map, detailBox } = {}) {
       }
       tab.hidden = false;
       stocks = s.body.stocks || [];
-      boxes.stocks.replaceChildren(table(
+      repaint(boxes.stocks, stocks, () => table(
         [['Item', (x) => x.item], ['Location', (x) => x.location], ['Owner', (x) => x.owner], ['Qty', (x) => x.quantity],
           ['Node', (x) => x.node || ''], ['Marking', (x) => markingBadge(x.label)]],
         stocks, (x) => ({ dataset: { item: x.item, location: x.location, owner: x.owner } })));
@@ -281,7 +281,7 @@ export function startSustain(store, { map, detailBox } = {}) {
         decorateDetail();
         const units = readiness.filter((r) => !r.node).map((r) => r.unit);
         if (ex.unit.options.length !== units.length) ex.unit.replaceChildren(...units.map((u) => el('option', { value: u }, u)));
-        boxes.readiness.replaceChildren(table(
+        repaint(boxes.readiness, readiness, () => table(
           [['Unit', (r) => r.name || r.unit], ['Own', (r) => colourChip(r.colour)], ['Roll-up', (r) => colourChip(r.rollup)],
             ['Equipment', (r) => `${r.available}/${r.assigned}`],
             ['Munitions', (r) => (r.munitions || []).map((m) => `${m.item} ${m.onHand}/${m.required}`).join(', ')],
@@ -289,7 +289,7 @@ export function startSustain(store, { map, detailBox } = {}) {
           rd.body.readiness || [], (r) => ({ dataset: { unit: r.unit, colour: r.colour }, class: r.alert ? 'sus-alert' : null })));
       }
       if (tr.ok) {
-        boxes.transfers.replaceChildren(table(
+        repaint(boxes.transfers, tr.body, () => table(
           [['Item', (t) => `${t.quantity} ${t.item}`], ['From', (t) => `${t.from} (${t.fromNation})`], ['To', (t) => `${t.to} (${t.toNation})`],
             ['Export', (t) => (t.export ? '✓' : '…')], ['Receipt', (t) => (t.receipt ? '✓' : '…')], ['State', (t) => t.state],
             ['Marking', (t) => markingBadge(t.label)],
@@ -297,7 +297,7 @@ export function startSustain(store, { map, detailBox } = {}) {
           tr.body.transfers || [], (t) => ({ dataset: { transfer: t.id, state: t.state } })));
       }
       if (wo.ok) {
-        boxes.workorders.replaceChildren(table(
+        repaint(boxes.workorders, wo.body, () => table(
           [['Asset', (w) => w.asset], ['Facility', (w) => w.facility], ['Type', (w) => w.type], ['Status', (w) => w.status],
             ['Planned', (w) => String(w.plannedCompletion || '').slice(0, 10)], ['Marking', (w) => markingBadge(w.label)],
             ['', (w) => (w.status === 'complete' ? '' : el('button', { class: 'sus-act', dataset: { act: 'close' },
@@ -312,16 +312,16 @@ export function startSustain(store, { map, detailBox } = {}) {
       }
       const lc = await getJSON('locations');
       const ids = new Set([...(lc.ok ? lc.body.locations || [] : []).map((x) => x.id), ...stocks.map((x) => x.location)]);
-      locList.replaceChildren(...[...ids].sort().map((id) => el('option', { value: id })));
+      repaint(locList, [...ids].sort(), () => [...ids].sort().map((id) => el('option', { value: id })));
       // Forecast choices: every visible local balance.
       const prev = pick.value;
       const opts = stocks.filter((x) => !x.node).map((x) => JSON.stringify([x.item, x.location, x.owner]));
       const want = opts.includes(prev) ? prev : opts.find((o) => JSON.parse(o)[1].includes('btry') || JSON.parse(o)[1].includes('patriot')) || opts[0] || '';
-      pick.replaceChildren(...opts.map((o) => {
+      const choices = repaint(pick, opts, () => opts.map((o) => {
         const [i, l, w] = JSON.parse(o);
         return el('option', { value: o }, `${i} · ${l} · ${w}`);
       }));
-      pick.value = want;
+      if (choices || pick.value !== want) pick.value = want;
       await drawForecast();
     } catch {
       // Try again on the next tick.
