@@ -32,6 +32,7 @@ func fedClusterConfig(tp *testPKI, nodeID, natsURL, pgURL, instance, partnerAddr
 // shared queue and the partner's client receives every event exactly
 // once.
 func TestClusterFederationTakeover(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("child process")
 	}

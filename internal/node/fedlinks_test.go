@@ -52,6 +52,7 @@ func peerState(n *Node) (up bool, connects uint64) {
 // reconnect), the killed one is taken over, and each ally receives every
 // event exactly once.
 func TestClusterFederationLinks(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("child process")
 	}

@@ -122,6 +122,7 @@ func TestMissionFederation(t *testing.T) {
 // the mission whole when its link comes up: items, change log, keywords
 // and log entries, never the JPN-only ones.
 func TestMissionFederationCatchUp(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts three federated nodes and restarts two")
 	}

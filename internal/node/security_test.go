@@ -467,6 +467,7 @@ func TestSecurityLogThroughNode(t *testing.T) {
 // handshake of the CoT and HTTPS listeners (10s). A trickled TAK event is
 // covered by the stream package's per-event deadline test.
 func TestSlowlorisThroughNode(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("waits for the 10 s handshake and header deadlines")
 	}

@@ -181,6 +181,7 @@ const clusterSustainOrbat = `{"units":[
 // stock exactly once (the JPN receipt once in the shared ledger).
 // Long on purpose: one transfer's lifecycle, step by step across two nodes.
 func TestClusterSustainmentFederatedTransfer(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("federated cluster")
 	}

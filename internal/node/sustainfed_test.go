@@ -31,6 +31,7 @@ const sustainOrbat = `{"units":[
 // stock exactly once, both prove conservation, and the KOR node never
 // learns of the transfer.
 func TestSustainmentFederatedTransfer(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("starts three federated nodes")
 	}
