@@ -14,7 +14,7 @@
 
 import { combine, normalizeLevel } from './marking.js';
 import { el, markingBadge } from './panels.js';
-import { serialized } from './refresh.js';
+import { readSignal, serialized } from './refresh.js';
 
 const TAXII = 'application/taxii+json;version=2.1';
 const KIZUNA_EXT = 'extension-definition--6b1f3a0e-4d2c-4c0b-9a7e-2f5d8c1e9b40';
@@ -29,7 +29,7 @@ const SHOWN = ['indicator', 'incident', 'sighting', 'observed-data'];
 const POLL_MS = 3000;
 
 async function taxii(path) {
-  const res = await fetch(path, { headers: { Accept: TAXII } });
+  const res = await fetch(path, { headers: { Accept: TAXII }, signal: readSignal() });
   if (!res.ok) throw new Error(`${path}: ${res.status}`);
   return res.json();
 }
@@ -159,7 +159,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
   const poll = serialized(async () => {
     try {
       if (!state.nation) {
-        const who = await fetch('api/v1/whoami');
+        const who = await fetch('api/v1/whoami', { signal: readSignal() });
         if (who.ok) state.nation = ((await who.json()).principal || {}).nation || '';
       }
       const disc = await taxii('/taxii2/');
@@ -179,7 +179,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
         }
       }
       state.objects = objects;
-      const res = await fetch('api/v1/cyber/effects');
+      const res = await fetch('api/v1/cyber/effects', { signal: readSignal() });
       if (res.ok) state.effects = (await res.json()).effects || [];
       tab.hidden = false;
       // Not while the operator types nations to release to.

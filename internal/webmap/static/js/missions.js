@@ -7,13 +7,14 @@
 // principal: the panel filters nothing itself.
 
 import { el, markingBadge } from './panels.js';
-import { serialized } from './refresh.js';
+import { readSignal, serialized } from './refresh.js';
 
 const API = '/Marti/api/missions';
 const POLL_MS = 3000;
 
 async function call(method, path, body) {
-  const init = { method, headers: {} };
+  // Reads give up in time; an action waits for its answer.
+  const init = { method, headers: {}, signal: method === 'GET' ? readSignal() : undefined };
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers['Content-Type'] = 'application/json';
@@ -158,7 +159,7 @@ export function startMissions({ map, pane, tab, selected }) {
       const r = await call('GET', API);
       state.missions = r.data || [];
       if (!state.clearance) {
-        const w = await fetch('api/v1/whoami').then((x) => (x.ok ? x.json() : null)).catch(() => null);
+        const w = await fetch('api/v1/whoami', { signal: readSignal() }).then((x) => (x.ok ? x.json() : null)).catch(() => null);
         state.clearance = w?.clearance || w?.principal?.clearance;
       }
       await refreshOpen();

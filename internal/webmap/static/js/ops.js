@@ -6,13 +6,13 @@
 // label on the server.
 
 import { el, markingBadge } from './panels.js';
-import { repaint, serialized } from './refresh.js';
+import { readSignal, repaint, serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const $ = (id) => document.getElementById(id);
 
 async function getJSON(path) {
-  const res = await fetch(path, { headers: { Accept: 'application/json' } });
+  const res = await fetch(path, { headers: { Accept: 'application/json' }, signal: readSignal() });
   if (!res.ok) return { ok: false, status: res.status };
   return { ok: true, body: await res.json() };
 }

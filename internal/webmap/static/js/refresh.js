@@ -45,3 +45,13 @@ export function repaint(box, data, make) {
 }
 
 const painted = new WeakMap();
+
+// A refresh's reads give up after this long. A request the node never
+// answers (a half-open connection after a network cut, a node restarting)
+// would otherwise hold the panel's one running refresh for minutes, and
+// every refresh after it waits for that one; given up, it fails, and the
+// next poll tries again.
+export const READ_TIMEOUT_MS = 15000;
+
+// readSignal is the abort signal of one refresh read.
+export const readSignal = () => AbortSignal.timeout(READ_TIMEOUT_MS);

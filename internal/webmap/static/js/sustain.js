@@ -5,7 +5,7 @@
 // page's principal; the page adds nothing it was not sent.
 
 import { el, markingBadge } from './panels.js';
-import { repaint, serialized } from './refresh.js';
+import { readSignal, repaint, serialized } from './refresh.js';
 
 const POLL_MS = 5000;
 const API = 'api/v1/sustainment/';
@@ -19,7 +19,7 @@ const SVG = (() => {
 })();
 
 async function getJSON(path) {
-  const res = await fetch(API + path, { headers: { Accept: 'application/json' } });
+  const res = await fetch(API + path, { headers: { Accept: 'application/json' }, signal: readSignal() });
   if (!res.ok) return { ok: false, status: res.status };
   return { ok: true, body: await res.json() };
 }
