@@ -67,10 +67,7 @@ type Store struct {
 
 	counters store.FlushCounters
 
-	runMu    sync.Mutex
-	runState int
-	runDone  chan struct{}
-	stop     chan struct{}
+	loop *store.FlushLoop
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,12 +120,16 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("opening postgres store: %w", err)
 	}
-	return &Store{
+	s := &Store{
 		cfg: cfg, log: log.With("component", "pgstore"), pool: pool,
-		ops:     make(map[string]op),
-		runDone: make(chan struct{}),
-		stop:    make(chan struct{}),
-	}, nil
+		ops: make(map[string]op),
+	}
+	s.loop = &store.FlushLoop{
+		Interval: cfg.FlushInterval, Retention: cfg.HistoryRetention,
+		Flush: s.Flush, Final: s.finalFlush, Failures: s.counters.Failures, Log: s.log,
+		Prune: func(ctx context.Context, now time.Time) (bool, error) { return false, s.prune(ctx, now) },
+	}
+	return s, nil
 }
 
 // Pool returns the connection pool, for other cluster components that
@@ -225,54 +226,7 @@ func (s *Store) Stats() store.Stats {
 }
 
 // Run implements store.Backend.
-func (s *Store) Run(ctx context.Context) error {
-	s.runMu.Lock()
-	switch s.runState {
-	case 1:
-		s.runMu.Unlock()
-		return store.ErrRunning
-	case 2:
-		s.runMu.Unlock()
-		return store.ErrClosed
-	}
-	s.runState = 1
-	s.runMu.Unlock()
-	defer close(s.runDone)
-	tick := time.NewTicker(s.cfg.FlushInterval)
-	defer tick.Stop()
-	pruneEvery := min(max(s.cfg.HistoryRetention/100, time.Second), time.Minute)
-	nextPrune := time.Now()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return s.finalFlush()
-		case <-s.stop:
-			return s.finalFlush()
-		case <-tick.C:
-		}
-		if err := s.Flush(ctx); err != nil {
-			if ctx.Err() != nil {
-				continue
-			}
-			if !failing || s.counters.Failures()%50 == 0 {
-				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.counters.Failures())
-			}
-			failing = true
-			continue
-		}
-		if failing {
-			s.log.Info("flush recovered", "failures", s.counters.Failures())
-			failing = false
-		}
-		if s.cfg.HistoryRetention > 0 && !time.Now().Before(nextPrune) {
-			if err := s.prune(ctx, time.Now()); err != nil && ctx.Err() == nil {
-				s.log.Error("history retention failed", "err", err)
-			}
-			nextPrune = time.Now().Add(pruneEvery)
-		}
-	}
-}
+func (s *Store) Run(ctx context.Context) error { return s.loop.Run(ctx) }
 
 func (s *Store) finalFlush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -416,14 +370,7 @@ func (s *Store) prune(ctx context.Context, now time.Time) error {
 // Close implements store.Backend.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.runMu.Lock()
-		wasRunning := s.runState == 1
-		s.runState = 2
-		s.runMu.Unlock()
-		close(s.stop)
-		if wasRunning {
-			<-s.runDone
-		}
+		s.loop.Stop()
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()

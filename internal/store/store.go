@@ -150,10 +150,7 @@ type Store struct {
 
 	counters FlushCounters
 
-	runMu    sync.Mutex
-	runState int // 0 idle, 1 running, 2 closed
-	runDone  chan struct{}
-	stop     chan struct{}
+	loop *FlushLoop
 
 	closeOnce sync.Once
 	closeErr  error
@@ -185,16 +182,21 @@ func Open(cfg Config) (*Store, error) {
 	}
 	path := filepath.Join(cfg.Dir, FileName)
 	s := &Store{
-		cfg:     cfg,
-		log:     log.With("component", "store"),
-		path:    path,
-		cur:     newBatch(),
-		spare:   newBatch(),
-		runDone: make(chan struct{}),
-		stop:    make(chan struct{}),
-		owned:   make(map[string]struct{}),
+		cfg:   cfg,
+		log:   log.With("component", "store"),
+		path:  path,
+		cur:   newBatch(),
+		spare: newBatch(),
+		owned: make(map[string]struct{}),
 
 		pruneRows: retentionBatch,
+	}
+	s.loop = &FlushLoop{
+		Interval: cfg.FlushInterval, Retention: cfg.HistoryRetention,
+		Flush: s.Flush, Final: s.finalFlush, Failures: s.counters.Failures, Log: s.log,
+		Prune: func(ctx context.Context, now time.Time) (bool, error) {
+			return s.prune(ctx, now, cfg.FlushInterval/2)
+		},
 	}
 	var err error
 	if s.wdb, err = openSQLite(path, SyncNormal, writerCache); err != nil {
@@ -312,58 +314,7 @@ func (s *Store) Stats() Stats {
 // Run flushes pending changes every FlushInterval and applies history
 // retention between flushes, until ctx is done or Close is called; then it
 // makes a final flush and returns its error. Run may be called once.
-func (s *Store) Run(ctx context.Context) error {
-	s.runMu.Lock()
-	switch s.runState {
-	case 1:
-		s.runMu.Unlock()
-		return ErrRunning
-	case 2:
-		s.runMu.Unlock()
-		return ErrClosed
-	}
-	s.runState = 1
-	s.runMu.Unlock()
-	defer close(s.runDone)
-
-	tick := time.NewTicker(s.cfg.FlushInterval)
-	defer tick.Stop()
-	pruneEvery := min(max(s.cfg.HistoryRetention/100, time.Second), time.Minute)
-	nextPrune := time.Now()
-	failing := false
-	for {
-		select {
-		case <-ctx.Done():
-			return s.finalFlush()
-		case <-s.stop:
-			return s.finalFlush()
-		case <-tick.C:
-		}
-		if err := s.Flush(ctx); err != nil {
-			if ctx.Err() != nil {
-				continue // the final flush retries
-			}
-			if !failing || s.counters.Failures()%50 == 0 {
-				s.log.Error("flush failed; changes stay queued", "err", err, "failures", s.counters.Failures())
-			}
-			failing = true
-			continue
-		}
-		if failing {
-			s.log.Info("flush recovered", "failures", s.counters.Failures())
-			failing = false
-		}
-		if s.cfg.HistoryRetention > 0 && !time.Now().Before(nextPrune) {
-			more, err := s.prune(ctx, time.Now(), s.cfg.FlushInterval/2)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("history retention failed", "err", err)
-			}
-			if !more || err != nil {
-				nextPrune = time.Now().Add(pruneEvery)
-			}
-		}
-	}
-}
+func (s *Store) Run(ctx context.Context) error { return s.loop.Run(ctx) }
 
 func (s *Store) finalFlush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*BusyTimeout)
@@ -564,15 +515,8 @@ func (s *Store) pruneBatch(ctx context.Context, cutoff int64) (int64, error) {
 // more than once and after Run has returned.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.runMu.Lock()
-		wasRunning := s.runState == 1
-		s.runState = 2
-		s.runMu.Unlock()
-		close(s.stop)
+		s.loop.Stop()
 		var errs []error
-		if wasRunning {
-			<-s.runDone
-		}
 		s.mu.Lock()
 		s.closed = true
 		s.mu.Unlock()
