@@ -76,6 +76,15 @@ describe('missions panel', { timeout: 900000 }, () => {
       const text = await page.textContent('#pane-missions');
       assert.ok(!text.includes('HIDDEN POST') && !text.includes('M-JPN-SECRET'), text);
       assert.match(await page.textContent('.mission-row[data-name="web-op"]'), /1 items/);
+      // What the operator types into the new-mission form survives the
+      // panel's polls, also once the focus has left the field.
+      await page.fill('#mission-new-name', 'kor-patrol');
+      await page.fill('#mission-new-rel', 'USA');
+      await page.evaluate(() => document.activeElement.blur());
+      const polls = await page.evaluate(() => kizuna.missions.polls);
+      await until('two more polls', () => page.evaluate((n) => kizuna.missions.polls >= n + 2, polls), 15000);
+      assert.equal(await page.inputValue('#mission-new-name'), 'kor-patrol');
+      assert.equal(await page.inputValue('#mission-new-rel'), 'USA');
       assert.deepEqual(rec.errors, []);
     } finally {
       await context.close();

@@ -14,7 +14,7 @@
 
 import { combine, normalizeLevel } from './marking.js';
 import { el, markingBadge } from './panels.js';
-import { readSignal, serialized } from './refresh.js';
+import { readSignal, repaint, serialized } from './refresh.js';
 
 const TAXII = 'application/taxii+json;version=2.1';
 const KIZUNA_EXT = 'extension-definition--6b1f3a0e-4d2c-4c0b-9a7e-2f5d8c1e9b40';
@@ -103,7 +103,7 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
     const labels = state.objects.map((x) => x.label).filter(Boolean);
     const b = combine(labels);
     state.banner = b;
-    const groups = SHOWN.map((t) => {
+    const groups = () => SHOWN.map((t) => {
       const rows = state.objects.filter((x) => x.o.type === t);
       return el('section', { class: 'cyber-group', dataset: { type: t } },
         el('h3', {}, `${t} (${rows.length})`),
@@ -116,12 +116,14 @@ export function startCyber({ map, store, detailBox, pane, tab }) {
         )),
       );
     });
-    pane.replaceChildren(
+    // Repainted only when what it shows changed: a repaint under the
+    // pointer can swallow a click on Release.
+    repaint(pane, [b, state.collections, state.objects, state.nation], () => [
       el('div', { class: 'banner cyber-banner', id: 'cyber-banner', dataset: { level: b.level } }, b.text),
       el('div', { class: 'cyber-collections' }, state.collections.map((c) => el('div', { class: 'cyber-collection', dataset: { id: c.id } },
         c.title, ' ', el('small', {}, `${c.can_read ? 'read' : ''}${c.can_write ? ' write' : ''}`)))),
-      ...groups,
-    );
+      ...groups(),
+    ]);
   }
 
   function drawRings() {

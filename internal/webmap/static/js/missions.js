@@ -7,7 +7,7 @@
 // principal: the panel filters nothing itself.
 
 import { el, markingBadge } from './panels.js';
-import { readSignal, serialized } from './refresh.js';
+import { readSignal, repaint, serialized } from './refresh.js';
 
 const API = '/Marti/api/missions';
 const POLL_MS = 3000;
@@ -76,17 +76,22 @@ export function startMissions({ map, pane, tab, selected }) {
       state.error ? el('p', { class: 'mission-error' }, state.error) : null);
   }
 
+  // The form is made once, so that what the operator types survives every
+  // poll; the list and the open mission are repainted only when they change.
+  const nameInput = el('input', { id: 'mission-new-name', placeholder: 'New mission name' });
+  const relInput = el('input', { id: 'mission-new-rel', placeholder: 'Releasable to (e.g. KOR USA)' });
+  const form = el('form', { class: 'mission-new', onsubmit: (e) => { e.preventDefault(); create(nameInput.value, relInput.value); } },
+    nameInput, relInput, el('button', { type: 'submit' }, 'Create'));
+  const list = el('ul', { class: 'mission-list' });
+  const openBox = el('div', { class: 'mission-open-box' });
+  pane.replaceChildren(form, list, openBox);
+
   function render() {
-    const nameInput = el('input', { id: 'mission-new-name', placeholder: 'New mission name' });
-    const relInput = el('input', { id: 'mission-new-rel', placeholder: 'Releasable to (e.g. KOR USA)' });
-    pane.replaceChildren(
-      el('form', { class: 'mission-new', onsubmit: (e) => { e.preventDefault(); create(nameInput.value, relInput.value); } },
-        nameInput, relInput, el('button', { type: 'submit' }, 'Create')),
-      el('ul', { class: 'mission-list' }, state.missions.map((m) => el('li', { class: 'mission-row', dataset: { name: m.name } },
-        el('a', { href: '#', onclick: (e) => { e.preventDefault(); open(m.name); } }, m.name), ' ', markingBadge(m.label),
-        el('small', {}, ` ${m.uids.length + m.contents.length} items`)))),
-      renderOpen(),
-    );
+    repaint(list, state.missions, () => state.missions.map((m) => el('li', { class: 'mission-row', dataset: { name: m.name } },
+      el('a', { href: '#', onclick: (e) => { e.preventDefault(); open(m.name); } }, m.name), ' ', markingBadge(m.label),
+      el('small', {}, ` ${m.uids.length + m.contents.length} items`))));
+    const v = state.view;
+    repaint(openBox, [v, v && state.subscribed.has(v.name), state.error], () => renderOpen() ?? []);
   }
 
   async function refreshOpen() {
@@ -122,6 +127,8 @@ export function startMissions({ map, pane, tab, selected }) {
     try {
       await call('PUT', `${path(name)}?${q}`);
       state.subscribed.add(name);
+      nameInput.value = '';
+      relInput.value = '';
       await poll();
       await open(name);
     } catch (err) {
@@ -164,8 +171,7 @@ export function startMissions({ map, pane, tab, selected }) {
       }
       await refreshOpen();
       tab.hidden = false;
-      const focused = pane.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
-      if (!focused) render();
+      render();
       state.polls++;
     } catch (err) {
       state.error = String(err);
