@@ -311,8 +311,8 @@ export function startSustain(store, { map, detailBox } = {}) {
         for (const sel of [xf.item, ex.item]) sel.replaceChildren(...names.map((n) => el('option', { value: n }, n)));
       }
       const lc = await getJSON('locations');
-      const ids = new Set([...(lc.ok ? lc.body.locations || [] : []).map((x) => x.id), ...stocks.map((x) => x.location)]);
-      repaint(locList, [...ids].sort(), () => [...ids].sort().map((id) => el('option', { value: id })));
+      const ids = [...new Set([...(lc.ok ? lc.body.locations || [] : []).map((x) => x.id), ...stocks.map((x) => x.location)])].sort();
+      repaint(locList, ids, () => ids.map((id) => el('option', { value: id })));
       // Forecast choices: every visible local balance.
       const prev = pick.value;
       const opts = stocks.filter((x) => !x.node).map((x) => JSON.stringify([x.item, x.location, x.owner]));
